@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# All tests: native (ctest: CPU kernels and the emulated CUDA kernels under two schedules), the
+# kernel report (register spills, tensor-core use) where nvcc exists, and the Java tests (Maven).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+. ci/find-jdk.sh
+transfuse_find_jdk
+command -v cmake >/dev/null || { echo "ci/test.sh: cmake not found; install CMake >= 3.25." >&2; exit 1; }
+command -v mvn >/dev/null || { echo "ci/test.sh: Maven (mvn) not found; install Apache Maven >= 3.8." >&2; exit 1; }
+jobs=$(nproc)
+
+echo "== native build (build/ci)"
+cmake -S . -B build/ci -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build/ci -j "$jobs"
+
+echo "== native tests (ctest)"
+ctest --test-dir build/ci --output-on-failure -j "$jobs"
+
+if [ -x ci/kernel-report.sh ]; then
+  echo "== kernel report"
+  ci/kernel-report.sh
+fi
+
+echo "== Java tests (Maven)"
+mvn -B test

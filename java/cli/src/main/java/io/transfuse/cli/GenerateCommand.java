@@ -1,0 +1,78 @@
+package io.transfuse.cli;
+
+import io.transfuse.Device;
+import io.transfuse.GenerateOptions;
+import io.transfuse.GenerationResult;
+import io.transfuse.LanguageModel;
+import io.transfuse.LoadOptions;
+import io.transfuse.Transfuse;
+import io.transfuse.sampling.SamplingOptions;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code transfuse generate}: prints the prompt, then streams the continuation; statistics go to stderr. */
+@Command(name = "generate", mixinStandardHelpOptions = true,
+        description = "Continues a prompt with a decoder language model, streaming tokens to stdout.")
+final class GenerateCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "PROMPT", description = "Text to continue.")
+    String prompt;
+
+    @Option(names = "--model", paramLabel = "PATH",
+            description = "GGUF file, Hugging Face directory, or a directory with one GGUF file (default: the bundled models/stories260K).")
+    Path model;
+
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto or cpu (default: ${DEFAULT-VALUE}).")
+    String device;
+
+    @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "256", description = "New tokens to generate (default: ${DEFAULT-VALUE}).")
+    int maxTokens;
+
+    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.8", description = "Sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
+    float temperature;
+
+    @Option(names = "--top-k", paramLabel = "K", defaultValue = "0", description = "Sample among the K most likely tokens; 0 = off (default: ${DEFAULT-VALUE}).")
+    int topK;
+
+    @Option(names = "--top-p", paramLabel = "P", defaultValue = "0.9", description = "Nucleus sampling threshold in (0, 1]; 1 = off (default: ${DEFAULT-VALUE}).")
+    float topP;
+
+    @Option(names = "--seed", paramLabel = "S", description = "Random seed (default: time-based).")
+    Long seed;
+
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
+    int threads;
+
+    @Override
+    public Integer call() {
+        SamplingOptions sampling = new SamplingOptions(temperature, topK, topP, seed != null ? seed : System.nanoTime());
+        GenerateOptions options = new GenerateOptions(maxTokens, sampling);
+        LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads);
+        PrintWriter out = spec.commandLine().getOut();
+        PrintWriter err = spec.commandLine().getErr();
+        try (LanguageModel lm = Transfuse.load(model != null ? model : ModelHome.defaultModel(), load)) {
+            out.print(prompt);
+            out.flush();
+            GenerationResult r = lm.generate(prompt, options, piece -> {
+                out.print(piece);
+                out.flush();
+            });
+            out.println();
+            out.flush();
+            err.printf(Locale.ROOT, "prefill: %d tokens, %.1f tok/s; decode: %d tokens, %.1f tok/s (%s)%n",
+                    r.promptTokens(), r.prefillTokensPerSecond(), r.generatedTokens(), r.decodeTokensPerSecond(),
+                    r.stopReason().name().toLowerCase(Locale.ROOT).replace('_', ' '));
+        }
+        return 0;
+    }
+}

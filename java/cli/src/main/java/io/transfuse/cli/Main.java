@@ -1,0 +1,43 @@
+package io.transfuse.cli;
+
+import io.transfuse.TransfuseException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/** The {@code transfuse} command. Errors print one line naming the fault and exit non-zero. */
+@Command(name = "transfuse", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
+        description = "Runs transformer-family models on the CPU (and, later, NVIDIA GPUs).",
+        subcommands = {GenerateCommand.class, CommandLine.HelpCommand.class})
+public final class Main {
+    public static void main(String[] args) {
+        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+    }
+
+    /** Runs the CLI with the given streams; returns the exit code (0 ok, 1 runtime error, 2 usage error). */
+    public static int run(String[] args, PrintWriter out, PrintWriter err) {
+        CommandLine cli = new CommandLine(new Main());
+        cli.setOut(out);
+        cli.setErr(err);
+        cli.setParameterExceptionHandler((e, a) -> {
+            err.println("transfuse: " + e.getMessage() + " (see '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help')");
+            return 2;
+        });
+        cli.setExecutionExceptionHandler((e, c, parsed) -> {
+            String message = e instanceof TransfuseException || e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                    ? e.getMessage() : e.toString();
+            err.println("transfuse: " + message);
+            return e instanceof IllegalArgumentException ? 2 : 1;
+        });
+        return cli.execute(args);
+    }
+
+    static final class Version implements CommandLine.IVersionProvider {
+        @Override
+        public String[] getVersion() {
+            String v = Main.class.getPackage().getImplementationVersion();
+            return new String[] {"transfuse " + (v == null ? "dev" : v)};
+        }
+    }
+}

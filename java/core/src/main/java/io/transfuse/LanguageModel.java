@@ -1,0 +1,88 @@
+package io.transfuse;
+
+import io.transfuse.generate.Generator;
+import io.transfuse.memory.TrackedArena;
+import io.transfuse.model.LlamaConfig;
+import io.transfuse.model.LlamaModel;
+import io.transfuse.tokenizer.Tokenizer;
+
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.Set;
+import java.util.function.Consumer;
+
+/**
+ * A loaded decoder language model. Closing it releases all native memory it took: the mapped
+ * weights, the workspace, and every session's KV cache. Methods are thread-safe; forward passes
+ * of one model run one at a time.
+ */
+public final class LanguageModel implements AutoCloseable {
+    private final TrackedArena arena;
+    private final LlamaModel model;
+    private final Tokenizer tokenizer;
+    private final int contextLength;
+    private final Set<Session> sessions = Collections.newSetFromMap(new IdentityHashMap<>());
+    private Session generationSession;
+    private boolean closed;
+
+    LanguageModel(TrackedArena arena, LlamaModel model, Tokenizer tokenizer, int contextLength) {
+        this.arena = arena;
+        this.model = model;
+        this.tokenizer = tokenizer;
+        this.contextLength = contextLength;
+    }
+
+    public LlamaConfig config() { return model.config(); }
+
+    /** Context length the sessions of this model hold. */
+    public int contextLength() { return contextLength; }
+
+    /** The tokenizer, or an error when the model directory has none. */
+    public Tokenizer tokenizer() {
+        if (tokenizer == null) {
+            throw new TransfuseException(config().source() + ": this model has no tokenizer Transfuse can read yet "
+                    + "(GGUF files carry one; Hugging Face tokenizer.json support is planned)");
+        }
+        return tokenizer;
+    }
+
+    /** A new sequence with its own KV cache. */
+    public synchronized Session newSession() {
+        checkOpen();
+        Session s = new Session(this, model, contextLength);
+        sessions.add(s);
+        return s;
+    }
+
+    /**
+     * Generates a continuation of {@code prompt}, passing text to {@code onText} as it is produced
+     * (whole characters only). Returns the text, tokens and timings.
+     */
+    public synchronized GenerationResult generate(String prompt, GenerateOptions options, Consumer<String> onText) {
+        checkOpen();
+        if (generationSession == null) generationSession = newSession();
+        return Generator.run(generationSession, tokenizer(), prompt, options, onText);
+    }
+
+    synchronized LlamaModel model() {
+        checkOpen();
+        return model;
+    }
+
+    synchronized void forget(Session s) {
+        sessions.remove(s);
+        if (s == generationSession) generationSession = null;
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("model " + config().source() + " is closed");
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        for (Session s : sessions.toArray(Session[]::new)) s.close();
+        closed = true;
+        arena.close();
+    }
+}

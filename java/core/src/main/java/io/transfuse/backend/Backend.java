@@ -1,0 +1,39 @@
+package io.transfuse.backend;
+
+import io.transfuse.model.RopeLayout;
+import io.transfuse.tensor.DType;
+
+import java.lang.foreign.MemorySegment;
+
+/**
+ * The op set the model graphs are written against. Buffers are segments of memory the backend
+ * can address (host memory for cpu, device memory for cuda); activations are F32 unless an op
+ * says otherwise. Row-major throughout; a weight matrix is [out][in].
+ */
+public interface Backend {
+    String name();
+
+    /** out[t][o] = sum_i w[o][i] * x[t][i]. */
+    void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim, int outDim);
+
+    void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps);
+
+    /** Rotates x [tokens][heads][headDim] in place; token t is at position startPos + t. */
+    void rope(MemorySegment x, int tokens, int heads, int headDim, int startPos, MemorySegment invFreq, RopeLayout layout);
+
+    /**
+     * Causal grouped-query attention of q [tokens][heads][headDim] (positions startPos..) over the
+     * cache rows 0..startPos+tokens-1 of k and v ([position][kvHeads][headDim]).
+     */
+    void attention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
+                   int tokens, int startPos, int heads, int kvHeads, int headDim);
+
+    /** out = silu(gate) * up, elementwise over n values. */
+    void siluGlu(MemorySegment out, MemorySegment gate, MemorySegment up, long n);
+
+    /** out = a + b, elementwise over n values. */
+    void add(MemorySegment out, MemorySegment a, MemorySegment b, long n);
+
+    /** Gathers rows ids[0..tokens) (int32) of table [vocab][dim] of the given type into out as F32. */
+    void embedding(MemorySegment out, MemorySegment table, DType type, MemorySegment ids, int tokens, int dim);
+}

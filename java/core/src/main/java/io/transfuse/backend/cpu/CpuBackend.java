@@ -1,0 +1,57 @@
+package io.transfuse.backend.cpu;
+
+import io.transfuse.backend.Backend;
+import io.transfuse.model.RopeLayout;
+import io.transfuse.tensor.DType;
+
+import java.lang.foreign.MemorySegment;
+
+/** The {@link Backend} over libtransfuse_cpu (OpenMP + SIMD), the embedded default. */
+public final class CpuBackend implements Backend {
+    private CpuBackend() {}
+
+    /** @param threads OpenMP threads for the kernels, 0 = one per core. */
+    public static CpuBackend create(int threads) {
+        if (threads > 0) CpuOps.setThreads(threads);
+        return new CpuBackend();
+    }
+
+    @Override
+    public String name() { return "cpu"; }
+
+    @Override
+    public void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim, int outDim) {
+        CpuOps.matmul(out, x, w, wType, tokens, inDim, outDim);
+    }
+
+    @Override
+    public void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps) {
+        CpuOps.rmsnorm(out, x, weight, tokens, dim, eps);
+    }
+
+    @Override
+    public void rope(MemorySegment x, int tokens, int heads, int headDim, int startPos, MemorySegment invFreq, RopeLayout layout) {
+        CpuOps.rope(x, tokens, heads, headDim, headDim, startPos, invFreq, layout);
+    }
+
+    @Override
+    public void attention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
+                          int tokens, int startPos, int heads, int kvHeads, int headDim) {
+        CpuOps.attention(out, q, k, v, tokens, startPos, heads, kvHeads, headDim, kvHeads * headDim);
+    }
+
+    @Override
+    public void siluGlu(MemorySegment out, MemorySegment gate, MemorySegment up, long n) {
+        CpuOps.siluGlu(out, gate, up, n);
+    }
+
+    @Override
+    public void add(MemorySegment out, MemorySegment a, MemorySegment b, long n) {
+        CpuOps.add(out, a, b, n);
+    }
+
+    @Override
+    public void embedding(MemorySegment out, MemorySegment table, DType type, MemorySegment ids, int tokens, int dim) {
+        CpuOps.embedding(out, table, type, ids, tokens, dim);
+    }
+}

@@ -1,0 +1,47 @@
+package io.transfuse.loader;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+
+/** Reads small JSON files (configs, indexes) with errors that name the file and the key. */
+public final class Json {
+    private static final ObjectMapper MAPPER = new ObjectMapper();
+
+    private Json() {}
+
+    public static JsonNode read(Path path) {
+        try {
+            JsonNode node = MAPPER.readTree(Files.readString(path));
+            if (node == null || !node.isObject()) throw new ModelFormatException(path + ": not a JSON object");
+            return node;
+        } catch (NoSuchFileException e) {
+            throw new ModelFormatException(path + ": no such file", e);
+        } catch (IOException e) {
+            throw new ModelFormatException(path + ": invalid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
+        }
+    }
+
+    public static int requireInt(JsonNode node, String key, Path file) {
+        JsonNode v = node.get(key);
+        if (v == null || v.isNull()) throw new ModelFormatException(file + ": '" + key + "' is missing");
+        if (!v.canConvertToInt() || !v.isIntegralNumber()) throw new ModelFormatException(file + ": '" + key + "' must be an integer, got " + v);
+        return v.intValue();
+    }
+
+    public static int optionalInt(JsonNode node, String key, int fallback, Path file) {
+        JsonNode v = node.get(key);
+        return v == null || v.isNull() ? fallback : requireInt(node, key, file);
+    }
+
+    public static double optionalNumber(JsonNode node, String key, double fallback, Path file) {
+        JsonNode v = node.get(key);
+        if (v == null || v.isNull()) return fallback;
+        if (!v.isNumber()) throw new ModelFormatException(file + ": '" + key + "' must be a number, got " + v);
+        return v.doubleValue();
+    }
+}

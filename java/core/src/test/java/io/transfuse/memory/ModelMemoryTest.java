@@ -1,0 +1,43 @@
+package io.transfuse.memory;
+
+import io.transfuse.GenerateOptions;
+import io.transfuse.LanguageModel;
+import io.transfuse.Session;
+import io.transfuse.TestModels;
+import io.transfuse.Transfuse;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.MemorySegment;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Closing a model returns every native byte it took: mapped weights, workspace, KV caches. */
+class ModelMemoryTest {
+    @Test
+    void closingTheModelReturnsAllNativeMemory() {
+        long before = TrackedArena.bytesInUse();
+        LanguageModel model = Transfuse.load(TestModels.storiesGguf());
+        long loaded = TrackedArena.bytesInUse() - before;
+        assertTrue(loaded >= 1_185_344, "the mapped file alone is 1185344 bytes, counted " + loaded);
+        model.generate("Once upon a time", GenerateOptions.defaults().withMaxTokens(5), s -> {});
+        Session extra = model.newSession(); // left open on purpose: the model closes it
+        long kvBytes = 2L * 5 * 512 * 32 * Float.BYTES;
+        assertTrue(TrackedArena.bytesInUse() - before >= loaded + 2 * kvBytes, "two sessions' KV caches are counted");
+        model.close();
+        assertEquals(before, TrackedArena.bytesInUse());
+        assertThrows(IllegalStateException.class, () -> extra.feed(new int[] {1}, new float[512]));
+        assertThrows(IllegalStateException.class, () -> model.generate("x", GenerateOptions.defaults(), s -> {}));
+    }
+
+    @Test
+    void arenaRejectsUseAfterClose() {
+        TrackedArena arena = new TrackedArena("unit");
+        MemorySegment s = arena.allocate(100);
+        assertTrue(arena.bytes() >= 100, "allocation counted");
+        arena.close();
+        assertThrows(IllegalStateException.class, () -> arena.allocate(8));
+        assertThrows(IllegalStateException.class, () -> s.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
+    }
+}
