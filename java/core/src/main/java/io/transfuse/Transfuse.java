@@ -32,8 +32,12 @@ public final class Transfuse {
     }
 
     public static LanguageModel load(Path path, LoadOptions options) {
+        return load(path, options, backend(options));
+    }
+
+    /** Loads onto a given backend (tests run the graph on a reference backend this way). */
+    static LanguageModel load(Path path, LoadOptions options, Backend backend) {
         ModelPath model = ModelPath.resolve(path);
-        Backend backend = backend(options);
         TrackedArena arena = new TrackedArena(model.path().toString());
         try {
             LlamaConfig config;

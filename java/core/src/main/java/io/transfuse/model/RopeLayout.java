@@ -1,12 +1,13 @@
 package io.transfuse.model;
 
 /**
- * How the two halves of each rotary pair are laid out within a head. Both rotate (a, b) by the
- * same angle; they differ only in which elements form a pair.
+ * How rotary position embedding pairs the values of a head. Both rotate a pair {@code (a, b)} by
+ * the angle {@code pos * invFreq[i]} for {@code i < rotaryDim / 2}; they differ in which values form
+ * pair {@code i}.
  */
 public enum RopeLayout {
-    /** Pairs are adjacent: (x[2i], x[2i+1]). GGUF and Meta's original checkpoints (llama2.c). */
+    /** Pair i is {@code (x[2i], x[2i + 1])}: GGUF files and llama2.c checkpoints. */
     ADJACENT_PAIRS,
-    /** Pairs are split in halves: (x[i], x[i + d/2]). Hugging Face checkpoints (Q/K rows permuted). */
+    /** Pair i is {@code (x[i], x[i + rotaryDim / 2])}: Hugging Face (safetensors) checkpoints. */
     HALF_SPLIT
 }

@@ -1,0 +1,105 @@
+package io.transfuse.backend;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.SymbolLookup;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Finds and loads Transfuse's native libraries ({@code lib<name>.so}).
+ *
+ * <p>By default the library is the resource {@code /native/<platform>/lib<name>.so} of the
+ * classpath (inside the transfuse-core jar, or target/classes in a build); it is copied to a
+ * private temporary file (owner-only permissions, deleted on exit) and loaded from there. The
+ * system property {@code transfuse.native.path} names a directory to load it from instead (a
+ * CMake build output, for example).
+ *
+ * <p>Libraries are loaded into {@link Arena#global()} and never unloaded: closing an arena that
+ * loaded an OpenMP library unloads libgomp under its live worker threads and kills the JVM.
+ * Each library is loaded once per JVM; later calls return the same lookup.
+ */
+public final class NativeLibrary {
+    /** System property: a directory holding {@code lib<name>.so}, used instead of the classpath. */
+    public static final String PATH_PROPERTY = "transfuse.native.path";
+
+    /** The platforms Transfuse ships natives for. */
+    public static final String SUPPORTED_PLATFORMS = "linux-x86_64";
+
+    private static final Map<String, SymbolLookup> LOADED = new ConcurrentHashMap<>();
+
+    private NativeLibrary() {}
+
+    /**
+     * The symbols of {@code lib<name>.so}, loading it on first use.
+     *
+     * @throws UnsupportedOperationException on an operating system or architecture without natives
+     * @throws IllegalStateException when the library cannot be found or loaded
+     */
+    public static SymbolLookup load(String name) {
+        SymbolLookup lookup = LOADED.get(name);
+        if (lookup != null) return lookup;
+        synchronized (NativeLibrary.class) {
+            return LOADED.computeIfAbsent(name, NativeLibrary::doLoad);
+        }
+    }
+
+    /** This JVM's platform as Transfuse names it ({@code linux-x86_64}), or throws if unsupported. */
+    public static String platform() {
+        String os = System.getProperty("os.name", "").toLowerCase(Locale.ROOT);
+        String arch = System.getProperty("os.arch", "").toLowerCase(Locale.ROOT);
+        String o = os.startsWith("linux") ? "linux" : null;
+        String a = arch.equals("amd64") || arch.equals("x86_64") ? "x86_64" : null;
+        if (o == null || a == null) {
+            throw new UnsupportedOperationException("Transfuse has no native libraries for " + os + "/" + arch
+                    + "; supported platforms: " + SUPPORTED_PLATFORMS);
+        }
+        return o + "-" + a;
+    }
+
+    private static SymbolLookup doLoad(String name) {
+        String platform = platform();
+        String file = "lib" + name + ".so";
+        String dir = System.getProperty(PATH_PROPERTY);
+        Path path;
+        if (dir != null && !dir.isBlank()) {
+            path = Path.of(dir).resolve(file).toAbsolutePath();
+            if (!Files.isRegularFile(path)) {
+                throw new IllegalStateException(file + " for " + platform + " not found in " + path.getParent()
+                        + " (set by -D" + PATH_PROPERTY + ")");
+            }
+        } else {
+            path = extract(file, platform);
+        }
+        try {
+            return SymbolLookup.libraryLookup(path, Arena.global());
+        } catch (IllegalArgumentException e) {
+            throw new IllegalStateException("cannot load " + file + " for " + platform + " from " + path + ": "
+                    + e.getMessage(), e);
+        }
+    }
+
+    private static Path extract(String file, String platform) {
+        String resource = "/native/" + platform + "/" + file;
+        try (InputStream in = NativeLibrary.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException(file + " for " + platform
+                        + " not found in the classpath at " + resource + " (is transfuse-core built?)");
+            }
+            Path tmp = Files.createTempFile("transfuse-", "-" + file,
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            tmp.toFile().deleteOnExit();
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            return tmp;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot extract " + file + " for " + platform + ": " + e.getMessage(), e);
+        }
+    }
+}

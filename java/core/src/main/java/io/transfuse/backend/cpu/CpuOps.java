@@ -1,0 +1,362 @@
+package io.transfuse.backend.cpu;
+
+import io.transfuse.backend.NativeLibrary;
+import io.transfuse.model.RopeLayout;
+import io.transfuse.tensor.DType;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * The ops of libtransfuse_cpu (transfuse.h, section 1), one static method per C function.
+ *
+ * <p>Buffers are native {@link MemorySegment}s (arena allocations or mapped files); activations
+ * are F32, row-major, {@code tokens} rows of {@code dim} values. Each method checks its arguments
+ * before calling native code (dimensions positive, segments native, alive, writable where written,
+ * and large enough for the dimensions, types supported, quantised rows whole blocks) and throws
+ * {@link IllegalArgumentException} naming the offending argument: a bad call never reaches C.
+ * Ops use {@link #getThreads()} OpenMP threads; small ops stay on the calling thread.
+ */
+public final class CpuOps {
+    /** The C ABI version this binding expects ({@code tf_cpu_version}). */
+    public static final int ABI_VERSION = 1;
+    /** Largest head dimension {@link #attention} accepts. */
+    public static final int MAX_HEAD_DIM = 1024;
+
+    /** Instruction sets of the kernels ({@code TF_CPU_ISA_*}). */
+    public enum Isa { GENERIC, AVX2, AVX512 }
+
+    private static final MethodHandle VERSION, SET_THREADS, GET_THREADS, SET_ISA, GET_ISA, BEST_ISA,
+            MATMUL, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING;
+
+    static {
+        SymbolLookup lib = NativeLibrary.load("transfuse_cpu");
+        Linker linker = Linker.nativeLinker();
+        VERSION = handle(linker, lib, "tf_cpu_version", FunctionDescriptor.of(JAVA_INT));
+        SET_THREADS = handle(linker, lib, "tf_cpu_set_threads", FunctionDescriptor.ofVoid(JAVA_INT));
+        GET_THREADS = handle(linker, lib, "tf_cpu_get_threads", FunctionDescriptor.of(JAVA_INT));
+        SET_ISA = handle(linker, lib, "tf_cpu_set_isa", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        GET_ISA = handle(linker, lib, "tf_cpu_get_isa", FunctionDescriptor.of(JAVA_INT));
+        BEST_ISA = handle(linker, lib, "tf_cpu_best_isa", FunctionDescriptor.of(JAVA_INT));
+        MATMUL = handle(linker, lib, "tf_cpu_matmul", FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        RMSNORM = handle(linker, lib, "tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT));
+        ROPE = handle(linker, lib, "tf_cpu_rope", FunctionDescriptor.ofVoid(
+                ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
+        ATTENTION = handle(linker, lib, "tf_cpu_attention", FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        SILU_GLU = handle(linker, lib, "tf_cpu_silu_glu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+        SOFTMAX = handle(linker, lib, "tf_cpu_softmax", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
+        ADD = handle(linker, lib, "tf_cpu_add", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+        EMBEDDING = handle(linker, lib, "tf_cpu_embedding", FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+        int v = version();
+        if (v != ABI_VERSION) {
+            throw new IllegalStateException("libtransfuse_cpu has ABI version " + v + ", this binding expects "
+                    + ABI_VERSION + " (mismatched transfuse-core build?)");
+        }
+    }
+
+    private CpuOps() {}
+
+    private static MethodHandle handle(Linker linker, SymbolLookup lib, String name, FunctionDescriptor fd) {
+        MemorySegment sym = lib.find(name).orElseThrow(() -> new IllegalStateException(
+                "libtransfuse_cpu has no symbol " + name + " (stale native build?)"));
+        return linker.downcallHandle(sym, fd);
+    }
+
+    // ---- runtime -------------------------------------------------------------------------------
+
+    /** The ABI version of the loaded library. */
+    public static int version() {
+        try {
+            return (int) VERSION.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Sets the OpenMP threads the ops use (at least 1). */
+    public static void setThreads(int n) {
+        if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
+        try {
+            SET_THREADS.invokeExact(n);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The OpenMP threads the ops use (default: one per processor). */
+    public static int getThreads() {
+        try {
+            return (int) GET_THREADS.invokeExact();
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The instruction set the kernels use now. */
+    public static Isa isa() {
+        try {
+            return Isa.values()[(int) GET_ISA.invokeExact()];
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** The best instruction set this CPU supports (the default choice). */
+    public static Isa bestIsa() {
+        try {
+            return Isa.values()[(int) BEST_ISA.invokeExact()];
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Forces the kernels' instruction set (tests, benchmarks); returns false, changing nothing,
+     * when this CPU lacks it. Not safe while other threads run ops.
+     */
+    public static boolean setIsa(Isa isa) {
+        try {
+            return (int) SET_ISA.invokeExact(isa.ordinal()) >= 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    // ---- ops -----------------------------------------------------------------------------------
+
+    /**
+     * {@code out[t][o] = sum_i w[o][i] * x[t][i]}: x F32 [tokens][inDim], w [outDim][inDim] of
+     * {@code wType} (F32, F16, BF16, Q8_0, Q4_0; quantised types need inDim % 32 == 0), out F32
+     * [tokens][outDim], not overlapping x or w.
+     */
+    public static void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
+                              int tokens, int inDim, int outDim) {
+        positive("tokens", tokens);
+        positive("inDim", inDim);
+        positive("outDim", outDim);
+        weightType("wType", wType, inDim, "inDim");
+        writable("out", out, (long) tokens * outDim * 4);
+        readable("x", x, (long) tokens * inDim * 4);
+        readable("w", w, (long) outDim * wType.bytesFor(inDim));
+        disjoint("out", out, (long) tokens * outDim * 4, "x", x, (long) tokens * inDim * 4);
+        disjoint("out", out, (long) tokens * outDim * 4, "w", w, (long) outDim * wType.bytesFor(inDim));
+        try {
+            MATMUL.invokeExact(out, x, w, wType.ggmlType(), tokens, inDim, outDim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight} over [tokens][dim]; out may be x. */
+    public static void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps) {
+        positive("tokens", tokens);
+        positive("dim", dim);
+        if (!(eps >= 0) || Float.isInfinite(eps)) throw new IllegalArgumentException("eps must be finite and >= 0, got " + eps);
+        long bytes = (long) tokens * dim * 4;
+        writable("out", out, bytes);
+        readable("x", x, bytes);
+        readable("weight", weight, (long) dim * 4);
+        try {
+            RMSNORM.invokeExact(out, x, weight, tokens, dim, eps);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Rotary position embedding, in place on x [tokens][heads][headDim]; token t is at position
+     * {@code startPos + t}. The first {@code rotaryDim} values of each head (even, at most headDim)
+     * are rotated by angles {@code pos * invFreq[i]}, i < rotaryDim / 2, paired as {@code layout} says.
+     */
+    public static void rope(MemorySegment x, int tokens, int heads, int headDim, int rotaryDim, int startPos,
+                            MemorySegment invFreq, RopeLayout layout) {
+        positive("tokens", tokens);
+        positive("heads", heads);
+        positive("headDim", headDim);
+        positive("rotaryDim", rotaryDim);
+        if (rotaryDim % 2 != 0 || rotaryDim > headDim) {
+            throw new IllegalArgumentException("rotaryDim must be even and <= headDim " + headDim + ", got " + rotaryDim);
+        }
+        nonNegative("startPos", startPos);
+        if ((long) startPos + tokens > Integer.MAX_VALUE) throw new IllegalArgumentException("startPos + tokens overflows");
+        if (layout == null) throw new IllegalArgumentException("layout is null");
+        writable("x", x, (long) tokens * heads * headDim * 4);
+        readable("invFreq", invFreq, (long) (rotaryDim / 2) * 4);
+        try {
+            ROPE.invokeExact(x, tokens, heads, headDim, rotaryDim, startPos, invFreq, layout.ordinal());
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Causal grouped-query attention. q and out are [tokens][heads][headDim] for positions
+     * startPos..startPos+tokens-1; cache row p of k and v starts at float {@code p * kvStride}
+     * and holds [kvHeads][headDim]; rows 0..startPos+tokens-1 are read. Query head h reads kv head
+     * {@code h / (heads / kvHeads)}; scores are scaled by 1/sqrt(headDim). out must not overlap q.
+     */
+    public static void attention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
+                                 int tokens, int startPos, int heads, int kvHeads, int headDim, int kvStride) {
+        positive("tokens", tokens);
+        nonNegative("startPos", startPos);
+        positive("heads", heads);
+        positive("kvHeads", kvHeads);
+        positive("headDim", headDim);
+        if (headDim > MAX_HEAD_DIM) throw new IllegalArgumentException("headDim must be <= " + MAX_HEAD_DIM + ", got " + headDim);
+        if (heads % kvHeads != 0) {
+            throw new IllegalArgumentException("heads (" + heads + ") must be a multiple of kvHeads (" + kvHeads + ")");
+        }
+        if ((long) kvStride < (long) kvHeads * headDim) {
+            throw new IllegalArgumentException("kvStride must be >= kvHeads * headDim = " + (long) kvHeads * headDim + ", got " + kvStride);
+        }
+        if ((long) startPos + tokens > Integer.MAX_VALUE) throw new IllegalArgumentException("startPos + tokens overflows");
+        long qBytes = (long) tokens * heads * headDim * 4;
+        long kvBytes = ((long) (startPos + tokens - 1) * kvStride + (long) kvHeads * headDim) * 4;
+        writable("out", out, qBytes);
+        readable("q", q, qBytes);
+        readable("k", k, kvBytes);
+        readable("v", v, kvBytes);
+        disjoint("out", out, qBytes, "q", q, qBytes);
+        disjoint("out", out, qBytes, "k", k, kvBytes);
+        disjoint("out", out, qBytes, "v", v, kvBytes);
+        try {
+            ATTENTION.invokeExact(out, q, k, v, tokens, startPos, heads, kvHeads, headDim, kvStride);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code out = silu(gate) * up} over n values; out may be gate or up. */
+    public static void siluGlu(MemorySegment out, MemorySegment gate, MemorySegment up, long n) {
+        nonNegative("n", n);
+        writable("out", out, n * 4);
+        readable("gate", gate, n * 4);
+        readable("up", up, n * 4);
+        if (n == 0) return;
+        try {
+            SILU_GLU.invokeExact(out, gate, up, n);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Row-wise softmax of x [rows][n], in place. */
+    public static void softmax(MemorySegment x, int rows, int n) {
+        positive("rows", rows);
+        positive("n", n);
+        writable("x", x, (long) rows * n * 4);
+        try {
+            SOFTMAX.invokeExact(x, rows, n);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code out = a + b} over n values; out may be a or b. */
+    public static void add(MemorySegment out, MemorySegment a, MemorySegment b, long n) {
+        nonNegative("n", n);
+        writable("out", out, n * 4);
+        readable("a", a, n * 4);
+        readable("b", b, n * 4);
+        if (n == 0) return;
+        try {
+            ADD.invokeExact(out, a, b, n);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Gathers rows {@code ids[0..tokens)} (int32) of {@code table} [vocab][dim] of {@code type}
+     * into out [tokens][dim] as F32. vocab is {@code table.byteSize() / rowBytes}; every id must
+     * be in [0, vocab).
+     */
+    public static void embedding(MemorySegment out, MemorySegment table, DType type, MemorySegment ids,
+                                 int tokens, int dim) {
+        positive("tokens", tokens);
+        positive("dim", dim);
+        weightType("type", type, dim, "dim");
+        writable("out", out, (long) tokens * dim * 4);
+        readable("ids", ids, (long) tokens * 4);
+        long rowBytes = type.bytesFor(dim);
+        readable("table", table, rowBytes);
+        long vocab = table.byteSize() / rowBytes;
+        for (int t = 0; t < tokens; t++) {
+            int id = ids.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, t);
+            if (id < 0 || id >= vocab) {
+                throw new IllegalArgumentException("ids[" + t + "] = " + id + " is outside the table's vocabulary [0, " + vocab + ")");
+            }
+        }
+        try {
+            EMBEDDING.invokeExact(out, table, type.ggmlType(), ids, tokens, dim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    // ---- argument checks ---------------------------------------------------------------------
+
+    private static void positive(String name, long v) {
+        if (v <= 0) throw new IllegalArgumentException(name + " must be > 0, got " + v);
+    }
+
+    private static void nonNegative(String name, long v) {
+        if (v < 0) throw new IllegalArgumentException(name + " must be >= 0, got " + v);
+    }
+
+    private static void weightType(String name, DType type, int inner, String innerName) {
+        if (type == null) throw new IllegalArgumentException(name + " is null");
+        switch (type) {
+            case F32, F16, BF16 -> { }
+            case Q8_0, Q4_0 -> {
+                if (inner % type.blockSize() != 0) {
+                    throw new IllegalArgumentException(innerName + " must be a multiple of " + type.blockSize()
+                            + " for " + name + " " + type + ", got " + inner);
+                }
+            }
+            default -> throw new IllegalArgumentException(name + " " + type + " is not supported by the CPU backend"
+                    + " (F32, F16, BF16, Q8_0, Q4_0)");
+        }
+    }
+
+    private static void readable(String name, MemorySegment s, long bytes) {
+        if (s == null) throw new IllegalArgumentException(name + " is null");
+        if (!s.isNative()) throw new IllegalArgumentException(name + " must be a native segment (not heap memory)");
+        if (!s.scope().isAlive()) throw new IllegalArgumentException(name + " belongs to a closed arena");
+        if (s.byteSize() < bytes) {
+            throw new IllegalArgumentException(name + " holds " + s.byteSize() + " bytes, needs " + bytes);
+        }
+    }
+
+    private static void writable(String name, MemorySegment s, long bytes) {
+        readable(name, s, bytes);
+        if (s.isReadOnly()) throw new IllegalArgumentException(name + " is read-only");
+    }
+
+    /** The first aBytes of a and the first bBytes of b (both already checked to exist) must not overlap. */
+    private static void disjoint(String an, MemorySegment a, long aBytes, String bn, MemorySegment b, long bBytes) {
+        long a0 = a.address(), b0 = b.address();
+        if (a0 < b0 + bBytes && b0 < a0 + aBytes) {
+            throw new IllegalArgumentException(an + " must not overlap " + bn);
+        }
+    }
+
+    private static RuntimeException rethrow(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException(t);
+    }
+}

@@ -1,0 +1,130 @@
+package io.transfuse.backend.cpu;
+
+import io.transfuse.tensor.DType;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.util.Random;
+
+import static io.transfuse.backend.cpu.CpuTestSupport.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * tf_cpu_matmul against a double-precision reference over every weight type, instruction set
+ * and thread count, on shapes that exercise the kernel's tails: in_dim not a multiple of the
+ * vector width or of 32 (float types), out_dim not a multiple of the row tile, tokens not a
+ * multiple of the token tile, in_dim spanning several of the 1024-column blocks that non-F32
+ * weights are converted in when several tokens share them.
+ *
+ * <p>Tolerance: the kernel sums n = inDim float products in float. Recursive (or blocked) float
+ * summation of n terms has error at most about (n + 1) u sum|w x| (u = 2^-24, Higham, "Accuracy
+ * and Stability", ch. 4); the dequantisation of each weight to float adds one more rounding (u per
+ * term). We allow 2 (n + 4) u sum|w x| + 1e-30: a worst-case bound, so no flakiness, yet an error
+ * such as a skipped or repeated element (about |w x|, i.e. >= 1/n of sum|w x|) fails it.
+ */
+class CpuMatmulTest {
+    private static final double U = Math.ulp(1.0f) / 2; // 2^-24
+    private static final int[][] SHAPES = {
+            // tokens, inDim, outDim
+            {1, 64, 64}, {1, 288, 513}, {3, 172, 37}, {17, 288, 300}, {5, 33, 9}, {2, 7, 3},
+            {40, 96, 131}, {1, 2048, 40}, {9, 64, 1}, {4, 256, 8},
+            // in_dim above the kernel's 1024-column conversion block, with several tokens
+            {3, 1100, 13}, {2, 2080, 11}, {70, 1056, 6},
+    };
+
+    @AfterEach
+    void restore() {
+        CpuOps.setIsa(CpuOps.bestIsa());
+        CpuOps.setThreads(Runtime.getRuntime().availableProcessors());
+    }
+
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    void matchesReferenceOnEveryIsaAndThreadCount(DType type) {
+        Random r = new Random(42 + type.ordinal());
+        int checked = 0;
+        for (int[] s : SHAPES) {
+            int tokens = s[0], in = s[1], outDim = s[2];
+            if (type.quantized() && in % 32 != 0) continue;
+            byte[] wb = randomWeights(r, type, outDim, in);
+            float[] x = random(r, tokens * in, 1f);
+            double[] w = dequantize(wb, type, outDim, in);
+            double[] ref = new double[tokens * outDim];
+            double[] bound = new double[tokens * outDim];
+            for (int t = 0; t < tokens; t++) {
+                for (int o = 0; o < outDim; o++) {
+                    double sum = 0, abs = 0;
+                    for (int i = 0; i < in; i++) {
+                        double p = w[o * in + i] * x[t * in + i];
+                        sum += p;
+                        abs += Math.abs(p);
+                    }
+                    ref[t * outDim + o] = sum;
+                    bound[t * outDim + o] = 2 * (in + 4) * U * abs + 1e-30;
+                }
+            }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment xs = floats(arena, x), ws = bytes(arena, wb);
+                MemorySegment out = arena.allocate((long) tokens * outDim * 4, 64);
+                for (CpuOps.Isa isa : supportedIsas()) {
+                    assertTrue(CpuOps.setIsa(isa));
+                    float[] first = null;
+                    for (int threads : new int[] {1, 2}) {
+                        CpuOps.setThreads(threads);
+                        out.fill((byte) 0x7F); // NaN-ish garbage: every output must be written
+                        CpuOps.matmul(out, xs, ws, type, tokens, in, outDim);
+                        float[] got = toFloats(out, tokens * outDim);
+                        String where = type + " " + isa + " threads=" + threads + " tokens=" + tokens + " in=" + in + " out=" + outDim;
+                        for (int i = 0; i < got.length; i++) {
+                            double err = Math.abs(got[i] - ref[i]);
+                            if (!(err <= bound[i])) {
+                                fail(where + ": out[" + i / outDim + "][" + i % outDim + "] = " + got[i] + ", expected " + ref[i]
+                                        + " (error " + err + " > bound " + bound[i] + ")");
+                            }
+                        }
+                        // Each output's arithmetic does not depend on how rows are split among threads.
+                        if (first == null) first = got;
+                        else assertArrayEquals(first, got, 0f, where + ": 1 and 2 threads differ");
+                        checked++;
+                    }
+                }
+            }
+        }
+        assertTrue(checked > 0);
+    }
+
+    /** The instruction sets agree with each other (each is also checked against the reference above). */
+    @Test
+    void isasAgree() {
+        Random r = new Random(7);
+        int tokens = 6, in = 320, outDim = 70;
+        for (DType type : WEIGHT_TYPES) {
+            byte[] wb = randomWeights(r, type, outDim, in);
+            float[] x = random(r, tokens * in, 1f);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment xs = floats(arena, x), ws = bytes(arena, wb);
+                MemorySegment out = arena.allocate((long) tokens * outDim * 4);
+                float[] generic = null;
+                for (CpuOps.Isa isa : supportedIsas()) {
+                    CpuOps.setIsa(isa);
+                    CpuOps.matmul(out, xs, ws, type, tokens, in, outDim);
+                    float[] got = toFloats(out, tokens * outDim);
+                    if (generic == null) generic = got;
+                    // |w| <= 1 (|d| <= 0.05, |q| <= 128 for Q8: |w| <= 6.4), |x| <= 1: sum|wx| <= 6.4 * 320;
+                    // two float summations each within (n + 4) u of that differ by at most twice it.
+                    else assertArrayEquals(generic, got, (float) (4 * (in + 4) * U * 6.4 * in), type + " " + isa + " vs GENERIC");
+                }
+            }
+        }
+    }
+
+    @Test
+    void supportsEveryIsaThisMachineHas() {
+        assertEquals(CpuOps.bestIsa(), supportedIsas().get(supportedIsas().size() - 1));
+        assertTrue(supportedIsas().contains(CpuOps.Isa.GENERIC));
+    }
+}

@@ -1,0 +1,112 @@
+/*
+ * cpu_internal.h: shared between ops.cpp and the per-ISA kernel units (isa_*.cpp).
+ *
+ * Everything here is either a plain declaration or a `static inline` function, so every
+ * translation unit gets its own copy compiled with its own target flags (see CMakeLists.txt:
+ * a non-static inline function would be merged across units by the linker).
+ */
+#ifndef TRANSFUSE_CPU_INTERNAL_H
+#define TRANSFUSE_CPU_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* GGML type ids (io.transfuse.tensor.DType). */
+enum { TF_F32 = 0, TF_F16 = 1, TF_Q4_0 = 2, TF_Q8_0 = 8, TF_BF16 = 30 };
+
+/* Elements per block and bytes per block of the quantised GGML types. */
+enum { TF_QK = 32, TF_Q8_0_BYTES = 34, TF_Q4_0_BYTES = 18 };
+
+/* Largest head_dim the attention kernel accepts (its accumulator lives on the stack). */
+enum { TF_MAX_HEAD_DIM = 1024 };
+
+/* Work (multiply-adds) below which an op runs on the calling thread only. An OpenMP region
+ * costs a few microseconds; stories260K's matrices (64 x 64) take about one. */
+enum { TF_PARALLEL_MIN_WORK = 1 << 16 };
+
+/* One instruction set's kernels. */
+struct tf_kernels {
+    const char* name;
+    void (*matmul)(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim,
+                   int out_dim, int threads);
+    void (*attention)(float* out, const float* q, const float* k_cache, const float* v_cache,
+                      int tokens, int start_pos, int n_heads, int n_kv_heads, int head_dim,
+                      int kv_stride, int threads);
+    /* out[i] = silu(gate[i]) * up[i] for i < n, on the calling thread */
+    void (*silu_glu)(float* out, const float* gate, const float* up, long n);
+};
+
+extern const tf_kernels tf_kernels_generic;
+extern const tf_kernels tf_kernels_avx2;
+extern const tf_kernels tf_kernels_avx512;
+
+/* IEEE half -> float without F16C (subnormals, infinities and NaN included). */
+static inline float tf_f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1Fu;
+    uint32_t man = h & 0x3FFu;
+    uint32_t bits;
+    if (exp == 0x1F) {
+        bits = sign | 0x7F800000u | (man << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (man << 13);
+    } else if (man == 0) {
+        bits = sign;
+    } else {
+        /* subnormal: value = man * 2^-24 */
+        int e = -1;
+        do { man <<= 1; e++; } while ((man & 0x400u) == 0);
+        man &= 0x3FFu;
+        bits = sign | ((uint32_t)(112 - e) << 23) | (man << 13);
+    }
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline float tf_bf16_to_f32(uint16_t h) {
+    uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline uint16_t tf_load_u16(const uint8_t* p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
+/* Bytes of one row of `n` elements of GGML type `type` (n % 32 == 0 for quantised types). */
+static inline long tf_row_bytes(int type, long n) {
+    switch (type) {
+        case TF_F32: return n * 4;
+        case TF_F16:
+        case TF_BF16: return n * 2;
+        case TF_Q8_0: return n / TF_QK * TF_Q8_0_BYTES;
+        case TF_Q4_0: return n / TF_QK * TF_Q4_0_BYTES;
+        default: return -1;
+    }
+}
+
+/* Element k of a row of type `type`, as f32 (scalar path, used for tails and embeddings). */
+static inline float tf_row_elem(const uint8_t* row, int type, long k) {
+    switch (type) {
+        case TF_F32: { float f; memcpy(&f, row + 4 * k, 4); return f; }
+        case TF_F16: return tf_f16_to_f32(tf_load_u16(row + 2 * k));
+        case TF_BF16: return tf_bf16_to_f32(tf_load_u16(row + 2 * k));
+        case TF_Q8_0: {
+            const uint8_t* b = row + (k / TF_QK) * TF_Q8_0_BYTES;
+            return tf_f16_to_f32(tf_load_u16(b)) * (float)(int8_t)b[2 + k % TF_QK];
+        }
+        case TF_Q4_0: {
+            const uint8_t* b = row + (k / TF_QK) * TF_Q4_0_BYTES;
+            int j = (int)(k % TF_QK);
+            int q = j < 16 ? (b[2 + j] & 0x0F) : (b[2 + j - 16] >> 4);
+            return tf_f16_to_f32(tf_load_u16(b)) * (float)(q - 8);
+        }
+        default: return 0.0f;
+    }
+}
+
+#endif

@@ -1,0 +1,78 @@
+/* The baseline x86-64 kernels (SSE2 only: no FMA, no F16C): 4 floats per vector. Slow on purpose
+ * nowhere, but written for correctness first: this is what runs on CPUs without AVX2. */
+#include <emmintrin.h>
+#include <math.h>
+#include <omp.h>
+#include <utility>
+
+#include "cpu_internal.h"
+
+namespace {
+
+struct V {
+    typedef __m128 f;
+    static constexpr int W = 4;
+    static inline f zero() { return _mm_setzero_ps(); }
+    static inline f set1(float a) { return _mm_set1_ps(a); }
+    static inline f load(const float* p) { return _mm_loadu_ps(p); }
+    static inline void store(float* p, f v) { _mm_storeu_ps(p, v); }
+    static inline f load_part(const float* p, int n) {
+        float t[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+        for (int i = 0; i < n; i++) t[i] = p[i];
+        return _mm_loadu_ps(t);
+    }
+    static inline f add(f a, f b) { return _mm_add_ps(a, b); }
+    static inline f mul(f a, f b) { return _mm_mul_ps(a, b); }
+    static inline f fma(f a, f b, f c) { return _mm_add_ps(_mm_mul_ps(a, b), c); }
+    static inline f vmin(f a, f b) { return _mm_min_ps(a, b); }
+    static inline f vmax(f a, f b) { return _mm_max_ps(a, b); }
+    static inline f sub(f a, f b) { return _mm_sub_ps(a, b); }
+    static inline f div(f a, f b) { return _mm_div_ps(a, b); }
+    /* cvtps2dq rounds to nearest even (the default MXCSR mode); |a| < 2^31 here */
+    static inline f roundn(f a) { return _mm_cvtepi32_ps(_mm_cvtps_epi32(a)); }
+    static inline f pow2i(f n) {
+        return _mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(_mm_cvtps_epi32(n), _mm_set1_epi32(127)), 23));
+    }
+    static inline float hsum(f a) {
+        __m128 s = _mm_add_ps(a, _mm_movehl_ps(a, a));
+        s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        return _mm_cvtss_f32(s);
+    }
+    static inline float h2f(uint16_t h) { return tf_f16_to_f32(h); }
+    static inline f ld_f16(const uint8_t* p) {
+        return _mm_setr_ps(tf_f16_to_f32(tf_load_u16(p)), tf_f16_to_f32(tf_load_u16(p + 2)),
+                           tf_f16_to_f32(tf_load_u16(p + 4)), tf_f16_to_f32(tf_load_u16(p + 6)));
+    }
+    static inline f ld_bf16(const uint8_t* p) {
+        return _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64((const __m128i*)p)));
+    }
+    static inline __m128i load4(const uint8_t* p) {
+        int v;
+        memcpy(&v, p, 4);
+        return _mm_cvtsi32_si128(v);
+    }
+    static inline f q8(const uint8_t* qs, int v, f d) {
+        __m128i b = load4(qs + 4 * v);
+        b = _mm_unpacklo_epi8(b, b);
+        b = _mm_unpacklo_epi16(b, b);
+        b = _mm_srai_epi32(b, 24); /* sign-extended int8 */
+        return _mm_mul_ps(_mm_cvtepi32_ps(b), d);
+    }
+    static inline f q4(const uint8_t* qs, int v, f d) {
+        /* v = 0..3: low nibbles of bytes 4v..4v+3; v = 4..7: high nibbles of bytes 4(v-4).. */
+        __m128i b = load4(qs + 4 * (v & 3));
+        if (v >= 4) b = _mm_srli_epi16(b, 4);
+        b = _mm_and_si128(b, _mm_set1_epi8(0x0F));
+        b = _mm_unpacklo_epi8(b, _mm_setzero_si128());
+        b = _mm_unpacklo_epi16(b, _mm_setzero_si128());
+        b = _mm_sub_epi32(b, _mm_set1_epi32(8));
+        return _mm_mul_ps(_mm_cvtepi32_ps(b), d);
+    }
+};
+constexpr int RB = 2, TB = 4;
+
+#include "simd_kernels.inc"
+
+}  // namespace
+
+extern const tf_kernels tf_kernels_generic = {"generic", k_matmul, k_attention, k_silu_glu};

@@ -1,0 +1,255 @@
+/*
+ * transfuse.h: the one C ABI that Java binds (through Panama). Stable and documented.
+ *
+ * Conventions
+ *  - All pointers are raw addresses owned by Java (arenas, mapped files, device pools).
+ *    No function here allocates memory that outlives the call or keeps a pointer.
+ *  - Matrices are row-major. A weight matrix W of a linear layer is [out][in], as stored by
+ *    GGUF and safetensors, so y = W x is a dot product of each row with x.
+ *  - Functions returning int return 0 on success and a nonzero error code otherwise.
+ *
+ * Sections (each has one owner; keep declarations inside your own section):
+ *   1. CPU backend (libtransfuse_cpu)                       prefix tf_cpu_
+ *   2. CUDA kernel launchers (libtransfuse_cuda / _emu)      prefix tf_
+ */
+#ifndef TRANSFUSE_H
+#define TRANSFUSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ==== 1. CPU backend ==================================================================== */
+/* (section: CPU backend) */
+/*
+ * libtransfuse_cpu: optimised CPU kernels (OpenMP threads + SIMD). All activations are f32,
+ * row-major; `tokens` rows of `dim` values are contiguous. Weight matrices are [out][in] in a
+ * GGML type: TF_CPU_F32 0, TF_CPU_F16 1, TF_CPU_Q4_0 2, TF_CPU_Q8_0 8, TF_CPU_BF16 30
+ * (Q8_0 block: f16 scale + 32 int8; Q4_0 block: f16 scale + 16 bytes, element j in the low
+ * nibble of byte j and element j+16 in the high nibble, value (q - 8) * scale).
+ * Functions do not validate their arguments (the Java binding does); they never allocate on
+ * the heap per call. The instruction set (generic x86-64, AVX2+FMA+F16C, AVX-512) is chosen
+ * once at load time, or forced by the environment variable TRANSFUSE_CPU_ISA=generic|avx2|avx512.
+ */
+#define TF_CPU_F32 0
+#define TF_CPU_F16 1
+#define TF_CPU_Q4_0 2
+#define TF_CPU_Q8_0 8
+#define TF_CPU_BF16 30
+
+#define TF_CPU_ISA_GENERIC 0
+#define TF_CPU_ISA_AVX2 1
+#define TF_CPU_ISA_AVX512 2
+
+/* Largest head_dim tf_cpu_attention accepts. */
+#define TF_CPU_MAX_HEAD_DIM 1024
+
+/* ABI version of this section (1). */
+int tf_cpu_version(void);
+
+/* OpenMP threads the ops use (n >= 1; default: the number of processors OpenMP sees). */
+void tf_cpu_set_threads(int n);
+int tf_cpu_get_threads(void);
+
+/* Forces an instruction set (TF_CPU_ISA_*); returns it, or -1 (and changes nothing) when this
+ * CPU lacks it. Not thread-safe with running ops: for tests and benchmarks. */
+int tf_cpu_set_isa(int isa);
+/* The instruction set in use (TF_CPU_ISA_*), and the best one this CPU supports. */
+int tf_cpu_get_isa(void);
+int tf_cpu_best_isa(void);
+
+/* out[t*out_dim + o] = sum_i W[o][i] * x[t*in_dim + i]; W [out_dim][in_dim] of type w_type
+ * (in_dim % 32 == 0 for Q8_0/Q4_0). out must not overlap x or w. */
+void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim);
+
+/* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight; out may alias x. */
+void tf_cpu_rmsnorm(float* out, const float* x, const float* weight, int tokens, int dim, float eps);
+
+/* Rotary embedding, in place on x [tokens][heads][head_dim]; token t is at position start_pos + t.
+ * For i < rotary_dim/2: angle = (float)pos * inv_freq[i] (in float), pair rotated by
+ * (a, b) -> (a cos - b sin, a sin + b cos). layout 0: pairs (x[2i], x[2i+1]) (GGUF, llama2.c);
+ * layout 1: pairs (x[i], x[i + rotary_dim/2]) (Hugging Face). Values past rotary_dim are kept. */
+void tf_cpu_rope(float* x, int tokens, int heads, int head_dim, int rotary_dim, int start_pos,
+                 const float* inv_freq, int layout);
+
+/* Causal grouped-query attention. q and out: [tokens][n_heads][head_dim], positions
+ * start_pos..start_pos+tokens-1. Cache row p (p < start_pos + tokens) starts at p*kv_stride
+ * floats and holds [n_kv_heads][head_dim]. Query head h reads kv head h / (n_heads/n_kv_heads).
+ * Scale 1/sqrt(head_dim); head_dim <= TF_CPU_MAX_HEAD_DIM. out must not overlap q. */
+void tf_cpu_attention(float* out, const float* q, const float* k_cache, const float* v_cache, int tokens,
+                      int start_pos, int n_heads, int n_kv_heads, int head_dim, int kv_stride);
+
+/* out = silu(gate) * up = gate * sigmoid(gate) * up over n values; out may alias gate or up. */
+void tf_cpu_silu_glu(float* out, const float* gate, const float* up, long n);
+
+/* Row-wise softmax of x [rows][n], in place (max subtracted first). */
+void tf_cpu_softmax(float* x, int rows, int n);
+
+/* out = a + b over n values; out may alias a or b. */
+void tf_cpu_add(float* out, const float* a, const float* b, long n);
+
+/* out[t] = row ids[t] of table [vocab][dim] (type as for matmul), as f32. ids are not checked. */
+void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim);
+
+
+/* ==== 2. CUDA kernel launchers =========================================================== */
+/* Every launcher takes a stream as void* (cudaStream_t on the GPU, ignored by the emulator)
+ * and returns 0 or a CUDA error code. */
+
+/* -- 2a. attention (prefill, decode) -- */
+/* Attention prefill: fused softmax(scale * Q K^T + bias) V over a variable-length batch.
+ *  Layout (tokens packed, no padding rows): q, o [total_q][n_heads][head_dim];
+ *  k, v [total_k][n_kv_heads][head_dim]; sequence b owns rows cu_seqlens_q[b] .. cu_seqlens_q[b+1]-1
+ *  of q/o and cu_seqlens_k[b] .. cu_seqlens_k[b+1]-1 of k/v (int32 prefix sums, batch+1 entries,
+ *  device memory). max_seqlen_q bounds len_q of every sequence (it sizes the grid).
+ *  Elements are fp16 (_f16) or bf16 (_bf16); accumulation and softmax in fp32.
+ *  head_dim: 64 or 128 (other values return 1). n_heads must be a multiple of n_kv_heads; query head h
+ *  reads KV head h / (n_heads / n_kv_heads) (GQA; n_kv_heads = 1 is MQA). Pointers 16-byte aligned.
+ *  Positions: query i of a sequence sits at position i + len_k - len_q (bottom-right alignment, so a
+ *  chunk of queries appended after a cached prefix works); key j at j. With q = that position:
+ *   causal != 0: key j visible iff j <= q.
+ *   window > 0: additionally q - j < window (and, when not causal, j - q < window: a symmetric band).
+ *   alibi_slopes (float [n_heads], device) != NULL: score += -slope[h] * |q - j|
+ *     (for causal this is the usual -slope * (q - j)).
+ *  lse (optional, NULL = off): float [total_q][n_heads], natural-log log-sum-exp of the row's biased,
+ *  scaled scores. A row with no visible key gets o = 0 and lse = -inf. */
+int tf_attention_prefill_f16(const void* q, const void* k, const void* v, void* o, float* lse,
+                             const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int batch,
+                             int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim,
+                             float softmax_scale, int causal, int window, const float* alibi_slopes,
+                             void* stream);
+int tf_attention_prefill_bf16(const void* q, const void* k, const void* v, void* o, float* lse,
+                              const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int batch,
+                              int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim,
+                              float softmax_scale, int causal, int window, const float* alibi_slopes,
+                              void* stream);
+
+/* Attention decode (flash-decoding): one new query token per sequence against a paged KV cache.
+ *  q, o: [batch][n_heads][head_dim]. k_cache, v_cache: [num_blocks][block_size][n_kv_heads][head_dim].
+ *  block_table: int32 [batch][max_blocks_per_seq]; token t of sequence b lives in physical block
+ *  block_table[b][t / block_size], slot t % block_size. context_lens: int32 [batch] (device), the number
+ *  of cached tokens including the current one; the query sits at position context_lens[b] - 1 and sees
+ *  keys 0 .. context_lens[b]-1 (window > 0: only the last `window` of them). context_len 0 gives o = 0.
+ *  max_context_len (host) must be >= every context_lens[b]; it sizes the KV split grid.
+ *  The keys are split in chunks of kv_split_len tokens (> 0; 512 is a good default, smaller for short
+ *  contexts and few sequences) processed by separate CTAs and merged by log-sum-exp in a second kernel.
+ *  workspace: device memory of tf_attention_decode_workspace_bytes(...) bytes, 16-byte aligned.
+ *  alibi_slopes as for prefill (bias -slope[h] * (q - j)). head_dim 64 or 128; fp16/bf16 as prefill. */
+size_t tf_attention_decode_workspace_bytes(int batch, int n_heads, int head_dim, int max_context_len,
+                                           int kv_split_len);
+int tf_attention_decode_f16(const void* q, const void* k_cache, const void* v_cache, void* o,
+                            const int32_t* block_table, const int32_t* context_lens, int batch, int n_heads,
+                            int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
+                            int max_context_len, int kv_split_len, float softmax_scale, int window,
+                            const float* alibi_slopes, void* workspace, void* stream);
+int tf_attention_decode_bf16(const void* q, const void* k_cache, const void* v_cache, void* o,
+                             const int32_t* block_table, const int32_t* context_lens, int batch, int n_heads,
+                             int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
+                             int max_context_len, int kv_split_len, float softmax_scale, int window,
+                             const float* alibi_slopes, void* workspace, void* stream);
+
+/* -- 2b. rope, glu, norms, embedding -- */
+/* Element types of these launchers (and of 2c): an int dtype code. Activations are row-major;
+ * all pointers are device memory. Every kernel computes in fp32 and rounds its stores to the
+ * tensor's type (round to nearest even). 16-byte aligned pointers and row lengths that are a
+ * multiple of 16 bytes take the vectorised path; anything else is still correct, just slower. */
+#define TF_DTYPE_F32 0
+#define TF_DTYPE_F16 1
+#define TF_DTYPE_BF16 2
+
+/* RMSNorm with optional fused residual add, x/out/residual [rows][dim], weight [dim], all of type
+ * dtype. residual == NULL: h = x. Otherwise h = round(x + residual), written back to residual (the
+ * new residual stream), and the norm is taken of that stored h.
+ * out[r] = h[r] * rsqrt(mean(h[r]^2) + eps) * weight. out may alias x (not residual). */
+int tf_rmsnorm(void* out, void* residual, const void* x, const void* weight, int rows, int dim, float eps,
+               int dtype, void* stream);
+/* LayerNorm, same residual contract: out = (h - mean) * rsqrt(var + eps) * weight + bias (biased
+ * variance; bias may be NULL). */
+int tf_layernorm(void* out, void* residual, const void* x, const void* weight, const void* bias, int rows,
+                 int dim, float eps, int dtype, void* stream);
+
+/* Embedding gather: out[t] = table[ids[t]] for t < tokens; table [vocab][dim] of table_dtype, out
+ * [tokens][dim] of out_dtype (either the table's type, or TF_DTYPE_F32 to widen). An id outside
+ * [0, vocab) gives a row of zeros (never an out-of-bounds read). ids: int32 [tokens], device. */
+int tf_embedding(void* out, const int32_t* ids, const void* table, int tokens, int dim, int vocab,
+                 int table_dtype, int out_dtype, void* stream);
+
+/* Rotary position embedding. Layouts as tf_cpu_rope: */
+#define TF_ROPE_ADJACENT 0   /* pairs (x[2i], x[2i+1]): GGUF / Meta / GPT-J */
+#define TF_ROPE_HALF_SPLIT 1 /* pairs (x[i], x[i + rotary_dim/2]): Hugging Face / GPT-NeoX */
+/* For pair i < rotary_dim/2 of a token at position p: angle = (float)p * inv_freq[i] (fp32),
+ * c = cos(angle) * mscale, s = sin(angle) * mscale, (a, b) -> (a c - b s, a s + b c).
+ * The frequency table is the caller's (float [rotary_dim/2], device), so linear / NTK / YaRN /
+ * Llama-3 scaling are just tables; mscale is YaRN's attention factor (1 otherwise).
+ * rotary_dim even and <= head_dim; elements past rotary_dim are left alone.
+ * tf_rope: in place on q [tokens][n_heads][head_dim] and k [tokens][n_kv_heads][head_dim] (either
+ * may be NULL); positions int32 [tokens]. */
+int tf_rope(void* q, void* k, const int32_t* positions, const float* inv_freq, int tokens, int n_heads,
+            int n_kv_heads, int head_dim, int rotary_dim, int layout, float mscale, int dtype, void* stream);
+/* Fused RoPE + paged KV-cache write: rotates q in place (q may be NULL), rotates k (k itself is not
+ * modified) and stores it, and v unchanged, into the cache:
+ *  k_cache, v_cache [num_blocks][block_size][n_kv_heads][head_dim]; block_table int32
+ *  [batch][max_blocks_per_seq]; token t of sequence seq_ids[t] at position positions[t] goes to block
+ *  block_table[seq][p / block_size], slot p % block_size (the attention decode layout).
+ *  All tensors of type dtype; seq_ids int32 [tokens]. */
+int tf_rope_kv_cache(void* q, const void* k, const void* v, void* k_cache, void* v_cache, const int32_t* block_table,
+                     const int32_t* positions, const int32_t* seq_ids, const float* inv_freq, int tokens,
+                     int n_heads, int n_kv_heads, int head_dim, int rotary_dim, int layout, float mscale,
+                     int block_size, int max_blocks_per_seq, int dtype, void* stream);
+
+/* Gated linear unit activations. */
+#define TF_ACT_SILU 0      /* x * sigmoid(x) */
+#define TF_ACT_GELU_TANH 1 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+#define TF_ACT_GELU_ERF 2  /* 0.5 x (1 + erf(x / sqrt(2))) */
+/* out[t][j] = act(gate_up[t][j]) * gate_up[t][ffn + j]: gate_up [tokens][2*ffn] is the output of one
+ * GEMM with the gate projection in the first ffn columns and the up projection in the second;
+ * out [tokens][ffn]. Same dtype for both. */
+int tf_glu(void* out, const void* gate_up, int tokens, int ffn, int act, int dtype, void* stream);
+/* Decode GLU: out[j] = act(dot(w_gate[j], x)) * dot(w_up[j], x) for j < ffn, one pass over the
+ * weights. w_gate, w_up [ffn][dim] of w_dtype (F16, BF16 or F32); x [dim] and out [ffn] of x_dtype
+ * (F32 or w_dtype). fp32 dot products. */
+int tf_glu_gemv(void* out, const void* w_gate, const void* w_up, const void* x, int ffn, int dim, int act,
+                int w_dtype, int x_dtype, void* stream);
+
+/* -- 2c. selective scan, conv1d -- */
+/* Mamba-1 selective scan (the semantics of mamba_ssm's selective_scan_fn), dtype codes as in 2b.
+ *  u, delta, z, out: [batch][dim][seqlen] of dtype; A: float [dim][dstate]; B, C:
+ *  [batch][n_groups][dstate][seqlen] of dtype (channel d uses group d / (dim / n_groups); dim %
+ *  n_groups == 0); D, delta_bias: float [dim], optional (NULL); z optional (NULL).
+ *  Per channel d and state n, over l = 0 .. seqlen-1:
+ *    dt = delta[l] + delta_bias[d];  if delta_softplus: dt = softplus(dt) = log1p(exp(dt)) (dt > 20: dt)
+ *    h[n] = exp(dt * A[d][n]) * h[n] + dt * B[n][l] * u[l]
+ *    y = sum_n h[n] * C[n][l] + D[d] * u[l];  if z: y *= z[l] * sigmoid(z[l]);  out[l] = y
+ *  initial_state (optional, else 0) and final_state (optional, written): float [batch][dim][dstate].
+ *  dstate <= 256. The state is carried in fp32. */
+int tf_selective_scan(void* out, float* final_state, const void* u, const void* delta, const float* A,
+                      const void* B, const void* C, const float* D, const void* z, const float* delta_bias,
+                      const float* initial_state, int batch, int dim, int seqlen, int dstate, int n_groups,
+                      int delta_softplus, int dtype, void* stream);
+/* Single-token update of the same recurrence (decode): state float [batch][dim][dstate] in/out;
+ *  x, delta, z, out: [batch][dim]; B, C: [batch][n_groups][dstate]; A, D, delta_bias as above. */
+int tf_selective_state_update(void* out, float* state, const void* x, const void* delta, const float* A,
+                              const void* B, const void* C, const float* D, const void* z,
+                              const float* delta_bias, int batch, int dim, int dstate, int n_groups,
+                              int delta_softplus, int dtype, void* stream);
+
+/* Causal depthwise conv1d (Mamba's short convolution), 1 <= width <= 4:
+ *  out[b][d][l] = bias[d] + sum_k weight[d][k] * x[b][d][l - (width-1) + k]  (x at l < 0 is 0)
+ *  then SiLU if silu != 0. x, out [batch][dim][seqlen]; weight [dim][width]; bias [dim] or NULL;
+ *  all of dtype. conv_state_out (optional, [batch][dim][width-1] of dtype): receives the last
+ *  width-1 inputs x[l = seqlen-width+1 .. seqlen-1] (zeros for l < 0), oldest first, ready for
+ *  tf_causal_conv1d_update. */
+int tf_causal_conv1d(void* out, void* conv_state_out, const void* x, const void* weight, const void* bias,
+                     int batch, int dim, int seqlen, int width, int silu, int dtype, void* stream);
+/* One decode step: conv_state [batch][dim][width-1] (the previous width-1 inputs, oldest first) is
+ * read and rolled in place (drops the oldest, appends x); x, out [batch][dim]. */
+int tf_causal_conv1d_update(void* out, void* conv_state, const void* x, const void* weight, const void* bias,
+                            int batch, int dim, int width, int silu, int dtype, void* stream);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TRANSFUSE_H */
