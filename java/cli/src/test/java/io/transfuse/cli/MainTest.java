@@ -47,7 +47,7 @@ class MainTest {
         Run r = run("generate", "--temperature", "0", "--max-tokens", "60", "Once upon a time");
         assertEquals(0, r.code, r.err);
         String printed = r.out.stripTrailing();
-        assertTrue(printed.length() > 200 && full.startsWith(printed), "got: " + printed);
+        assertTrue(printed.length() > 150 && full.startsWith(printed), "got: " + printed);
         assertTrue(r.err.contains("decode: 60 tokens") && r.err.contains("tok/s"), r.err);
     }
 

@@ -53,7 +53,10 @@ final class ByteCursor {
     /** A count that must be non-negative and at most {@code max} (guards allocations driven by the file). */
     long count(String what, long max) {
         long n = i64();
-        if (n < 0 || n > max) throw error("implausible " + what + " " + Long.toUnsignedString(n));
+        if (n < 0 || n > max) {
+            throw error("implausible " + what + " " + Long.toUnsignedString(n) + " for a file of " + data.byteSize()
+                    + " bytes (truncated or corrupt file)");
+        }
         return n;
     }
 

@@ -61,7 +61,8 @@ final class GgufLayout {
     }
 
     private static void skipString(ByteBuffer b) {
-        b.position((int) (b.position() + b.getLong()));
+        long n = b.getLong();
+        b.position((int) (b.position() + n));
     }
 
     private static void skipValue(ByteBuffer b, int type) {

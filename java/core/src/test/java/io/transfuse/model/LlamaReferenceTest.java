@@ -44,7 +44,7 @@ class LlamaReferenceTest {
         assertEquals(60, r.generatedTokens());
         String fullText = REF.get("greedy_from_bos_200_steps").get("text").asText();
         String printed = REF.get("prompt").asText() + streamed;
-        assertTrue(fullText.startsWith(printed) && printed.length() > 200, "printed text diverges from the reference: " + printed);
+        assertTrue(fullText.startsWith(printed) && printed.length() > 150, "printed text diverges from the reference: " + printed);
         assertEquals(streamed.toString(), r.text());
     }
 
