@@ -61,6 +61,7 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (LanguageModel lm = Transfuse.load(model != null ? model : ModelHome.defaultModel(), load)) {
+            lm.tokenizer(); // fail before printing anything when the model has none
             out.print(prompt);
             out.flush();
             GenerationResult r = lm.generate(prompt, options, piece -> {
