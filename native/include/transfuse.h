@@ -140,6 +140,10 @@ int tf_attention_prefill_bf16(const void* q, const void* k, const void* v, void*
  *  alibi_slopes as for prefill (bias -slope[h] * (q - j)). head_dim 64 or 128; fp16/bf16 as prefill. */
 size_t tf_attention_decode_workspace_bytes(int batch, int n_heads, int head_dim, int max_context_len,
                                            int kv_split_len);
+/* A kv_split_len that gives the split kernel about two CTAs per SM (num_sms: the device's
+ * multiprocessor count): a multiple of 64, at least 256. */
+int tf_attention_decode_default_split_len(int batch, int n_heads, int n_kv_heads, int max_context_len,
+                                          int num_sms);
 int tf_attention_decode_f16(const void* q, const void* k_cache, const void* v_cache, void* o,
                             const int32_t* block_table, const int32_t* context_lens, int batch, int n_heads,
                             int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
@@ -163,7 +167,7 @@ int tf_attention_decode_bf16(const void* q, const void* k_cache, const void* v_c
 /* RMSNorm with optional fused residual add, x/out/residual [rows][dim], weight [dim], all of type
  * dtype. residual == NULL: h = x. Otherwise h = round(x + residual), written back to residual (the
  * new residual stream), and the norm is taken of that stored h.
- * out[r] = h[r] * rsqrt(mean(h[r]^2) + eps) * weight. out may alias x (not residual). */
+ * out[r] = h[r] * rsqrt(mean(h[r]^2) + eps) * weight. out may alias x (not residual). dim <= 49152. */
 int tf_rmsnorm(void* out, void* residual, const void* x, const void* weight, int rows, int dim, float eps,
                int dtype, void* stream);
 /* LayerNorm, same residual contract: out = (h - mean) * rsqrt(var + eps) * weight + bias (biased

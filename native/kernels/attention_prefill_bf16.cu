@@ -1,0 +1,14 @@
+// attention_prefill_bf16.cu: C entry point of attention prefill for bf16 (design: attention_prefill.cuh).
+// One file per dtype so that the two instantiation sets compile in parallel.
+#include "attention_prefill.cuh"
+#include "transfuse.h"
+
+extern "C" int tf_attention_prefill_bf16(const void* q, const void* k, const void* v, void* o, float* lse,
+                                      const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int batch,
+                                      int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim,
+                                      float softmax_scale, int causal, int window, const float* alibi_slopes,
+                                      void* stream) {
+  const tf_attn::PrefillParams p{q, k, v, o, lse, cu_seqlens_q, cu_seqlens_k, n_heads, n_kv_heads,
+                                 softmax_scale * tf_attn::kLog2e, causal, window, alibi_slopes};
+  return tf_attn::launch_prefill<__nv_bfloat16>(p, batch, max_seqlen_q, head_dim, stream);
+}
