@@ -1,0 +1,18 @@
+/**
+ * Hugging Face {@code tokenizer.json} tokenizers in pure Java: {@link io.transfuse.tokenizer.hf.HfTokenizer}.
+ *
+ * <p>One small type per tokenizer.json component, in pipeline order: {@code AddedVocabulary}
+ * (added and special tokens, cut out before normalisation), {@code Normalizer} (BertNormalizer,
+ * Lowercase, NFD/NFC/NFKD/NFKC, StripAccents, Strip, Replace, Prepend, Sequence),
+ * {@code PreTokenizer} (BertPreTokenizer, ByteLevel with the GPT-2 regex, Metaspace, Split,
+ * Whitespace, WhitespaceSplit, Punctuation, Digits, CharDelimiterSplit, Sequence), the model
+ * ({@code WordPiece}, {@code Bpe} with byte fallback / fuse_unk / ignore_merges, WordLevel),
+ * {@code PostProcessor} (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel,
+ * Sequence) and {@code Decoder} (WordPiece, ByteLevel, Metaspace, Replace, ByteFallback, Fuse,
+ * Strip, BPEDecoder, Sequence). {@code TokenizerJson} streams the large vocabulary and merges.
+ *
+ * <p>The semantics follow the Rust tokenizers library (version 0.21), which the tests run as
+ * the reference on real files. Non-goals: Unigram models (T5, XLM-R), the Precompiled
+ * normaliser, BPE dropout, pairs of sequences, offsets, padding.
+ */
+package io.transfuse.tokenizer.hf;
