@@ -6,6 +6,7 @@ import io.transfuse.loader.GgufFile;
 import io.transfuse.loader.ModelPath;
 import io.transfuse.loader.ShardedSafetensors;
 import io.transfuse.memory.TrackedArena;
+import io.transfuse.model.KvCache;
 import io.transfuse.model.LlamaConfig;
 import io.transfuse.model.LlamaLoader;
 import io.transfuse.model.LlamaModel;
@@ -55,10 +56,21 @@ public final class Transfuse {
             }
             int context = options.contextLength() == 0 ? config.contextLength() : Math.min(options.contextLength(), config.contextLength());
             LlamaModel graph = new LlamaModel(config, weights, backend, arena, Math.min(PREFILL_CHUNK, context));
+            warmUp(graph);
             return new LanguageModel(arena, graph, tokenizer, context);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
+        }
+    }
+
+    /**
+     * One throwaway forward pass, so the first real one does not pay for linking the native
+     * downcalls and the backend's first-use setup (tens of milliseconds).
+     */
+    private static void warmUp(LlamaModel graph) {
+        try (TrackedArena scratch = new TrackedArena("warm-up of " + graph.config().source())) {
+            graph.forward(new int[] {0}, 0, 1, 0, new KvCache(graph.config(), 1, scratch));
         }
     }
 
