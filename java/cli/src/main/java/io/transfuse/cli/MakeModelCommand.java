@@ -1,0 +1,88 @@
+package io.transfuse.cli;
+
+import io.transfuse.loader.RandomLlamaModel;
+import io.transfuse.loader.RandomLlamaModel.Shape;
+import io.transfuse.tensor.DType;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.Model.CommandSpec;
+
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+/** {@code transfuse make-model}: writes a random-weight Llama model of a given shape (for benchmarks). */
+@Command(name = "make-model", mixinStandardHelpOptions = true,
+        description = "Writes a random-weight Llama model (GGUF with a tokenizer) of a preset or explicit shape, for benchmarks.")
+final class MakeModelCommand implements Callable<Integer> {
+    @Spec
+    CommandSpec spec;
+
+    @Parameters(index = "0", paramLabel = "OUTPUT", description = "Output GGUF file, or directory for --format safetensors.")
+    Path output;
+
+    @Option(names = "--preset", paramLabel = "NAME", defaultValue = "stories15M",
+            description = "stories15M (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, context 256) or "
+                    + "stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, context 1024) (default: ${DEFAULT-VALUE}).")
+    String preset;
+
+    @Option(names = "--dim", paramLabel = "N", description = "Override the model width.") Integer dim;
+    @Option(names = "--layers", paramLabel = "N", description = "Override the number of layers.") Integer layers;
+    @Option(names = "--heads", paramLabel = "N", description = "Override the number of attention heads.") Integer heads;
+    @Option(names = "--kv-heads", paramLabel = "N", description = "Override the number of key/value heads (default: heads when --heads is given).") Integer kvHeads;
+    @Option(names = "--hidden", paramLabel = "N", description = "Override the FFN hidden size.") Integer hidden;
+    @Option(names = "--vocab", paramLabel = "N", description = "Override the vocabulary size (>= 259).") Integer vocab;
+    @Option(names = "--context", paramLabel = "N", description = "Override the context length.") Integer context;
+
+    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "f32", description = "f32, f16 or q8_0 (default: ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "gguf", description = "gguf (one file) or safetensors (a Hugging Face directory, f32/f16, no tokenizer) (default: ${DEFAULT-VALUE}).")
+    String format;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Random seed (default: ${DEFAULT-VALUE}).")
+    long seed;
+
+    @Override
+    public Integer call() {
+        PrintWriter err = spec.commandLine().getErr();
+        Shape p = Shape.preset(preset);
+        int h = heads != null ? heads : p.heads();
+        int kv = kvHeads != null ? kvHeads : heads != null ? h : p.kvHeads();
+        Shape s = new Shape(dim != null ? dim : p.dim(), layers != null ? layers : p.layers(), h, kv,
+                hidden != null ? hidden : p.hidden(), vocab != null ? vocab : p.vocab(), context != null ? context : p.context());
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "q8_0" -> DType.Q8_0;
+            default -> throw new IllegalArgumentException("unknown --dtype '" + dtype + "' (f32, f16, q8_0)");
+        };
+        boolean hf = format.equalsIgnoreCase("safetensors");
+        if (!hf && !format.equalsIgnoreCase("gguf")) {
+            throw new IllegalArgumentException("unsupported --format '" + format + "' (supported: gguf, safetensors)");
+        }
+        if (hf && type == DType.Q8_0) throw new IllegalArgumentException("--format safetensors supports --dtype f32 and f16, not q8_0");
+        RandomLlamaModel.checkDtype(s, type);
+        Path parent = output.toAbsolutePath().getParent();
+        if (parent == null || !Files.isDirectory(parent) || !Files.isWritable(parent)) {
+            throw new IllegalArgumentException("cannot write " + output + ": directory " + parent + " does not exist or is not writable");
+        }
+        err.printf(Locale.ROOT, "make-model: %s, dim %d, %d layers, %d heads, %d kv-heads, hidden %d, vocab %d, context %d, %s, %.1fM parameters%n",
+                output, s.dim(), s.layers(), s.heads(), s.kvHeads(), s.hidden(), s.vocab(), s.context(), type, s.parameters() / 1e6);
+        err.flush();
+        long t0 = System.nanoTime();
+        java.util.function.Consumer<String> progress = msg -> {
+            err.print("\rmake-model: " + msg + "          ");
+            err.flush();
+        };
+        if (hf) RandomLlamaModel.writeHf(output, s, type, seed, progress);
+        else RandomLlamaModel.writeGguf(output, s, type, seed, progress);
+        long bytes = hf ? output.resolve("model.safetensors").toFile().length() : output.toFile().length();
+        err.printf(Locale.ROOT, "%nmake-model: wrote %s (%.1f MB) in %.1f s%n", output, bytes / 1e6, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+}

@@ -1,0 +1,64 @@
+package io.transfuse.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** make-model and bench as a user runs them. */
+class MakeModelAndBenchCommandTest {
+    @TempDir Path dir;
+
+    record Run(int code, String out, String err) {}
+
+    static Run run(String... args) {
+        StringWriter out = new StringWriter(), err = new StringWriter();
+        int code = Main.run(args, new PrintWriter(out, true), new PrintWriter(err, true));
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    static void assertOneLineError(Run r, String fragment) {
+        assertNotEquals(0, r.code);
+        String line = r.err.strip();
+        assertEquals(1, line.lines().count(), r.err);
+        assertTrue(line.startsWith("transfuse: ") && line.contains(fragment), line);
+    }
+
+    @Test
+    void makesATinyModelAndBenchesIt() throws IOException {
+        Path model = dir.resolve("t.gguf"), json = dir.resolve("b.json");
+        Run m = run("make-model", "--dim", "64", "--layers", "1", "--heads", "4", "--hidden", "64", "--vocab", "300",
+                "--context", "64", "--dtype", "q8_0", "--seed", "3", model.toString());
+        assertEquals(0, m.code, m.err);
+        assertTrue(Files.size(model) > 0);
+        Run b = run("bench", "--model", model.toString(), "--prompt-tokens", "8", "--gen-tokens", "4", "--threads", "1",
+                "--repetitions", "1", "--warmup", "0", "--json", json.toString());
+        assertEquals(0, b.code, b.err);
+        assertTrue(b.out.contains("prefill tok/s") && b.out.contains("decode tok/s") && b.out.contains("decode GB/s"), b.out);
+        JsonNode j = new ObjectMapper().readTree(Files.readString(json));
+        assertEquals(64, j.get("dim").asInt());
+        assertEquals("Q8_0", j.get("dtype").asText());
+        assertEquals(1, j.get("decode_tok_s").size());
+        assertTrue(j.get("decode_gb_s_stats").get("median").asDouble() > 0);
+    }
+
+    @Test
+    void clearErrors() {
+        assertOneLineError(run("make-model", "--dim", "65", dir.resolve("x.gguf").toString()), "not divisible by");
+        assertOneLineError(run("make-model", "--dim", "64", "--heads", "4", "--layers", "1", "--vocab", "300",
+                dir.resolve("no/such/dir/x.gguf").toString()), "cannot write");
+        assertOneLineError(run("make-model", "--dtype", "q4", dir.resolve("x.gguf").toString()), "--dtype");
+        assertOneLineError(run("bench", "--model", dir.resolve("missing.gguf").toString()), "missing.gguf");
+        assertFalse(Files.exists(dir.resolve("x.gguf")));
+        assertEquals(0, run("make-model", "--help").code);
+        assertEquals(0, run("bench", "--help").code);
+    }
+}

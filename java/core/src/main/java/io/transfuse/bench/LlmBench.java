@@ -1,0 +1,171 @@
+package io.transfuse.bench;
+
+import io.transfuse.LanguageModel;
+import io.transfuse.LoadOptions;
+import io.transfuse.Session;
+import io.transfuse.Transfuse;
+import io.transfuse.loader.GgufFile;
+import io.transfuse.loader.ModelPath;
+import io.transfuse.loader.ShardedSafetensors;
+import io.transfuse.loader.WeightFile;
+import io.transfuse.memory.TrackedArena;
+import io.transfuse.model.LlamaConfig;
+import io.transfuse.model.LlamaWeights;
+import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Tensor;
+
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Measures prefill and decode speed of a Llama model with token ids (no tokenizer needed).
+ * Each repetition starts a fresh sequence: prefill = one feed of the prompt; decode = single-token
+ * feeds of the argmax of the previous logits. Warm-up repetitions are run and discarded.
+ * Decode bandwidth = weight bytes streamed per token (every tensor but the token embedding, of
+ * which one row is read; the output head counts even when it is tied to the embedding) × tok/s.
+ */
+public final class LlmBench {
+    private LlmBench() {}
+
+    public record Options(int promptTokens, int genTokens, int threads, int repetitions, int warmup) {
+        public Options {
+            if (promptTokens < 1) throw new IllegalArgumentException("--prompt-tokens must be >= 1, got " + promptTokens);
+            if (genTokens < 1) throw new IllegalArgumentException("--gen-tokens must be >= 1, got " + genTokens);
+            if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0, got " + threads);
+            if (repetitions < 1) throw new IllegalArgumentException("--repetitions must be >= 1, got " + repetitions);
+            if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        }
+
+        public static Options defaults() { return new Options(128, 64, 0, 5, 1); }
+    }
+
+    /** Median, min and max of one measure over the repetitions. */
+    public record Stat(double median, double min, double max) {
+        static Stat of(double[] v) {
+            double[] s = v.clone();
+            Arrays.sort(s);
+            int n = s.length;
+            double med = n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+            return new Stat(med, s[0], s[n - 1]);
+        }
+    }
+
+    public record Result(String model, int dim, int layers, int heads, int kvHeads, int hidden, int vocab, int context,
+                         String dtype, int threads, int promptTokens, int genTokens, int repetitions, int warmup,
+                         long weightBytes, long decodeBytesPerToken,
+                         double[] prefillTokensPerSecond, double[] decodeTokensPerSecond,
+                         Stat prefill, Stat decode, Stat decodeGBPerSecond) {
+
+        /** The result as a JSON object (fields as in this record; per-repetition arrays included). */
+        public String toJson() {
+            StringBuilder b = new StringBuilder("{\n");
+            field(b, "model", '"' + model.replace("\\", "\\\\").replace("\"", "\\\"") + '"');
+            field(b, "dim", dim); field(b, "layers", layers); field(b, "heads", heads); field(b, "kv_heads", kvHeads);
+            field(b, "hidden", hidden); field(b, "vocab", vocab); field(b, "context", context);
+            field(b, "dtype", '"' + dtype + '"'); field(b, "threads", threads);
+            field(b, "prompt_tokens", promptTokens); field(b, "gen_tokens", genTokens);
+            field(b, "repetitions", repetitions); field(b, "warmup", warmup);
+            field(b, "weight_bytes", weightBytes); field(b, "decode_bytes_per_token", decodeBytesPerToken);
+            field(b, "prefill_tok_s", array(prefillTokensPerSecond)); field(b, "decode_tok_s", array(decodeTokensPerSecond));
+            field(b, "prefill_tok_s_stats", stat(prefill)); field(b, "decode_tok_s_stats", stat(decode));
+            b.append("  \"decode_gb_s_stats\": ").append(stat(decodeGBPerSecond)).append("\n}\n");
+            return b.toString();
+        }
+
+        private static void field(StringBuilder b, String k, Object v) {
+            b.append("  \"").append(k).append("\": ").append(v).append(",\n");
+        }
+
+        private static String array(double[] v) {
+            StringBuilder b = new StringBuilder("[");
+            for (int i = 0; i < v.length; i++) b.append(i > 0 ? ", " : "").append(num(v[i]));
+            return b.append(']').toString();
+        }
+
+        private static String stat(Stat s) {
+            return "{\"median\": " + num(s.median) + ", \"min\": " + num(s.min) + ", \"max\": " + num(s.max) + "}";
+        }
+
+        private static String num(double d) { return String.format(Locale.ROOT, "%.4f", d); }
+    }
+
+    public static Result run(Path modelPath, Options o) {
+        WeightInfo w = weightInfo(modelPath);
+        try (LanguageModel lm = Transfuse.load(modelPath, LoadOptions.defaults().withThreads(o.threads()))) {
+            LlamaConfig c = lm.config();
+            if (o.promptTokens() + o.genTokens() > lm.contextLength()) {
+                throw new IllegalArgumentException("prompt-tokens + gen-tokens = " + (o.promptTokens() + o.genTokens())
+                        + " exceed the model's context of " + lm.contextLength());
+            }
+            int vocab = c.vocabSize();
+            int[] prompt = new int[o.promptTokens()];
+            for (int i = 0; i < prompt.length; i++) prompt[i] = 3 + (int) ((i * 7919L + 17) % Math.max(1, vocab - 3)) % vocab;
+            float[] logits = new float[vocab];
+            int[] one = new int[1];
+            double[] prefill = new double[o.repetitions()], decode = new double[o.repetitions()];
+            try (Session s = lm.newSession()) {
+                for (int r = -o.warmup(); r < o.repetitions(); r++) {
+                    s.reset();
+                    long t0 = System.nanoTime();
+                    s.feed(prompt, logits);
+                    long t1 = System.nanoTime();
+                    for (int g = 0; g < o.genTokens(); g++) {
+                        one[0] = argmax(logits);
+                        s.feed(one, logits);
+                    }
+                    long t2 = System.nanoTime();
+                    if (r >= 0) {
+                        prefill[r] = o.promptTokens() / ((t1 - t0) / 1e9);
+                        decode[r] = o.genTokens() / ((t2 - t1) / 1e9);
+                    }
+                }
+            }
+            double[] gbs = new double[decode.length];
+            for (int i = 0; i < gbs.length; i++) gbs[i] = decode[i] * w.decodeBytesPerToken / 1e9;
+            return new Result(modelPath.toString(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hiddenDim(), vocab,
+                    lm.contextLength(), w.dtype, o.threads(), o.promptTokens(), o.genTokens(), o.repetitions(), o.warmup(),
+                    w.totalBytes, w.decodeBytesPerToken, prefill, decode, Stat.of(prefill), Stat.of(decode), Stat.of(gbs));
+        }
+    }
+
+    static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    record WeightInfo(long totalBytes, long decodeBytesPerToken, String dtype) {}
+
+    /** Bytes of the model's tensors, the bytes a decode step streams, and the dtype of the largest matrices. */
+    static WeightInfo weightInfo(Path path) {
+        ModelPath mp = ModelPath.resolve(path);
+        try (TrackedArena arena = new TrackedArena("bench weight scan")) {
+            WeightFile f;
+            LlamaWeights.Names names;
+            if (mp.format() == ModelPath.Format.GGUF) {
+                f = GgufFile.open(mp.path(), arena);
+                names = LlamaWeights.Names.GGUF;
+            } else {
+                f = ShardedSafetensors.open(mp.path(), arena);
+                names = LlamaWeights.Names.HF;
+            }
+            long total = 0;
+            Map<DType, Long> byType = new TreeMap<>();
+            for (Tensor t : f.tensors().values()) {
+                long b = t.data().byteSize();
+                total += b;
+                byType.merge(t.dtype(), b, Long::sum);
+            }
+            Tensor emb = f.tensors().get(names.tokenEmbedding());
+            long embBytes = emb == null ? 0 : emb.data().byteSize();
+            long decode = total - embBytes;
+            if (emb != null && !f.tensors().containsKey(names.output())) decode += embBytes; // tied head streams it
+            if (emb != null) decode += embBytes / Math.max(1, emb.dim(0)); // the one embedding row
+            String dtype = byType.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> e.getKey().toString()).orElse("?");
+            return new WeightInfo(total, decode, dtype);
+        }
+    }
+}
