@@ -4,11 +4,8 @@ import io.transfuse.tensor.DType;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -76,12 +73,8 @@ public final class GgufWriter {
 
     /** As {@link #write(Path)}, reporting each tensor written to {@code progress}. */
     public void write(Path path, Consumer<String> progress) {
-        Path abs = path.toAbsolutePath();
-        Path dir = abs.getParent();
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile(dir, "." + abs.getFileName(), ".tmp");
-            try (OutputStream raw = Files.newOutputStream(tmp); Out out = new Out(raw)) {
+        AtomicFile.write(path, raw -> {
+            try (Out out = new Out(raw)) {
                 out.i32(0x46554747);
                 out.i32(3);
                 out.i64(tensors.size());
@@ -109,15 +102,7 @@ public final class GgufWriter {
                     progress.accept("tensor " + (++done) + "/" + tensors.size() + " " + t.name);
                 }
             }
-            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            tmp = null;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + path + ": " + e, e);
-        } finally {
-            if (tmp != null) {
-                try { Files.deleteIfExists(tmp); } catch (IOException ignored) { }
-            }
-        }
+        });
     }
 
     private static long align(long x) { return (x + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT; }

@@ -3,14 +3,10 @@ package io.transfuse.loader;
 import io.transfuse.tensor.DType;
 
 import java.io.IOException;
-import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
@@ -56,34 +52,21 @@ public final class SafetensorsWriter {
         h.append('}');
         byte[] header = h.toString().getBytes(StandardCharsets.UTF_8);
         int padded = (header.length + 7) / 8 * 8;
-        Path abs = path.toAbsolutePath();
-        Path tmp = null;
-        try {
-            tmp = Files.createTempFile(abs.getParent(), "." + abs.getFileName(), ".tmp");
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                ByteBuffer b = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
-                b.putLong(padded).put(header);
-                while (b.hasRemaining()) b.put((byte) ' ');
-                out.write(b.array());
-                int done = 0;
-                for (Pending t : tensors) {
-                    float[] v = t.values.get();
-                    if (v.length != t.count) throw new IllegalStateException("tensor '" + t.name + "': " + v.length + " values for " + t.count + " elements");
-                    ByteBuffer d = ByteBuffer.allocate(v.length * (t.type == DType.F32 ? 4 : 2)).order(ByteOrder.LITTLE_ENDIAN);
-                    if (t.type == DType.F32) for (float x : v) d.putFloat(x);
-                    else for (float x : v) d.putShort(Float.floatToFloat16(x));
-                    out.write(d.array());
-                    progress.accept("tensor " + (++done) + "/" + tensors.size() + " " + t.name);
-                }
+        AtomicFile.write(path, out -> {
+            ByteBuffer b = ByteBuffer.allocate(8 + padded).order(ByteOrder.LITTLE_ENDIAN);
+            b.putLong(padded).put(header);
+            while (b.hasRemaining()) b.put((byte) ' ');
+            out.write(b.array());
+            int done = 0;
+            for (Pending t : tensors) {
+                float[] v = t.values.get();
+                if (v.length != t.count) throw new IllegalStateException("tensor '" + t.name + "': " + v.length + " values for " + t.count + " elements");
+                ByteBuffer d = ByteBuffer.allocate(v.length * (t.type == DType.F32 ? 4 : 2)).order(ByteOrder.LITTLE_ENDIAN);
+                if (t.type == DType.F32) for (float x : v) d.putFloat(x);
+                else for (float x : v) d.putShort(Float.floatToFloat16(x));
+                out.write(d.array());
+                progress.accept("tensor " + (++done) + "/" + tensors.size() + " " + t.name);
             }
-            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            tmp = null;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + path + ": " + e, e);
-        } finally {
-            if (tmp != null) {
-                try { Files.deleteIfExists(tmp); } catch (IOException ignored) { }
-            }
-        }
+        });
     }
 }

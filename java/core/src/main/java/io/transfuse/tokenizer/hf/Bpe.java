@@ -15,12 +15,9 @@ import java.util.concurrent.ConcurrentHashMap;
  * entries are skipped when popped. Results are cached per word. With {@code ignore_merges} a word
  * that is itself a vocabulary entry is taken whole.
  */
-final class Bpe implements Model {
+final class Bpe extends VocabModel {
     private static final int CACHE_CAPACITY = 10_000;
     private static final int CACHE_MAX_WORD = 256;
-
-    private final Map<String, Integer> vocab;
-    private final String[] tokens;
     private final MergeTable merges;
     private final int unk;
     private final boolean fuseUnk;
@@ -32,8 +29,7 @@ final class Bpe implements Model {
     private final ConcurrentHashMap<String, int[]> cache = new ConcurrentHashMap<>();
 
     private Bpe(Spec spec, Map<String, Integer> vocab, List<Object> mergeList) {
-        this.vocab = vocab;
-        this.tokens = Model.reverse(vocab);
+        super(vocab);
         if (!spec.child("dropout").isNull() && spec.node().get("dropout").asDouble() != 0) {
             throw spec.error("'dropout' is not supported (it makes encoding random)");
         }
@@ -192,20 +188,6 @@ final class Bpe implements Model {
         return byteFallback;
     }
 
-    @Override
-    public int tokenToId(String token) {
-        return vocab.getOrDefault(token, -1);
-    }
-
-    @Override
-    public String idToToken(int id) {
-        return id >= 0 && id < tokens.length ? tokens[id] : null;
-    }
-
-    @Override
-    public int size() {
-        return tokens.length;
-    }
 
     /** Open-addressing map from a token pair to (rank << 32 | merged id); -1 when absent. */
     static final class MergeTable {

@@ -1,7 +1,7 @@
 package io.transfuse.tokenizer.hf;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
+import io.transfuse.loader.Json;
 import io.transfuse.loader.ModelFormatException;
 import io.transfuse.tokenizer.Tokenizer;
 
@@ -29,7 +29,6 @@ import java.util.List;
  * Instances are immutable and thread-safe.
  */
 public final class HfTokenizer implements Tokenizer {
-    private static final ObjectMapper MAPPER = new ObjectMapper();
 
     private final AddedVocabulary added;
     private final Normalizer normalizer;
@@ -82,25 +81,13 @@ public final class HfTokenizer implements Tokenizer {
             throw new ModelFormatException(tokenizerJson + ": cannot be read (" + e.getMessage() + ")", e);
         }
         Path configFile = tokenizerJson.resolveSibling("tokenizer_config.json");
-        JsonNode config = Files.isRegularFile(configFile) ? readJson(configFile) : null;
+        JsonNode config = Files.isRegularFile(configFile) ? Json.read(configFile) : null;
         return new HfTokenizer(parsed, tokenizerJson.toString(), config);
     }
 
     /** Reads tokenizer.json from a stream; {@code source} names it in error messages. */
     public static HfTokenizer load(InputStream tokenizerJson, String source) {
         return new HfTokenizer(TokenizerJson.read(tokenizerJson, source), source, null);
-    }
-
-    private static JsonNode readJson(Path path) {
-        try {
-            JsonNode node = MAPPER.readTree(Files.readString(path, StandardCharsets.UTF_8));
-            if (node == null || !node.isObject()) throw new ModelFormatException(path + ": not a JSON object");
-            return node;
-        } catch (NoSuchFileException e) {
-            throw new ModelFormatException(path + ": no such file", e);
-        } catch (IOException e) {
-            throw new ModelFormatException(path + ": invalid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
-        }
     }
 
     private static boolean usesByteLevel(JsonNode decoder) {

@@ -37,23 +37,12 @@ interface Model {
         throw spec.error("has no 'type'");
     }
 
-    static String[] reverse(Map<String, Integer> vocab) {
-        int size = 0;
-        for (int id : vocab.values()) size = Math.max(size, id + 1);
-        String[] tokens = new String[size];
-        vocab.forEach((t, id) -> { if (id >= 0) tokens[id] = t; });
-        return tokens;
-    }
-
     /** Whole-word lookup, unknown words become the unknown token. */
-    final class WordLevel implements Model {
-        private final Map<String, Integer> vocab;
-        private final String[] tokens;
+    final class WordLevel extends VocabModel {
         private final String unk;
 
         private WordLevel(Map<String, Integer> vocab, String unk) {
-            this.vocab = vocab;
-            this.tokens = reverse(vocab);
+            super(vocab);
             this.unk = unk;
         }
 
@@ -69,19 +58,5 @@ interface Model {
             return new int[] {id};
         }
 
-        @Override
-        public int tokenToId(String token) {
-            return vocab.getOrDefault(token, -1);
-        }
-
-        @Override
-        public String idToToken(int id) {
-            return id >= 0 && id < tokens.length ? tokens[id] : null;
-        }
-
-        @Override
-        public int size() {
-            return tokens.length;
-        }
     }
 }

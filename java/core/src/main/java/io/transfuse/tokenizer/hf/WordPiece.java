@@ -7,16 +7,13 @@ import java.util.Map;
  * first carry the continuing-subword prefix ("##"). A word with a piece that matches nothing, or
  * longer than {@code max_input_chars_per_word} characters, becomes the single unknown token.
  */
-final class WordPiece implements Model {
-    private final Map<String, Integer> vocab;
-    private final String[] tokens;
+final class WordPiece extends VocabModel {
     private final String prefix;
     private final int maxChars;
     private final int unk;
 
     private WordPiece(Map<String, Integer> vocab, String unkToken, String prefix, int maxChars, Spec spec) {
-        this.vocab = vocab;
-        this.tokens = Model.reverse(vocab);
+        super(vocab);
         this.prefix = prefix;
         this.maxChars = maxChars;
         Integer u = vocab.get(unkToken);
@@ -62,18 +59,4 @@ final class WordPiece implements Model {
         return java.util.Arrays.copyOf(out, count);
     }
 
-    @Override
-    public int tokenToId(String token) {
-        return vocab.getOrDefault(token, -1);
-    }
-
-    @Override
-    public String idToToken(int id) {
-        return id >= 0 && id < tokens.length ? tokens[id] : null;
-    }
-
-    @Override
-    public int size() {
-        return tokens.length;
-    }
 }
