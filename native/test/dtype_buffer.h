@@ -38,3 +38,7 @@ inline void fill(DBuf& b, uint64_t seed, float lo, float hi) {
 inline double unit_roundoff(int dt) { return dt == TF_DTYPE_F32 ? 0x1p-24 : dt == TF_DTYPE_F16 ? 0x1p-11 : 0x1p-8; }
 inline const char* dtype_name(int dt) { return dt == TF_DTYPE_F32 ? "f32" : dt == TF_DTYPE_F16 ? "f16" : "bf16"; }
 constexpr int kDtypes[] = {TF_DTYPE_F32, TF_DTYPE_F16, TF_DTYPE_BF16};
+
+// Bits of x rounded to a 16-bit kernel dtype (TF_DTYPE_F16 or TF_DTYPE_BF16), and back.
+inline uint16_t to_bits(int dt, float x) { return dt == TF_DTYPE_F16 ? tf_test::f32_to_f16(x) : tf_test::f32_to_bf16(x); }
+inline float from_bits(int dt, uint16_t b) { return dt == TF_DTYPE_F16 ? tf_test::f16_to_f32(b) : tf_test::bf16_to_f32(b); }

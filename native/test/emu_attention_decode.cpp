@@ -13,6 +13,7 @@
 // block makes the output NaN and the test fail.
 #include "tf_test.h"
 #include "transfuse.h"
+#include "dtype_buffer.h"
 
 #include <algorithm>
 #include <cmath>
@@ -23,15 +24,8 @@ using namespace tf_test;
 
 namespace {
 
-enum class DType { f16, bf16 };
-
-uint16_t to_bits(DType t, float x) { return t == DType::f16 ? f32_to_f16(x) : f32_to_bf16(x); }
-float from_bits(DType t, uint16_t b) { return t == DType::f16 ? f16_to_f32(b) : bf16_to_f32(b); }
-double unit_roundoff(DType t) { return t == DType::f16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8); }
-const char* name(DType t) { return t == DType::f16 ? "f16" : "bf16"; }
-
 struct Case {
-  DType dtype = DType::f16;
+  int dtype = TF_DTYPE_F16;
   int head_dim = 64;
   std::vector<int> context_lens;
   int n_heads = 4, n_kv_heads = 2;
@@ -42,7 +36,7 @@ struct Case {
 };
 
 std::string describe(const Case& c) {
-  std::string s = std::string(name(c.dtype)) + " D=" + std::to_string(c.head_dim) + " H=" + std::to_string(c.n_heads) +
+  std::string s = std::string(dtype_name(c.dtype)) + " D=" + std::to_string(c.head_dim) + " H=" + std::to_string(c.n_heads) +
                   " Hkv=" + std::to_string(c.n_kv_heads) + " block=" + std::to_string(c.block_size) +
                   " split=" + std::to_string(c.split_len) + " window=" + std::to_string(c.window) +
                   (c.alibi ? " alibi" : "") + " ctx=";
@@ -105,7 +99,7 @@ void run_case(const Case& c, uint64_t seed) {
   const size_t ws_bytes = tf_attention_decode_workspace_bytes(B, H, D, max_ctx, c.split_len);
   std::vector<float> ws((ws_bytes + 3) / 4 + 4, NAN);
   std::vector<uint16_t> ob(q.size(), 0x7FFF);
-  auto fn = c.dtype == DType::f16 ? tf_attention_decode_f16 : tf_attention_decode_bf16;
+  auto fn = c.dtype == TF_DTYPE_F16 ? tf_attention_decode_f16 : tf_attention_decode_bf16;
   const int err = fn(qb.data(), kc.data(), vc.data(), ob.data(), table.data(), c.context_lens.data(), B, H, Hkv, D, bs,
                      max_blocks, max_ctx, c.split_len, scale, c.window, c.alibi ? slopes.data() : nullptr, ws.data(),
                      nullptr);
@@ -152,41 +146,41 @@ void run_case(const Case& c, uint64_t seed) {
 
 // Context lengths of 1, not multiples of the block (16) or the split (128), one over several splits.
 TF_TEST(decode_contexts_f16) {
-  for (int D : {64, 128}) run_case({DType::f16, D, {1, 17, 100, 300}, 8, 2}, 10 + D);
+  for (int D : {64, 128}) run_case({TF_DTYPE_F16, D, {1, 17, 100, 300}, 8, 2}, 10 + D);
 }
 TF_TEST(decode_contexts_bf16) {
-  for (int D : {64, 128}) run_case({DType::bf16, D, {300, 1, 129, 64}, 8, 2}, 20 + D);
+  for (int D : {64, 128}) run_case({TF_DTYPE_BF16, D, {300, 1, 129, 64}, 8, 2}, 20 + D);
 }
 
 // Query heads per KV head: 1, 4, MQA with 6 heads, and a 20-head group (two 16-row slabs, the
 // second partial).
 TF_TEST(decode_gqa_ratios) {
-  run_case({DType::f16, 64, {50, 140}, 3, 3}, 30);
-  run_case({DType::bf16, 128, {77, 5}, 8, 2}, 31);
-  run_case({DType::f16, 128, {200, 33}, 6, 1}, 32);
-  run_case({DType::bf16, 64, {90, 130}, 20, 1}, 33);
+  run_case({TF_DTYPE_F16, 64, {50, 140}, 3, 3}, 30);
+  run_case({TF_DTYPE_BF16, 128, {77, 5}, 8, 2}, 31);
+  run_case({TF_DTYPE_F16, 128, {200, 33}, 6, 1}, 32);
+  run_case({TF_DTYPE_BF16, 64, {90, 130}, 20, 1}, 33);
 }
 
 // Split lengths: smaller than a tile, not a multiple of 64 or of the block size, one split for all.
 TF_TEST(decode_split_lengths) {
-  run_case({DType::f16, 64, {250, 7, 129}, 4, 2, 16, 40}, 40);
-  run_case({DType::f16, 128, {250, 7, 129}, 4, 1, 16, 100}, 41);
-  run_case({DType::bf16, 64, {250, 7, 129}, 4, 2, 16, 1000}, 42);
+  run_case({TF_DTYPE_F16, 64, {250, 7, 129}, 4, 2, 16, 40}, 40);
+  run_case({TF_DTYPE_F16, 128, {250, 7, 129}, 4, 1, 16, 100}, 41);
+  run_case({TF_DTYPE_BF16, 64, {250, 7, 129}, 4, 2, 16, 1000}, 42);
 }
 
 // Block sizes other than 16 (a page smaller than a tile row group, and an odd one).
 TF_TEST(decode_block_sizes) {
-  run_case({DType::f16, 64, {70, 200}, 4, 2, 5, 64}, 50);
-  run_case({DType::bf16, 128, {70, 200}, 4, 4, 32, 128}, 51);
+  run_case({TF_DTYPE_F16, 64, {70, 200}, 4, 2, 5, 64}, 50);
+  run_case({TF_DTYPE_BF16, 128, {70, 200}, 4, 4, 32, 128}, 51);
 }
 
 TF_TEST(decode_window_and_alibi) {
-  run_case({DType::f16, 64, {300, 20, 1}, 4, 2, 16, 128, 100}, 60);        // window crosses split borders
-  run_case({DType::bf16, 128, {300, 20}, 4, 1, 16, 64, 0, true}, 61);      // ALiBi
-  run_case({DType::f16, 128, {260, 45}, 8, 2, 16, 96, 37, true}, 62);      // both
+  run_case({TF_DTYPE_F16, 64, {300, 20, 1}, 4, 2, 16, 128, 100}, 60);        // window crosses split borders
+  run_case({TF_DTYPE_BF16, 128, {300, 20}, 4, 1, 16, 64, 0, true}, 61);      // ALiBi
+  run_case({TF_DTYPE_F16, 128, {260, 45}, 8, 2, 16, 96, 37, true}, 62);      // both
 }
 
-TF_TEST(decode_empty_context_gives_zeros) { run_case({DType::f16, 64, {0, 40}, 4, 2}, 70); }
+TF_TEST(decode_empty_context_gives_zeros) { run_case({TF_DTYPE_F16, 64, {0, 40}, 4, 2}, 70); }
 
 TF_TEST(decode_rejects_bad_arguments) {
   uint16_t x[256] = {};
@@ -212,7 +206,7 @@ TF_TEST(decode_random_configs) {
   const int heads[][2] = {{4, 4}, {8, 2}, {8, 1}, {32, 2}};
   for (int it = 0; it < 12; ++it) {
     Case c;
-    c.dtype = rng.below(2) ? DType::f16 : DType::bf16;
+    c.dtype = rng.below(2) ? TF_DTYPE_F16 : TF_DTYPE_BF16;
     c.head_dim = rng.below(2) ? 64 : 128;
     const auto& hh = heads[rng.below(4)];
     c.n_heads = hh[0];

@@ -15,6 +15,7 @@
 //   LSE is all fp32: atol 1e-4 + rtol 1e-5.
 #include "tf_test.h"
 #include "transfuse.h"
+#include "dtype_buffer.h"
 
 #include <cmath>
 #include <string>
@@ -24,15 +25,8 @@ using namespace tf_test;
 
 namespace {
 
-enum class DType { f16, bf16 };
-
-uint16_t to_bits(DType t, float x) { return t == DType::f16 ? f32_to_f16(x) : f32_to_bf16(x); }
-float from_bits(DType t, uint16_t b) { return t == DType::f16 ? f16_to_f32(b) : bf16_to_f32(b); }
-double unit_roundoff(DType t) { return t == DType::f16 ? std::ldexp(1.0, -11) : std::ldexp(1.0, -8); }
-const char* name(DType t) { return t == DType::f16 ? "f16" : "bf16"; }
-
 struct Case {
-  DType dtype = DType::f16;
+  int dtype = TF_DTYPE_F16;
   int head_dim = 64;
   std::vector<int> lens_q, lens_k;  // per sequence; lens_k empty = same as lens_q
   int n_heads = 2, n_kv_heads = 2;
@@ -43,7 +37,7 @@ struct Case {
 };
 
 std::string describe(const Case& c) {
-  std::string s = std::string(name(c.dtype)) + " D=" + std::to_string(c.head_dim) + " H=" + std::to_string(c.n_heads) +
+  std::string s = std::string(dtype_name(c.dtype)) + " D=" + std::to_string(c.head_dim) + " H=" + std::to_string(c.n_heads) +
                   " Hkv=" + std::to_string(c.n_kv_heads) + (c.causal ? " causal" : " bidir") +
                   " window=" + std::to_string(c.window) + (c.alibi ? " alibi" : "") + " lens_q/k=";
   for (size_t b = 0; b < c.lens_q.size(); ++b)
@@ -122,7 +116,7 @@ void run_case(const Case& c, uint64_t seed) {
   const float scale = 1.f / std::sqrt((float)D);
 
   std::vector<float> lse((size_t)cu_q.back() * H, NAN);
-  auto fn = c.dtype == DType::f16 ? tf_attention_prefill_f16 : tf_attention_prefill_bf16;
+  auto fn = c.dtype == TF_DTYPE_F16 ? tf_attention_prefill_f16 : tf_attention_prefill_bf16;
   const int err = fn(qb.data(), kb.data(), vb.data(), ob.data(), c.want_lse ? lse.data() : nullptr, cu_q.data(),
                      cu_k.data(), (int)c.lens_q.size(), max_q, H, Hkv, D, scale, c.causal ? 1 : 0, c.window,
                      c.alibi ? slopes.data() : nullptr, nullptr);
@@ -147,11 +141,11 @@ const std::vector<int> kTailLens{1, 7, 63, 65, 130};  // around the 64-row / 64-
 // Every dtype x head_dim x causal with lengths around the tile sizes, GQA 2.
 TF_TEST(prefill_tails_f16) {
   for (int D : {64, 128})
-    for (bool causal : {true, false}) run_case({DType::f16, D, kTailLens, {}, 4, 2, causal}, 100 + D + causal);
+    for (bool causal : {true, false}) run_case({TF_DTYPE_F16, D, kTailLens, {}, 4, 2, causal}, 100 + D + causal);
 }
 TF_TEST(prefill_tails_bf16) {
   for (int D : {64, 128})
-    for (bool causal : {true, false}) run_case({DType::bf16, D, kTailLens, {}, 4, 2, causal}, 200 + D + causal);
+    for (bool causal : {true, false}) run_case({TF_DTYPE_BF16, D, kTailLens, {}, 4, 2, causal}, 200 + D + causal);
 }
 
 // Query heads per KV head: 1 (MHA), 2, 4, and MQA (one KV head for 6 query heads).
@@ -159,8 +153,8 @@ TF_TEST(prefill_gqa_ratios) {
   const int ratios[][2] = {{3, 3}, {4, 2}, {8, 2}, {6, 1}};
   int i = 0;
   for (auto [h, hkv] : ratios) {
-    run_case({DType::f16, 64, {33, 70}, {}, h, hkv, true}, 300 + i);
-    run_case({DType::bf16, 128, {70}, {}, h, hkv, false}, 310 + i);
+    run_case({TF_DTYPE_F16, 64, {33, 70}, {}, h, hkv, true}, 300 + i);
+    run_case({TF_DTYPE_BF16, 128, {70}, {}, h, hkv, false}, 310 + i);
     ++i;
   }
 }
@@ -168,30 +162,30 @@ TF_TEST(prefill_gqa_ratios) {
 // Queries appended after a cached prefix (len_k > len_q, bottom-right causal), and len_k < len_q
 // (the first queries see no key: O = 0, lse = -inf).
 TF_TEST(prefill_q_k_lengths_differ) {
-  run_case({DType::f16, 64, {5, 64, 70}, {20, 64, 200}, 2, 1, true}, 400);
-  run_case({DType::bf16, 128, {17, 66}, {130, 80}, 4, 2, true}, 401);
-  run_case({DType::f16, 128, {3, 100}, {40, 129}, 2, 2, false}, 402);
-  run_case({DType::f16, 64, {40, 90}, {10, 30}, 2, 2, true}, 403);
-  run_case({DType::bf16, 64, {0, 70, 0}, {0, 70, 5}, 2, 1, true}, 404);  // empty sequences in the batch
+  run_case({TF_DTYPE_F16, 64, {5, 64, 70}, {20, 64, 200}, 2, 1, true}, 400);
+  run_case({TF_DTYPE_BF16, 128, {17, 66}, {130, 80}, 4, 2, true}, 401);
+  run_case({TF_DTYPE_F16, 128, {3, 100}, {40, 129}, 2, 2, false}, 402);
+  run_case({TF_DTYPE_F16, 64, {40, 90}, {10, 30}, 2, 2, true}, 403);
+  run_case({TF_DTYPE_BF16, 64, {0, 70, 0}, {0, 70, 5}, 2, 1, true}, 404);  // empty sequences in the batch
 }
 
 TF_TEST(prefill_alibi) {
-  run_case({DType::f16, 64, {9, 130}, {}, 4, 4, true, 0, true}, 500);
-  run_case({DType::bf16, 128, {66, 20}, {}, 4, 1, false, 0, true}, 501);
-  run_case({DType::f16, 128, {30}, {100}, 2, 1, true, 0, true}, 502);
+  run_case({TF_DTYPE_F16, 64, {9, 130}, {}, 4, 4, true, 0, true}, 500);
+  run_case({TF_DTYPE_BF16, 128, {66, 20}, {}, 4, 1, false, 0, true}, 501);
+  run_case({TF_DTYPE_F16, 128, {30}, {100}, 2, 1, true, 0, true}, 502);
 }
 
 // Sliding window (bands that start mid-tile, skip whole tiles, and span less than a tile).
 TF_TEST(prefill_sliding_window) {
-  run_case({DType::f16, 64, {130, 7}, {}, 2, 1, true, 50}, 600);
-  run_case({DType::bf16, 64, {200}, {}, 2, 2, true, 16}, 601);
-  run_case({DType::f16, 128, {130, 65}, {}, 4, 2, false, 20}, 602);
-  run_case({DType::bf16, 128, {70}, {150}, 2, 1, true, 33, true}, 603);
-  run_case({DType::f16, 64, {100}, {}, 2, 2, false, 1, true}, 604);  // window 1: only the diagonal
+  run_case({TF_DTYPE_F16, 64, {130, 7}, {}, 2, 1, true, 50}, 600);
+  run_case({TF_DTYPE_BF16, 64, {200}, {}, 2, 2, true, 16}, 601);
+  run_case({TF_DTYPE_F16, 128, {130, 65}, {}, 4, 2, false, 20}, 602);
+  run_case({TF_DTYPE_BF16, 128, {70}, {150}, 2, 1, true, 33, true}, 603);
+  run_case({TF_DTYPE_F16, 64, {100}, {}, 2, 2, false, 1, true}, 604);  // window 1: only the diagonal
 }
 
 TF_TEST(prefill_without_lse) {
-  Case c{DType::bf16, 64, {65, 3}, {}, 2, 1, true};
+  Case c{TF_DTYPE_BF16, 64, {65, 3}, {}, 2, 1, true};
   c.want_lse = false;
   run_case(c, 700);
 }
@@ -209,7 +203,7 @@ TF_TEST(prefill_random_configs) {
   const int heads[][2] = {{2, 2}, {4, 2}, {4, 1}, {8, 2}};
   for (int it = 0; it < 12; ++it) {
     Case c;
-    c.dtype = rng.below(2) ? DType::f16 : DType::bf16;
+    c.dtype = rng.below(2) ? TF_DTYPE_F16 : TF_DTYPE_BF16;
     c.head_dim = rng.below(2) ? 64 : 128;
     const auto& hh = heads[rng.below(4)];
     c.n_heads = hh[0];
