@@ -2,7 +2,6 @@ package io.transfuse.loader;
 
 import io.transfuse.tensor.DType;
 
-import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;

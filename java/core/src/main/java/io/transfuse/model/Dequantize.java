@@ -1,7 +1,6 @@
 package io.transfuse.model;
 
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;

@@ -2,7 +2,6 @@ package io.transfuse.model;
 
 import io.transfuse.backend.Backend;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
