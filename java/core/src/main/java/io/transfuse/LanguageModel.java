@@ -2,8 +2,7 @@ package io.transfuse;
 
 import io.transfuse.generate.Generator;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.LlamaConfig;
-import io.transfuse.model.LlamaModel;
+import io.transfuse.model.Decoder;
 import io.transfuse.tokenizer.Tokenizer;
 
 import java.util.Collections;
@@ -18,21 +17,27 @@ import java.util.function.Consumer;
  */
 public final class LanguageModel implements AutoCloseable {
     private final TrackedArena arena;
-    private final LlamaModel model;
+    private final Decoder model;
     private final Tokenizer tokenizer;
     private final int contextLength;
     private final Set<Session> sessions = Collections.newSetFromMap(new IdentityHashMap<>());
     private Session generationSession;
     private boolean closed;
 
-    LanguageModel(TrackedArena arena, LlamaModel model, Tokenizer tokenizer, int contextLength) {
+    LanguageModel(TrackedArena arena, Decoder model, Tokenizer tokenizer, int contextLength) {
         this.arena = arena;
         this.model = model;
         this.tokenizer = tokenizer;
         this.contextLength = contextLength;
     }
 
-    public LlamaConfig config() { return model.config(); }
+    /** The model graph (its class says the architecture and backend; LlamaModel exposes its config). */
+    public Decoder decoder() { return model; }
+
+    /** The file or directory the model was loaded from. */
+    public String source() { return model.source(); }
+
+    public int vocabSize() { return model.vocabSize(); }
 
     /** Context length the sessions of this model hold. */
     public int contextLength() { return contextLength; }
@@ -40,7 +45,7 @@ public final class LanguageModel implements AutoCloseable {
     /** The tokenizer, or an error when the model directory has none. */
     public Tokenizer tokenizer() {
         if (tokenizer == null) {
-            throw new TransfuseException(config().source() + ": this model has no tokenizer Transfuse can read yet "
+            throw new TransfuseException(source() + ": this model has no tokenizer Transfuse can read yet "
                     + "(GGUF files carry one; Hugging Face tokenizer.json support is planned)");
         }
         return tokenizer;
@@ -64,7 +69,7 @@ public final class LanguageModel implements AutoCloseable {
         return Generator.run(generationSession, tokenizer(), prompt, options, onText);
     }
 
-    synchronized LlamaModel model() {
+    synchronized Decoder model() {
         checkOpen();
         return model;
     }
@@ -75,7 +80,7 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     private void checkOpen() {
-        if (closed) throw new IllegalStateException("model " + config().source() + " is closed");
+        if (closed) throw new IllegalStateException("model " + source() + " is closed");
     }
 
     @Override
@@ -83,6 +88,10 @@ public final class LanguageModel implements AutoCloseable {
         if (closed) return;
         for (Session s : sessions.toArray(Session[]::new)) s.close();
         closed = true;
-        arena.close();
+        try {
+            model.close();
+        } finally {
+            arena.close();
+        }
     }
 }

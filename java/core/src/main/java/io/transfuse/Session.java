@@ -1,10 +1,7 @@
 package io.transfuse;
 
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.KvCache;
-import io.transfuse.model.LlamaModel;
-
-import java.lang.foreign.MemorySegment;
+import io.transfuse.model.Decoder;
 
 /**
  * One sequence being processed: its KV cache and its position. Feed tokens, read logits.
@@ -14,14 +11,14 @@ import java.lang.foreign.MemorySegment;
 public final class Session implements AutoCloseable {
     private final LanguageModel owner;
     private final TrackedArena arena;
-    private final KvCache cache;
+    private final Decoder.SequenceState cache;
     private int position;
 
-    Session(LanguageModel owner, LlamaModel model, int capacity) {
+    Session(LanguageModel owner, Decoder model, int capacity) {
         this.owner = owner;
-        this.arena = new TrackedArena("a session of " + model.config().source());
+        this.arena = new TrackedArena("a session of " + model.source());
         try {
-            this.cache = new KvCache(model.config(), capacity, arena);
+            this.cache = model.newState(capacity, arena);
         } catch (RuntimeException e) {
             arena.close();
             throw e;
@@ -49,16 +46,15 @@ public final class Session implements AutoCloseable {
                     + cache.capacity() + " tokens");
         }
         synchronized (owner) {
-            LlamaModel model = owner.model();
-            int vocab = model.config().vocabSize();
+            Decoder model = owner.model();
+            int vocab = model.vocabSize();
             for (int i = from; i < from + count; i++) {
                 if (tokens[i] < 0 || tokens[i] >= vocab) {
                     throw new IllegalArgumentException("token id " + tokens[i] + " at index " + i + " is outside the vocabulary of " + vocab);
                 }
             }
-            MemorySegment out = model.forward(tokens, from, count, position, cache);
+            model.forward(tokens, from, count, position, cache, logits);
             position += count;
-            model.copyLogits(out, logits);
         }
     }
 

@@ -6,7 +6,7 @@ import io.transfuse.loader.GgufFile;
 import io.transfuse.loader.ModelPath;
 import io.transfuse.loader.ShardedSafetensors;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.KvCache;
+import io.transfuse.model.Decoder;
 import io.transfuse.model.LlamaConfig;
 import io.transfuse.model.LlamaLoader;
 import io.transfuse.model.LlamaModel;
@@ -68,9 +68,9 @@ public final class Transfuse {
      * One throwaway forward pass, so the first real one does not pay for linking the native
      * downcalls and the backend's first-use setup (tens of milliseconds).
      */
-    private static void warmUp(LlamaModel graph) {
-        try (TrackedArena scratch = new TrackedArena("warm-up of " + graph.config().source())) {
-            graph.forward(new int[] {0}, 0, 1, 0, new KvCache(graph.config(), 1, scratch));
+    private static void warmUp(Decoder graph) {
+        try (TrackedArena scratch = new TrackedArena("warm-up of " + graph.source())) {
+            graph.forward(new int[] {0}, 0, 1, 0, graph.newState(1, scratch), new float[graph.vocabSize()]);
         }
     }
 

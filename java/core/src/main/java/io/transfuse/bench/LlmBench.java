@@ -10,6 +10,7 @@ import io.transfuse.loader.ShardedSafetensors;
 import io.transfuse.loader.WeightFile;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.LlamaConfig;
+import io.transfuse.model.LlamaModel;
 import io.transfuse.model.LlamaWeights;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
@@ -95,7 +96,7 @@ public final class LlmBench {
     public static Result run(Path modelPath, Options o) {
         WeightInfo w = weightInfo(modelPath);
         try (LanguageModel lm = Transfuse.load(modelPath, LoadOptions.defaults().withThreads(o.threads()))) {
-            LlamaConfig c = lm.config();
+            LlamaConfig c = ((LlamaModel) lm.decoder()).config();
             if (o.promptTokens() + o.genTokens() > lm.contextLength()) {
                 throw new IllegalArgumentException("prompt-tokens + gen-tokens = " + (o.promptTokens() + o.genTokens())
                         + " exceed the model's context of " + lm.contextLength());

@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
  * Keys and values of every layer for positions 0..capacity-1, allocated once per generation
  * session: per layer a [capacity][kvHeads * headDim] F32 block for K and one for V.
  */
-public final class KvCache {
+public final class KvCache implements Decoder.SequenceState {
     private final MemorySegment[] keys;
     private final MemorySegment[] values;
     private final int capacity;
@@ -28,6 +28,7 @@ public final class KvCache {
         }
     }
 
+    @Override
     public int capacity() { return capacity; }
 
     public MemorySegment keys(int layer) { return keys[layer]; }

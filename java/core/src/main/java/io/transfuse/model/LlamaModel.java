@@ -16,7 +16,7 @@ import java.lang.foreign.ValueLayout;
  * <p>Activations live in a workspace allocated at construction for {@code chunk} tokens; longer
  * inputs are processed in chunks. Nothing is allocated per token. Not thread-safe.
  */
-public final class LlamaModel {
+public final class LlamaModel implements Decoder {
     private final LlamaConfig c;
     private final LlamaWeights w;
     private final Backend ops;
@@ -52,6 +52,20 @@ public final class LlamaModel {
     }
 
     public LlamaConfig config() { return c; }
+
+    @Override public String source() { return c.source(); }
+
+    @Override public int vocabSize() { return c.vocabSize(); }
+
+    @Override public int contextLength() { return c.contextLength(); }
+
+    @Override
+    public KvCache newState(int capacity, TrackedArena arena) { return new KvCache(c, capacity, arena); }
+
+    @Override
+    public void forward(int[] tokens, int from, int count, int startPos, SequenceState state, float[] out) {
+        MemorySegment.copy(forward(tokens, from, count, startPos, (KvCache) state), ValueLayout.JAVA_FLOAT, 0, out, 0, c.vocabSize());
+    }
 
     /**
      * Runs {@code tokens[from, from + count)} at positions {@code startPos..} and returns the
@@ -101,11 +115,6 @@ public final class LlamaModel {
 
     private void matmul(MemorySegment out, MemorySegment in, Tensor weight, int n, int inDim, int outDim) {
         ops.matmul(out, in, weight.data(), weight.dtype(), n, inDim, outDim);
-    }
-
-    /** Copies logits into a Java array (for samplers and tests). */
-    public void copyLogits(MemorySegment from, float[] to) {
-        MemorySegment.copy(from, ValueLayout.JAVA_FLOAT, 0, to, 0, c.vocabSize());
     }
 
 }
