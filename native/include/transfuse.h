@@ -94,6 +94,31 @@ void tf_cpu_add(float* out, const float* a, const float* b, long n);
 /* out[t] = row ids[t] of table [vocab][dim] (type as for matmul), as f32. ids are not checked. */
 void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim);
 
+/* -- Mamba-1 ops (ssm_ops.cpp). Token-major [tokens][dim] f32; each carries a per-sequence state, so
+ * one call serves prefill (many tokens) and decode (tokens = 1). Same recurrences as the CUDA
+ * tf_causal_conv1d / tf_selective_scan (section 2c), which are channel-major. -- */
+#define TF_CPU_MAX_CONV_WIDTH 4
+#define TF_CPU_MAX_DSTATE 256
+/* Causal depthwise conv1d, 1 <= width <= TF_CPU_MAX_CONV_WIDTH:
+ *  out[t][d] = bias[d] + sum_{k<width} weight[d][k] * in(t - (width-1) + k), then SiLU if silu != 0,
+ *  where in(j) = x[j][d] for j >= 0 and conv_state[d][width-1 + j] for j < 0. conv_state [dim][width-1]
+ *  holds the width-1 inputs before this call, oldest first (zeros at the start of a sequence); on
+ *  return it holds the last width-1 inputs of (state, x). weight [dim][width] (HF conv1d.weight
+ *  [dim][1][width]); bias [dim] or NULL. out may alias x exactly; conv_state overlaps neither. */
+void tf_cpu_causal_conv1d(float* out, float* conv_state, const float* x, const float* weight, const float* bias,
+                          int tokens, int dim, int width, int silu);
+/* Selective scan: per channel d and state n, for t = 0 .. tokens-1:
+ *  dt = delta[t][d] + delta_bias[d];  if delta_softplus: dt = softplus(dt) = log1p(exp(dt)) (dt > 20: dt)
+ *  state[d][n] = exp(dt * A[d][n]) * state[d][n] + dt * B[t][n] * u[t][d]
+ *  y = sum_n state[d][n] * C[t][n] + D[d] * u[t][d];  if z: y *= z[t][d] * sigmoid(z[t][d]);  out[t][d] = y
+ *  u, delta, z, out [tokens][dim]; B, C [tokens][dstate]; A [dim][dstate] (Mamba: -exp(A_log));
+ *  D, delta_bias [dim]; state [dim][dstate] in/out (zeros at the start of a sequence), dstate <=
+ *  TF_CPU_MAX_DSTATE. D, z and delta_bias may be NULL. out may alias u, delta or z exactly; nothing
+ *  else overlaps. */
+void tf_cpu_selective_scan(float* out, float* state, const float* u, const float* delta, const float* A,
+                           const float* B, const float* C, const float* D, const float* z, const float* delta_bias,
+                           int tokens, int dim, int dstate, int delta_softplus);
+
 
 /* ==== 2. CUDA kernel launchers =========================================================== */
 /* Every launcher takes a stream as void* (cudaStream_t on the GPU, ignored by the emulator)

@@ -28,6 +28,9 @@ public final class Session implements AutoCloseable {
     /** Tokens processed so far (the position of the next one). */
     public int position() { return position; }
 
+    /** Size of the logits {@link #feed} writes: the model's vocabulary (may exceed the tokenizer's when padded). */
+    public int vocabSize() { return owner.vocabSize(); }
+
     /** Context capacity in tokens. */
     public int capacity() { return cache.capacity(); }
 

@@ -11,6 +11,8 @@ import io.transfuse.model.LlamaConfig;
 import io.transfuse.model.LlamaLoader;
 import io.transfuse.model.LlamaModel;
 import io.transfuse.model.LlamaWeights;
+import io.transfuse.model.MambaLoader;
+import io.transfuse.model.MambaModel;
 import io.transfuse.tokenizer.SentencePieceBpe;
 import io.transfuse.tokenizer.Tokenizer;
 
@@ -41,6 +43,12 @@ public final class Transfuse {
         ModelPath model = ModelPath.resolve(path);
         TrackedArena arena = new TrackedArena(model.path().toString());
         try {
+            if (MambaLoader.isMamba(model)) {
+                MambaModel graph = MambaLoader.load(model.path(), arena, backend, PREFILL_CHUNK);
+                warmUp(graph);
+                int context = options.contextLength() == 0 ? graph.contextLength() : options.contextLength();
+                return new LanguageModel(arena, graph, MambaLoader.tokenizer(model.path()), context);
+            }
             LlamaConfig config;
             LlamaWeights weights;
             Tokenizer tokenizer = null;

@@ -2,6 +2,7 @@ package io.transfuse.cli;
 
 import io.transfuse.loader.RandomLlamaModel;
 import io.transfuse.loader.RandomLlamaModel.Shape;
+import io.transfuse.loader.RandomMambaModel;
 import io.transfuse.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -50,6 +51,7 @@ final class MakeModelCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
+        if (preset.toLowerCase(Locale.ROOT).startsWith("mamba-")) return makeMamba(err); // mamba-tiny, mamba-130m: an HF directory
         Shape p = Shape.preset(preset);
         int h = heads != null ? heads : p.heads();
         int kv = kvHeads != null ? kvHeads : heads != null ? h : p.kvHeads();
@@ -83,6 +85,24 @@ final class MakeModelCommand implements Callable<Integer> {
         else RandomLlamaModel.writeGguf(output, s, type, seed, progress);
         long bytes = hf ? output.resolve("model.safetensors").toFile().length() : output.toFile().length();
         err.printf(Locale.ROOT, "%nmake-model: wrote %s (%.1f MB) in %.1f s%n", output, bytes / 1e6, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    /** A random-weight Mamba-1 model (HF directory with config.json, model.safetensors, tokenizer.json) of a preset shape. */
+    private int makeMamba(PrintWriter err) {
+        RandomMambaModel.Shape s = RandomMambaModel.Shape.preset(preset);
+        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
+            throw new IllegalArgumentException("Mamba presets take no shape overrides (--dim, --layers, --heads, --kv-heads, --hidden, --vocab, --context)");
+        }
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            default -> throw new IllegalArgumentException("Mamba presets support --dtype f32 and f16, not '" + dtype + "'");
+        };
+        long t0 = System.nanoTime();
+        RandomMambaModel.write(output, s, type, seed, msg -> { });
+        err.printf(Locale.ROOT, "make-model: wrote Mamba %s (d_model %d, %d layers, d_state %d) to %s in %.1f s%n",
+                preset, s.dModel(), s.layers(), s.dState(), output, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 }

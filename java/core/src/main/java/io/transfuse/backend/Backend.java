@@ -36,4 +36,31 @@ public interface Backend {
 
     /** Gathers rows ids[0..tokens) (int32) of table [vocab][dim] of the given type into out as F32. */
     void embedding(MemorySegment out, MemorySegment table, DType type, MemorySegment ids, int tokens, int dim);
+
+    // Mamba-1 ops. Defaults throw, so a backend without them still compiles and fails clearly when a
+    // Mamba graph is loaded onto it.
+
+    /**
+     * Causal depthwise conv1d over x [tokens][dim], kernel width {@code width}, F32 weight [dim][width]
+     * and optional bias [dim]; the inputs before token 0 come from convState [dim][width-1] (oldest
+     * first), which is advanced to the last width-1 inputs. SiLU on the output when {@code silu}.
+     * out may be x itself.
+     */
+    default void causalConv1d(MemorySegment out, MemorySegment convState, MemorySegment x, MemorySegment weight,
+                              MemorySegment bias, int tokens, int dim, int width, boolean silu) {
+        throw new UnsupportedOperationException("the " + name() + " backend has no causalConv1d (Mamba) yet");
+    }
+
+    /**
+     * Mamba-1 selective scan over [tokens][dim] carrying state [dim][dstate]: per token,
+     * {@code dt = softplus(delta + deltaBias)} (plain sum unless {@code deltaSoftplus}),
+     * {@code state = exp(dt A) state + dt B u}, {@code out = (state . C + D u) * silu(z)}.
+     * A [dim][dstate]; B, C [tokens][dstate]; D, deltaBias [dim]; D, z, deltaBias may be null.
+     * out may be u, delta or z itself.
+     */
+    default void selectiveScan(MemorySegment out, MemorySegment state, MemorySegment u, MemorySegment delta,
+                               MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment d, MemorySegment z,
+                               MemorySegment deltaBias, int tokens, int dim, int dstate, boolean deltaSoftplus) {
+        throw new UnsupportedOperationException("the " + name() + " backend has no selectiveScan (Mamba) yet");
+    }
 }

@@ -24,7 +24,7 @@ public final class Generator {
         }
         session.reset();
         int[] tokens = Arrays.copyOf(promptTokens, Math.min(session.capacity(), promptTokens.length + options.maxTokens()));
-        float[] logits = new float[tokenizer.vocabularySize()];
+        float[] logits = new float[session.vocabSize()]; // the model's rows: padded vocabularies have more than the tokenizer
         Sampler sampler = new Sampler(options.sampling(), logits.length);
         StringBuilder text = new StringBuilder();
         TextStream stream = new TextStream(piece -> {

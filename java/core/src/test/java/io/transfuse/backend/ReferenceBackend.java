@@ -109,4 +109,49 @@ public final class ReferenceBackend implements Backend {
             MemorySegment.copy(table, (long) id * dim * 4, out, (long) t * dim * 4, (long) dim * 4);
         }
     }
+
+    @Override
+    public void causalConv1d(MemorySegment out, MemorySegment convState, MemorySegment x, MemorySegment weight,
+                             MemorySegment bias, int tokens, int dim, int width, boolean silu) {
+        int h = width - 1;
+        for (int d = 0; d < dim; d++) {
+            // the inputs of this channel: the h remembered ones, then this call's
+            double[] in = new double[h + tokens];
+            for (int k = 0; k < h; k++) in[k] = get(convState, (long) d * h + k);
+            for (int t = 0; t < tokens; t++) in[h + t] = get(x, (long) t * dim + d);
+            for (int t = 0; t < tokens; t++) {
+                double acc = bias == null ? 0 : get(bias, d);
+                for (int k = 0; k < width; k++) acc += (double) get(weight, (long) d * width + k) * in[t + k];
+                set(out, (long) t * dim + d, silu ? acc / (1 + Math.exp(-acc)) : acc);
+            }
+            for (int k = 0; k < h; k++) set(convState, (long) d * h + k, in[tokens + k]);
+        }
+    }
+
+    @Override
+    public void selectiveScan(MemorySegment out, MemorySegment state, MemorySegment u, MemorySegment delta,
+                              MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment d, MemorySegment z,
+                              MemorySegment deltaBias, int tokens, int dim, int dstate, boolean deltaSoftplus) {
+        for (int ch = 0; ch < dim; ch++) {
+            double[] h = new double[dstate];
+            for (int n = 0; n < dstate; n++) h[n] = get(state, (long) ch * dstate + n);
+            for (int t = 0; t < tokens; t++) {
+                long i = (long) t * dim + ch;
+                double dt = (double) get(delta, i) + (deltaBias == null ? 0 : get(deltaBias, ch));
+                if (deltaSoftplus) dt = Math.log1p(Math.exp(dt));
+                double uv = get(u, i), y = 0;
+                for (int n = 0; n < dstate; n++) {
+                    h[n] = Math.exp(dt * get(a, (long) ch * dstate + n)) * h[n] + dt * get(b, (long) t * dstate + n) * uv;
+                    y += h[n] * get(c, (long) t * dstate + n);
+                }
+                if (d != null) y += get(d, ch) * uv;
+                if (z != null) {
+                    double zv = get(z, i);
+                    y *= zv / (1 + Math.exp(-zv));
+                }
+                set(out, i, y);
+            }
+            for (int n = 0; n < dstate; n++) set(state, (long) ch * dstate + n, h[n]);
+        }
+    }
 }

@@ -54,4 +54,17 @@ public final class CpuBackend implements Backend {
     public void embedding(MemorySegment out, MemorySegment table, DType type, MemorySegment ids, int tokens, int dim) {
         CpuOps.embedding(out, table, type, ids, tokens, dim);
     }
+
+    @Override
+    public void causalConv1d(MemorySegment out, MemorySegment convState, MemorySegment x, MemorySegment weight,
+                             MemorySegment bias, int tokens, int dim, int width, boolean silu) {
+        CpuOps.causalConv1d(out, convState, x, weight, bias, tokens, dim, width, silu);
+    }
+
+    @Override
+    public void selectiveScan(MemorySegment out, MemorySegment state, MemorySegment u, MemorySegment delta,
+                              MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment d, MemorySegment z,
+                              MemorySegment deltaBias, int tokens, int dim, int dstate, boolean deltaSoftplus) {
+        CpuOps.selectiveScan(out, state, u, delta, a, b, c, d, z, deltaBias, tokens, dim, dstate, deltaSoftplus);
+    }
 }

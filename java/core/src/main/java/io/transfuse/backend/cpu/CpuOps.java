@@ -307,6 +307,104 @@ public final class CpuOps {
         }
     }
 
+    // ---- Mamba-1 ops (ssm_ops.cpp) -------------------------------------------------------------
+
+    /** Largest kernel width {@link #causalConv1d} accepts ({@code TF_CPU_MAX_CONV_WIDTH}). */
+    public static final int MAX_CONV_WIDTH = 4;
+    /** Largest state size {@link #selectiveScan} accepts ({@code TF_CPU_MAX_DSTATE}, as the CUDA kernel). */
+    public static final int MAX_DSTATE = 256;
+
+    private static final MethodHandle CAUSAL_CONV1D = handle(Linker.nativeLinker(), NativeLibrary.load("transfuse_cpu"),
+            "tf_cpu_causal_conv1d", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SELECTIVE_SCAN = handle(Linker.nativeLinker(), NativeLibrary.load("transfuse_cpu"),
+            "tf_cpu_selective_scan", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+
+    /**
+     * Causal depthwise conv1d over x [tokens][dim] with kernel width 1..{@value #MAX_CONV_WIDTH}:
+     * {@code out[t][d] = bias[d] + sum_k weight[d][k] * in(t - (width-1) + k)}, then SiLU when
+     * {@code silu}, where inputs before token 0 come from {@code convState} [dim][width-1] (the
+     * previous width-1 inputs, oldest first; zeros at the start of a sequence). convState is updated
+     * to the last width-1 inputs. weight [dim][width]; bias [dim] or null. out may be x itself
+     * (exactly), convState overlaps neither. One token is a decode step.
+     */
+    public static void causalConv1d(MemorySegment out, MemorySegment convState, MemorySegment x, MemorySegment weight,
+                                    MemorySegment bias, int tokens, int dim, int width, boolean silu) {
+        positive("tokens", tokens);
+        positive("dim", dim);
+        positive("width", width);
+        if (width > MAX_CONV_WIDTH) throw new IllegalArgumentException("width must be <= " + MAX_CONV_WIDTH + ", got " + width);
+        long act = (long) tokens * dim * 4, stateBytes = (long) dim * (width - 1) * 4;
+        writable("out", out, act);
+        readable("x", x, act);
+        writable("convState", convState, stateBytes);
+        readable("weight", weight, (long) dim * width * 4);
+        if (bias != null) readable("bias", bias, (long) dim * 4);
+        if (out.address() != x.address()) disjoint("out", out, act, "x", x, act);
+        disjoint("convState", convState, stateBytes, "out", out, act);
+        disjoint("convState", convState, stateBytes, "x", x, act);
+        try {
+            CAUSAL_CONV1D.invokeExact(out, convState, x, weight, orNull(bias),
+                    tokens, dim, width, silu ? 1 : 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Mamba-1 selective scan over [tokens][dim], carrying {@code state} [dim][dstate] (F32, in/out;
+     * zeros at the start of a sequence). Per channel d, state n and token t:
+     * {@code dt = delta[t][d] + deltaBias[d]} (softplus'd when {@code deltaSoftplus});
+     * {@code state[d][n] = exp(dt A[d][n]) state[d][n] + dt B[t][n] u[t][d]};
+     * {@code out[t][d] = (sum_n state[d][n] C[t][n] + D[d] u[t][d]) * silu(z[t][d])}.
+     * B, C [tokens][dstate]; A [dim][dstate] (dstate <= {@value #MAX_DSTATE}); D, deltaBias [dim]. D, z and deltaBias may be null
+     * (no skip term, no gate, no bias). out may be u, delta or z itself (exactly); nothing else overlaps.
+     */
+    public static void selectiveScan(MemorySegment out, MemorySegment state, MemorySegment u, MemorySegment delta,
+                                     MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment d,
+                                     MemorySegment z, MemorySegment deltaBias, int tokens, int dim, int dstate,
+                                     boolean deltaSoftplus) {
+        positive("tokens", tokens);
+        positive("dim", dim);
+        positive("dstate", dstate);
+        if (dstate > MAX_DSTATE) throw new IllegalArgumentException("dstate must be <= " + MAX_DSTATE + ", got " + dstate);
+        long act = (long) tokens * dim * 4, stateBytes = (long) dim * dstate * 4, bc = (long) tokens * dstate * 4;
+        writable("out", out, act);
+        writable("state", state, stateBytes);
+        readable("u", u, act);
+        readable("delta", delta, act);
+        readable("A", a, stateBytes);
+        readable("B", b, bc);
+        readable("C", c, bc);
+        if (d != null) readable("D", d, (long) dim * 4);
+        if (z != null) readable("z", z, act);
+        if (deltaBias != null) readable("deltaBias", deltaBias, (long) dim * 4);
+        if (out.address() != u.address()) disjoint("out", out, act, "u", u, act);
+        if (out.address() != delta.address()) disjoint("out", out, act, "delta", delta, act);
+        if (z != null && out.address() != z.address()) disjoint("out", out, act, "z", z, act);
+        disjoint("out", out, act, "B", b, bc);
+        disjoint("out", out, act, "C", c, bc);
+        disjoint("state", state, stateBytes, "out", out, act);
+        disjoint("state", state, stateBytes, "u", u, act);
+        disjoint("state", state, stateBytes, "delta", delta, act);
+        disjoint("state", state, stateBytes, "A", a, stateBytes);
+        disjoint("state", state, stateBytes, "B", b, bc);
+        disjoint("state", state, stateBytes, "C", c, bc);
+        if (z != null) disjoint("state", state, stateBytes, "z", z, act);
+        try {
+            SELECTIVE_SCAN.invokeExact(out, state, u, delta, a, b, c, orNull(d), orNull(z), orNull(deltaBias),
+                    tokens, dim, dstate, deltaSoftplus ? 1 : 0);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    private static MemorySegment orNull(MemorySegment s) {
+        return s == null ? MemorySegment.NULL : s;
+    }
+
     // ---- argument checks ---------------------------------------------------------------------
 
     private static void positive(String name, long v) {
