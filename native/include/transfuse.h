@@ -11,6 +11,7 @@
  * Sections (each has one owner; keep declarations inside your own section):
  *   1. CPU backend (libtransfuse_cpu)                       prefix tf_cpu_
  *   2. CUDA kernel launchers (libtransfuse_cuda / _emu)      prefix tf_
+ *   3. Emulated runtime (libtransfuse_emu)                   prefix tf_emu_
  */
 #ifndef TRANSFUSE_H
 #define TRANSFUSE_H
@@ -277,6 +278,19 @@ int tf_causal_conv1d(void* out, void* conv_state_out, const void* x, const void*
  * read and rolled in place (drops the oldest, appends x); x, out [batch][dim]. */
 int tf_causal_conv1d_update(void* out, void* conv_state, const void* x, const void* weight, const void* bias,
                             int batch, int dim, int width, int silu, int dtype, void* stream);
+
+/* ==== 3. Emulated runtime (libtransfuse_emu only) ======================================== */
+/* What the Java cuda-emu runtime needs besides the kernels of section 2 (on a GPU, cuBLAS does it). */
+/* GEMM with the semantics of cublasGemmStridedBatchedEx: column-major matrices, trans_* 0 = N,
+ * 1 = T; op(A) m x k, op(B) k x n, C m x n; C = alpha * op(A) op(B) + beta * C for each of `batch`
+ * entries (entry i at a + i*stride_a elements, likewise b, c). Element types TF_DTYPE_* (2b);
+ * accumulation in fp32; C is not read when beta == 0. lda >= max(1, trans_a ? k : m),
+ * ldb >= max(1, trans_b ? n : k), ldc >= max(1, m), else returns 1. Runs on the calling thread. */
+int tf_emu_gemm(int trans_a, int trans_b, int m, int n, int k, float alpha, const void* a, int a_dtype, long lda,
+                long long stride_a, const void* b, int b_dtype, long ldb, long long stride_b, float beta, void* c,
+                int c_dtype, long ldc, long long stride_c, int batch);
+/* Text of the last emulated kernel error ("" if none). */
+const char* tf_emu_last_error(void);
 
 #ifdef __cplusplus
 }

@@ -63,7 +63,11 @@ public final class Session implements AutoCloseable {
 
     @Override
     public void close() {
-        arena.close();
+        try {
+            cache.close();
+        } finally {
+            arena.close();
+        }
         owner.forget(this);
     }
 }

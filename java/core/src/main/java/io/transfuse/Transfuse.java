@@ -1,6 +1,7 @@
 package io.transfuse;
 
 import io.transfuse.backend.Backend;
+import io.transfuse.backend.DecoderProvider;
 import io.transfuse.backend.cpu.CpuBackend;
 import io.transfuse.loader.GgufFile;
 import io.transfuse.loader.ModelPath;
@@ -17,6 +18,7 @@ import io.transfuse.tokenizer.SentencePieceBpe;
 import io.transfuse.tokenizer.Tokenizer;
 
 import java.nio.file.Path;
+import java.util.ServiceLoader;
 
 /**
  * Entry point: {@code try (var model = Transfuse.load(path)) { model.generate(prompt, options, System.out::print); }}
@@ -35,15 +37,44 @@ public final class Transfuse {
     }
 
     public static LanguageModel load(Path path, LoadOptions options) {
-        return load(path, options, backend(options));
+        Device device = resolve(options.device());
+        if (device == Device.CPU) return load(path, options, backend(options));
+        DecoderProvider provider = provider(device);
+        provider.requireAvailable(device); // fail before reading the model (e.g. --device cuda, no driver)
+        return load(path, options.withDevice(device), null, provider);
+    }
+
+    /** AUTO becomes CUDA when a provider sees a GPU, else CPU; other devices stay. */
+    static Device resolve(Device device) {
+        if (device != Device.AUTO) return device;
+        for (DecoderProvider p : ServiceLoader.load(DecoderProvider.class)) {
+            if (p.supports(Device.CUDA) && p.available(Device.CUDA)) return Device.CUDA;
+        }
+        return Device.CPU;
+    }
+
+    private static DecoderProvider provider(Device device) {
+        for (DecoderProvider p : ServiceLoader.load(DecoderProvider.class)) {
+            if (p.supports(device)) return p;
+        }
+        throw new TransfuseException("device " + device.cliName() + " needs the transfuse-cuda module on the class path");
     }
 
     /** Loads onto a given backend (tests run the graph on a reference backend this way). */
     static LanguageModel load(Path path, LoadOptions options, Backend backend) {
+        return load(path, options, backend, null);
+    }
+
+    /** Builds the graph on {@code backend} (CPU ops) or, when {@code provider} is given, on its device. */
+    private static LanguageModel load(Path path, LoadOptions options, Backend backend, DecoderProvider provider) {
         ModelPath model = ModelPath.resolve(path);
         TrackedArena arena = new TrackedArena(model.path().toString());
         try {
             if (MambaLoader.isMamba(model)) {
+                if (provider != null) {
+                    throw new TransfuseException(model.path() + ": Mamba models run on the cpu device only so far (asked for "
+                            + options.device().cliName() + ")");
+                }
                 MambaModel graph = MambaLoader.load(model.path(), arena, backend, PREFILL_CHUNK);
                 warmUp(graph);
                 int context = options.contextLength() == 0 ? graph.contextLength() : options.contextLength();
@@ -63,8 +94,15 @@ public final class Transfuse {
                 weights = LlamaWeights.from(ShardedSafetensors.open(model.path(), arena), LlamaWeights.Names.HF, config);
             }
             int context = options.contextLength() == 0 ? config.contextLength() : Math.min(options.contextLength(), config.contextLength());
-            LlamaModel graph = new LlamaModel(config, weights, backend, arena, Math.min(PREFILL_CHUNK, context));
-            warmUp(graph);
+            Decoder graph = provider != null
+                    ? provider.llama(options.device(), config, weights, options.withContextLength(context))
+                    : new LlamaModel(config, weights, backend, arena, Math.min(PREFILL_CHUNK, context));
+            try {
+                warmUp(graph);
+            } catch (RuntimeException e) {
+                graph.close();
+                throw e;
+            }
             return new LanguageModel(arena, graph, tokenizer, context);
         } catch (RuntimeException e) {
             arena.close();
@@ -77,14 +115,16 @@ public final class Transfuse {
      * downcalls and the backend's first-use setup (tens of milliseconds).
      */
     private static void warmUp(Decoder graph) {
-        try (TrackedArena scratch = new TrackedArena("warm-up of " + graph.source())) {
-            graph.forward(new int[] {0}, 0, 1, 0, graph.newState(1, scratch), new float[graph.vocabSize()]);
+        try (TrackedArena scratch = new TrackedArena("warm-up of " + graph.source());
+             Decoder.SequenceState state = graph.newState(1, scratch)) {
+            graph.forward(new int[] {0}, 0, 1, 0, state, new float[graph.vocabSize()]);
         }
     }
 
     private static Backend backend(LoadOptions options) {
         return switch (options.device()) {
             case AUTO, CPU -> CpuBackend.create(options.threads());
+            case CUDA, CUDA_EMU -> throw new IllegalStateException("device " + options.device().cliName() + " has no CPU backend");
         };
     }
 }

@@ -32,7 +32,7 @@ final class GenerateCommand implements Callable<Integer> {
             description = "GGUF file, Hugging Face directory, or a directory with one GGUF file (default: the bundled models/stories260K).")
     Path model;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto or cpu (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emu (the CUDA backend on the host emulator); auto picks cuda when a GPU is present (default: ${DEFAULT-VALUE}).")
     String device;
 
     @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "256", description = "New tokens to generate (default: ${DEFAULT-VALUE}).")

@@ -30,8 +30,12 @@ public interface Decoder extends AutoCloseable {
     default void close() {}
 
     /** What a sequence carries between forward calls. */
-    interface SequenceState {
+    interface SequenceState extends AutoCloseable {
         /** Positions it can hold. */
         int capacity();
+
+        /** Frees what the state holds outside its arena (device KV pages). Default: nothing. */
+        @Override
+        default void close() {}
     }
 }

@@ -1,0 +1,51 @@
+package io.transfuse.cuda;
+
+import io.transfuse.Device;
+import io.transfuse.LoadOptions;
+import io.transfuse.TransfuseException;
+import io.transfuse.backend.DecoderProvider;
+import io.transfuse.cuda.jcuda.GpuProbe;
+import io.transfuse.cuda.jcuda.JCudaRuntime;
+import io.transfuse.cuda.llama.CudaLlamaModel;
+import io.transfuse.cuda.llama.CudaOptions;
+import io.transfuse.cuda.runtime.EmulatedRuntime;
+import io.transfuse.cuda.runtime.GpuRuntime;
+import io.transfuse.model.Decoder;
+import io.transfuse.model.LlamaConfig;
+import io.transfuse.model.LlamaWeights;
+
+/**
+ * Serves {@code cuda} (a GPU through JCuda) and {@code cuda-emu} (the host emulator) to
+ * {@link io.transfuse.Transfuse#load}; registered in META-INF/services. A GPU is detected through
+ * Panama before any JCuda class is touched.
+ */
+public final class CudaDecoderProvider implements DecoderProvider {
+    @Override
+    public boolean supports(Device device) {
+        return device == Device.CUDA || device == Device.CUDA_EMU;
+    }
+
+    @Override
+    public boolean available(Device device) {
+        return device == Device.CUDA_EMU || (device == Device.CUDA && GpuProbe.present());
+    }
+
+    @Override
+    public void requireAvailable(Device device) {
+        if (device == Device.CUDA && !GpuProbe.present()) throw new TransfuseException(GpuProbe.absenceReason());
+        if (!supports(device)) throw new TransfuseException("the CUDA backend does not serve device " + device.cliName());
+    }
+
+    @Override
+    public Decoder llama(Device device, LlamaConfig config, LlamaWeights weights, LoadOptions options) {
+        requireAvailable(device);
+        GpuRuntime rt = device == Device.CUDA ? new JCudaRuntime(0) : new EmulatedRuntime();
+        try {
+            int context = options.contextLength() == 0 ? config.contextLength() : Math.min(options.contextLength(), config.contextLength());
+            return new CudaLlamaModel(config, weights, rt, CudaOptions.defaults(), context).owningRuntime();
+        } catch (RuntimeException e) {
+            rt.close();
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,202 @@
+package io.transfuse.cuda.kernels;
+
+import io.transfuse.cuda.runtime.ElemType;
+import io.transfuse.cuda.runtime.GpuRuntime;
+import io.transfuse.cuda.runtime.GpuStream;
+
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemoryLayout;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+/**
+ * Panama bindings of the CUDA kernel launchers of transfuse.h section 2 (the tf_* symbols), the
+ * same for libtransfuse_cuda and libtransfuse_emu: only the {@link SymbolLookup} differs. Device
+ * pointers are raw addresses. Every method checks its scalar arguments (the launchers trust them)
+ * and issues the launch through {@link GpuRuntime#launch}, so a capturing emulated stream records it.
+ */
+public final class KernelLibrary {
+    /** Head dimensions the attention kernels are instantiated for. */
+    public static final int[] ATTENTION_HEAD_DIMS = {64, 128};
+
+    private final GpuRuntime rt;
+    private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
+            decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen;
+
+    public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
+        this.rt = rt;
+        Linker linker = Linker.nativeLinker();
+        Binder b = (name, fd) -> linker.downcallHandle(lib.find(name).orElseThrow(
+                () -> new IllegalStateException(libraryName + " lacks symbol " + name + " (stale native build?)")), fd);
+        rmsnorm = b.bind("tf_rmsnorm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
+        embedding = b.bind("tf_embedding", fd(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        rope = b.bind("tf_rope", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
+        ropeKvCache = b.bind("tf_rope_kv_cache", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        glu = b.bind("tf_glu", fd(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        FunctionDescriptor prefill = fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+        prefillF16 = b.bind("tf_attention_prefill_f16", prefill);
+        prefillBf16 = b.bind("tf_attention_prefill_bf16", prefill);
+        FunctionDescriptor decode = fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+        decodeF16 = b.bind("tf_attention_decode_f16", decode);
+        decodeBf16 = b.bind("tf_attention_decode_bf16", decode);
+        decodeWorkspace = b.bind("tf_attention_decode_workspace_bytes",
+                FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        decodeSplitLen = b.bind("tf_attention_decode_default_split_len",
+                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    }
+
+    /** RMSNorm with optional fused residual (residual 0 = none): see tf_rmsnorm. */
+    public void rmsnorm(GpuStream s, long out, long residual, long x, long weight, int rows, int dim, float eps, ElemType t) {
+        nonNull("rmsnorm", out, x, weight);
+        positive("rmsnorm rows", rows);
+        positive("rmsnorm dim", dim);
+        rt.launch(s, "tf_rmsnorm", st -> (int) rmsnorm.invokeExact(p(out), p(residual), p(x), p(weight), rows, dim, eps, t.tfCode(), st));
+    }
+
+    /** out[t] = table[ids[t]] (ids int32 on the device); table and out of type t. */
+    public void embedding(GpuStream s, long out, long ids, long table, int tokens, int dim, int vocab, ElemType t) {
+        nonNull("embedding", out, ids, table);
+        positive("embedding tokens", tokens);
+        positive("embedding dim", dim);
+        positive("embedding vocab", vocab);
+        rt.launch(s, "tf_embedding", st -> (int) embedding.invokeExact(p(out), p(ids), p(table), tokens, dim, vocab,
+                t.tfCode(), t.tfCode(), st));
+    }
+
+    /** RoPE in place on q (or 0) and k (or 0): see tf_rope. */
+    public void rope(GpuStream s, long q, long k, long positions, long invFreq, int tokens, int heads, int kvHeads,
+                     int headDim, int rotaryDim, int layout, ElemType t) {
+        nonNull("rope", positions, invFreq);
+        positive("rope tokens", tokens);
+        checkRotary(headDim, rotaryDim);
+        rt.launch(s, "tf_rope", st -> (int) rope.invokeExact(p(q), p(k), p(positions), p(invFreq), tokens, heads, kvHeads,
+                headDim, rotaryDim, layout, 1f, t.tfCode(), st));
+    }
+
+    /** Fused RoPE + paged KV-cache write: see tf_rope_kv_cache. */
+    public void ropeKvCache(GpuStream s, long q, long k, long v, long kCache, long vCache, long blockTable, long positions,
+                            long seqIds, long invFreq, int tokens, int heads, int kvHeads, int headDim, int rotaryDim,
+                            int layout, int blockSize, int maxBlocksPerSeq, ElemType t) {
+        nonNull("rope_kv_cache", k, v, kCache, vCache, blockTable, positions, seqIds, invFreq);
+        positive("rope_kv_cache tokens", tokens);
+        positive("rope_kv_cache block size", blockSize);
+        positive("rope_kv_cache max blocks per sequence", maxBlocksPerSeq);
+        checkRotary(headDim, rotaryDim);
+        rt.launch(s, "tf_rope_kv_cache", st -> (int) ropeKvCache.invokeExact(p(q), p(k), p(v), p(kCache), p(vCache),
+                p(blockTable), p(positions), p(seqIds), p(invFreq), tokens, heads, kvHeads, headDim, rotaryDim, layout, 1f,
+                blockSize, maxBlocksPerSeq, t.tfCode(), st));
+    }
+
+    /** out[t][j] = silu(gateUp[t][j]) * gateUp[t][ffn + j]. */
+    public void siluGlu(GpuStream s, long out, long gateUp, int tokens, int ffn, ElemType t) {
+        nonNull("glu", out, gateUp);
+        positive("glu tokens", tokens);
+        positive("glu ffn", ffn);
+        rt.launch(s, "tf_glu", st -> (int) glu.invokeExact(p(out), p(gateUp), tokens, ffn, 0, t.tfCode(), st));
+    }
+
+    /** Causal varlen attention prefill (no window, no ALiBi, no lse): see tf_attention_prefill_*. */
+    public void attentionPrefill(GpuStream s, long q, long k, long v, long o, long cuSeqlensQ, long cuSeqlensK, int batch,
+                                 int maxSeqlenQ, int heads, int kvHeads, int headDim, float scale, ElemType t) {
+        nonNull("attention prefill", q, k, v, o, cuSeqlensQ, cuSeqlensK);
+        checkAttention(heads, kvHeads, headDim);
+        positive("attention prefill batch", batch);
+        positive("attention prefill max_seqlen_q", maxSeqlenQ);
+        MethodHandle h = half(t, prefillF16, prefillBf16);
+        rt.launch(s, "tf_attention_prefill_" + name(t), st -> (int) h.invokeExact(p(q), p(k), p(v), p(o), MemorySegment.NULL,
+                p(cuSeqlensQ), p(cuSeqlensK), batch, maxSeqlenQ, heads, kvHeads, headDim, scale, 1, 0, MemorySegment.NULL, st));
+    }
+
+    /** Paged flash-decoding: see tf_attention_decode_*. {@code workspace} holds {@link #decodeWorkspaceBytes} bytes. */
+    public void attentionDecode(GpuStream s, long q, long kCache, long vCache, long o, long blockTable, long contextLens,
+                                int batch, int heads, int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq,
+                                int maxContextLen, int splitLen, float scale, long workspace, ElemType t) {
+        nonNull("attention decode", q, kCache, vCache, o, blockTable, contextLens, workspace);
+        checkAttention(heads, kvHeads, headDim);
+        positive("attention decode batch", batch);
+        positive("attention decode block size", blockSize);
+        positive("attention decode split length", splitLen);
+        positive("attention decode max context length", maxContextLen);
+        MethodHandle h = half(t, decodeF16, decodeBf16);
+        rt.launch(s, "tf_attention_decode_" + name(t), st -> (int) h.invokeExact(p(q), p(kCache), p(vCache), p(o),
+                p(blockTable), p(contextLens), batch, heads, kvHeads, headDim, blockSize, maxBlocksPerSeq, maxContextLen,
+                splitLen, scale, 0, MemorySegment.NULL, p(workspace), st));
+    }
+
+    public long decodeWorkspaceBytes(int batch, int heads, int headDim, int maxContextLen, int splitLen) {
+        try {
+            return (long) decodeWorkspace.invokeExact(batch, heads, headDim, maxContextLen, splitLen);
+        } catch (Throwable e) {
+            throw new IllegalStateException("tf_attention_decode_workspace_bytes failed", e);
+        }
+    }
+
+    public int decodeDefaultSplitLen(int batch, int heads, int kvHeads, int maxContextLen, int multiprocessors) {
+        try {
+            return (int) decodeSplitLen.invokeExact(batch, heads, kvHeads, maxContextLen, multiprocessors);
+        } catch (Throwable e) {
+            throw new IllegalStateException("tf_attention_decode_default_split_len failed", e);
+        }
+    }
+
+    /** Whether the attention kernels support this head dimension. */
+    public static boolean supportsHeadDim(int d) {
+        for (int x : ATTENTION_HEAD_DIMS) if (x == d) return true;
+        return false;
+    }
+
+    private static MemorySegment p(long address) {
+        return address == 0 ? MemorySegment.NULL : MemorySegment.ofAddress(address);
+    }
+
+    private static FunctionDescriptor fd(MemoryLayout... args) {
+        return FunctionDescriptor.of(JAVA_INT, args);
+    }
+
+    private static MethodHandle half(ElemType t, MethodHandle f16, MethodHandle bf16) {
+        return switch (t) {
+            case F16 -> f16;
+            case BF16 -> bf16;
+            case F32 -> throw new IllegalArgumentException("attention kernels take f16 or bf16, not f32");
+        };
+    }
+
+    private static String name(ElemType t) { return t == ElemType.F16 ? "f16" : "bf16"; }
+
+    private static void nonNull(String what, long... addresses) {
+        for (long a : addresses) if (a == 0) throw new IllegalArgumentException(what + ": a required device pointer is null");
+    }
+
+    private static void positive(String what, int v) {
+        if (v <= 0) throw new IllegalArgumentException(what + " must be positive, got " + v);
+    }
+
+    private static void checkRotary(int headDim, int rotaryDim) {
+        if (headDim <= 0 || rotaryDim < 0 || rotaryDim % 2 != 0 || rotaryDim > headDim) {
+            throw new IllegalArgumentException("rotary dim " + rotaryDim + " must be even and <= head dim " + headDim);
+        }
+    }
+
+    private static void checkAttention(int heads, int kvHeads, int headDim) {
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
+            throw new IllegalArgumentException("attention: " + heads + " heads must be a positive multiple of " + kvHeads + " kv heads");
+        }
+        if (!supportsHeadDim(headDim)) throw new IllegalArgumentException("attention kernels support head dim 64 or 128, got " + headDim);
+    }
+
+    @FunctionalInterface
+    private interface Binder {
+        MethodHandle bind(String name, FunctionDescriptor fd);
+    }
+}

@@ -1,0 +1,101 @@
+package io.transfuse.cuda.memory;
+
+import io.transfuse.cuda.runtime.GpuOutOfMemoryException;
+import io.transfuse.cuda.runtime.GpuRuntime;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * An owner of device memory (and of pinned host buffers): what is allocated through it lives until
+ * it is closed, then is freed together, deterministically (no finalizers). Bytes are counted per arena
+ * and for the JVM ({@link #bytesInUse()}), so tests can check that closing a model returns everything.
+ * A buffer used after its arena closed throws {@link IllegalStateException} naming the buffer.
+ */
+public final class DeviceArena implements AutoCloseable {
+    private static final AtomicLong IN_USE = new AtomicLong();
+
+    private final GpuRuntime runtime;
+    private final String owner;
+    private final List<DeviceBuffer> buffers = new ArrayList<>();
+    private final List<MemorySegment> pinned = new ArrayList<>();
+    private long bytes;
+    private boolean closed;
+
+    /** @param owner what this memory belongs to, named in errors (e.g. "weights of stories260K"). */
+    public DeviceArena(GpuRuntime runtime, String owner) {
+        this.runtime = runtime;
+        this.owner = owner;
+    }
+
+    /** Device bytes currently held by all open device arenas of this JVM (pinned host memory included). */
+    public static long bytesInUse() {
+        return IN_USE.get();
+    }
+
+    /** {@code bytes} of device memory named {@code name} (in errors), zero-filled. */
+    public synchronized DeviceBuffer allocate(String name, long bytes) {
+        checkOpen();
+        if (bytes <= 0) throw new IllegalArgumentException("device buffer " + name + " of " + owner + ": size must be positive, got " + bytes);
+        long address;
+        try {
+            address = runtime.malloc(bytes);
+        } catch (GpuOutOfMemoryException e) {
+            throw new GpuOutOfMemoryException("device buffer " + name + " of " + owner, e.requested(), e.free());
+        }
+        DeviceBuffer b = new DeviceBuffer(this, name, address, bytes);
+        buffers.add(b);
+        count(bytes);
+        runtime.memset(runtime.defaultStream(), address, 0, bytes);
+        return b;
+    }
+
+    /** Page-locked host memory of {@code bytes}, freed with this arena. */
+    public synchronized MemorySegment allocatePinned(long bytes) {
+        checkOpen();
+        MemorySegment s = runtime.allocatePinned(bytes);
+        pinned.add(s);
+        count(bytes);
+        return s;
+    }
+
+    public GpuRuntime runtime() { return runtime; }
+
+    public String owner() { return owner; }
+
+    /** Bytes held by this arena. */
+    public synchronized long bytes() { return bytes; }
+
+    public synchronized boolean isOpen() { return !closed; }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        RuntimeException first = null;
+        for (DeviceBuffer b : buffers) {
+            try {
+                runtime.free(b.rawAddress());
+            } catch (RuntimeException e) {
+                if (first == null) first = e;
+            }
+        }
+        for (MemorySegment s : pinned) runtime.freePinned(s);
+        buffers.clear();
+        pinned.clear();
+        IN_USE.addAndGet(-bytes);
+        bytes = 0;
+        if (first != null) throw first;
+    }
+
+    private void count(long n) {
+        bytes += n;
+        IN_USE.addAndGet(n);
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("device memory of " + owner + " was already released (closed)");
+    }
+}

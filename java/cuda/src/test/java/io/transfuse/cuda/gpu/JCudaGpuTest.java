@@ -1,0 +1,74 @@
+package io.transfuse.cuda.gpu;
+
+import io.transfuse.Device;
+import io.transfuse.GenerateOptions;
+import io.transfuse.LanguageModel;
+import io.transfuse.LoadOptions;
+import io.transfuse.Transfuse;
+import io.transfuse.cuda.jcuda.GpuProbe;
+import io.transfuse.cuda.jcuda.JCudaRuntime;
+import io.transfuse.cuda.memory.DeviceArena;
+import io.transfuse.cuda.memory.DeviceBuffer;
+import io.transfuse.cuda.runtime.GemmTest;
+import io.transfuse.cuda.runtime.GpuOutOfMemoryException;
+import io.transfuse.sampling.SamplingOptions;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+/**
+ * GPU-only: the JCuda runtime and the Llama graph on a real device. Skipped (JUnit assumption)
+ * where no GPU is present; ci/gpu-test.sh runs it with {@code -Dgroups=gpu}.
+ */
+@Tag("gpu")
+class JCudaGpuTest {
+    @BeforeEach
+    void needsGpu() {
+        assumeTrue(GpuProbe.present(), "no GPU: " + GpuProbe.absenceReason());
+    }
+
+    @Test
+    void memoryCopiesAndOutOfMemory() {
+        try (JCudaRuntime rt = new JCudaRuntime(0); DeviceArena arena = new DeviceArena(rt, "gpu test"); Arena host = Arena.ofConfined()) {
+            DeviceBuffer a = arena.allocate("a", 4096), b = arena.allocate("b", 4096);
+            MemorySegment src = host.allocate(4096), dst = arena.allocatePinned(4096);
+            for (int i = 0; i < 1024; i++) src.setAtIndex(ValueLayout.JAVA_INT, i, i * 31);
+            rt.copyHostToDevice(rt.defaultStream(), src, a.address(), 4096);
+            rt.copyDeviceToDevice(rt.defaultStream(), a.address(), b.address(), 4096);
+            rt.copyDeviceToHost(rt.defaultStream(), b.address(), dst, 4096);
+            for (int i = 0; i < 1024; i++) assertEquals(i * 31, dst.getAtIndex(ValueLayout.JAVA_INT, i));
+            long tooMuch = rt.properties().totalBytes() * 2;
+            GpuOutOfMemoryException e = assertThrows(GpuOutOfMemoryException.class, () -> arena.allocate("huge", tooMuch));
+            assertEquals(tooMuch, e.requested());
+        }
+    }
+
+    @Test
+    void cublasGemmMatchesTheReference() {
+        try (JCudaRuntime rt = new JCudaRuntime(0)) {
+            GemmTest.allCases(rt);
+        }
+    }
+
+    @Test
+    void greedyTextOnTheGpuEqualsCpu() {
+        Path model = Path.of(System.getProperty("transfuse.root", "../..")).resolve("models/stories260K");
+        GenerateOptions greedy = new GenerateOptions(60, new SamplingOptions(0f, 0, 1f, 1));
+        try (LanguageModel cpu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CPU));
+             LanguageModel gpu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CUDA))) {
+            assertEquals(cpu.generate("Once upon a time", greedy, s -> {}).text(),
+                    gpu.generate("Once upon a time", greedy, s -> {}).text());
+        }
+        assertTrue(DeviceArena.bytesInUse() == 0, "device bytes in use after close: " + DeviceArena.bytesInUse());
+    }
+}
