@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # GPU-only checks, for a machine with an NVIDIA GPU (CI has none): the JUnit tests tagged "gpu"
-# (JCuda runtime, JCublas GEMMs, the Llama graph on the device against the CPU), the kernel
+# (JCuda runtime, JCublas GEMMs, the Llama and Mamba graphs on the device against the CPU), the kernel
 # benchmarks (ci/gpu-bench.sh) and end-to-end decode speed of `transfuse generate --device cuda`.
 # Prints a summary; exits 1 if a test failed. Without a GPU it says so and exits 0.
 #   usage: ci/gpu-test.sh

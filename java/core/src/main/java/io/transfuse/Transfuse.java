@@ -12,8 +12,8 @@ import io.transfuse.model.LlamaConfig;
 import io.transfuse.model.LlamaLoader;
 import io.transfuse.model.LlamaModel;
 import io.transfuse.model.LlamaWeights;
+import io.transfuse.model.MambaConfig;
 import io.transfuse.model.MambaLoader;
-import io.transfuse.model.MambaModel;
 import io.transfuse.tokenizer.SentencePieceBpe;
 import io.transfuse.tokenizer.Tokenizer;
 
@@ -71,12 +71,19 @@ public final class Transfuse {
         TrackedArena arena = new TrackedArena(model.path().toString());
         try {
             if (MambaLoader.isMamba(model)) {
+                Decoder graph;
                 if (provider != null) {
-                    throw new TransfuseException(model.path() + ": Mamba models run on the cpu device only so far (asked for "
-                            + options.device().cliName() + ")");
+                    MambaConfig config = MambaConfig.read(model.path().resolve("config.json"));
+                    graph = provider.mamba(options.device(), config, MambaLoader.weights(model.path(), config, arena), options);
+                } else {
+                    graph = MambaLoader.load(model.path(), arena, backend, PREFILL_CHUNK);
                 }
-                MambaModel graph = MambaLoader.load(model.path(), arena, backend, PREFILL_CHUNK);
-                warmUp(graph);
+                try {
+                    warmUp(graph);
+                } catch (RuntimeException e) {
+                    graph.close();
+                    throw e;
+                }
                 int context = options.contextLength() == 0 ? graph.contextLength() : options.contextLength();
                 return new LanguageModel(arena, graph, MambaLoader.tokenizer(model.path()), context);
             }

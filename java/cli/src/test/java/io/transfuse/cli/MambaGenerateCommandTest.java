@@ -38,6 +38,21 @@ class MambaGenerateCommandTest {
         assertTrue(r.err().contains("decode:") && r.err().contains("tok/s"), r.err());
     }
 
+    /** {@code --device cuda-emu} runs the Mamba graph on the CUDA backend (host emulator) and prints what cpu prints. */
+    @Test
+    void generateOnCudaEmuPrintsWhatCpuPrints() {
+        // An untied head: with the tied tiny preset every greedy step repeats the last token.
+        RandomMambaModel.write(dir, new RandomMambaModel.Shape(64, 2, 16, 4, 2, 0, false, false, true), DType.F32, 5, msg -> { });
+        String prompt = "the weather in the south";
+        MainTest.Run cpu = MainTest.run("generate", "--device", "cpu", "--model", dir.toString(), "--temperature", "0", "--max-tokens", "16", prompt);
+        MainTest.Run emu = MainTest.run("generate", "--device", "cuda-emu", "--model", dir.toString(), "--temperature", "0", "--max-tokens", "16", prompt);
+        assertEquals(0, cpu.code(), cpu.err());
+        assertEquals(0, emu.code(), emu.err());
+        assertTrue(cpu.out().length() > prompt.length() + 4, cpu.out());
+        assertEquals(cpu.out(), emu.out());
+        assertTrue(emu.err().contains("decode:") && emu.err().contains("tok/s"), emu.err());
+    }
+
     @Test
     void makeModelWritesAMambaDirectoryThatGenerates() {
         Path model = dir.resolve("mamba");

@@ -5,6 +5,8 @@ import io.transfuse.LoadOptions;
 import io.transfuse.model.Decoder;
 import io.transfuse.model.LlamaConfig;
 import io.transfuse.model.LlamaWeights;
+import io.transfuse.model.MambaConfig;
+import io.transfuse.model.MambaWeights;
 
 /**
  * A backend that lives outside transfuse-core (the CUDA module) and builds model graphs for some
@@ -26,4 +28,7 @@ public interface DecoderProvider {
      * {@link #requireAvailable} when the device is not usable.
      */
     Decoder llama(Device device, LlamaConfig config, LlamaWeights weights, LoadOptions options);
+
+    /** The Mamba-1 graph on {@code device}, holding its own device memory until closed; fails as {@link #llama} does. */
+    Decoder mamba(Device device, MambaConfig config, MambaWeights weights, LoadOptions options);
 }

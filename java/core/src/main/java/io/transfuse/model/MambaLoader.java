@@ -24,8 +24,12 @@ public final class MambaLoader {
     /** The graph over the directory's weights (mapped into {@code arena}), with a workspace for {@code chunk} tokens. */
     public static MambaModel load(Path directory, TrackedArena arena, Backend backend, int chunk) {
         MambaConfig config = MambaConfig.read(directory.resolve("config.json"));
-        MambaWeights weights = MambaWeights.from(ShardedSafetensors.open(directory, arena), config);
-        return new MambaModel(config, weights, backend, arena, chunk);
+        return new MambaModel(config, weights(directory, config, arena), backend, arena, chunk);
+    }
+
+    /** The directory's weights (mapped into {@code arena}), checked against {@code config}: for graphs on other devices too. */
+    public static MambaWeights weights(Path directory, MambaConfig config, TrackedArena arena) {
+        return MambaWeights.from(ShardedSafetensors.open(directory, arena), config);
     }
 
     /** The directory's tokenizer.json (Mamba checkpoints ship GPT-NeoX's byte-level BPE), or null when it has none. */

@@ -8,11 +8,15 @@ import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.cuda.jcuda.JCudaRuntime;
 import io.transfuse.cuda.llama.CudaLlamaModel;
 import io.transfuse.cuda.llama.CudaOptions;
+import io.transfuse.cuda.mamba.CudaMambaModel;
 import io.transfuse.cuda.runtime.EmulatedRuntime;
 import io.transfuse.cuda.runtime.GpuRuntime;
 import io.transfuse.model.Decoder;
 import io.transfuse.model.LlamaConfig;
 import io.transfuse.model.LlamaWeights;
+import io.transfuse.model.MambaConfig;
+import io.transfuse.model.MambaModel;
+import io.transfuse.model.MambaWeights;
 
 /**
  * Serves {@code cuda} (a GPU through JCuda) and {@code cuda-emu} (the host emulator) to
@@ -20,6 +24,9 @@ import io.transfuse.model.LlamaWeights;
  * Panama before any JCuda class is touched.
  */
 public final class CudaDecoderProvider implements DecoderProvider {
+    /** Tokens one Mamba prefill pass takes (the rest of a longer prompt runs through the decode step). */
+    static final int MAMBA_PREFILL_TOKENS = 1024;
+
     @Override
     public boolean supports(Device device) {
         return device == Device.CUDA || device == Device.CUDA_EMU;
@@ -43,6 +50,23 @@ public final class CudaDecoderProvider implements DecoderProvider {
         try {
             int context = options.contextLength() == 0 ? config.contextLength() : Math.min(options.contextLength(), config.contextLength());
             return new CudaLlamaModel(config, weights, rt, CudaOptions.defaults(), context).owningRuntime();
+        } catch (RuntimeException e) {
+            rt.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public Decoder mamba(Device device, MambaConfig config, MambaWeights weights, LoadOptions options) {
+        requireAvailable(device);
+        GpuRuntime rt = device == Device.CUDA ? new JCudaRuntime(0) : new EmulatedRuntime();
+        try {
+            int context = options.contextLength() == 0 ? MambaModel.DEFAULT_CONTEXT : options.contextLength();
+            // A Mamba token's activations are small (no attention, no KV cache: about 20 KB at mamba-130m's
+            // width), so prefill takes longer prompts in one pass than Llama's default workspace does.
+            CudaOptions d = CudaOptions.defaults();
+            CudaOptions o = new CudaOptions(d.dtype(), MAMBA_PREFILL_TOKENS, d.maxBatch(), d.maxSequences(), d.blockSize());
+            return new CudaMambaModel(config, weights, rt, o, context).owningRuntime();
         } catch (RuntimeException e) {
             rt.close();
             throw e;

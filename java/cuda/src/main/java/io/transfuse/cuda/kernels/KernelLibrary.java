@@ -25,10 +25,15 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class KernelLibrary {
     /** Head dimensions the attention kernels are instantiated for. */
     public static final int[] ATTENTION_HEAD_DIMS = {64, 128};
+    /** Largest SSM state (dstate) the selective-scan kernels take. */
+    public static final int MAX_SCAN_STATE = 256;
+    /** Widest causal conv1d the conv kernels take. */
+    public static final int MAX_CONV_WIDTH = 4;
 
     private final GpuRuntime rt;
     private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
-            decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen;
+            decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen, selectiveScan, selectiveStateUpdate, causalConv1d,
+            causalConv1dUpdate;
 
     public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
         this.rt = rt;
@@ -54,6 +59,14 @@ public final class KernelLibrary {
                 FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
         decodeSplitLen = b.bind("tf_attention_decode_default_split_len",
                 FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        selectiveScan = b.bind("tf_selective_scan", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        selectiveStateUpdate = b.bind("tf_selective_state_update", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        causalConv1d = b.bind("tf_causal_conv1d", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        causalConv1dUpdate = b.bind("tf_causal_conv1d_update", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     }
 
     /** RMSNorm with optional fused residual (residual 0 = none): see tf_rmsnorm. */
@@ -134,6 +147,56 @@ public final class KernelLibrary {
                 splitLen, scale, 0, MemorySegment.NULL, p(workspace), st));
     }
 
+    /**
+     * Mamba-1 selective scan over channel-major rows, softplus on dt: see tf_selective_scan. A, D, deltaBias,
+     * finalState and initialState are fp32 (D, z, deltaBias, finalState, initialState may be 0); the rest of type t.
+     */
+    public void selectiveScan(GpuStream s, long out, long finalState, long u, long delta, long a, long b, long c, long d,
+                              long z, long deltaBias, long initialState, int batch, int dim, int seqlen, int dstate,
+                              int nGroups, ElemType t) {
+        nonNull("selective_scan", out, u, delta, a, b, c);
+        positive("selective_scan seqlen", seqlen);
+        checkScan("selective_scan", batch, dim, dstate, nGroups);
+        rt.launch(s, "tf_selective_scan", st -> (int) selectiveScan.invokeExact(p(out), p(finalState), p(u), p(delta), p(a),
+                p(b), p(c), p(d), p(z), p(deltaBias), p(initialState), batch, dim, seqlen, dstate, nGroups, 1, t.tfCode(), st));
+    }
+
+    /** One token of the selective scan per sequence (decode), softplus on dt, fp32 state in place: see tf_selective_state_update. */
+    public void selectiveStateUpdate(GpuStream s, long out, long state, long x, long delta, long a, long b, long c, long d,
+                                     long z, long deltaBias, int batch, int dim, int dstate, int nGroups, ElemType t) {
+        nonNull("selective_state_update", out, state, x, delta, a, b, c);
+        checkScan("selective_state_update", batch, dim, dstate, nGroups);
+        rt.launch(s, "tf_selective_state_update", st -> (int) selectiveStateUpdate.invokeExact(p(out), p(state), p(x), p(delta),
+                p(a), p(b), p(c), p(d), p(z), p(deltaBias), batch, dim, dstate, nGroups, 1, t.tfCode(), st));
+    }
+
+    /**
+     * Causal depthwise conv1d over channel-major rows [batch][dim][seqlen], with SiLU when {@code silu}: see
+     * tf_causal_conv1d. convStateOut (or 0) receives the last width-1 inputs; bias may be 0; out must not alias x.
+     */
+    public void causalConv1d(GpuStream s, long out, long convStateOut, long x, long weight, long bias, int batch, int dim,
+                             int seqlen, int width, boolean silu, ElemType t) {
+        nonNull("causal_conv1d", out, x, weight);
+        positive("causal_conv1d batch", batch);
+        positive("causal_conv1d dim", dim);
+        positive("causal_conv1d seqlen", seqlen);
+        checkConvWidth(width);
+        rt.launch(s, "tf_causal_conv1d", st -> (int) causalConv1d.invokeExact(p(out), p(convStateOut), p(x), p(weight), p(bias),
+                batch, dim, seqlen, width, silu ? 1 : 0, t.tfCode(), st));
+    }
+
+    /** One decode step of the conv per sequence, rolling convState [batch][dim][width-1] in place: see tf_causal_conv1d_update. */
+    public void causalConv1dUpdate(GpuStream s, long out, long convState, long x, long weight, long bias, int batch, int dim,
+                                   int width, boolean silu, ElemType t) {
+        nonNull("causal_conv1d_update", out, x, weight);
+        if (width > 1) nonNull("causal_conv1d_update", convState);
+        positive("causal_conv1d_update batch", batch);
+        positive("causal_conv1d_update dim", dim);
+        checkConvWidth(width);
+        rt.launch(s, "tf_causal_conv1d_update", st -> (int) causalConv1dUpdate.invokeExact(p(out), p(convState), p(x), p(weight),
+                p(bias), batch, dim, width, silu ? 1 : 0, t.tfCode(), st));
+    }
+
     public long decodeWorkspaceBytes(int batch, int heads, int headDim, int maxContextLen, int splitLen) {
         try {
             return (long) decodeWorkspace.invokeExact(batch, heads, headDim, maxContextLen, splitLen);
@@ -186,6 +249,17 @@ public final class KernelLibrary {
         if (headDim <= 0 || rotaryDim < 0 || rotaryDim % 2 != 0 || rotaryDim > headDim) {
             throw new IllegalArgumentException("rotary dim " + rotaryDim + " must be even and <= head dim " + headDim);
         }
+    }
+
+    private static void checkScan(String what, int batch, int dim, int dstate, int nGroups) {
+        positive(what + " batch", batch);
+        positive(what + " dim", dim);
+        if (dstate < 1 || dstate > MAX_SCAN_STATE) throw new IllegalArgumentException(what + ": dstate " + dstate + " must be in [1, " + MAX_SCAN_STATE + "]");
+        if (nGroups < 1 || dim % nGroups != 0) throw new IllegalArgumentException(what + ": dim " + dim + " must be a multiple of n_groups " + nGroups);
+    }
+
+    private static void checkConvWidth(int width) {
+        if (width < 1 || width > MAX_CONV_WIDTH) throw new IllegalArgumentException("causal conv1d width " + width + " must be in [1, " + MAX_CONV_WIDTH + "]");
     }
 
     private static void checkAttention(int heads, int kvHeads, int headDim) {

@@ -5,29 +5,34 @@ import io.transfuse.GenerateOptions;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
+import io.transfuse.cuda.MambaCudaEmuTest;
 import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.cuda.jcuda.JCudaRuntime;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;
 import io.transfuse.cuda.runtime.GemmTest;
 import io.transfuse.cuda.runtime.GpuOutOfMemoryException;
+import io.transfuse.loader.RandomMambaModel;
 import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * GPU-only: the JCuda runtime and the Llama graph on a real device. Skipped (JUnit assumption)
+ * GPU-only: the JCuda runtime and the Llama and Mamba graphs on a real device. Skipped (JUnit assumption)
  * where no GPU is present; ci/gpu-test.sh runs it with {@code -Dgroups=gpu}.
  */
 @Tag("gpu")
@@ -68,6 +73,22 @@ class JCudaGpuTest {
              LanguageModel gpu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CUDA))) {
             assertEquals(cpu.generate("Once upon a time", greedy, s -> {}).text(),
                     gpu.generate("Once upon a time", greedy, s -> {}).text());
+        }
+        assertTrue(DeviceArena.bytesInUse() == 0, "device bytes in use after close: " + DeviceArena.bytesInUse());
+    }
+
+    /** The Mamba graph on the device: logits within the cuda-emu budget of the CPU's, same greedy tokens (untied random model). */
+    @Test
+    void mambaOnTheGpuMatchesCpu(@TempDir Path dir) {
+        RandomMambaModel.write(dir, new RandomMambaModel.Shape(64, 2, 16, 4, 2, 0, false, false, true), DType.F32, 5, msg -> { });
+        GenerateOptions greedy = new GenerateOptions(24, new SamplingOptions(0f, 0, 1f, 1));
+        try (LanguageModel cpu = Transfuse.load(dir, LoadOptions.defaults().withDevice(Device.CPU));
+             LanguageModel gpu = Transfuse.load(dir, LoadOptions.defaults().withDevice(Device.CUDA))) {
+            int[] prompt = cpu.tokenizer().encode("the weather in the south", false);
+            float worst = MambaCudaEmuTest.compare(cpu, gpu, prompt, 8);
+            assertTrue(worst <= MambaCudaEmuTest.UNTIED_TOLERANCE, "max logit difference " + worst);
+            assertArrayEquals(cpu.generate("the weather in the south", greedy, s -> {}).tokens(),
+                    gpu.generate("the weather in the south", greedy, s -> {}).tokens());
         }
         assertTrue(DeviceArena.bytesInUse() == 0, "device bytes in use after close: " + DeviceArena.bytesInUse());
     }
