@@ -11,21 +11,22 @@ import java.lang.foreign.ValueLayout;
 /**
  * Host-side conversion of weight tensors, whatever the file stores (F32, F16, BF16, Q8_0, Q4_0), to
  * the GPU's element type. Rows are widened to F32 by the CPU backend's embedding gather (the one
- * dequantiser Transfuse has, tf_cpu_embedding), then rounded to nearest even.
+ * dequantiser Transfuse has, tf_cpu_embedding), then rounded to nearest even. Public for the
+ * encoder package ({@link io.transfuse.cuda.encoder}), which uploads the same way.
  */
-final class HalfConvert {
+public final class HalfConvert {
     private static final int ROWS_PER_CHUNK = 256;
 
     private HalfConvert() {}
 
     /** Consumer of one widened row. */
     @FunctionalInterface
-    interface RowSink {
+    public interface RowSink {
         void row(int index, MemorySegment f32Row);
     }
 
     /** Widens every row of the [rows][cols] tensor {@code t} to F32 and passes it to {@code sink}. */
-    static void forEachRow(Tensor t, int rows, int cols, RowSink sink) {
+    public static void forEachRow(Tensor t, int rows, int cols, RowSink sink) {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment ids = arena.allocate((long) ROWS_PER_CHUNK * Integer.BYTES, 64);
             MemorySegment out = arena.allocate((long) ROWS_PER_CHUNK * cols * Float.BYTES, 64);
@@ -39,7 +40,7 @@ final class HalfConvert {
     }
 
     /** Stores {@code v} at element {@code index} of {@code dst} as {@code type}. */
-    static void put(MemorySegment dst, long index, float v, ElemType type) {
+    public static void put(MemorySegment dst, long index, float v, ElemType type) {
         switch (type) {
             case F32 -> dst.setAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, index, v);
             case F16 -> dst.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, index, Float.floatToFloat16(v));
@@ -48,7 +49,7 @@ final class HalfConvert {
     }
 
     /** Reads element {@code index} of {@code src} of {@code type} as a float. */
-    static float get(MemorySegment src, long index, ElemType type) {
+    public static float get(MemorySegment src, long index, ElemType type) {
         return switch (type) {
             case F32 -> src.getAtIndex(ValueLayout.JAVA_FLOAT_UNALIGNED, index);
             case F16 -> Float.float16ToFloat(src.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, index));
@@ -57,7 +58,7 @@ final class HalfConvert {
     }
 
     /** bfloat16 bits of {@code v}, rounded to nearest even (NaN stays a quiet NaN). */
-    static short toBf16(float v) {
+    public static short toBf16(float v) {
         int bits = Float.floatToRawIntBits(v);
         if (Float.isNaN(v)) return (short) ((bits >>> 16) | 0x40);
         return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
