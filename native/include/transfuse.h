@@ -132,7 +132,7 @@ void tf_cpu_selective_scan(float* out, float* state, const float* u, const float
  *  of q/o and cu_seqlens_k[b] .. cu_seqlens_k[b+1]-1 of k/v (int32 prefix sums, batch+1 entries,
  *  device memory). max_seqlen_q bounds len_q of every sequence (it sizes the grid).
  *  Elements are fp16 (_f16) or bf16 (_bf16); accumulation and softmax in fp32.
- *  head_dim: 64 or 128 (other values return 1). n_heads must be a multiple of n_kv_heads; query head h
+ *  head_dim: 32, 64 or 128 (other values return 1). n_heads must be a multiple of n_kv_heads; query head h
  *  reads KV head h / (n_heads / n_kv_heads) (GQA; n_kv_heads = 1 is MQA). Pointers 16-byte aligned.
  *  Positions: query i of a sequence sits at position i + len_k - len_q (bottom-right alignment, so a
  *  chunk of queries appended after a cached prefix works); key j at j. With q = that position:
@@ -278,6 +278,18 @@ int tf_causal_conv1d(void* out, void* conv_state_out, const void* x, const void*
  * read and rolled in place (drops the oldest, appends x); x, out [batch][dim]. */
 int tf_causal_conv1d_update(void* out, void* conv_state, const void* x, const void* weight, const void* bias,
                             int batch, int dim, int width, int silu, int dtype, void* stream);
+
+/* -- 2d. encoder epilogues -- */
+/* The elementwise pass after an encoder layer's GEMMs (BERT, ViT), dtype codes as in 2b:
+ *  out[r][j] = act(x[r][j] + bias[r / group_rows][j]) + residual[r][j]   (fp32, one rounding)
+ *  x, out, residual [rows][n]; bias [ceil(rows / group_rows)][n], or NULL for none; residual NULL for
+ *  none. group_rows <= 0 means every row takes bias row 0; group_rows = tokens serves a Q/K/V
+ *  projection stored as [3][tokens][n] with biases [3][n]. act: TF_ACT_IDENTITY or a 2b activation
+ *  (TF_ACT_GELU_ERF for BERT / ViT). out may alias x or residual exactly.
+ *  Post-LN (BERT): x = LN(x + y + b) is this with residual = out = x, then tf_layernorm in place. */
+#define TF_ACT_IDENTITY 3
+int tf_bias_act(void* out, const void* x, const void* bias, const void* residual, int rows, int n, int group_rows,
+                int act, int dtype, void* stream);
 
 /* ==== 3. Emulated runtime (libtransfuse_emu only) ======================================== */
 /* What the Java cuda-emu runtime needs besides the kernels of section 2 (on a GPU, cuBLAS does it). */

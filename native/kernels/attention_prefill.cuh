@@ -60,8 +60,11 @@ struct PrefillParams {
 constexpr int kPrefillBM = 64;  // query rows per CTA
 constexpr int kPrefillThreads = 128;
 
-// Keys per tile. 64 for both head dims: ptxas -v shows D=128 at 217 (sm_80) / 225 (sm_90) registers,
-// no spills, so the 32-key fallback is not needed; D=64 uses ~134.
+// Keys per tile. 64 for every head dim: ptxas -v shows D=128 at 217 (sm_80) / 225 (sm_90) registers,
+// no spills, so the 32-key fallback is not needed; D=64 uses ~134. D=32 (encoders such as
+// all-MiniLM-L6-v2) needs no change of tiling: 64-row tiles of 2 x 16-byte chunks split evenly over the
+// 128 threads, and the 80-byte padded row stride keeps ldmatrix conflict free (rows land on
+// distinct 4-bank groups); shared memory 25 KiB.
 template <int D> constexpr int kPrefillBN = 64;
 
 template <int D, int BN>
@@ -197,6 +200,10 @@ int launch_prefill(const PrefillParams& p, int batch, int max_seqlen_q, int head
   const dim3 grid((max_seqlen_q + kPrefillBM - 1) / kPrefillBM, p.n_heads, batch);
   const dim3 block(kPrefillThreads);
   switch (head_dim) {
+    case 32: {  // encoders (all-MiniLM-L6-v2, bge-small); prefill only, decode keeps 64 / 128
+      constexpr int smem = kPrefillSmemBytes<32, kPrefillBN<32>>;
+      return TF_LAUNCH((attention_prefill_kernel<32, kPrefillBN<32>, T>), grid, block, smem, stream, p);
+    }
     case 64: {
       constexpr int smem = kPrefillSmemBytes<64, kPrefillBN<64>>;  // (a comma would split TF_LAUNCH's args)
       return TF_LAUNCH((attention_prefill_kernel<64, kPrefillBN<64>, T>), grid, block, smem, stream, p);

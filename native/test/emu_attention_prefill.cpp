@@ -220,3 +220,14 @@ TF_TEST(prefill_random_configs) {
     run_case(c, 800 + it);
   }
 }
+
+// head_dim 32 (encoders such as all-MiniLM-L6-v2): bidirectional, as an encoder runs it, and causal,
+// over lengths around the tiles, MHA and GQA, both dtypes.
+TF_TEST(prefill_head_dim_32) {
+  for (int dt : {TF_DTYPE_F16, TF_DTYPE_BF16}) {
+    run_case({dt, 32, kTailLens, {}, 4, 4, false}, 900 + dt);
+    run_case({dt, 32, {5, 70, 129}, {}, 4, 2, true}, 910 + dt);
+  }
+  run_case({TF_DTYPE_F16, 32, {17, 66}, {130, 80}, 2, 1, true, 0, true}, 920);  // prefix + ALiBi
+  run_case({TF_DTYPE_BF16, 32, {100}, {}, 2, 2, false, 20}, 921);               // symmetric window
+}

@@ -25,6 +25,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 public final class KernelLibrary {
     /** Head dimensions the attention kernels are instantiated for. */
     public static final int[] ATTENTION_HEAD_DIMS = {64, 128};
+    /** Head dimensions attention prefill (not decode) is instantiated for: 32 too, for small encoders. */
+    public static final int[] PREFILL_HEAD_DIMS = {32, 64, 128};
     /** Largest SSM state (dstate) the selective-scan kernels take. */
     public static final int MAX_SCAN_STATE = 256;
     /** Widest causal conv1d the conv kernels take. */
@@ -33,7 +35,7 @@ public final class KernelLibrary {
     private final GpuRuntime rt;
     private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
             decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen, selectiveScan, selectiveStateUpdate, causalConv1d,
-            causalConv1dUpdate;
+            causalConv1dUpdate, layernorm, biasAct;
 
     public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
         this.rt = rt;
@@ -41,6 +43,8 @@ public final class KernelLibrary {
         Binder b = (name, fd) -> linker.downcallHandle(lib.find(name).orElseThrow(
                 () -> new IllegalStateException(libraryName + " lacks symbol " + name + " (stale native build?)")), fd);
         rmsnorm = b.bind("tf_rmsnorm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
+        layernorm = b.bind("tf_layernorm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
+        biasAct = b.bind("tf_bias_act", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         embedding = b.bind("tf_embedding", fd(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         rope = b.bind("tf_rope", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
@@ -75,6 +79,30 @@ public final class KernelLibrary {
         positive("rmsnorm rows", rows);
         positive("rmsnorm dim", dim);
         rt.launch(s, "tf_rmsnorm", st -> (int) rmsnorm.invokeExact(p(out), p(residual), p(x), p(weight), rows, dim, eps, t.tfCode(), st));
+    }
+
+    /** LayerNorm with optional fused residual (residual 0 = none) and bias (0 = none): see tf_layernorm. out may alias x. */
+    public void layernorm(GpuStream s, long out, long residual, long x, long weight, long bias, int rows, int dim, float eps,
+                          ElemType t) {
+        nonNull("layernorm", out, x, weight);
+        positive("layernorm rows", rows);
+        positive("layernorm dim", dim);
+        rt.launch(s, "tf_layernorm", st -> (int) layernorm.invokeExact(p(out), p(residual), p(x), p(weight), p(bias), rows, dim,
+                eps, t.tfCode(), st));
+    }
+
+    /**
+     * The encoder GEMM epilogue (tf_bias_act): {@code out[r][j] = act(x[r][j] + bias[r / groupRows][j]) + residual[r][j]}
+     * over [rows][n]; bias and residual 0 for none, groupRows 0 for one bias row. out may alias x or residual.
+     */
+    public void biasAct(GpuStream s, long out, long x, long bias, long residual, int rows, int n, int groupRows,
+                        Activation act, ElemType t) {
+        nonNull("bias_act", out, x);
+        positive("bias_act rows", rows);
+        positive("bias_act n", n);
+        if (groupRows < 0) throw new IllegalArgumentException("bias_act group rows must be >= 0, got " + groupRows);
+        rt.launch(s, "tf_bias_act", st -> (int) biasAct.invokeExact(p(out), p(x), p(bias), p(residual), rows, n, groupRows,
+                act.code(), t.tfCode(), st));
     }
 
     /** out[t] = table[ids[t]] (ids int32 on the device); table and out of type t. */
@@ -122,13 +150,22 @@ public final class KernelLibrary {
     /** Causal varlen attention prefill (no window, no ALiBi, no lse): see tf_attention_prefill_*. */
     public void attentionPrefill(GpuStream s, long q, long k, long v, long o, long cuSeqlensQ, long cuSeqlensK, int batch,
                                  int maxSeqlenQ, int heads, int kvHeads, int headDim, float scale, ElemType t) {
+        attentionPrefill(s, q, k, v, o, cuSeqlensQ, cuSeqlensK, batch, maxSeqlenQ, heads, kvHeads, headDim, scale, true, t);
+    }
+
+    /** Varlen attention prefill, causal or bidirectional (encoders), no window, no ALiBi, no lse; head dim 32, 64 or 128. */
+    public void attentionPrefill(GpuStream s, long q, long k, long v, long o, long cuSeqlensQ, long cuSeqlensK, int batch,
+                                 int maxSeqlenQ, int heads, int kvHeads, int headDim, float scale, boolean causal, ElemType t) {
         nonNull("attention prefill", q, k, v, o, cuSeqlensQ, cuSeqlensK);
-        checkAttention(heads, kvHeads, headDim);
+        checkHeads(heads, kvHeads);
+        if (!supportsPrefillHeadDim(headDim)) {
+            throw new IllegalArgumentException("attention prefill supports head dim 32, 64 or 128, got " + headDim);
+        }
         positive("attention prefill batch", batch);
         positive("attention prefill max_seqlen_q", maxSeqlenQ);
         MethodHandle h = half(t, prefillF16, prefillBf16);
         rt.launch(s, "tf_attention_prefill_" + name(t), st -> (int) h.invokeExact(p(q), p(k), p(v), p(o), MemorySegment.NULL,
-                p(cuSeqlensQ), p(cuSeqlensK), batch, maxSeqlenQ, heads, kvHeads, headDim, scale, 1, 0, MemorySegment.NULL, st));
+                p(cuSeqlensQ), p(cuSeqlensK), batch, maxSeqlenQ, heads, kvHeads, headDim, scale, causal ? 1 : 0, 0, MemorySegment.NULL, st));
     }
 
     /** Paged flash-decoding: see tf_attention_decode_*. {@code workspace} holds {@link #decodeWorkspaceBytes} bytes. */
@@ -219,6 +256,12 @@ public final class KernelLibrary {
         return false;
     }
 
+    /** Whether attention prefill supports this head dimension. */
+    public static boolean supportsPrefillHeadDim(int d) {
+        for (int x : PREFILL_HEAD_DIMS) if (x == d) return true;
+        return false;
+    }
+
     private static MemorySegment p(long address) {
         return address == 0 ? MemorySegment.NULL : MemorySegment.ofAddress(address);
     }
@@ -263,10 +306,14 @@ public final class KernelLibrary {
     }
 
     private static void checkAttention(int heads, int kvHeads, int headDim) {
+        checkHeads(heads, kvHeads);
+        if (!supportsHeadDim(headDim)) throw new IllegalArgumentException("attention kernels support head dim 64 or 128, got " + headDim);
+    }
+
+    private static void checkHeads(int heads, int kvHeads) {
         if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
             throw new IllegalArgumentException("attention: " + heads + " heads must be a positive multiple of " + kvHeads + " kv heads");
         }
-        if (!supportsHeadDim(headDim)) throw new IllegalArgumentException("attention kernels support head dim 64 or 128, got " + headDim);
     }
 
     @FunctionalInterface

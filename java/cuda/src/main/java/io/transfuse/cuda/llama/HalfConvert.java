@@ -12,7 +12,7 @@ import java.lang.foreign.ValueLayout;
  * Host-side conversion of weight tensors, whatever the file stores (F32, F16, BF16, Q8_0, Q4_0), to
  * the GPU's element type. Rows are widened to F32 by the CPU backend's embedding gather (the one
  * dequantiser Transfuse has, tf_cpu_embedding), then rounded to nearest even. Public: the Mamba graph
- * (io.transfuse.cuda.mamba) uploads its weights through it too.
+ * (io.transfuse.cuda.mamba) and the encoders (io.transfuse.cuda.encoder) upload their weights through it too.
  */
 public final class HalfConvert {
     private static final int ROWS_PER_CHUNK = 256;
@@ -58,7 +58,7 @@ public final class HalfConvert {
     }
 
     /** bfloat16 bits of {@code v}, rounded to nearest even (NaN stays a quiet NaN). */
-    static short toBf16(float v) {
+    public static short toBf16(float v) {
         int bits = Float.floatToRawIntBits(v);
         if (Float.isNaN(v)) return (short) ((bits >>> 16) | 0x40);
         return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);

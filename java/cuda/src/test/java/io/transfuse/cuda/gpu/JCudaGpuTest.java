@@ -6,6 +6,7 @@ import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.cuda.MambaCudaEmuTest;
+import io.transfuse.cuda.encoder.CudaEncoderEmuTest;
 import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.cuda.jcuda.JCudaRuntime;
 import io.transfuse.cuda.memory.DeviceArena;
@@ -62,6 +63,13 @@ class JCudaGpuTest {
     void cublasGemmMatchesTheReference() {
         try (JCudaRuntime rt = new JCudaRuntime(0)) {
             GemmTest.allCases(rt);
+        }
+    }
+
+    @Test
+    void encoderStacksMatchTheReference() {
+        try (JCudaRuntime rt = new JCudaRuntime(0)) {
+            CudaEncoderEmuTest.allCases(rt);
         }
     }
 
