@@ -4,13 +4,18 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
+import java.lang.invoke.MethodHandle;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
@@ -25,6 +30,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * <p>Libraries are loaded into {@link Arena#global()} and never unloaded: closing an arena that
  * loaded an OpenMP library unloads libgomp under its live worker threads and kills the JVM.
  * Each library is loaded once per JVM; later calls return the same lookup.
+ *
+ * <p>Every downcall handle is made by {@link #downcall}, which remembers its descriptor: GraalVM
+ * native-image needs each one registered ahead of time (META-INF/native-image/.../
+ * reachability-metadata.json), and tests check the bound set against those files.
  */
 public final class NativeLibrary {
     /** System property: a directory holding {@code lib<name>.so}, used instead of the classpath. */
@@ -34,6 +43,7 @@ public final class NativeLibrary {
     public static final String SUPPORTED_PLATFORMS = "linux-x86_64";
 
     private static final Map<String, SymbolLookup> LOADED = new ConcurrentHashMap<>();
+    private static final Set<FunctionDescriptor> BOUND = ConcurrentHashMap.newKeySet();
 
     private NativeLibrary() {}
 
@@ -49,6 +59,23 @@ public final class NativeLibrary {
         synchronized (NativeLibrary.class) {
             return LOADED.computeIfAbsent(name, NativeLibrary::doLoad);
         }
+    }
+
+    /**
+     * A downcall handle for {@code symbol} of {@code lib} ({@code library} names it in errors).
+     *
+     * @throws IllegalStateException when the library lacks the symbol (a stale native build)
+     */
+    public static MethodHandle downcall(SymbolLookup lib, String library, String symbol, FunctionDescriptor fd) {
+        MemorySegment address = lib.find(symbol).orElseThrow(() -> new IllegalStateException(
+                library + " has no symbol " + symbol + " (stale native build?)"));
+        BOUND.add(fd);
+        return Linker.nativeLinker().downcallHandle(address, fd);
+    }
+
+    /** The descriptors of every downcall bound so far in this JVM. */
+    public static Set<FunctionDescriptor> boundDescriptors() {
+        return Set.copyOf(BOUND);
     }
 
     /** This JVM's platform as Transfuse names it ({@code linux-x86_64}), or throws if unsupported. */

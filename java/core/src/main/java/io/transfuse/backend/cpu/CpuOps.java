@@ -70,9 +70,7 @@ public final class CpuOps {
     private CpuOps() {}
 
     private static MethodHandle handle(Linker linker, SymbolLookup lib, String name, FunctionDescriptor fd) {
-        MemorySegment sym = lib.find(name).orElseThrow(() -> new IllegalStateException(
-                "libtransfuse_cpu has no symbol " + name + " (stale native build?)"));
-        return linker.downcallHandle(sym, fd);
+        return NativeLibrary.downcall(lib, "libtransfuse_cpu", name, fd);
     }
 
     // ---- runtime -------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 package io.transfuse.cuda.jcuda;
 
+import io.transfuse.backend.NativeLibrary;
+
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
@@ -45,10 +46,9 @@ public final class GpuProbe {
         } catch (IllegalArgumentException e) {
             return "no CUDA device/driver was found (libcuda.so.1 is not installed)";
         }
-        Linker linker = Linker.nativeLinker();
         try (Arena arena = Arena.ofConfined()) {
-            MethodHandle init = linker.downcallHandle(cuda.find("cuInit").orElseThrow(), FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-            MethodHandle count = linker.downcallHandle(cuda.find("cuDeviceGetCount").orElseThrow(), FunctionDescriptor.of(JAVA_INT, ADDRESS));
+            MethodHandle init = NativeLibrary.downcall(cuda, "libcuda.so.1", "cuInit", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+            MethodHandle count = NativeLibrary.downcall(cuda, "libcuda.so.1", "cuDeviceGetCount", FunctionDescriptor.of(JAVA_INT, ADDRESS));
             int rc = (int) init.invokeExact(0);
             if (rc != 0) return "no CUDA device/driver was found (cuInit failed with CUresult " + rc + ")";
             MemorySegment n = arena.allocate(JAVA_INT);

@@ -1,11 +1,11 @@
 package io.transfuse.cuda.kernels;
 
+import io.transfuse.backend.NativeLibrary;
 import io.transfuse.cuda.runtime.ElemType;
 import io.transfuse.cuda.runtime.GpuRuntime;
 import io.transfuse.cuda.runtime.GpuStream;
 
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
@@ -39,9 +39,7 @@ public final class KernelLibrary {
 
     public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
         this.rt = rt;
-        Linker linker = Linker.nativeLinker();
-        Binder b = (name, fd) -> linker.downcallHandle(lib.find(name).orElseThrow(
-                () -> new IllegalStateException(libraryName + " lacks symbol " + name + " (stale native build?)")), fd);
+        Binder b = (name, fd) -> NativeLibrary.downcall(lib, libraryName, name, fd);
         rmsnorm = b.bind("tf_rmsnorm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
         layernorm = b.bind("tf_layernorm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
         biasAct = b.bind("tf_bias_act", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));

@@ -36,10 +36,9 @@ public final class EmulatedRuntime implements GpuRuntime {
     private static final MethodHandle ALIGNED_ALLOC, FREE;
 
     static {
-        Linker linker = Linker.nativeLinker();
-        SymbolLookup libc = linker.defaultLookup();
-        ALIGNED_ALLOC = linker.downcallHandle(libc.find("aligned_alloc").orElseThrow(), FunctionDescriptor.of(ADDRESS, JAVA_LONG, JAVA_LONG));
-        FREE = linker.downcallHandle(libc.find("free").orElseThrow(), FunctionDescriptor.ofVoid(ADDRESS));
+        SymbolLookup libc = Linker.nativeLinker().defaultLookup();
+        ALIGNED_ALLOC = NativeLibrary.downcall(libc, "libc", "aligned_alloc", FunctionDescriptor.of(ADDRESS, JAVA_LONG, JAVA_LONG));
+        FREE = NativeLibrary.downcall(libc, "libc", "free", FunctionDescriptor.ofVoid(ADDRESS));
     }
 
     private final long capacity;
@@ -57,12 +56,10 @@ public final class EmulatedRuntime implements GpuRuntime {
         if (capacityBytes <= 0) throw new IllegalArgumentException("emulated device capacity must be positive, got " + capacityBytes);
         this.capacity = capacityBytes;
         SymbolLookup lib = NativeLibrary.load("transfuse_emu");
-        Linker linker = Linker.nativeLinker();
-        gemm = linker.downcallHandle(lib.find("tf_emu_gemm").orElseThrow(() -> new IllegalStateException("libtransfuse_emu lacks tf_emu_gemm")),
-                FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT,
+        gemm = NativeLibrary.downcall(lib, "libtransfuse_emu", "tf_emu_gemm", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, JAVA_INT,
                         JAVA_LONG, JAVA_LONG, ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, ADDRESS, JAVA_INT, JAVA_LONG,
                         JAVA_LONG, JAVA_INT));
-        lastError = linker.downcallHandle(lib.find("tf_emu_last_error").orElseThrow(), FunctionDescriptor.of(ADDRESS));
+        lastError = NativeLibrary.downcall(lib, "libtransfuse_emu", "tf_emu_last_error", FunctionDescriptor.of(ADDRESS));
         kernels = new KernelLibrary(lib, "libtransfuse_emu", this);
     }
 
