@@ -120,6 +120,36 @@ void tf_cpu_selective_scan(float* out, float* state, const float* u, const float
                            const float* B, const float* C, const float* D, const float* z, const float* delta_bias,
                            int tokens, int dim, int dstate, int delta_softplus);
 
+/* -- encoder ops (bidirectional encoders: BERT family, ViT; native/cpu/encoder_ops.cpp) -- */
+
+/* Longest sequence tf_cpu_attention_bidirectional accepts (its score row lives on the stack). */
+#define TF_CPU_MAX_ENCODER_SEQ 8192
+
+/* LayerNorm: y = x (+ x_bias[dim] when x_bias != NULL) (+ residual when residual != NULL);
+ * out[t] = (y - mean(y)) / sqrt(var(y) + eps) * weight + bias over [tokens][dim] (biased variance).
+ * The optional adds fuse a Linear layer's bias and a residual connection into the same pass.
+ * out may alias x or residual. */
+void tf_cpu_layernorm(float* out, const float* x, const float* x_bias, const float* residual, const float* weight,
+                      const float* bias, int tokens, int dim, float eps);
+
+/* x[r][i] += bias[i] over [rows][dim]. */
+void tf_cpu_add_bias(float* x, const float* bias, int rows, int dim);
+
+/* GELU, erf form, in place over n values: x * 0.5 * (1 + erf(x / sqrt(2))). */
+void tf_cpu_gelu(float* x, long n);
+
+/* x[r] = gelu(x[r] + bias) over [rows][dim], in place (a Linear layer's bias fused with its GELU). */
+void tf_cpu_bias_gelu(float* x, const float* bias, int rows, int dim);
+
+/* Non-causal multi-head attention over a padded batch. Row r = b*seq_len + i of q, k and v holds
+ * [heads][head_dim] starting at float r*qkv_stride (so q, k, v may be column blocks of one fused
+ * QKV buffer); out is [batch*seq_len][heads*head_dim]. Sequence b has lengths[b] (0..seq_len) real
+ * rows: keys at or past it are masked, query rows at or past it are written as zeros.
+ * Scale 1/sqrt(head_dim); seq_len <= TF_CPU_MAX_ENCODER_SEQ. out must not overlap q, k, v. */
+void tf_cpu_attention_bidirectional(float* out, const float* q, const float* k, const float* v,
+                                    const int32_t* lengths, int batch, int seq_len, int heads, int head_dim,
+                                    int qkv_stride);
+
 
 /* ==== 2. CUDA kernel launchers =========================================================== */
 /* Every launcher takes a stream as void* (cudaStream_t on the GPU, ignored by the emulator)

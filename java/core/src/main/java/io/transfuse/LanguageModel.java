@@ -45,8 +45,8 @@ public final class LanguageModel implements AutoCloseable {
     /** The tokenizer, or an error when the model directory has none. */
     public Tokenizer tokenizer() {
         if (tokenizer == null) {
-            throw new TransfuseException(source() + ": this model has no tokenizer Transfuse can read yet "
-                    + "(GGUF files carry one; Hugging Face tokenizer.json support is planned)");
+            throw new TransfuseException(source() + ": this model has no tokenizer "
+                    + "(GGUF files carry one; a Hugging Face directory needs a tokenizer.json)");
         }
         return tokenizer;
     }

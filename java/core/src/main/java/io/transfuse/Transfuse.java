@@ -4,6 +4,7 @@ import io.transfuse.backend.Backend;
 import io.transfuse.backend.DecoderProvider;
 import io.transfuse.backend.cpu.CpuBackend;
 import io.transfuse.loader.GgufFile;
+import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.ModelPath;
 import io.transfuse.loader.ShardedSafetensors;
 import io.transfuse.memory.TrackedArena;
@@ -14,8 +15,11 @@ import io.transfuse.model.LlamaModel;
 import io.transfuse.model.LlamaWeights;
 import io.transfuse.model.MambaConfig;
 import io.transfuse.model.MambaLoader;
+import io.transfuse.model.bert.EncoderLoader;
 import io.transfuse.tokenizer.SentencePieceBpe;
 import io.transfuse.tokenizer.Tokenizer;
+import io.transfuse.tokenizer.hf.HfTokenizer;
+
 
 import java.nio.file.Path;
 import java.util.ServiceLoader;
@@ -99,6 +103,7 @@ public final class Transfuse {
             } else {
                 config = LlamaLoader.config(model.path().resolve("config.json"));
                 weights = LlamaWeights.from(ShardedSafetensors.open(model.path(), arena), LlamaWeights.Names.HF, config);
+                tokenizer = hfTokenizer(model.path(), config.vocabSize());
             }
             int context = options.contextLength() == 0 ? config.contextLength() : Math.min(options.contextLength(), config.contextLength());
             Decoder graph = provider != null
@@ -115,6 +120,31 @@ public final class Transfuse {
             arena.close();
             throw e;
         }
+    }
+
+    /** The directory's tokenizer.json (null when absent); its ids must fit the model's vocabulary. */
+    private static Tokenizer hfTokenizer(Path dir, int modelVocab) {
+        Path file = dir.resolve("tokenizer.json");
+        if (!java.nio.file.Files.isRegularFile(file)) return null;
+        HfTokenizer t = HfTokenizer.load(file);
+        if (t.vocabularySize() > modelVocab) {
+            throw new ModelFormatException(file + ": the tokenizer has " + t.vocabularySize() + " tokens but the model's vocabulary is "
+                    + modelVocab + " (config.json vocab_size)");
+        }
+        return t;
+    }
+
+    /**
+     * Loads a BERT-family text encoder (BERT, RoBERTa, MiniLM, BGE, E5): a Hugging Face directory
+     * (config.json, model.safetensors, tokenizer.json, optional sentence-transformers modules.json)
+     * or an ONNX export with tokenizer.json beside it.
+     */
+    public static EmbeddingModel loadEncoder(Path path, LoadOptions options) {
+        return loadEncoder(path, options, EncoderOptions.defaults());
+    }
+
+    public static EmbeddingModel loadEncoder(Path path, LoadOptions options, EncoderOptions encoder) {
+        return EncoderLoader.load(path, encoder, backend(options));
     }
 
     /**

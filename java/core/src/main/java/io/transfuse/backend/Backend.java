@@ -63,4 +63,30 @@ public interface Backend {
                                MemorySegment deltaBias, int tokens, int dim, int dstate, boolean deltaSoftplus) {
         throw new UnsupportedOperationException("the " + name() + " backend has no selectiveScan (Mamba) yet");
     }
+
+    // ---- encoder ops (bidirectional encoders: BERT family, ViT) ----
+
+    /**
+     * LayerNorm over [tokens][dim] of {@code x + xBias + residual} (xBias [dim] and residual may each be
+     * null), times weight plus bias; out may alias x or residual.
+     */
+    void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual, MemorySegment weight,
+                   MemorySegment bias, int tokens, int dim, float eps);
+
+    /** {@code x[r][i] += bias[i]} over [rows][dim]. */
+    void addBias(MemorySegment x, MemorySegment bias, int rows, int dim);
+
+    /** GELU, erf form, in place over n values. */
+    void gelu(MemorySegment x, long n);
+
+    /** {@code x[r] = gelu(x[r] + bias)} over [rows][dim], in place. */
+    void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim);
+
+    /**
+     * Non-causal attention over a padded batch: rows {@code b * seqLen + i} of q, k, v (row stride
+     * qkvStride floats, [heads][headDim] each); int32 lengths[b] real rows per sequence (keys past it
+     * masked, query rows past it written as zeros); out [batch * seqLen][heads * headDim].
+     */
+    void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment lengths,
+                                int batch, int seqLen, int heads, int headDim, int qkvStride);
 }

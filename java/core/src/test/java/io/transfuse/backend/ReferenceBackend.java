@@ -154,4 +154,79 @@ public final class ReferenceBackend implements Backend {
             for (int n = 0; n < dstate; n++) set(state, (long) ch * dstate + n, h[n]);
         }
     }
+
+
+    @Override
+    public void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual, MemorySegment weight,
+                          MemorySegment bias, int tokens, int dim, float eps) {
+        double[] y = new double[dim];
+        for (int t = 0; t < tokens; t++) {
+            double mean = 0;
+            for (int i = 0; i < dim; i++) {
+                long at = (long) t * dim + i;
+                y[i] = (double) get(x, at) + (xBias == null ? 0 : get(xBias, i)) + (residual == null ? 0 : get(residual, at));
+                mean += y[i];
+            }
+            mean /= dim;
+            double var = 0;
+            for (int i = 0; i < dim; i++) var += (y[i] - mean) * (y[i] - mean);
+            double scale = 1 / Math.sqrt(var / dim + eps);
+            for (int i = 0; i < dim; i++) set(out, (long) t * dim + i, (y[i] - mean) * scale * get(weight, i) + get(bias, i));
+        }
+    }
+
+    @Override
+    public void addBias(MemorySegment x, MemorySegment bias, int rows, int dim) {
+        for (long r = 0; r < rows; r++) {
+            for (int i = 0; i < dim; i++) set(x, r * dim + i, (double) get(x, r * dim + i) + get(bias, i));
+        }
+    }
+
+    @Override
+    public void gelu(MemorySegment x, long n) {
+        for (long i = 0; i < n; i++) set(x, i, ReferenceMath.gelu(get(x, i)));
+    }
+
+    @Override
+    public void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim) {
+        for (long r = 0; r < rows; r++) {
+            for (int i = 0; i < dim; i++) set(x, r * dim + i, ReferenceMath.gelu((double) get(x, r * dim + i) + get(bias, i)));
+        }
+    }
+
+    @Override
+    public void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment lengths,
+                                       int batch, int seqLen, int heads, int headDim, int qkvStride) {
+        int width = heads * headDim;
+        for (int b = 0; b < batch; b++) {
+            int len = lengths.getAtIndex(ValueLayout.JAVA_INT, b);
+            for (int i = 0; i < seqLen; i++) {
+                long row = (long) b * seqLen + i;
+                for (int h = 0; h < heads; h++) {
+                    if (i >= len) {
+                        for (int d = 0; d < headDim; d++) set(out, row * width + h * headDim + d, 0);
+                        continue;
+                    }
+                    double[] p = new double[len];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < len; j++) {
+                        long keyRow = (long) b * seqLen + j;
+                        double s = 0;
+                        for (int d = 0; d < headDim; d++) {
+                            s += (double) get(q, row * qkvStride + h * headDim + d) * get(k, keyRow * qkvStride + h * headDim + d);
+                        }
+                        p[j] = s / Math.sqrt(headDim);
+                        max = Math.max(max, p[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < len; j++) sum += p[j] = Math.exp(p[j] - max);
+                    for (int d = 0; d < headDim; d++) {
+                        double acc = 0;
+                        for (int j = 0; j < len; j++) acc += p[j] / sum * get(v, ((long) b * seqLen + j) * qkvStride + h * headDim + d);
+                        set(out, row * width + h * headDim + d, acc);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -67,4 +67,32 @@ public final class CpuBackend implements Backend {
                               MemorySegment deltaBias, int tokens, int dim, int dstate, boolean deltaSoftplus) {
         CpuOps.selectiveScan(out, state, u, delta, a, b, c, d, z, deltaBias, tokens, dim, dstate, deltaSoftplus);
     }
+
+
+    @Override
+    public void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual, MemorySegment weight,
+                          MemorySegment bias, int tokens, int dim, float eps) {
+        CpuOps.layerNorm(out, x, xBias, residual, weight, bias, tokens, dim, eps);
+    }
+
+    @Override
+    public void addBias(MemorySegment x, MemorySegment bias, int rows, int dim) {
+        CpuOps.addBias(x, bias, rows, dim);
+    }
+
+    @Override
+    public void gelu(MemorySegment x, long n) {
+        CpuOps.gelu(x, n);
+    }
+
+    @Override
+    public void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim) {
+        CpuOps.biasGelu(x, bias, rows, dim);
+    }
+
+    @Override
+    public void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment lengths,
+                                       int batch, int seqLen, int heads, int headDim, int qkvStride) {
+        CpuOps.attentionBidirectional(out, q, k, v, lengths, batch, seqLen, heads, headDim, qkvStride);
+    }
 }

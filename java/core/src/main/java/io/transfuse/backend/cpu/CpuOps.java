@@ -31,12 +31,15 @@ public final class CpuOps {
     public static final int ABI_VERSION = 1;
     /** Largest head dimension {@link #attention} accepts. */
     public static final int MAX_HEAD_DIM = 1024;
+    /** Longest sequence {@link #attentionBidirectional} accepts ({@code TF_CPU_MAX_ENCODER_SEQ}). */
+    public static final int MAX_ENCODER_SEQ = 8192;
 
     /** Instruction sets of the kernels ({@code TF_CPU_ISA_*}). */
     public enum Isa { GENERIC, AVX2, AVX512 }
 
     private static final MethodHandle VERSION, SET_THREADS, GET_THREADS, SET_ISA, GET_ISA, BEST_ISA,
-            MATMUL, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING;
+            MATMUL, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING,
+            LAYERNORM, ADD_BIAS, GELU, BIAS_GELU, ATTENTION_BIDIRECTIONAL;
 
     static {
         SymbolLookup lib = NativeLibrary.load("transfuse_cpu");
@@ -60,6 +63,13 @@ public final class CpuOps {
         ADD = handle(linker, lib, "tf_cpu_add", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
         EMBEDDING = handle(linker, lib, "tf_cpu_embedding", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
+        LAYERNORM = handle(linker, lib, "tf_cpu_layernorm", FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT));
+        ADD_BIAS = handle(linker, lib, "tf_cpu_add_bias", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
+        GELU = handle(linker, lib, "tf_cpu_gelu", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG));
+        BIAS_GELU = handle(linker, lib, "tf_cpu_bias_gelu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
+        ATTENTION_BIDIRECTIONAL = handle(linker, lib, "tf_cpu_attention_bidirectional", FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
         int v = version();
         if (v != ABI_VERSION) {
             throw new IllegalStateException("libtransfuse_cpu has ABI version " + v + ", this binding expects "
@@ -401,6 +411,115 @@ public final class CpuOps {
 
     private static MemorySegment orNull(MemorySegment s) {
         return s == null ? MemorySegment.NULL : s;
+    }
+
+    // ---- encoder ops (encoder_ops.cpp) ----------------------------------------------------------
+
+    /**
+     * LayerNorm over [tokens][dim] of {@code y = x + xBias + residual}, where xBias ([dim], a Linear
+     * layer's bias) and residual ([tokens][dim]) may each be null:
+     * {@code out[t] = (y[t] - mean) / sqrt(var + eps) * weight + bias}, biased variance.
+     * out may alias x or residual.
+     */
+    public static void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual,
+                                 MemorySegment weight, MemorySegment bias, int tokens, int dim, float eps) {
+        positive("tokens", tokens);
+        positive("dim", dim);
+        if (!(eps >= 0) || Float.isInfinite(eps)) throw new IllegalArgumentException("eps must be finite and >= 0, got " + eps);
+        long bytes = (long) tokens * dim * 4;
+        writable("out", out, bytes);
+        readable("x", x, bytes);
+        if (xBias != null) readable("xBias", xBias, (long) dim * 4);
+        if (residual != null) readable("residual", residual, bytes);
+        readable("weight", weight, (long) dim * 4);
+        readable("bias", bias, (long) dim * 4);
+        MemorySegment xb = xBias == null ? MemorySegment.NULL : xBias;
+        MemorySegment res = residual == null ? MemorySegment.NULL : residual;
+        try {
+            LAYERNORM.invokeExact(out, x, xb, res, weight, bias, tokens, dim, eps);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code x[r][i] += bias[i]} over [rows][dim], in place. */
+    public static void addBias(MemorySegment x, MemorySegment bias, int rows, int dim) {
+        positive("rows", rows);
+        positive("dim", dim);
+        writable("x", x, (long) rows * dim * 4);
+        readable("bias", bias, (long) dim * 4);
+        try {
+            ADD_BIAS.invokeExact(x, bias, rows, dim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** GELU (erf form) in place over n values: {@code x * 0.5 * (1 + erf(x / sqrt 2))}, within ~1e-7 * |x|. */
+    public static void gelu(MemorySegment x, long n) {
+        nonNegative("n", n);
+        writable("x", x, n * 4);
+        if (n == 0) return;
+        try {
+            GELU.invokeExact(x, n);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** {@code x[r] = gelu(x[r] + bias)} over [rows][dim], in place (GELU as in {@link #gelu}). */
+    public static void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim) {
+        positive("rows", rows);
+        positive("dim", dim);
+        writable("x", x, (long) rows * dim * 4);
+        readable("bias", bias, (long) dim * 4);
+        try {
+            BIAS_GELU.invokeExact(x, bias, rows, dim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Non-causal multi-head attention over a padded batch of {@code batch} sequences of
+     * {@code seqLen} rows. Row {@code r = b * seqLen + i} of q, k and v holds [heads][headDim] from
+     * float {@code r * qkvStride} (q, k, v may be column blocks of one fused QKV buffer); out is
+     * [batch * seqLen][heads * headDim]. {@code lengths} (int32 [batch], each in 0..seqLen) gives each
+     * sequence's real rows: keys at or past it are masked, query rows at or past it become zeros.
+     * Scale 1/sqrt(headDim). out must not overlap q, k or v.
+     */
+    public static void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
+                                              MemorySegment lengths, int batch, int seqLen, int heads, int headDim,
+                                              int qkvStride) {
+        positive("batch", batch);
+        positive("seqLen", seqLen);
+        positive("heads", heads);
+        positive("headDim", headDim);
+        if (seqLen > MAX_ENCODER_SEQ) throw new IllegalArgumentException("seqLen must be <= " + MAX_ENCODER_SEQ + ", got " + seqLen);
+        long width = (long) heads * headDim;
+        if (qkvStride < width) throw new IllegalArgumentException("qkvStride must be >= heads * headDim = " + width + ", got " + qkvStride);
+        long rows = (long) batch * seqLen;
+        long outBytes = rows * width * 4;
+        long inBytes = ((rows - 1) * qkvStride + width) * 4;
+        writable("out", out, outBytes);
+        readable("q", q, inBytes);
+        readable("k", k, inBytes);
+        readable("v", v, inBytes);
+        readable("lengths", lengths, (long) batch * 4);
+        disjoint("out", out, outBytes, "q", q, inBytes);
+        disjoint("out", out, outBytes, "k", k, inBytes);
+        disjoint("out", out, outBytes, "v", v, inBytes);
+        for (int b = 0; b < batch; b++) {
+            int len = lengths.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b);
+            if (len < 0 || len > seqLen) {
+                throw new IllegalArgumentException("lengths[" + b + "] = " + len + " is outside [0, seqLen " + seqLen + "]");
+            }
+        }
+        try {
+            ATTENTION_BIDIRECTIONAL.invokeExact(out, q, k, v, lengths, batch, seqLen, heads, headDim, qkvStride);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
     }
 
     // ---- argument checks ---------------------------------------------------------------------

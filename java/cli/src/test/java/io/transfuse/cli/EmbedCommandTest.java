@@ -1,0 +1,182 @@
+package io.transfuse.cli;
+
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.transfuse.tokenizer.hf.Encoding;
+import io.transfuse.tokenizer.hf.HfTokenizer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static io.transfuse.cli.MainTest.assertOneLineError;
+import static io.transfuse.cli.MainTest.run;
+import static org.junit.jupiter.api.Assertions.*;
+
+/**
+ * {@code transfuse embed} and {@code transfuse convert} as a user runs them, on the real
+ * all-MiniLM-L6-v2 and bge-small-en-v1.5 ONNX exports (from the langchain4j jars on Maven Central):
+ * the printed embeddings agree with ONNX Runtime on the same file (cosine >= 0.9999 per text).
+ */
+class EmbedCommandTest {
+    static final List<String> TEXTS = List.of("Hello world", "Café naïve résumé", "你好世界，日本語のテキスト",
+            "Emoji 😀🚀 and punctuation?!", "", "word " .repeat(300) + "truncated");
+    static final ObjectMapper JSON = new ObjectMapper();
+
+    @AfterEach
+    void restoreStdin() {
+        EmbedCommand.stdin = System.in;
+    }
+
+    static Path extract(String name) throws IOException {
+        Path dir = Path.of("target", "encoders", name).toAbsolutePath();
+        Path onnx = dir.resolve("model.onnx");
+        if (!Files.isRegularFile(onnx)) {
+            Files.createDirectories(dir);
+            copy("/" + name + "-tokenizer.json", dir.resolve("tokenizer.json"));
+            copy("/" + name + ".onnx", onnx);
+        }
+        return onnx;
+    }
+
+    private static void copy(String resource, Path target) throws IOException {
+        try (InputStream in = EmbedCommandTest.class.getResourceAsStream(resource)) {
+            assertNotNull(in, "test classpath lacks " + resource);
+            Path tmp = target.resolveSibling(target.getFileName() + ".tmp");
+            Files.copy(in, tmp, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+        }
+    }
+
+    static List<float[]> parse(String out, List<String> texts) throws IOException {
+        List<float[]> e = new ArrayList<>();
+        List<String> lines = out.lines().toList();
+        assertEquals(texts.size(), lines.size(), out);
+        for (int i = 0; i < lines.size(); i++) {
+            JsonNode line = JSON.readTree(lines.get(i));
+            assertEquals(texts.get(i), line.get("text").asText());
+            JsonNode arr = line.get("embedding");
+            float[] v = new float[arr.size()];
+            for (int d = 0; d < v.length; d++) v[d] = arr.get(d).floatValue();
+            e.add(v);
+        }
+        return e;
+    }
+
+    /** ONNX Runtime's last_hidden_state, pooled (mean or CLS) and L2-normalised. */
+    static List<float[]> onnxRuntime(Path onnx, List<String> texts, boolean cls) throws Exception {
+        HfTokenizer tok = HfTokenizer.load(onnx.resolveSibling("tokenizer.json"));
+        int max = tok.modelMaxLength() > 0 ? Math.min(512, tok.modelMaxLength()) : 512;
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        List<float[]> out = new ArrayList<>();
+        try (OrtSession.SessionOptions o = new OrtSession.SessionOptions(); OrtSession s = env.createSession(onnx.toString(), o)) {
+            for (String text : texts) {
+                Encoding e = tok.encode(text, true, max);
+                int n = e.length();
+                long[][] ids = new long[1][n], mask = new long[1][n], types = new long[1][n];
+                for (int i = 0; i < n; i++) {
+                    ids[0][i] = e.ids()[i];
+                    mask[0][i] = 1;
+                }
+                try (var a = ai.onnxruntime.OnnxTensor.createTensor(env, ids); var b = ai.onnxruntime.OnnxTensor.createTensor(env, mask);
+                     var c = ai.onnxruntime.OnnxTensor.createTensor(env, types);
+                     var r = s.run(Map.of("input_ids", a, "attention_mask", b, "token_type_ids", c))) {
+                    float[][] h = ((float[][][]) r.get(0).getValue())[0];
+                    int rows = cls ? 1 : n;
+                    double[] acc = new double[h[0].length];
+                    for (int t = 0; t < rows; t++) for (int d = 0; d < acc.length; d++) acc[d] += h[t][d] / rows;
+                    double norm = 0;
+                    for (double v : acc) norm += v * v;
+                    float[] v = new float[acc.length];
+                    for (int d = 0; d < v.length; d++) v[d] = (float) (acc[d] / Math.sqrt(norm));
+                    out.add(v);
+                }
+            }
+        }
+        return out;
+    }
+
+    static void assertAgree(List<float[]> want, List<float[]> got, String where) {
+        for (int i = 0; i < want.size(); i++) {
+            double dot = 0, a = 0, b = 0;
+            for (int d = 0; d < want.get(i).length; d++) {
+                dot += (double) want.get(i)[d] * got.get(i)[d];
+                a += (double) want.get(i)[d] * want.get(i)[d];
+                b += (double) got.get(i)[d] * got.get(i)[d];
+            }
+            double cos = dot / Math.sqrt(a * b);
+            assertTrue(cos >= 0.9999, where + " text " + i + ": cosine " + cos);
+        }
+    }
+
+    @Test
+    void miniLmFromArgumentsAgreesWithOnnxRuntime() throws Exception {
+        Path onnx = extract("all-minilm-l6-v2");
+        MainTest.Run r = run(concat(List.of("embed", "--model", onnx.toString()), TEXTS));
+        assertEquals(0, r.code(), r.err());
+        List<float[]> got = parse(r.out(), TEXTS);
+        assertEquals(384, got.getFirst().length);
+        assertAgree(onnxRuntime(onnx, TEXTS, false), got, "MiniLM");
+    }
+
+    @Test
+    void bgeFromStdinWithClsPoolingAgreesWithOnnxRuntime() throws Exception {
+        Path onnx = extract("bge-small-en-v1.5");
+        List<String> lines = TEXTS.stream().filter(t -> !t.isEmpty()).toList(); // an empty line is a text too, but keep lines unambiguous
+        EmbedCommand.stdin = new ByteArrayInputStream((String.join("\n", lines) + "\n").getBytes(StandardCharsets.UTF_8));
+        MainTest.Run r = run("embed", "--model", onnx.toString(), "--pooling", "cls", "--batch", "2");
+        assertEquals(0, r.code(), r.err());
+        assertAgree(onnxRuntime(onnx, lines, true), parse(r.out(), lines), "BGE");
+    }
+
+    @Test
+    void convertThenEmbedTheDirectory(@TempDir Path tmp) throws Exception {
+        Path onnx = extract("all-minilm-l6-v2");
+        Path out = tmp.resolve("minilm-hf");
+        MainTest.Run c = run("convert", onnx.toString(), out.toString());
+        assertEquals(0, c.code(), c.err());
+        for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json"}) {
+            assertTrue(Files.isRegularFile(out.resolve(f)), f);
+        }
+        MainTest.Run r = run(concat(List.of("embed", "--model", out.toString(), "--batch", "4"), TEXTS));
+        assertEquals(0, r.code(), r.err());
+        assertAgree(onnxRuntime(onnx, TEXTS, false), parse(r.out(), TEXTS), "converted MiniLM");
+    }
+
+    @Test
+    void usageAndModelErrors(@TempDir Path tmp) throws IOException {
+        assertOneLineError(run("embed", "hi"), 2, "--model");
+        Path onnx = extract("all-minilm-l6-v2");
+        assertOneLineError(run("embed", "--model", onnx.toString(), "--pooling", "max", "hi"), 2, "--pooling", "max");
+        assertOneLineError(run("embed", "--model", onnx.toString(), "--batch", "0", "hi"), 2, "batch");
+        assertOneLineError(run("embed", "--model", "/nonexistent/model.onnx", "hi"), 1, "/nonexistent/model.onnx", "no such file");
+        Path lonely = tmp.resolve("lonely");
+        Files.createDirectories(lonely);
+        Files.copy(onnx, lonely.resolve("model.onnx"));
+        assertOneLineError(run("embed", "--model", lonely.resolve("model.onnx").toString(), "hi"), 1, "tokenizer.json");
+        Path garbage = tmp.resolve("garbage.onnx");
+        Files.write(garbage, new byte[] {(7 << 3) | 2, 100, 1});
+        Files.copy(onnx.resolveSibling("tokenizer.json"), tmp.resolve("tokenizer.json"));
+        assertOneLineError(run("convert", garbage.toString(), tmp.resolve("out").toString()), 1, "garbage.onnx", "byte");
+        assertOneLineError(run("convert", tmp.toString(), tmp.resolve("out").toString()), 2, ".onnx");
+        assertOneLineError(run("convert", onnx.toString()), 2, "OUTDIR");
+    }
+
+    private static String[] concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all.toArray(String[]::new);
+    }
+}
