@@ -11,6 +11,9 @@ import io.transfuse.model.LlamaConfig;
 import io.transfuse.model.LlamaLoader;
 import io.transfuse.model.LlamaModel;
 import io.transfuse.model.LlamaWeights;
+import io.transfuse.model.vit.ImagePreprocessor;
+import io.transfuse.model.vit.ViTLoader;
+import io.transfuse.model.vit.ViTModel;
 import io.transfuse.tokenizer.SentencePieceBpe;
 import io.transfuse.tokenizer.Tokenizer;
 
@@ -71,6 +74,21 @@ public final class Transfuse {
     private static void warmUp(Decoder graph) {
         try (TrackedArena scratch = new TrackedArena("warm-up of " + graph.source())) {
             graph.forward(new int[] {0}, 0, 1, 0, graph.newState(1, scratch), new float[graph.vocabSize()]);
+        }
+    }
+
+    /**
+     * Loads an image classifier (ViT, DeiT) from a Hugging Face directory: config.json with
+     * id2label, safetensors weights, and preprocessor_config.json (ViT's defaults when absent).
+     */
+    public static ImageClassifier loadClassifier(Path dir, LoadOptions options) {
+        TrackedArena arena = new TrackedArena(dir.toString());
+        try {
+            ViTModel model = ViTLoader.load(dir, backend(options), arena);
+            return new ImageClassifier(arena, model, ImagePreprocessor.forModel(dir, model.config().imageSize()));
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
         }
     }
 

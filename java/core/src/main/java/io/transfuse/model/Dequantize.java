@@ -8,13 +8,13 @@ import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 
 /** Converts small tensors (norm weights) to F32 at load; large ones stay in their file type. */
-final class Dequantize {
+public final class Dequantize {
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
 
     private Dequantize() {}
 
-    static MemorySegment toF32(Tensor t, TrackedArena arena) {
+    public static MemorySegment toF32(Tensor t, TrackedArena arena) {
         long n = t.elementCount();
         MemorySegment out = arena.allocateFloats(n);
         MemorySegment in = t.data();
