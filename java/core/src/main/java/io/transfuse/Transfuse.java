@@ -16,6 +16,9 @@ import io.transfuse.model.LlamaWeights;
 import io.transfuse.model.MambaConfig;
 import io.transfuse.model.MambaLoader;
 import io.transfuse.model.bert.EncoderLoader;
+import io.transfuse.model.vit.ImagePreprocessor;
+import io.transfuse.model.vit.ViTLoader;
+import io.transfuse.model.vit.ViTModel;
 import io.transfuse.tokenizer.SentencePieceBpe;
 import io.transfuse.tokenizer.Tokenizer;
 import io.transfuse.tokenizer.hf.HfTokenizer;
@@ -155,6 +158,21 @@ public final class Transfuse {
         try (TrackedArena scratch = new TrackedArena("warm-up of " + graph.source());
              Decoder.SequenceState state = graph.newState(1, scratch)) {
             graph.forward(new int[] {0}, 0, 1, 0, state, new float[graph.vocabSize()]);
+        }
+    }
+
+    /**
+     * Loads an image classifier (ViT, DeiT) from a Hugging Face directory: config.json with
+     * id2label, safetensors weights, and preprocessor_config.json (ViT's defaults when absent).
+     */
+    public static ImageClassifier loadClassifier(Path dir, LoadOptions options) {
+        TrackedArena arena = new TrackedArena(dir.toString());
+        try {
+            ViTModel model = ViTLoader.load(dir, backend(options), arena);
+            return new ImageClassifier(arena, model, ImagePreprocessor.forModel(dir, model.config().imageSize()));
+        } catch (RuntimeException e) {
+            arena.close();
+            throw e;
         }
     }
 

@@ -9,8 +9,8 @@ import java.io.PrintWriter;
 /** The {@code transfuse} command. Errors print one line naming the fault and exit non-zero. */
 @Command(name = "transfuse", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Runs transformer-family models on the CPU (and, later, NVIDIA GPUs).",
-        subcommands = {GenerateCommand.class, MakeModelCommand.class, BenchCommand.class, EmbedCommand.class, ConvertCommand.class,
-                CommandLine.HelpCommand.class})
+        subcommands = {GenerateCommand.class, EmbedCommand.class, ClassifyCommand.class, ConvertCommand.class,
+                MakeModelCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));

@@ -1,10 +1,8 @@
 package io.transfuse.model;
 
-import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.WeightFile;
 import io.transfuse.tensor.Tensor;
 
-import java.util.Arrays;
 
 /** The tensors of a Llama decoder, checked against its config. Views into the mapped file. */
 public record LlamaWeights(Tensor tokenEmbedding, Layer[] layers, Tensor outputNorm, Tensor output) {
@@ -52,11 +50,6 @@ public record LlamaWeights(Tensor tokenEmbedding, Layer[] layers, Tensor outputN
     }
 
     private static Tensor shaped(WeightFile file, String name, long... expected) {
-        Tensor t = file.tensor(name);
-        if (!Arrays.equals(t.shape(), expected)) {
-            throw new ModelFormatException(file.path() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
-                    + " but the model config implies " + Arrays.toString(expected));
-        }
-        return t;
+        return file.tensor(name, expected);
     }
 }

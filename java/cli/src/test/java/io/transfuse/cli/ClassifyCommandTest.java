@@ -1,0 +1,58 @@
+package io.transfuse.cli;
+
+import io.transfuse.ImageClassifier;
+import io.transfuse.LoadOptions;
+import io.transfuse.Transfuse;
+import io.transfuse.loader.RandomVitModel;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import javax.imageio.ImageIO;
+import java.awt.image.BufferedImage;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+import static io.transfuse.cli.MainTest.assertOneLineError;
+import static io.transfuse.cli.MainTest.run;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/** `transfuse classify` prints, per image, the API's top-k labels and probabilities; errors are one line. */
+class ClassifyCommandTest {
+    @TempDir Path tmp;
+
+    @Test
+    void printsTopLabelsOfEachImage() throws Exception {
+        Path model = RandomVitModel.tiny().write(tmp.resolve("vit"));
+        Path a = tmp.resolve("a.png"), b = tmp.resolve("b.png");
+        ImageIO.write(image(40, 30, 0x336699), "png", a.toFile());
+        ImageIO.write(image(20, 50, 0xCC2211), "png", b.toFile());
+        MainTest.Run r = run("classify", "--model", model.toString(), "--top", "3", a.toString(), b.toString());
+        assertEquals(0, r.code(), r.err());
+        StringBuilder want = new StringBuilder();
+        try (ImageClassifier clf = Transfuse.loadClassifier(model, LoadOptions.defaults())) {
+            for (Path p : List.of(a, b)) {
+                want.append(p).append('\n');
+                for (ImageClassifier.Prediction x : clf.classify(p, 3)) {
+                    want.append(String.format(Locale.ROOT, "  %6.2f%%  %s%n", 100 * x.probability(), x.label()));
+                }
+            }
+        }
+        assertEquals(want.toString(), r.out());
+    }
+
+    @Test
+    void errorsAreOneLine() throws Exception {
+        Path model = RandomVitModel.tiny().write(tmp.resolve("vit"));
+        assertOneLineError(run("classify", "--model", model.toString(), tmp.resolve("missing.png").toString()), 1, "missing.png");
+        assertOneLineError(run("classify", "--model", tmp.resolve("nowhere").toString(), "x.png"), 1, "nowhere");
+        assertOneLineError(run("classify", "--model", model.toString(), "--top", "0", "x.png"), 2, "--top");
+        assertOneLineError(run("classify", "--model", model.toString()), 2, "IMAGE");
+    }
+
+    private static BufferedImage image(int w, int h, int rgb) {
+        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) img.setRGB(x, y, rgb ^ (x * 2654435761L > 0 ? x * 7 + y * 13 : 0));
+        return img;
+    }
+}
