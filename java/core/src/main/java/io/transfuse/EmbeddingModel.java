@@ -2,7 +2,7 @@ package io.transfuse;
 
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.bert.BertConfig;
-import io.transfuse.model.bert.BertModel;
+import io.transfuse.model.bert.EncoderGraph;
 import io.transfuse.model.bert.Pooling;
 import io.transfuse.tokenizer.hf.Encoding;
 import io.transfuse.tokenizer.hf.HfTokenizer;
@@ -20,15 +20,18 @@ import java.util.List;
  */
 public final class EmbeddingModel implements AutoCloseable {
     private final TrackedArena arena;
-    private final BertModel model;
+    private final EncoderGraph model;
     private final HfTokenizer tokenizer;
     private final Pooling pooling;
     private final int batchSize;
     private final int maxTokens;
     private boolean closed;
 
-    /** @param maxTokens tokens per text after truncation (special tokens included), at most the position table's length */
-    public EmbeddingModel(TrackedArena arena, BertModel model, HfTokenizer tokenizer, Pooling pooling, int batchSize, int maxTokens) {
+    /**
+     * @param model     the transformer stack (CPU or device), closed with this model
+     * @param maxTokens tokens per text after truncation (special tokens included), at most the position table's length
+     */
+    public EmbeddingModel(TrackedArena arena, EncoderGraph model, HfTokenizer tokenizer, Pooling pooling, int batchSize, int maxTokens) {
         if (maxTokens < 1 || maxTokens > model.config().maxSequence()) {
             throw new IllegalArgumentException("maxTokens must be in [1, " + model.config().maxSequence() + "], got " + maxTokens);
         }
@@ -113,7 +116,12 @@ public final class EmbeddingModel implements AutoCloseable {
 
     @Override
     public synchronized void close() {
+        if (closed) return;
         closed = true;
-        arena.close();
+        try {
+            model.close();
+        } finally {
+            arena.close();
+        }
     }
 }

@@ -1,8 +1,8 @@
 package io.transfuse;
 
 import io.transfuse.memory.TrackedArena;
+import io.transfuse.model.vit.ClassifierGraph;
 import io.transfuse.model.vit.ImagePreprocessor;
-import io.transfuse.model.vit.ViTModel;
 
 import java.awt.image.BufferedImage;
 import java.nio.file.Path;
@@ -16,14 +16,14 @@ import java.util.stream.IntStream;
  */
 public final class ImageClassifier implements AutoCloseable {
     private final TrackedArena arena;
-    private final ViTModel model;
+    private final ClassifierGraph model;
     private final ImagePreprocessor preprocessor;
     private boolean closed;
 
     /** One class and its probability (softmax over the classifier's logits). */
     public record Prediction(int index, String label, double probability) {}
 
-    ImageClassifier(TrackedArena arena, ViTModel model, ImagePreprocessor preprocessor) {
+    ImageClassifier(TrackedArena arena, ClassifierGraph model, ImagePreprocessor preprocessor) {
         this.arena = arena;
         this.model = model;
         this.preprocessor = preprocessor;

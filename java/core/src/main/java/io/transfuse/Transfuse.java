@@ -16,6 +16,7 @@ import io.transfuse.model.LlamaWeights;
 import io.transfuse.model.MambaConfig;
 import io.transfuse.model.MambaLoader;
 import io.transfuse.model.bert.EncoderLoader;
+import io.transfuse.model.vit.ClassifierGraph;
 import io.transfuse.model.vit.ImagePreprocessor;
 import io.transfuse.model.vit.ViTLoader;
 import io.transfuse.model.vit.ViTModel;
@@ -140,14 +141,20 @@ public final class Transfuse {
     /**
      * Loads a BERT-family text encoder (BERT, RoBERTa, MiniLM, BGE, E5): a Hugging Face directory
      * (config.json, model.safetensors, tokenizer.json, optional sentence-transformers modules.json)
-     * or an ONNX export with tokenizer.json beside it.
+     * or an ONNX export with tokenizer.json beside it. {@code options.device()} picks where the
+     * transformer stack runs, as in {@link #load(Path, LoadOptions)}; tokenisation and pooling run on the CPU.
      */
     public static EmbeddingModel loadEncoder(Path path, LoadOptions options) {
         return loadEncoder(path, options, EncoderOptions.defaults());
     }
 
     public static EmbeddingModel loadEncoder(Path path, LoadOptions options, EncoderOptions encoder) {
-        return EncoderLoader.load(path, encoder, backend(options));
+        Device device = resolve(options.device());
+        if (device == Device.CPU) return EncoderLoader.load(path, encoder, backend(options.withDevice(device)));
+        DecoderProvider provider = provider(device);
+        provider.requireAvailable(device); // fail before reading the model
+        LoadOptions resolved = options.withDevice(device);
+        return EncoderLoader.load(path, encoder, (config, weights, arena, rows) -> provider.bert(device, config, weights, rows, resolved));
     }
 
     /**
@@ -164,12 +171,23 @@ public final class Transfuse {
     /**
      * Loads an image classifier (ViT, DeiT) from a Hugging Face directory: config.json with
      * id2label, safetensors weights, and preprocessor_config.json (ViT's defaults when absent).
+     * On {@code cuda} / {@code cuda-emu} the transformer blocks run on the device; the patch embedding
+     * (with position interpolation for other image sizes) and the head stay on the CPU.
      */
     public static ImageClassifier loadClassifier(Path dir, LoadOptions options) {
+        Device device = resolve(options.device());
+        DecoderProvider provider = device == Device.CPU ? null : provider(device);
+        if (provider != null) provider.requireAvailable(device); // fail before reading the model
         TrackedArena arena = new TrackedArena(dir.toString());
         try {
-            ViTModel model = ViTLoader.load(dir, backend(options), arena);
-            return new ImageClassifier(arena, model, ImagePreprocessor.forModel(dir, model.config().imageSize()));
+            ViTModel model = ViTLoader.load(dir, backend(options.withDevice(Device.CPU)), arena);
+            ClassifierGraph graph = provider == null ? model : provider.vit(device, model, options.withDevice(device));
+            try {
+                return new ImageClassifier(arena, graph, ImagePreprocessor.forModel(dir, model.config().imageSize()));
+            } catch (RuntimeException e) {
+                graph.close();
+                throw e;
+            }
         } catch (RuntimeException e) {
             arena.close();
             throw e;

@@ -1,8 +1,10 @@
 package io.transfuse.cli;
 
+import io.transfuse.Device;
 import io.transfuse.ImageClassifier;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
+import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.loader.RandomVitModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -16,8 +18,9 @@ import java.util.Locale;
 import static io.transfuse.cli.MainTest.assertOneLineError;
 import static io.transfuse.cli.MainTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
-/** `transfuse classify` prints, per image, the API's top-k labels and probabilities; errors are one line. */
+/** `transfuse classify` prints, per image, the API's top-k labels and probabilities (on cpu and cuda-emu); errors are one line. */
 class ClassifyCommandTest {
     @TempDir Path tmp;
 
@@ -39,6 +42,32 @@ class ClassifyCommandTest {
             }
         }
         assertEquals(want.toString(), r.out());
+    }
+
+    @Test
+    void cudaEmuPrintsTheDeviceGraphsLabelsWithTheCpuTopLabel() throws Exception {
+        Path model = RandomVitModel.tiny().write(tmp.resolve("vit"));
+        Path a = tmp.resolve("a.png");
+        ImageIO.write(image(40, 30, 0x336699), "png", a.toFile());
+        MainTest.Run r = run("classify", "--model", model.toString(), "--device", "cuda-emu", "--top", "3", a.toString());
+        assertEquals(0, r.code(), r.err());
+        StringBuilder want = new StringBuilder(a + "\n");
+        try (ImageClassifier emu = Transfuse.loadClassifier(model, LoadOptions.defaults().withDevice(Device.CUDA_EMU));
+             ImageClassifier cpu = Transfuse.loadClassifier(model, LoadOptions.defaults().withDevice(Device.CPU))) {
+            List<ImageClassifier.Prediction> top = emu.classify(a, 3);
+            for (ImageClassifier.Prediction x : top) want.append(String.format(Locale.ROOT, "  %6.2f%%  %s%n", 100 * x.probability(), x.label()));
+            ImageClassifier.Prediction best = cpu.classify(a, 1).getFirst();
+            assertEquals(best.label(), top.getFirst().label(), "cuda-emu's top label is the CPU's");
+            assertEquals(best.probability(), top.getFirst().probability(), 5e-3);
+        }
+        assertEquals(want.toString(), r.out());
+    }
+
+    @Test
+    void cudaWithoutGpuFailsWithOneLine() throws Exception {
+        assumeFalse(GpuProbe.present(), "a GPU is present");
+        Path model = RandomVitModel.tiny().write(tmp.resolve("vit"));
+        assertOneLineError(run("classify", "--model", model.toString(), "--device", "cuda", "x.png"), 1, "no CUDA device/driver was found");
     }
 
     @Test

@@ -4,6 +4,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.tokenizer.hf.Encoding;
 import io.transfuse.tokenizer.hf.HfTokenizer;
 import org.junit.jupiter.api.AfterEach;
@@ -24,11 +25,13 @@ import java.util.Map;
 import static io.transfuse.cli.MainTest.assertOneLineError;
 import static io.transfuse.cli.MainTest.run;
 import static org.junit.jupiter.api.Assertions.*;
+import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /**
  * {@code transfuse embed} and {@code transfuse convert} as a user runs them, on the real
  * all-MiniLM-L6-v2 and bge-small-en-v1.5 ONNX exports (from the langchain4j jars on Maven Central):
- * the printed embeddings agree with ONNX Runtime on the same file (cosine >= 0.9999 per text).
+ * the printed embeddings agree with ONNX Runtime on the same file (cosine >= 0.9999 per text), on the
+ * CPU and with {@code --device cuda-emu}.
  */
 class EmbedCommandTest {
     static final List<String> TEXTS = List.of("Hello world", "Café naïve résumé", "你好世界，日本語のテキスト",
@@ -139,6 +142,28 @@ class EmbedCommandTest {
         MainTest.Run r = run("embed", "--model", onnx.toString(), "--pooling", "cls", "--batch", "2");
         assertEquals(0, r.code(), r.err());
         assertAgree(onnxRuntime(onnx, lines, true), parse(r.out(), lines), "BGE");
+    }
+
+    @Test
+    void miniLmAndBgeOnCudaEmuAgreeWithOnnxRuntime() throws Exception {
+        Path minilm = extract("all-minilm-l6-v2");
+        MainTest.Run r = run(concat(List.of("embed", "--model", minilm.toString(), "--device", "cuda-emu"), TEXTS));
+        assertEquals(0, r.code(), r.err());
+        assertAgree(onnxRuntime(minilm, TEXTS, false), parse(r.out(), TEXTS), "MiniLM on cuda-emu");
+        Path bge = extract("bge-small-en-v1.5");
+        // BGE's 12 layers on the emulator: the short texts here (CudaBertOnnxAgreementEmuTest in java/cuda runs the long ones too)
+        List<String> short_ = TEXTS.subList(0, TEXTS.size() - 1);
+        r = run(concat(List.of("embed", "--model", bge.toString(), "--device", "cuda-emu", "--pooling", "cls", "--batch", "3"), short_));
+        assertEquals(0, r.code(), r.err());
+        assertAgree(onnxRuntime(bge, short_, true), parse(r.out(), short_), "BGE on cuda-emu");
+    }
+
+    @Test
+    void cudaWithoutGpuFailsWithOneLine() throws IOException {
+        assumeFalse(GpuProbe.present(), "a GPU is present");
+        assertOneLineError(run("embed", "--model", extract("all-minilm-l6-v2").toString(), "--device", "cuda", "hi"), 1,
+                "no CUDA device/driver was found");
+        assertOneLineError(run("embed", "--model", extract("all-minilm-l6-v2").toString(), "--device", "tpu", "hi"), 2, "tpu", "cuda-emu");
     }
 
     @Test

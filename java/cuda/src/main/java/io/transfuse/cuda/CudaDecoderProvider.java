@@ -4,11 +4,14 @@ import io.transfuse.Device;
 import io.transfuse.LoadOptions;
 import io.transfuse.TransfuseException;
 import io.transfuse.backend.DecoderProvider;
+import io.transfuse.cuda.encoder.CudaBertModel;
+import io.transfuse.cuda.encoder.CudaViTModel;
 import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.cuda.jcuda.JCudaRuntime;
 import io.transfuse.cuda.llama.CudaLlamaModel;
 import io.transfuse.cuda.llama.CudaOptions;
 import io.transfuse.cuda.mamba.CudaMambaModel;
+import io.transfuse.cuda.runtime.ElemType;
 import io.transfuse.cuda.runtime.EmulatedRuntime;
 import io.transfuse.cuda.runtime.GpuRuntime;
 import io.transfuse.model.Decoder;
@@ -17,6 +20,11 @@ import io.transfuse.model.LlamaWeights;
 import io.transfuse.model.MambaConfig;
 import io.transfuse.model.MambaModel;
 import io.transfuse.model.MambaWeights;
+import io.transfuse.model.bert.BertConfig;
+import io.transfuse.model.bert.BertWeights;
+import io.transfuse.model.bert.EncoderGraph;
+import io.transfuse.model.vit.ClassifierGraph;
+import io.transfuse.model.vit.ViTModel;
 
 /**
  * Serves {@code cuda} (a GPU through JCuda) and {@code cuda-emu} (the host emulator) to
@@ -67,6 +75,31 @@ public final class CudaDecoderProvider implements DecoderProvider {
             CudaOptions d = CudaOptions.defaults();
             CudaOptions o = new CudaOptions(d.dtype(), MAMBA_PREFILL_TOKENS, d.maxBatch(), d.maxSequences(), d.blockSize());
             return new CudaMambaModel(config, weights, rt, o, context).owningRuntime();
+        } catch (RuntimeException e) {
+            rt.close();
+            throw e;
+        }
+    }
+
+    /** Encoders run in fp16 (fp32 accumulation): BERT and ViT activations stay well inside its range after each LayerNorm. */
+    @Override
+    public EncoderGraph bert(Device device, BertConfig config, BertWeights weights, int maxTokens, LoadOptions options) {
+        requireAvailable(device);
+        GpuRuntime rt = device == Device.CUDA ? new JCudaRuntime(0) : new EmulatedRuntime();
+        try {
+            return new CudaBertModel(rt, config, weights, ElemType.F16, maxTokens).owningRuntime();
+        } catch (RuntimeException e) {
+            rt.close();
+            throw e;
+        }
+    }
+
+    @Override
+    public ClassifierGraph vit(Device device, ViTModel host, LoadOptions options) {
+        requireAvailable(device);
+        GpuRuntime rt = device == Device.CUDA ? new JCudaRuntime(0) : new EmulatedRuntime();
+        try {
+            return new CudaViTModel(rt, host, ElemType.F16).owningRuntime();
         } catch (RuntimeException e) {
             rt.close();
             throw e;

@@ -21,7 +21,7 @@ import java.lang.foreign.ValueLayout;
  * a copy in the model's arena). Activations live in a workspace sized at construction for
  * {@code maxTokens} rows (batch × padded length); nothing is allocated per call. Not thread-safe.
  */
-public final class BertModel {
+public final class BertModel implements EncoderGraph {
     private final BertConfig c;
     private final BertWeights w;
     private final Backend ops;
@@ -71,17 +71,13 @@ public final class BertModel {
         lengths = arena.allocate((long) maxBatch * 4);
     }
 
+    @Override
     public BertConfig config() { return c; }
 
-    /** Rows (batch × padded length) one {@link #forward} call can take. */
+    @Override
     public int maxTokens() { return maxTokens; }
 
-    /**
-     * Encodes a padded batch: sequence b is {@code tokenIds[b]} (with {@code typeIds[b]}, same length,
-     * or null for all zeros), padded to {@code seqLen}. Returns the last hidden state
-     * [batch * seqLen][hidden] (rows past a sequence's length are not meaningful), valid until the
-     * next call.
-     */
+    @Override
     public MemorySegment forward(int[][] tokenIds, int[][] typeIds, int seqLen) {
         int batch = tokenIds.length, h = c.hidden(), t = batch * seqLen;
         if (batch == 0 || seqLen <= 0 || (long) batch * seqLen > maxTokens) {

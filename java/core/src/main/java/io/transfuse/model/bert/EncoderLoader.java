@@ -25,7 +25,20 @@ public final class EncoderLoader {
 
     private EncoderLoader() {}
 
+    /** Builds the transformer stack over the loaded weights: the CPU {@link BertModel} or a device graph. */
+    @FunctionalInterface
+    public interface GraphFactory {
+        /** @param maxTokens rows (batch × padded length) per forward call to plan the workspace for */
+        EncoderGraph create(BertConfig config, BertWeights weights, TrackedArena arena, int maxTokens);
+    }
+
+    /** The encoder on the CPU {@code backend}. */
     public static EmbeddingModel load(Path path, EncoderOptions options, Backend backend) {
+        return load(path, options, (c, w, arena, rows) -> new BertModel(c, w, backend, arena, rows));
+    }
+
+    /** The encoder with the stack {@code graphs} builds (tokenizer, pooling and batching are the same on every device). */
+    public static EmbeddingModel load(Path path, EncoderOptions options, GraphFactory graphs) {
         if (!Files.exists(path)) throw new ModelFormatException(path + ": no such file or directory");
         TrackedArena arena = new TrackedArena(path.toString());
         try {
@@ -49,9 +62,15 @@ public final class EncoderLoader {
             BertWeights w = BertWeights.from(weights, config);
             int seq = config.maxSequence();
             int rows = Math.max(seq, Math.min(WORKSPACE_ROWS, options.batchSize() * seq));
-            BertModel model = new BertModel(config, w, backend, arena, rows);
             Pooling pooling = options.resolve(Pooling.read(dir));
-            return new EmbeddingModel(arena, model, tokenizer, pooling, options.batchSize(), maxTokens(dir, config, tokenizer));
+            int maxTokens = maxTokens(dir, config, tokenizer);
+            EncoderGraph model = graphs.create(config, w, arena, rows);
+            try {
+                return new EmbeddingModel(arena, model, tokenizer, pooling, options.batchSize(), maxTokens);
+            } catch (RuntimeException e) {
+                model.close();
+                throw e;
+            }
         } catch (RuntimeException e) {
             arena.close();
             throw e;

@@ -18,7 +18,7 @@ import java.lang.foreign.ValueLayout;
  * <p>The workspace is sized for one image at the size of the last call and reused (freed and
  * replaced when an image of another size comes). Not thread-safe.
  */
-public final class ViTModel implements AutoCloseable {
+public final class ViTModel implements ClassifierGraph {
     private final ViTConfig c;
     private final ViTWeights w;
     private final Backend ops;
@@ -60,7 +60,11 @@ public final class ViTModel implements AutoCloseable {
         positions = floats(w.positions(), null);
     }
 
+    @Override
     public ViTConfig config() { return c; }
+
+    /** The weights (views into the model's files), for a device graph that runs the blocks elsewhere. */
+    public ViTWeights weights() { return w; }
 
     private MemorySegment f32(Tensor t) {
         return t == null ? null : Dequantize.toF32(t, arena);
@@ -75,8 +79,22 @@ public final class ViTModel implements AutoCloseable {
         return both;
     }
 
-    /** Class logits ([labels]) for one preprocessed image. */
+    @Override
     public float[] classify(ImagePreprocessor.Pixels image) {
+        MemorySegment x = embed(image);
+        int n = (int) (x.byteSize() / ((long) c.hidden() * Float.BYTES));
+        lengths.set(ValueLayout.JAVA_INT, 0, n);
+        for (int l = 0; l < c.layers(); l++) block(w.layers()[l], layers[l], ws);
+        return head(x);
+    }
+
+    /**
+     * The transformer's input for one preprocessed image: f32 [tokens][hidden] (CLS, distillation
+     * token, patches, positions added; positions interpolated for other image sizes), in the
+     * workspace, valid until the next call. The CUDA graph runs its blocks on the device between this
+     * and {@link #head}.
+     */
+    public MemorySegment embed(ImagePreprocessor.Pixels image) {
         int p = c.patchSize();
         if (image.width() % p != 0 || image.height() % p != 0) {
             throw new IllegalArgumentException("image of " + image.width() + "x" + image.height()
@@ -90,15 +108,25 @@ public final class ViTModel implements AutoCloseable {
         ops.addBias(patchRows, patchBias, n - first, h);
         MemorySegment.copy(prefix, 0, s.x(), ValueLayout.JAVA_FLOAT, 0, first * h);
         ops.add(s.x(), s.x(), s.pos(), (long) n * h);
-        lengths.set(ValueLayout.JAVA_INT, 0, n);
-        for (int l = 0; l < c.layers(); l++) block(w.layers()[l], layers[l], s);
+        return s.x().asSlice(0, (long) n * h * Float.BYTES);
+    }
+
+    /**
+     * The classifier on the last hidden state {@code hidden} (f32 [tokens][hidden], before the final
+     * LayerNorm): the final LayerNorm and head(s) on the CLS (and distillation) rows.
+     */
+    public float[] head(MemorySegment hidden) {
+        int h = c.hidden();
+        if (ws == null || hidden.byteSize() < (long) c.prefixTokens() * h * Float.BYTES) {
+            throw new IllegalArgumentException("head: the hidden state must hold the " + c.prefixTokens() + " prefix rows of " + h + " values (call embed first)");
+        }
         float[] logits = new float[c.labels().length];
         for (int i = 0; i < headBias.length; i++) {
             ViTWeights.Head head = w.heads()[i];
-            MemorySegment row = s.x().asSlice((long) head.token() * h * Float.BYTES, (long) h * Float.BYTES);
-            ops.layerNorm(s.xb(), row, null, null, normWeight, normBias, 1, h, c.layerNormEps());
-            linear(s.logits(), s.xb(), head.weight(), headBias[i], 1, h, logits.length);
-            for (int j = 0; j < logits.length; j++) logits[j] += s.logits().getAtIndex(ValueLayout.JAVA_FLOAT, j) / headBias.length;
+            MemorySegment row = hidden.asSlice((long) head.token() * h * Float.BYTES, (long) h * Float.BYTES);
+            ops.layerNorm(ws.xb(), row, null, null, normWeight, normBias, 1, h, c.layerNormEps());
+            linear(ws.logits(), ws.xb(), head.weight(), headBias[i], 1, h, logits.length);
+            for (int j = 0; j < logits.length; j++) logits[j] += ws.logits().getAtIndex(ValueLayout.JAVA_FLOAT, j) / headBias.length;
         }
         return logits;
     }

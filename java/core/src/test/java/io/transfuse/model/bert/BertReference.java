@@ -11,12 +11,12 @@ import java.util.Map;
  * x = LN(x + Wo·MHA(x) + bo), x = LN(x + W2·gelu(W1·x + b1) + b2); then mean or CLS pooling and
  * optional L2 normalisation.
  */
-final class BertReference {
+public final class BertReference {
     private final Map<String, float[]> w;
     private final int hidden, layers, heads, intermediate, positionOffset;
     private final double eps;
 
-    BertReference(RandomBert m) {
+    public BertReference(RandomBert m) {
         this.w = m.weights;
         this.hidden = m.hidden;
         this.layers = m.layers;
@@ -26,7 +26,7 @@ final class BertReference {
         this.eps = m.eps;
     }
 
-    double[] embed(int[] ids, int[] types, boolean cls, boolean normalize) {
+    public double[] embed(int[] ids, int[] types, boolean cls, boolean normalize) {
         double[][] x = hiddenStates(ids, types);
         double[] e = new double[hidden];
         int rows = cls ? 1 : ids.length;

@@ -23,8 +23,8 @@ import static org.junit.jupiter.api.Assertions.*;
  * with ONNX Runtime running the same .onnx file (last_hidden_state, pooled and normalised the same
  * way in this test) to cosine >= 0.9999 for every text, at batch 1 and in mixed-length batches.
  */
-class OnnxRuntimeAgreementTest {
-    static final List<String> TEXTS = List.of(
+public class OnnxRuntimeAgreementTest {
+    public static final List<String> TEXTS = List.of(
             "Hello world",
             "The quick brown fox jumps over the lazy dog.",
             "Café naïve résumé déjà vu — Ünïcödé àçcénts",
@@ -89,7 +89,7 @@ class OnnxRuntimeAgreementTest {
     }
 
     /** ONNX Runtime's last_hidden_state for each text alone (same token ids), pooled and L2-normalised here. */
-    private static List<float[]> onnxRuntime(Path onnx, EmbeddingModel model, Pooling.Mode mode) throws Exception {
+    public static List<float[]> onnxRuntime(Path onnx, EmbeddingModel model, Pooling.Mode mode) throws Exception {
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         List<float[]> out = new ArrayList<>();
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
@@ -122,7 +122,7 @@ class OnnxRuntimeAgreementTest {
         return out;
     }
 
-    private static double cosine(float[] a, float[] b) {
+    public static double cosine(float[] a, float[] b) {
         double dot = 0, na = 0, nb = 0;
         for (int i = 0; i < a.length; i++) {
             dot += (double) a[i] * b[i];

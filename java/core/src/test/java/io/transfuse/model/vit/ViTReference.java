@@ -13,17 +13,17 @@ import java.nio.file.Path;
  * (Dosovitskiy et al. 2021, eq. 1-4; DeiT's distillation token and averaged heads), independent of
  * the production graph and backends: every tensor read to a double array, loops over indices.
  */
-final class ViTReference {
+public final class ViTReference {
     private final ViTConfig c;
     private final Path weights;
 
-    ViTReference(Path dir) {
+    public ViTReference(Path dir) {
         this.c = ViTConfig.read(dir.resolve("config.json"));
         this.weights = dir.resolve("model.safetensors");
     }
 
     /** Logits for a preprocessed image [3][H][W]. */
-    double[] logits(ImagePreprocessor.Pixels image) {
+    public double[] logits(ImagePreprocessor.Pixels image) {
         try (TrackedArena arena = new TrackedArena("reference")) {
             SafetensorsFile f = SafetensorsFile.open(weights, arena);
             String p = c.prefix() + ".";

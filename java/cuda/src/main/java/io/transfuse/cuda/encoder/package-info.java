@@ -16,5 +16,8 @@
  * One layer is {@link io.transfuse.cuda.encoder.CudaEncoderLayer}: GEMMs through the runtime
  * (cuBLAS semantics), tf_bias_act epilogues, varlen bidirectional flash attention and tf_layernorm.
  * Pooling and classifier heads stay with the model (on the CPU: they are small).
+ * {@link io.transfuse.cuda.encoder.CudaBertModel} and {@link io.transfuse.cuda.encoder.CudaViTModel}
+ * are the model classes built this way (core's EncoderGraph / ClassifierGraph, served by
+ * {@link io.transfuse.cuda.CudaDecoderProvider}).
  */
 package io.transfuse.cuda.encoder;
