@@ -24,3 +24,4 @@ fi
 
 echo "== Java tests (Maven)"
 mvn -B test
+echo "== benchmark smoke (ci/bench.sh --smoke: the whole benchmark path on tiny models)"; ci/bench.sh --smoke | tail -n 2

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
     int threads = argc > 1 ? atoi(argv[1]) : 2;
     g_cpu_clock = getenv("TRANSFUSE_BENCH_CPUTIME") != nullptr;
     tf_cpu_set_threads(threads);
-    const int in = 768, out = 2048;
+    /* TRANSFUSE_BENCH_OUT=32000: a matrix far larger than the caches (the classifier's shape) */
+    const int in = 768, out = getenv("TRANSFUSE_BENCH_OUT") ? atoi(getenv("TRANSFUSE_BENCH_OUT")) : 2048;
     std::vector<float> wf((size_t)in * out), x((size_t)128 * in), y((size_t)128 * out);
     for (size_t i = 0; i < wf.size(); i++) wf[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
     for (size_t i = 0; i < x.size(); i++) x[i] = (float)((i * 40503u) % 1000) / 1000.0f - 0.5f;

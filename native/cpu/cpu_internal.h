@@ -39,6 +39,12 @@ struct tf_kernels {
 extern const tf_kernels tf_kernels_generic;
 extern const tf_kernels tf_kernels_avx2;
 extern const tf_kernels tf_kernels_avx512;
+extern const tf_kernels tf_kernels_avx512_vnni; /* same ISA id; Q8_0/Q4_0 dots with vpdpbusd */
+
+/* Q8_0 prefill with AMX int8 tiles (amx_q8.cpp): availability (CPUID + OS permission), and the
+ * matmul (returns 0, having written nothing to out, when out of memory). */
+int tf_amx_available(void);
+int tf_amx_q8_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads);
 
 /* IEEE half -> float without F16C (subnormals, infinities and NaN included). */
 static inline float tf_f16_to_f32(uint16_t h) {

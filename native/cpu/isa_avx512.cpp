@@ -1,7 +1,10 @@
-/* The AVX-512 kernels (F, BW, DQ, VL): 16 floats per vector, 32 registers. See simd_kernels.inc. */
+/* The AVX-512 kernels (F, BW, DQ, VL): 16 floats per vector, 32 registers. See simd_kernels.inc.
+ * Compiled twice: here without VNNI (table "avx512"), and by isa_avx512_vnni.cpp with TF_VNNI
+ * defined and -mavx512vnni (table "avx512-vnni"); only the Q8_0/Q4_0 dot product differs. */
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <utility>
 
 #include "cpu_internal.h"
@@ -39,6 +42,100 @@ struct V {
     static inline f ld_bf16(const uint8_t* p) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
     }
+    /* Integer Q8_0/Q4_0 path (simd_kernels.inc): a group is two 32-element blocks, one per 256-bit
+     * half of a zmm. With VNNI, vpdpbusd multiplies unsigned weight bytes by signed x bytes and
+     * adds groups of 4 into int32 lanes (no saturation): Q8_0 weights are made unsigned by
+     * flipping the sign bit (w + 128), Q4_0 nibbles are unsigned already (q = w + 8); the excess,
+     * 128 (or 8) * sum(q_x) per block, is subtracted by starting the int32 sum at -that (lanes 0
+     * and 8 of corr). Without VNNI, vpmaddubsw + vpmaddwd: Q8_0 uses |w| and x negated where
+     * w < 0 (|w| <= 128, |x| <= 127: a pair sum <= 32512 fits int16), Q4_0 as above. */
+    static constexpr int QB = 2;
+    struct alignas(64) QG { int8_t q[64]; float dx[16]; int32_t corr[16]; };
+    struct QX { __m512i q; f dx; __m512i corr; };
+#ifdef TF_VNNI
+    struct QW { __m512i v; };
+#else
+    struct QW { __m512i v; __mmask64 neg; };
+#endif
+    static inline QX qx(const QG& g) {
+        return QX{_mm512_load_si512(g.q), _mm512_load_ps(g.dx), _mm512_load_si512(g.corr)};
+    }
+    static void quantize(const float* x, int nb, QG* out, int type) {
+        for (int g = 0; g < (nb + 1) / 2; g++) {
+            QG& o = out[g];
+            for (int h = 0; h < 2; h++) {
+                const int b = 2 * g + h;
+                float d = 0.0f;
+                int32_t corr = 0;
+                if (b < nb) {
+                    const f a0 = _mm512_loadu_ps(x + 32 * b), a1 = _mm512_loadu_ps(x + 32 * b + 16);
+                    const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(a0), _mm512_abs_ps(a1)));
+                    d = amax / 127.0f;
+                    const f id = _mm512_set1_ps(amax > 0.0f ? 127.0f / amax : 0.0f);
+                    const __m512i i0 = _mm512_cvtps_epi32(_mm512_mul_ps(a0, id));
+                    const __m512i i1 = _mm512_cvtps_epi32(_mm512_mul_ps(a1, id));
+                    _mm_store_si128((__m128i*)(o.q + 32 * h), _mm512_cvtepi32_epi8(i0));
+                    _mm_store_si128((__m128i*)(o.q + 32 * h + 16), _mm512_cvtepi32_epi8(i1));
+                    const int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+#ifdef TF_VNNI
+                    corr = type == TF_Q8_0 ? -128 * sum : -8 * sum;
+#else
+                    corr = type == TF_Q8_0 ? 0 : -8 * sum;
+#endif
+                } else {
+                    _mm256_store_si256((__m256i*)(o.q + 32 * h), _mm256_setzero_si256());
+                }
+                for (int i = 0; i < 8; i++) {
+                    o.dx[8 * h + i] = d;
+                    o.corr[8 * h + i] = i == 0 ? corr : 0;
+                }
+            }
+        }
+    }
+    template <int T> static inline QW qw(const uint8_t* row, int g, int nb) {
+        const bool two = 2 * g + 1 < nb;
+        if (T == TF_Q8_0) {
+            const uint8_t* a = row + (long)2 * g * TF_Q8_0_BYTES + 2;
+            const __m256i lo = _mm256_loadu_si256((const __m256i*)a);
+            const __m256i hi = two ? _mm256_loadu_si256((const __m256i*)(a + TF_Q8_0_BYTES)) : _mm256_setzero_si256();
+            const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+#ifdef TF_VNNI
+            return QW{_mm512_xor_si512(z, _mm512_set1_epi8((char)0x80))};
+#else
+            return QW{_mm512_abs_epi8(z), _mm512_movepi8_mask(z)};
+#endif
+        } else {
+            const uint8_t* a = row + (long)2 * g * TF_Q4_0_BYTES + 2;
+            const __m128i ba = _mm_loadu_si128((const __m128i*)a);
+            const __m128i bb = two ? _mm_loadu_si128((const __m128i*)(a + TF_Q4_0_BYTES)) : _mm_setzero_si128();
+            const __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(ba), bb, 1);
+            const __m256i m = _mm256_set1_epi8(0x0F);
+            const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+            /* [loA loB hiA hiB] -> [loA hiA loB hiB]: block A's elements 0-15, 16-31, then block B's */
+            const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+#ifdef TF_VNNI
+            return QW{_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0))};
+#else
+            return QW{_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), 0};
+#endif
+        }
+    }
+    template <int T> static inline f qd(const uint8_t* row, int g, int nb) {
+        const long bytes = T == TF_Q8_0 ? TF_Q8_0_BYTES : TF_Q4_0_BYTES;
+        const uint8_t* a = row + 2 * g * bytes;
+        const short da = (short)tf_load_u16(a), db = 2 * g + 1 < nb ? (short)tf_load_u16(a + bytes) : 0;
+        return _mm512_cvtph_ps(_mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(da)), _mm_set1_epi16(db), 1));
+    }
+    template <int T> static inline f qfma(const QW& w, const QX& x, f dw, f acc) {
+#ifdef TF_VNNI
+        const __m512i i = _mm512_dpbusd_epi32(x.corr, w.v, x.q);
+#else
+        const __m512i xs = T == TF_Q8_0 ? _mm512_mask_sub_epi8(x.q, w.neg, _mm512_setzero_si512(), x.q) : x.q;
+        const __m512i p = _mm512_madd_epi16(_mm512_maddubs_epi16(w.v, xs), _mm512_set1_epi16(1));
+        const __m512i i = _mm512_add_epi32(p, x.corr);
+#endif
+        return _mm512_fmadd_ps(_mm512_cvtepi32_ps(i), _mm512_mul_ps(dw, x.dx), acc);
+    }
     static inline f q8(const uint8_t* qs, int v, f d) {
         __m128i b = _mm_loadu_si128((const __m128i*)(qs + 16 * v));
         return _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(b)), d);
@@ -52,9 +149,14 @@ struct V {
     }
 };
 constexpr int RB = 4, TB = 4;
+constexpr int QRB = 4, QTB = 4;
 
 #include "simd_kernels.inc"
 
 }  // namespace
 
+#ifdef TF_VNNI
+extern const tf_kernels tf_kernels_avx512_vnni = {"avx512-vnni", k_matmul, k_attention, k_silu_glu};
+#else
 extern const tf_kernels tf_kernels_avx512 = {"avx512", k_matmul, k_attention, k_silu_glu};
+#endif

@@ -3,6 +3,7 @@
 #include <emmintrin.h>
 #include <math.h>
 #include <omp.h>
+#include <stdlib.h>
 #include <utility>
 
 #include "cpu_internal.h"
@@ -51,6 +52,45 @@ struct V {
         memcpy(&v, p, 4);
         return _mm_cvtsi32_si128(v);
     }
+    /* Integer Q8_0/Q4_0 path (simd_kernels.inc), plain C: one block per group, the weights
+     * widened to signed bytes (Q4_0: q - 8), an int32 dot product, its f32 result in lane 0. */
+    static constexpr int QB = 1;
+    struct QG { int8_t q[32]; float d; int32_t corr; };
+    typedef const QG* QX;
+    struct QW { int8_t v[32]; };
+    static inline QX qx(const QG& g) { return &g; }
+    static void quantize(const float* x, int nb, QG* out, int) {
+        for (int b = 0; b < nb; b++) {
+            const float* p = x + 32 * b;
+            float amax = 0.0f;
+            for (int i = 0; i < 32; i++) amax = fabsf(p[i]) > amax ? fabsf(p[i]) : amax;
+            const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+            for (int i = 0; i < 32; i++) out[b].q[i] = (int8_t)lrintf(p[i] * id);
+            out[b].d = amax / 127.0f;
+            out[b].corr = 0;
+        }
+    }
+    template <int T> static inline QW qw(const uint8_t* row, int g, int) {
+        QW w;
+        if (T == TF_Q8_0) {
+            memcpy(w.v, row + (long)g * TF_Q8_0_BYTES + 2, 32);
+        } else {
+            const uint8_t* b = row + (long)g * TF_Q4_0_BYTES + 2;
+            for (int j = 0; j < 16; j++) {
+                w.v[j] = (int8_t)((b[j] & 0x0F) - 8);
+                w.v[j + 16] = (int8_t)((b[j] >> 4) - 8);
+            }
+        }
+        return w;
+    }
+    template <int T> static inline f qd(const uint8_t* row, int g, int) {
+        return _mm_set_ss(tf_f16_to_f32(tf_load_u16(row + (long)g * (T == TF_Q8_0 ? TF_Q8_0_BYTES : TF_Q4_0_BYTES))));
+    }
+    template <int T> static inline f qfma(const QW& w, QX x, f dw, f acc) {
+        int32_t s = 0;
+        for (int i = 0; i < 32; i++) s += (int32_t)w.v[i] * x->q[i];
+        return _mm_add_ss(acc, _mm_set_ss((float)s * (_mm_cvtss_f32(dw) * x->d)));
+    }
     static inline f q8(const uint8_t* qs, int v, f d) {
         __m128i b = load4(qs + 4 * v);
         b = _mm_unpacklo_epi8(b, b);
@@ -70,6 +110,7 @@ struct V {
     }
 };
 constexpr int RB = 2, TB = 4;
+constexpr int QRB = 2, QTB = 4;
 
 #include "simd_kernels.inc"
 

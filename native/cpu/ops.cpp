@@ -21,6 +21,7 @@
 namespace {
 
 int g_threads = 1;
+int g_amx = 0; /* AMX usable (amx_q8.cpp) and not disabled by TRANSFUSE_CPU_AMX=0 */
 int g_isa = TF_CPU_ISA_GENERIC;
 const tf_kernels* g_k = &tf_kernels_generic;
 
@@ -38,9 +39,26 @@ bool isa_supported(int isa) {
     }
 }
 
+/* AVX-512 with VNNI gets the table whose Q8_0/Q4_0 dot products use vpdpbusd; TRANSFUSE_CPU_VNNI=0
+ * (read whenever an ISA is chosen) forces the vpmaddubsw one, so that tests cover both. */
+bool use_vnni() {
+    const char* env = getenv("TRANSFUSE_CPU_VNNI");
+    return __builtin_cpu_supports("avx512vnni") && !(env && strcmp(env, "0") == 0);
+}
+
+/* AMX for Q8_0 prefill: decided whenever an ISA is chosen (AVX-512 only); TRANSFUSE_CPU_AMX=0
+ * turns it off, so that tests cover the vector path too. */
+int amx_enabled(int isa) {
+    static int available = -1;
+    if (isa != TF_CPU_ISA_AVX512) return 0;
+    if (available < 0) available = tf_amx_available();
+    const char* env = getenv("TRANSFUSE_CPU_AMX");
+    return available && !(env && strcmp(env, "0") == 0);
+}
+
 const tf_kernels* table(int isa) {
     switch (isa) {
-        case TF_CPU_ISA_AVX512: return &tf_kernels_avx512;
+        case TF_CPU_ISA_AVX512: return use_vnni() ? &tf_kernels_avx512_vnni : &tf_kernels_avx512;
         case TF_CPU_ISA_AVX2: return &tf_kernels_avx2;
         default: return &tf_kernels_generic;
     }
@@ -71,6 +89,7 @@ __attribute__((constructor)) void tf_cpu_init() {
     }
     g_isa = isa;
     g_k = table(isa);
+    g_amx = amx_enabled(isa);
 }
 
 /* Runs f(begin, end) over [0, n): on the calling thread when the work is small (an OpenMP region,
@@ -195,6 +214,7 @@ TF_API int tf_cpu_set_isa(int isa) {
     if (!isa_supported(isa)) return -1;
     g_isa = isa;
     g_k = table(isa);
+    g_amx = amx_enabled(isa);
     return isa;
 }
 
@@ -203,6 +223,9 @@ TF_API int tf_cpu_get_isa(void) { return g_isa; }
 TF_API int tf_cpu_best_isa(void) { return best_isa(); }
 
 TF_API void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim) {
+    /* 16 tokens fill one AMX tile; fewer stay on the vector path (decode is bandwidth-bound anyway) */
+    if (g_amx && w_type == TF_Q8_0 && tokens >= 16 && tf_amx_q8_matmul(out, x, w, tokens, in_dim, out_dim, g_threads))
+        return;
     g_k->matmul(out, x, w, w_type, tokens, in_dim, out_dim, g_threads);
 }
 

@@ -63,7 +63,10 @@ int tf_cpu_get_isa(void);
 int tf_cpu_best_isa(void);
 
 /* out[t*out_dim + o] = sum_i W[o][i] * x[t*in_dim + i]; W [out_dim][in_dim] of type w_type
- * (in_dim % 32 == 0 for Q8_0/Q4_0). out must not overlap x or w. */
+ * (in_dim % 32 == 0 for Q8_0/Q4_0). out must not overlap x or w.
+ * With Q8_0/Q4_0 weights x is quantised first, per block of 32: d = max|x| / 127 (f32),
+ * q = x * (127 / max|x|) rounded to nearest even (|q| <= 127), and x is used as d * q
+ * (integer dot products per block, scaled by d_w * d_x, summed in f32). */
 void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim);
 
 /* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight; out may alias x. */

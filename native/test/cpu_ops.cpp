@@ -12,6 +12,16 @@
 //    sum_i |w_i x_i| (classic recursive-summation bound; blocked/FMA orders are better), so the
 //    bound per output is in_dim * 2^-24 * sum|w x| + 1e-30. One dropped or doubled term is
 //    ~sum|w x| / in_dim, far above it (1/1056 vs 6.3e-5 at the largest in_dim).
+//  - matmul with Q8_0/Q4_0 weights (AVX-512 also without AMX, and without VNNI): the library quantises each 32-element block of x (transfuse.h):
+//    d = max|x| / 127 in f32, q = round-to-nearest(x * 127 / max|x|), then sums exact int32 block
+//    dot products scaled by d_w * d_x in fp32. Two checks:
+//    (a) against the exact product W x with the quantisation's worst case: |x - d q| <= d/2 per
+//        element, so |error| <= sum_b (d_b / 2)(1 + 2^-20) sum_{i in b} |w_i| + the fp32 bound above
+//        (this shows the quantisation is what the header promises);
+//    (b) against W x^ with x^ = d q quantised here in double from the same definition: only fp32
+//        summation error remains, 2 (in_dim + 4) 2^-24 sum|w x^|, plus |w_i| d for each element
+//        whose x / d lies within 1e-3 of a rounding tie (x * (127/max) in f32 may round the other
+//        way). This one is tight: a dropped or doubled block term fails it.
 //  - attention: fp32 dot products over head_dim (<= 128, values in [-1, 1]), expf (<= 2 ulp), an
 //    fp32 weighted average of v in [-1, 1]: errors ~1e-6; bound 2e-5 + 1e-4 |ref|.
 //  - rmsnorm (double sum of squares, f32 scaling): 1e-6 + 1e-5 |ref|.
@@ -23,6 +33,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -134,27 +145,67 @@ void run_matmul(int type, const char* tname) {
       for (int tokens : {1, 3, 17, 130}) {
         const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, seed++);
         std::vector<double> ref(size_t(tokens) * out_dim), bound(ref.size());
+        const bool qx = type == TF_CPU_Q8_0 || type == TF_CPU_Q4_0;
+        // x as the library quantises it (quantised types only): xq = d q, and the slack per element
+        std::vector<double> xq(x.size()), dhalf(x.size()), tie(x.size(), 0.0);
+        if (qx)
+          for (int t = 0; t < tokens; ++t)
+            for (int b = 0; b < in_dim / 32; ++b) {
+              const float* xb = x.data() + size_t(t) * in_dim + b * 32;
+              float amax = 0;
+              for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+              const double d = double(amax / 127.0f);
+              for (int j = 0; j < 32; ++j) {
+                const size_t k = size_t(t) * in_dim + b * 32 + j;
+                const double u = d > 0 ? xb[j] / d : 0.0;
+                xq[k] = d * std::nearbyint(u);
+                dhalf[k] = d / 2 * (1 + 0x1p-20);
+                if (std::fabs(std::fabs(u - std::floor(u)) - 0.5) < 1e-3) tie[k] = d;
+              }
+            }
+        std::vector<double> ref_q(ref.size()), bound_q(ref.size());
         for (int t = 0; t < tokens; ++t)
           for (int o = 0; o < out_dim; ++o) {
-            double s = 0, a = 0;
+            double s = 0, a = 0, sq = 0, aq = 0, qerr = 0, slack = 0;
             for (int i = 0; i < in_dim; ++i) {
-              const double p = w.val[size_t(o) * in_dim + i] * double(x[size_t(t) * in_dim + i]);
+              const double wi = w.val[size_t(o) * in_dim + i];
+              const size_t k = size_t(t) * in_dim + i;
+              const double p = wi * double(x[k]);
               s += p; a += std::fabs(p);
+              if (qx) {
+                sq += wi * xq[k]; aq += std::fabs(wi * xq[k]);
+                qerr += std::fabs(wi) * dhalf[k];
+                slack += std::fabs(wi) * tie[k];
+              }
             }
-            ref[size_t(t) * out_dim + o] = s;
-            bound[size_t(t) * out_dim + o] = double(in_dim) * 0x1p-24 * a + 1e-30;
+            const size_t k = size_t(t) * out_dim + o;
+            ref[k] = s;
+            bound[k] = double(in_dim) * 0x1p-24 * a + 1e-30 + qerr + (qx ? 2 * (in_dim + 4) * 0x1p-24 * aq : 0);
+            ref_q[k] = sq;
+            bound_q[k] = 2 * (in_dim + 4) * 0x1p-24 * aq + slack + 1e-30;
           }
         for (int isa : isas)
+          // AVX-512 variants for the quantised types: 0 as dispatched (AMX tiles for Q8_0 with >= 16
+          // tokens where the CPU has them, else VNNI), 1 without AMX (VNNI), 2 without both
+          for (int variant : {0, 1, 2})
           for (int threads : {1, 2}) {
+            if (variant && (isa != TF_CPU_ISA_AVX512 || !qx)) continue;  // the only kernels they change
+            const bool vnni = variant < 2;
+            setenv("TRANSFUSE_CPU_AMX", variant == 0 ? "1" : "0", 1);
+            setenv("TRANSFUSE_CPU_VNNI", vnni ? "1" : "0", 1);
             CHECK_EQ(tf_cpu_set_isa(isa), isa);
             tf_cpu_set_threads(threads);
             std::vector<float> out(ref.size(), NAN);
             tf_cpu_matmul(out.data(), x.data(), w.bytes.data(), type, tokens, in_dim, out_dim);
             char what[160];
-            std::snprintf(what, sizeof what, "matmul %s tokens=%d in=%d out=%d isa=%s threads=%d", tname, tokens,
-                          in_dim, out_dim, isa_name(isa), threads);
+            std::snprintf(what, sizeof what, "matmul %s tokens=%d in=%d out=%d isa=%s%s threads=%d", tname, tokens,
+                          in_dim, out_dim, isa_name(isa), variant == 0 ? "" : variant == 1 ? " (no amx)" : " (no amx, no vnni)",
+                          threads);
             expect_within(what, out.data(), ref.data(), bound.data(), ref.size());
+            if (qx) expect_within(std::string(what) + " vs quantised x", out.data(), ref_q.data(), bound_q.data(), ref.size());
           }
+        setenv("TRANSFUSE_CPU_VNNI", "1", 1);
+        setenv("TRANSFUSE_CPU_AMX", "1", 1);
       }
     }
   tf_cpu_set_isa(tf_cpu_best_isa());

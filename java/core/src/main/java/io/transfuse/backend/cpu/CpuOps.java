@@ -148,7 +148,9 @@ public final class CpuOps {
     /**
      * {@code out[t][o] = sum_i w[o][i] * x[t][i]}: x F32 [tokens][inDim], w [outDim][inDim] of
      * {@code wType} (F32, F16, BF16, Q8_0, Q4_0; quantised types need inDim % 32 == 0), out F32
-     * [tokens][outDim], not overlapping x or w.
+     * [tokens][outDim], not overlapping x or w. With Q8_0/Q4_0 weights x is first quantised to
+     * int8 per block of 32 (as transfuse.h describes), which adds up to half a quantisation step
+     * per element of x to the result's error.
      */
     public static void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
                               int tokens, int inDim, int outDim) {

@@ -25,6 +25,17 @@ import static org.junit.jupiter.api.Assertions.*;
  * and Stability", ch. 4); the dequantisation of each weight to float adds one more rounding (u per
  * term). We allow 2 (n + 4) u sum|w x| + 1e-30: a worst-case bound, so no flakiness, yet an error
  * such as a skipped or repeated element (about |w x|, i.e. >= 1/n of sum|w x|) fails it.
+ *
+ * <p>Q8_0 and Q4_0 weights: the kernel quantises x per block of 32 (transfuse.h: d = max|x| / 127 in
+ * float, q = x * 127 / max|x| rounded to nearest, |q| <= 127) and sums exact integer block dot
+ * products scaled by d_w * d_x in float. The rounding error per element is at most d / 2, so
+ * against the exact W x we add sum_i |w_i| d_i / 2 (times 1 + 2^-20 for the float d) to the bound:
+ * the worst case of the quantisation, which is loose. The tight check is against W x^, with
+ * x^ = d q computed here from the same definition: there only the float summation above remains,
+ * plus |w_i| d_i for the rare elements whose x / d lies within 1e-3 of a rounding tie (the kernel's
+ * float x * (127 / max) may round them the other way). On AVX-512 with AMX, Q8_0 with 16 or more
+ * tokens runs on AMX tiles (the shapes with 17, 40 and 70 tokens); the native test cpu_ops also
+ * covers the vector paths without AMX and without VNNI.
  */
 class CpuMatmulTest {
     private static final double U = Math.ulp(1.0f) / 2; // 2^-24
@@ -55,16 +66,30 @@ class CpuMatmulTest {
             double[] w = dequantize(wb, type, outDim, in);
             double[] ref = new double[tokens * outDim];
             double[] bound = new double[tokens * outDim];
+            boolean qx = type.quantized();
+            double[][] xq = qx ? quantizeActivations(x, tokens * in) : null; // {x^, d/2 slack, tie slack}
+            double[] refQ = new double[tokens * outDim];
+            double[] boundQ = new double[tokens * outDim];
             for (int t = 0; t < tokens; t++) {
                 for (int o = 0; o < outDim; o++) {
-                    double sum = 0, abs = 0;
+                    double sum = 0, abs = 0, sumQ = 0, absQ = 0, qErr = 0, ties = 0;
                     for (int i = 0; i < in; i++) {
-                        double p = w[o * in + i] * x[t * in + i];
+                        double wi = w[o * in + i];
+                        double p = wi * x[t * in + i];
                         sum += p;
                         abs += Math.abs(p);
+                        if (qx) {
+                            int k = t * in + i;
+                            sumQ += wi * xq[0][k];
+                            absQ += Math.abs(wi * xq[0][k]);
+                            qErr += Math.abs(wi) * xq[1][k];
+                            ties += Math.abs(wi) * xq[2][k];
+                        }
                     }
                     ref[t * outDim + o] = sum;
-                    bound[t * outDim + o] = 2 * (in + 4) * U * abs + 1e-30;
+                    bound[t * outDim + o] = 2 * (in + 4) * U * (abs + absQ) + qErr + 1e-30;
+                    refQ[t * outDim + o] = sumQ;
+                    boundQ[t * outDim + o] = 2 * (in + 4) * U * absQ + ties + 1e-30;
                 }
             }
             try (Arena arena = Arena.ofConfined()) {
@@ -85,6 +110,11 @@ class CpuMatmulTest {
                                 fail(where + ": out[" + i / outDim + "][" + i % outDim + "] = " + got[i] + ", expected " + ref[i]
                                         + " (error " + err + " > bound " + bound[i] + ")");
                             }
+                            double errQ = Math.abs(got[i] - refQ[i]);
+                            if (qx && !(errQ <= boundQ[i])) {
+                                fail(where + ": out[" + i / outDim + "][" + i % outDim + "] = " + got[i] + ", expected "
+                                        + refQ[i] + " with x quantised (error " + errQ + " > bound " + boundQ[i] + ")");
+                            }
                         }
                         // Each output's arithmetic does not depend on how rows are split among threads.
                         if (first == null) first = got;
@@ -95,6 +125,27 @@ class CpuMatmulTest {
             }
         }
         assertTrue(checked > 0);
+    }
+
+    /**
+     * x quantised as the Q8_0/Q4_0 kernels do, in double: per block of 32, d = max|x| / 127 (as a
+     * float, like the kernel), x^ = d * round(x / d). Returns {x^, d/2 (1 + 2^-20), d where x / d
+     * is within 1e-3 of a rounding tie else 0}.
+     */
+    private static double[][] quantizeActivations(float[] x, int n) {
+        double[][] r = new double[3][n];
+        for (int b = 0; b < n; b += 32) {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[b + j]));
+            double d = amax / 127.0f;
+            for (int j = 0; j < 32; j++) {
+                double u = d > 0 ? x[b + j] / d : 0;
+                r[0][b + j] = d * Math.rint(u);
+                r[1][b + j] = d / 2 * (1 + 0x1p-20);
+                r[2][b + j] = Math.abs(Math.abs(u - Math.floor(u)) - 0.5) < 1e-3 ? d : 0;
+            }
+        }
+        return r;
     }
 
     /** The instruction sets agree with each other (each is also checked against the reference above). */

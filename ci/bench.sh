@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# ci/bench.sh: Transfuse's CPU benchmarks next to llama.cpp, on the same files, in one run.
+#
+#   ci/bench.sh [--smoke] [--reps N] [--threads N] [--models stories15M-f32,stories110M-q8_0,...]
+#
+# 1. builds the CLI, the JMH module and the machine probe (CMake target transfuse_machine_probe);
+# 2. measures the machine: STREAM-style triad GB/s and peak FP32 FMA GFLOP/s (2 threads);
+# 3. writes random-weight Llama models (stories15M and stories110M shapes, F32 and Q8_0 GGUF) into
+#    build/bench/models with `transfuse make-model` (kept between runs: same seed, same bytes);
+# 4. runs `transfuse bench` on each (128-token prefill, 32 decode steps, 2 threads);
+# 5. runs llama.cpp on the same files through the npm package node-llama-cpp (prebuilt CPU
+#    binaries, installed once into build/bench/node) with ci/bench-llama.mjs, same settings;
+#    4 and 5 alternate, one repetition per process, --reps times (medians over repetitions);
+# 6. runs the JMH op benchmarks (java/bench) with short iterations;
+# 7. ci/BenchReport.java merges everything into build/bench/bench-results.json, prints a Markdown
+#    table (figure, ratio to llama.cpp, decode as % of the measured bandwidth, prefill as % of the
+#    measured peak FLOP/s) and flags regressions against ci/bench-baseline.json that exceed the
+#    spread measured in this run.
+# The last line printed is the path of bench-results.json.
+#
+# --smoke: the whole path in well under a minute, for ci/test.sh: the bundled stories260K model plus
+# a tiny Q8_0 model, one repetition, one JMH benchmark in-process, a small triad, no llama.cpp
+# (no network); results in build/bench/smoke/. Benchmarks are not tests: a regression is reported,
+# the exit status stays 0; only a failing step fails the script.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+. ci/find-jdk.sh
+transfuse_find_jdk
+
+smoke=0 reps=5 threads=2 only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) smoke=1 ;;
+    --reps) reps=${2:?--reps needs a number}; shift ;;
+    --threads) threads=${2:?--threads needs a number}; shift ;;
+    --models) only=${2:?--models needs a comma-separated list}; shift ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "ci/bench.sh: unknown argument '$1' (use --smoke, --reps N, --threads N, --models LIST)" >&2; exit 2 ;;
+  esac
+  shift
+done
+command -v cmake >/dev/null || { echo "ci/bench.sh: cmake not found; install CMake >= 3.25." >&2; exit 1; }
+command -v mvn >/dev/null || { echo "ci/bench.sh: Maven (mvn) not found; install Apache Maven >= 3.8." >&2; exit 1; }
+
+out=build/bench
+[ "$smoke" = 1 ] && out=build/bench/smoke && reps=1
+raw=$out/raw
+rm -rf "$raw"
+mkdir -p "$raw" build/bench/models
+say() { echo "== $*" >&2; }
+java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
+transfuse() { "${java[@]}" -cp "java/cli/target/transfuse-cli.jar:java/cli/target/lib/*" io.transfuse.cli.Main "$@"; }
+
+say "build (log: $out/build.log)"
+if ! mvn -B -DskipTests -pl java/cli,java/bench -am package >"$out/build.log" 2>&1; then
+  grep -E '^\[ERROR\]|transfuse:' "$out/build.log" | head -n 20 >&2
+  echo "ci/bench.sh: build failed; full log in $out/build.log" >&2
+  exit 1
+fi
+cmake -S . -B build/bench/native -DTRANSFUSE_KERNELS=OFF -DCMAKE_BUILD_TYPE=Release >>"$out/build.log"
+cmake --build build/bench/native --target transfuse_machine_probe -j "$(nproc)" >>"$out/build.log"
+
+say "machine limits ($threads threads)"
+if [ "$smoke" = 1 ]; then probe_args=("$threads" 16 1); else probe_args=("$threads" 256 5); fi
+build/bench/native/native/cpu/transfuse_machine_probe "${probe_args[@]}" >"$raw/machine.json"
+cat "$raw/machine.json" >&2
+
+# name=path of each model to measure
+models=()
+if [ "$smoke" = 1 ]; then
+  tiny=$(ls models/stories260K/*.gguf | head -n 1)
+  models+=("stories260K-f32=$tiny")
+  if [ ! -f "$out/tiny-q8_0.gguf" ]; then
+    transfuse make-model --preset stories15M --dim 64 --layers 2 --heads 4 --hidden 128 --vocab 512 --context 256 \
+      --dtype q8_0 "$out/tiny-q8_0.gguf" >/dev/null 2>&1
+  fi
+  models+=("tiny-q8_0=$out/tiny-q8_0.gguf")
+  prompt=32 gen=8 warmup=1
+else
+  for preset in stories15M stories110M; do
+    for dtype in f32 q8_0; do
+      case ",${only:-$preset-$dtype}," in *",$preset-$dtype,"*) ;; *) continue ;; esac
+      f=build/bench/models/$preset-$dtype.gguf
+      if [ ! -f "$f" ]; then
+        say "make-model $f"
+        transfuse make-model --preset "$preset" --dtype "$dtype" "$f" >/dev/null 2>&1
+      fi
+      models+=("$preset-$dtype=$f")
+    done
+  done
+  prompt=128 gen=32 warmup=1
+fi
+
+# The llama.cpp peer runs on the same files with the same settings, right after Transfuse on each
+# file, so that both see the same load on this (possibly shared) machine.
+peer=1
+if [ "$smoke" = 1 ]; then
+  peer=0; say "llama.cpp peer: skipped in --smoke (needs the npm package; rows get no peer)"
+elif ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  peer=0
+  say "llama.cpp peer: SKIPPED: node and npm are needed (install Node.js >= 20 with npm, e.g. apt-get install nodejs npm); rows get no peer"
+else
+  node_home=$root/build/bench/node
+  if [ ! -d "$node_home/node_modules/node-llama-cpp" ]; then
+    say "npm install node-llama-cpp into $node_home"
+    mkdir -p "$node_home"
+    [ -f "$node_home/package.json" ] || echo '{"name": "transfuse-bench-peers", "private": true}' >"$node_home/package.json"
+    (cd "$node_home" && npm install --no-audit --no-fund node-llama-cpp@3.22.1 >"$root/$out/npm.log" 2>&1) || {
+      echo "ci/bench.sh: npm install node-llama-cpp failed (log: $out/npm.log); is the npm registry reachable?" >&2; exit 1; }
+  fi
+fi
+
+# Repetitions alternate between the engines (each one process per repetition, after its own
+# warm-up), so that load from other work on a shared machine hits both alike.
+for ((rep = 1; rep <= reps; rep++)); do
+  for m in "${models[@]}"; do
+    name=${m%%=*} file=${m#*=}
+    say "transfuse bench $name (repetition $rep/$reps)"
+    transfuse bench --model "$file" --threads "$threads" --prompt-tokens "$prompt" --gen-tokens "$gen" \
+      --repetitions 1 --warmup "$warmup" --json "$raw/transfuse-$name.rep$rep.json" | tail -n 3 >&2
+    if [ "$peer" = 1 ]; then
+      say "llama.cpp bench $name (repetition $rep/$reps)"
+      TRANSFUSE_NODE_HOME=$node_home node ci/bench-llama.mjs "$file" --threads "$threads" --prompt "$prompt" \
+        --gen "$gen" --reps 1 --warmup "$warmup" >"$raw/llama-$name.rep$rep.json"
+    fi
+  done
+done
+
+say "JMH op benchmarks"
+jmh=("${java[@]}" -cp "java/bench/target/transfuse-bench.jar:java/bench/target/lib/*" org.openjdk.jmh.Main)
+if [ "$smoke" = 1 ]; then
+  "${jmh[@]}" -f 0 -wi 0 -i 1 -r 100ms -p dtype=Q8_0 -p tokens=1 -rf json -rff "$raw/jmh.json" MatmulBench >"$out/jmh.log" 2>&1
+else
+  "${jmh[@]}" -f 1 -wi 2 -w 300ms -i 3 -r 500ms -p threads="$threads" -rf json -rff "$raw/jmh.json" >"$out/jmh.log" 2>&1
+fi || { tail -n 20 "$out/jmh.log" >&2; echo "ci/bench.sh: JMH failed (log: $out/jmh.log)" >&2; exit 1; }
+
+# (Encoder rows go here: run the encoder benchmark and ONNX Runtime Java on the same model and write
+#  $raw/encoder-NAME.json and $raw/onnx-NAME.json; ci/BenchReport.java has the matching place.)
+
+say "report"
+"$JAVA_HOME/bin/java" -cp "java/cli/target/lib/*" ci/BenchReport.java "$raw" "$out/bench-results.json" ci/bench-baseline.json
+echo "$root/$out/bench-results.json"
