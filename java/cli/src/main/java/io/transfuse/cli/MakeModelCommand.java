@@ -3,6 +3,7 @@ package io.transfuse.cli;
 import io.transfuse.loader.RandomLlamaModel;
 import io.transfuse.loader.RandomLlamaModel.Shape;
 import io.transfuse.loader.RandomMambaModel;
+import io.transfuse.loader.RandomVitModel;
 import io.transfuse.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -18,7 +19,7 @@ import java.util.concurrent.Callable;
 
 /** {@code transfuse make-model}: writes a random-weight Llama model of a given shape (for benchmarks). */
 @Command(name = "make-model", mixinStandardHelpOptions = true,
-        description = "Writes a random-weight Llama model (GGUF with a tokenizer) of a preset or explicit shape, for benchmarks.")
+        description = "Writes a random-weight model for benchmarks and demos: Llama (GGUF with a tokenizer) of a preset or explicit shape, Mamba or ViT.")
 final class MakeModelCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -27,8 +28,9 @@ final class MakeModelCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--preset", paramLabel = "NAME", defaultValue = "stories15M",
-            description = "stories15M (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, context 256) or "
-                    + "stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, context 1024) (default: ${DEFAULT-VALUE}).")
+            description = "stories15M (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, context 256), "
+                    + "stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, context 1024), "
+                    + "mamba-tiny, mamba-130m (Mamba-1 HF directories) or vit-tiny (a ViT classifier HF directory) (default: ${DEFAULT-VALUE}).")
     String preset;
 
     @Option(names = "--dim", paramLabel = "N", description = "Override the model width.") Integer dim;
@@ -52,6 +54,7 @@ final class MakeModelCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         if (preset.toLowerCase(Locale.ROOT).startsWith("mamba-")) return makeMamba(err); // mamba-tiny, mamba-130m: an HF directory
+        if (preset.equalsIgnoreCase("vit-tiny")) return makeVit(err);
         Shape p = Shape.preset(preset);
         int h = heads != null ? heads : p.heads();
         int kv = kvHeads != null ? kvHeads : heads != null ? h : p.kvHeads();
@@ -103,6 +106,23 @@ final class MakeModelCommand implements Callable<Integer> {
         RandomMambaModel.write(output, s, type, seed, msg -> { });
         err.printf(Locale.ROOT, "make-model: wrote Mamba %s (d_model %d, %d layers, d_state %d) to %s in %.1f s%n",
                 preset, s.dModel(), s.layers(), s.dState(), output, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    /** A random-weight ViT classifier (HF directory: config.json with 7 labels, model.safetensors, preprocessor_config.json). */
+    private int makeVit(PrintWriter err) {
+        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
+            throw new IllegalArgumentException("the vit-tiny preset takes no shape overrides");
+        }
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            default -> throw new IllegalArgumentException("vit-tiny supports --dtype f32 and f16, not '" + dtype + "'");
+        };
+        RandomVitModel m = RandomVitModel.tiny().withWeightType(type).withSeed(seed);
+        m.write(output);
+        err.printf(Locale.ROOT, "make-model: wrote ViT vit-tiny (hidden %d, %d layers, %dx%d images, %d classes) to %s%n",
+                m.hidden(), m.layers(), m.imageSize(), m.imageSize(), m.labels(), output);
         return 0;
     }
 }

@@ -71,6 +71,18 @@ class ClassifyCommandTest {
     }
 
     @Test
+    void makeModelWritesAClassifierTheCommandRuns() throws Exception {
+        Path model = tmp.resolve("vit-tiny");
+        MainTest.Run made = run("make-model", "--preset", "vit-tiny", model.toString());
+        assertEquals(0, made.code(), made.err());
+        Path img = tmp.resolve("c.png");
+        ImageIO.write(image(32, 32, 0x10E020), "png", img.toFile());
+        MainTest.Run r = run("classify", "--model", model.toString(), "--top", "2", img.toString());
+        assertEquals(0, r.code(), r.err());
+        assertEquals(3, r.out().lines().count(), r.out());
+    }
+
+    @Test
     void errorsAreOneLine() throws Exception {
         Path model = RandomVitModel.tiny().write(tmp.resolve("vit"));
         assertOneLineError(run("classify", "--model", model.toString(), tmp.resolve("missing.png").toString()), 1, "missing.png");

@@ -36,6 +36,10 @@ public record RandomVitModel(int hidden, int layers, int heads, int intermediate
         return new RandomVitModel(hidden, layers, heads, intermediate, imageSize, patchSize, labels, deit, t, preprocessor, seed);
     }
 
+    public RandomVitModel withSeed(long s) {
+        return new RandomVitModel(hidden, layers, heads, intermediate, imageSize, patchSize, labels, deit, weightType, preprocessor, s);
+    }
+
     public RandomVitModel withPreprocessor(String json) {
         return new RandomVitModel(hidden, layers, heads, intermediate, imageSize, patchSize, labels, deit, weightType, json, seed);
     }
