@@ -3,7 +3,6 @@ package io.transfuse.model;
 import io.transfuse.loader.WeightFile;
 import io.transfuse.tensor.Tensor;
 
-
 /** The tensors of a Llama decoder, checked against its config. Views into the mapped file. */
 public record LlamaWeights(Tensor tokenEmbedding, Layer[] layers, Tensor outputNorm, Tensor output) {
 
@@ -28,28 +27,24 @@ public record LlamaWeights(Tensor tokenEmbedding, Layer[] layers, Tensor outputN
     /** Looks up every tensor and checks its shape; the output head falls back to the embedding (tied). */
     public static LlamaWeights from(WeightFile file, Names names, LlamaConfig c) {
         int kv = c.kvDim();
-        Tensor embedding = shaped(file, names.tokenEmbedding, c.vocabSize(), c.dim());
+        Tensor embedding = file.tensor(names.tokenEmbedding, c.vocabSize(), c.dim());
         Layer[] layers = new Layer[c.layers()];
         for (int l = 0; l < layers.length; l++) {
             layers[l] = new Layer(
-                    shaped(file, names.attnNorm.formatted(l), c.dim()),
-                    shaped(file, names.wq.formatted(l), c.dim(), c.dim()),
-                    shaped(file, names.wk.formatted(l), kv, c.dim()),
-                    shaped(file, names.wv.formatted(l), kv, c.dim()),
-                    shaped(file, names.wo.formatted(l), c.dim(), c.dim()),
-                    shaped(file, names.ffnNorm.formatted(l), c.dim()),
-                    shaped(file, names.wGate.formatted(l), c.hiddenDim(), c.dim()),
-                    shaped(file, names.wUp.formatted(l), c.hiddenDim(), c.dim()),
-                    shaped(file, names.wDown.formatted(l), c.dim(), c.hiddenDim()));
+                    file.tensor(names.attnNorm.formatted(l), c.dim()),
+                    file.tensor(names.wq.formatted(l), c.dim(), c.dim()),
+                    file.tensor(names.wk.formatted(l), kv, c.dim()),
+                    file.tensor(names.wv.formatted(l), kv, c.dim()),
+                    file.tensor(names.wo.formatted(l), c.dim(), c.dim()),
+                    file.tensor(names.ffnNorm.formatted(l), c.dim()),
+                    file.tensor(names.wGate.formatted(l), c.hiddenDim(), c.dim()),
+                    file.tensor(names.wUp.formatted(l), c.hiddenDim(), c.dim()),
+                    file.tensor(names.wDown.formatted(l), c.dim(), c.hiddenDim()));
         }
-        Tensor outputNorm = shaped(file, names.outputNorm, c.dim());
+        Tensor outputNorm = file.tensor(names.outputNorm, c.dim());
         Tensor output = file.tensors().containsKey(names.output)
-                ? shaped(file, names.output, c.vocabSize(), c.dim())
+                ? file.tensor(names.output, c.vocabSize(), c.dim())
                 : embedding;
         return new LlamaWeights(embedding, layers, outputNorm, output);
-    }
-
-    private static Tensor shaped(WeightFile file, String name, long... expected) {
-        return file.tensor(name, expected);
     }
 }

@@ -44,42 +44,33 @@ public record MambaWeights(Tensor embedding, Layer[] layers, Tensor normF, Tenso
             throw new ModelFormatException(file.path() + ": tensor '" + embName + "' has shape " + Arrays.toString(embedding.shape())
                     + " but the model config implies [>= " + c.vocabSize() + " (vocab_size), " + c.dModel() + "]");
         }
-        shaped(file, embName, rows, c.dModel());
+        file.tensor(embName, rows, c.dModel());
         Layer[] layers = new Layer[c.layers()];
         int di = c.dInner(), n = c.dState();
         for (int l = 0; l < layers.length; l++) {
             layers[l] = new Layer(
-                    shaped(file, layerTensor(l, "norm.weight"), c.dModel()),
-                    shaped(file, layerTensor(l, "mixer.in_proj.weight"), 2L * di, c.dModel()),
-                    c.useBias() ? shaped(file, layerTensor(l, "mixer.in_proj.bias"), 2L * di) : null,
-                    shaped(file, layerTensor(l, "mixer.conv1d.weight"), di, 1, c.dConv()),
-                    c.useConvBias() ? shaped(file, layerTensor(l, "mixer.conv1d.bias"), di) : null,
-                    shaped(file, layerTensor(l, "mixer.x_proj.weight"), c.dtRank() + 2L * n, di),
-                    shaped(file, layerTensor(l, "mixer.dt_proj.weight"), di, c.dtRank()),
-                    shaped(file, layerTensor(l, "mixer.dt_proj.bias"), di),
-                    shaped(file, layerTensor(l, "mixer.A_log"), di, n),
-                    shaped(file, layerTensor(l, "mixer.D"), di),
-                    shaped(file, layerTensor(l, "mixer.out_proj.weight"), c.dModel(), di),
-                    c.useBias() ? shaped(file, layerTensor(l, "mixer.out_proj.bias"), c.dModel()) : null);
+                    file.tensor(layerTensor(l, "norm.weight"), c.dModel()),
+                    file.tensor(layerTensor(l, "mixer.in_proj.weight"), 2L * di, c.dModel()),
+                    c.useBias() ? file.tensor(layerTensor(l, "mixer.in_proj.bias"), 2L * di) : null,
+                    file.tensor(layerTensor(l, "mixer.conv1d.weight"), di, 1, c.dConv()),
+                    c.useConvBias() ? file.tensor(layerTensor(l, "mixer.conv1d.bias"), di) : null,
+                    file.tensor(layerTensor(l, "mixer.x_proj.weight"), c.dtRank() + 2L * n, di),
+                    file.tensor(layerTensor(l, "mixer.dt_proj.weight"), di, c.dtRank()),
+                    file.tensor(layerTensor(l, "mixer.dt_proj.bias"), di),
+                    file.tensor(layerTensor(l, "mixer.A_log"), di, n),
+                    file.tensor(layerTensor(l, "mixer.D"), di),
+                    file.tensor(layerTensor(l, "mixer.out_proj.weight"), c.dModel(), di),
+                    c.useBias() ? file.tensor(layerTensor(l, "mixer.out_proj.bias"), c.dModel()) : null);
         }
-        Tensor normF = shaped(file, NORM_F, c.dModel());
+        Tensor normF = file.tensor(NORM_F, c.dModel());
         Tensor head;
         if (file.tensors().containsKey(LM_HEAD)) {
-            head = shaped(file, LM_HEAD, rows, c.dModel());
+            head = file.tensor(LM_HEAD, rows, c.dModel());
         } else if (c.tiedEmbeddings()) {
             head = embedding;
         } else {
             throw new ModelFormatException(file.path() + ": tensor '" + LM_HEAD + "' is missing (tie_word_embeddings is false)");
         }
         return new MambaWeights(embedding, layers, normF, head);
-    }
-
-    private static Tensor shaped(WeightFile file, String name, long... expected) {
-        Tensor t = file.tensor(name);
-        if (!Arrays.equals(t.shape(), expected)) {
-            throw new ModelFormatException(file.path() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
-                    + " but the model config implies " + Arrays.toString(expected));
-        }
-        return t;
     }
 }

@@ -4,7 +4,6 @@ import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.WeightFile;
 import io.transfuse.tensor.Tensor;
 
-import java.util.Arrays;
 import java.util.List;
 
 /**
@@ -35,30 +34,21 @@ public record BertWeights(Tensor wordEmbeddings, Tensor positionEmbeddings, Tens
         for (int l = 0; l < layers.length; l++) {
             String n = p + LAYER.formatted(l);
             layers[l] = new Layer(
-                    shaped(file, n + "attention.self.query.weight", h, h), shaped(file, n + "attention.self.query.bias", h),
-                    shaped(file, n + "attention.self.key.weight", h, h), shaped(file, n + "attention.self.key.bias", h),
-                    shaped(file, n + "attention.self.value.weight", h, h), shaped(file, n + "attention.self.value.bias", h),
-                    shaped(file, n + "attention.output.dense.weight", h, h), shaped(file, n + "attention.output.dense.bias", h),
-                    shaped(file, n + "attention.output.LayerNorm.weight", h), shaped(file, n + "attention.output.LayerNorm.bias", h),
-                    shaped(file, n + "intermediate.dense.weight", in, h), shaped(file, n + "intermediate.dense.bias", in),
-                    shaped(file, n + "output.dense.weight", h, in), shaped(file, n + "output.dense.bias", h),
-                    shaped(file, n + "output.LayerNorm.weight", h), shaped(file, n + "output.LayerNorm.bias", h));
+                    file.tensor(n + "attention.self.query.weight", h, h), file.tensor(n + "attention.self.query.bias", h),
+                    file.tensor(n + "attention.self.key.weight", h, h), file.tensor(n + "attention.self.key.bias", h),
+                    file.tensor(n + "attention.self.value.weight", h, h), file.tensor(n + "attention.self.value.bias", h),
+                    file.tensor(n + "attention.output.dense.weight", h, h), file.tensor(n + "attention.output.dense.bias", h),
+                    file.tensor(n + "attention.output.LayerNorm.weight", h), file.tensor(n + "attention.output.LayerNorm.bias", h),
+                    file.tensor(n + "intermediate.dense.weight", in, h), file.tensor(n + "intermediate.dense.bias", in),
+                    file.tensor(n + "output.dense.weight", h, in), file.tensor(n + "output.dense.bias", h),
+                    file.tensor(n + "output.LayerNorm.weight", h), file.tensor(n + "output.LayerNorm.bias", h));
         }
         return new BertWeights(
-                shaped(file, p + "embeddings.word_embeddings.weight", c.vocabSize(), h),
-                shaped(file, p + "embeddings.position_embeddings.weight", c.maxPositions(), h),
-                shaped(file, p + "embeddings.token_type_embeddings.weight", c.typeVocabSize(), h),
-                shaped(file, p + "embeddings.LayerNorm.weight", h),
-                shaped(file, p + "embeddings.LayerNorm.bias", h),
+                file.tensor(p + "embeddings.word_embeddings.weight", c.vocabSize(), h),
+                file.tensor(p + "embeddings.position_embeddings.weight", c.maxPositions(), h),
+                file.tensor(p + "embeddings.token_type_embeddings.weight", c.typeVocabSize(), h),
+                file.tensor(p + "embeddings.LayerNorm.weight", h),
+                file.tensor(p + "embeddings.LayerNorm.bias", h),
                 layers);
-    }
-
-    private static Tensor shaped(WeightFile file, String name, long... expected) {
-        Tensor t = file.tensor(name);
-        if (!Arrays.equals(t.shape(), expected)) {
-            throw new ModelFormatException(file.path() + ": tensor '" + name + "' has shape " + Arrays.toString(t.shape())
-                    + " but the model config implies " + Arrays.toString(expected));
-        }
-        return t;
     }
 }
