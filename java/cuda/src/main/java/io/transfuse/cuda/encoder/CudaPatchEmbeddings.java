@@ -107,6 +107,7 @@ public final class CudaPatchEmbeddings implements AutoCloseable {
                     + count * pixels * Float.BYTES + " bytes of f32, got " + (images == null ? "null" : images.byteSize()));
         }
         if (ws.config.dim() != dim || ws.dtype != t) throw new IllegalArgumentException("embed: workspace of " + ws.config.dim() + " " + ws.dtype + " does not match embeddings of " + dim + " " + t);
+        patchRows.address();  // after close: an exception naming the released buffer, before any host staging write
         int[] lengths = new int[count];
         java.util.Arrays.fill(lengths, patches + 1);
         EncoderBatch batch = EncoderBatch.of(lengths);

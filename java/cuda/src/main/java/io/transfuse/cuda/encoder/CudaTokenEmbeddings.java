@@ -118,8 +118,9 @@ public final class CudaTokenEmbeddings implements AutoCloseable {
     }
 
     private void put(GpuStream s, int[] values, long at, DeviceBuffer dst, long bytes) {
+        long to = dst.address(0, bytes);  // first: after close this names the released buffer
         MemorySegment.copy(values, 0, hostInts, ValueLayout.JAVA_INT, at, values.length);
-        rt.copyHostToDevice(s, hostInts.asSlice(at, bytes), dst.address(0, bytes), bytes);
+        rt.copyHostToDevice(s, hostInts.asSlice(at, bytes), to, bytes);
     }
 
     /** Device bytes held. */

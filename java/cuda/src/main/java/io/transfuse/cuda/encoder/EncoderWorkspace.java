@@ -63,8 +63,9 @@ public final class EncoderWorkspace {
         if (b.size() > maxBatch) throw new IllegalArgumentException("batch of " + b.size() + " sequences exceeds the planned maximum of " + maxBatch);
         int[] cu = b.cuSeqlens();
         long bytes = (long) cu.length * Integer.BYTES;
+        long dst = cuSeqlens.address(0, bytes);  // first: after close this names the released buffer
         MemorySegment.copy(cu, 0, hostInts, ValueLayout.JAVA_INT, 0, cu.length);
-        rt.copyHostToDevice(s, hostInts.asSlice(0, bytes), cuSeqlens.address(0, bytes), bytes);
+        rt.copyHostToDevice(s, hostInts.asSlice(0, bytes), dst, bytes);
         current = b;
     }
 

@@ -3,6 +3,7 @@ package io.transfuse.cuda.memory;
 import io.transfuse.cuda.runtime.GpuOutOfMemoryException;
 import io.transfuse.cuda.runtime.GpuRuntime;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
@@ -13,6 +14,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * it is closed, then is freed together, deterministically (no finalizers). Bytes are counted per arena
  * and for the JVM ({@link #bytesInUse()}), so tests can check that closing a model returns everything.
  * A buffer used after its arena closed throws {@link IllegalStateException} naming the buffer.
+ *
+ * <p>Pinned host segments are handed out bound to a scope of this arena that closes before their
+ * memory is freed, so a read or write through one after {@link #close} throws IllegalStateException
+ * instead of landing in freed native memory (a raw {@code reinterpret}ed segment would stay usable
+ * forever: writing to it after the free corrupted the C heap and crashed the JVM later, elsewhere).
  */
 public final class DeviceArena implements AutoCloseable {
     private static final AtomicLong IN_USE = new AtomicLong();
@@ -20,7 +26,8 @@ public final class DeviceArena implements AutoCloseable {
     private final GpuRuntime runtime;
     private final String owner;
     private final List<DeviceBuffer> buffers = new ArrayList<>();
-    private final List<MemorySegment> pinned = new ArrayList<>();
+    private final List<MemorySegment> pinned = new ArrayList<>(); // as the runtime returned them (unscoped)
+    private final Arena pinnedScope = Arena.ofShared();            // the scope of the segments handed out
     private long bytes;
     private boolean closed;
 
@@ -58,7 +65,7 @@ public final class DeviceArena implements AutoCloseable {
         MemorySegment s = runtime.allocatePinned(bytes);
         pinned.add(s);
         count(bytes);
-        return s;
+        return s.reinterpret(bytes, pinnedScope, null);
     }
 
     public GpuRuntime runtime() { return runtime; }
@@ -82,6 +89,7 @@ public final class DeviceArena implements AutoCloseable {
                 if (first == null) first = e;
             }
         }
+        pinnedScope.close();  // first: no handed-out segment can reach the memory once it is freed
         for (MemorySegment s : pinned) runtime.freePinned(s);
         buffers.clear();
         pinned.clear();

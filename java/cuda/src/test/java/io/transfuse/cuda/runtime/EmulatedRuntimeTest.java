@@ -55,6 +55,25 @@ class EmulatedRuntimeTest {
         assertEquals(0, rt.usedBytes());
     }
 
+    /**
+     * Regression: pinned segments were raw reinterpreted addresses, so writing one after its arena closed
+     * (e.g. CudaEncoder.forward on a closed encoder staging cu_seqlens) went into freed C heap memory and
+     * crashed the JVM later in malloc. Now every access after close is an IllegalStateException.
+     */
+    @Test
+    void pinnedMemoryUsedAfterCloseThrowsInsteadOfWritingFreedMemory() {
+        EmulatedRuntime rt = new EmulatedRuntime();
+        DeviceArena arena = new DeviceArena(rt, "pinned test");
+        MemorySegment pinned = arena.allocatePinned(12);
+        pinned.set(ValueLayout.JAVA_INT, 4, 2);
+        assertEquals(2, pinned.get(ValueLayout.JAVA_INT, 4));
+        MemorySegment slice = pinned.asSlice(0, 8);
+        arena.close();
+        assertThrows(IllegalStateException.class, () -> pinned.set(ValueLayout.JAVA_INT, 4, 2));
+        assertThrows(IllegalStateException.class, () -> slice.set(ValueLayout.JAVA_INT, 0, 0));
+        assertThrows(IllegalStateException.class, () -> MemorySegment.copy(new int[] {0, 2}, 0, pinned, ValueLayout.JAVA_INT, 0, 2));
+    }
+
     @Test
     void bufferUsedAfterCloseThrowsNamingIt() {
         EmulatedRuntime rt = new EmulatedRuntime();
