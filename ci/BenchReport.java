@@ -4,6 +4,8 @@
 //   transfuse-MODEL.json      `transfuse bench --json` per model
 //   llama-MODEL.json          ci/bench-llama.mjs on the same file (optional: absent without Node)
 //   jmh.json                  JMH's JSON result (optional)
+//   encoder-NAME.json         io.transfuse.encoders.EncoderVsOnnxRuntime: texts/s per repetition of
+//                             Transfuse and of ONNX Runtime Java (the peer) on the same encoder
 // and writes bench-results.json: an array of rows {"name", "metric", "unit", "transfuse", "peer",
 // "peer_name", "ratio"} (ratio = transfuse / peer, higher is better for Transfuse; for "us/op" rows
 // there is no peer) plus the spread, the share of the machine's limit and the baseline comparison.
@@ -98,7 +100,20 @@ public class BenchReport {
             rows.add(new Row(model + " decode", "decode", "tok/s", d3[0], d3[1], d3[2],
                     peer ? stat(peerDec)[0] : null, peer ? "llama.cpp" : null, decodePct, "bandwidth", false));
         }
-        // (Encoder rows, texts/s against ONNX Runtime, would be added here from raw/encoder-*.json.)
+        // Encoder rows: texts/s against ONNX Runtime Java, both measured alternately in one JVM.
+        try (Stream<Path> s = Files.list(raw)) {
+            for (Path p : s.filter(q -> q.getFileName().toString().matches("encoder-.*\\.json"))
+                    .sorted(java.util.Comparator.comparingInt(BenchReport::encoderBatch)).toList()) {
+                JsonNode r = read(p);
+                List<Double> mine = new ArrayList<>(), peer = new ArrayList<>();
+                r.path("transfuse_texts_s").forEach(v -> mine.add(v.asDouble()));
+                r.path("peer_texts_s").forEach(v -> peer.add(v.asDouble()));
+                double[] m3 = stat(mine);
+                rows.add(new Row(r.path("name").asText(), "texts/s", "texts/s", m3[0], m3[1], m3[2],
+                        peer.isEmpty() ? null : stat(peer)[0], peer.isEmpty() ? null : r.path("peer_name").asText(),
+                        null, null, false));
+            }
+        }
         rows.add(new Row("machine: memory bandwidth (STREAM triad, " + machine.path("threads").asInt() + " threads)",
                 "bandwidth", "GB/s", bandwidth, machine.path("triad_gb_s").path("min").asDouble(),
                 machine.path("triad_gb_s").path("max").asDouble(), null, null, null, null, false));
@@ -127,7 +142,7 @@ public class BenchReport {
 
         ArrayNode results = JSON.createArrayNode();
         StringBuilder table = new StringBuilder();
-        table.append("| benchmark | unit | Transfuse median (min-max) | llama.cpp | ratio | % of machine limit | vs baseline |\n");
+        table.append("| benchmark | unit | Transfuse median (min-max) | peer | ratio | % of machine limit | vs baseline |\n");
         table.append("|---|---|---|---|---|---|---|\n");
         List<String> regressions = new ArrayList<>();
         for (Row r : rows) {
@@ -152,7 +167,7 @@ public class BenchReport {
             if (base == null) o.putNull("baseline"); else o.put("baseline", base);
             o.put("regression", regressed);
             table.append(String.format(Locale.ROOT, "| %s | %s | %s (%s-%s) | %s | %s | %s | %s |%n", r.name(), r.unit(),
-                    fmt(r.value()), fmt(r.min()), fmt(r.max()), r.peer() == null ? "-" : fmt(r.peer()),
+                    fmt(r.value()), fmt(r.min()), fmt(r.max()), r.peer() == null ? "-" : fmt(r.peer()) + " (" + r.peerName() + ")",
                     r.ratio() == null ? "-" : String.format(Locale.ROOT, "%.2fx", r.ratio()),
                     r.boundPct() == null ? "-" : String.format(Locale.ROOT, "%.0f%% of %s", r.boundPct(), r.boundOf()),
                     change == null ? "-" : String.format(Locale.ROOT, "%+.1f%%%s", 100 * change, regressed ? " REGRESSION" : "")));
@@ -169,6 +184,12 @@ public class BenchReport {
             System.out.println("REGRESSIONS vs " + baselineFile + " (beyond the measured noise):");
             regressions.forEach(s -> System.out.println("  " + s));
         }
+    }
+
+    /** The batch size in an encoder-NAME-batchB.json file name, for sorting batch 1 before batch 32. */
+    static int encoderBatch(Path p) {
+        String digits = p.getFileName().toString().replaceAll(".*batch([0-9]+)\\.json$", "$1");
+        return digits.matches("[0-9]+") ? Integer.parseInt(digits) : 0;
     }
 
     /** {median, min, max} */

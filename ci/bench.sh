@@ -12,6 +12,8 @@
 #    binaries, installed once into build/bench/node) with ci/bench-llama.mjs, same settings;
 #    4 and 5 alternate, one repetition per process, --reps times (medians over repetitions);
 # 6. runs the JMH op benchmarks (java/bench) with short iterations;
+# 6b. runs all-MiniLM-L6-v2 (32-token texts, batch 1 and 32) in Transfuse and in ONNX Runtime Java,
+#    alternating in one JVM (java/bench io.transfuse.encoders.EncoderVsOnnxRuntime);
 # 7. ci/BenchReport.java merges everything into build/bench/bench-results.json, prints a Markdown
 #    table (figure, ratio to llama.cpp, decode as % of the measured bandwidth, prefill as % of the
 #    measured peak FLOP/s) and flags regressions against ci/bench-baseline.json that exceed the
@@ -135,8 +137,15 @@ else
   "${jmh[@]}" -f 1 -wi 2 -w 300ms -i 3 -r 500ms -p threads="$threads" -rf json -rff "$raw/jmh.json" >"$out/jmh.log" 2>&1
 fi || { tail -n 20 "$out/jmh.log" >&2; echo "ci/bench.sh: JMH failed (log: $out/jmh.log)" >&2; exit 1; }
 
-# (Encoder rows go here: run the encoder benchmark and ONNX Runtime Java on the same model and write
-#  $raw/encoder-NAME.json and $raw/onnx-NAME.json; ci/BenchReport.java has the matching place.)
+# Encoder rows: all-MiniLM-L6-v2 (32-token texts, batch 1 and 32) in Transfuse and ONNX Runtime Java on
+# the same .onnx file, alternating in one JVM; writes $raw/encoder-minilm-batchB.json. --smoke: one
+# short repetition of each (the same code path, both engines).
+say "encoder: Transfuse vs ONNX Runtime Java (all-MiniLM-L6-v2)"
+enc_args=("$raw" --threads "$threads" --reps "$reps")
+[ "$smoke" = 1 ] && enc_args+=(--smoke)
+"${java[@]}" -cp "java/bench/target/transfuse-bench.jar:java/bench/target/lib/*" io.transfuse.encoders.EncoderVsOnnxRuntime \
+  "${enc_args[@]}" 2>"$out/encoder.log" || { tail -n 20 "$out/encoder.log" >&2; echo "ci/bench.sh: encoder benchmark failed (log: $out/encoder.log)" >&2; exit 1; }
+grep -E '^minilm' "$out/encoder.log" >&2 || true
 
 say "report"
 "$JAVA_HOME/bin/java" -cp "java/cli/target/lib/*" ci/BenchReport.java "$raw" "$out/bench-results.json" ci/bench-baseline.json

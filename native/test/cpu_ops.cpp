@@ -142,7 +142,7 @@ void run_matmul(int type, const char* tname) {
   for (int in_dim : {32, 64, 96, 1056})
     for (int out_dim : {1, 7, 64, 173}) {
       const Weights w = make_weights(type, out_dim, in_dim, seed++);
-      for (int tokens : {1, 3, 17, 130}) {
+      for (int tokens : {1, 3, 17, 130, 263}) {  // 263: the packed F32 path (PK_MIN = 256), 263 = 43 * 6 + 5
         const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, seed++);
         std::vector<double> ref(size_t(tokens) * out_dim), bound(ref.size());
         const bool qx = type == TF_CPU_Q8_0 || type == TF_CPU_Q4_0;

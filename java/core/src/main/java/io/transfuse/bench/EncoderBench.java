@@ -48,7 +48,7 @@ public final class EncoderBench {
     }
 
     /** A text of common one-token words (different for each seed) that encodes to exactly {@code tokens} tokens. */
-    static String text(HfTokenizer tok, int tokens, int seed) {
+    public static String text(HfTokenizer tok, int tokens, int seed) {
         StringBuilder sb = new StringBuilder();
         int i = seed;
         while (tok.encode(sb.toString(), true, 0).length() < tokens) {
