@@ -5,9 +5,7 @@ import io.transfuse.model.RopeLayout;
 import io.transfuse.tensor.DType;
 
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 
@@ -42,33 +40,31 @@ public final class CpuOps {
             LAYERNORM, ADD_BIAS, GELU, BIAS_GELU, ATTENTION_BIDIRECTIONAL;
 
     static {
-        SymbolLookup lib = NativeLibrary.load("transfuse_cpu");
-        Linker linker = Linker.nativeLinker();
-        VERSION = handle(linker, lib, "tf_cpu_version", FunctionDescriptor.of(JAVA_INT));
-        SET_THREADS = handle(linker, lib, "tf_cpu_set_threads", FunctionDescriptor.ofVoid(JAVA_INT));
-        GET_THREADS = handle(linker, lib, "tf_cpu_get_threads", FunctionDescriptor.of(JAVA_INT));
-        SET_ISA = handle(linker, lib, "tf_cpu_set_isa", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-        GET_ISA = handle(linker, lib, "tf_cpu_get_isa", FunctionDescriptor.of(JAVA_INT));
-        BEST_ISA = handle(linker, lib, "tf_cpu_best_isa", FunctionDescriptor.of(JAVA_INT));
-        MATMUL = handle(linker, lib, "tf_cpu_matmul", FunctionDescriptor.ofVoid(
+        VERSION = handle("tf_cpu_version", FunctionDescriptor.of(JAVA_INT));
+        SET_THREADS = handle("tf_cpu_set_threads", FunctionDescriptor.ofVoid(JAVA_INT));
+        GET_THREADS = handle("tf_cpu_get_threads", FunctionDescriptor.of(JAVA_INT));
+        SET_ISA = handle("tf_cpu_set_isa", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
+        GET_ISA = handle("tf_cpu_get_isa", FunctionDescriptor.of(JAVA_INT));
+        BEST_ISA = handle("tf_cpu_best_isa", FunctionDescriptor.of(JAVA_INT));
+        MATMUL = handle("tf_cpu_matmul", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        RMSNORM = handle(linker, lib, "tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
+        RMSNORM = handle("tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT));
-        ROPE = handle(linker, lib, "tf_cpu_rope", FunctionDescriptor.ofVoid(
+        ROPE = handle("tf_cpu_rope", FunctionDescriptor.ofVoid(
                 ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-        ATTENTION = handle(linker, lib, "tf_cpu_attention", FunctionDescriptor.ofVoid(
+        ATTENTION = handle("tf_cpu_attention", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        SILU_GLU = handle(linker, lib, "tf_cpu_silu_glu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
-        SOFTMAX = handle(linker, lib, "tf_cpu_softmax", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
-        ADD = handle(linker, lib, "tf_cpu_add", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
-        EMBEDDING = handle(linker, lib, "tf_cpu_embedding", FunctionDescriptor.ofVoid(
+        SILU_GLU = handle("tf_cpu_silu_glu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+        SOFTMAX = handle("tf_cpu_softmax", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
+        ADD = handle("tf_cpu_add", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+        EMBEDDING = handle("tf_cpu_embedding", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-        LAYERNORM = handle(linker, lib, "tf_cpu_layernorm", FunctionDescriptor.ofVoid(
+        LAYERNORM = handle("tf_cpu_layernorm", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT));
-        ADD_BIAS = handle(linker, lib, "tf_cpu_add_bias", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
-        GELU = handle(linker, lib, "tf_cpu_gelu", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG));
-        BIAS_GELU = handle(linker, lib, "tf_cpu_bias_gelu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
-        ATTENTION_BIDIRECTIONAL = handle(linker, lib, "tf_cpu_attention_bidirectional", FunctionDescriptor.ofVoid(
+        ADD_BIAS = handle("tf_cpu_add_bias", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
+        GELU = handle("tf_cpu_gelu", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG));
+        BIAS_GELU = handle("tf_cpu_bias_gelu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
+        ATTENTION_BIDIRECTIONAL = handle("tf_cpu_attention_bidirectional", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
         int v = version();
         if (v != ABI_VERSION) {
@@ -79,8 +75,8 @@ public final class CpuOps {
 
     private CpuOps() {}
 
-    private static MethodHandle handle(Linker linker, SymbolLookup lib, String name, FunctionDescriptor fd) {
-        return NativeLibrary.downcall(lib, "libtransfuse_cpu", name, fd);
+    private static MethodHandle handle(String name, FunctionDescriptor fd) {
+        return NativeLibrary.downcall(NativeLibrary.load("transfuse_cpu"), "libtransfuse_cpu", name, fd);
     }
 
     // ---- runtime -------------------------------------------------------------------------------
@@ -324,13 +320,11 @@ public final class CpuOps {
     /** Largest state size {@link #selectiveScan} accepts ({@code TF_CPU_MAX_DSTATE}, as the CUDA kernel). */
     public static final int MAX_DSTATE = 256;
 
-    private static final MethodHandle CAUSAL_CONV1D = handle(Linker.nativeLinker(), NativeLibrary.load("transfuse_cpu"),
-            "tf_cpu_causal_conv1d", FunctionDescriptor.ofVoid(
-                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle SELECTIVE_SCAN = handle(Linker.nativeLinker(), NativeLibrary.load("transfuse_cpu"),
-            "tf_cpu_selective_scan", FunctionDescriptor.ofVoid(
-                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CAUSAL_CONV1D = handle("tf_cpu_causal_conv1d", FunctionDescriptor.ofVoid(
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle SELECTIVE_SCAN = handle("tf_cpu_selective_scan", FunctionDescriptor.ofVoid(
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
 
     /**
      * Causal depthwise conv1d over x [tokens][dim] with kernel width 1..{@value #MAX_CONV_WIDTH}:
