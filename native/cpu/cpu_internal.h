@@ -13,6 +13,22 @@
 
 /* GGML type ids (io.transfuse.tensor.DType). */
 enum { TF_F32 = 0, TF_F16 = 1, TF_Q4_0 = 2, TF_Q8_0 = 8, TF_BF16 = 30 };
+/* F32 weights in column panels of TF_PANEL (transfuse.h: TF_CPU_F32_PANELS, TF_CPU_PANEL). */
+enum { TF_F32_PANELS = 200, TF_PANEL = 32 };
+
+/* Panels [p0, p1) of w (f32 [out_dim][in_dim]) into dst, panel p0 first (layout in transfuse.h). */
+static inline void tf_pack_panels(float* dst, const float* w, int in_dim, int out_dim, int p0, int p1) {
+    for (int p = p0; p < p1; p++) {
+        float* panel = dst + (long)(p - p0) * in_dim * TF_PANEL;
+        const int c0 = p * TF_PANEL, nc = out_dim - c0 < TF_PANEL ? out_dim - c0 : TF_PANEL;
+        for (int j = 0; j < nc; j++) {
+            const float* row = w + (long)(c0 + j) * in_dim;
+            for (int k = 0; k < in_dim; k++) panel[(long)k * TF_PANEL + j] = row[k];
+        }
+        for (int j = nc; j < TF_PANEL; j++)
+            for (int k = 0; k < in_dim; k++) panel[(long)k * TF_PANEL + j] = 0.0f;
+    }
+}
 
 /* Elements per block and bytes per block of the quantised GGML types. */
 enum { TF_QK = 32, TF_Q8_0_BYTES = 34, TF_Q4_0_BYTES = 18 };

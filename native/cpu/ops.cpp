@@ -229,6 +229,17 @@ TF_API void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type,
     g_k->matmul(out, x, w, w_type, tokens, in_dim, out_dim, g_threads);
 }
 
+TF_API long tf_cpu_packed_f32_bytes(int in_dim, int out_dim) {
+    return (long)(out_dim + TF_PANEL - 1) / TF_PANEL * in_dim * TF_PANEL * 4;
+}
+
+TF_API void tf_cpu_pack_f32(void* dst, const float* w, int in_dim, int out_dim) {
+    const int panels = (out_dim + TF_PANEL - 1) / TF_PANEL;
+    for_range(panels, (long)in_dim * out_dim, [&](long a, long b) {
+        tf_pack_panels((float*)dst + a * in_dim * TF_PANEL, w, in_dim, out_dim, (int)a, (int)b);
+    });
+}
+
 TF_API void tf_cpu_attention(float* out, const float* q, const float* k_cache, const float* v_cache, int tokens,
                              int start_pos, int n_heads, int n_kv_heads, int head_dim, int kv_stride) {
     g_k->attention(out, q, k_cache, v_cache, tokens, start_pos, n_heads, n_kv_heads, head_dim, kv_stride, g_threads);

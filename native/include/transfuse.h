@@ -40,6 +40,10 @@ extern "C" {
 #define TF_CPU_Q4_0 2
 #define TF_CPU_Q8_0 8
 #define TF_CPU_BF16 30
+/* F32 weights repacked by tf_cpu_pack_f32 into column panels (not a GGML type; only matmul reads it). */
+#define TF_CPU_F32_PANELS 200
+/* Output columns per panel of TF_CPU_F32_PANELS (the same for every instruction set). */
+#define TF_CPU_PANEL 32
 
 #define TF_CPU_ISA_GENERIC 0
 #define TF_CPU_ISA_AVX2 1
@@ -68,6 +72,14 @@ int tf_cpu_best_isa(void);
  * q = x * (127 / max|x|) rounded to nearest even (|q| <= 127), and x is used as d * q
  * (integer dot products per block, scaled by d_w * d_x, summed in f32). */
 void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim);
+
+/* Bytes of W [out_dim][in_dim] f32 in the panel layout: ceil(out_dim / TF_CPU_PANEL) panels, each
+ * [in_dim][TF_CPU_PANEL] floats: panel p, row k, column j holds W[p * TF_CPU_PANEL + j][k] (zero past
+ * out_dim). Prefill multiplies it with an outer-product register tile, without the per-call repacking that
+ * plain F32 weights need; tf_cpu_matmul takes it as w_type TF_CPU_F32_PANELS for any token count. */
+long tf_cpu_packed_f32_bytes(int in_dim, int out_dim);
+/* Writes W (f32 [out_dim][in_dim]) into dst (tf_cpu_packed_f32_bytes bytes) in the panel layout. */
+void tf_cpu_pack_f32(void* dst, const float* w, int in_dim, int out_dim);
 
 /* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight; out may alias x. */
 void tf_cpu_rmsnorm(float* out, const float* x, const float* weight, int tokens, int dim, float eps);

@@ -141,7 +141,15 @@ void run_matmul(int type, const char* tname) {
   uint64_t seed = 1000 + type;
   for (int in_dim : {32, 64, 96, 1056})
     for (int out_dim : {1, 7, 64, 173}) {
-      const Weights w = make_weights(type, out_dim, in_dim, seed++);
+      // F32_PANELS: F32 weights packed by tf_cpu_pack_f32 (into NaN-filled memory: every byte must be written)
+      const bool panels = type == TF_CPU_F32_PANELS;
+      const Weights w = make_weights(panels ? TF_CPU_F32 : type, out_dim, in_dim, seed++);
+      std::vector<uint8_t> packed;
+      if (panels) {
+        packed.assign(size_t(tf_cpu_packed_f32_bytes(in_dim, out_dim)), 0xFF);
+        tf_cpu_pack_f32(packed.data(), reinterpret_cast<const float*>(w.bytes.data()), in_dim, out_dim);
+      }
+      const void* wdata = panels ? static_cast<const void*>(packed.data()) : w.bytes.data();
       for (int tokens : {1, 3, 17, 130, 263}) {  // 263: the packed F32 path (PK_MIN = 256), 263 = 43 * 6 + 5
         const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, seed++);
         std::vector<double> ref(size_t(tokens) * out_dim), bound(ref.size());
@@ -196,7 +204,7 @@ void run_matmul(int type, const char* tname) {
             CHECK_EQ(tf_cpu_set_isa(isa), isa);
             tf_cpu_set_threads(threads);
             std::vector<float> out(ref.size(), NAN);
-            tf_cpu_matmul(out.data(), x.data(), w.bytes.data(), type, tokens, in_dim, out_dim);
+            tf_cpu_matmul(out.data(), x.data(), wdata, type, tokens, in_dim, out_dim);
             char what[160];
             std::snprintf(what, sizeof what, "matmul %s tokens=%d in=%d out=%d isa=%s%s threads=%d", tname, tokens,
                           in_dim, out_dim, isa_name(isa), variant == 0 ? "" : variant == 1 ? " (no amx)" : " (no amx, no vnni)",
@@ -270,6 +278,7 @@ TF_TEST(version_and_isa) {
 }
 
 TF_TEST(matmul_f32) { run_matmul(TF_CPU_F32, "F32"); }
+TF_TEST(matmul_f32_panels) { run_matmul(TF_CPU_F32_PANELS, "F32_PANELS"); }
 TF_TEST(matmul_f16) { run_matmul(TF_CPU_F16, "F16"); }
 TF_TEST(matmul_bf16) { run_matmul(TF_CPU_BF16, "BF16"); }
 TF_TEST(matmul_q8_0) { run_matmul(TF_CPU_Q8_0, "Q8_0"); }

@@ -1,7 +1,9 @@
 package io.transfuse.backend;
 
+import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.RopeLayout;
 import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 
@@ -15,6 +17,15 @@ public interface Backend {
 
     /** out[t][o] = sum_i w[o][i] * x[t][i]. */
     void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim, int outDim);
+
+    /**
+     * The weight w [out][in] in the layout this backend's {@link #matmul} reads fastest: a copy in
+     * {@code arena}, or w itself when its layout is already the best. Called once per weight at load by
+     * graphs whose weights stay resident; the result's dtype is what to pass to matmul.
+     */
+    default Tensor prepareMatmulWeight(Tensor w, TrackedArena arena) {
+        return w;
+    }
 
     void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps);
 

@@ -12,7 +12,13 @@ public enum DType {
     Q8_0(8, 32, 34),
     Q4_0(2, 32, 18),
     /** Integer tensors (token ids, positions). Not a GGUF weight type. */
-    I32(-1, 1, 4);
+    I32(-1, 1, 4),
+    /**
+     * F32 weights repacked into the CPU backend's column panels (transfuse.h, TF_CPU_F32_PANELS; padded
+     * to whole panels, so the data is larger than {@link #bytesFor}). Made at load by
+     * {@code Backend.prepareMatmulWeight}; only the CPU matmul reads it. Not a GGUF type.
+     */
+    F32_PANELS(-1, 1, 4);
 
     private final int ggmlType;
     private final int blockSize;

@@ -1,8 +1,10 @@
 package io.transfuse.backend.cpu;
 
 import io.transfuse.backend.Backend;
+import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.RopeLayout;
 import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 
@@ -22,6 +24,19 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim, int outDim) {
         CpuOps.matmul(out, x, w, wType, tokens, inDim, outDim);
+    }
+
+    /**
+     * F32 weights become column panels (DType.F32_PANELS, see CpuOps.packF32): prefill then skips the
+     * per-call repacking that plain F32 needs for the outer-product kernel. Other types stay as they are.
+     */
+    @Override
+    public Tensor prepareMatmulWeight(Tensor w, TrackedArena arena) {
+        if (w.dtype() != DType.F32 || w.rank() != 2) return w;
+        int outDim = Math.toIntExact(w.dim(0)), inDim = Math.toIntExact(w.dim(1));
+        MemorySegment panels = arena.allocate(CpuOps.packedF32Bytes(inDim, outDim));
+        CpuOps.packF32(panels, w.data(), inDim, outDim);
+        return new Tensor(w.name(), DType.F32_PANELS, w.shape(), panels);
     }
 
     @Override

@@ -36,7 +36,7 @@ public final class CpuOps {
     public enum Isa { GENERIC, AVX2, AVX512 }
 
     private static final MethodHandle VERSION, SET_THREADS, GET_THREADS, SET_ISA, GET_ISA, BEST_ISA,
-            MATMUL, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING,
+            MATMUL, PACKED_F32_BYTES, PACK_F32, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING,
             LAYERNORM, ADD_BIAS, GELU, BIAS_GELU, ATTENTION_BIDIRECTIONAL;
 
     static {
@@ -48,6 +48,8 @@ public final class CpuOps {
         BEST_ISA = handle("tf_cpu_best_isa", FunctionDescriptor.of(JAVA_INT));
         MATMUL = handle("tf_cpu_matmul", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        PACKED_F32_BYTES = handle("tf_cpu_packed_f32_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT));
+        PACK_F32 = handle("tf_cpu_pack_f32", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
         RMSNORM = handle("tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT));
         ROPE = handle("tf_cpu_rope", FunctionDescriptor.ofVoid(
@@ -143,24 +145,57 @@ public final class CpuOps {
 
     /**
      * {@code out[t][o] = sum_i w[o][i] * x[t][i]}: x F32 [tokens][inDim], w [outDim][inDim] of
-     * {@code wType} (F32, F16, BF16, Q8_0, Q4_0; quantised types need inDim % 32 == 0), out F32
-     * [tokens][outDim], not overlapping x or w. With Q8_0/Q4_0 weights x is first quantised to
-     * int8 per block of 32 (as transfuse.h describes), which adds up to half a quantisation step
-     * per element of x to the result's error.
+     * {@code wType} (F32, F16, BF16, Q8_0, Q4_0, or F32_PANELS from {@link #packF32}; quantised types
+     * need inDim % 32 == 0), out F32 [tokens][outDim], not overlapping x or w. With Q8_0/Q4_0 weights x
+     * is first quantised to int8 per block of 32 (as transfuse.h describes), which adds up to half a
+     * quantisation step per element of x to the result's error.
      */
     public static void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
                               int tokens, int inDim, int outDim) {
         positive("tokens", tokens);
         positive("inDim", inDim);
         positive("outDim", outDim);
-        weightType("wType", wType, inDim, "inDim");
+        boolean panels = wType == DType.F32_PANELS;
+        if (!panels) weightType("wType", wType, inDim, "inDim");
+        long wBytes = panels ? packedF32Bytes(inDim, outDim) : (long) outDim * wType.bytesFor(inDim);
         writable("out", out, (long) tokens * outDim * 4);
         readable("x", x, (long) tokens * inDim * 4);
-        readable("w", w, (long) outDim * wType.bytesFor(inDim));
+        readable("w", w, wBytes);
         disjoint("out", out, (long) tokens * outDim * 4, "x", x, (long) tokens * inDim * 4);
-        disjoint("out", out, (long) tokens * outDim * 4, "w", w, (long) outDim * wType.bytesFor(inDim));
+        disjoint("out", out, (long) tokens * outDim * 4, "w", w, wBytes);
         try {
-            MATMUL.invokeExact(out, x, w, wType.ggmlType(), tokens, inDim, outDim);
+            MATMUL.invokeExact(out, x, w, panels ? F32_PANELS_CODE : wType.ggmlType(), tokens, inDim, outDim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** transfuse.h's TF_CPU_F32_PANELS: the weight-type code of {@link DType#F32_PANELS}. */
+    private static final int F32_PANELS_CODE = 200;
+
+    /** Bytes of an F32 [outDim][inDim] weight in column panels (whole panels of 32 output columns). */
+    public static long packedF32Bytes(int inDim, int outDim) {
+        positive("inDim", inDim);
+        positive("outDim", outDim);
+        try {
+            return (long) PACKED_F32_BYTES.invokeExact(inDim, outDim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Writes w (F32 [outDim][inDim]) into dst ({@link #packedF32Bytes} bytes) as column panels, the
+     * layout matmul reads as {@link DType#F32_PANELS}: prefill of any length then runs the outer-product
+     * kernel without repacking per call.
+     */
+    public static void packF32(MemorySegment dst, MemorySegment w, int inDim, int outDim) {
+        long bytes = packedF32Bytes(inDim, outDim), wBytes = (long) inDim * outDim * 4;
+        writable("dst", dst, bytes);
+        readable("w", w, wBytes);
+        disjoint("dst", dst, bytes, "w", w, wBytes);
+        try {
+            PACK_F32.invokeExact(dst, w, inDim, outDim);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -26,7 +26,7 @@ public final class BertModel implements EncoderGraph {
     private final BertWeights w;
     private final Backend ops;
     private final int maxTokens;
-    private final Tensor[] qkv;
+    private final Tensor[] qkv, wo, wUp, wDown; // matmul weights as the backend prepared them
     private final MemorySegment[] qkvBias;
     private final MemorySegment embNormW, embNormB;
     private final MemorySegment[][] f32; // per layer: attnOutBias, attnNormW, attnNormB, interBias, outBias, outNormW, outNormB
@@ -45,9 +45,20 @@ public final class BertModel implements EncoderGraph {
         qkv = new Tensor[c.layers()];
         qkvBias = new MemorySegment[c.layers()];
         f32 = new MemorySegment[c.layers()][];
+        wo = new Tensor[c.layers()];
+        wUp = new Tensor[c.layers()];
+        wDown = new Tensor[c.layers()];
         for (int l = 0; l < c.layers(); l++) {
             BertWeights.Layer L = w.layers()[l];
-            qkv[l] = concatRows("layer " + l + " fused QKV", arena, L.query(), L.key(), L.value());
+            // The fused copy is staged in a scratch arena: the backend may prepare it into another layout.
+            try (TrackedArena scratch = new TrackedArena("BERT layer " + l + " QKV staging")) {
+                Tensor fused = stackRows("layer " + l + " fused QKV", scratch, L.query(), L.key(), L.value());
+                Tensor prepared = ops.prepareMatmulWeight(fused, arena);
+                qkv[l] = prepared != fused ? prepared : stackRows(fused.name(), arena, fused);
+            }
+            wo[l] = ops.prepareMatmulWeight(L.attentionOutput(), arena);
+            wUp[l] = ops.prepareMatmulWeight(L.intermediate(), arena);
+            wDown[l] = ops.prepareMatmulWeight(L.output(), arena);
             qkvBias[l] = arena.allocateFloats(3L * h);
             MemorySegment.copy(Dequantize.toF32(L.queryBias(), arena), 0, qkvBias[l], 0, 4L * h);
             MemorySegment.copy(Dequantize.toF32(L.keyBias(), arena), 0, qkvBias[l], 4L * h, 4L * h);
@@ -109,7 +120,6 @@ public final class BertModel implements EncoderGraph {
     }
 
     private void layer(int l, int batch, int seqLen) {
-        BertWeights.Layer L = w.layers()[l];
         MemorySegment[] b = f32[l];
         int h = c.hidden(), t = batch * seqLen;
         float eps = c.layerNormEps();
@@ -118,27 +128,33 @@ public final class BertModel implements EncoderGraph {
         ops.addBias(qkvBuf, qkvBias[l], t, 3 * h);
         ops.attentionBidirectional(ctx, qkvBuf, qkvBuf.asSlice(4L * h), qkvBuf.asSlice(8L * h), lengths,
                 batch, seqLen, c.heads(), c.headDim(), 3 * h);
-        ops.matmul(tmp, ctx, L.attentionOutput().data(), L.attentionOutput().dtype(), t, h, h);
+        ops.matmul(tmp, ctx, wo[l].data(), wo[l].dtype(), t, h, h);
         ops.layerNorm(x, tmp, b[0], x, b[1], b[2], t, h, eps);
         // Feed-forward: W2 · gelu(W1 x + b1) + b2, residual + LN.
-        ops.matmul(inter, x, L.intermediate().data(), L.intermediate().dtype(), t, h, c.intermediate());
+        ops.matmul(inter, x, wUp[l].data(), wUp[l].dtype(), t, h, c.intermediate());
         ops.biasGelu(inter, b[3], t, c.intermediate());
-        ops.matmul(tmp, inter, L.output().data(), L.output().dtype(), t, c.intermediate(), h);
+        ops.matmul(tmp, inter, wDown[l].data(), wDown[l].dtype(), t, c.intermediate(), h);
         ops.layerNorm(x, tmp, b[4], x, b[5], b[6], t, h, eps);
     }
 
-    /** The three [h][in] weights stacked into one [3h][in] tensor of the same type (a copy). */
-    private static Tensor concatRows(String name, TrackedArena arena, Tensor q, Tensor k, Tensor v) {
-        DType type = q.dtype();
-        if (k.dtype() != type || v.dtype() != type) {
-            throw new ModelFormatException(name + ": query, key and value weights have different types "
-                    + q.dtype() + ", " + k.dtype() + ", " + v.dtype());
+    /** The blocks' rows stacked into one [sum of rows][in] tensor of their common type (a copy in arena). */
+    private static Tensor stackRows(String name, TrackedArena arena, Tensor... blocks) {
+        DType type = blocks[0].dtype();
+        long rows = 0;
+        for (Tensor b : blocks) {
+            if (b.dtype() != type || b.dim(1) != blocks[0].dim(1)) {
+                throw new ModelFormatException(name + ": " + blocks[0].describe() + " and " + b.describe()
+                        + " cannot be stacked (different types or widths)");
+            }
+            rows += b.dim(0);
         }
-        long bytes = type.bytesFor(q.elementCount());
-        MemorySegment out = arena.allocate(3 * bytes);
-        MemorySegment.copy(q.data(), 0, out, 0, bytes);
-        MemorySegment.copy(k.data(), 0, out, bytes, bytes);
-        MemorySegment.copy(v.data(), 0, out, 2 * bytes, bytes);
-        return new Tensor(name, type, new long[] {3 * q.dim(0), q.dim(1)}, out);
+        MemorySegment out = arena.allocate(type.bytesFor(rows * blocks[0].dim(1)));
+        long at = 0;
+        for (Tensor b : blocks) {
+            long bytes = type.bytesFor(b.elementCount());
+            MemorySegment.copy(b.data(), 0, out, at, bytes);
+            at += bytes;
+        }
+        return new Tensor(name, type, new long[] {rows, blocks[0].dim(1)}, out);
     }
 }

@@ -40,6 +40,16 @@ class CpuArgumentsTest {
             rejects("x", () -> CpuOps.matmul(out, MemorySegment.ofArray(new float[3 * 64]), w, DType.F32, 3, 64, 8));
             rejects("out", () -> CpuOps.matmul(out.asReadOnly(), x, w, DType.F32, 3, 64, 8));
             rejects("overlap", () -> CpuOps.matmul(x.asSlice(0, 4L * 3 * 8), x, w, DType.F32, 3, 64, 8));
+            // panels: 8 output columns take one whole panel of 32
+            MemorySegment panels = a.allocate(CpuOps.packedF32Bytes(64, 8));
+            assertEquals(4L * 32 * 64, panels.byteSize());
+            CpuOps.packF32(panels, w, 64, 8); // fine
+            CpuOps.matmul(out, x, panels, DType.F32_PANELS, 3, 64, 8); // fine
+            rejects("w", () -> CpuOps.matmul(out, x, w, DType.F32_PANELS, 3, 64, 8)); // unpacked size
+            rejects("dst", () -> CpuOps.packF32(panels.asSlice(4), w, 64, 8));
+            rejects("w", () -> CpuOps.packF32(panels, w.asSlice(4), 64, 8));
+            rejects("inDim", () -> CpuOps.packedF32Bytes(0, 8));
+            rejects("type", () -> CpuOps.embedding(out, panels, DType.F32_PANELS, x, 1, 8));
         }
     }
 

@@ -1,6 +1,8 @@
 package io.transfuse.backend.cpu;
 
+import io.transfuse.memory.TrackedArena;
 import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Tensor;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -45,7 +47,7 @@ class CpuMatmulTest {
             {40, 96, 131}, {1, 2048, 40}, {9, 64, 1}, {4, 256, 8},
             // in_dim above the kernel's 1024-column conversion block, with several tokens
             {3, 1100, 13}, {2, 2080, 11}, {70, 1056, 6},
-            // 256 tokens and more: F32 takes the packed-panel kernel (simd_kernels.inc, PK_MIN);
+            // 256 tokens and more: F32 takes the panel kernel too (simd_kernels.inc, PK_MIN; F32_PANELS always does);
             // 263 = 43 * 6 + 5 tokens, 77 columns = 2 panels of 32 + a partial one on AVX-512
             {263, 384, 77},
     };
@@ -57,16 +59,18 @@ class CpuMatmulTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0"})
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "F32_PANELS"})
     void matchesReferenceOnEveryIsaAndThreadCount(DType type) {
         Random r = new Random(42 + type.ordinal());
+        // F32_PANELS: F32 weights packed by CpuBackend.prepareMatmulWeight (the load-time path)
+        DType stored = type == DType.F32_PANELS ? DType.F32 : type;
         int checked = 0;
         for (int[] s : SHAPES) {
             int tokens = s[0], in = s[1], outDim = s[2];
             if (type.quantized() && in % 32 != 0) continue;
-            byte[] wb = randomWeights(r, type, outDim, in);
+            byte[] wb = randomWeights(r, stored, outDim, in);
             float[] x = random(r, tokens * in, 1f);
-            double[] w = dequantize(wb, type, outDim, in);
+            double[] w = dequantize(wb, stored, outDim, in);
             double[] ref = new double[tokens * outDim];
             double[] bound = new double[tokens * outDim];
             boolean qx = type.quantized();
@@ -95,8 +99,14 @@ class CpuMatmulTest {
                     boundQ[t * outDim + o] = 2 * (in + 4) * U * absQ + ties + 1e-30;
                 }
             }
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = Arena.ofConfined(); TrackedArena packed = new TrackedArena("CpuMatmulTest panels")) {
                 MemorySegment xs = floats(arena, x), ws = bytes(arena, wb);
+                if (type == DType.F32_PANELS) {
+                    Tensor prepared = CpuBackend.create(0).prepareMatmulWeight(
+                            new Tensor("w", DType.F32, new long[] {outDim, in}, ws), packed);
+                    assertEquals(DType.F32_PANELS, prepared.dtype());
+                    ws = prepared.data();
+                }
                 MemorySegment out = arena.allocate((long) tokens * outDim * 4, 64);
                 for (CpuOps.Isa isa : supportedIsas()) {
                     assertTrue(CpuOps.setIsa(isa));
@@ -159,8 +169,14 @@ class CpuMatmulTest {
         for (DType type : WEIGHT_TYPES) {
             byte[] wb = randomWeights(r, type, outDim, in);
             float[] x = random(r, tokens * in, 1f);
-            try (Arena arena = Arena.ofConfined()) {
+            try (Arena arena = Arena.ofConfined(); TrackedArena packed = new TrackedArena("CpuMatmulTest panels")) {
                 MemorySegment xs = floats(arena, x), ws = bytes(arena, wb);
+                if (type == DType.F32_PANELS) {
+                    Tensor prepared = CpuBackend.create(0).prepareMatmulWeight(
+                            new Tensor("w", DType.F32, new long[] {outDim, in}, ws), packed);
+                    assertEquals(DType.F32_PANELS, prepared.dtype());
+                    ws = prepared.data();
+                }
                 MemorySegment out = arena.allocate((long) tokens * outDim * 4);
                 float[] generic = null;
                 for (CpuOps.Isa isa : supportedIsas()) {
