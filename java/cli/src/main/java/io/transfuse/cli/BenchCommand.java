@@ -1,6 +1,12 @@
 package io.transfuse.cli;
 
+import io.transfuse.EmbeddingModel;
+import io.transfuse.EncoderOptions;
+import io.transfuse.LoadOptions;
+import io.transfuse.Transfuse;
+import io.transfuse.bench.EncoderBench;
 import io.transfuse.bench.LlmBench;
+import io.transfuse.model.bert.EncoderLoader;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -14,14 +20,18 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code transfuse bench}: prefill and decode tokens/s of a model, with token ids (no tokenizer needed). */
+/**
+ * {@code transfuse bench}: prefill and decode tokens/s of a language model, with token ids (no tokenizer
+ * needed); for a text encoder (an .onnx file or a BERT-family directory), texts/s of embed calls.
+ */
 @Command(name = "bench", mixinStandardHelpOptions = true,
-        description = "Measures prefill and decode tokens/s (median/min/max over repetitions) and decode weight bandwidth.")
+        description = {"Measures prefill and decode tokens/s (median/min/max over repetitions) and decode weight bandwidth;",
+                "for a text encoder (.onnx file or BERT-family directory), texts/s at --batch texts per call."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Option(names = "--model", paramLabel = "PATH", required = true, description = "GGUF file or Hugging Face directory.")
+    @Option(names = "--model", paramLabel = "PATH", required = true, description = "GGUF file, Hugging Face directory, or encoder .onnx file.")
     Path model;
 
     @Option(names = "--prompt-tokens", paramLabel = "N", defaultValue = "128", description = "Prompt length for prefill (default: ${DEFAULT-VALUE}).")
@@ -39,6 +49,12 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", paramLabel = "W", defaultValue = "1", description = "Unmeasured warm-up repetitions (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--batch", paramLabel = "N", defaultValue = "32", description = "Encoders: texts per embed call (default: ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--text-tokens", paramLabel = "N", defaultValue = "32", description = "Encoders: tokens per text, special tokens included (default: ${DEFAULT-VALUE}).")
+    int textTokens;
+
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON to FILE.")
     Path json;
 
@@ -51,6 +67,7 @@ final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("cannot write " + json + ": directory " + parent + " does not exist or is not writable");
             }
         }
+        if (EncoderLoader.isEncoder(model)) return encoder();
         LlmBench.Result r = LlmBench.run(model, o);
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "model %s: dim %d, %d layers, %d heads, %d kv-heads, hidden %d, vocab %d, %s, %.1f MB weights%n",
@@ -62,14 +79,40 @@ final class BenchCommand implements Callable<Integer> {
         row(out, "decode tok/s", r.decode());
         row(out, "decode GB/s", r.decodeGBPerSecond());
         out.flush();
-        if (json != null) {
-            try {
-                Files.writeString(json, r.toJson());
-            } catch (IOException e) {
-                throw new UncheckedIOException("cannot write " + json + ": " + e.getMessage(), e);
-            }
+        writeJson(r.toJson());
+        return 0;
+    }
+
+    /** Texts/s of embed calls of {@code batch} texts of exactly {@code textTokens} tokens (about 64 texts per repetition). */
+    private int encoder() {
+        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
+        if (textTokens < 3) throw new IllegalArgumentException("--text-tokens must be >= 3, got " + textTokens);
+        if (repetitions < 1) throw new IllegalArgumentException("--repetitions must be >= 1, got " + repetitions);
+        if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
+        try (EmbeddingModel m = Transfuse.loadEncoder(model, LoadOptions.defaults().withThreads(threads),
+                EncoderOptions.defaults().withBatchSize(batch))) {
+            int calls = Math.max(1, (64 + batch - 1) / batch);
+            EncoderBench.Result r = EncoderBench.run(m, batch, textTokens, calls, repetitions, warmup);
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "model %s: encoder, hidden %d, %d layers, %d heads, intermediate %d%n", model,
+                    m.config().hidden(), m.config().layers(), m.config().heads(), m.config().intermediate());
+            out.printf(Locale.ROOT, "threads %s, batch %d, %d tokens per text, %d repetitions of %d texts (+%d warm-up)%n",
+                    threads == 0 ? "auto" : String.valueOf(threads), batch, textTokens, repetitions, calls * batch, warmup);
+            out.printf(Locale.ROOT, "%-16s %10s %10s %10s%n", "", "median", "min", "max");
+            row(out, "texts/s", r.stat());
+            out.flush();
+            writeJson(r.toJson(model.toString(), threads, repetitions, warmup));
         }
         return 0;
+    }
+
+    private void writeJson(String text) {
+        if (json == null) return;
+        try {
+            Files.writeString(json, text);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + json + ": " + e.getMessage(), e);
+        }
     }
 
     private static void row(PrintWriter out, String name, LlmBench.Stat s) {

@@ -50,6 +50,22 @@ class MakeModelAndBenchCommandTest {
         assertTrue(j.get("decode_gb_s_stats").get("median").asDouble() > 0);
     }
 
+    /** An .onnx encoder takes the encoder branch: texts/s of embed calls of --batch texts of exactly --text-tokens tokens. */
+    @Test
+    void benchesAnEncoder() throws IOException {
+        Path onnx = EmbedCommandTest.extract("all-minilm-l6-v2"), json = dir.resolve("e.json");
+        Run b = run("bench", "--model", onnx.toString(), "--batch", "3", "--text-tokens", "9", "--threads", "1",
+                "--repetitions", "2", "--warmup", "0", "--json", json.toString());
+        assertEquals(0, b.code, b.err);
+        assertTrue(b.out.contains("encoder, hidden 384, 6 layers") && b.out.contains("texts/s"), b.out);
+        JsonNode j = new ObjectMapper().readTree(Files.readString(json));
+        assertEquals(3, j.get("batch").asInt());
+        assertEquals(9, j.get("tokens_per_text").asInt());
+        assertEquals(2, j.get("texts_s").size());
+        assertTrue(j.get("texts_s_stats").get("min").asDouble() > 0);
+        assertOneLineError(run("bench", "--model", onnx.toString(), "--batch", "0"), "--batch must be >= 1");
+    }
+
     @Test
     void clearErrors() {
         assertOneLineError(run("make-model", "--dim", "65", dir.resolve("x.gguf").toString()), "not divisible by");

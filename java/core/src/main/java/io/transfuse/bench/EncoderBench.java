@@ -6,6 +6,7 @@ import io.transfuse.tokenizer.hf.HfTokenizer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * Encoder throughput: texts per second of {@link EmbeddingModel#embed} on texts that tokenize to
@@ -17,7 +18,27 @@ public final class EncoderBench {
     private EncoderBench() {}
 
     /** @param textsPerSecond one value per measured repetition */
-    public record Result(int batch, int tokensPerText, double[] textsPerSecond, double medianTextsPerSecond) {}
+    public record Result(int batch, int tokensPerText, double[] textsPerSecond, double medianTextsPerSecond) {
+        public LlmBench.Stat stat() { return LlmBench.Stat.of(textsPerSecond); }
+
+        /** The result as a JSON object; {@code model} and {@code threads} describe the run. */
+        public String toJson(String model, int threads, int repetitions, int warmup) {
+            LlmBench.Stat s = stat();
+            return String.format(Locale.ROOT, """
+                    {
+                      "model": "%s",
+                      "threads": %d,
+                      "batch": %d,
+                      "tokens_per_text": %d,
+                      "repetitions": %d,
+                      "warmup": %d,
+                      "texts_s": %s,
+                      "texts_s_stats": {"median": %.4f, "min": %.4f, "max": %.4f}
+                    }
+                    """, model.replace("\\", "\\\\").replace("\"", "\\\""), threads, batch, tokensPerText, repetitions, warmup,
+                    Arrays.toString(textsPerSecond), s.median(), s.min(), s.max());
+        }
+    }
 
     private static final String[] WORDS = {"the", "cat", "sat", "on", "a", "mat", "and", "dog", "ran", "to", "house",
             "in", "city", "of", "light", "water", "tree", "green", "blue", "sky"};
@@ -41,10 +62,7 @@ public final class EncoderBench {
             double s = (System.nanoTime() - t0) / 1e9;
             if (r >= 0) tps[r] = (double) batch * callsPerRep / s;
         }
-        double[] sorted = tps.clone();
-        Arrays.sort(sorted);
-        double median = sorted.length % 2 == 1 ? sorted[sorted.length / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
-        return new Result(batch, tokensPerText, tps, median);
+        return new Result(batch, tokensPerText, tps, LlmBench.Stat.of(tps).median());
     }
 
     /** A text of common one-token words (different for each seed) that encodes to exactly {@code tokens} tokens. */

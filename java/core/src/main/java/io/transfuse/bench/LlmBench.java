@@ -45,7 +45,7 @@ public final class LlmBench {
 
     /** Median, min and max of one measure over the repetitions. */
     public record Stat(double median, double min, double max) {
-        static Stat of(double[] v) {
+        public static Stat of(double[] v) {
             double[] s = v.clone();
             Arrays.sort(s);
             int n = s.length;

@@ -5,6 +5,7 @@ import io.transfuse.loader.Json;
 import io.transfuse.loader.ModelFormatException;
 
 import java.nio.file.Path;
+import java.util.Set;
 
 /**
  * Hyper-parameters of a BERT-family encoder (BERT, RoBERTa, XLM-RoBERTa, MiniLM, BGE, E5: they
@@ -40,6 +41,9 @@ public record BertConfig(String modelType, int vocabSize, int hidden, int layers
 
     /** Longest token sequence the position table allows. */
     public int maxSequence() { return maxPositions - positionOffset; }
+
+    /** The config.json model_type values this graph reads. */
+    public static final Set<String> MODEL_TYPES = Set.of("bert", "roberta", "xlm-roberta", "camembert");
 
     /** Reads a Hugging Face config.json of model_type bert, roberta, xlm-roberta (or a BERT-layout model such as MiniLM). */
     public static BertConfig read(Path configJson) {

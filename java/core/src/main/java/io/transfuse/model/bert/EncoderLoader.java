@@ -32,6 +32,15 @@ public final class EncoderLoader {
         EncoderGraph create(BertConfig config, BertWeights weights, TrackedArena arena, int maxTokens);
     }
 
+    /** True for what {@link #load} reads: an .onnx file, or a directory whose config.json is a BERT-family model_type. */
+    public static boolean isEncoder(Path path) {
+        if (Files.isRegularFile(path)) return path.getFileName().toString().endsWith(".onnx");
+        Path config = path.resolve("config.json");
+        if (!Files.isRegularFile(config)) return false;
+        String type = Json.read(config).path("model_type").asText("");
+        return BertConfig.MODEL_TYPES.contains(type);
+    }
+
     /** The encoder on the CPU {@code backend}. */
     public static EmbeddingModel load(Path path, EncoderOptions options, Backend backend) {
         return load(path, options, (c, w, arena, rows) -> new BertModel(c, w, backend, arena, rows));
