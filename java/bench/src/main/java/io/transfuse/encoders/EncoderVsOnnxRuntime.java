@@ -57,7 +57,10 @@ public final class EncoderVsOnnxRuntime {
             }
         }
         if (threads < 1 || reps < 1) usage("--threads and --reps must be >= 1");
-        int textsPerRep = smoke ? 32 : TEXTS_PER_REP, warmup = smoke ? 0 : 2;
+        // Warm-up: 8 untimed repetitions per engine before the first timed one. On 2 cores the JIT's
+        // compiler threads (tokenizer, graph driver) take a core from the kernels for the first seconds;
+        // with 2 warm-up repetitions Transfuse's batch-32 median was 35% below its steady state.
+        int textsPerRep = smoke ? 32 : TEXTS_PER_REP, warmup = smoke ? 0 : 8;
         if (smoke) reps = 1;
         Path onnx = extract(Path.of("build", "bench", "encoders", "all-minilm-l6-v2"));
         Files.createDirectories(out);
