@@ -57,10 +57,10 @@ public final class EncoderVsOnnxRuntime {
             }
         }
         if (threads < 1 || reps < 1) usage("--threads and --reps must be >= 1");
-        // Warm-up: 8 untimed repetitions per engine before the first timed one. On 2 cores the JIT's
-        // compiler threads (tokenizer, graph driver) take a core from the kernels for the first seconds;
-        // with 2 warm-up repetitions Transfuse's batch-32 median was 35% below its steady state.
-        int textsPerRep = smoke ? 32 : TEXTS_PER_REP, warmup = smoke ? 0 : 8;
+        // Warm-up: 8 untimed repetitions per engine and batch size before the first timed one. On 2 cores
+        // the JIT's compiler threads (tokenizer, graph driver) take a core from the kernels for the first
+        // seconds; without warm-up at batch 32, Transfuse's first repetitions ran at half its steady state.
+        int textsPerRep = smoke ? 32 : TEXTS_PER_REP, warmupReps = smoke ? 0 : 8;
         if (smoke) reps = 1;
         Path onnx = extract(Path.of("build", "bench", "encoders", "all-minilm-l6-v2"));
         Files.createDirectories(out);
@@ -83,6 +83,7 @@ public final class EncoderVsOnnxRuntime {
                 }
                 int calls = Math.max(1, textsPerRep / batch);
                 double[] mine = new double[reps], peer = new double[reps];
+                int warmup = warmupReps;
                 for (int r = 0; r < reps; r++) {
                     // Alternate the order too, so neither engine always runs right after the other's heat.
                     if (r % 2 == 0) {
