@@ -45,7 +45,7 @@ public class BenchReport {
 
     public static void main(String[] args) throws IOException {
         if (args.length != 3) {
-            System.err.println("usage: java ci/BenchReport.java RAW_DIR OUT_JSON BASELINE_JSON");
+            System.err.println("usage: java ci/BenchReport.java RAW_DIR OUT_JSON BASELINE_JSON|none");
             System.exit(2);
         }
         Path raw = Path.of(args[0]), out = Path.of(args[1]), baselineFile = Path.of(args[2]);
@@ -135,7 +135,7 @@ public class BenchReport {
         }
 
         Map<String, Double> baseline = new LinkedHashMap<>();
-        if (Files.exists(baselineFile)) {
+        if (!args[2].equals("none") && Files.exists(baselineFile)) {
             for (JsonNode r : JSON.readTree(Files.readString(baselineFile)))
                 baseline.put(r.path("name").asText() + "|" + r.path("metric").asText(), r.path("transfuse").asDouble());
         }
@@ -178,7 +178,8 @@ public class BenchReport {
         System.out.println("Prefill % = tok/s x matmul+attention FLOPs per prompt token / measured FP32 FMA peak (Q8_0 runs"
                 + " on int8 AMX tiles or VNNI where the CPU has them, which can exceed the FP32 peak);"
                 + " decode % = weight bytes streamed per token x tok/s / measured triad bandwidth.");
-        if (baseline.isEmpty()) System.out.println("baseline: " + baselineFile + " not found or empty; no regression check");
+        if (args[2].equals("none")) System.out.println("baseline: none given; no regression check");
+        else if (baseline.isEmpty()) System.out.println("baseline: " + baselineFile + " not found or empty; no regression check");
         else if (regressions.isEmpty()) System.out.println("regressions vs " + baselineFile + ": none beyond the measured noise");
         else {
             System.out.println("REGRESSIONS vs " + baselineFile + " (beyond the measured noise):");
