@@ -38,7 +38,7 @@ while [ $# -gt 0 ]; do
     --reps) reps=${2:?--reps needs a number}; shift ;;
     --threads) threads=${2:?--threads needs a number}; shift ;;
     --models) only=${2:?--models needs a comma-separated list}; shift ;;
-    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ci/bench.sh: unknown argument '$1' (use --smoke, --reps N, --threads N, --models LIST)" >&2; exit 2 ;;
   esac
   shift
