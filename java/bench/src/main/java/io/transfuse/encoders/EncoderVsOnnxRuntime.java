@@ -108,7 +108,7 @@ public final class EncoderVsOnnxRuntime {
     }
 
     private static double transfuse(EmbeddingModel model, int batch, int tokens, int calls, int warmup) {
-        return EncoderBench.run(model, batch, tokens, calls, 1, warmup).medianTextsPerSecond();
+        return EncoderBench.run(model, batch, tokens, calls, 1, warmup).stat().median();
     }
 
     /** Texts/s of one repetition of {@code calls} session runs (after {@code warmup} untimed ones). */

@@ -84,11 +84,9 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Texts/s of embed calls of {@code batch} texts of exactly {@code textTokens} tokens (about 64 texts per repetition). */
-    private int encoder() {
+    private int encoder() { // --threads, --repetitions and --warmup were checked by LlmBench.Options in call()
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (textTokens < 3) throw new IllegalArgumentException("--text-tokens must be >= 3, got " + textTokens);
-        if (repetitions < 1) throw new IllegalArgumentException("--repetitions must be >= 1, got " + repetitions);
-        if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
         try (EmbeddingModel m = Transfuse.loadEncoder(model, LoadOptions.defaults().withThreads(threads),
                 EncoderOptions.defaults().withBatchSize(batch))) {
             int calls = Math.max(1, (64 + batch - 1) / batch);

@@ -18,7 +18,7 @@ public final class EncoderBench {
     private EncoderBench() {}
 
     /** @param textsPerSecond one value per measured repetition */
-    public record Result(int batch, int tokensPerText, double[] textsPerSecond, double medianTextsPerSecond) {
+    public record Result(int batch, int tokensPerText, double[] textsPerSecond) {
         public LlmBench.Stat stat() { return LlmBench.Stat.of(textsPerSecond); }
 
         /** The result as a JSON object; {@code model} and {@code threads} describe the run. */
@@ -62,7 +62,7 @@ public final class EncoderBench {
             double s = (System.nanoTime() - t0) / 1e9;
             if (r >= 0) tps[r] = (double) batch * callsPerRep / s;
         }
-        return new Result(batch, tokensPerText, tps, LlmBench.Stat.of(tps).median());
+        return new Result(batch, tokensPerText, tps);
     }
 
     /** A text of common one-token words (different for each seed) that encodes to exactly {@code tokens} tokens. */

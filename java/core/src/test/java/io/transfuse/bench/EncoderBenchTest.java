@@ -18,7 +18,7 @@ class EncoderBenchTest {
             }
             EncoderBench.Result r = EncoderBench.run(m, 4, 32, 1, 2, 0);
             assertEquals(2, r.textsPerSecond().length);
-            assertTrue(r.medianTextsPerSecond() > 0);
+            assertTrue(r.stat().median() > 0);
             assertThrows(IllegalArgumentException.class, () -> EncoderBench.run(m, 1, 1000, 1, 1, 0));
         }
     }
