@@ -40,11 +40,20 @@ enum { TF_MAX_HEAD_DIM = 1024 };
  * costs a few microseconds; stories260K's matrices (64 x 64) take about one. */
 enum { TF_PARALLEL_MIN_WORK = 1 << 16 };
 
+/* What the F32 panel matmul does to each block of output right after writing it, while the block is
+ * still in cache (encoder_ops.cpp: bias add, bias + GELU): fn over rows [r0, r1) and columns [c0, c1)
+ * of out, whose rows are `stride` floats apart. */
+struct tf_epilogue {
+    void (*fn)(float* out, long stride, const float* bias, long r0, long r1, int c0, int c1);
+    const float* bias;
+};
+
 /* One instruction set's kernels. */
 struct tf_kernels {
     const char* name;
+    /* epi: null, or (w_type TF_F32_PANELS only) applied to every output block as it is written */
     void (*matmul)(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim,
-                   int out_dim, int threads);
+                   int out_dim, int threads, const tf_epilogue* epi);
     void (*attention)(float* out, const float* q, const float* k_cache, const float* v_cache,
                       int tokens, int start_pos, int n_heads, int n_kv_heads, int head_dim,
                       int kv_stride, int threads);
@@ -61,6 +70,10 @@ extern const tf_kernels tf_kernels_avx512_vnni; /* same ISA id; Q8_0/Q4_0 dots w
  * matmul (returns 0, having written nothing to out, when out of memory). */
 int tf_amx_available(void);
 int tf_amx_q8_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads);
+
+/* tf_cpu_matmul of TF_CPU_F32_PANELS weights with an epilogue (ops.cpp; for encoder_ops.cpp). */
+void tf_matmul_panels_epilogue(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim,
+                               const tf_epilogue* epi);
 
 /* IEEE half -> float without F16C (subnormals, infinities and NaN included). */
 static inline float tf_f16_to_f32(uint16_t h) {

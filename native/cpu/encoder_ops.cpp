@@ -19,6 +19,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cpu_internal.h"
 #include "transfuse.h"
 
 #define TF_API extern "C" __attribute__((visibility("default")))
@@ -71,11 +72,12 @@ TF_BODY void layernorm_body(float* out, const float* x, const float* xb, const f
     }
 }
 
-TF_BODY void add_bias_body(float* x, const float* bias, long r0, long r1, int dim) {
+/* x[r][c] += bias[c] over rows [r0, r1), columns [c0, c1); rows `stride` floats apart. */
+TF_BODY void add_bias_body(float* x, long stride, const float* bias, long r0, long r1, int c0, int c1) {
     for (long r = r0; r < r1; r++) {
-        float* row = x + r * dim;
+        float* row = x + r * stride;
 #pragma omp simd
-        for (int i = 0; i < dim; i++) row[i] += bias[i];
+        for (int i = c0; i < c1; i++) row[i] += bias[i];
     }
 }
 
@@ -111,12 +113,12 @@ TF_BODY void gelu_body(float* x, long i0, long i1) {
     for (long i = i0; i < i1; i++) x[i] = gelu1(x[i]);
 }
 
-/* x[r] = gelu(x[r] + bias), rows [r0, r1). */
-TF_BODY void bias_gelu_body(float* x, const float* bias, long r0, long r1, int dim) {
+/* x[r][c] = gelu(x[r][c] + bias[c]) over rows [r0, r1), columns [c0, c1); rows `stride` floats apart. */
+TF_BODY void bias_gelu_body(float* x, long stride, const float* bias, long r0, long r1, int c0, int c1) {
     for (long r = r0; r < r1; r++) {
-        float* row = x + r * dim;
+        float* row = x + r * stride;
 #pragma omp simd
-        for (int i = 0; i < dim; i++) row[i] = gelu1(row[i] + bias[i]);
+        for (int i = c0; i < c1; i++) row[i] = gelu1(row[i] + bias[i]);
     }
 }
 
@@ -263,12 +265,12 @@ TF_BODY void attention_body(const AttnArgs& a, long w0, long w1, float* scores, 
                                  const float* b, long t0, long t1, int dim, float eps) {                         \
         layernorm_body(out, x, xb, res, w, b, t0, t1, dim, eps);                                                  \
     }                                                                                                             \
-    ATTR void add_bias_##SUFFIX(float* x, const float* bias, long r0, long r1, int dim) {                        \
-        add_bias_body(x, bias, r0, r1, dim);                                                                      \
+    ATTR void add_bias_##SUFFIX(float* x, long stride, const float* bias, long r0, long r1, int c0, int c1) {    \
+        add_bias_body(x, stride, bias, r0, r1, c0, c1);                                                           \
     }                                                                                                             \
     ATTR void gelu_##SUFFIX(float* x, long i0, long i1) { gelu_body(x, i0, i1); }                                 \
-    ATTR void bias_gelu_##SUFFIX(float* x, const float* bias, long r0, long r1, int dim) {                       \
-        bias_gelu_body(x, bias, r0, r1, dim);                                                                     \
+    ATTR void bias_gelu_##SUFFIX(float* x, long stride, const float* bias, long r0, long r1, int c0, int c1) {   \
+        bias_gelu_body(x, stride, bias, r0, r1, c0, c1);                                                          \
     }                                                                                                             \
     ATTR void attention_##SUFFIX(const AttnArgs& a, long w0, long w1, float* scores, float* kt) {                \
         attention_body(a, w0, w1, scores, kt);                                                                    \
@@ -280,9 +282,10 @@ TF_STAMP(avx512, TF_AVX512)
 
 struct EncoderKernels {
     void (*layernorm)(float*, const float*, const float*, const float*, const float*, const float*, long, long, int, float);
-    void (*add_bias)(float*, const float*, long, long, int);
+    /* (x, stride, bias, r0, r1, c0, c1): the shape of a tf_epilogue */
+    void (*add_bias)(float*, long, const float*, long, long, int, int);
     void (*gelu)(float*, long, long);
-    void (*bias_gelu)(float*, const float*, long, long, int);
+    void (*bias_gelu)(float*, long, const float*, long, long, int, int);
     void (*attention)(const AttnArgs&, long, long, float*, float*);
 };
 
@@ -326,7 +329,7 @@ TF_API void tf_cpu_layernorm(float* out, const float* x, const float* x_bias, co
 
 TF_API void tf_cpu_add_bias(float* x, const float* bias, int rows, int dim) {
     const EncoderKernels& k = kernels();
-    for_range(rows, (long)rows * dim / 4, [&](long a, long b, int) { k.add_bias(x, bias, a, b, dim); });
+    for_range(rows, (long)rows * dim / 4, [&](long a, long b, int) { k.add_bias(x, dim, bias, a, b, 0, dim); });
 }
 
 TF_API void tf_cpu_gelu(float* x, long n) {
@@ -336,7 +339,20 @@ TF_API void tf_cpu_gelu(float* x, long n) {
 
 TF_API void tf_cpu_bias_gelu(float* x, const float* bias, int rows, int dim) {
     const EncoderKernels& k = kernels();
-    for_range(rows, (long)rows * dim * 8, [&](long a, long b, int) { k.bias_gelu(x, bias, a, b, dim); });
+    for_range(rows, (long)rows * dim * 8, [&](long a, long b, int) { k.bias_gelu(x, dim, bias, a, b, 0, dim); });
+}
+
+TF_API void tf_cpu_matmul_bias(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim,
+                               const float* bias, int act) {
+    const EncoderKernels& k = kernels();
+    if (w_type == TF_CPU_F32_PANELS) {
+        const tf_epilogue epi = {act == TF_CPU_ACT_GELU ? k.bias_gelu : k.add_bias, bias};
+        tf_matmul_panels_epilogue(out, x, w, tokens, in_dim, out_dim, &epi);
+        return;
+    }
+    tf_cpu_matmul(out, x, w, w_type, tokens, in_dim, out_dim);
+    if (act == TF_CPU_ACT_GELU) tf_cpu_bias_gelu(out, bias, tokens, out_dim);
+    else tf_cpu_add_bias(out, bias, tokens, out_dim);
 }
 
 TF_API void tf_cpu_attention_bidirectional(float* out, const float* q, const float* k, const float* v,

@@ -226,7 +226,12 @@ TF_API void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type,
     /* 16 tokens fill one AMX tile; fewer stay on the vector path (decode is bandwidth-bound anyway) */
     if (g_amx && w_type == TF_Q8_0 && tokens >= 16 && tf_amx_q8_matmul(out, x, w, tokens, in_dim, out_dim, g_threads))
         return;
-    g_k->matmul(out, x, w, w_type, tokens, in_dim, out_dim, g_threads);
+    g_k->matmul(out, x, w, w_type, tokens, in_dim, out_dim, g_threads, nullptr);
+}
+
+void tf_matmul_panels_epilogue(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim,
+                               const tf_epilogue* epi) {
+    g_k->matmul(out, x, w, TF_F32_PANELS, tokens, in_dim, out_dim, g_threads, epi);
 }
 
 TF_API long tf_cpu_packed_f32_bytes(int in_dim, int out_dim) {

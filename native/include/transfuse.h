@@ -156,6 +156,16 @@ void tf_cpu_gelu(float* x, long n);
 /* x[r] = gelu(x[r] + bias) over [rows][dim], in place (a Linear layer's bias fused with its GELU). */
 void tf_cpu_bias_gelu(float* x, const float* bias, int rows, int dim);
 
+/* Activations of tf_cpu_matmul_bias. */
+#define TF_CPU_ACT_NONE 0
+#define TF_CPU_ACT_GELU 1
+/* A Linear layer: tf_cpu_matmul, then out[t][o] += bias[o], then (TF_CPU_ACT_GELU) GELU as in
+ * tf_cpu_gelu. The same result as those calls in turn; with TF_CPU_F32_PANELS weights the bias and
+ * activation are applied to each block of output while it is still in cache, in the matmul's own
+ * parallel region. */
+void tf_cpu_matmul_bias(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim,
+                        const float* bias, int act);
+
 /* Non-causal multi-head attention over a padded batch. Row r = b*seq_len + i of q, k and v holds
  * [heads][head_dim] starting at float r*qkv_stride (so q, k, v may be column blocks of one fused
  * QKV buffer); out is [batch*seq_len][heads*head_dim]. Sequence b has lengths[b] (0..seq_len) real

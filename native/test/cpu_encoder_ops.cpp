@@ -1,7 +1,9 @@
 // cpu_encoder_ops.cpp: the encoder ops of libtransfuse_cpu (tf_cpu_layernorm, tf_cpu_add_bias,
 // tf_cpu_gelu, tf_cpu_bias_gelu, tf_cpu_attention_bidirectional; native/cpu/encoder_ops.cpp) against
 // naive double-precision references written here, under every instruction set this CPU supports and
-// with 1 and 2 threads. (The Java tests in CpuEncoderOpsTest check the same ops through Panama.)
+// with 1 and 2 threads; tf_cpu_matmul_bias against tf_cpu_matmul followed by those ops (which
+// cpu_ops.cpp and the tests here check against references). (The Java tests in CpuEncoderOpsTest
+// check the same ops through Panama.)
 //
 // Tolerances:
 //  - layernorm: float sums over dim <= 768 values of size <= ~10: the normalised value is off by
@@ -129,4 +131,44 @@ TF_TEST(attention_bidirectional_padded_batch) {
       }
     }
   }
+}
+
+// The fused Linear layer must equal its parts, bit for bit: the same fp32 sum, bias add and GELU,
+// only applied per block in the matmul's region (F32_PANELS) or by the separate ops (other types).
+// Output widths end inside a panel (173) and token counts inside a register tile (1, 7, 263), so
+// every block edge is crossed; the bias is large enough that a block left out or done twice shows.
+TF_TEST(matmul_bias_equals_matmul_then_bias) {
+  for (int type : {TF_CPU_F32_PANELS, TF_CPU_F32})
+    for (int in_dim : {64, 384})
+      for (int out_dim : {7, 96, 173}) {
+        auto w = tf_test::random_uniform(size_t(in_dim) * out_dim, 11, -0.2f, 0.2f), bias = tf_test::random_uniform(out_dim, 12, -2, 2);
+        std::vector<float> packed(size_t(tf_cpu_packed_f32_bytes(in_dim, out_dim)) / 4);
+        tf_cpu_pack_f32(packed.data(), w.data(), in_dim, out_dim);
+        const void* wd = type == TF_CPU_F32_PANELS ? static_cast<const void*>(packed.data()) : w.data();
+        for (int tokens : {1, 7, 32, 263}) {
+          auto x = tf_test::random_uniform(size_t(tokens) * in_dim, 13);
+          for (int isa : supported_isas())
+            for (int threads : {1, 2})
+              for (int act : {TF_CPU_ACT_NONE, TF_CPU_ACT_GELU}) {
+                tf_cpu_set_isa(isa);
+                tf_cpu_set_threads(threads);
+                std::vector<float> fused(size_t(tokens) * out_dim, NAN), parts(fused.size(), NAN);
+                tf_cpu_matmul_bias(fused.data(), x.data(), wd, type, tokens, in_dim, out_dim, bias.data(), act);
+                tf_cpu_matmul(parts.data(), x.data(), wd, type, tokens, in_dim, out_dim);
+                if (act == TF_CPU_ACT_GELU) tf_cpu_bias_gelu(parts.data(), bias.data(), tokens, out_dim);
+                else tf_cpu_add_bias(parts.data(), bias.data(), tokens, out_dim);
+                for (size_t i = 0; i < fused.size(); i++)
+                  if (!(fused[i] == parts[i])) {
+                    tf_test::fail(__FILE__, __LINE__,
+                                  "matmul_bias type " + std::to_string(type) + " act " + std::to_string(act) + " tokens " +
+                                      std::to_string(tokens) + " in " + std::to_string(in_dim) + " out " + std::to_string(out_dim) +
+                                      " isa " + std::to_string(isa) + " threads " + std::to_string(threads) + " at " +
+                                      std::to_string(i) + ": " + std::to_string(fused[i]) + " vs " + std::to_string(parts[i]));
+                    return;
+                  }
+              }
+        }
+      }
+  tf_cpu_set_isa(tf_cpu_best_isa());
+  tf_cpu_set_threads(1);
 }

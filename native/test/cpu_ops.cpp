@@ -150,7 +150,7 @@ void run_matmul(int type, const char* tname) {
         tf_cpu_pack_f32(packed.data(), reinterpret_cast<const float*>(w.bytes.data()), in_dim, out_dim);
       }
       const void* wdata = panels ? static_cast<const void*>(packed.data()) : w.bytes.data();
-      for (int tokens : {1, 3, 17, 130, 263}) {  // 263: the packed F32 path (PK_MIN = 256), 263 = 43 * 6 + 5
+      for (int tokens : {1, 3, 17, 130, 263}) {  // 263: the packed F32 path (PK_MIN = 256), 263 = 43 * 6 + 5 = 21 * 12 + 11 (register tiles)
         const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, seed++);
         std::vector<double> ref(size_t(tokens) * out_dim), bound(ref.size());
         const bool qx = type == TF_CPU_Q8_0 || type == TF_CPU_Q4_0;

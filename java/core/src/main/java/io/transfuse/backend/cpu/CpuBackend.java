@@ -26,6 +26,12 @@ public final class CpuBackend implements Backend {
         CpuOps.matmul(out, x, w, wType, tokens, inDim, outDim);
     }
 
+    @Override
+    public void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim,
+                           int outDim, MemorySegment bias, Activation act) {
+        CpuOps.matmulBias(out, x, w, wType, tokens, inDim, outDim, bias, act == Activation.GELU);
+    }
+
     /**
      * F32 weights become column panels (DType.F32_PANELS, see CpuOps.packF32): prefill then skips the
      * per-call repacking that plain F32 needs for the outer-product kernel. Other types stay as they are.

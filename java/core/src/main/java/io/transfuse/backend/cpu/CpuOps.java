@@ -36,7 +36,7 @@ public final class CpuOps {
     public enum Isa { GENERIC, AVX2, AVX512 }
 
     private static final MethodHandle VERSION, SET_THREADS, GET_THREADS, SET_ISA, GET_ISA, BEST_ISA,
-            MATMUL, PACKED_F32_BYTES, PACK_F32, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING,
+            MATMUL, MATMUL_BIAS, PACKED_F32_BYTES, PACK_F32, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING,
             LAYERNORM, ADD_BIAS, GELU, BIAS_GELU, ATTENTION_BIDIRECTIONAL;
 
     static {
@@ -48,6 +48,8 @@ public final class CpuOps {
         BEST_ISA = handle("tf_cpu_best_isa", FunctionDescriptor.of(JAVA_INT));
         MATMUL = handle("tf_cpu_matmul", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+        MATMUL_BIAS = handle("tf_cpu_matmul_bias", FunctionDescriptor.ofVoid(
+                ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
         PACKED_F32_BYTES = handle("tf_cpu_packed_f32_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT));
         PACK_F32 = handle("tf_cpu_pack_f32", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
         RMSNORM = handle("tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
@@ -152,6 +154,37 @@ public final class CpuOps {
      */
     public static void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
                               int tokens, int inDim, int outDim) {
+        int type = checkMatmul(out, x, w, wType, tokens, inDim, outDim);
+        try {
+            MATMUL.invokeExact(out, x, w, type, tokens, inDim, outDim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * A Linear layer: {@link #matmul}, then {@code out[t][o] += bias[o]}, then with {@code gelu} GELU as in
+     * {@link #gelu}; the same result as those calls in turn. With F32_PANELS weights the bias and GELU are
+     * applied to each block of output as the matmul writes it, inside its parallel region.
+     */
+    public static void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
+                                  int tokens, int inDim, int outDim, MemorySegment bias, boolean gelu) {
+        int type = checkMatmul(out, x, w, wType, tokens, inDim, outDim);
+        readable("bias", bias, (long) outDim * 4);
+        disjoint("out", out, (long) tokens * outDim * 4, "bias", bias, (long) outDim * 4);
+        try {
+            MATMUL_BIAS.invokeExact(out, x, w, type, tokens, inDim, outDim, bias, gelu ? ACT_GELU : ACT_NONE);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** transfuse.h's TF_CPU_ACT_NONE and TF_CPU_ACT_GELU. */
+    private static final int ACT_NONE = 0, ACT_GELU = 1;
+
+    /** Checks matmul's arguments (naming the one at fault); returns the native weight-type code. */
+    private static int checkMatmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
+                                   int tokens, int inDim, int outDim) {
         positive("tokens", tokens);
         positive("inDim", inDim);
         positive("outDim", outDim);
@@ -163,11 +196,7 @@ public final class CpuOps {
         readable("w", w, wBytes);
         disjoint("out", out, (long) tokens * outDim * 4, "x", x, (long) tokens * inDim * 4);
         disjoint("out", out, (long) tokens * outDim * 4, "w", w, wBytes);
-        try {
-            MATMUL.invokeExact(out, x, w, panels ? F32_PANELS_CODE : wType.ggmlType(), tokens, inDim, outDim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return panels ? F32_PANELS_CODE : wType.ggmlType();
     }
 
     /** transfuse.h's TF_CPU_F32_PANELS: the weight-type code of {@link DType#F32_PANELS}. */

@@ -1,6 +1,7 @@
 package io.transfuse.backend.cpu;
 
 import io.transfuse.backend.ReferenceMath;
+import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.function.Executable;
@@ -15,7 +16,7 @@ import static io.transfuse.backend.cpu.CpuTestSupport.*;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The encoder ops (layerNorm, addBias, gelu, attentionBidirectional) against plain Java references
+ * The encoder ops (layerNorm, addBias, gelu, matmulBias, attentionBidirectional) against plain Java references
  * in double precision, on every instruction set this CPU has and on 1 and 2 threads, and their
  * argument checks.
  */
@@ -160,6 +161,54 @@ class CpuEncoderOpsTest {
         }
     }
 
+    /**
+     * The fused Linear layer on panel-packed weights (bias and GELU applied per block inside the matmul) and
+     * on plain F32 (matmul, then the bias op), against a double reference. 173 outputs end inside a
+     * panel, 37 tokens inside a register tile. Tolerance: the fp32 dot product's rounding, at most
+     * inDim * 2^-24 of the sum of |products| (GELU's slope is at most 1.13), plus GELU's own 3e-7.
+     */
+    @Test
+    void matmulBias() {
+        Random r = new Random(9);
+        int tokens = 37, in = 96, out = 173;
+        float[] x = random(r, tokens * in, 1f), w = random(r, out * in, 0.3f), bias = random(r, out, 2f);
+        for (boolean gelu : new boolean[] {false, true}) {
+            double[] ref = new double[tokens * out], bound = new double[tokens * out];
+            for (int t = 0; t < tokens; t++)
+                for (int o = 0; o < out; o++) {
+                    double s = bias[o], mag = Math.abs(bias[o]);
+                    for (int i = 0; i < in; i++) {
+                        s += (double) w[o * in + i] * x[t * in + i];
+                        mag += Math.abs((double) w[o * in + i] * x[t * in + i]);
+                    }
+                    ref[t * out + o] = gelu ? ReferenceMath.gelu(s) : s;
+                    bound[t * out + o] = 1.13 * (in + 1) * 0x1p-24 * mag + 3e-7 * Math.abs(s) + 1e-30;
+                }
+            for (CpuOps.Isa isa : supportedIsas()) {
+                CpuOps.setIsa(isa);
+                for (int threads : THREADS) {
+                    CpuOps.setThreads(threads);
+                    try (Arena a = Arena.ofConfined()) {
+                        MemorySegment plain = floats(a, w), panels = a.allocate(CpuOps.packedF32Bytes(in, out));
+                        CpuOps.packF32(panels, plain, in, out);
+                        for (boolean packed : new boolean[] {true, false}) {
+                            MemorySegment o = a.allocate(4L * tokens * out);
+                            CpuOps.matmulBias(o, floats(a, x), packed ? panels : plain,
+                                    packed ? DType.F32_PANELS : DType.F32,
+                                    tokens, in, out, floats(a, bias), gelu);
+                            float[] got = toFloats(o, tokens * out);
+                            for (int i = 0; i < got.length; i++) {
+                                assertTrue(Math.abs(got[i] - ref[i]) <= bound[i], "matmulBias [" + i + "] = " + got[i]
+                                        + ", expected " + ref[i] + " (gelu " + gelu + ", packed " + packed + ", " + isa
+                                        + ", " + threads + " threads)");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void attentionBidirectional() {
         Random r = new Random(6);
@@ -253,6 +302,11 @@ class CpuEncoderOpsTest {
             rejects("rows", () -> CpuOps.biasGelu(x, b, -1, 8));
             rejects("x", () -> CpuOps.biasGelu(x, b, 5, 8));
             rejects("bias", () -> CpuOps.biasGelu(x, b.asSlice(4), 4, 8));
+            MemorySegment w8 = a.allocate(4L * 8 * 8);
+            CpuOps.matmulBias(out, x, w8, DType.F32, 4, 8, 8, b, true); // fine
+            rejects("bias", () -> CpuOps.matmulBias(out, x, w8, DType.F32, 4, 8, 8, b.asSlice(4), false));
+            rejects("bias", () -> CpuOps.matmulBias(out, x, w8, DType.F32, 4, 8, 8, out, false));
+            rejects("w", () -> CpuOps.matmulBias(out, x, w8.asSlice(4), DType.F32, 4, 8, 8, b, false));
             rejects("n", () -> CpuOps.gelu(x, -1));
             rejects("x", () -> CpuOps.gelu(x, 33));
             rejects("x", () -> CpuOps.gelu(x.asReadOnly(), 4));
