@@ -42,6 +42,7 @@ public final class EncoderVsOnnxRuntime {
     private static final int[] BATCHES = {1, 32};
     /** Texts per timed repetition (same for both engines): about 0.1-0.3 s each at the speeds seen. */
     private static final int TEXTS_PER_REP = 64;
+    private static final double WARMUP_SECONDS = 8;
 
     public static void main(String[] args) throws Exception {
         if (args.length < 1) usage("missing OUT_DIR");
@@ -57,10 +58,15 @@ public final class EncoderVsOnnxRuntime {
             }
         }
         if (threads < 1 || reps < 1) usage("--threads and --reps must be >= 1");
-        // Warm-up: 8 untimed repetitions per engine and batch size before the first timed one. On 2 cores
-        // the JIT's compiler threads (tokenizer, graph driver) take a core from the kernels for the first
-        // seconds; without warm-up at batch 32, Transfuse's first repetitions ran at half its steady state.
+        // Warm-up per engine and batch size before the first timed repetition: at least 8 untimed
+        // repetitions and WARMUP_SECONDS. On 2 cores the JIT's compiler threads take a core from the
+        // kernels while they work, and Transfuse's graph methods are called only ~1500 times a second at
+        // batch 1 (each is heavy), so C2 reaches them 3-6 s in (-XX:+PrintCompilation): with 8
+        // repetitions (~2 s) alone, Transfuse's batch-1 repetitions spanned 120-280 texts/s, ONNX
+        // Runtime's (native code, nothing to compile) 218-248; without warm-up at batch 32 Transfuse's
+        // first repetitions ran at half its steady state.
         int textsPerRep = smoke ? 32 : TEXTS_PER_REP, warmupReps = smoke ? 0 : 8;
+        double warmupSeconds = smoke ? 0 : WARMUP_SECONDS;
         if (smoke) reps = 1;
         Path onnx = extract(Path.of("build", "bench", "encoders", "all-minilm-l6-v2"));
         Files.createDirectories(out);
@@ -83,17 +89,19 @@ public final class EncoderVsOnnxRuntime {
                 }
                 int calls = Math.max(1, textsPerRep / batch);
                 double[] mine = new double[reps], peer = new double[reps];
-                int warmup = warmupReps;
+                long until = System.nanoTime() + (long) (warmupSeconds * 1e9);
+                for (int w = 0; w < warmupReps || System.nanoTime() < until; w++) transfuse(model, batch, tokens, calls);
+                until = System.nanoTime() + (long) (warmupSeconds * 1e9);
+                for (int w = 0; w < warmupReps || System.nanoTime() < until; w++) onnxRuntime(env, session, ids, mask, types, calls);
                 for (int r = 0; r < reps; r++) {
                     // Alternate the order too, so neither engine always runs right after the other's heat.
                     if (r % 2 == 0) {
-                        mine[r] = transfuse(model, batch, tokens, calls, warmup);
-                        peer[r] = onnxRuntime(env, session, ids, mask, types, calls, warmup);
+                        mine[r] = transfuse(model, batch, tokens, calls);
+                        peer[r] = onnxRuntime(env, session, ids, mask, types, calls);
                     } else {
-                        peer[r] = onnxRuntime(env, session, ids, mask, types, calls, warmup);
-                        mine[r] = transfuse(model, batch, tokens, calls, warmup);
+                        peer[r] = onnxRuntime(env, session, ids, mask, types, calls);
+                        mine[r] = transfuse(model, batch, tokens, calls);
                     }
-                    warmup = 0; // after the first repetition both engines are warm
                 }
                 String name = "minilm batch " + batch;
                 String json = String.format(Locale.ROOT,
@@ -107,17 +115,16 @@ public final class EncoderVsOnnxRuntime {
         }
     }
 
-    private static double transfuse(EmbeddingModel model, int batch, int tokens, int calls, int warmup) {
-        return EncoderBench.run(model, batch, tokens, calls, 1, warmup).stat().median();
+    private static double transfuse(EmbeddingModel model, int batch, int tokens, int calls) {
+        return EncoderBench.run(model, batch, tokens, calls, 1, 0).stat().median();
     }
 
-    /** Texts/s of one repetition of {@code calls} session runs (after {@code warmup} untimed ones). */
+    /** Texts/s of one repetition of {@code calls} session runs. */
     private static double onnxRuntime(OrtEnvironment env, OrtSession session, long[][] ids, long[][] mask, long[][] types,
-                                      int calls, int warmup) throws Exception {
+                                      int calls) throws Exception {
         double sink = 0;
-        long t0 = 0;
-        for (int c = -warmup * calls; c < calls; c++) {
-            if (c == 0) t0 = System.nanoTime();
+        long t0 = System.nanoTime();
+        for (int c = 0; c < calls; c++) {
             try (OnnxTensor a = OnnxTensor.createTensor(env, ids);
                  OnnxTensor b = OnnxTensor.createTensor(env, mask);
                  OnnxTensor t = OnnxTensor.createTensor(env, types);
