@@ -23,7 +23,13 @@ static double now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-/* Best-of-9 seconds per call of fn (reps calls per trial). */
+/* Deterministic values in [-0.5, 0.5) (a multiplicative hash of the index). */
+static void fill(std::vector<float>& v, unsigned mul) {
+    for (size_t i = 0; i < v.size(); i++) v[i] = (float)((i * mul) % 1000) / 1000.0f - 0.5f;
+}
+
+/* Seconds per call of fn: best of 9 trials of reps calls (this machine is shared, the minimum is the
+ * least disturbed), after one untimed call. */
 template <class F>
 static double best_time(int reps, F fn) {
     fn();
@@ -47,8 +53,8 @@ static void encoder_shapes() {
         for (auto& sh : shapes) {
             const int in = sh[0], out = sh[1];
             std::vector<float> wf((size_t)in * out), x((size_t)tokens * in), y((size_t)tokens * out);
-            for (size_t i = 0; i < wf.size(); i++) wf[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-            for (size_t i = 0; i < x.size(); i++) x[i] = (float)((i * 40503u) % 1000) / 1000.0f - 0.5f;
+            fill(wf, 2654435761u);
+            fill(x, 40503u);
             std::vector<float> pk(tf_cpu_packed_f32_bytes(in, out) / 4);
             tf_cpu_pack_f32(pk.data(), wf.data(), in, out);
             double dt = best_time(tokens == 32 ? 50 : 3, [&] {
@@ -72,8 +78,8 @@ int main(int argc, char** argv) {
     /* TRANSFUSE_BENCH_OUT=32000: a matrix far larger than the caches (the classifier's shape) */
     const int in = 768, out = getenv("TRANSFUSE_BENCH_OUT") ? atoi(getenv("TRANSFUSE_BENCH_OUT")) : 2048;
     std::vector<float> wf((size_t)in * out), x((size_t)128 * in), y((size_t)128 * out);
-    for (size_t i = 0; i < wf.size(); i++) wf[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
-    for (size_t i = 0; i < x.size(); i++) x[i] = (float)((i * 40503u) % 1000) / 1000.0f - 0.5f;
+    fill(wf, 2654435761u);
+    fill(x, 40503u);
     std::vector<unsigned char> wq((size_t)out * in / 32 * 34);
     for (size_t b = 0; b < wq.size() / 34; b++) {
         unsigned short d = 0x2000; /* small f16 scale */
@@ -87,16 +93,8 @@ int main(int argc, char** argv) {
             const void* w = type == TF_CPU_F32 ? (const void*)wf.data() : (const void*)wq.data();
             double wbytes = type == TF_CPU_F32 ? wf.size() * 4.0 : (double)wq.size();
             for (int tokens : {1, 128}) {
-                /* best of 9 trials: this machine is shared, the minimum is the least disturbed */
-                int reps = tokens == 1 ? 200 : 5;
-                tf_cpu_matmul(y.data(), x.data(), w, type, tokens, in, out);
-                double dt = 1e30;
-                for (int trial = 0; trial < 9; trial++) {
-                    double t0 = now();
-                    for (int r = 0; r < reps; r++) tf_cpu_matmul(y.data(), x.data(), w, type, tokens, in, out);
-                    double d = (now() - t0) / reps;
-                    dt = d < dt ? d : dt;
-                }
+                double dt = best_time(tokens == 1 ? 200 : 5,
+                                      [&] { tf_cpu_matmul(y.data(), x.data(), w, type, tokens, in, out); });
                 printf("%-8s %-5s tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n", isas[isa],
                        type == TF_CPU_F32 ? "F32" : "Q8_0", tokens, dt * 1e6, 2.0 * tokens * in * out / dt / 1e9,
                        wbytes / dt / 1e9);

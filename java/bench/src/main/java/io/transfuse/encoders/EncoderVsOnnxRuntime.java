@@ -89,18 +89,18 @@ public final class EncoderVsOnnxRuntime {
                 }
                 int calls = Math.max(1, textsPerRep / batch);
                 double[] mine = new double[reps], peer = new double[reps];
-                long until = System.nanoTime() + (long) (warmupSeconds * 1e9);
-                for (int w = 0; w < warmupReps || System.nanoTime() < until; w++) transfuse(model, batch, tokens, calls);
-                until = System.nanoTime() + (long) (warmupSeconds * 1e9);
-                for (int w = 0; w < warmupReps || System.nanoTime() < until; w++) onnxRuntime(env, session, ids, mask, types, calls);
+                Repetition mineRep = () -> transfuse(model, batch, tokens, calls);
+                Repetition peerRep = () -> onnxRuntime(env, session, ids, mask, types, calls);
+                warmUp(mineRep, warmupReps, warmupSeconds);
+                warmUp(peerRep, warmupReps, warmupSeconds);
                 for (int r = 0; r < reps; r++) {
                     // Alternate the order too, so neither engine always runs right after the other's heat.
                     if (r % 2 == 0) {
-                        mine[r] = transfuse(model, batch, tokens, calls);
-                        peer[r] = onnxRuntime(env, session, ids, mask, types, calls);
+                        mine[r] = mineRep.textsPerSecond();
+                        peer[r] = peerRep.textsPerSecond();
                     } else {
-                        peer[r] = onnxRuntime(env, session, ids, mask, types, calls);
-                        mine[r] = transfuse(model, batch, tokens, calls);
+                        peer[r] = peerRep.textsPerSecond();
+                        mine[r] = mineRep.textsPerSecond();
                     }
                 }
                 String name = "minilm batch " + batch;
@@ -113,6 +113,17 @@ public final class EncoderVsOnnxRuntime {
                         name, tokens, threads, median(mine), peerName, median(peer), median(mine) / median(peer));
             }
         }
+    }
+
+    /** One timed repetition of an engine: texts/s. */
+    private interface Repetition {
+        double textsPerSecond() throws Exception;
+    }
+
+    /** Untimed repetitions until there have been at least {@code reps} and {@code seconds} have passed. */
+    private static void warmUp(Repetition rep, int reps, double seconds) throws Exception {
+        long until = System.nanoTime() + (long) (seconds * 1e9);
+        for (int w = 0; w < reps || System.nanoTime() < until; w++) rep.textsPerSecond();
     }
 
     private static double transfuse(EmbeddingModel model, int batch, int tokens, int calls) {
