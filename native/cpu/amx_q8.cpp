@@ -1,8 +1,8 @@
 /*
  * amx_q8.cpp: Q8_0 matmul for many tokens (prefill) with AMX int8 tiles (Sapphire Rapids and
  * later), compiled with -mamx-tile -mamx-int8 -mavx512f/bw. ops.cpp calls it for Q8_0 weights and
- * tokens >= 16 when tf_amx_available() (CPUID AMX-TILE + AMX-INT8, the OS granted the tile state
- * through arch_prctl) and TRANSFUSE_CPU_AMX is not 0; everything else stays on the ISA tables.
+ * tokens >= 16 when tf_amx_features() has TF_AMX_INT8 (CPUID AMX-TILE + AMX-INT8, the OS granted
+ * the tile state through arch_prctl) and TRANSFUSE_CPU_AMX is not 0; everything else stays on the ISA tables.
  *
  * Numerics are those of the integer path in simd_kernels.inc: x quantised per block of 32
  * (d = max|x| / 127, q = round(x * 127 / max|x|)), exact int32 dot products per block, scaled by
@@ -130,16 +130,18 @@ static bool worker_buffers(int nb) {
 
 }  // namespace
 
-/* 1 when this CPU has AMX-TILE and AMX-INT8 and the kernel granted this process the tile data
- * state (Linux arch_prctl ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18). */
-int tf_amx_available(void) {
+/* TF_AMX_INT8 / TF_AMX_BF16 for the tile instruction sets this CPU has (CPUID.(7,0):EDX bit 24
+ * AMX-TILE, 25 AMX-INT8, 22 AMX-BF16), when the OS enabled the tile state (XCR0 bits 17-18) and
+ * granted it to this process (Linux arch_prctl ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18). */
+int tf_amx_features(void) {
     unsigned a, b, c, d;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
-    if (!((d >> 24) & 1) || !((d >> 25) & 1)) return 0;
+    if (!((d >> 24) & 1)) return 0;
+    const int features = ((d >> 25) & 1 ? TF_AMX_INT8 : 0) | ((d >> 22) & 1 ? TF_AMX_BF16 : 0);
     unsigned lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0x60000u) != 0x60000u) return 0; /* XTILECFG and XTILEDATA enabled by the OS */
-    return syscall(SYS_arch_prctl, 0x1023, 18) == 0 ? 1 : 0;
+    if ((lo & 0x60000u) != 0x60000u) return 0;
+    return syscall(SYS_arch_prctl, 0x1023, 18) == 0 ? features : 0;
 }
 
 /* out[t][o] = sum_i W[o][i] x[t][i] for Q8_0 W (in_dim % 32 == 0). Returns 0 when out of memory

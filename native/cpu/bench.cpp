@@ -43,31 +43,37 @@ static double best_time(int reps, F fn) {
     return dt;
 }
 
-/* The four matmuls of an all-MiniLM-L6-v2 layer (hidden 384, intermediate 1536), weights packed in
- * panels as BertModel does at load. */
+/* The four matmuls of an all-MiniLM-L6-v2 layer (hidden 384, intermediate 1536), weights packed as
+ * BertModel does at load: in panels, and (where the CPU has AMX-BF16) for AMX tiles. */
 static void encoder_shapes() {
     const int shapes[4][2] = {{384, 1152}, {384, 384}, {384, 1536}, {1536, 384}};
     tf_cpu_set_isa(tf_cpu_best_isa());
-    for (int tokens : {32, 1024}) {
-        double flops = 0, secs = 0;
-        for (auto& sh : shapes) {
-            const int in = sh[0], out = sh[1];
-            std::vector<float> wf((size_t)in * out), x((size_t)tokens * in), y((size_t)tokens * out);
-            fill(wf, 2654435761u);
-            fill(x, 40503u);
-            std::vector<float> pk(tf_cpu_packed_f32_bytes(in, out) / 4);
-            tf_cpu_pack_f32(pk.data(), wf.data(), in, out);
-            double dt = best_time(tokens == 32 ? 50 : 3, [&] {
-                tf_cpu_matmul(y.data(), x.data(), pk.data(), TF_CPU_F32_PANELS, tokens, in, out);
-            });
-            double f = 2.0 * tokens * in * out;
-            flops += f;
-            secs += dt;
-            printf("panels   F32   tokens=%4d %4dx%-4d %8.1f us  %7.1f GFLOP/s\n", tokens, in, out, dt * 1e6,
-                   f / dt / 1e9);
+    for (int type : {TF_CPU_F32_PANELS, TF_CPU_F32_AMX}) {
+        if (type == TF_CPU_F32_AMX && !tf_cpu_f32_amx_enabled()) continue;
+        const char* name = type == TF_CPU_F32_AMX ? "amx     " : "panels  ";
+        for (int tokens : {32, 1024}) {
+            double flops = 0, secs = 0;
+            for (auto& sh : shapes) {
+                const int in = sh[0], out = sh[1];
+                std::vector<float> wf((size_t)in * out), x((size_t)tokens * in), y((size_t)tokens * out);
+                fill(wf, 2654435761u);
+                fill(x, 40503u);
+                const long bytes = type == TF_CPU_F32_AMX ? tf_cpu_packed_f32_amx_bytes(in, out) : tf_cpu_packed_f32_bytes(in, out);
+                std::vector<float> pk(bytes / 4);
+                if (type == TF_CPU_F32_AMX) tf_cpu_pack_f32_amx(pk.data(), wf.data(), in, out);
+                else tf_cpu_pack_f32(pk.data(), wf.data(), in, out);
+                double dt = best_time(tokens == 32 ? 50 : 3, [&] {
+                    tf_cpu_matmul(y.data(), x.data(), pk.data(), type, tokens, in, out);
+                });
+                double f = 2.0 * tokens * in * out;
+                flops += f;
+                secs += dt;
+                printf("%s F32   tokens=%4d %4dx%-4d %8.1f us  %7.1f GFLOP/s\n", name, tokens, in, out, dt * 1e6,
+                       f / dt / 1e9);
+            }
+            printf("%s F32   tokens=%4d MiniLM layer %8.1f us  %7.1f GFLOP/s\n", name, tokens, secs * 1e6,
+                   flops / secs / 1e9);
         }
-        printf("panels   F32   tokens=%4d MiniLM layer %8.1f us  %7.1f GFLOP/s\n", tokens, secs * 1e6,
-               flops / secs / 1e9);
     }
 }
 

@@ -66,14 +66,20 @@ extern const tf_kernels tf_kernels_avx2;
 extern const tf_kernels tf_kernels_avx512;
 extern const tf_kernels tf_kernels_avx512_vnni; /* same ISA id; Q8_0/Q4_0 dots with vpdpbusd */
 
-/* Q8_0 prefill with AMX int8 tiles (amx_q8.cpp): availability (CPUID + OS permission), and the
- * matmul (returns 0, having written nothing to out, when out of memory). */
-int tf_amx_available(void);
+/* AMX: which tile instruction sets this CPU has and the OS granted (amx_q8.cpp: CPUID + the
+ * arch_prctl permission), as TF_AMX_* bits. */
+enum { TF_AMX_INT8 = 1, TF_AMX_BF16 = 2 };
+int tf_amx_features(void);
+/* Q8_0 prefill with AMX int8 tiles (amx_q8.cpp), and TF_F32_AMX weights with AMX bf16 tiles
+ * (amx_f32.cpp; epi as for tf_kernels.matmul, may be null). Both return 0, having written nothing to
+ * out, when out of memory. */
 int tf_amx_q8_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads);
+int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads,
+                      const tf_epilogue* epi);
 
-/* tf_cpu_matmul of TF_CPU_F32_PANELS weights with an epilogue (ops.cpp; for encoder_ops.cpp). */
-void tf_matmul_panels_epilogue(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim,
-                               const tf_epilogue* epi);
+/* tf_cpu_matmul of TF_F32_PANELS or TF_F32_AMX weights with an epilogue (ops.cpp; for encoder_ops.cpp). */
+void tf_matmul_packed_epilogue(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim,
+                               int out_dim, const tf_epilogue* epi);
 
 /* IEEE half -> float without F16C (subnormals, infinities and NaN included). */
 static inline float tf_f16_to_f32(uint16_t h) {
@@ -110,6 +116,39 @@ static inline uint16_t tf_load_u16(const uint8_t* p) {
     uint16_t v;
     memcpy(&v, p, 2);
     return v;
+}
+
+/* F32 weights split into three bf16 parts for AMX tiles (transfuse.h: TF_CPU_F32_AMX). Each weight w
+ * is h + m + l exactly: h = bf16(w) rounded to nearest even, m = bf16(w - h), l = bf16(w - h - m)
+ * (each residual is exact in f32, and 3 x 8 significant bits hold f32's 24). The matrix is padded
+ * with zeros to whole tiles: columns to a multiple of 32 (a pair of 16-column tiles), k to a
+ * multiple of 32 (one tile row of 16 bf16 pairs). Tile (cb, part, kb), for 16-column block cb,
+ * part 0/1/2 = h/m/l and k block kb, is 512 bf16 in AMX's pair layout, [16 pairs][16 columns][2]:
+ * element (k, j) of the block = W[16 cb + j][32 kb + k], at (k / 2) * 32 + j * 2 + k % 2. */
+enum { TF_F32_AMX = 201 };
+
+static inline int tf_amx_k_tiles(int in_dim) { return (in_dim + 31) / 32; }
+static inline int tf_amx_col_pairs(int out_dim) { return (out_dim + 31) / 32; }
+
+/* Offset (in bf16 elements) of tile (cb, part, kb). */
+static inline long tf_amx_f32_tile(int cb, int part, int kb, int k_tiles) {
+    return ((long)(cb * 3 + part) * k_tiles + kb) * 512;
+}
+
+/* f32 -> bf16 rounded to nearest, ties to even (finite values). */
+static inline uint16_t tf_bf16_rne(float f) {
+    uint32_t b;
+    memcpy(&b, &f, 4);
+    return (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
+}
+
+/* Weight (col, k) of the TF_F32_AMX layout: h + m + l, which is the original f32 exactly. */
+static inline float tf_amx_f32_weight(const uint16_t* w, int in_dim, int col, int k) {
+    const int kt = tf_amx_k_tiles(in_dim);
+    const long at = (long)(k % 32 / 2) * 32 + (col % 16) * 2 + k % 2;
+    float part[3];
+    for (int p = 0; p < 3; p++) part[p] = tf_bf16_to_f32(w[tf_amx_f32_tile(col / 16, p, k / 32, kt) + at]);
+    return part[0] + part[1] + part[2];
 }
 
 /* Bytes of one row of `n` elements of GGML type `type` (n % 32 == 0 for quantised types). */

@@ -345,9 +345,9 @@ TF_API void tf_cpu_bias_gelu(float* x, const float* bias, int rows, int dim) {
 TF_API void tf_cpu_matmul_bias(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim,
                                const float* bias, int act) {
     const EncoderKernels& k = kernels();
-    if (w_type == TF_CPU_F32_PANELS) {
+    if (w_type == TF_CPU_F32_PANELS || w_type == TF_CPU_F32_AMX) {
         const tf_epilogue epi = {act == TF_CPU_ACT_GELU ? k.bias_gelu : k.add_bias, bias};
-        tf_matmul_panels_epilogue(out, x, w, tokens, in_dim, out_dim, &epi);
+        tf_matmul_packed_epilogue(out, x, w, w_type, tokens, in_dim, out_dim, &epi);
         return;
     }
     tf_cpu_matmul(out, x, w, w_type, tokens, in_dim, out_dim);

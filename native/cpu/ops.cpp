@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <vector>
+
 #include "cpu_internal.h"
 #include "transfuse.h"
 
@@ -21,7 +23,7 @@
 namespace {
 
 int g_threads = 1;
-int g_amx = 0; /* AMX usable (amx_q8.cpp) and not disabled by TRANSFUSE_CPU_AMX=0 */
+int g_amx = 0; /* TF_AMX_* tile sets usable (amx_q8.cpp) and not disabled by TRANSFUSE_CPU_AMX=0 */
 int g_isa = TF_CPU_ISA_GENERIC;
 const tf_kernels* g_k = &tf_kernels_generic;
 
@@ -46,14 +48,14 @@ bool use_vnni() {
     return __builtin_cpu_supports("avx512vnni") && !(env && strcmp(env, "0") == 0);
 }
 
-/* AMX for Q8_0 prefill: decided whenever an ISA is chosen (AVX-512 only); TRANSFUSE_CPU_AMX=0
- * turns it off, so that tests cover the vector path too. */
+/* AMX (Q8_0 prefill, TF_F32_AMX weights): decided whenever an ISA is chosen (AVX-512 only);
+ * TRANSFUSE_CPU_AMX=0 turns it off, so that tests cover the other paths too. */
 int amx_enabled(int isa) {
     static int available = -1;
     if (isa != TF_CPU_ISA_AVX512) return 0;
-    if (available < 0) available = tf_amx_available();
+    if (available < 0) available = tf_amx_features();
     const char* env = getenv("TRANSFUSE_CPU_AMX");
-    return available && !(env && strcmp(env, "0") == 0);
+    return env && strcmp(env, "0") == 0 ? 0 : available;
 }
 
 const tf_kernels* table(int isa) {
@@ -202,6 +204,31 @@ void embed_row(float* out, const uint8_t* row, int type, int dim) {
     }
 }
 
+/* TF_F32_AMX weights without the tile unit (AMX off, or no memory for the split x): each column's
+ * weights rebuilt exactly (h + m + l) and summed over k in order in f32, like a plain F32 loop. */
+void f32_amx_plain(float* out, const float* x, const uint16_t* w, int tokens, int in_dim, int out_dim,
+                   const tf_epilogue* epi) {
+    for_range(out_dim, (long)tokens * in_dim * out_dim, [=](long c0, long c1) {
+        std::vector<float> col(in_dim);
+        for (long c = c0; c < c1; c++) {
+            for (int k = 0; k < in_dim; k++) col[k] = tf_amx_f32_weight(w, in_dim, (int)c, k);
+            for (int t = 0; t < tokens; t++) {
+                const float* xt = x + (long)t * in_dim;
+                float acc = 0.0f;
+                for (int k = 0; k < in_dim; k++) acc += xt[k] * col[k];
+                out[(long)t * out_dim + c] = acc;
+            }
+        }
+        if (epi) epi->fn(out, out_dim, epi->bias, 0, tokens, (int)c0, (int)c1);
+    });
+}
+
+void f32_amx_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim,
+                    const tf_epilogue* epi) {
+    if ((g_amx & TF_AMX_BF16) && tf_amx_f32_matmul(out, x, w, tokens, in_dim, out_dim, g_threads, epi)) return;
+    f32_amx_plain(out, x, (const uint16_t*)w, tokens, in_dim, out_dim, epi);
+}
+
 }  // namespace
 
 TF_API int tf_cpu_version(void) { return 1; }
@@ -224,13 +251,16 @@ TF_API int tf_cpu_best_isa(void) { return best_isa(); }
 
 TF_API void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim) {
     /* 16 tokens fill one AMX tile; fewer stay on the vector path (decode is bandwidth-bound anyway) */
-    if (g_amx && w_type == TF_Q8_0 && tokens >= 16 && tf_amx_q8_matmul(out, x, w, tokens, in_dim, out_dim, g_threads))
+    if ((g_amx & TF_AMX_INT8) && w_type == TF_Q8_0 && tokens >= 16 &&
+        tf_amx_q8_matmul(out, x, w, tokens, in_dim, out_dim, g_threads))
         return;
+    if (w_type == TF_F32_AMX) return f32_amx_matmul(out, x, w, tokens, in_dim, out_dim, nullptr);
     g_k->matmul(out, x, w, w_type, tokens, in_dim, out_dim, g_threads, nullptr);
 }
 
-void tf_matmul_panels_epilogue(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim,
-                               const tf_epilogue* epi) {
+void tf_matmul_packed_epilogue(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim,
+                               int out_dim, const tf_epilogue* epi) {
+    if (w_type == TF_F32_AMX) return f32_amx_matmul(out, x, w, tokens, in_dim, out_dim, epi);
     g_k->matmul(out, x, w, TF_F32_PANELS, tokens, in_dim, out_dim, g_threads, epi);
 }
 
@@ -242,6 +272,32 @@ TF_API void tf_cpu_pack_f32(void* dst, const float* w, int in_dim, int out_dim) 
     const int panels = (out_dim + TF_PANEL - 1) / TF_PANEL;
     for_range(panels, (long)in_dim * out_dim, [&](long a, long b) {
         tf_pack_panels((float*)dst + a * in_dim * TF_PANEL, w, in_dim, out_dim, (int)a, (int)b);
+    });
+}
+
+TF_API int tf_cpu_f32_amx_enabled(void) { return (g_amx & TF_AMX_BF16) != 0; }
+
+TF_API long tf_cpu_packed_f32_amx_bytes(int in_dim, int out_dim) {
+    return (long)tf_amx_col_pairs(out_dim) * 32 * tf_amx_k_tiles(in_dim) * 32 * 6;
+}
+
+TF_API void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_dim) {
+    const int kt = tf_amx_k_tiles(in_dim);
+    uint16_t* d = (uint16_t*)dst;
+    for_range(tf_amx_col_pairs(out_dim) * 2, (long)in_dim * out_dim, [=](long cb0, long cb1) {
+        for (long cb = cb0; cb < cb1; cb++)
+            for (int j = 0; j < 16; j++) {
+                const long col = cb * 16 + j;
+                for (int k = 0; k < kt * 32; k++) {
+                    float v = col < out_dim && k < in_dim ? w[col * in_dim + k] : 0.0f;
+                    const long at = (long)(k % 32 / 2) * 32 + j * 2 + k % 2;
+                    for (int p = 0; p < 3; p++) { /* v = h + m + l, cpu_internal.h */
+                        const uint16_t b = tf_bf16_rne(v);
+                        d[tf_amx_f32_tile((int)cb, p, k / 32, kt) + at] = b;
+                        v -= tf_bf16_to_f32(b);
+                    }
+                }
+            }
     });
 }
 

@@ -44,6 +44,9 @@ extern "C" {
 #define TF_CPU_F32_PANELS 200
 /* Output columns per panel of TF_CPU_F32_PANELS (the same for every instruction set). */
 #define TF_CPU_PANEL 32
+/* F32 weights split by tf_cpu_pack_f32_amx into three bf16 parts in AMX tile order (not a GGML type;
+ * only matmul reads it). */
+#define TF_CPU_F32_AMX 201
 
 #define TF_CPU_ISA_GENERIC 0
 #define TF_CPU_ISA_AVX2 1
@@ -80,6 +83,21 @@ void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int to
 long tf_cpu_packed_f32_bytes(int in_dim, int out_dim);
 /* Writes W (f32 [out_dim][in_dim]) into dst (tf_cpu_packed_f32_bytes bytes) in the panel layout. */
 void tf_cpu_pack_f32(void* dst, const float* w, int in_dim, int out_dim);
+
+/* 1 when tf_cpu_matmul of TF_CPU_F32_AMX weights runs on AMX tiles now (CPU with AMX-BF16, the OS
+ * allows it, the AVX-512 instruction set chosen, TRANSFUSE_CPU_AMX not 0); then packing F32 weights
+ * with tf_cpu_pack_f32_amx makes prefill faster than the panel layout. Each f32
+ * weight and x value is split exactly into three bf16 parts and a product is summed from the six
+ * largest partial products, accumulated in f32 (the three left out are below 2^-24 of it): an
+ * f32-accurate result, though not bit-identical to a plain f32 loop. Without AMX (e.g. after
+ * tf_cpu_set_isa), TF_CPU_F32_AMX weights still work: each column is rebuilt and summed in f32,
+ * slowly. */
+int tf_cpu_f32_amx_enabled(void);
+/* Bytes of W [out_dim][in_dim] f32 in the TF_CPU_F32_AMX layout: out_dim padded to a multiple of
+ * 32 and in_dim to a multiple of 32, 6 bytes per element. */
+long tf_cpu_packed_f32_amx_bytes(int in_dim, int out_dim);
+/* Writes W (f32 [out_dim][in_dim], finite) into dst (tf_cpu_packed_f32_amx_bytes bytes). */
+void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_dim);
 
 /* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight; out may alias x. */
 void tf_cpu_rmsnorm(float* out, const float* x, const float* weight, int tokens, int dim, float eps);
@@ -160,7 +178,7 @@ void tf_cpu_bias_gelu(float* x, const float* bias, int rows, int dim);
 #define TF_CPU_ACT_NONE 0
 #define TF_CPU_ACT_GELU 1
 /* A Linear layer: tf_cpu_matmul, then out[t][o] += bias[o], then (TF_CPU_ACT_GELU) GELU as in
- * tf_cpu_gelu. The same result as those calls in turn; with TF_CPU_F32_PANELS weights the bias and
+ * tf_cpu_gelu. The same result as those calls in turn; with TF_CPU_F32_PANELS or TF_CPU_F32_AMX weights the bias and
  * activation are applied to each block of output while it is still in cache, in the matmul's own
  * parallel region. */
 void tf_cpu_matmul_bias(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim,

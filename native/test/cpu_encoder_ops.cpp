@@ -134,17 +134,20 @@ TF_TEST(attention_bidirectional_padded_batch) {
 }
 
 // The fused Linear layer must equal its parts, bit for bit: the same fp32 sum, bias add and GELU,
-// only applied per block in the matmul's region (F32_PANELS) or by the separate ops (other types).
-// Output widths end inside a panel (173) and token counts inside a register tile (1, 7, 263), so
-// every block edge is crossed; the bias is large enough that a block left out or done twice shows.
+// only applied per block in the matmul's region (F32_PANELS, F32_AMX) or by the separate ops (other
+// types). Output widths end inside a panel (173) and token counts inside a register tile (1, 7, 263),
+// so every block edge is crossed; the bias is large enough that a block left out or done twice shows.
+// (F32_AMX runs on AMX tiles with the AVX-512 ISA where the CPU has them, rebuilt in f32 otherwise.)
 TF_TEST(matmul_bias_equals_matmul_then_bias) {
-  for (int type : {TF_CPU_F32_PANELS, TF_CPU_F32})
+  for (int type : {TF_CPU_F32_PANELS, TF_CPU_F32_AMX, TF_CPU_F32})
     for (int in_dim : {64, 384})
       for (int out_dim : {7, 96, 173}) {
         auto w = tf_test::random_uniform(size_t(in_dim) * out_dim, 11, -0.2f, 0.2f), bias = tf_test::random_uniform(out_dim, 12, -2, 2);
-        std::vector<float> packed(size_t(tf_cpu_packed_f32_bytes(in_dim, out_dim)) / 4);
-        tf_cpu_pack_f32(packed.data(), w.data(), in_dim, out_dim);
-        const void* wd = type == TF_CPU_F32_PANELS ? static_cast<const void*>(packed.data()) : w.data();
+        std::vector<float> panels(size_t(tf_cpu_packed_f32_bytes(in_dim, out_dim)) / 4);
+        std::vector<float> amx(size_t(tf_cpu_packed_f32_amx_bytes(in_dim, out_dim)) / 4);
+        tf_cpu_pack_f32(panels.data(), w.data(), in_dim, out_dim);
+        tf_cpu_pack_f32_amx(amx.data(), w.data(), in_dim, out_dim);
+        const void* wd = type == TF_CPU_F32_PANELS ? panels.data() : type == TF_CPU_F32_AMX ? amx.data() : static_cast<const void*>(w.data());
         for (int tokens : {1, 7, 32, 263}) {
           auto x = tf_test::random_uniform(size_t(tokens) * in_dim, 13);
           for (int isa : supported_isas())

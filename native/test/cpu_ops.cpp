@@ -141,15 +141,18 @@ void run_matmul(int type, const char* tname) {
   uint64_t seed = 1000 + type;
   for (int in_dim : {32, 64, 96, 1056})
     for (int out_dim : {1, 7, 64, 173}) {
-      // F32_PANELS: F32 weights packed by tf_cpu_pack_f32 (into NaN-filled memory: every byte must be written)
-      const bool panels = type == TF_CPU_F32_PANELS;
-      const Weights w = make_weights(panels ? TF_CPU_F32 : type, out_dim, in_dim, seed++);
+      // F32_PANELS / F32_AMX: F32 weights packed by tf_cpu_pack_f32 / tf_cpu_pack_f32_amx (into NaN-filled
+      // memory: every byte must be written)
+      const bool amx_type = type == TF_CPU_F32_AMX, packs = type == TF_CPU_F32_PANELS || amx_type;
+      const Weights w = make_weights(packs ? TF_CPU_F32 : type, out_dim, in_dim, seed++);
       std::vector<uint8_t> packed;
-      if (panels) {
-        packed.assign(size_t(tf_cpu_packed_f32_bytes(in_dim, out_dim)), 0xFF);
-        tf_cpu_pack_f32(packed.data(), reinterpret_cast<const float*>(w.bytes.data()), in_dim, out_dim);
+      if (packs) {
+        const float* wf = reinterpret_cast<const float*>(w.bytes.data());
+        packed.assign(size_t(amx_type ? tf_cpu_packed_f32_amx_bytes(in_dim, out_dim) : tf_cpu_packed_f32_bytes(in_dim, out_dim)), 0xFF);
+        if (amx_type) tf_cpu_pack_f32_amx(packed.data(), wf, in_dim, out_dim);
+        else tf_cpu_pack_f32(packed.data(), wf, in_dim, out_dim);
       }
-      const void* wdata = panels ? static_cast<const void*>(packed.data()) : w.bytes.data();
+      const void* wdata = packs ? static_cast<const void*>(packed.data()) : w.bytes.data();
       for (int tokens : {1, 3, 17, 130, 263}) {  // 263: the packed F32 path (PK_MIN = 256), 263 = 43 * 6 + 5 = 21 * 12 + 11 (register tiles)
         const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, seed++);
         std::vector<double> ref(size_t(tokens) * out_dim), bound(ref.size());
@@ -194,10 +197,12 @@ void run_matmul(int type, const char* tname) {
           }
         for (int isa : isas)
           // AVX-512 variants for the quantised types: 0 as dispatched (AMX tiles for Q8_0 with >= 16
-          // tokens where the CPU has them, else VNNI), 1 without AMX (VNNI), 2 without both
+          // tokens where the CPU has them, else VNNI), 1 without AMX (VNNI), 2 without both; for F32_AMX
+          // 0 (AMX bf16 tiles where the CPU has them) and 1 (columns rebuilt in f32)
           for (int variant : {0, 1, 2})
           for (int threads : {1, 2}) {
-            if (variant && (isa != TF_CPU_ISA_AVX512 || !qx)) continue;  // the only kernels they change
+            // the only kernels they change
+            if (variant && (isa != TF_CPU_ISA_AVX512 || !(qx || (amx_type && variant == 1)))) continue;
             const bool vnni = variant < 2;
             setenv("TRANSFUSE_CPU_AMX", variant == 0 ? "1" : "0", 1);
             setenv("TRANSFUSE_CPU_VNNI", vnni ? "1" : "0", 1);
@@ -279,6 +284,10 @@ TF_TEST(version_and_isa) {
 
 TF_TEST(matmul_f32) { run_matmul(TF_CPU_F32, "F32"); }
 TF_TEST(matmul_f32_panels) { run_matmul(TF_CPU_F32_PANELS, "F32_PANELS"); }
+TF_TEST(matmul_f32_amx) {
+  std::printf("  AMX bf16 tiles %s\n", tf_cpu_f32_amx_enabled() ? "in use" : "not available: only the rebuilt-f32 path is tested");
+  run_matmul(TF_CPU_F32_AMX, "F32_AMX");
+}
 TF_TEST(matmul_f16) { run_matmul(TF_CPU_F16, "F16"); }
 TF_TEST(matmul_bf16) { run_matmul(TF_CPU_BF16, "BF16"); }
 TF_TEST(matmul_q8_0) { run_matmul(TF_CPU_Q8_0, "Q8_0"); }

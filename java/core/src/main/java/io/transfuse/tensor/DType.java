@@ -18,7 +18,13 @@ public enum DType {
      * to whole panels, so the data is larger than {@link #bytesFor}). Made at load by
      * {@code Backend.prepareMatmulWeight}; only the CPU matmul reads it. Not a GGUF type.
      */
-    F32_PANELS(-1, 1, 4);
+    F32_PANELS(-1, 1, 4),
+    /**
+     * F32 weights split into three bf16 parts in AMX tile order (transfuse.h, TF_CPU_F32_AMX; padded to
+     * whole tiles). Made at load by {@code Backend.prepareMatmulWeight} on CPUs with AMX-BF16; only the
+     * CPU matmul reads it, with f32-level accuracy. Not a GGUF type.
+     */
+    F32_AMX(-1, 1, 4);
 
     private final int ggmlType;
     private final int blockSize;

@@ -33,13 +33,20 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * F32 weights become column panels (DType.F32_PANELS, see CpuOps.packF32): prefill then skips the
-     * per-call repacking that plain F32 needs for the outer-product kernel. Other types stay as they are.
+     * F32 weights are packed once for prefill: on CPUs with AMX-BF16 into AMX tiles (DType.F32_AMX, see
+     * CpuOps.packF32Amx; f32-accurate, 6 bytes per weight), else into column panels (DType.F32_PANELS,
+     * see CpuOps.packF32), which skip the per-call repacking that plain F32 needs for the outer-product
+     * kernel. Other types stay as they are.
      */
     @Override
     public Tensor prepareMatmulWeight(Tensor w, TrackedArena arena) {
         if (w.dtype() != DType.F32 || w.rank() != 2) return w;
         int outDim = Math.toIntExact(w.dim(0)), inDim = Math.toIntExact(w.dim(1));
+        if (CpuOps.f32AmxEnabled()) {
+            MemorySegment tiles = arena.allocate(CpuOps.packedF32AmxBytes(inDim, outDim));
+            CpuOps.packF32Amx(tiles, w.data(), inDim, outDim);
+            return new Tensor(w.name(), DType.F32_AMX, w.shape(), tiles);
+        }
         MemorySegment panels = arena.allocate(CpuOps.packedF32Bytes(inDim, outDim));
         CpuOps.packF32(panels, w.data(), inDim, outDim);
         return new Tensor(w.name(), DType.F32_PANELS, w.shape(), panels);

@@ -36,7 +36,7 @@ public final class CpuOps {
     public enum Isa { GENERIC, AVX2, AVX512 }
 
     private static final MethodHandle VERSION, SET_THREADS, GET_THREADS, SET_ISA, GET_ISA, BEST_ISA,
-            MATMUL, MATMUL_BIAS, PACKED_F32_BYTES, PACK_F32, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING,
+            MATMUL, MATMUL_BIAS, PACKED_F32_BYTES, PACK_F32, F32_AMX_ENABLED, PACKED_F32_AMX_BYTES, PACK_F32_AMX, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING,
             LAYERNORM, ADD_BIAS, GELU, BIAS_GELU, ATTENTION_BIDIRECTIONAL;
 
     static {
@@ -52,6 +52,9 @@ public final class CpuOps {
                 ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
         PACKED_F32_BYTES = handle("tf_cpu_packed_f32_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT));
         PACK_F32 = handle("tf_cpu_pack_f32", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
+        F32_AMX_ENABLED = handle("tf_cpu_f32_amx_enabled", FunctionDescriptor.of(JAVA_INT));
+        PACKED_F32_AMX_BYTES = handle("tf_cpu_packed_f32_amx_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT));
+        PACK_F32_AMX = handle("tf_cpu_pack_f32_amx", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
         RMSNORM = handle("tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
                 ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT));
         ROPE = handle("tf_cpu_rope", FunctionDescriptor.ofVoid(
@@ -147,7 +150,8 @@ public final class CpuOps {
 
     /**
      * {@code out[t][o] = sum_i w[o][i] * x[t][i]}: x F32 [tokens][inDim], w [outDim][inDim] of
-     * {@code wType} (F32, F16, BF16, Q8_0, Q4_0, or F32_PANELS from {@link #packF32}; quantised types
+     * {@code wType} (F32, F16, BF16, Q8_0, Q4_0, F32_PANELS from {@link #packF32} or F32_AMX from
+     * {@link #packF32Amx}; quantised types
      * need inDim % 32 == 0), out F32 [tokens][outDim], not overlapping x or w. With Q8_0/Q4_0 weights x
      * is first quantised to int8 per block of 32 (as transfuse.h describes), which adds up to half a
      * quantisation step per element of x to the result's error.
@@ -164,7 +168,7 @@ public final class CpuOps {
 
     /**
      * A Linear layer: {@link #matmul}, then {@code out[t][o] += bias[o]}, then with {@code gelu} GELU as in
-     * {@link #gelu}; the same result as those calls in turn. With F32_PANELS weights the bias and GELU are
+     * {@link #gelu}; the same result as those calls in turn. With F32_PANELS or F32_AMX weights the bias and GELU are
      * applied to each block of output as the matmul writes it, inside its parallel region.
      */
     public static void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
@@ -188,19 +192,21 @@ public final class CpuOps {
         positive("tokens", tokens);
         positive("inDim", inDim);
         positive("outDim", outDim);
-        boolean panels = wType == DType.F32_PANELS;
-        if (!panels) weightType("wType", wType, inDim, "inDim");
-        long wBytes = panels ? packedF32Bytes(inDim, outDim) : (long) outDim * wType.bytesFor(inDim);
+        boolean panels = wType == DType.F32_PANELS, amx = wType == DType.F32_AMX;
+        if (!panels && !amx) weightType("wType", wType, inDim, "inDim");
+        long wBytes = panels ? packedF32Bytes(inDim, outDim)
+                : amx ? packedF32AmxBytes(inDim, outDim) : (long) outDim * wType.bytesFor(inDim);
         writable("out", out, (long) tokens * outDim * 4);
         readable("x", x, (long) tokens * inDim * 4);
         readable("w", w, wBytes);
         disjoint("out", out, (long) tokens * outDim * 4, "x", x, (long) tokens * inDim * 4);
         disjoint("out", out, (long) tokens * outDim * 4, "w", w, wBytes);
-        return panels ? F32_PANELS_CODE : wType.ggmlType();
+        return panels ? F32_PANELS_CODE : amx ? F32_AMX_CODE : wType.ggmlType();
     }
 
-    /** transfuse.h's TF_CPU_F32_PANELS: the weight-type code of {@link DType#F32_PANELS}. */
-    private static final int F32_PANELS_CODE = 200;
+    /** transfuse.h's TF_CPU_F32_PANELS and TF_CPU_F32_AMX: the weight-type codes of {@link DType#F32_PANELS}
+     * and {@link DType#F32_AMX}. */
+    private static final int F32_PANELS_CODE = 200, F32_AMX_CODE = 201;
 
     /** Bytes of an F32 [outDim][inDim] weight in column panels (whole panels of 32 output columns). */
     public static long packedF32Bytes(int inDim, int outDim) {
@@ -225,6 +231,47 @@ public final class CpuOps {
         disjoint("dst", dst, bytes, "w", w, wBytes);
         try {
             PACK_F32.invokeExact(dst, w, inDim, outDim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * True when matmul of {@link DType#F32_AMX} weights runs on AMX tiles now: a CPU with AMX-BF16, the
+     * OS allows it, the AVX-512 instruction set chosen, and TRANSFUSE_CPU_AMX not 0. Then
+     * {@link #packF32Amx} makes prefill faster than {@link #packF32} (f32-accurate, not bit-identical to
+     * a plain f32 loop: transfuse.h, tf_cpu_f32_amx_enabled).
+     */
+    public static boolean f32AmxEnabled() {
+        try {
+            return (int) F32_AMX_ENABLED.invokeExact() != 0;
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** Bytes of an F32 [outDim][inDim] weight in the AMX layout (both dimensions padded to multiples of 32, 6 bytes each). */
+    public static long packedF32AmxBytes(int inDim, int outDim) {
+        positive("inDim", inDim);
+        positive("outDim", outDim);
+        try {
+            return (long) PACKED_F32_AMX_BYTES.invokeExact(inDim, outDim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /**
+     * Writes w (F32 [outDim][inDim], finite values) into dst ({@link #packedF32AmxBytes} bytes) as three
+     * bf16 parts in AMX tile order, the layout matmul reads as {@link DType#F32_AMX}.
+     */
+    public static void packF32Amx(MemorySegment dst, MemorySegment w, int inDim, int outDim) {
+        long bytes = packedF32AmxBytes(inDim, outDim), wBytes = (long) inDim * outDim * 4;
+        writable("dst", dst, bytes);
+        readable("w", w, wBytes);
+        disjoint("dst", dst, bytes, "w", w, wBytes);
+        try {
+            PACK_F32_AMX.invokeExact(dst, w, inDim, outDim);
         } catch (Throwable t) {
             throw rethrow(t);
         }

@@ -50,6 +50,16 @@ class CpuArgumentsTest {
             rejects("w", () -> CpuOps.packF32(panels, w.asSlice(4), 64, 8));
             rejects("inDim", () -> CpuOps.packedF32Bytes(0, 8));
             rejects("type", () -> CpuOps.embedding(out, panels, DType.F32_PANELS, x, 1, 8));
+            // AMX tiles: 8 columns and 64 k padded to 32 x 64, 6 bytes each
+            MemorySegment tiles = a.allocate(CpuOps.packedF32AmxBytes(64, 8));
+            assertEquals(6L * 32 * 64, tiles.byteSize());
+            CpuOps.packF32Amx(tiles, w, 64, 8); // fine
+            CpuOps.matmul(out, x, tiles, DType.F32_AMX, 3, 64, 8); // fine
+            rejects("w", () -> CpuOps.matmul(out, x, panels, DType.F32_AMX, 3, 64, 8)); // smaller layout
+            rejects("dst", () -> CpuOps.packF32Amx(tiles.asSlice(4), w, 64, 8));
+            rejects("w", () -> CpuOps.packF32Amx(tiles, w.asSlice(4), 64, 8));
+            rejects("outDim", () -> CpuOps.packedF32AmxBytes(64, 0));
+            rejects("type", () -> CpuOps.embedding(out, tiles, DType.F32_AMX, x, 1, 8));
         }
     }
 

@@ -162,8 +162,8 @@ class CpuEncoderOpsTest {
     }
 
     /**
-     * The fused Linear layer on panel-packed weights (bias and GELU applied per block inside the matmul) and
-     * on plain F32 (matmul, then the bias op), against a double reference. 173 outputs end inside a
+     * The fused Linear layer on panel- and AMX-packed weights (bias and GELU applied per block inside the
+     * matmul) and on plain F32 (matmul, then the bias op), against a double reference. 173 outputs end inside a
      * panel, 37 tokens inside a register tile. Tolerance: the fp32 dot product's rounding, at most
      * inDim * 2^-24 of the sum of |products| (GELU's slope is at most 1.13), plus GELU's own 3e-7.
      */
@@ -190,16 +190,17 @@ class CpuEncoderOpsTest {
                     CpuOps.setThreads(threads);
                     try (Arena a = Arena.ofConfined()) {
                         MemorySegment plain = floats(a, w), panels = a.allocate(CpuOps.packedF32Bytes(in, out));
+                        MemorySegment tiles = a.allocate(CpuOps.packedF32AmxBytes(in, out));
                         CpuOps.packF32(panels, plain, in, out);
-                        for (boolean packed : new boolean[] {true, false}) {
+                        CpuOps.packF32Amx(tiles, plain, in, out);
+                        for (DType type : new DType[] {DType.F32_PANELS, DType.F32_AMX, DType.F32}) {
                             MemorySegment o = a.allocate(4L * tokens * out);
-                            CpuOps.matmulBias(o, floats(a, x), packed ? panels : plain,
-                                    packed ? DType.F32_PANELS : DType.F32,
-                                    tokens, in, out, floats(a, bias), gelu);
+                            MemorySegment wSeg = type == DType.F32_PANELS ? panels : type == DType.F32_AMX ? tiles : plain;
+                            CpuOps.matmulBias(o, floats(a, x), wSeg, type, tokens, in, out, floats(a, bias), gelu);
                             float[] got = toFloats(o, tokens * out);
                             for (int i = 0; i < got.length; i++) {
                                 assertTrue(Math.abs(got[i] - ref[i]) <= bound[i], "matmulBias [" + i + "] = " + got[i]
-                                        + ", expected " + ref[i] + " (gelu " + gelu + ", packed " + packed + ", " + isa
+                                        + ", expected " + ref[i] + " (gelu " + gelu + ", " + type + ", " + isa
                                         + ", " + threads + " threads)");
                             }
                         }

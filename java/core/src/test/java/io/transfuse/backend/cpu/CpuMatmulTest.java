@@ -10,6 +10,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Random;
 
 import static io.transfuse.backend.cpu.CpuTestSupport.*;
@@ -38,6 +40,9 @@ import static org.junit.jupiter.api.Assertions.*;
  * float x * (127 / max) may round them the other way). On AVX-512 with AMX, Q8_0 with 16 or more
  * tokens runs on AMX tiles (the shapes with 17, 40 and 70 tokens); the native test cpu_ops also
  * covers the vector paths without AMX and without VNNI.
+ *
+ * <p>F32_AMX (AMX bf16 tiles where the CPU has them; each column rebuilt in f32 on the other ISAs)
+ * leaves out products below 2^-24 |w x| and sums 6n bf16 products in float: within the same bound.
  */
 class CpuMatmulTest {
     private static final double U = Math.ulp(1.0f) / 2; // 2^-24
@@ -59,11 +64,10 @@ class CpuMatmulTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "F32_PANELS"})
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "F32_PANELS", "F32_AMX"})
     void matchesReferenceOnEveryIsaAndThreadCount(DType type) {
         Random r = new Random(42 + type.ordinal());
-        // F32_PANELS: F32 weights packed by CpuBackend.prepareMatmulWeight (the load-time path)
-        DType stored = type == DType.F32_PANELS ? DType.F32 : type;
+        DType stored = packedF32(type) ? DType.F32 : type;
         int checked = 0;
         for (int[] s : SHAPES) {
             int tokens = s[0], in = s[1], outDim = s[2];
@@ -99,14 +103,8 @@ class CpuMatmulTest {
                     boundQ[t * outDim + o] = 2 * (in + 4) * U * absQ + ties + 1e-30;
                 }
             }
-            try (Arena arena = Arena.ofConfined(); TrackedArena packed = new TrackedArena("CpuMatmulTest panels")) {
-                MemorySegment xs = floats(arena, x), ws = bytes(arena, wb);
-                if (type == DType.F32_PANELS) {
-                    Tensor prepared = CpuBackend.create(0).prepareMatmulWeight(
-                            new Tensor("w", DType.F32, new long[] {outDim, in}, ws), packed);
-                    assertEquals(DType.F32_PANELS, prepared.dtype());
-                    ws = prepared.data();
-                }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment xs = floats(arena, x), ws = weights(arena, type, bytes(arena, wb), outDim, in);
                 MemorySegment out = arena.allocate((long) tokens * outDim * 4, 64);
                 for (CpuOps.Isa isa : supportedIsas()) {
                     assertTrue(CpuOps.setIsa(isa));
@@ -166,17 +164,13 @@ class CpuMatmulTest {
     void isasAgree() {
         Random r = new Random(7);
         int tokens = 6, in = 320, outDim = 70;
-        for (DType type : WEIGHT_TYPES) {
-            byte[] wb = randomWeights(r, type, outDim, in);
+        List<DType> types = new ArrayList<>(List.of(WEIGHT_TYPES));
+        types.addAll(List.of(DType.F32_PANELS, DType.F32_AMX));
+        for (DType type : types) {
+            byte[] wb = randomWeights(r, packedF32(type) ? DType.F32 : type, outDim, in);
             float[] x = random(r, tokens * in, 1f);
-            try (Arena arena = Arena.ofConfined(); TrackedArena packed = new TrackedArena("CpuMatmulTest panels")) {
-                MemorySegment xs = floats(arena, x), ws = bytes(arena, wb);
-                if (type == DType.F32_PANELS) {
-                    Tensor prepared = CpuBackend.create(0).prepareMatmulWeight(
-                            new Tensor("w", DType.F32, new long[] {outDim, in}, ws), packed);
-                    assertEquals(DType.F32_PANELS, prepared.dtype());
-                    ws = prepared.data();
-                }
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment xs = floats(arena, x), ws = weights(arena, type, bytes(arena, wb), outDim, in);
                 MemorySegment out = arena.allocate((long) tokens * outDim * 4);
                 float[] generic = null;
                 for (CpuOps.Isa isa : supportedIsas()) {
@@ -188,6 +182,39 @@ class CpuMatmulTest {
                     // two float summations each within (n + 4) u of that differ by at most twice it.
                     else assertArrayEquals(generic, got, (float) (4 * (in + 4) * U * 6.4 * in), type + " " + isa + " vs GENERIC");
                 }
+            }
+        }
+    }
+
+    private static boolean packedF32(DType type) {
+        return type == DType.F32_PANELS || type == DType.F32_AMX;
+    }
+
+    /** F32 weights (in ws) packed as {@code type} when it is a packed F32 type, else ws itself. */
+    private static MemorySegment weights(Arena arena, DType type, MemorySegment ws, int outDim, int in) {
+        if (type == DType.F32_PANELS) {
+            MemorySegment p = arena.allocate(CpuOps.packedF32Bytes(in, outDim), 64);
+            CpuOps.packF32(p, ws, in, outDim);
+            return p;
+        }
+        if (type == DType.F32_AMX) {
+            MemorySegment p = arena.allocate(CpuOps.packedF32AmxBytes(in, outDim), 64);
+            CpuOps.packF32Amx(p, ws, in, outDim);
+            return p;
+        }
+        return ws;
+    }
+
+    /** The load-time path packs F32 weights for AMX exactly when the AMX kernel is in use, else in panels. */
+    @Test
+    void prepareMatmulWeightPacksForTheKernelInUse() {
+        try (Arena arena = Arena.ofConfined(); TrackedArena packed = new TrackedArena("CpuMatmulTest prepared")) {
+            Tensor w = new Tensor("w", DType.F32, new long[] {40, 70}, floats(arena, random(new Random(3), 40 * 70, 1f)));
+            for (CpuOps.Isa isa : supportedIsas()) {
+                assertTrue(CpuOps.setIsa(isa));
+                Tensor prepared = CpuBackend.create(0).prepareMatmulWeight(w, packed);
+                assertEquals(CpuOps.f32AmxEnabled() ? DType.F32_AMX : DType.F32_PANELS, prepared.dtype(), isa.toString());
+                if (isa != CpuOps.Isa.AVX512) assertFalse(CpuOps.f32AmxEnabled(), isa + " must not use AMX tiles");
             }
         }
     }
