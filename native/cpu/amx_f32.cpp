@@ -35,14 +35,9 @@ struct alignas(64) TileConfig {
     uint8_t rows[16];
 };
 
-/* The f32 bits of 16 values rounded to bf16 (nearest even), as 16-bit patterns in 32-bit lanes. */
-static inline __m512i bf16_rne(__m512i bits) {
-    const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
-    return _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(bits, _mm512_set1_epi32(0x7FFF)), lsb), 16);
-}
-
 /* Row r (token r, or zeros past `tokens`) of x into the three parts of every k tile of its row block:
- * 32 values per tile row, each part stored as 32 bf16. The same split as tf_bf16_rne per element. */
+ * 32 values per tile row, each part stored as 32 bf16. vcvtne2ps2bf16 rounds to nearest even like
+ * tf_bf16_rne (it also flushes denormals, which the tile unit would read as zero anyway). */
 static void split_row(uint16_t* xp, const float* x, int tokens, int in_dim, int kt, long r) {
     const long rb = r / 16;
     uint16_t* dst = xp + (r % 16) * 32;
@@ -54,12 +49,11 @@ static void split_row(uint16_t* xp, const float* x, int tokens, int in_dim, int 
             v[half] = _mm512_maskz_loadu_ps((__mmask16)((1u << n) - 1), x + r * in_dim + k0);
         }
         for (int p = 0; p < 3; p++) {
-            uint16_t* o = dst + tf_amx_f32_tile((int)rb, p, kb, kt);
-            for (int half = 0; half < 2; half++) {
-                const __m512i b = bf16_rne(_mm512_castps_si512(v[half]));
-                _mm256_storeu_si256((__m256i*)(o + half * 16), _mm512_cvtepi32_epi16(b));
-                v[half] = _mm512_sub_ps(v[half], _mm512_castsi512_ps(_mm512_slli_epi32(b, 16)));
-            }
+            const __m512bh b = _mm512_cvtne2ps_pbh(v[1], v[0]); /* v[0] in the low half */
+            _mm512_storeu_si512(dst + tf_amx_f32_tile((int)rb, p, kb, kt), (__m512i)b);
+            const __m512i wide = (__m512i)b;
+            v[0] = _mm512_sub_ps(v[0], _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(wide)), 16)));
+            v[1] = _mm512_sub_ps(v[1], _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(wide, 1)), 16)));
         }
     }
 }

@@ -131,13 +131,15 @@ static bool worker_buffers(int nb) {
 }  // namespace
 
 /* TF_AMX_INT8 / TF_AMX_BF16 for the tile instruction sets this CPU has (CPUID.(7,0):EDX bit 24
- * AMX-TILE, 25 AMX-INT8, 22 AMX-BF16), when the OS enabled the tile state (XCR0 bits 17-18) and
- * granted it to this process (Linux arch_prctl ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18). */
+ * AMX-TILE, 25 AMX-INT8, 22 AMX-BF16; TF_AMX_BF16 also needs AVX512_BF16, CPUID.(7,1):EAX bit 5, for
+ * amx_f32.cpp's conversions), when the OS enabled the tile state (XCR0 bits 17-18) and granted it to
+ * this process (Linux arch_prctl ARCH_REQ_XCOMP_PERM = 0x1023, XFEATURE_XTILEDATA = 18). */
 int tf_amx_features(void) {
-    unsigned a, b, c, d;
+    unsigned a, b, c, d, a1, b1, c1, d1;
     __asm__ volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(7), "c"(0));
+    __asm__ volatile("cpuid" : "=a"(a1), "=b"(b1), "=c"(c1), "=d"(d1) : "a"(7), "c"(1));
     if (!((d >> 24) & 1)) return 0;
-    const int features = ((d >> 25) & 1 ? TF_AMX_INT8 : 0) | ((d >> 22) & 1 ? TF_AMX_BF16 : 0);
+    const int features = ((d >> 25) & 1 ? TF_AMX_INT8 : 0) | ((d >> 22) & 1 && (a1 >> 5) & 1 ? TF_AMX_BF16 : 0);
     unsigned lo, hi;
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     if ((lo & 0x60000u) != 0x60000u) return 0;
