@@ -15,10 +15,12 @@
  *
  * Tiling: C = 2 x 2 tiles of 16 x 16 f32 (32 tokens x 32 columns, tmm0-3), A = x tiles of 16 tokens
  * x 32 k (tmm4-5, one per row block), B = weight tiles (tmm6-7, one per column block). Per 32 k:
- * 24 tdpbf16ps and 16 tile loads. x is split per call into the same tile order (tokens padded with
- * zero rows to 16, k to 32; the threads share the work, then the result). Columns are split over the
- * threads in pairs of 16; each thread walks x in chunks of about 1 MiB (kept in L2) and, per column
- * pair, every 32 tokens of the chunk, so that the pair's weight tiles are reused from L1/L2.
+ * 24 tdpbf16ps and 14 tile loads. Columns are split over the threads in pairs of 16. Each thread
+ * walks x in chunks of about 1 MiB once split, splitting each chunk itself into the tile order (tokens
+ * padded with zero rows to 16, k to 32) right before using it, so that it stays in the thread's L2:
+ * splitting all of x up front and sharing it cost 7% of an encoder forward (the split copy, 1.5x the
+ * size of x, went out to L3 and back), duplicating the cheap split costs less. Per column pair, the
+ * chunk's tokens go 32 at a time, so that the pair's weight tiles are reused from L1/L2.
  */
 #include <immintrin.h>
 #include <omp.h>
@@ -35,12 +37,12 @@ struct alignas(64) TileConfig {
     uint8_t rows[16];
 };
 
-/* Row r (token r, or zeros past `tokens`) of x into the three parts of every k tile of its row block:
- * 32 values per tile row, each part stored as 32 bf16. vcvtne2ps2bf16 rounds to nearest even like
- * tf_bf16_rne (it also flushes denormals, which the tile unit would read as zero anyway). */
-static void split_row(uint16_t* xp, const float* x, int tokens, int in_dim, int kt, long r) {
-    const long rb = r / 16;
-    uint16_t* dst = xp + (r % 16) * 32;
+/* Row r of x (zeros past `tokens`) into row i of a split chunk: the three parts of every k tile of
+ * row block i / 16, 32 values per tile row, each part stored as 32 bf16. vcvtne2ps2bf16 rounds to
+ * nearest even like tf_bf16_rne (it also flushes denormals, which the tile unit would read as zero). */
+static void split_row(uint16_t* xp, const float* x, int tokens, int in_dim, int kt, long r, int i) {
+    const int rb = i / 16;
+    uint16_t* dst = xp + (i % 16) * 32;
     for (int kb = 0; kb < kt; kb++) {
         __m512 v[2];
         for (int half = 0; half < 2; half++) {
@@ -50,7 +52,7 @@ static void split_row(uint16_t* xp, const float* x, int tokens, int in_dim, int 
         }
         for (int p = 0; p < 3; p++) {
             const __m512bh b = _mm512_cvtne2ps_pbh(v[1], v[0]); /* v[0] in the low half */
-            _mm512_storeu_si512(dst + tf_amx_f32_tile((int)rb, p, kb, kt), (__m512i)b);
+            _mm512_storeu_si512(dst + tf_amx_f32_tile(rb, p, kb, kt), (__m512i)b);
             const __m512i wide = (__m512i)b;
             v[0] = _mm512_sub_ps(v[0], _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_castsi512_si256(wide)), 16)));
             v[1] = _mm512_sub_ps(v[1], _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm512_extracti64x4_epi64(wide, 1)), 16)));
@@ -74,11 +76,13 @@ static void split_row(uint16_t* xp, const float* x, int tokens, int in_dim, int 
         }                                                                                       \
     } while (0)
 
-/* Rows [r0, r0 + 16 R) (R = 1 or 2 row blocks, starting at row block r0 / 16) x columns of pair cp. */
+/* Rows [r0, r0 + 16 R) (R = 1 or 2 row blocks) x the columns of pair cp; the rows' split x starts at
+ * row block `rb` of the chunk xp. */
 template <int R>
-static void block(float* out, const uint16_t* xp, const uint16_t* w, int kt, int tokens, int out_dim, int r0, int cp) {
+static void block(float* out, const uint16_t* xp, int rb, const uint16_t* w, int kt, int tokens, int out_dim, int r0,
+                  int cp) {
     const long part = (long)kt * 512, rstride = 3 * part; /* elements between parts / row or column blocks */
-    const uint16_t* a = xp + tf_amx_f32_tile(r0 / 16, 0, 0, kt);
+    const uint16_t* a = xp + tf_amx_f32_tile(rb, 0, 0, kt);
     const uint16_t* b = w + tf_amx_f32_tile(2 * cp, 0, 0, kt);
     _tile_zero(0);
     _tile_zero(1);
@@ -119,18 +123,27 @@ static void block(float* out, const uint16_t* xp, const uint16_t* w, int kt, int
     }
 }
 
-/* Column pairs [cp0, cp1) for all row blocks, x chunk by x chunk; epi on each chunk x pair. */
-static void pairs(float* out, const uint16_t* xp, const uint16_t* w, int kt, int tokens, int out_dim, int cp0, int cp1,
-                  const tf_epilogue* epi) {
-    const int rows = (tokens + 15) / 16 * 16;
-    int chunk = (int)((1L << 20) / ((long)kt * 32 * 6)) / 32 * 32; /* tokens per ~1 MiB of split x */
+/* Tokens per chunk of x: about 1 MiB split (6 bytes per value), which stays in L2 while the thread's
+ * column pairs pass over it; a multiple of 32, at most the tokens rounded up to 16. */
+static int chunk_rows(int tokens, int kt) {
+    int chunk = (int)((1L << 20) / ((long)kt * 32 * 6)) / 32 * 32;
     if (chunk < 32) chunk = 32;
+    const int rows = (tokens + 15) / 16 * 16;
+    return chunk < rows ? chunk : rows;
+}
+
+/* Column pairs [cp0, cp1) for all tokens, x chunk by x chunk: the thread splits each chunk into its
+ * own buffer xp (chunk_rows rows), then runs every pair over it; epi on each chunk x pair. */
+static void pairs(float* out, const float* x, uint16_t* xp, const uint16_t* w, int in_dim, int tokens, int out_dim,
+                  int cp0, int cp1, const tf_epilogue* epi) {
+    const int kt = tf_amx_k_tiles(in_dim), rows = (tokens + 15) / 16 * 16, chunk = chunk_rows(tokens, kt);
     for (int t0 = 0; t0 < rows; t0 += chunk) {
         const int t1 = t0 + chunk < rows ? t0 + chunk : rows;
+        for (int r = t0; r < t1; r++) split_row(xp, x, tokens, in_dim, kt, r, r - t0);
         for (int cp = cp0; cp < cp1; cp++) {
             int t = t0;
-            for (; t + 32 <= t1; t += 32) block<2>(out, xp, w, kt, tokens, out_dim, t, cp);
-            if (t < t1) block<1>(out, xp, w, kt, tokens, out_dim, t, cp);
+            for (; t + 32 <= t1; t += 32) block<2>(out, xp, (t - t0) / 16, w, kt, tokens, out_dim, t, cp);
+            if (t < t1) block<1>(out, xp, (t - t0) / 16, w, kt, tokens, out_dim, t, cp);
             if (epi) {
                 const int c1 = (cp + 1) * 32 < out_dim ? (cp + 1) * 32 : out_dim;
                 epi->fn(out, out_dim, epi->bias, t0, t1 < tokens ? t1 : tokens, cp * 32, c1);
@@ -139,7 +152,8 @@ static void pairs(float* out, const uint16_t* xp, const uint16_t* w, int kt, int
     }
 }
 
-/* The calling thread's split x, grown when a larger call comes and never shrunk. */
+/* The calling thread's buffer for every thread's split chunk, grown when a larger call comes and never
+ * shrunk (no allocation once warm). */
 static thread_local uint16_t* g_xp = nullptr;
 static thread_local long g_xp_cap = 0;
 
@@ -147,8 +161,11 @@ static thread_local long g_xp_cap = 0;
 
 int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads,
                       const tf_epilogue* epi) {
-    const int kt = tf_amx_k_tiles(in_dim), rblocks = (tokens + 15) / 16, cps = tf_amx_col_pairs(out_dim);
-    const long need = (long)rblocks * 3 * kt * 512; /* bf16 elements */
+    const int kt = tf_amx_k_tiles(in_dim), cps = tf_amx_col_pairs(out_dim);
+    if (threads > cps) threads = cps;
+    if ((long)tokens * in_dim * out_dim < TF_PARALLEL_MIN_WORK) threads = 1;
+    const long per_thread = (long)chunk_rows(tokens, kt) / 16 * 3 * kt * 512; /* bf16 elements */
+    const long need = per_thread * threads;
     if (need > g_xp_cap) {
         free(g_xp);
         g_xp = (uint16_t*)aligned_alloc(64, (size_t)need * 2);
@@ -156,13 +173,8 @@ int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int
         if (!g_xp) return 0;
     }
     uint16_t* xp = g_xp;
-    if (threads > cps) threads = cps;
-    if ((long)tokens * in_dim * out_dim < TF_PARALLEL_MIN_WORK) threads = 1;
 #pragma omp parallel num_threads(threads)
     {
-#pragma omp for schedule(static)
-        for (long r = 0; r < (long)rblocks * 16; r++) split_row(xp, x, tokens, in_dim, kt, r);
-        /* (the loop's implicit barrier: every thread reads all of x) */
         TileConfig cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.palette = 1;
@@ -174,7 +186,8 @@ int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int
         const int nt = omp_get_num_threads(), id = omp_get_thread_num();
         const int per = cps / nt, extra = cps % nt;
         const int cp0 = id * per + (id < extra ? id : extra);
-        pairs(out, xp, (const uint16_t*)w, kt, tokens, out_dim, cp0, cp0 + per + (id < extra ? 1 : 0), epi);
+        pairs(out, x, xp + id * per_thread, (const uint16_t*)w, in_dim, tokens, out_dim, cp0,
+              cp0 + per + (id < extra ? 1 : 0), epi);
         _tile_release();
     }
     return 1;
