@@ -210,13 +210,7 @@ public final class CpuOps {
 
     /** Bytes of an F32 [outDim][inDim] weight in column panels (whole panels of 32 output columns). */
     public static long packedF32Bytes(int inDim, int outDim) {
-        positive("inDim", inDim);
-        positive("outDim", outDim);
-        try {
-            return (long) PACKED_F32_BYTES.invokeExact(inDim, outDim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return packedBytes(PACKED_F32_BYTES, inDim, outDim);
     }
 
     /**
@@ -225,15 +219,7 @@ public final class CpuOps {
      * kernel without repacking per call.
      */
     public static void packF32(MemorySegment dst, MemorySegment w, int inDim, int outDim) {
-        long bytes = packedF32Bytes(inDim, outDim), wBytes = (long) inDim * outDim * 4;
-        writable("dst", dst, bytes);
-        readable("w", w, wBytes);
-        disjoint("dst", dst, bytes, "w", w, wBytes);
-        try {
-            PACK_F32.invokeExact(dst, w, inDim, outDim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        pack(PACK_F32, packedF32Bytes(inDim, outDim), dst, w, inDim, outDim);
     }
 
     /**
@@ -252,13 +238,7 @@ public final class CpuOps {
 
     /** Bytes of an F32 [outDim][inDim] weight in the AMX layout (both dimensions padded to multiples of 32, 6 bytes each). */
     public static long packedF32AmxBytes(int inDim, int outDim) {
-        positive("inDim", inDim);
-        positive("outDim", outDim);
-        try {
-            return (long) PACKED_F32_AMX_BYTES.invokeExact(inDim, outDim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return packedBytes(PACKED_F32_AMX_BYTES, inDim, outDim);
     }
 
     /**
@@ -266,12 +246,28 @@ public final class CpuOps {
      * bf16 parts in AMX tile order, the layout matmul reads as {@link DType#F32_AMX}.
      */
     public static void packF32Amx(MemorySegment dst, MemorySegment w, int inDim, int outDim) {
-        long bytes = packedF32AmxBytes(inDim, outDim), wBytes = (long) inDim * outDim * 4;
+        pack(PACK_F32_AMX, packedF32AmxBytes(inDim, outDim), dst, w, inDim, outDim);
+    }
+
+    /** A packed layout's size function (long f(int inDim, int outDim)), after checking the dimensions. */
+    private static long packedBytes(MethodHandle sizeOf, int inDim, int outDim) {
+        positive("inDim", inDim);
+        positive("outDim", outDim);
+        try {
+            return (long) sizeOf.invokeExact(inDim, outDim);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
+    /** A packing function (void f(dst, w, inDim, outDim)) into dst of `bytes`, after checking the segments. */
+    private static void pack(MethodHandle packer, long bytes, MemorySegment dst, MemorySegment w, int inDim, int outDim) {
+        long wBytes = (long) inDim * outDim * 4;
         writable("dst", dst, bytes);
         readable("w", w, wBytes);
         disjoint("dst", dst, bytes, "w", w, wBytes);
         try {
-            PACK_F32_AMX.invokeExact(dst, w, inDim, outDim);
+            packer.invokeExact(dst, w, inDim, outDim);
         } catch (Throwable t) {
             throw rethrow(t);
         }
