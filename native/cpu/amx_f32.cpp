@@ -1,12 +1,13 @@
 /*
  * amx_f32.cpp: F32 matmul on AMX bf16 tiles with three-part splitting ("bf16x3"), for TF_F32_AMX
  * weights (layout in cpu_internal.h; packed once at load by tf_cpu_pack_f32_amx). Compiled with
- * -mamx-tile -mamx-bf16 -mavx512f/bw; ops.cpp calls it only when tf_amx_features() has TF_AMX_BF16.
+ * -mamx-tile -mamx-bf16 -mavx512bf16 -mavx512f/bw; ops.cpp calls it only when tf_amx_features() has
+ * TF_AMX_BF16.
  *
  * Why: a tdpbf16ps does 16 x 16 x 32 multiply-adds; one core then does several times the FP32 FMA
  * rate of AVX-512, enough to pay for six bf16 products per f32 product. Each f32 is split exactly
  * into h + m + l (bf16, cpu_internal.h), and x . w is taken as
- *     m.m + m.h + l.h + h.l + h.m + h.h    (smallest terms first),
+ *     m.m + m.h + l.h + h.h + h.m + h.l    (an order in which one operand changes per step),
  * leaving out m.l, l.m and l.l, which together are below 2^-24 |x w|. The tile unit multiplies bf16
  * exactly and accumulates in f32 (round to nearest even; denormal inputs and results are zero), so
  * the result is an f32-accurate dot product, though not the bit pattern of a plain f32 loop:
@@ -18,8 +19,9 @@
  * 24 tdpbf16ps and 14 tile loads. Columns are split over the threads in pairs of 16. Each thread
  * walks x in chunks of about 1 MiB once split, splitting each chunk itself into the tile order (tokens
  * padded with zero rows to 16, k to 32) right before using it, so that it stays in the thread's L2:
- * splitting all of x up front and sharing it cost 7% of an encoder forward (the split copy, 1.5x the
- * size of x, went out to L3 and back), duplicating the cheap split costs less. Per column pair, the
+ * with all of x split up front and shared, the split copy (1.5x the size of x) went out to L3 and
+ * back; splitting per thread does the cheap split twice but measured 1.07-1.12x faster on
+ * all-MiniLM-L6-v2's layer matmuls (transfuse_cpu_bench, 2 threads). Per column pair, the
  * chunk's tokens go 32 at a time, so that the pair's weight tiles are reused from L1/L2.
  */
 #include <immintrin.h>
@@ -30,12 +32,6 @@
 #include "cpu_internal.h"
 
 namespace {
-
-struct alignas(64) TileConfig {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-};
 
 /* Row r of x (zeros past `tokens`) into row i of a split chunk: the three parts of every k tile of
  * row block i / 16, 32 values per tile row, each part stored as 32 bf16. vcvtne2ps2bf16 rounds to
@@ -175,7 +171,7 @@ int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int
     uint16_t* xp = g_xp;
 #pragma omp parallel num_threads(threads)
     {
-        TileConfig cfg;
+        tf_tile_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.palette = 1;
         for (int i = 0; i < 8; i++) { /* every tile 16 rows x 64 bytes */

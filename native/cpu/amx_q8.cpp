@@ -32,12 +32,6 @@ namespace {
 
 enum { TT = 16, BBYTES = 512 }; /* tokens per group; bytes of one packed B tile */
 
-struct alignas(64) TileConfig {
-    uint8_t palette, start_row, reserved[14];
-    uint16_t colsb[16];
-    uint8_t rows[16];
-};
-
 /* One token group's packed x: for each block, the B tile then the 16 token scales. */
 static inline uint8_t* group_base(uint8_t* xp, long g, int nb) { return xp + g * (long)nb * (BBYTES + TT * 4); }
 
@@ -179,7 +173,7 @@ int tf_amx_q8_matmul(float* out, const float* x, const void* w, int tokens, int 
         }
 #pragma omp barrier
         if (ok) {
-            TileConfig cfg;
+            tf_tile_config cfg;
             memset(&cfg, 0, sizeof cfg);
             cfg.palette = 1;
             cfg.colsb[0] = 64; cfg.rows[0] = 16; /* C: 16 rows x 16 int32 */

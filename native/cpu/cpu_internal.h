@@ -142,14 +142,25 @@ static inline uint16_t tf_bf16_rne(float f) {
     return (uint16_t)((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16);
 }
 
+/* Offset (in bf16 elements) of part `part` of weight (col, k). */
+static inline long tf_amx_f32_index(int col, int part, int k, int k_tiles) {
+    return tf_amx_f32_tile(col / 16, part, k / 32, k_tiles) + (k % 32 / 2) * 32 + (col % 16) * 2 + k % 2;
+}
+
 /* Weight (col, k) of the TF_F32_AMX layout: h + m + l, which is the original f32 exactly. */
 static inline float tf_amx_f32_weight(const uint16_t* w, int in_dim, int col, int k) {
     const int kt = tf_amx_k_tiles(in_dim);
-    const long at = (long)(k % 32 / 2) * 32 + (col % 16) * 2 + k % 2;
     float part[3];
-    for (int p = 0; p < 3; p++) part[p] = tf_bf16_to_f32(w[tf_amx_f32_tile(col / 16, p, k / 32, kt) + at]);
+    for (int p = 0; p < 3; p++) part[p] = tf_bf16_to_f32(w[tf_amx_f32_index(col, p, k, kt)]);
     return part[0] + part[1] + part[2];
 }
+
+/* The AMX tile configuration (LDTILECFG's 64-byte operand, palette 1). */
+struct alignas(64) tf_tile_config {
+    uint8_t palette, start_row, reserved[14];
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
 
 /* Bytes of one row of `n` elements of GGML type `type` (n % 32 == 0 for quantised types). */
 static inline long tf_row_bytes(int type, long n) {

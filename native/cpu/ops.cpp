@@ -285,17 +285,13 @@ TF_API void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_d
     const int kt = tf_amx_k_tiles(in_dim);
     uint16_t* d = (uint16_t*)dst;
     for_range(tf_amx_col_pairs(out_dim) * 2, (long)in_dim * out_dim, [=](long cb0, long cb1) {
-        for (long cb = cb0; cb < cb1; cb++)
-            for (int j = 0; j < 16; j++) {
-                const long col = cb * 16 + j;
-                for (int k = 0; k < kt * 32; k++) {
-                    float v = col < out_dim && k < in_dim ? w[col * in_dim + k] : 0.0f;
-                    const long at = (long)(k % 32 / 2) * 32 + j * 2 + k % 2;
-                    for (int p = 0; p < 3; p++) { /* v = h + m + l, cpu_internal.h */
-                        const uint16_t b = tf_bf16_rne(v);
-                        d[tf_amx_f32_tile((int)cb, p, k / 32, kt) + at] = b;
-                        v -= tf_bf16_to_f32(b);
-                    }
+        for (long col = cb0 * 16; col < cb1 * 16; col++)
+            for (int k = 0; k < kt * 32; k++) {
+                float v = col < out_dim && k < in_dim ? w[col * in_dim + k] : 0.0f;
+                for (int p = 0; p < 3; p++) { /* v = h + m + l, cpu_internal.h */
+                    const uint16_t b = tf_bf16_rne(v);
+                    d[tf_amx_f32_index((int)col, p, k, kt)] = b;
+                    v -= tf_bf16_to_f32(b);
                 }
             }
     });
