@@ -9,6 +9,7 @@
  *  - Functions returning int return 0 on success and a nonzero error code otherwise.
  *
  * Sections (each has one owner; keep declarations inside your own section):
+ *   0. Shared constants (activation codes)                  prefix TF_ACT_
  *   1. CPU backend (libtransfuse_cpu)                       prefix tf_cpu_
  *   2. CUDA kernel launchers (libtransfuse_cuda / _emu)      prefix tf_
  *   3. Emulated runtime (libtransfuse_emu)                   prefix tf_emu_
@@ -22,6 +23,14 @@
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* ==== 0. Shared constants ================================================================ */
+/* Elementwise activations, the same codes for the CPU ops and the CUDA kernels
+ * (io.transfuse.backend.Activation). */
+#define TF_ACT_SILU 0      /* x * sigmoid(x) */
+#define TF_ACT_GELU_TANH 1 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+#define TF_ACT_GELU_ERF 2  /* 0.5 x (1 + erf(x / sqrt(2))) */
+#define TF_ACT_IDENTITY 3  /* x */
 
 /* ==== 1. CPU backend ==================================================================== */
 /* (section: CPU backend) */
@@ -303,11 +312,8 @@ int tf_rope_kv_cache(void* q, const void* k, const void* v, void* k_cache, void*
                      int n_heads, int n_kv_heads, int head_dim, int rotary_dim, int layout, float mscale,
                      int block_size, int max_blocks_per_seq, int dtype, void* stream);
 
-/* Gated linear unit activations. */
-#define TF_ACT_SILU 0      /* x * sigmoid(x) */
-#define TF_ACT_GELU_TANH 1 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
-#define TF_ACT_GELU_ERF 2  /* 0.5 x (1 + erf(x / sqrt(2))) */
-/* out[t][j] = act(gate_up[t][j]) * gate_up[t][ffn + j]: gate_up [tokens][2*ffn] is the output of one
+/* Gated linear unit (activation codes TF_ACT_*, section 0):
+ * out[t][j] = act(gate_up[t][j]) * gate_up[t][ffn + j]: gate_up [tokens][2*ffn] is the output of one
  * GEMM with the gate projection in the first ffn columns and the up projection in the second;
  * out [tokens][ffn]. Same dtype for both. */
 int tf_glu(void* out, const void* gate_up, int tokens, int ffn, int act, int dtype, void* stream);
@@ -360,7 +366,6 @@ int tf_causal_conv1d_update(void* out, void* conv_state, const void* x, const vo
  *  projection stored as [3][tokens][n] with biases [3][n]. act: TF_ACT_IDENTITY or a 2b activation
  *  (TF_ACT_GELU_ERF for BERT / ViT). out may alias x or residual exactly.
  *  Post-LN (BERT): x = LN(x + y + b) is this with residual = out = x, then tf_layernorm in place. */
-#define TF_ACT_IDENTITY 3
 int tf_bias_act(void* out, const void* x, const void* bias, const void* residual, int rows, int n, int group_rows,
                 int act, int dtype, void* stream);
 

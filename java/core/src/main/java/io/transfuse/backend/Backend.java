@@ -18,9 +18,6 @@ public interface Backend {
     /** out[t][o] = sum_i w[o][i] * x[t][i]. */
     void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim, int outDim);
 
-    /** The activation at the end of {@link #matmulBias}. */
-    enum Activation { NONE, GELU }
-
     /**
      * A Linear layer: {@code out[t][o] = act(sum_i w[o][i] * x[t][i] + bias[o])}, the same result as
      * {@link #matmul} followed by {@link #addBias} or {@link #biasGelu} (which is what this default does;
@@ -29,7 +26,7 @@ public interface Backend {
     default void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim,
                             int outDim, MemorySegment bias, Activation act) {
         matmul(out, x, w, wType, tokens, inDim, outDim);
-        if (act == Activation.GELU) biasGelu(out, bias, tokens, outDim);
+        if (act == Activation.GELU_ERF) biasGelu(out, bias, tokens, outDim);
         else addBias(out, bias, tokens, outDim);
     }
 

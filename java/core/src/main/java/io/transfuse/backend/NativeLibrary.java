@@ -73,6 +73,62 @@ public final class NativeLibrary {
         return Linker.nativeLinker().downcallHandle(address, fd);
     }
 
+    /** A downcall (usually {@code () -> HANDLE.invokeExact(...)}), for {@link #call}. */
+    @FunctionalInterface
+    public interface Call {
+        void run() throws Throwable;
+    }
+
+    /** A downcall returning an int, for {@link #callInt}. */
+    @FunctionalInterface
+    public interface IntCall {
+        int run() throws Throwable;
+    }
+
+    /** A downcall returning a long, for {@link #callLong}. */
+    @FunctionalInterface
+    public interface LongCall {
+        long run() throws Throwable;
+    }
+
+    /**
+     * Runs a downcall, the one place a binding turns {@code invokeExact}'s checked Throwable into an
+     * unchecked exception: {@code NativeLibrary.call(() -> MATMUL.invokeExact(out, x, ...))}. (The lambda
+     * keeps {@code invokeExact}'s exact static types; the JIT inlines it.)
+     */
+    public static void call(Call c) {
+        try {
+            c.run();
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    /** {@link #call} for a downcall that returns an int. */
+    public static int callInt(IntCall c) {
+        try {
+            return c.run();
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    /** {@link #call} for a downcall that returns a long. */
+    public static long callLong(LongCall c) {
+        try {
+            return c.run();
+        } catch (Throwable t) {
+            throw unchecked(t);
+        }
+    }
+
+    /** Errors and runtime exceptions pass through; anything else (checked) is wrapped. */
+    public static RuntimeException unchecked(Throwable t) {
+        if (t instanceof RuntimeException r) return r;
+        if (t instanceof Error e) throw e;
+        return new IllegalStateException(t);
+    }
+
     /** The descriptors of every downcall bound so far in this JVM. */
     public static Set<FunctionDescriptor> boundDescriptors() {
         return Set.copyOf(BOUND);

@@ -1,5 +1,6 @@
 package io.transfuse.backend.cpu;
 
+import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.RopeLayout;
@@ -29,7 +30,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim,
                            int outDim, MemorySegment bias, Activation act) {
-        CpuOps.matmulBias(out, x, w, wType, tokens, inDim, outDim, bias, act == Activation.GELU);
+        CpuOps.matmulBias(out, x, w, wType, tokens, inDim, outDim, bias, act == Activation.GELU_ERF);
     }
 
     /**

@@ -1,7 +1,7 @@
 package io.transfuse.model.bert;
 
 import io.transfuse.backend.Backend;
-import io.transfuse.backend.Backend.Activation;
+import io.transfuse.backend.Activation;
 import io.transfuse.loader.ModelFormatException;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Dequantize;
@@ -125,13 +125,13 @@ public final class BertModel implements EncoderGraph {
         int h = c.hidden(), t = batch * seqLen;
         float eps = c.layerNormEps();
         // Self-attention: fused QKV projection, bidirectional attention, output projection, residual + LN.
-        ops.matmulBias(qkvBuf, x, qkv[l].data(), qkv[l].dtype(), t, h, 3 * h, qkvBias[l], Activation.NONE);
+        ops.matmulBias(qkvBuf, x, qkv[l].data(), qkv[l].dtype(), t, h, 3 * h, qkvBias[l], Activation.IDENTITY);
         ops.attentionBidirectional(ctx, qkvBuf, qkvBuf.asSlice(4L * h), qkvBuf.asSlice(8L * h), lengths,
                 batch, seqLen, c.heads(), c.headDim(), 3 * h);
         ops.matmul(tmp, ctx, wo[l].data(), wo[l].dtype(), t, h, h);
         ops.layerNorm(x, tmp, b[0], x, b[1], b[2], t, h, eps);
         // Feed-forward: W2 · gelu(W1 x + b1) + b2, residual + LN.
-        ops.matmulBias(inter, x, wUp[l].data(), wUp[l].dtype(), t, h, c.intermediate(), b[3], Activation.GELU);
+        ops.matmulBias(inter, x, wUp[l].data(), wUp[l].dtype(), t, h, c.intermediate(), b[3], Activation.GELU_ERF);
         ops.matmul(tmp, inter, wDown[l].data(), wDown[l].dtype(), t, c.intermediate(), h);
         ops.layerNorm(x, tmp, b[4], x, b[5], b[6], t, h, eps);
     }

@@ -1,7 +1,7 @@
 package io.transfuse.model.vit;
 
 import io.transfuse.backend.Backend;
-import io.transfuse.backend.Backend.Activation;
+import io.transfuse.backend.Activation;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Dequantize;
 import io.transfuse.tensor.Tensor;
@@ -142,13 +142,13 @@ public final class ViTModel implements ClassifierGraph {
         linear(s.xb(), s.attn(), W.wo(), L.bo(), n, h, h);
         ops.add(s.x(), s.x(), s.xb(), (long) n * h);
         ops.layerNorm(s.xb(), s.x(), null, null, L.ln2w(), L.ln2b(), n, h, c.layerNormEps());
-        ops.matmulBias(s.hb(), s.xb(), W.wUp().data(), W.wUp().dtype(), n, h, ff, L.bUp(), Activation.GELU);
+        ops.matmulBias(s.hb(), s.xb(), W.wUp().data(), W.wUp().dtype(), n, h, ff, L.bUp(), Activation.GELU_ERF);
         linear(s.xb(), s.hb(), W.wDown(), L.bDown(), n, ff, h);
         ops.add(s.x(), s.x(), s.xb(), (long) n * h);
     }
 
     private void linear(MemorySegment out, MemorySegment in, Tensor weight, MemorySegment bias, int rows, int inDim, int outDim) {
-        if (bias != null) ops.matmulBias(out, in, weight.data(), weight.dtype(), rows, inDim, outDim, bias, Activation.NONE);
+        if (bias != null) ops.matmulBias(out, in, weight.data(), weight.dtype(), rows, inDim, outDim, bias, Activation.IDENTITY);
         else ops.matmul(out, in, weight.data(), weight.dtype(), rows, inDim, outDim);
     }
 

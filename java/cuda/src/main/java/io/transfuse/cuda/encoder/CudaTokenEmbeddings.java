@@ -1,6 +1,6 @@
 package io.transfuse.cuda.encoder;
 
-import io.transfuse.cuda.kernels.Activation;
+import io.transfuse.backend.Activation;
 import io.transfuse.cuda.kernels.KernelLibrary;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;

@@ -1,6 +1,7 @@
 package io.transfuse.cuda.kernels;
 
 import io.transfuse.backend.NativeLibrary;
+import io.transfuse.backend.Activation;
 import io.transfuse.cuda.runtime.ElemType;
 import io.transfuse.cuda.runtime.GpuRuntime;
 import io.transfuse.cuda.runtime.GpuStream;
