@@ -1,22 +1,19 @@
 package io.transfuse;
 
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.bert.BertConfig;
-import io.transfuse.model.bert.EncoderGraph;
+import io.transfuse.model.EncoderGraph;
 import io.transfuse.model.bert.Pooling;
 import io.transfuse.tokenizer.hf.Encoding;
 import io.transfuse.tokenizer.hf.HfTokenizer;
 
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.Comparator;
 import java.util.List;
 
 /**
  * A loaded text encoder: texts in, one embedding each out. Texts are tokenized with the model's
  * tokenizer.json (special tokens added, truncated to {@link #maxTokens()}), sorted by length and
- * run in padded batches of up to {@code batchSize}; results come back in input order. Closing it
- * releases all its native memory. Thread-safe: calls run one at a time.
+ * run in batches of up to {@code batchSize}, packed without padding; results come back in input order.
+ * Closing it releases all its native memory. Thread-safe: calls run one at a time.
  */
 public final class EmbeddingModel implements AutoCloseable {
     private final TrackedArena arena;
@@ -31,9 +28,9 @@ public final class EmbeddingModel implements AutoCloseable {
      * @param model     the transformer stack (CPU or device), closed with this model
      * @param maxTokens tokens per text after truncation (special tokens included), at most the position table's length
      */
-    public EmbeddingModel(TrackedArena arena, EncoderGraph model, HfTokenizer tokenizer, Pooling pooling, int batchSize, int maxTokens) {
-        if (maxTokens < 1 || maxTokens > model.config().maxSequence()) {
-            throw new IllegalArgumentException("maxTokens must be in [1, " + model.config().maxSequence() + "], got " + maxTokens);
+    EmbeddingModel(TrackedArena arena, EncoderGraph model, HfTokenizer tokenizer, Pooling pooling, int batchSize, int maxTokens) {
+        if (maxTokens < 1 || maxTokens > model.maxSequenceLength()) {
+            throw new IllegalArgumentException("maxTokens must be in [1, " + model.maxSequenceLength() + "], got " + maxTokens);
         }
         this.arena = arena;
         this.model = model;
@@ -43,14 +40,15 @@ public final class EmbeddingModel implements AutoCloseable {
         this.maxTokens = maxTokens;
     }
 
-    public BertConfig config() { return model.config(); }
-
     public Pooling pooling() { return pooling; }
 
     public HfTokenizer tokenizer() { return tokenizer; }
 
+    /** The architecture, shape and device in a few words. */
+    public String describe() { return model.describe(); }
+
     /** Length of the embeddings. */
-    public int dimension() { return model.config().hidden(); }
+    public int dimension() { return model.dimension(); }
 
     /** Longest token sequence per text; longer texts are truncated. */
     public int maxTokens() { return maxTokens; }
@@ -67,22 +65,27 @@ public final class EmbeddingModel implements AutoCloseable {
             enc[i] = tokenizer.encode(text, true, maxTokens);
             order[i] = i;
         }
-        // Longest first: each batch pads to its first text's length.
+        // Longest first, so each batch holds texts of similar lengths.
         java.util.Arrays.sort(order, Comparator.comparingInt((Integer i) -> enc[i].length()).reversed());
         float[][] out = new float[n][];
         int h = dimension();
-        float[] row = new float[h];
         for (int start = 0; start < n; ) {
-            int seqLen = Math.max(1, enc[order[start]].length());
-            int count = Math.min(batchSize, Math.min(n - start, model.maxTokens() / seqLen));
+            int count = 0, tokens = 0;
+            while (start + count < n && count < Math.min(batchSize, model.maxBatchSequences())
+                    && tokens + Math.max(1, enc[order[start + count]].length()) <= model.maxBatchTokens()) {
+                tokens += Math.max(1, enc[order[start + count]].length());
+                count++;
+            }
             int[][] ids = new int[count][], types = new int[count][];
             for (int b = 0; b < count; b++) {
                 ids[b] = enc[order[start + b]].ids();
                 types[b] = enc[order[start + b]].typeIds();
             }
-            MemorySegment hidden = model.forward(ids, types, seqLen);
+            float[] hidden = model.forward(ids, types);
+            int row = 0;
             for (int b = 0; b < count; b++) {
-                out[order[start + b]] = pool(hidden, (long) b * seqLen, ids[b].length, h, row);
+                out[order[start + b]] = pool(hidden, row, ids[b].length, h);
+                row += Math.max(1, ids[b].length);
             }
             start += count;
         }
@@ -93,12 +96,13 @@ public final class EmbeddingModel implements AutoCloseable {
         return embed(List.of(text))[0];
     }
 
-    private float[] pool(MemorySegment hidden, long firstRow, int len, int h, float[] row) {
+    /** Pools rows [firstRow, firstRow + len) of the packed hidden state [rows][h]. */
+    private float[] pool(float[] hidden, int firstRow, int len, int h) {
         double[] acc = new double[h];
         int rows = pooling.mode() == Pooling.Mode.CLS ? Math.min(1, len) : len;
         for (int i = 0; i < rows; i++) {
-            MemorySegment.copy(hidden, ValueLayout.JAVA_FLOAT, (firstRow + i) * h * 4, row, 0, h);
-            for (int d = 0; d < h; d++) acc[d] += row[d];
+            int at = (firstRow + i) * h;
+            for (int d = 0; d < h; d++) acc[d] += hidden[at + d];
         }
         double norm = 0;
         for (int d = 0; d < h; d++) {

@@ -1,7 +1,7 @@
 package io.transfuse;
 
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.vit.ClassifierGraph;
+import io.transfuse.model.ClassifierGraph;
 import io.transfuse.model.vit.ImagePreprocessor;
 
 import java.awt.image.BufferedImage;
@@ -30,7 +30,7 @@ public final class ImageClassifier implements AutoCloseable {
     }
 
     /** Class names by index. */
-    public List<String> labels() { return List.of(model.config().labels()); }
+    public List<String> labels() { return List.of(model.labels()); }
 
     /** The {@code topK} most probable classes of an image file, most probable first. */
     public List<Prediction> classify(Path image, int topK) {
@@ -47,14 +47,14 @@ public final class ImageClassifier implements AutoCloseable {
     }
 
     private synchronized float[] logits(ImagePreprocessor.Rgb rgb) {
-        if (closed) throw new IllegalStateException("classifier " + model.config().source() + " is closed");
+        if (closed) throw new IllegalStateException("the classifier is closed");
         return model.classify(preprocessor.apply(rgb));
     }
 
     private List<Prediction> classify(ImagePreprocessor.Rgb rgb, int topK) {
         if (topK <= 0) throw new IllegalArgumentException("topK must be positive, got " + topK);
         double[] p = softmax(logits(rgb));
-        String[] labels = model.config().labels();
+        String[] labels = model.labels();
         return IntStream.range(0, p.length).boxed()
                 .sorted(Comparator.comparingDouble((Integer i) -> -p[i]).thenComparingInt(i -> i))
                 .limit(topK)

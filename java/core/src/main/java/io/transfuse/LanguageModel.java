@@ -12,26 +12,24 @@ import java.util.function.Consumer;
 
 /**
  * A loaded decoder language model. Closing it releases all native memory it took: the mapped
- * weights, the workspace, and every session's KV cache. Methods are thread-safe; forward passes
- * of one model run one at a time.
+ * weights, the backend's memory (workspace, KV cache) and every session. Methods are thread-safe;
+ * forward passes of one model run one at a time.
  */
 public final class LanguageModel implements AutoCloseable {
     private final TrackedArena arena;
     private final Decoder model;
     private final Tokenizer tokenizer;
-    private final int contextLength;
     private final Set<Session> sessions = Collections.newSetFromMap(new IdentityHashMap<>());
     private Session generationSession;
     private boolean closed;
 
-    LanguageModel(TrackedArena arena, Decoder model, Tokenizer tokenizer, int contextLength) {
+    LanguageModel(TrackedArena arena, Decoder model, Tokenizer tokenizer) {
         this.arena = arena;
         this.model = model;
         this.tokenizer = tokenizer;
-        this.contextLength = contextLength;
     }
 
-    /** The model graph (its class says the architecture and backend; LlamaModel exposes its config). */
+    /** The model graph (its class says the architecture; LlamaModel exposes its config). */
     public Decoder decoder() { return model; }
 
     /** The file or directory the model was loaded from. */
@@ -40,7 +38,7 @@ public final class LanguageModel implements AutoCloseable {
     public int vocabSize() { return model.vocabSize(); }
 
     /** Context length the sessions of this model hold. */
-    public int contextLength() { return contextLength; }
+    public int contextLength() { return model.contextLength(); }
 
     /** The tokenizer, or an error when the model directory has none. */
     public Tokenizer tokenizer() {
@@ -54,7 +52,7 @@ public final class LanguageModel implements AutoCloseable {
     /** A new sequence with its own KV cache. */
     public synchronized Session newSession() {
         checkOpen();
-        Session s = new Session(this, model, contextLength);
+        Session s = new Session(this, model, model.contextLength());
         sessions.add(s);
         return s;
     }

@@ -1,28 +1,20 @@
 package io.transfuse;
 
-import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Decoder;
 
 /**
- * One sequence being processed: its KV cache and its position. Feed tokens, read logits.
- * Owns its memory (closed with the session, or with the model that made it). Not thread-safe,
- * and a model runs one session's forward pass at a time.
+ * One sequence being processed: its state in the model (KV blocks or a recurrent state) and its
+ * position. Feed tokens, read logits. Holds its state until closed (or until the model that made it is
+ * closed). Not thread-safe, and a model runs one forward pass at a time.
  */
 public final class Session implements AutoCloseable {
     private final LanguageModel owner;
-    private final TrackedArena arena;
-    private final Decoder.SequenceState cache;
+    private final Decoder.Sequence sequence;
     private int position;
 
     Session(LanguageModel owner, Decoder model, int capacity) {
         this.owner = owner;
-        this.arena = new TrackedArena("a session of " + model.source());
-        try {
-            this.cache = model.newState(capacity, arena);
-        } catch (RuntimeException e) {
-            arena.close();
-            throw e;
-        }
+        this.sequence = model.newSequence(capacity);
     }
 
     /** Tokens processed so far (the position of the next one). */
@@ -32,9 +24,9 @@ public final class Session implements AutoCloseable {
     public int vocabSize() { return owner.vocabSize(); }
 
     /** Context capacity in tokens. */
-    public int capacity() { return cache.capacity(); }
+    public int capacity() { return sequence.capacity(); }
 
-    /** Forgets the sequence; the cache is reused. */
+    /** Forgets the sequence; its state is reused. */
     public void reset() { position = 0; }
 
     /** Feeds {@code tokens} and returns the logits after the last one (copied into {@code logits}). */
@@ -44,30 +36,19 @@ public final class Session implements AutoCloseable {
 
     public void feed(int[] tokens, int from, int count, float[] logits) {
         if (count <= 0) throw new IllegalArgumentException("feed needs at least one token");
-        if (position + count > cache.capacity()) {
+        if (position + count > sequence.capacity()) {
             throw new TransfuseException("context full: " + position + " + " + count + " tokens exceed the context of "
-                    + cache.capacity() + " tokens");
+                    + sequence.capacity() + " tokens");
         }
         synchronized (owner) {
-            Decoder model = owner.model();
-            int vocab = model.vocabSize();
-            for (int i = from; i < from + count; i++) {
-                if (tokens[i] < 0 || tokens[i] >= vocab) {
-                    throw new IllegalArgumentException("token id " + tokens[i] + " at index " + i + " is outside the vocabulary of " + vocab);
-                }
-            }
-            model.forward(tokens, from, count, position, cache, logits);
+            owner.model().forward(sequence, tokens, from, count, position, logits);
             position += count;
         }
     }
 
     @Override
     public void close() {
-        try {
-            cache.close();
-        } finally {
-            arena.close();
-        }
+        sequence.close();
         owner.forget(this);
     }
 }

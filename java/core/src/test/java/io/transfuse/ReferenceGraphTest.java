@@ -16,7 +16,7 @@ class ReferenceGraphTest {
         JsonNode ref = TestModels.reference();
         int[] prompt = TestModels.ints(ref.get("prompt_ids"));
         for (var path : new java.nio.file.Path[] {TestModels.storiesGguf(), TestModels.storiesHf()}) {
-            try (LanguageModel m = Transfuse.load(path, LoadOptions.defaults(), new ReferenceBackend());
+            try (LanguageModel m = Transfuse.load(path, LoadOptions.defaults().withMaxSequences(2), new ReferenceBackend());
                  Session s = m.newSession()) {
                 float[] logits = new float[512];
                 s.feed(new int[] {prompt[0]}, logits);

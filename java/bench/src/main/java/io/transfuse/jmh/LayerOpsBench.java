@@ -1,7 +1,7 @@
 package io.transfuse.jmh;
 
 import io.transfuse.backend.cpu.CpuOps;
-import io.transfuse.model.RopeLayout;
+import io.transfuse.backend.RopeLayout;
 import org.openjdk.jmh.annotations.*;
 
 import java.lang.foreign.Arena;

@@ -6,7 +6,8 @@ import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.bench.EncoderBench;
 import io.transfuse.bench.LlmBench;
-import io.transfuse.model.bert.EncoderLoader;
+import io.transfuse.model.EncoderFamily;
+import io.transfuse.model.Families;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -55,29 +56,34 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--text-tokens", paramLabel = "N", defaultValue = "32", description = "Encoders: tokens per text, special tokens included (default: ${DEFAULT-VALUE}).")
     int textTokens;
 
+    @Option(names = "--batch-sequences", paramLabel = "N", defaultValue = "0",
+            description = "Decoders: also measure N sequences decoding together (aggregate tok/s); 0 or 1 = off (default: ${DEFAULT-VALUE}).")
+    int batchSequences;
+
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON to FILE.")
     Path json;
 
     @Override
     public Integer call() {
-        LlmBench.Options o = new LlmBench.Options(promptTokens, genTokens, threads, repetitions, warmup);
+        LlmBench.Options o = new LlmBench.Options(promptTokens, genTokens, threads, repetitions, warmup, batchSequences);
         if (json != null) {
             Path parent = json.toAbsolutePath().getParent();
             if (parent == null || !Files.isDirectory(parent) || !Files.isWritable(parent)) {
                 throw new IllegalArgumentException("cannot write " + json + ": directory " + parent + " does not exist or is not writable");
             }
         }
-        if (EncoderLoader.isEncoder(model)) return encoder();
+        if (Families.of(model) instanceof EncoderFamily) return encoder();
         LlmBench.Result r = LlmBench.run(model, o);
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "model %s: dim %d, %d layers, %d heads, %d kv-heads, hidden %d, vocab %d, %s, %.1f MB weights%n",
                 r.model(), r.dim(), r.layers(), r.heads(), r.kvHeads(), r.hidden(), r.vocab(), r.dtype(), r.weightBytes() / 1e6);
         out.printf(Locale.ROOT, "threads %s, prompt %d tokens, decode %d tokens, %d repetitions (+%d warm-up)%n",
                 r.threads() == 0 ? "auto" : String.valueOf(r.threads()), r.promptTokens(), r.genTokens(), r.repetitions(), r.warmup());
-        out.printf(Locale.ROOT, "%-16s %10s %10s %10s%n", "", "median", "min", "max");
+        out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
         row(out, "prefill tok/s", r.prefill());
         row(out, "decode tok/s", r.decode());
         row(out, "decode GB/s", r.decodeGBPerSecond());
+        if (r.batchSequences() > 1) row(out, "decode x" + r.batchSequences() + " tok/s", r.batchDecode());
         out.flush();
         writeJson(r.toJson());
         return 0;
@@ -92,11 +98,10 @@ final class BenchCommand implements Callable<Integer> {
             int calls = Math.max(1, (64 + batch - 1) / batch);
             EncoderBench.Result r = EncoderBench.run(m, batch, textTokens, calls, repetitions, warmup);
             PrintWriter out = spec.commandLine().getOut();
-            out.printf(Locale.ROOT, "model %s: encoder, hidden %d, %d layers, %d heads, intermediate %d%n", model,
-                    m.config().hidden(), m.config().layers(), m.config().heads(), m.config().intermediate());
+            out.printf(Locale.ROOT, "model %s: encoder, %s%n", model, m.describe());
             out.printf(Locale.ROOT, "threads %s, batch %d, %d tokens per text, %d repetitions of %d texts (+%d warm-up)%n",
                     threads == 0 ? "auto" : String.valueOf(threads), batch, textTokens, repetitions, calls * batch, warmup);
-            out.printf(Locale.ROOT, "%-16s %10s %10s %10s%n", "", "median", "min", "max");
+            out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
             row(out, "texts/s", r.stat());
             out.flush();
             writeJson(r.toJson(model.toString(), threads, repetitions, warmup));
@@ -114,6 +119,6 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     private static void row(PrintWriter out, String name, LlmBench.Stat s) {
-        out.printf(Locale.ROOT, "%-16s %10.2f %10.2f %10.2f%n", name, s.median(), s.min(), s.max());
+        out.printf(Locale.ROOT, "%-20s %10.2f %10.2f %10.2f%n", name, s.median(), s.min(), s.max());
     }
 }

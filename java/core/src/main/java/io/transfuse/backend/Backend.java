@@ -1,115 +1,160 @@
 package io.transfuse.backend;
 
-import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.RopeLayout;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
-import java.lang.foreign.MemorySegment;
-
 /**
- * The op set the model graphs are written against. Buffers are segments of memory the backend
- * can address (host memory for cpu, device memory for cuda); activations are F32 unless an op
- * says otherwise. Row-major throughout; a weight matrix is [out][in].
+ * The op set every model graph is written against, once, for every device: {@code cpu}
+ * (libtransfuse_cpu), {@code cuda} and {@code cuda-emu} (the CUDA kernels on a GPU or on the host
+ * emulator). A backend owns the memory it hands out ({@link #allocate}, {@link #upload},
+ * {@link #weight}) and frees it all when closed; one backend serves one loaded model.
+ *
+ * <p>Tensors are matrices of {@code rows x cols} ({@link Tensor#rows()}, {@link Tensor#cols()}), row-major;
+ * a weight is [out][in]. Shapes are taken from the tensors, so a call reads like its equation. Activations
+ * are of {@link #activationType()} (F32 on the CPU, F16 or BF16 on a GPU, accumulating in F32); token ids,
+ * positions and tables are I32; logits may be F32 on any backend. Unless an op says otherwise its tensors
+ * are contiguous and must not overlap. Arguments are checked before any native call: a bad call is an
+ * {@link IllegalArgumentException} naming the argument, never a crash.
  */
-public interface Backend {
+public interface Backend extends AutoCloseable {
+    /** {@code cpu}, {@code cuda} or {@code cuda-emu}. */
     String name();
 
-    /** out[t][o] = sum_i w[o][i] * x[t][i]. */
-    void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim, int outDim);
+    /** Element type of activations, the KV cache and uploaded parameters on this backend. */
+    DType activationType();
 
-    /**
-     * A Linear layer: {@code out[t][o] = act(sum_i w[o][i] * x[t][i] + bias[o])}, the same result as
-     * {@link #matmul} followed by {@link #addBias} or {@link #biasGelu} (which is what this default does;
-     * a backend may apply the bias and activation while the matmul's output is still in cache).
-     */
-    default void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim,
-                            int outDim, MemorySegment bias, Activation act) {
-        matmul(out, x, w, wType, tokens, inDim, outDim);
-        if (act == Activation.GELU_ERF) biasGelu(out, bias, tokens, outDim);
-        else addBias(out, bias, tokens, outDim);
+    // ---- memory -------------------------------------------------------------------------------
+
+    /** Zero-filled memory of {@code type} and {@code shape}, owned by this backend. {@code name} appears in errors. */
+    Tensor allocate(String name, DType type, long... shape);
+
+    /** A copy of the host tensor {@code host} converted to {@code type} (F32, F16 or BF16; from any stored type). */
+    Tensor upload(Tensor host, DType type);
+
+    /** How a graph multiplies by a weight, so that {@link #weight} can choose its layout. */
+    enum WeightUse {
+        /**
+         * Mostly a few rows per call: a decoder's decode steps stream the whole weight once per token, so
+         * its bytes matter more than its layout. The CPU keeps the stored type and reads it in place.
+         */
+        STREAMED,
+        /** Many rows per call (encoders, vision): the backend may repack for its fastest compute-bound kernel. */
+        BATCHED
     }
 
     /**
-     * The weight w [out][in] in the layout this backend's {@link #matmul} reads fastest: a copy in
-     * {@code arena}, or w itself when its layout is already the best. Called once per weight at load by
-     * graphs whose weights stay resident; the result's dtype is what to pass to matmul.
+     * The weight [out][in] in the form this backend's {@link #matmul} reads best: the host tensor itself
+     * (the CPU reading a memory-mapped file in place), a repacked copy, or a copy on the device.
      */
-    default Tensor prepareMatmulWeight(Tensor w, TrackedArena arena) {
-        return w;
-    }
+    Tensor weight(Tensor host, WeightUse use);
 
-    void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps);
+    /** Writes {@code values[from, from + count)} into the first {@code count} elements of the I32 tensor {@code dst}. */
+    void write(Tensor dst, int[] values, int from, int count);
 
-    /** Rotates x [tokens][heads][headDim] in place; token t is at position startPos + t. */
-    void rope(MemorySegment x, int tokens, int heads, int headDim, int startPos, MemorySegment invFreq, RopeLayout layout);
+    /** Writes {@code values[from, from + count)} into the first {@code count} elements of {@code dst}, converted to its type. */
+    void write(Tensor dst, float[] values, int from, int count);
+
+    /** Reads the first {@code count} elements of {@code src} (contiguous) as floats into {@code dst[at, at + count)}. */
+    void read(Tensor src, float[] dst, int at, int count);
 
     /**
-     * Causal grouped-query attention of q [tokens][heads][headDim] (positions startPos..) over the
-     * cache rows 0..startPos+tokens-1 of k and v ([position][kvHeads][headDim]).
+     * The head dimension this backend's attention runs at for a model's {@code headDim}: the head dim
+     * itself, or a larger supported one, in which case the graph pads each head with zeros
+     * ({@link io.transfuse.model.HeadPadding}). {@code paged}: the KV-cache ops, else {@link #attentionVarlen}.
      */
-    void attention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
-                   int tokens, int startPos, int heads, int kvHeads, int headDim);
-
-    /** out = silu(gate) * up, elementwise over n values. */
-    void siluGlu(MemorySegment out, MemorySegment gate, MemorySegment up, long n);
-
-    /** out = a + b, elementwise over n values. */
-    void add(MemorySegment out, MemorySegment a, MemorySegment b, long n);
-
-    /** Gathers rows ids[0..tokens) (int32) of table [vocab][dim] of the given type into out as F32. */
-    void embedding(MemorySegment out, MemorySegment table, DType type, MemorySegment ids, int tokens, int dim);
-
-    // Mamba-1 ops. Defaults throw, so a backend without them still compiles and fails clearly when a
-    // Mamba graph is loaded onto it.
+    int attentionHeadDim(int headDim, boolean paged);
 
     /**
-     * Causal depthwise conv1d over x [tokens][dim], kernel width {@code width}, F32 weight [dim][width]
-     * and optional bias [dim]; the inputs before token 0 come from convState [dim][width-1] (oldest
-     * first), which is advanced to the last width-1 inputs. SiLU on the output when {@code silu}.
-     * out may be x itself.
+     * Runs {@code step}, a fixed sequence of ops. A GPU backend records the step's launches at the first
+     * call for {@code key} and replays the recording for later calls (a CUDA graph), so the step must
+     * launch the same ops on the same tensors every time; only the contents of tensors written before the
+     * call (token ids, positions, tables) may change. The CPU runs it.
      */
-    default void causalConv1d(MemorySegment out, MemorySegment convState, MemorySegment x, MemorySegment weight,
-                              MemorySegment bias, int tokens, int dim, int width, boolean silu) {
-        throw new UnsupportedOperationException("the " + name() + " backend has no causalConv1d (Mamba) yet");
-    }
+    void replay(Object key, Runnable step);
+
+    /** Frees everything this backend allocated. */
+    @Override
+    void close();
+
+    // ---- dense ----------------------------------------------------------------------------------
 
     /**
-     * Mamba-1 selective scan over [tokens][dim] carrying state [dim][dstate]: per token,
-     * {@code dt = softplus(delta + deltaBias)} (plain sum unless {@code deltaSoftplus}),
-     * {@code state = exp(dt A) state + dt B u}, {@code out = (state . C + D u) * silu(z)}.
-     * A [dim][dstate]; B, C [tokens][dstate]; D, deltaBias [dim]; D, z, deltaBias may be null.
-     * out may be u, delta or z itself.
+     * {@code out[t][o] = sum_i w[o][i] x[t][i]}: x [n][in] of the activation type, w [out][in] from
+     * {@link #weight}, out [n][out] of the activation type or F32.
      */
-    default void selectiveScan(MemorySegment out, MemorySegment state, MemorySegment u, MemorySegment delta,
-                               MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment d, MemorySegment z,
-                               MemorySegment deltaBias, int tokens, int dim, int dstate, boolean deltaSoftplus) {
-        throw new UnsupportedOperationException("the " + name() + " backend has no selectiveScan (Mamba) yet");
-    }
+    void matmul(Tensor out, Tensor x, Tensor w);
 
-    // ---- encoder ops (bidirectional encoders: BERT family, ViT) ----
+    /** A Linear layer, {@code out = act(x w^T + bias)}; bias [out] may be null. As {@link #matmul}, with the bias and activation fused where the backend can. */
+    void linear(Tensor out, Tensor x, Tensor w, Tensor bias, Activation act);
+
+    /** In place {@code x[r] = act(x[r] + bias)} over [rows][cols]; bias [cols] may be null. */
+    void biasAct(Tensor x, Tensor bias, Activation act);
+
+    /** {@code out = a + b} elementwise (same shapes); out may be a or b. */
+    void add(Tensor out, Tensor a, Tensor b);
 
     /**
-     * LayerNorm over [tokens][dim] of {@code x + xBias + residual} (xBias [dim] and residual may each be
-     * null), times weight plus bias; out may alias x or residual.
+     * {@code out[t] = table[rows[t]]}: an embedding lookup (table [vocab][dim] from {@link #upload} or
+     * {@link #weight}), or a gather of activation rows. rows: I32 [n]; out [n][dim] of the activation type.
      */
-    void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual, MemorySegment weight,
-                   MemorySegment bias, int tokens, int dim, float eps);
-
-    /** {@code x[r][i] += bias[i]} over [rows][dim]. */
-    void addBias(MemorySegment x, MemorySegment bias, int rows, int dim);
-
-    /** GELU, erf form, in place over n values. */
-    void gelu(MemorySegment x, long n);
-
-    /** {@code x[r] = gelu(x[r] + bias)} over [rows][dim], in place. */
-    void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim);
+    void gatherRows(Tensor out, Tensor table, Tensor rows);
 
     /**
-     * Non-causal attention over a padded batch: rows {@code b * seqLen + i} of q, k, v (row stride
-     * qkvStride floats, [heads][headDim] each); int32 lengths[b] real rows per sequence (keys past it
-     * masked, query rows past it written as zeros); out [batch * seqLen][heads * headDim].
+     * RMSNorm with the residual add fused: with {@code residual} null, {@code h = x}; else
+     * {@code residual += x} and {@code h} is the new residual. {@code out = h / sqrt(mean(h^2) + eps) * weight}.
+     * out may be x or residual.
      */
-    void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment lengths,
-                                int batch, int seqLen, int heads, int headDim, int qkvStride);
+    void rmsNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, float eps);
+
+    /** LayerNorm with the residual contract of {@link #rmsNorm}: {@code out = (h - mean) / sqrt(var + eps) * weight + bias}; bias may be null. */
+    void layerNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias, float eps);
+
+    /** Gated linear unit {@code out = act(gate) * up} elementwise over [n][ffn]; out may be gate or up. */
+    void glu(Tensor out, Tensor gate, Tensor up, Activation act);
+
+    // ---- attention ------------------------------------------------------------------------------
+
+    /**
+     * Rotary embedding fused with the paged KV-cache write, for the tokens of {@code batch}: q
+     * [n][heads * headDim] is rotated in place, k [n][kvHeads * headDim] is rotated (k itself may or may not
+     * be: backends leave it as {@link #attention} wants it) and stored with v into {@code cache} at each
+     * token's sequence and position. {@code rope} with rotary dim 0 stores k unrotated (learned positions).
+     */
+    void ropeKv(Tensor q, Tensor k, Tensor v, KvLayer cache, Rope rope, Heads heads, DecoderBatch batch);
+
+    /**
+     * Causal attention of each token of {@code batch} over its own sequence's cached keys and values
+     * (positions 0 .. its position, all already in {@code cache} after {@link #ropeKv}); q and out
+     * [n][heads * headDim]. k and v are the batch's own rows after {@link #ropeKv}: a backend may read them
+     * instead of the cache when every sequence of the batch starts at position 0.
+     */
+    void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch, float scale);
+
+    /**
+     * Attention within each sequence of a packed batch ({@code batch}'s sequence b owns rows
+     * {@code cuSeqlens[b] .. cuSeqlens[b+1]-1}), causal or bidirectional. q, k and v may be column views of
+     * one fused QKV tensor (their row strides apart); out [n][heads * headDim] is contiguous.
+     */
+    void attentionVarlen(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, boolean causal);
+
+    // ---- state-space (Mamba) --------------------------------------------------------------------
+
+    /**
+     * Causal depthwise conv1d over one sequence's x [n][dim] (token-major), width w = weight's cols
+     * (weight [dim][w] F32 on the CPU, activation type on a GPU; bias [dim] or null), SiLU on the output
+     * when {@code silu}; the w-1 inputs before token 0 come from {@code state} [dim][w-1] (oldest first),
+     * which is advanced. {@code freshState}: the state is known to be zeros (a new sequence), which lets a
+     * backend skip reading it. out may be x.
+     */
+    void causalConv1d(Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias, boolean silu, boolean freshState);
+
+    /**
+     * The Mamba-1 selective scan over one sequence, token-major, carrying {@code state} [dim][dstate] (F32):
+     * per token {@code dt = softplus(delta + deltaBias)} (plain sum unless {@code softplus}),
+     * {@code state = exp(dt A) state + dt B u}, {@code out = (state . C + D u) * silu(z)}. u, delta, z, out
+     * [n][dim]; B, C [n][dstate]; A [dim][dstate], D and deltaBias [dim] (F32). D, z and deltaBias may be
+     * null. out may be u, delta or z. {@code freshState} as for {@link #causalConv1d}.
+     */
+    void selectiveScan(Tensor out, Tensor state, Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor d, Tensor z,
+                       Tensor deltaBias, boolean softplus, boolean freshState);
 }

@@ -4,19 +4,20 @@ import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Session;
 import io.transfuse.Transfuse;
-import io.transfuse.loader.GgufFile;
-import io.transfuse.loader.ModelPath;
-import io.transfuse.loader.ShardedSafetensors;
+import io.transfuse.loader.ModelSource;
 import io.transfuse.loader.WeightFile;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.LlamaConfig;
-import io.transfuse.model.LlamaModel;
-import io.transfuse.model.LlamaWeights;
+import io.transfuse.model.Decoder;
+import io.transfuse.model.llama.LlamaConfig;
+import io.transfuse.model.llama.LlamaModel;
+import io.transfuse.model.llama.LlamaWeights;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
@@ -24,15 +25,19 @@ import java.util.TreeMap;
 /**
  * Measures prefill and decode speed of a Llama model with token ids (no tokenizer needed).
  * Each repetition starts a fresh sequence: prefill = one feed of the prompt; decode = single-token
- * feeds of the argmax of the previous logits. Warm-up repetitions are run and discarded.
+ * feeds of the argmax of the previous logits. Batched decode (when {@code batchSequences} > 1):
+ * that many sequences, each prefilled with the prompt, then decoding together, one forward pass of
+ * {@code batchSequences} tokens per step; reported as aggregate tokens/s over all of them. Warm-up
+ * repetitions are run and discarded.
  * Decode bandwidth = weight bytes streamed per token (every tensor but the token embedding, of
  * which one row is read; the output head counts even when it is tied to the embedding) × tok/s.
  */
 public final class LlmBench {
     private LlmBench() {}
 
-    public record Options(int promptTokens, int genTokens, int threads, int repetitions, int warmup) {
+    public record Options(int promptTokens, int genTokens, int threads, int repetitions, int warmup, int batchSequences) {
         public Options {
+            if (batchSequences < 0) throw new IllegalArgumentException("--batch-sequences must be >= 0, got " + batchSequences);
             if (promptTokens < 1) throw new IllegalArgumentException("--prompt-tokens must be >= 1, got " + promptTokens);
             if (genTokens < 1) throw new IllegalArgumentException("--gen-tokens must be >= 1, got " + genTokens);
             if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0, got " + threads);
@@ -40,7 +45,7 @@ public final class LlmBench {
             if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
         }
 
-        public static Options defaults() { return new Options(128, 64, 0, 5, 1); }
+        public static Options defaults() { return new Options(128, 64, 0, 5, 1, 0); }
     }
 
     /** Median, min and max of one measure over the repetitions. */
@@ -58,7 +63,8 @@ public final class LlmBench {
                          String dtype, int threads, int promptTokens, int genTokens, int repetitions, int warmup,
                          long weightBytes, long decodeBytesPerToken,
                          double[] prefillTokensPerSecond, double[] decodeTokensPerSecond,
-                         Stat prefill, Stat decode, Stat decodeGBPerSecond) {
+                         Stat prefill, Stat decode, Stat decodeGBPerSecond,
+                         int batchSequences, double[] batchDecodeTokensPerSecond, Stat batchDecode) {
 
         /** The result as a JSON object (fields as in this record; per-repetition arrays included). */
         public String toJson() {
@@ -72,6 +78,11 @@ public final class LlmBench {
             field(b, "weight_bytes", weightBytes); field(b, "decode_bytes_per_token", decodeBytesPerToken);
             field(b, "prefill_tok_s", array(prefillTokensPerSecond)); field(b, "decode_tok_s", array(decodeTokensPerSecond));
             field(b, "prefill_tok_s_stats", stat(prefill)); field(b, "decode_tok_s_stats", stat(decode));
+            field(b, "batch_sequences", batchSequences);
+            if (batchSequences > 1) {
+                field(b, "batch_decode_tok_s", array(batchDecodeTokensPerSecond));
+                field(b, "batch_decode_tok_s_stats", stat(batchDecode));
+            }
             b.append("  \"decode_gb_s_stats\": ").append(stat(decodeGBPerSecond)).append("\n}\n");
             return b.toString();
         }
@@ -106,7 +117,8 @@ public final class LlmBench {
             for (int i = 0; i < prompt.length; i++) prompt[i] = 3 + (int) ((i * 7919L + 17) % Math.max(1, vocab - 3)) % vocab;
             float[] logits = new float[vocab];
             int[] one = new int[1];
-            double[] prefill = new double[o.repetitions()], decode = new double[o.repetitions()];
+            double[] prefill = new double[o.repetitions()], decode = new double[o.repetitions()],
+                    batch = new double[o.repetitions()];
             try (Session s = lm.newSession()) {
                 for (int r = -o.warmup(); r < o.repetitions(); r++) {
                     s.reset();
@@ -124,11 +136,50 @@ public final class LlmBench {
                     }
                 }
             }
+            if (o.batchSequences() > 1) {
+                for (int r = -o.warmup(); r < o.repetitions(); r++) {
+                    double tps = batchDecode(lm.decoder(), prompt, o.genTokens(), o.batchSequences());
+                    if (r >= 0) batch[r] = tps;
+                }
+            }
             double[] gbs = new double[decode.length];
             for (int i = 0; i < gbs.length; i++) gbs[i] = decode[i] * w.decodeBytesPerToken / 1e9;
             return new Result(modelPath.toString(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hiddenDim(), vocab,
                     lm.contextLength(), w.dtype, o.threads(), o.promptTokens(), o.genTokens(), o.repetitions(), o.warmup(),
-                    w.totalBytes, w.decodeBytesPerToken, prefill, decode, Stat.of(prefill), Stat.of(decode), Stat.of(gbs));
+                    w.totalBytes, w.decodeBytesPerToken, prefill, decode, Stat.of(prefill), Stat.of(decode), Stat.of(gbs),
+                    o.batchSequences(), batch, Stat.of(batch));
+        }
+    }
+
+    /**
+     * Aggregate decode tokens/s of {@code n} sequences decoding together: each is prefilled with the prompt
+     * (one pass each, not timed), then {@code steps} forward passes of one token per sequence are timed.
+     */
+    static double batchDecode(Decoder d, int[] prompt, int steps, int n) {
+        if (n > d.maxBatchSequences()) {
+            throw new IllegalArgumentException("--batch-sequences " + n + " exceeds the " + d.maxBatchSequences() + " sequences the model plans for");
+        }
+        List<Decoder.Sequence> seqs = new ArrayList<>();
+        try {
+            float[][] logits = new float[n][d.vocabSize()];
+            int[][] next = new int[n][1];
+            for (int i = 0; i < n; i++) {
+                Decoder.Sequence s = d.newSequence(prompt.length + steps);
+                seqs.add(s);
+                d.forward(s, prompt, 0, prompt.length, 0, logits[i]);
+            }
+            long t0 = System.nanoTime();
+            for (int g = 0; g < steps; g++) {
+                List<Decoder.Input> step = new ArrayList<>(n);
+                for (int i = 0; i < n; i++) {
+                    next[i][0] = argmax(logits[i]);
+                    step.add(new Decoder.Input(seqs.get(i), next[i], 0, 1, prompt.length + g, logits[i]));
+                }
+                d.forward(step);
+            }
+            return (double) steps * n / ((System.nanoTime() - t0) / 1e9);
+        } finally {
+            for (Decoder.Sequence s : seqs) s.close();
         }
     }
 
@@ -142,15 +193,15 @@ public final class LlmBench {
 
     /** Bytes of the model's tensors, the bytes a decode step streams, and the dtype of the largest matrices. */
     static WeightInfo weightInfo(Path path) {
-        ModelPath mp = ModelPath.resolve(path);
         try (TrackedArena arena = new TrackedArena("bench weight scan")) {
+            ModelSource src = ModelSource.open(path, arena);
             WeightFile f;
             LlamaWeights.Names names;
-            if (mp.format() == ModelPath.Format.GGUF) {
-                f = GgufFile.open(mp.path(), arena);
+            if (src.format() == ModelSource.Format.GGUF) {
+                f = src.gguf();
                 names = LlamaWeights.Names.GGUF;
             } else {
-                f = ShardedSafetensors.open(mp.path(), arena);
+                f = src.safetensors();
                 names = LlamaWeights.Names.HF;
             }
             long total = 0;

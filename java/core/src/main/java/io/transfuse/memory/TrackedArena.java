@@ -1,10 +1,19 @@
 package io.transfuse.memory;
 
+import io.transfuse.backend.NativeLibrary;
+
 import java.io.IOException;
 import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
 import java.nio.channels.FileChannel;
 import java.util.concurrent.atomic.AtomicLong;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 /**
  * An owner of native memory: allocations and file mappings made through it live until it is
@@ -17,6 +26,11 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class TrackedArena implements AutoCloseable {
     private static final AtomicLong IN_USE = new AtomicLong();
+    /** Allocations from this size up are reserved with mmap and committed by the OS as they are touched. */
+    public static final long LAZY_THRESHOLD = 64L << 20;
+    // mmap(2) flags of Linux x86-64: PROT_READ | PROT_WRITE; MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE.
+    private static final int PROT_RW = 0x3, MAP_LAZY = 0x02 | 0x20 | 0x4000;
+    private static MethodHandle mmap, munmap;
 
     private final Arena arena = Arena.ofShared();
     private final String owner;
@@ -39,6 +53,32 @@ public final class TrackedArena implements AutoCloseable {
         MemorySegment segment = arena.allocate(Math.max(byteSize, 1), 64);
         count(segment.byteSize());
         return segment;
+    }
+
+    /**
+     * Zero-filled memory of {@code byteSize} bytes, like {@link #allocate}; from {@link #LAZY_THRESHOLD}
+     * up it is reserved with mmap and the OS commits (and zeroes) its pages only when they are first
+     * touched, so a large KV cache costs only what its sequences use. Counted at its full size.
+     */
+    public synchronized MemorySegment allocateLazily(long byteSize) {
+        if (byteSize < LAZY_THRESHOLD) return allocate(byteSize);
+        checkOpen();
+        bindMmap();
+        long address = NativeLibrary.callLong(() -> ((MemorySegment) mmap.invokeExact(MemorySegment.NULL, byteSize, PROT_RW, MAP_LAZY, -1, 0L)).address());
+        if (address == -1L) {
+            throw new IllegalStateException("cannot reserve " + byteSize + " bytes of address space for " + owner + " (mmap failed)");
+        }
+        MemorySegment segment = MemorySegment.ofAddress(address).reinterpret(byteSize, arena,
+                s -> NativeLibrary.callInt(() -> (int) munmap.invokeExact(s, byteSize)));
+        count(byteSize);
+        return segment;
+    }
+
+    private static synchronized void bindMmap() {
+        if (mmap != null) return;
+        var libc = Linker.nativeLinker().defaultLookup();
+        mmap = NativeLibrary.downcall(libc, "libc", "mmap", FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
+        munmap = NativeLibrary.downcall(libc, "libc", "munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
     }
 
     /** Float array of {@code count} elements. */

@@ -1,41 +1,77 @@
 package io.transfuse.model;
 
-import io.transfuse.memory.TrackedArena;
+import java.util.List;
 
 /**
- * A causal language model as the generation API drives it, whatever the architecture (Llama,
- * Mamba) or backend (cpu, cuda): per-sequence state, tokens in, logits of the last token out.
- * Implementations are not thread-safe; {@link io.transfuse.LanguageModel} serialises calls.
+ * A causal language model as the generation API and the engine drive it, whatever the architecture
+ * (Llama, GPT-2, Mamba) or backend: sequences carry their state (KV blocks or a recurrent state), and
+ * one {@link #forward} runs the new tokens of many sequences together, some in prefill and some decoding
+ * one token, returning the logits each asks for. Implementations are not thread-safe: one forward pass at
+ * a time ({@link io.transfuse.LanguageModel} serialises them).
  */
 public interface Decoder extends AutoCloseable {
     /** The file or directory the weights came from, named in errors. */
     String source();
 
+    /** Size of the logits: the output head's rows. */
     int vocabSize();
 
     /** The most positions a sequence may hold. */
     int contextLength();
 
-    /** Fresh state (KV cache, recurrent state) for a sequence of up to {@code capacity} positions, owned by {@code arena}. */
-    SequenceState newState(int capacity, TrackedArena arena);
+    /** The most tokens (over all sequences) one {@link #forward} takes. */
+    int maxBatchTokens();
+
+    /** The most sequences one {@link #forward} takes. */
+    int maxBatchSequences();
+
+    /** A new, empty sequence of up to {@code capacity} positions; it holds what it takes until closed. */
+    Sequence newSequence(int capacity);
 
     /**
-     * Runs {@code tokens[from, from + count)} at positions {@code startPos..} of the sequence held by
-     * {@code state} and writes the logits after the last one into {@code logits} ([vocabSize]).
+     * One forward pass: for each input, its tokens at positions {@code startPos ..} of its sequence (each
+     * sequence at most once); an input with a logits array receives the logits after its last token.
      */
-    void forward(int[] tokens, int from, int count, int startPos, SequenceState state, float[] logits);
+    void forward(List<Input> batch);
 
-    /** Frees what the decoder holds outside the model's arena (device memory). Default: nothing. */
+    /**
+     * Runs {@code count} tokens of one sequence, in passes of at most {@link #maxBatchTokens()} tokens,
+     * and writes the logits after the last one into {@code logits} ([vocabSize]).
+     */
+    default void forward(Sequence sequence, int[] tokens, int from, int count, int startPos, float[] logits) {
+        if (count <= 0) throw new IllegalArgumentException("forward needs at least one token, got " + count);
+        for (int done = 0; done < count; ) {
+            int n = Math.min(maxBatchTokens(), count - done);
+            forward(List.of(new Input(sequence, tokens, from + done, n, startPos + done, done + n == count ? logits : null)));
+            done += n;
+        }
+    }
+
+    /** Frees what the decoder holds (its backend's memory); its sequences become unusable. */
     @Override
-    default void close() {}
+    void close();
 
-    /** What a sequence carries between forward calls. */
-    interface SequenceState extends AutoCloseable {
+    /** What a sequence carries between forward passes. */
+    interface Sequence extends AutoCloseable {
         /** Positions it can hold. */
         int capacity();
 
-        /** Frees what the state holds outside its arena (device KV pages). Default: nothing. */
+        /** Returns what it holds (KV blocks, a state slot) to its decoder. */
         @Override
-        default void close() {}
+        void close();
+    }
+
+    /**
+     * One sequence's part of a forward pass: {@code tokens[from, from + count)} at positions
+     * {@code startPos ..}; {@code logits} ([vocabSize]) receives the logits after the last token, or is null.
+     */
+    record Input(Sequence sequence, int[] tokens, int from, int count, int startPos, float[] logits) {
+        public Input {
+            if (sequence == null || tokens == null) throw new IllegalArgumentException("an input needs a sequence and tokens");
+            if (count <= 0 || from < 0 || from + count > tokens.length) {
+                throw new IllegalArgumentException("tokens [" + from + ", " + (from + count) + ") of an array of " + tokens.length);
+            }
+            if (startPos < 0) throw new IllegalArgumentException("start position must be >= 0, got " + startPos);
+        }
     }
 }

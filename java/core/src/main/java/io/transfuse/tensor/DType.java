@@ -1,5 +1,9 @@
 package io.transfuse.tensor;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
 /**
  * Storage types of tensor elements. Block-quantised types store {@link #blockSize()} elements in
  * {@link #blockBytes()} bytes (GGML layouts: Q8_0 = f16 scale + 32 int8; Q4_0 = f16 scale + 16 bytes
@@ -30,6 +34,9 @@ public enum DType {
     private final int blockSize;
     private final int blockBytes;
 
+    private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfFloat F32_LE = ValueLayout.JAVA_FLOAT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
     DType(int ggmlType, int blockSize, int blockBytes) {
         this.ggmlType = ggmlType;
         this.blockSize = blockSize;
@@ -52,6 +59,69 @@ public enum DType {
                     this + " stores blocks of " + blockSize + " elements; " + elements + " is not a multiple");
         }
         return elements / blockSize * blockBytes;
+    }
+
+    /** The element type code of the CUDA kernels ({@code TF_DTYPE_*}: F32 0, F16 1, BF16 2); -1 for other types. */
+    public int tfCode() {
+        return switch (this) {
+            case F32 -> 0;
+            case F16 -> 1;
+            case BF16 -> 2;
+            default -> -1;
+        };
+    }
+
+    /** cudaDataType_t for cuBLAS (CUDA_R_32F 0, CUDA_R_16F 2, CUDA_R_16BF 14); -1 for other types. */
+    public int cudaDataType() {
+        return switch (this) {
+            case F32 -> 0;
+            case F16 -> 2;
+            case BF16 -> 14;
+            default -> -1;
+        };
+    }
+
+    /** Bytes of one element of a float type (F32 4, F16 and BF16 2, I32 4). */
+    public int elementBytes() {
+        if (blockSize != 1) throw new IllegalArgumentException(this + " is block-quantised: elements have no size of their own");
+        return blockBytes;
+    }
+
+    /** Element {@code index} of {@code src} (F32, F16 or BF16) as a float. */
+    public float get(MemorySegment src, long index) {
+        return switch (this) {
+            case F32 -> src.getAtIndex(F32_LE, index);
+            case F16 -> Float.float16ToFloat(src.getAtIndex(U16, index));
+            case BF16 -> Float.intBitsToFloat((src.getAtIndex(U16, index) & 0xffff) << 16);
+            default -> throw new IllegalArgumentException("element access needs F32, F16 or BF16, not " + this);
+        };
+    }
+
+    /** Stores {@code v} at element {@code index} of {@code dst} (F32, F16 or BF16), rounded to nearest even. */
+    public void put(MemorySegment dst, long index, float v) {
+        switch (this) {
+            case F32 -> dst.setAtIndex(F32_LE, index, v);
+            case F16 -> dst.setAtIndex(U16, index, Float.floatToFloat16(v));
+            case BF16 -> dst.setAtIndex(U16, index, toBf16(v));
+            default -> throw new IllegalArgumentException("element access needs F32, F16 or BF16, not " + this);
+        }
+    }
+
+    /** bfloat16 bits of {@code v}, rounded to nearest even (NaN stays a quiet NaN). */
+    public static short toBf16(float v) {
+        int bits = Float.floatToRawIntBits(v);
+        if (Float.isNaN(v)) return (short) ((bits >>> 16) | 0x40);
+        return (short) ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16);
+    }
+
+    /** Parses a float element type as configuration names it ("f32", "f16"/"fp16", "bf16"), naming the valid ones on error. */
+    public static DType parseFloat(String s) {
+        return switch (s.toLowerCase(java.util.Locale.ROOT)) {
+            case "f32", "fp32", "float32" -> F32;
+            case "f16", "fp16", "float16" -> F16;
+            case "bf16", "bfloat16" -> BF16;
+            default -> throw new IllegalArgumentException("unknown element type '" + s + "' (valid: f32, f16, bf16)");
+        };
     }
 
     /** The type with GGML id {@code id}, or null when Transfuse does not support it. */

@@ -1,232 +1,307 @@
 package io.transfuse.backend;
 
-import io.transfuse.model.RopeLayout;
+import io.transfuse.memory.TrackedArena;
 import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Dequantize;
+import io.transfuse.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Test-only backend: the op set as plain Java loops in double precision, written straight from
- * the definitions. It checks the model graph independently of the native kernels. F32 weights only.
+ * Test-only backend: the op set as plain Java loops in double precision, written straight from the
+ * definitions in {@link Backend}, with its own reading of the paged KV cache (a sequence's position p
+ * at block {@code table[p / blockSize]}, slot {@code p % blockSize}). Running a model graph on it checks
+ * the graph independently of the native kernels. Activations and weights are F32 (weights of other types
+ * are widened at load); strided views are honoured where the op set allows them.
  */
 public final class ReferenceBackend implements Backend {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
+    private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
 
-    private static float get(MemorySegment s, long i) { return s.getAtIndex(F, i); }
+    private final TrackedArena arena = new TrackedArena("reference backend");
 
-    private static void set(MemorySegment s, long i, double v) { s.setAtIndex(F, i, (float) v); }
+    /** Element (r, c) of a [rows][cols] tensor, with its row stride. */
+    private static double at(Tensor t, long r, long c) { return t.data().getAtIndex(F, r * t.rowStride() + c); }
+
+    private static void put(Tensor t, long r, long c, double v) { t.data().setAtIndex(F, r * t.rowStride() + c, (float) v); }
+
+    private static double at(Tensor t, long i) { return t.data().getAtIndex(F, i); }
+
+    private static int id(Tensor t, long i) { return t.data().getAtIndex(I, i); }
+
+    @Override public String name() { return "reference"; }
+
+    @Override public DType activationType() { return DType.F32; }
 
     @Override
-    public String name() { return "reference"; }
+    public Tensor allocate(String name, DType type, long... shape) {
+        return new Tensor(name, type, shape, arena.allocate(type.bytesFor(Tensor.elementCount(shape))));
+    }
 
     @Override
-    public void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim, int outDim) {
-        if (wType != DType.F32) throw new UnsupportedOperationException("reference backend: F32 only");
-        for (int t = 0; t < tokens; t++) {
-            for (int o = 0; o < outDim; o++) {
+    public Tensor upload(Tensor host, DType type) {
+        if (type != DType.F32) throw new UnsupportedOperationException("reference backend: F32 only");
+        return Dequantize.toF32Tensor(host, arena);
+    }
+
+    @Override
+    public Tensor weight(Tensor host, WeightUse use) { return upload(host, DType.F32); }
+
+    @Override
+    public void write(Tensor dst, int[] values, int from, int count) {
+        MemorySegment.copy(values, from, dst.data(), I, 0, count);
+    }
+
+    @Override
+    public void write(Tensor dst, float[] values, int from, int count) {
+        MemorySegment.copy(values, from, dst.data(), F, 0, count);
+    }
+
+    @Override
+    public void read(Tensor src, float[] dst, int at, int count) {
+        MemorySegment.copy(src.data(), F, 0, dst, at, count);
+    }
+
+    @Override
+    public int attentionHeadDim(int headDim, boolean paged) { return headDim; }
+
+    @Override
+    public void replay(Object key, Runnable step) { step.run(); }
+
+    @Override
+    public void close() { arena.close(); }
+
+    @Override
+    public void matmul(Tensor out, Tensor x, Tensor w) {
+        for (long t = 0; t < x.rows(); t++) {
+            for (long o = 0; o < w.rows(); o++) {
                 double acc = 0;
-                for (int i = 0; i < inDim; i++) acc += (double) get(w, (long) o * inDim + i) * get(x, (long) t * inDim + i);
-                set(out, (long) t * outDim + o, acc);
+                for (long i = 0; i < w.cols(); i++) acc += at(w, o, i) * at(x, t, i);
+                put(out, t, o, acc);
             }
         }
     }
 
     @Override
-    public void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps) {
-        for (int t = 0; t < tokens; t++) {
-            double ss = 0;
-            for (int i = 0; i < dim; i++) ss += (double) get(x, (long) t * dim + i) * get(x, (long) t * dim + i);
-            double scale = 1 / Math.sqrt(ss / dim + eps);
-            for (int i = 0; i < dim; i++) set(out, (long) t * dim + i, get(x, (long) t * dim + i) * scale * get(weight, i));
+    public void linear(Tensor out, Tensor x, Tensor w, Tensor bias, Activation act) {
+        matmul(out, x, w);
+        biasAct(out, bias, act);
+    }
+
+    @Override
+    public void biasAct(Tensor x, Tensor bias, Activation act) {
+        for (long r = 0; r < x.rows(); r++) {
+            for (long c = 0; c < x.cols(); c++) put(x, r, c, apply(act, at(x, r, c) + (bias == null ? 0 : at(bias, c))));
+        }
+    }
+
+    static double apply(Activation act, double x) {
+        return switch (act) {
+            case IDENTITY -> x;
+            case SILU -> x / (1 + Math.exp(-x));
+            case GELU_ERF -> ReferenceMath.gelu(x);
+            case GELU_TANH -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+        };
+    }
+
+    @Override
+    public void add(Tensor out, Tensor a, Tensor b) {
+        for (long r = 0; r < out.rows(); r++) {
+            for (long c = 0; c < out.cols(); c++) put(out, r, c, at(a, r, c) + at(b, r, c));
         }
     }
 
     @Override
-    public void rope(MemorySegment x, int tokens, int heads, int headDim, int startPos, MemorySegment invFreq, RopeLayout layout) {
-        int half = headDim / 2;
-        for (int t = 0; t < tokens; t++) {
-            for (int h = 0; h < heads; h++) {
-                long base = ((long) t * heads + h) * headDim;
-                for (int i = 0; i < half; i++) {
-                    double angle = (double) (startPos + t) * get(invFreq, i);
-                    long a = base + (layout == RopeLayout.ADJACENT_PAIRS ? 2 * i : i);
-                    long b = base + (layout == RopeLayout.ADJACENT_PAIRS ? 2 * i + 1 : i + half);
-                    double va = get(x, a), vb = get(x, b);
-                    set(x, a, va * Math.cos(angle) - vb * Math.sin(angle));
-                    set(x, b, va * Math.sin(angle) + vb * Math.cos(angle));
+    public void gatherRows(Tensor out, Tensor table, Tensor rows) {
+        for (long t = 0; t < out.rows(); t++) {
+            int row = id(rows, t);
+            if (row < 0 || row >= table.rows()) throw new IllegalArgumentException("row " + row + " outside the table of " + table.rows());
+            for (long c = 0; c < out.cols(); c++) put(out, t, c, at(table, row, c));
+        }
+    }
+
+    @Override
+    public void rmsNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, float eps) {
+        double[] h = new double[(int) x.cols()];
+        for (long r = 0; r < x.rows(); r++) {
+            double ss = 0;
+            for (int c = 0; c < h.length; c++) {
+                h[c] = residual == null ? at(x, r, c) : (float) (at(residual, r, c) + at(x, r, c));
+                if (residual != null) put(residual, r, c, h[c]);
+                ss += h[c] * h[c];
+            }
+            double scale = 1 / Math.sqrt(ss / h.length + eps);
+            for (int c = 0; c < h.length; c++) put(out, r, c, h[c] * scale * at(weight, c));
+        }
+    }
+
+    @Override
+    public void layerNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias, float eps) {
+        double[] h = new double[(int) x.cols()];
+        for (long r = 0; r < x.rows(); r++) {
+            double mean = 0;
+            for (int c = 0; c < h.length; c++) {
+                h[c] = residual == null ? at(x, r, c) : (float) (at(residual, r, c) + at(x, r, c));
+                if (residual != null) put(residual, r, c, h[c]);
+                mean += h[c];
+            }
+            mean /= h.length;
+            double var = 0;
+            for (double v : h) var += (v - mean) * (v - mean);
+            double scale = 1 / Math.sqrt(var / h.length + eps);
+            for (int c = 0; c < h.length; c++) put(out, r, c, (h[c] - mean) * scale * at(weight, c) + (bias == null ? 0 : at(bias, c)));
+        }
+    }
+
+    @Override
+    public void glu(Tensor out, Tensor gate, Tensor up, Activation act) {
+        for (long r = 0; r < out.rows(); r++) {
+            for (long c = 0; c < out.cols(); c++) put(out, r, c, apply(act, at(gate, r, c)) * at(up, r, c));
+        }
+    }
+
+    /** The cache row of position p of the sequence whose block table is row {@code tableRow} of {@code tables}. */
+    private static long cacheRow(Tensor tables, long tableRow, int p, int blockSize) {
+        int block = id(tables, tableRow * tables.cols() + p / blockSize);
+        return (long) block * blockSize + p % blockSize;
+    }
+
+    @Override
+    public void ropeKv(Tensor q, Tensor k, Tensor v, KvLayer cache, Rope rope, Heads heads, DecoderBatch b) {
+        int D = heads.headDim();
+        for (int t = 0; t < b.tokens(); t++) {
+            int pos = id(b.positions(), t);
+            long row = cacheRow(b.blockTables(), id(b.seqIds(), t), pos, cache.blockSize());
+            for (int h = 0; h < heads.heads(); h++) rotate(q, t, h * D, pos, rope);
+            for (int kvh = 0; kvh < heads.kvHeads(); kvh++) {
+                double[] kr = new double[D];
+                for (int i = 0; i < D; i++) kr[i] = at(k, t, kvh * D + i);
+                rotate(kr, pos, rope);
+                for (int i = 0; i < D; i++) {
+                    put(cache.keys(), row, kvh * D + i, kr[i]);
+                    put(cache.values(), row, kvh * D + i, at(v, t, kvh * D + i));
                 }
             }
         }
     }
 
+    private static void rotate(Tensor x, long row, int offset, int pos, Rope rope) {
+        double[] h = new double[rope.rotaryDim()];
+        for (int i = 0; i < h.length; i++) h[i] = at(x, row, offset + i);
+        rotate(h, pos, rope);
+        for (int i = 0; i < h.length; i++) put(x, row, offset + i, h[i]);
+    }
+
+    /** Rotates the first rotaryDim values of a head (angles in float, as the op set defines them). */
+    private static void rotate(double[] x, int pos, Rope rope) {
+        int half = rope.rotaryDim() / 2;
+        for (int i = 0; i < half; i++) {
+            float angle = (float) pos * (float) at(rope.invFreq(), i);
+            int a = rope.layout() == RopeLayout.ADJACENT_PAIRS ? 2 * i : i, bb = rope.layout() == RopeLayout.ADJACENT_PAIRS ? 2 * i + 1 : i + half;
+            double c = Math.cos(angle) * rope.mscale(), s = Math.sin(angle) * rope.mscale(), va = x[a], vb = x[bb];
+            x[a] = va * c - vb * s;
+            x[bb] = va * s + vb * c;
+        }
+    }
+
     @Override
-    public void attention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
-                          int tokens, int startPos, int heads, int kvHeads, int headDim) {
-        int group = heads / kvHeads, kvDim = kvHeads * headDim;
-        for (int t = 0; t < tokens; t++) {
-            int pos = startPos + t;
-            for (int h = 0; h < heads; h++) {
-                long qBase = ((long) t * heads + h) * headDim;
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch b, float scale) {
+        int D = heads.headDim(), group = heads.heads() / heads.kvHeads();
+        for (int t = 0; t < b.tokens(); t++) {
+            int ctx = id(b.contextLens(), t);
+            long seq = id(b.seqIds(), t);
+            for (int h = 0; h < heads.heads(); h++) {
                 int kvh = h / group;
-                double[] scores = new double[pos + 1];
+                double[] p = new double[ctx];
                 double max = Double.NEGATIVE_INFINITY;
-                for (int p = 0; p <= pos; p++) {
+                for (int j = 0; j < ctx; j++) {
+                    long row = cacheRow(b.blockTables(), seq, j, cache.blockSize());
                     double s = 0;
-                    for (int i = 0; i < headDim; i++) s += (double) get(q, qBase + i) * get(k, (long) p * kvDim + kvh * headDim + i);
-                    scores[p] = s / Math.sqrt(headDim);
-                    max = Math.max(max, scores[p]);
+                    for (int i = 0; i < D; i++) s += at(q, t, h * D + i) * at(cache.keys(), row, kvh * D + i);
+                    p[j] = s * scale;
+                    max = Math.max(max, p[j]);
                 }
                 double sum = 0;
-                for (int p = 0; p <= pos; p++) sum += scores[p] = Math.exp(scores[p] - max);
-                for (int i = 0; i < headDim; i++) {
+                for (int j = 0; j < ctx; j++) sum += p[j] = Math.exp(p[j] - max);
+                for (int i = 0; i < D; i++) {
                     double acc = 0;
-                    for (int p = 0; p <= pos; p++) acc += scores[p] / sum * get(v, (long) p * kvDim + kvh * headDim + i);
-                    set(out, qBase + i, acc);
+                    for (int j = 0; j < ctx; j++) acc += p[j] / sum * at(cache.values(), cacheRow(b.blockTables(), seq, j, cache.blockSize()), kvh * D + i);
+                    put(out, t, h * D + i, acc);
                 }
             }
         }
     }
 
     @Override
-    public void siluGlu(MemorySegment out, MemorySegment gate, MemorySegment up, long n) {
-        for (long i = 0; i < n; i++) {
-            double g = get(gate, i);
-            set(out, i, g / (1 + Math.exp(-g)) * get(up, i));
-        }
-    }
-
-    @Override
-    public void add(MemorySegment out, MemorySegment a, MemorySegment b, long n) {
-        for (long i = 0; i < n; i++) set(out, i, (double) get(a, i) + get(b, i));
-    }
-
-    @Override
-    public void embedding(MemorySegment out, MemorySegment table, DType type, MemorySegment ids, int tokens, int dim) {
-        if (type != DType.F32) throw new UnsupportedOperationException("reference backend: F32 only");
-        for (int t = 0; t < tokens; t++) {
-            int id = ids.getAtIndex(ValueLayout.JAVA_INT, t);
-            MemorySegment.copy(table, (long) id * dim * 4, out, (long) t * dim * 4, (long) dim * 4);
-        }
-    }
-
-    @Override
-    public void causalConv1d(MemorySegment out, MemorySegment convState, MemorySegment x, MemorySegment weight,
-                             MemorySegment bias, int tokens, int dim, int width, boolean silu) {
-        int h = width - 1;
-        for (int d = 0; d < dim; d++) {
-            // the inputs of this channel: the h remembered ones, then this call's
-            double[] in = new double[h + tokens];
-            for (int k = 0; k < h; k++) in[k] = get(convState, (long) d * h + k);
-            for (int t = 0; t < tokens; t++) in[h + t] = get(x, (long) t * dim + d);
-            for (int t = 0; t < tokens; t++) {
-                double acc = bias == null ? 0 : get(bias, d);
-                for (int k = 0; k < width; k++) acc += (double) get(weight, (long) d * width + k) * in[t + k];
-                set(out, (long) t * dim + d, silu ? acc / (1 + Math.exp(-acc)) : acc);
-            }
-            for (int k = 0; k < h; k++) set(convState, (long) d * h + k, in[tokens + k]);
-        }
-    }
-
-    @Override
-    public void selectiveScan(MemorySegment out, MemorySegment state, MemorySegment u, MemorySegment delta,
-                              MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment d, MemorySegment z,
-                              MemorySegment deltaBias, int tokens, int dim, int dstate, boolean deltaSoftplus) {
-        for (int ch = 0; ch < dim; ch++) {
-            double[] h = new double[dstate];
-            for (int n = 0; n < dstate; n++) h[n] = get(state, (long) ch * dstate + n);
-            for (int t = 0; t < tokens; t++) {
-                long i = (long) t * dim + ch;
-                double dt = (double) get(delta, i) + (deltaBias == null ? 0 : get(deltaBias, ch));
-                if (deltaSoftplus) dt = Math.log1p(Math.exp(dt));
-                double uv = get(u, i), y = 0;
-                for (int n = 0; n < dstate; n++) {
-                    h[n] = Math.exp(dt * get(a, (long) ch * dstate + n)) * h[n] + dt * get(b, (long) t * dstate + n) * uv;
-                    y += h[n] * get(c, (long) t * dstate + n);
-                }
-                if (d != null) y += get(d, ch) * uv;
-                if (z != null) {
-                    double zv = get(z, i);
-                    y *= zv / (1 + Math.exp(-zv));
-                }
-                set(out, i, y);
-            }
-            for (int n = 0; n < dstate; n++) set(state, (long) ch * dstate + n, h[n]);
-        }
-    }
-
-
-    @Override
-    public void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual, MemorySegment weight,
-                          MemorySegment bias, int tokens, int dim, float eps) {
-        double[] y = new double[dim];
-        for (int t = 0; t < tokens; t++) {
-            double mean = 0;
-            for (int i = 0; i < dim; i++) {
-                long at = (long) t * dim + i;
-                y[i] = (double) get(x, at) + (xBias == null ? 0 : get(xBias, i)) + (residual == null ? 0 : get(residual, at));
-                mean += y[i];
-            }
-            mean /= dim;
-            double var = 0;
-            for (int i = 0; i < dim; i++) var += (y[i] - mean) * (y[i] - mean);
-            double scale = 1 / Math.sqrt(var / dim + eps);
-            for (int i = 0; i < dim; i++) set(out, (long) t * dim + i, (y[i] - mean) * scale * get(weight, i) + get(bias, i));
-        }
-    }
-
-    @Override
-    public void addBias(MemorySegment x, MemorySegment bias, int rows, int dim) {
-        for (long r = 0; r < rows; r++) {
-            for (int i = 0; i < dim; i++) set(x, r * dim + i, (double) get(x, r * dim + i) + get(bias, i));
-        }
-    }
-
-    @Override
-    public void gelu(MemorySegment x, long n) {
-        for (long i = 0; i < n; i++) set(x, i, ReferenceMath.gelu(get(x, i)));
-    }
-
-    @Override
-    public void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim) {
-        for (long r = 0; r < rows; r++) {
-            for (int i = 0; i < dim; i++) set(x, r * dim + i, ReferenceMath.gelu((double) get(x, r * dim + i) + get(bias, i)));
-        }
-    }
-
-    @Override
-    public void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment lengths,
-                                       int batch, int seqLen, int heads, int headDim, int qkvStride) {
-        int width = heads * headDim;
-        for (int b = 0; b < batch; b++) {
-            int len = lengths.getAtIndex(ValueLayout.JAVA_INT, b);
-            for (int i = 0; i < seqLen; i++) {
-                long row = (long) b * seqLen + i;
-                for (int h = 0; h < heads; h++) {
-                    if (i >= len) {
-                        for (int d = 0; d < headDim; d++) set(out, row * width + h * headDim + d, 0);
-                        continue;
-                    }
-                    double[] p = new double[len];
+    public void attentionVarlen(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch b, float scale, boolean causal) {
+        int D = heads.headDim(), group = heads.heads() / heads.kvHeads();
+        for (int s = 0; s < b.sequences(); s++) {
+            int start = b.start(s), len = b.length(s);
+            for (int i = 0; i < len; i++) {
+                int visible = causal ? i + 1 : len;
+                for (int h = 0; h < heads.heads(); h++) {
+                    int kvh = h / group;
+                    double[] p = new double[visible];
                     double max = Double.NEGATIVE_INFINITY;
-                    for (int j = 0; j < len; j++) {
-                        long keyRow = (long) b * seqLen + j;
-                        double s = 0;
-                        for (int d = 0; d < headDim; d++) {
-                            s += (double) get(q, row * qkvStride + h * headDim + d) * get(k, keyRow * qkvStride + h * headDim + d);
-                        }
-                        p[j] = s / Math.sqrt(headDim);
+                    for (int j = 0; j < visible; j++) {
+                        double dot = 0;
+                        for (int d = 0; d < D; d++) dot += at(q, start + i, h * D + d) * at(k, start + j, kvh * D + d);
+                        p[j] = dot * scale;
                         max = Math.max(max, p[j]);
                     }
                     double sum = 0;
-                    for (int j = 0; j < len; j++) sum += p[j] = Math.exp(p[j] - max);
-                    for (int d = 0; d < headDim; d++) {
+                    for (int j = 0; j < visible; j++) sum += p[j] = Math.exp(p[j] - max);
+                    for (int d = 0; d < D; d++) {
                         double acc = 0;
-                        for (int j = 0; j < len; j++) acc += p[j] / sum * get(v, ((long) b * seqLen + j) * qkvStride + h * headDim + d);
-                        set(out, row * width + h * headDim + d, acc);
+                        for (int j = 0; j < visible; j++) acc += p[j] / sum * at(v, start + j, kvh * D + d);
+                        put(out, start + i, h * D + d, acc);
                     }
                 }
             }
+        }
+    }
+
+    @Override
+    public void causalConv1d(Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias, boolean silu, boolean freshState) {
+        int width = (int) weight.cols(), h = width - 1, tokens = (int) x.rows();
+        for (long d = 0; d < x.cols(); d++) {
+            // this channel's inputs: the h remembered ones, then this call's
+            double[] in = new double[h + tokens];
+            for (int j = 0; j < h; j++) in[j] = freshState ? 0 : at(state, d, j);
+            for (int t = 0; t < tokens; t++) in[h + t] = at(x, t, d);
+            for (int t = 0; t < tokens; t++) {
+                double acc = bias == null ? 0 : at(bias, d);
+                for (int j = 0; j < width; j++) acc += at(weight, d, j) * in[t + j];
+                put(out, t, d, silu ? acc / (1 + Math.exp(-acc)) : acc);
+            }
+            for (int j = 0; j < h; j++) put(state, d, j, in[tokens + j]);
+        }
+    }
+
+    @Override
+    public void selectiveScan(Tensor out, Tensor state, Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor d, Tensor z,
+                              Tensor deltaBias, boolean softplus, boolean freshState) {
+        int dstate = (int) a.cols();
+        for (long ch = 0; ch < u.cols(); ch++) {
+            double[] h = new double[dstate];
+            for (int n = 0; n < dstate; n++) h[n] = freshState ? 0 : at(state, ch, n);
+            for (long t = 0; t < u.rows(); t++) {
+                double dt = at(delta, t, ch) + (deltaBias == null ? 0 : at(deltaBias, ch));
+                if (softplus) dt = dt > 20 ? dt : Math.log1p(Math.exp(dt));
+                double uv = at(u, t, ch), y = 0;
+                for (int n = 0; n < dstate; n++) {
+                    h[n] = Math.exp(dt * at(a, ch, n)) * h[n] + dt * at(b, t, n) * uv;
+                    y += h[n] * at(c, t, n);
+                }
+                if (d != null) y += at(d, ch) * uv;
+                if (z != null) {
+                    double zv = at(z, t, ch);
+                    y *= zv / (1 + Math.exp(-zv));
+                }
+                put(out, t, ch, y);
+            }
+            for (int n = 0; n < dstate; n++) put(state, ch, n, h[n]);
         }
     }
 }

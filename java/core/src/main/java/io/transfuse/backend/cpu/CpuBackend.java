@@ -2,15 +2,31 @@ package io.transfuse.backend.cpu;
 
 import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
+import io.transfuse.backend.DecoderBatch;
+import io.transfuse.backend.EncoderBatch;
+import io.transfuse.backend.Heads;
+import io.transfuse.backend.KvLayer;
+import io.transfuse.backend.OpChecks;
+import io.transfuse.backend.Rope;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.RopeLayout;
 import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Dequantize;
+import io.transfuse.tensor.HostStorage;
 import io.transfuse.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
-/** The {@link Backend} over libtransfuse_cpu (OpenMP + SIMD), the embedded default. */
+/**
+ * The op set on libtransfuse_cpu (OpenMP + SIMD), the embedded default. Activations are F32 in host
+ * memory; weights are read where they lie (a memory-mapped file) in their stored type (F32, F16, BF16,
+ * Q8_0, Q4_0), or repacked at load for compute-bound use. Fused ops are native where fusing saves a pass
+ * over memory (norms with the residual add, matmul with bias and activation, RoPE with the KV write).
+ * Memory is owned by one arena, freed on close; large allocations (the KV cache) are committed lazily.
+ */
 public final class CpuBackend implements Backend {
+    private final TrackedArena arena = new TrackedArena("CPU backend");
+
     private CpuBackend() {}
 
     /** @param threads OpenMP threads for the kernels, 0 = one per core. */
@@ -19,109 +35,235 @@ public final class CpuBackend implements Backend {
         return new CpuBackend();
     }
 
-    @Override
-    public String name() { return "cpu"; }
+    @Override public String name() { return "cpu"; }
+
+    @Override public DType activationType() { return DType.F32; }
+
+    // ---- memory ---------------------------------------------------------------------------------
 
     @Override
-    public void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim, int outDim) {
-        CpuOps.matmul(out, x, w, wType, tokens, inDim, outDim);
+    public Tensor allocate(String name, DType type, long... shape) {
+        return new Tensor(name, type, shape, arena.allocateLazily(type.bytesFor(Tensor.elementCount(shape))));
     }
 
     @Override
-    public void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim,
-                           int outDim, MemorySegment bias, Activation act) {
-        CpuOps.matmulBias(out, x, w, wType, tokens, inDim, outDim, bias, act == Activation.GELU_ERF);
+    public Tensor upload(Tensor host, DType type) {
+        if (type != DType.F32) throw new IllegalArgumentException("the CPU backend keeps parameters as F32, not " + type + " (" + host.describe() + ")");
+        return Dequantize.toF32Tensor(host, arena);
     }
 
     /**
-     * F32 weights are packed once for prefill: on CPUs with AMX-BF16 into AMX tiles (DType.F32_AMX, see
-     * CpuOps.packF32Amx; f32-accurate, 6 bytes per weight), else into column panels (DType.F32_PANELS,
-     * see CpuOps.packF32), which skip the per-call repacking that plain F32 needs for the outer-product
-     * kernel. Other types stay as they are.
+     * STREAMED weights are used as they are (read in place, in their stored type). BATCHED F32 weights are
+     * packed once: on CPUs with AMX-BF16 into AMX tiles (DType.F32_AMX, see CpuOps.packF32Amx; f32-accurate,
+     * 6 bytes per weight), else into column panels (DType.F32_PANELS), which skip the per-call repacking that
+     * plain F32 needs for the outer-product kernel. Decoders stay on plain F32: decode is bandwidth-bound and
+     * would read 1.5x the bytes from the AMX layout.
      */
     @Override
-    public Tensor prepareMatmulWeight(Tensor w, TrackedArena arena) {
-        if (w.dtype() != DType.F32 || w.rank() != 2) return w;
-        int outDim = Math.toIntExact(w.dim(0)), inDim = Math.toIntExact(w.dim(1));
+    public Tensor weight(Tensor w, WeightUse use) {
+        host("weight", w);
+        switch (w.dtype()) {
+            case F32, F16, BF16, Q8_0, Q4_0 -> { }
+            default -> throw new IllegalArgumentException("weight " + w.describe() + ": the CPU backend reads F32, F16, BF16, Q8_0 or Q4_0");
+        }
+        if (use == WeightUse.STREAMED || w.dtype() != DType.F32) return w;
+        Tensor m = w.rank() == 2 ? w : w.reshape(w.rows(), w.cols());
+        int outDim = Math.toIntExact(m.rows()), inDim = Math.toIntExact(m.cols());
         if (CpuOps.f32AmxEnabled()) {
             MemorySegment tiles = arena.allocate(CpuOps.packedF32AmxBytes(inDim, outDim));
-            CpuOps.packF32Amx(tiles, w.data(), inDim, outDim);
-            return new Tensor(w.name(), DType.F32_AMX, w.shape(), tiles);
+            CpuOps.packF32Amx(tiles, m.data(), inDim, outDim);
+            return new Tensor(w.name(), DType.F32_AMX, m.shape(), tiles);
         }
         MemorySegment panels = arena.allocate(CpuOps.packedF32Bytes(inDim, outDim));
-        CpuOps.packF32(panels, w.data(), inDim, outDim);
-        return new Tensor(w.name(), DType.F32_PANELS, w.shape(), panels);
+        CpuOps.packF32(panels, m.data(), inDim, outDim);
+        return new Tensor(w.name(), DType.F32_PANELS, m.shape(), panels);
     }
 
     @Override
-    public void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps) {
-        CpuOps.rmsnorm(out, x, weight, tokens, dim, eps);
+    public void write(Tensor dst, int[] values, int from, int count) {
+        OpChecks.ints("write", "dst", dst, count);
+        MemorySegment.copy(values, from, host("write", dst), ValueLayout.JAVA_INT, 0, count);
     }
 
     @Override
-    public void rope(MemorySegment x, int tokens, int heads, int headDim, int startPos, MemorySegment invFreq, RopeLayout layout) {
-        CpuOps.rope(x, tokens, heads, headDim, headDim, startPos, invFreq, layout);
+    public void write(Tensor dst, float[] values, int from, int count) {
+        f32("write", dst, count);
+        MemorySegment.copy(values, from, host("write", dst), ValueLayout.JAVA_FLOAT, 0, count);
     }
 
     @Override
-    public void attention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
-                          int tokens, int startPos, int heads, int kvHeads, int headDim) {
-        CpuOps.attention(out, q, k, v, tokens, startPos, heads, kvHeads, headDim, kvHeads * headDim);
+    public void read(Tensor src, float[] dst, int at, int count) {
+        f32("read", src, count);
+        MemorySegment.copy(host("read", src), ValueLayout.JAVA_FLOAT, 0, dst, at, count);
     }
 
     @Override
-    public void siluGlu(MemorySegment out, MemorySegment gate, MemorySegment up, long n) {
-        CpuOps.siluGlu(out, gate, up, n);
+    public int attentionHeadDim(int headDim, boolean paged) {
+        if (headDim < 1 || headDim > CpuOps.MAX_HEAD_DIM) {
+            throw new IllegalArgumentException("head dim " + headDim + " is outside the CPU attention's 1.." + CpuOps.MAX_HEAD_DIM);
+        }
+        return headDim;
     }
 
     @Override
-    public void add(MemorySegment out, MemorySegment a, MemorySegment b, long n) {
-        CpuOps.add(out, a, b, n);
+    public void replay(Object key, Runnable step) { step.run(); }
+
+    @Override
+    public void close() { arena.close(); }
+
+    // ---- ops ------------------------------------------------------------------------------------
+
+    @Override
+    public void matmul(Tensor out, Tensor x, Tensor w) {
+        OpChecks.matmul("matmul", out, x, w);
+        CpuOps.matmul(host("matmul", out), host("matmul", x), host("matmul", w), w.dtype(), rows(x), cols(x), cols(out));
     }
 
     @Override
-    public void embedding(MemorySegment out, MemorySegment table, DType type, MemorySegment ids, int tokens, int dim) {
-        CpuOps.embedding(out, table, type, ids, tokens, dim);
+    public void linear(Tensor out, Tensor x, Tensor w, Tensor bias, Activation act) {
+        OpChecks.matmul("linear", out, x, w);
+        OpChecks.vector("linear", "bias", bias, out.cols(), true);
+        CpuOps.matmulBias(host("linear", out), host("linear", x), host("linear", w), w.dtype(), rows(x), cols(x), cols(out),
+                orNull(bias), act);
     }
 
     @Override
-    public void causalConv1d(MemorySegment out, MemorySegment convState, MemorySegment x, MemorySegment weight,
-                             MemorySegment bias, int tokens, int dim, int width, boolean silu) {
-        CpuOps.causalConv1d(out, convState, x, weight, bias, tokens, dim, width, silu);
+    public void biasAct(Tensor x, Tensor bias, Activation act) {
+        OpChecks.contiguous("biasAct", x);
+        OpChecks.vector("biasAct", "bias", bias, x.cols(), true);
+        CpuOps.biasAct(host("biasAct", x), orNull(bias), rows(x), cols(x), act);
     }
 
     @Override
-    public void selectiveScan(MemorySegment out, MemorySegment state, MemorySegment u, MemorySegment delta,
-                              MemorySegment a, MemorySegment b, MemorySegment c, MemorySegment d, MemorySegment z,
-                              MemorySegment deltaBias, int tokens, int dim, int dstate, boolean deltaSoftplus) {
-        CpuOps.selectiveScan(out, state, u, delta, a, b, c, d, z, deltaBias, tokens, dim, dstate, deltaSoftplus);
-    }
-
-
-    @Override
-    public void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual, MemorySegment weight,
-                          MemorySegment bias, int tokens, int dim, float eps) {
-        CpuOps.layerNorm(out, x, xBias, residual, weight, bias, tokens, dim, eps);
+    public void add(Tensor out, Tensor a, Tensor b) {
+        OpChecks.sameShape("add", out, a, b);
+        OpChecks.contiguous("add", out, a, b);
+        CpuOps.add(host("add", out), host("add", a), host("add", b), out.elementCount());
     }
 
     @Override
-    public void addBias(MemorySegment x, MemorySegment bias, int rows, int dim) {
-        CpuOps.addBias(x, bias, rows, dim);
+    public void gatherRows(Tensor out, Tensor table, Tensor rows) {
+        OpChecks.ints("gatherRows", "rows", rows, out.rows());
+        OpChecks.width("gatherRows", "table", table, -1, out.cols());
+        OpChecks.contiguous("gatherRows", out, table);
+        CpuOps.embedding(host("gatherRows", out), host("gatherRows", table), table.dtype(), host("gatherRows", rows), rows(out), cols(out));
     }
 
     @Override
-    public void gelu(MemorySegment x, long n) {
-        CpuOps.gelu(x, n);
+    public void rmsNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, float eps) {
+        OpChecks.sameShape("rmsNorm", out, x, residual);
+        OpChecks.contiguous("rmsNorm", out, x, residual);
+        OpChecks.vector("rmsNorm", "weight", weight, x.cols(), false);
+        CpuOps.rmsNorm(host("rmsNorm", out), orNull(residual), host("rmsNorm", x), host("rmsNorm", weight), rows(x), cols(x), eps);
     }
 
     @Override
-    public void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim) {
-        CpuOps.biasGelu(x, bias, rows, dim);
+    public void layerNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias, float eps) {
+        OpChecks.sameShape("layerNorm", out, x, residual);
+        OpChecks.contiguous("layerNorm", out, x, residual);
+        OpChecks.vector("layerNorm", "weight", weight, x.cols(), false);
+        OpChecks.vector("layerNorm", "bias", bias, x.cols(), true);
+        CpuOps.layerNorm(host("layerNorm", out), orNull(residual), host("layerNorm", x), host("layerNorm", weight), orNull(bias),
+                rows(x), cols(x), eps);
     }
 
     @Override
-    public void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment lengths,
-                                       int batch, int seqLen, int heads, int headDim, int qkvStride) {
-        CpuOps.attentionBidirectional(out, q, k, v, lengths, batch, seqLen, heads, headDim, qkvStride);
+    public void glu(Tensor out, Tensor gate, Tensor up, Activation act) {
+        OpChecks.sameShape("glu", out, gate, up);
+        OpChecks.contiguous("glu", out, gate, up);
+        CpuOps.glu(host("glu", out), host("glu", gate), host("glu", up), out.elementCount(), act);
     }
+
+    @Override
+    public void ropeKv(Tensor q, Tensor k, Tensor v, KvLayer cache, Rope rope, Heads heads, DecoderBatch batch) {
+        OpChecks.attention("ropeKv", q, k, v, cache, heads, batch);
+        CpuOps.ropeKvCache(host("ropeKv", q), host("ropeKv", k), host("ropeKv", v), host("ropeKv", cache.keys()),
+                host("ropeKv", cache.values()), host("ropeKv", batch.blockTables()), host("ropeKv", batch.positions()),
+                host("ropeKv", batch.seqIds()), rope.rotaryDim() == 0 ? null : host("ropeKv", rope.invFreq()), batch.tokens(),
+                heads.heads(), heads.kvHeads(), heads.headDim(), rope.rotaryDim(), rope.layout(), rope.mscale(), cache.blockSize(),
+                batch.maxBlocks());
+    }
+
+    @Override
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch, float scale) {
+        OpChecks.attention("attention", q, k, v, cache, heads, batch);
+        OpChecks.width("attention", "out", out, batch.tokens(), heads.qWidth());
+        OpChecks.contiguous("attention", out);
+        CpuOps.attentionPaged(host("attention", out), host("attention", q), host("attention", cache.keys()),
+                host("attention", cache.values()), host("attention", batch.tokenBlockTables()), host("attention", batch.contextLens()),
+                batch.tokens(), heads.heads(), heads.kvHeads(), heads.headDim(), cache.blockSize(), batch.maxBlocks(), scale, 0);
+    }
+
+    @Override
+    public void attentionVarlen(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, boolean causal) {
+        int n = batch.tokens();
+        OpChecks.width("attentionVarlen", "out", out, n, heads.qWidth());
+        OpChecks.width("attentionVarlen", "q", q, n, heads.qWidth());
+        OpChecks.width("attentionVarlen", "k", k, n, heads.kvWidth());
+        OpChecks.width("attentionVarlen", "v", v, n, heads.kvWidth());
+        OpChecks.contiguous("attentionVarlen", out);
+        if (k.rowStride() != v.rowStride()) {
+            throw new IllegalArgumentException("attentionVarlen: k " + k.describe() + " and v " + v.describe() + " must have one row stride");
+        }
+        CpuOps.attentionVarlen(host("attentionVarlen", out), host("attentionVarlen", q), host("attentionVarlen", k),
+                host("attentionVarlen", v), host("attentionVarlen", batch.cuSeqlens()), batch.sequences(), heads.heads(),
+                heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, causal);
+    }
+
+    @Override
+    public void causalConv1d(Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias, boolean silu, boolean freshState) {
+        OpChecks.sameShape("causalConv1d", out, x);
+        OpChecks.contiguous("causalConv1d", out, x, state, weight);
+        int dim = cols(x), width = cols(weight);
+        OpChecks.width("causalConv1d", "weight", weight, dim, width);
+        OpChecks.width("causalConv1d", "state", state, dim, width - 1);
+        OpChecks.vector("causalConv1d", "bias", bias, dim, true);
+        MemorySegment s = host("causalConv1d", state);
+        if (freshState) s.fill((byte) 0);
+        CpuOps.causalConv1d(host("causalConv1d", out), s, host("causalConv1d", x), host("causalConv1d", weight), orNull(bias),
+                rows(x), dim, width, silu);
+    }
+
+    @Override
+    public void selectiveScan(Tensor out, Tensor state, Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor d, Tensor z,
+                              Tensor deltaBias, boolean softplus, boolean freshState) {
+        OpChecks.sameShape("selectiveScan", out, u, delta, z);
+        OpChecks.sameShape("selectiveScan", b, c);
+        OpChecks.contiguous("selectiveScan", out, state, u, delta, a, b, c, z);
+        int dim = cols(u), dstate = cols(a);
+        OpChecks.width("selectiveScan", "A", a, dim, dstate);
+        OpChecks.width("selectiveScan", "state", state, dim, dstate);
+        OpChecks.width("selectiveScan", "B", b, u.rows(), dstate);
+        OpChecks.vector("selectiveScan", "D", d, dim, true);
+        OpChecks.vector("selectiveScan", "deltaBias", deltaBias, dim, true);
+        MemorySegment s = host("selectiveScan", state);
+        if (freshState) s.fill((byte) 0);
+        CpuOps.selectiveScan(host("selectiveScan", out), s, host("selectiveScan", u), host("selectiveScan", delta),
+                host("selectiveScan", a), host("selectiveScan", b), host("selectiveScan", c), orNull(d), orNull(z), orNull(deltaBias),
+                rows(u), dim, dstate, softplus);
+    }
+
+    // ---- helpers --------------------------------------------------------------------------------
+
+    /** The host segment of {@code t}, or an error naming it when it lives on a device. */
+    private static MemorySegment host(String op, Tensor t) {
+        if (!(t.storage() instanceof HostStorage h)) {
+            throw new IllegalArgumentException(op + ": tensor " + t.describe() + " is not in host memory (made by another backend?)");
+        }
+        return h.segment();
+    }
+
+    private static MemorySegment orNull(Tensor t) {
+        return t == null ? null : host("op", t);
+    }
+
+    private static void f32(String op, Tensor t, long count) {
+        if (t.dtype() != DType.F32 || !t.isContiguous() || t.elementCount() < count) {
+            throw new IllegalArgumentException(op + ": tensor " + t.describe() + " must be contiguous F32 with at least " + count + " elements");
+        }
+    }
+
+    private static int rows(Tensor t) { return Math.toIntExact(t.rows()); }
+
+    private static int cols(Tensor t) { return Math.toIntExact(t.cols()); }
 }

@@ -1,7 +1,7 @@
 package io.transfuse.backend.cpu;
 
 import io.transfuse.backend.NativeLibrary;
-import io.transfuse.model.RopeLayout;
+import io.transfuse.backend.RopeLayout;
 import io.transfuse.tensor.DType;
 
 import java.lang.foreign.FunctionDescriptor;

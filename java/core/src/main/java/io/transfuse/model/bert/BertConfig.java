@@ -47,7 +47,11 @@ public record BertConfig(String modelType, int vocabSize, int hidden, int layers
 
     /** Reads a Hugging Face config.json of model_type bert, roberta, xlm-roberta (or a BERT-layout model such as MiniLM). */
     public static BertConfig read(Path configJson) {
-        JsonNode c = Json.read(configJson);
+        return read(Json.read(configJson), configJson);
+    }
+
+    /** As {@link #read(Path)}, from the parsed config.json {@code c}. */
+    public static BertConfig read(JsonNode c, Path configJson) {
         String type = c.path("model_type").asText("bert");
         int offset = switch (type) {
             case "bert" -> 0;

@@ -28,7 +28,7 @@ public final class EncoderConverter {
 
     public static void convert(Path onnxFile, Path outDir, Pooling pooling, Consumer<String> progress) {
         Path dir = onnxFile.toAbsolutePath().getParent();
-        Path tokenizer = EncoderLoader.tokenizerPath(onnxFile, dir);
+        Path tokenizer = BertFamily.tokenizerPath(onnxFile, dir);
         try (TrackedArena arena = new TrackedArena("conversion of " + onnxFile)) {
             OnnxBert model = OnnxBert.read(onnxFile, arena);
             BertConfig c = model.config();

@@ -102,6 +102,16 @@ public record ImagePreprocessor(boolean resize, int resizeWidth, int resizeHeigh
         }
     }
 
+    /**
+     * The largest image side this processor outputs, or 0 when the output size depends on the input
+     * (resizing the shortest edge without a crop).
+     */
+    public int maxOutputSide() {
+        if (cropWidth > 0) return Math.max(cropWidth, cropHeight);
+        if (resize && shortestEdge == 0) return Math.max(resizeWidth, resizeHeight);
+        return 0;
+    }
+
     /** The model input for {@code image}: F32 [3][H][W], channel-major. */
     public Pixels apply(Rgb image) {
         Rgb img = image;

@@ -43,11 +43,18 @@ public record ViTConfig(String source, String prefix, int hidden, int layers, in
     /** Patches along one side at the configured image size. */
     public int gridSize() { return imageSize / patchSize; }
 
+    /** The config.json model_type values this graph reads. */
+    public static final java.util.Set<String> MODEL_TYPES = java.util.Set.of("vit", "deit");
+
     /** CLS (+ distillation) tokens before the patches. */
     public int prefixTokens() { return distillation ? 2 : 1; }
 
     public static ViTConfig read(Path configJson) {
-        JsonNode c = Json.read(configJson);
+        return read(Json.read(configJson), configJson);
+    }
+
+    /** As {@link #read(Path)}, from the parsed config.json {@code c}. */
+    public static ViTConfig read(JsonNode c, Path configJson) {
         String type = c.path("model_type").asText("");
         if (!type.equals("vit") && !type.equals("deit")) {
             throw new ModelFormatException(configJson + ": model_type '" + type + "' is not an image classifier Transfuse supports (supported: vit, deit)");

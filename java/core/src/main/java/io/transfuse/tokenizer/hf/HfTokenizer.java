@@ -71,6 +71,21 @@ public final class HfTokenizer implements Tokenizer {
      * {@code model_max_length} fills in {@link #modelMaxLength()}. Errors name the file and the
      * component ("normalizer type 'Precompiled' at tokenizer.normalizer is not supported").
      */
+    /**
+     * The tokenizer.json of a model directory, or null when it has none; its ids must fit the model's
+     * vocabulary of {@code modelVocab} (an error names the file otherwise).
+     */
+    public static HfTokenizer forModel(Path directory, int modelVocab) {
+        Path file = directory.resolve("tokenizer.json");
+        if (!java.nio.file.Files.isRegularFile(file)) return null;
+        HfTokenizer t = load(file);
+        if (t.vocabularySize() > modelVocab) {
+            throw new io.transfuse.loader.ModelFormatException(file + ": the tokenizer has " + t.vocabularySize()
+                    + " tokens but the model's vocabulary is " + modelVocab + " (config.json vocab_size)");
+        }
+        return t;
+    }
+
     public static HfTokenizer load(Path tokenizerJson) {
         TokenizerJson.Parsed parsed;
         try (InputStream in = Files.newInputStream(tokenizerJson)) {

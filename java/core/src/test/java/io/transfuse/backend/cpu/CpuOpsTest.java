@@ -1,6 +1,6 @@
 package io.transfuse.backend.cpu;
 
-import io.transfuse.model.RopeLayout;
+import io.transfuse.backend.RopeLayout;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;

@@ -26,8 +26,9 @@ public final class DeviceArena implements AutoCloseable {
     private final GpuRuntime runtime;
     private final String owner;
     private final List<DeviceBuffer> buffers = new ArrayList<>();
-    private final List<MemorySegment> pinned = new ArrayList<>(); // as the runtime returned them (unscoped)
-    private final Arena pinnedScope = Arena.ofShared();            // the scope of the segments handed out
+    /** Pinned buffers: each handed out under a scope of its own, closed before its memory is freed. */
+    private record Pinned(MemorySegment raw, Arena scope, MemorySegment handedOut) {}
+    private final List<Pinned> pinned = new ArrayList<>();
     private long bytes;
     private boolean closed;
 
@@ -59,13 +60,42 @@ public final class DeviceArena implements AutoCloseable {
         return b;
     }
 
+    /** Frees one allocation of this arena before the arena closes; its address (and its slices') become unusable. */
+    public synchronized void release(DeviceBuffer b) {
+        checkOpen();
+        if (b.arena() != this || !buffers.remove(b)) throw new IllegalArgumentException(b + " is not an allocation of " + owner);
+        b.markReleased();
+        runtime.free(b.rawAddress());
+        IN_USE.addAndGet(-b.bytes());
+        bytes -= b.bytes();
+    }
+
+    /** Frees a pinned buffer of this arena before the arena closes; the segment becomes unusable (IllegalStateException). */
+    public synchronized void releasePinned(MemorySegment handedOut) {
+        checkOpen();
+        for (int i = 0; i < pinned.size(); i++) {
+            Pinned p = pinned.get(i);
+            if (p.handedOut().address() == handedOut.address() && p.handedOut().byteSize() == handedOut.byteSize()) {
+                pinned.remove(i);
+                p.scope().close();
+                runtime.freePinned(p.raw());
+                IN_USE.addAndGet(-handedOut.byteSize());
+                bytes -= handedOut.byteSize();
+                return;
+            }
+        }
+        throw new IllegalArgumentException("the pinned segment is not an allocation of " + owner);
+    }
+
     /** Page-locked host memory of {@code bytes}, freed with this arena. */
     public synchronized MemorySegment allocatePinned(long bytes) {
         checkOpen();
         MemorySegment s = runtime.allocatePinned(bytes);
-        pinned.add(s);
+        Arena scope = Arena.ofShared();
+        MemorySegment handedOut = s.reinterpret(bytes, scope, null);
+        pinned.add(new Pinned(s, scope, handedOut));
         count(bytes);
-        return s.reinterpret(bytes, pinnedScope, null);
+        return handedOut;
     }
 
     public GpuRuntime runtime() { return runtime; }
@@ -89,8 +119,10 @@ public final class DeviceArena implements AutoCloseable {
                 if (first == null) first = e;
             }
         }
-        pinnedScope.close();  // first: no handed-out segment can reach the memory once it is freed
-        for (MemorySegment s : pinned) runtime.freePinned(s);
+        for (Pinned p : pinned) {
+            p.scope().close();  // first: the handed-out segment cannot reach the memory once it is freed
+            runtime.freePinned(p.raw());
+        }
         buffers.clear();
         pinned.clear();
         IN_USE.addAndGet(-bytes);

@@ -1,0 +1,87 @@
+package io.transfuse.backend;
+
+import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Tensor;
+
+/**
+ * The shape rules of the op set ({@link Backend}), checked the same way by every backend before it
+ * touches memory: each failure is an {@link IllegalArgumentException} naming the op, the tensor and the
+ * shapes. (Backend-specific rules, such as supported types, stay with the backend.)
+ */
+public final class OpChecks {
+    private OpChecks() {}
+
+    /** x [n][in], w [out][in], out [n][out]. */
+    public static void matmul(String op, Tensor out, Tensor x, Tensor w) {
+        present(op, "out", out);
+        present(op, "x", x);
+        present(op, "w", w);
+        if (x.cols() != w.cols() || out.rows() != x.rows() || out.cols() != w.rows()) {
+            throw new IllegalArgumentException(op + ": out " + out.describe() + " = x " + x.describe() + " times w " + w.describe()
+                    + "^T needs x [n][in], w [out][in], out [n][out]");
+        }
+        contiguous(op, out, x);
+    }
+
+    /** A vector of {@code n} elements (any shape), or null when {@code optional}. */
+    public static void vector(String op, String name, Tensor v, long n, boolean optional) {
+        if (v == null) {
+            if (optional) return;
+            throw new IllegalArgumentException(op + ": " + name + " is null");
+        }
+        if (v.elementCount() != n || !v.isContiguous()) {
+            throw new IllegalArgumentException(op + ": " + name + " " + v.describe() + " must be a contiguous vector of " + n + " elements");
+        }
+    }
+
+    /** Tensors of equal [rows][cols]. */
+    public static void sameShape(String op, Tensor first, Tensor... others) {
+        present(op, "first operand", first);
+        for (Tensor t : others) {
+            if (t == null) continue;
+            if (t.rows() != first.rows() || t.cols() != first.cols()) {
+                throw new IllegalArgumentException(op + ": " + t.describe() + " and " + first.describe() + " must have the same shape");
+            }
+        }
+    }
+
+    /** Every tensor given is contiguous. */
+    public static void contiguous(String op, Tensor... ts) {
+        for (Tensor t : ts) {
+            if (t != null && !t.isContiguous()) throw new IllegalArgumentException(op + ": " + t.describe() + " must be contiguous");
+        }
+    }
+
+    /** An I32 tensor of at least {@code n} elements. */
+    public static void ints(String op, String name, Tensor t, long n) {
+        present(op, name, t);
+        if (t.dtype() != DType.I32 || t.elementCount() < n) {
+            throw new IllegalArgumentException(op + ": " + name + " " + t.describe() + " must be I32 with at least " + n + " elements");
+        }
+    }
+
+    /** {@code t} is [rows][width] (any row count when rows < 0). */
+    public static void width(String op, String name, Tensor t, long rows, long width) {
+        present(op, name, t);
+        if (t.cols() != width || (rows >= 0 && t.rows() != rows)) {
+            throw new IllegalArgumentException(op + ": " + name + " " + t.describe() + " must be [" + (rows >= 0 ? rows : "n") + "][" + width + "]");
+        }
+    }
+
+    /** The attention tensors of a decoder batch: q, out [n][heads*D], k, v [n][kvHeads*D], the cache of the same row width. */
+    public static void attention(String op, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch) {
+        int n = batch.tokens();
+        width(op, "q", q, n, heads.qWidth());
+        width(op, "k", k, n, heads.kvWidth());
+        width(op, "v", v, n, heads.kvWidth());
+        if (cache.keys().cols() != heads.kvWidth()) {
+            throw new IllegalArgumentException(op + ": the KV cache rows " + cache.keys().describe() + " must be kvHeads x headDim = " + heads.kvWidth());
+        }
+        if (batch.maxBlocks() == 0) throw new IllegalArgumentException(op + ": the batch carries no KV block tables");
+        contiguous(op, q, k, v);
+    }
+
+    private static void present(String op, String name, Tensor t) {
+        if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
+    }
+}

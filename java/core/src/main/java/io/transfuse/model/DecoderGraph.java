@@ -1,0 +1,127 @@
+package io.transfuse.model;
+
+import io.transfuse.backend.Backend;
+import io.transfuse.backend.DecoderBatch;
+import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Tensor;
+
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * What every decoder graph shares around its equations: the backend it owns, the packed batch of a
+ * forward pass, the sequences' state ({@link SequenceStore}: KV blocks or recurrent slots), checking the
+ * inputs before any op runs, and reading the logits back. A subclass is one architecture, written once
+ * for every backend: it implements {@link #compute}, which leaves the logits of each sequence's last token
+ * in {@link #logits} row s. Not thread-safe.
+ */
+public abstract class DecoderGraph implements Decoder {
+    protected final Backend ops;
+    protected final DecoderBatch batch;
+    /** F32 [maxSequences][vocab]: row s holds the logits after sequence s's last token. */
+    protected final Tensor logits;
+    private final String source;
+    private final int vocab, context;
+    private final SequenceStore store;
+    private final float[] logitsHost;
+    private boolean closed;
+
+    /**
+     * @param vocab    the output head's rows
+     * @param context  the most positions a sequence may hold
+     * @param store    where sequences keep their state (allocated on {@code ops})
+     */
+    protected DecoderGraph(Backend ops, String source, int vocab, int context, DecoderLimits limits, SequenceStore store) {
+        this.ops = ops;
+        this.source = source;
+        this.vocab = vocab;
+        this.context = context;
+        this.store = store;
+        this.batch = new DecoderBatch(ops, limits.maxTokens(), limits.maxSequences(), store.maxBlocks());
+        this.logits = ops.allocate("logits", DType.F32, limits.maxSequences(), vocab);
+        this.logitsHost = new float[Math.multiplyExact(limits.maxSequences(), vocab)];
+    }
+
+    /** The architecture's forward pass over {@link #batch} (already written to the backend): logits row s per sequence s. */
+    protected abstract void compute(DecoderBatch b);
+
+    /** Sequence {@code sequence} is number s of the pass being built (before {@link #compute}). Default: nothing. */
+    protected void admitted(int s, Sequence sequence) {}
+
+    @Override public String source() { return source; }
+
+    @Override public int vocabSize() { return vocab; }
+
+    @Override public int contextLength() { return context; }
+
+    @Override public int maxBatchTokens() { return batch.maxTokens(); }
+
+    @Override public int maxBatchSequences() { return batch.maxSequences(); }
+
+    /** The backend this graph runs on. */
+    public Backend backend() { return ops; }
+
+    @Override
+    public Sequence newSequence(int capacity) {
+        checkOpen();
+        if (capacity < 1 || capacity > context) {
+            throw new IllegalArgumentException("sequence capacity " + capacity + " must be in [1, " + context + "] (" + source + ")");
+        }
+        return store.newSequence(capacity);
+    }
+
+    @Override
+    public void forward(List<Input> inputs) {
+        checkOpen();
+        if (inputs.isEmpty() || inputs.size() > batch.maxSequences()) {
+            throw new IllegalArgumentException("a forward pass takes 1.." + batch.maxSequences() + " sequences, got " + inputs.size());
+        }
+        Set<Sequence> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        int tokens = 0;
+        for (Input in : inputs) {
+            if (!seen.add(in.sequence())) throw new IllegalArgumentException("a sequence appears twice in one forward pass");
+            tokens += in.count();
+            if (in.startPos() + in.count() > in.sequence().capacity()) {
+                throw new IllegalArgumentException("positions " + in.startPos() + ".." + (in.startPos() + in.count() - 1)
+                        + " exceed the sequence capacity of " + in.sequence().capacity());
+            }
+            for (int i = in.from(); i < in.from() + in.count(); i++) {
+                int id = in.tokens()[i];
+                if (id < 0 || id >= vocab) throw new IllegalArgumentException("token id " + id + " at index " + i + " is outside the vocabulary of " + vocab);
+            }
+            if (in.logits() != null && in.logits().length < vocab) {
+                throw new IllegalArgumentException("logits array of " + in.logits().length + " values is shorter than the vocabulary of " + vocab);
+            }
+        }
+        if (tokens > batch.maxTokens()) throw new IllegalArgumentException(tokens + " tokens exceed the " + batch.maxTokens() + " a forward pass takes");
+        batch.clear();
+        for (Input in : inputs) {
+            int[] table = store.admit(in.sequence(), in.startPos(), in.count());
+            admitted(batch.sequences(), in.sequence());
+            batch.add(in.tokens(), in.from(), in.count(), in.startPos(), table);
+        }
+        batch.commit();
+        compute(batch);
+        int n = inputs.size();
+        ops.read(logits.rows(0, n), logitsHost, 0, n * vocab);
+        for (int s = 0; s < n; s++) {
+            Input in = inputs.get(s);
+            store.advance(in.sequence(), in.startPos(), in.count());
+            if (in.logits() != null) System.arraycopy(logitsHost, s * vocab, in.logits(), 0, vocab);
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("model " + source + " is closed");
+    }
+
+    /** Frees the backend and everything on it. */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        ops.close();
+    }
+}

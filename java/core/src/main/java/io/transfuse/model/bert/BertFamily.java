@@ -1,0 +1,87 @@
+package io.transfuse.model.bert;
+
+import io.transfuse.EncoderOptions;
+import io.transfuse.LoadOptions;
+import io.transfuse.backend.Backend;
+import io.transfuse.loader.Json;
+import io.transfuse.loader.ModelFormatException;
+import io.transfuse.loader.ModelSource;
+import io.transfuse.loader.WeightFile;
+import io.transfuse.loader.onnx.OnnxBert;
+import io.transfuse.model.EncoderFamily;
+import io.transfuse.tokenizer.hf.HfTokenizer;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * Registry entry: BERT-family text encoders (BERT, RoBERTa, MiniLM, BGE, E5), from a Hugging Face
+ * directory (config.json, model.safetensors, tokenizer.json, optional sentence-transformers modules.json
+ * and sentence_bert_config.json) or an ONNX export ({@code model.onnx} with {@code tokenizer.json} beside it).
+ */
+public final class BertFamily implements EncoderFamily {
+    /** Workspace rows per forward pass: a batch of long texts runs in several passes. */
+    private static final int WORKSPACE_ROWS = 4096;
+
+    @Override
+    public String name() { return "bert"; }
+
+    @Override
+    public boolean recognizes(ModelSource source) {
+        return source.format() == ModelSource.Format.ONNX
+                || (source.format() == ModelSource.Format.HF_DIRECTORY && BertConfig.MODEL_TYPES.contains(source.architecture()));
+    }
+
+    @Override
+    public Parts load(ModelSource source, Backend backend, LoadOptions options, EncoderOptions encoder) {
+        try {
+            BertConfig config;
+            WeightFile weights;
+            if (source.format() == ModelSource.Format.ONNX) {
+                OnnxBert onnx = OnnxBert.read(source.path(), source.arena());
+                config = onnx.config();
+                weights = onnx.weights();
+            } else {
+                config = BertConfig.read(source.config(), source.configPath());
+                weights = source.safetensors();
+            }
+            Path dir = source.directory();
+            HfTokenizer tokenizer = HfTokenizer.load(tokenizerPath(source.path(), dir));
+            BertWeights w = BertWeights.from(weights, config);
+            int seq = config.maxSequence();
+            int rows = Math.max(seq, Math.min(WORKSPACE_ROWS, encoder.batchSize() * seq));
+            Pooling pooling = encoder.resolve(Pooling.read(dir));
+            BertModel graph = new BertModel(config, w, backend, rows, encoder.batchSize());
+            return new Parts(graph, tokenizer, pooling, maxTokens(dir, config, tokenizer));
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+    }
+
+    /**
+     * Tokens per text: the position table's length, capped by sentence-transformers'
+     * {@code max_seq_length} (sentence_bert_config.json) when present, else by the tokenizer's own
+     * maximum (tokenizer.json truncation or tokenizer_config.json model_max_length) when it has one.
+     */
+    static int maxTokens(Path dir, BertConfig config, HfTokenizer tokenizer) {
+        int max = config.maxSequence();
+        Path st = dir.resolve("sentence_bert_config.json");
+        if (Files.isRegularFile(st)) {
+            int m = Json.optionalInt(Json.read(st), "max_seq_length", 0, st);
+            if (m > 0) return Math.min(max, m);
+        }
+        return tokenizer.modelMaxLength() > 0 ? Math.min(max, tokenizer.modelMaxLength()) : max;
+    }
+
+    /** tokenizer.json in the model directory; for an .onnx file, beside it (or one level up, as in HF repos' onnx/ folders). */
+    public static Path tokenizerPath(Path path, Path dir) {
+        Path t = dir.resolve("tokenizer.json");
+        if (!Files.isRegularFile(t) && Files.isRegularFile(path) && dir.getParent() != null
+                && Files.isRegularFile(dir.getParent().resolve("tokenizer.json"))) {
+            t = dir.getParent().resolve("tokenizer.json");
+        }
+        if (!Files.isRegularFile(t)) throw new ModelFormatException(path + ": no tokenizer.json " + (Files.isRegularFile(path) ? "beside it" : "in it"));
+        return t;
+    }
+}

@@ -1,0 +1,50 @@
+package io.transfuse.model.llama;
+
+import io.transfuse.LoadOptions;
+import io.transfuse.backend.Backend;
+import io.transfuse.loader.GgufFile;
+import io.transfuse.loader.ModelSource;
+import io.transfuse.model.DecoderFamily;
+import io.transfuse.model.DecoderLimits;
+import io.transfuse.tokenizer.SentencePieceBpe;
+import io.transfuse.tokenizer.Tokenizer;
+import io.transfuse.tokenizer.hf.HfTokenizer;
+
+/** Registry entry: Llama-architecture decoders, GGUF ({@code general.architecture = llama}) or Hugging Face ({@code model_type llama}). */
+public final class LlamaFamily implements DecoderFamily {
+    /** Tokens per forward pass: bounds the activation workspace; longer prompts run in several passes. */
+    public static final int BATCH_TOKENS = 128;
+
+    @Override
+    public String name() { return "llama"; }
+
+    @Override
+    public boolean recognizes(ModelSource source) {
+        return source.format() != ModelSource.Format.ONNX && source.architecture().equals("llama");
+    }
+
+    @Override
+    public Parts load(ModelSource source, Backend backend, LoadOptions options) {
+        try {
+            LlamaConfig config;
+            LlamaWeights weights;
+            Tokenizer tokenizer = null;
+            if (source.format() == ModelSource.Format.GGUF) {
+                GgufFile gguf = source.gguf();
+                if (gguf.metadata().containsKey("tokenizer.ggml.tokens")) tokenizer = SentencePieceBpe.fromGguf(gguf);
+                int vocab = tokenizer != null ? tokenizer.vocabularySize() : (int) gguf.tensor(LlamaWeights.Names.GGUF.tokenEmbedding()).dim(0);
+                config = LlamaConfigs.config(gguf, vocab);
+                weights = LlamaWeights.from(gguf, LlamaWeights.Names.GGUF, config);
+            } else {
+                config = LlamaConfigs.config(source.config(), source.configPath());
+                weights = LlamaWeights.from(source.safetensors(), LlamaWeights.Names.HF, config);
+                tokenizer = HfTokenizer.forModel(source.directory(), config.vocabSize());
+            }
+            DecoderLimits limits = options.decoderLimits(config.contextLength(), BATCH_TOKENS);
+            return new Parts(new LlamaModel(config, weights, backend, limits), tokenizer);
+        } catch (RuntimeException e) {
+            backend.close();
+            throw e;
+        }
+    }
+}

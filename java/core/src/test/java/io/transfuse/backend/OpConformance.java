@@ -1,0 +1,334 @@
+package io.transfuse.backend;
+
+import io.transfuse.memory.TrackedArena;
+import io.transfuse.model.DecoderLimits;
+import io.transfuse.model.KvCache;
+import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The op set's contract, checked on any backend: every op of {@link Backend} runs on the backend under
+ * test and on {@link ReferenceBackend} (plain double-precision Java) with the same random inputs, and the
+ * outputs (and the state an op updates: residual streams, KV cache, conv and SSM states) must agree
+ * within {@code tol} x (1 + the largest reference value). Shared by the CPU tests and the CUDA module's
+ * cuda-emu tests; {@code tol} reflects the backend's activation type (F32 ~1e-5, F16 ~1e-2, BF16 ~1e-1).
+ *
+ * <p>The attention part is the heart of the batched design: a paged KV cache whose sequences hold
+ * scattered blocks, one batch where every sequence starts at position 0 (prefill), one that mixes a
+ * continued prefill with decode steps, and a decode-only batch run through {@link Backend#replay} three
+ * times (on a GPU: run, record, replay).
+ */
+public final class OpConformance {
+    private final Backend b;
+    private final ReferenceBackend r = new ReferenceBackend();
+    private final TrackedArena host = new TrackedArena("op conformance inputs");
+    private final SplittableRandom rnd = new SplittableRandom(17);
+    private final double tol;
+    private final String name;
+
+    private OpConformance(Backend b, double tol) {
+        this.b = b;
+        this.tol = tol;
+        this.name = b.name() + "/" + b.activationType();
+    }
+
+    /** Runs every check on {@code backend} (which stays open; the caller closes it). */
+    public static void check(Backend backend, double tol) {
+        OpConformance c = new OpConformance(backend, tol);
+        try {
+            c.dense();
+            c.norms();
+            c.decoderAttention();
+            c.varlenAttention();
+            c.stateSpace();
+        } finally {
+            c.r.close();
+            c.host.close();
+        }
+    }
+
+    // ---- inputs and comparison -------------------------------------------------------------------
+
+    /** A host F32 tensor of random values (normal(0, scale)). */
+    private Tensor random(String name, double scale, long... shape) {
+        long n = Tensor.elementCount(shape);
+        MemorySegment s = host.allocateFloats(n);
+        for (long i = 0; i < n; i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) (scale * gaussian()));
+        return new Tensor(name, DType.F32, shape, s);
+    }
+
+    private double gaussian() {
+        double u = 1 - rnd.nextDouble(), v = rnd.nextDouble();
+        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
+    }
+
+    /** The same values on both backends (activation type), as a pair. */
+    private record Pair(Tensor b, Tensor r) {}
+
+    private Pair act(Tensor hostValues) {
+        return new Pair(b.upload(hostValues, b.activationType()), r.upload(hostValues, DType.F32));
+    }
+
+    private Pair act(String name, double scale, long... shape) { return act(random(name, scale, shape)); }
+
+    private Pair f32(Tensor hostValues) { return new Pair(b.upload(hostValues, DType.F32), r.upload(hostValues, DType.F32)); }
+
+    private Pair weight(Tensor hostValues, Backend.WeightUse use) {
+        return new Pair(b.weight(hostValues, use), r.weight(hostValues, use));
+    }
+
+    private Pair zeros(String name, DType type, long... shape) {
+        return new Pair(b.allocate(name, type == DType.F32 ? DType.F32 : b.activationType(), shape), r.allocate(name, DType.F32, shape));
+    }
+
+    /** Compares a pair's first {@code rows} rows (contiguous tensors). */
+    private void same(String what, Pair p) {
+        int n = Math.toIntExact(p.r().elementCount());
+        float[] got = new float[n], want = new float[n];
+        b.read(p.b(), got, 0, n);
+        r.read(p.r(), want, 0, n);
+        double scale = 0, worst = 0;
+        int at = -1;
+        for (int i = 0; i < n; i++) scale = Math.max(scale, Math.abs(want[i]));
+        for (int i = 0; i < n; i++) {
+            double d = Math.abs(got[i] - want[i]);
+            if (!(d <= worst)) {
+                worst = d;
+                at = i;
+            }
+        }
+        double limit = tol * (1 + scale);
+        assertTrue(worst <= limit, name + " " + what + ": element " + at + " is " + (at >= 0 ? got[at] : 0) + ", the reference "
+                + (at >= 0 ? want[at] : 0) + " (|diff| " + worst + " > " + limit + ")");
+    }
+
+    // ---- dense ops -------------------------------------------------------------------------------
+
+    private void dense() {
+        int n = 5, in = 64, out = 40;
+        Pair x = act("x", 1, n, in);
+        for (Backend.WeightUse use : Backend.WeightUse.values()) {
+            Pair w = weight(random("w", 1 / Math.sqrt(in), out, in), use);
+            Pair y = zeros("y", b.activationType(), n, out);
+            b.matmul(y.b(), x.b(), w.b());
+            r.matmul(y.r(), x.r(), w.r());
+            same("matmul (" + use + ")", y);
+            Pair y32 = zeros("y32", DType.F32, n, out);
+            b.matmul(y32.b(), x.b(), w.b());
+            r.matmul(y32.r(), x.r(), w.r());
+            same("matmul to F32 (" + use + ")", y32);
+            Pair bias = act("bias", 1, out);
+            for (Activation a : Activation.values()) {
+                b.linear(y.b(), x.b(), w.b(), bias.b(), a);
+                r.linear(y.r(), x.r(), w.r(), bias.r(), a);
+                same("linear " + a + " (" + use + ")", y);
+            }
+            b.linear(y.b(), x.b(), w.b(), null, Activation.GELU_TANH);
+            r.linear(y.r(), x.r(), w.r(), null, Activation.GELU_TANH);
+            same("linear without bias", y);
+        }
+        for (Activation a : Activation.values()) {
+            Pair v = act("v", 2, n, out), bias = act("bias", 1, out);
+            b.biasAct(v.b(), bias.b(), a);
+            r.biasAct(v.r(), bias.r(), a);
+            same("biasAct " + a, v);
+            Pair gate = act("gate", 2, n, out), up = act("up", 1, n, out);
+            if (a != Activation.IDENTITY) {
+                Pair g = zeros("glu", b.activationType(), n, out);
+                b.glu(g.b(), gate.b(), up.b(), a);
+                r.glu(g.r(), gate.r(), up.r(), a);
+                same("glu " + a, g);
+                b.glu(gate.b(), gate.b(), up.b(), a); // in place
+                r.glu(gate.r(), gate.r(), up.r(), a);
+                same("glu " + a + " in place", gate);
+            }
+        }
+        Pair sum = zeros("sum", b.activationType(), n, in), other = act("other", 1, n, in);
+        b.add(sum.b(), x.b(), other.b());
+        r.add(sum.r(), x.r(), other.r());
+        same("add", sum);
+        // gather: from an embedding table (weight) and from activation rows
+        Pair table = weight(random("table", 1, 30, in), Backend.WeightUse.STREAMED);
+        Pair ids = ints(new int[] {3, 0, 29, 3, 17});
+        Pair g = zeros("gathered", b.activationType(), n, in);
+        b.gatherRows(g.b(), table.b(), ids.b());
+        r.gatherRows(g.r(), table.r(), ids.r());
+        same("gatherRows of a table", g);
+        Pair rows = ints(new int[] {4, 1});
+        Pair g2 = zeros("gathered rows", b.activationType(), 2, in);
+        b.gatherRows(g2.b(), x.b(), rows.b());
+        r.gatherRows(g2.r(), x.r(), rows.r());
+        same("gatherRows of activations", g2);
+    }
+
+    private Pair ints(int[] v) {
+        Pair p = new Pair(b.allocate("ints", DType.I32, v.length, 1), r.allocate("ints", DType.I32, v.length, 1));
+        b.write(p.b(), v, 0, v.length);
+        r.write(p.r(), v, 0, v.length);
+        return new Pair(p.b().reshape(v.length), p.r().reshape(v.length));
+    }
+
+    private void norms() {
+        int n = 6, dim = 96;
+        Pair w = act("w", 1, dim), bias = act("bias", 1, dim);
+        for (boolean layer : new boolean[] {false, true}) {
+            String op = layer ? "layerNorm" : "rmsNorm";
+            Pair x = act("x", 1, n, dim), res = act("res", 1, n, dim), out = zeros("out", b.activationType(), n, dim);
+            norm(layer, out, null, x, w, bias);
+            same(op + " without residual", out);
+            norm(layer, out, res, x, w, layer ? null : bias);
+            same(op + " with residual", out);
+            same(op + ": the residual stream advanced", res);
+            norm(layer, res, res, x, w, bias); // post-LN: out is the residual
+            same(op + " in place on the residual", res);
+            norm(layer, x, null, x, w, bias); // in place on x
+            same(op + " in place on x", x);
+        }
+    }
+
+    private void norm(boolean layer, Pair out, Pair res, Pair x, Pair w, Pair bias) {
+        float eps = 1e-5f;
+        if (layer) {
+            b.layerNorm(out.b(), res == null ? null : res.b(), x.b(), w.b(), bias == null ? null : bias.b(), eps);
+            r.layerNorm(out.r(), res == null ? null : res.r(), x.r(), w.r(), bias == null ? null : bias.r(), eps);
+        } else {
+            b.rmsNorm(out.b(), res == null ? null : res.b(), x.b(), w.b(), eps);
+            r.rmsNorm(out.r(), res == null ? null : res.r(), x.r(), w.r(), eps);
+        }
+    }
+
+    // ---- attention over the paged KV cache -------------------------------------------------------
+
+    private void decoderAttention() {
+        int headDim = b.attentionHeadDim(64, true);
+        Heads heads = new Heads(4, 2, headDim);
+        DecoderLimits limits = new DecoderLimits(32, 4, 64, 16);
+        KvCache cb = new KvCache(b, "conformance", 1, heads.kvWidth(), limits), cr = new KvCache(r, "conformance", 1, heads.kvWidth(), limits);
+        DecoderBatch bb = new DecoderBatch(b, limits.maxTokens(), limits.maxSequences(), limits.blocksPerSequence());
+        DecoderBatch br = new DecoderBatch(r, limits.maxTokens(), limits.maxSequences(), limits.blocksPerSequence());
+        float[] freq = new float[headDim / 2];
+        for (int i = 0; i < freq.length; i++) freq[i] = (float) Math.pow(10000, -2.0 * i / headDim);
+        Rope rb = rope(b, freq), rr = rope(r, freq);
+        // Three sequences; blocks are taken interleaved (A, B, C, A, B, C, ...) so each table is scattered.
+        List<KvCache.Sequence> sb = new ArrayList<>(), sr = new ArrayList<>();
+        for (int s = 0; s < 3; s++) {
+            sb.add(cb.newSequence(64));
+            sr.add(cr.newSequence(64));
+        }
+        for (int blocks = 1; blocks <= 3; blocks++) {
+            for (int s = 0; s < 3; s++) {
+                sb.get(s).reserve(blocks * 16);
+                sr.get(s).reserve(blocks * 16);
+            }
+        }
+        // pass 1: every sequence from position 0 (prefill); pass 2: A continues with 5 tokens, B and C decode;
+        // passes 3-5: all decode, as a recorded step
+        int[][] passes = {{17, 3, 9}, {5, 1, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}};
+        int[] pos = new int[3];
+        for (int p = 0; p < passes.length; p++) {
+            bb.clear();
+            br.clear();
+            int n = 0;
+            for (int s = 0; s < 3; s++) {
+                int[] ids = new int[passes[p][s]];
+                bb.add(ids, 0, ids.length, pos[s], sb.get(s).table());
+                br.add(ids, 0, ids.length, pos[s], sr.get(s).table());
+                pos[s] += ids.length;
+                n += ids.length;
+            }
+            bb.commit();
+            br.commit();
+            Pair q = act("q", 1, n, heads.qWidth()), k = act("k", 1, n, heads.kvWidth()), v = act("v", 1, n, heads.kvWidth());
+            Pair out = zeros("attention", b.activationType(), n, heads.qWidth());
+            float scale = (float) (1 / Math.sqrt(headDim));
+            Runnable step = () -> {
+                b.ropeKv(q.b(), k.b(), v.b(), cb.layer(0), rb, heads, bb);
+                b.attention(out.b(), q.b(), k.b(), v.b(), cb.layer(0), heads, bb, scale);
+            };
+            if (bb.decodeOnly()) b.replay("conformance decode", step);
+            else step.run();
+            r.ropeKv(q.r(), k.r(), v.r(), cr.layer(0), rr, heads, br);
+            r.attention(out.r(), q.r(), k.r(), v.r(), cr.layer(0), heads, br, scale);
+            String what = "pass " + (p + 1) + " (" + (bb.prefillOnly() ? "prefill" : bb.decodeOnly() ? "decode, recorded" : "mixed") + ")";
+            same("ropeKv: rotated q, " + what, q);
+            same("attention, " + what, out);
+        }
+        same("the paged key cache", new Pair(cb.layer(0).keys(), cr.layer(0).keys()));
+        same("the paged value cache", new Pair(cb.layer(0).values(), cr.layer(0).values()));
+    }
+
+    private Rope rope(Backend be, float[] freq) {
+        Tensor t = be.allocate("inv freq", DType.F32, freq.length, 1);
+        be.write(t, freq, 0, freq.length);
+        return new Rope(t.reshape(freq.length), freq.length * 2, RopeLayout.HALF_SPLIT, 1f);
+    }
+
+    private void varlenAttention() {
+        int headDim = b.attentionHeadDim(32, false);
+        Heads heads = new Heads(4, 4, headDim);
+        int[] lengths = {1, 13, 6};
+        int n = 20;
+        EncoderBatch eb = new EncoderBatch(b, n, 4, 0), er = new EncoderBatch(r, n, 4, 0);
+        eb.clear();
+        er.clear();
+        for (int len : lengths) {
+            eb.add(len);
+            er.add(len);
+        }
+        eb.commit();
+        er.commit();
+        int w = heads.qWidth();
+        Pair qkv = act("qkv", 1, n, 3L * w);
+        Pair out = zeros("attention", b.activationType(), n, w);
+        for (boolean causal : new boolean[] {false, true}) {
+            b.attentionVarlen(out.b(), qkv.b().columns(0, w), qkv.b().columns(w, w), qkv.b().columns(2L * w, w), heads, eb, 0.3f, causal);
+            r.attentionVarlen(out.r(), qkv.r().columns(0, w), qkv.r().columns(w, w), qkv.r().columns(2L * w, w), heads, er, 0.3f, causal);
+            same("attentionVarlen over a fused QKV tensor, causal " + causal, out);
+        }
+    }
+
+    // ---- state-space ops -------------------------------------------------------------------------
+
+    private void stateSpace() {
+        int dim = 24, width = 4, dstate = 8;
+        Pair convW = act("conv weight", 0.5, dim, width), convB = act("conv bias", 0.5, dim);
+        Pair convState = zeros("conv state", b.activationType(), dim, width - 1);
+        Pair a = f32(negativeExp(random("A_log", 0.3, dim, dstate))), d = f32(random("D", 1, dim)), dtBias = f32(random("dt bias", 0.5, dim));
+        Pair ssm = zeros("ssm state", DType.F32, dim, dstate);
+        // a fresh prefill of 6 tokens, a continued chunk of 3, then 2 decode steps
+        int[] chunks = {6, 3, 1, 1};
+        for (int i = 0; i < chunks.length; i++) {
+            int n = chunks[i];
+            boolean fresh = i == 0;
+            String what = (fresh ? "fresh prefill" : n > 1 ? "continued chunk" : "decode step") + " of " + n;
+            Pair x = act("x", 1, n, dim), out = zeros("conv out", b.activationType(), n, dim);
+            b.causalConv1d(out.b(), x.b(), convState.b(), convW.b(), convB.b(), true, fresh);
+            r.causalConv1d(out.r(), x.r(), convState.r(), convW.r(), convB.r(), true, fresh);
+            same("causalConv1d " + what, out);
+            same("causalConv1d state after the " + what, convState);
+            Pair u = act("u", 1, n, dim), delta = act("delta", 0.5, n, dim), z = act("z", 1, n, dim);
+            Pair bm = act("B", 1, n, dstate), cm = act("C", 1, n, dstate), y = zeros("y", b.activationType(), n, dim);
+            b.selectiveScan(y.b(), ssm.b(), u.b(), delta.b(), a.b(), bm.b(), cm.b(), d.b(), z.b(), dtBias.b(), true, fresh);
+            r.selectiveScan(y.r(), ssm.r(), u.r(), delta.r(), a.r(), bm.r(), cm.r(), d.r(), z.r(), dtBias.r(), true, fresh);
+            same("selectiveScan " + what, y);
+            same("selectiveScan state after the " + what, ssm);
+            b.causalConv1d(x.b(), x.b(), convState.b(), convW.b(), convB.b(), false, false); // in place
+            r.causalConv1d(x.r(), x.r(), convState.r(), convW.r(), convB.r(), false, false);
+            same("causalConv1d in place, " + what, x);
+        }
+    }
+
+    private Tensor negativeExp(Tensor t) {
+        MemorySegment s = t.data();
+        for (long i = 0; i < t.elementCount(); i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) -Math.exp(s.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
+        return t;
+    }
+}

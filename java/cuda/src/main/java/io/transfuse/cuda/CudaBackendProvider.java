@@ -1,0 +1,58 @@
+package io.transfuse.cuda;
+
+import io.transfuse.Device;
+import io.transfuse.LoadOptions;
+import io.transfuse.TransfuseException;
+import io.transfuse.backend.Backend;
+import io.transfuse.backend.BackendProvider;
+import io.transfuse.cuda.jcuda.GpuProbe;
+import io.transfuse.cuda.jcuda.JCudaRuntime;
+import io.transfuse.cuda.runtime.EmulatedRuntime;
+import io.transfuse.cuda.runtime.GpuRuntime;
+import io.transfuse.tensor.DType;
+
+/**
+ * Serves {@code cuda} (a GPU through JCuda) and {@code cuda-emu} (the host emulator) to core's
+ * {@link io.transfuse.backend.Backends}; registered in META-INF/services. A GPU is detected through
+ * Panama before any JCuda class is touched. Each backend gets a runtime of its own.
+ */
+public final class CudaBackendProvider implements BackendProvider {
+    /** System property choosing the GPU's activation type: f16 (default) or bf16. */
+    public static final String DTYPE_PROPERTY = "transfuse.cuda.dtype";
+
+    @Override
+    public boolean supports(Device device) {
+        return device == Device.CUDA || device == Device.CUDA_EMU;
+    }
+
+    @Override
+    public boolean available(Device device) {
+        return device == Device.CUDA_EMU || (device == Device.CUDA && GpuProbe.present());
+    }
+
+    @Override
+    public void requireAvailable(Device device) {
+        if (device == Device.CUDA && !GpuProbe.present()) throw new TransfuseException(GpuProbe.absenceReason());
+        if (!supports(device)) throw new TransfuseException("the CUDA backend does not serve device " + device.cliName());
+    }
+
+    @Override
+    public Backend open(Device device, LoadOptions options) {
+        requireAvailable(device);
+        DType half = halfType();
+        GpuRuntime rt = device == Device.CUDA ? new JCudaRuntime(0) : new EmulatedRuntime();
+        try {
+            return new CudaBackend(device.cliName(), rt, half);
+        } catch (RuntimeException e) {
+            rt.close();
+            throw e;
+        }
+    }
+
+    /** fp16, or the type named by -Dtransfuse.cuda.dtype (f16 or bf16). */
+    static DType halfType() {
+        DType t = DType.parseFloat(System.getProperty(DTYPE_PROPERTY, "f16"));
+        if (t == DType.F32) throw new IllegalArgumentException("-D" + DTYPE_PROPERTY + " must be f16 or bf16, got f32");
+        return t;
+    }
+}
