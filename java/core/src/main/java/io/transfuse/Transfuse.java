@@ -20,7 +20,7 @@ import io.transfuse.model.vit.ClassifierGraph;
 import io.transfuse.model.vit.ImagePreprocessor;
 import io.transfuse.model.vit.ViTLoader;
 import io.transfuse.model.vit.ViTModel;
-import io.transfuse.tokenizer.SentencePieceBpe;
+import io.transfuse.tokenizer.GgufTokenizers;
 import io.transfuse.tokenizer.Tokenizer;
 import io.transfuse.tokenizer.hf.HfTokenizer;
 
@@ -100,7 +100,7 @@ public final class Transfuse {
             Tokenizer tokenizer = null;
             if (model.format() == ModelPath.Format.GGUF) {
                 GgufFile gguf = GgufFile.open(model.path(), arena);
-                if (gguf.metadata().containsKey("tokenizer.ggml.tokens")) tokenizer = SentencePieceBpe.fromGguf(gguf);
+                tokenizer = GgufTokenizers.load(gguf);
                 int vocab = tokenizer != null ? tokenizer.vocabularySize() : (int) gguf.tensor(LlamaWeights.Names.GGUF.tokenEmbedding()).dim(0);
                 config = LlamaLoader.config(gguf, vocab);
                 weights = LlamaWeights.from(gguf, LlamaWeights.Names.GGUF, config);
