@@ -2,7 +2,12 @@ package io.transfuse.tokenizer;
 
 /** Text to token ids and back. Implementations are immutable and thread-safe. */
 public interface Tokenizer {
-    /** Token ids of {@code text}, preceded by BOS when {@code addBos}. */
+    /**
+     * Token ids of {@code text}. {@code addBos} adds the special tokens the model's tokenizer
+     * puts around a sequence: BOS for Llama-style tokenizers, nothing for those that declare no
+     * such tokens even when they name a BOS id (GPT-2, Qwen2: their tokenizer.json and GGUF files
+     * say so), [CLS]/[SEP] for BERT.
+     */
     int[] encode(String text, boolean addBos);
 
     /**
@@ -13,7 +18,9 @@ public interface Tokenizer {
 
     int vocabularySize();
 
+    /** Beginning-of-sequence id, or -1 when the tokenizer has none. */
     int bos();
 
+    /** End-of-sequence id, or -1 when none is known. */
     int eos();
 }

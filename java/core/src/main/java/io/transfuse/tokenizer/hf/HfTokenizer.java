@@ -42,7 +42,17 @@ public final class HfTokenizer implements Tokenizer {
     private final int bos;
     private final int eos;
 
+    /**
+     * What a tokenizer assembled in memory knows for certain (a GGUF file states them): the
+     * special ids (-1: none) and the vocabulary size (the model's embedding rows).
+     */
+    record Fixed(int bos, int eos, int vocabularySize) {}
+
     private HfTokenizer(TokenizerJson.Parsed parsed, String source, JsonNode config) {
+        this(parsed, source, config, null);
+    }
+
+    private HfTokenizer(TokenizerJson.Parsed parsed, String source, JsonNode config, Fixed fixed) {
         JsonNode root = parsed.root();
         Spec spec = new Spec(root, source, "tokenizer");
         this.normalizer = Normalizer.fromSpec(spec.child("normalizer"));
@@ -60,9 +70,24 @@ public final class HfTokenizer implements Tokenizer {
         this.modelMaxLength = Math.max(0, maxLength);
         int size = model.size();
         for (AddedVocabulary.Token t : added.tokens()) size = Math.max(size, t.id() + 1);
+        if (fixed != null) {
+            this.vocabularySize = Math.max(size, fixed.vocabularySize());
+            this.bos = fixed.bos();
+            this.eos = fixed.eos();
+            return;
+        }
         this.vocabularySize = size;
         this.bos = specialId(config, "bos_token", firstTemplateToken(), "<s>", "<|begin_of_text|>", "<bos>", "[CLS]");
         this.eos = specialId(config, "eos_token", -1, "</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "[SEP]");
+    }
+
+    /**
+     * A tokenizer whose tokenizer.json was assembled in memory ({@code parsed}: the tree without
+     * vocab and merges, and those two), with the special ids and vocabulary size given rather than
+     * guessed from token names. {@code source} names it in error messages.
+     */
+    static HfTokenizer assemble(TokenizerJson.Parsed parsed, String source, Fixed fixed) {
+        return new HfTokenizer(parsed, source, null, fixed);
     }
 
     /**

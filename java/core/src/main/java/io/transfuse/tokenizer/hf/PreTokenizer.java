@@ -35,7 +35,7 @@ interface PreTokenizer {
             }
             case "Digits" -> {
                 Behavior b = spec.bool("individual_digits", false) ? Behavior.ISOLATED : Behavior.CONTIGUOUS;
-                yield (p, s, out) -> splitOnChars(p, c -> c >= '0' && c <= '9', b, out);
+                yield (p, s, out) -> splitOnChars(p, PreTokenizer::isNumeric, b, out);
             }
             case "CharDelimiterSplit" -> {
                 String d = spec.requireString("delimiter");
@@ -70,6 +70,12 @@ interface PreTokenizer {
             }
             default -> throw spec.unsupported("pre_tokenizer");
         };
+    }
+
+    /** Rust's {@code char::is_numeric}, which Digits splits on: Unicode Nd, Nl and No, not only 0-9. */
+    static boolean isNumeric(int c) {
+        int t = Character.getType(c);
+        return t == Character.DECIMAL_DIGIT_NUMBER || t == Character.LETTER_NUMBER || t == Character.OTHER_NUMBER;
     }
 
     /** What happens to the delimiters a split finds (Rust's SplitDelimiterBehavior). */

@@ -11,6 +11,11 @@
  * Sequence) and {@code Decoder} (WordPiece, ByteLevel, Metaspace, Replace, ByteFallback, Fuse,
  * Strip, BPEDecoder, Sequence). {@code TokenizerJson} streams the large vocabulary and merges.
  *
+ * <p>GGUF vocabularies become the same kind of tokenizer: {@link io.transfuse.tokenizer.hf.ByteLevelBpeGguf}
+ * assembles byte-level BPE ones ({@code tokenizer.ggml.model = "gpt2"}) in memory and
+ * {@link io.transfuse.tokenizer.hf.SentencePieceTokenizerJson} writes SentencePiece ones out as
+ * tokenizer.json; {@link io.transfuse.tokenizer.GgufTokenizers} picks the loader for a file.
+ *
  * <p>The semantics follow the Rust tokenizers library (version 0.21), which the tests run as
  * the reference on real files. Non-goals: Unigram models (T5, XLM-R), the Precompiled
  * normaliser, BPE dropout, pairs of sequences, offsets, padding.

@@ -1,0 +1,224 @@
+package io.transfuse.tokenizer.hf;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.transfuse.loader.GgufFile;
+import io.transfuse.loader.GgufWriter;
+import io.transfuse.memory.TrackedArena;
+import io.transfuse.tokenizer.GgufTokenizers;
+import io.transfuse.tokenizer.Tokenizer;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * GGUF byte-level BPE vocabularies ({@code tokenizer.ggml.model = "gpt2"}) written at test time
+ * from the real GPT-2 and Qwen3 tokenizer.json fixtures, the way llama.cpp's converter lays them
+ * out (tokens in id order in GPT-2's byte alphabet, merges as "a b", added tokens as control (3)
+ * or user-defined (4) tokens, a padded Qwen vocabulary with unused (5) "[PADn]" entries), loaded
+ * through {@link GgufTokenizers#load} and compared with the Hugging Face tokenizers library
+ * (Rust, through DJL) running the original tokenizer.json: ids with and without special tokens,
+ * decoded text (special tokens skipped and kept), and the bytes of token-by-token decoding. The
+ * Llama 3 and SmolLM pre-tokenizers, which have no fixture of their own, run over the GPT-2
+ * vocabulary against a copy of GPT-2's tokenizer.json given the pre-tokenizer (and, for Llama 3,
+ * ignore_merges and the BOS template) that those models' tokenizer.json files have; so does
+ * Qwen2's, whose digit splitting only shows on a vocabulary with multi-digit tokens. (Every
+ * GPT-2 token is what BPE makes of its own text, so ignore_merges shows only in
+ * {@code GgufTokenizersTest}.)
+ */
+class ByteLevelBpeGgufReferenceTest {
+    private static final List<String> TEXTS = texts();
+    private static final int GPT2_EOT = 50256;
+
+    @TempDir
+    static Path dir;
+
+    @BeforeAll
+    static void nativeCacheInTarget() {
+        if (System.getProperty("ENGINE_CACHE_DIR") == null) {
+            System.setProperty("ENGINE_CACHE_DIR", Path.of("target", "djl-cache").toAbsolutePath().toString());
+        }
+    }
+
+    private static List<String> texts() {
+        List<String> texts = new ArrayList<>(Fixtures.texts());
+        texts.addAll(List.of(
+                "def add(a, b):\r\n\treturn a + b  # sum\r\n\r\n\r\nprint(add(1, 2))",
+                "12345678901234567890 3.14159 -42 1e10 0x1F 2024-06-01 ١٢٣٤٥ ⅷ",
+                "I'M SURE HE'S RIGHT, THEY'VE GONE. We'Ll see, you'D think",
+                "<|im_start|>system\nYou are helpful.<|im_end|>\n<|im_start|>user\nHi!<|im_end|>\n<|im_start|>assistant\n",
+                "<|fim_prefix|>def f():<|fim_suffix|>\n    pass<|fim_middle|>",
+                "<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call><think>\n\n</think>",
+                "   \n\n\t  \u00a0 x  \r\n  y\n \n",
+                "🙂🙃 👩🏽‍💻 家族 ｶﾀｶﾅ Ελληνικά עברית العربية ไทย हिन्दी",
+                "a<|endoftext|>b <|endoftext|> <|endoftext|><|endoftext|>"));
+        return texts;
+    }
+
+    /**
+     * A case: the fixture, an edit of its tokenizer.json for the reference (null: the original), the
+     * GGUF's extra metadata, the GGUF vocabulary size (0: as many as the fixture has) and the
+     * expected bos/eos.
+     */
+    record Case(String name, String resource, Consumer<ObjectNode> edit, Map<String, Object> gguf, int padTo, int bos, int eos) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static Stream<Arguments> cases() {
+        Map<String, Object> gpt2Ids = Map.of("tokenizer.ggml.bos_token_id", GPT2_EOT, "tokenizer.ggml.eos_token_id", GPT2_EOT);
+        List<Case> cases = new ArrayList<>();
+        cases.add(new Case("gpt2", Fixtures.GPT2, null, with(gpt2Ids, "tokenizer.ggml.pre", "gpt2"), 0, GPT2_EOT, GPT2_EOT));
+        // What llama.cpp's converter writes for GPT-2, and files older than tokenizer.ggml.pre.
+        cases.add(new Case("gpt-2", Fixtures.GPT2, null, with(gpt2Ids, "tokenizer.ggml.pre", "gpt-2"), 0, GPT2_EOT, GPT2_EOT));
+        cases.add(new Case("gpt2-no-pre", Fixtures.GPT2, null, gpt2Ids, 0, GPT2_EOT, GPT2_EOT));
+        cases.add(new Case("llama-bpe", Fixtures.GPT2, root -> {
+            // Llama 3's tokenizer.json: Split on its regex + ByteLevel without regex, ignore_merges, "<|begin_of_text|> $A".
+            root.set("pre_tokenizer", json("{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+                    + "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*"
+                    + "|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+                    + "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":false}]}"));
+            ((ObjectNode) root.get("model")).put("ignore_merges", true);
+            root.set("post_processor", json("{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\",\"add_prefix_space\":true,"
+                    + "\"trim_offsets\":false,\"use_regex\":true},{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":"
+                    + "{\"id\":\"<|endoftext|>\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[],"
+                    + "\"special_tokens\":{\"<|endoftext|>\":{\"id\":\"<|endoftext|>\",\"ids\":[50256],\"tokens\":[\"<|endoftext|>\"]}}}]}"));
+        }, with(gpt2Ids, "tokenizer.ggml.pre", "llama-bpe"), 0, GPT2_EOT, GPT2_EOT));
+        cases.add(new Case("smollm", Fixtures.GPT2, root -> root.set("pre_tokenizer", json("{\"type\":\"Sequence\",\"pretokenizers\":["
+                + "{\"type\":\"Digits\",\"individual_digits\":true},"
+                + "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":true}]}")),
+                with(gpt2Ids, "tokenizer.ggml.pre", "smollm"), 0, GPT2_EOT, GPT2_EOT));
+        cases.add(new Case("gpt2-add-eos", Fixtures.GPT2, root -> root.set("post_processor", json("{\"type\":\"TemplateProcessing\",\"single\":["
+                + "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}},{\"SpecialToken\":{\"id\":\"<|endoftext|>\",\"type_id\":0}}],\"pair\":[],"
+                + "\"special_tokens\":{\"<|endoftext|>\":{\"id\":\"<|endoftext|>\",\"ids\":[50256],\"tokens\":[\"<|endoftext|>\"]}}}")),
+                with(with(gpt2Ids, "tokenizer.ggml.pre", "gpt2"), "tokenizer.ggml.add_eos_token", true), 0, GPT2_EOT, GPT2_EOT));
+        // The Qwen2 pre-tokenizer over a vocabulary with multi-digit tokens (Qwen's own has none, so
+        // there its single-digit split cannot be told from Llama 3's runs of three): NFC and the
+        // pre_tokenizer are copied from the Qwen3 fixture.
+        cases.add(new Case("qwen2-over-gpt2", Fixtures.GPT2, root -> {
+            ObjectNode qwen3 = Fixtures.json(Fixtures.QWEN3);
+            root.set("normalizer", qwen3.get("normalizer"));
+            root.set("pre_tokenizer", qwen3.get("pre_tokenizer"));
+        }, with(gpt2Ids, "tokenizer.ggml.pre", "qwen2"), 0, GPT2_EOT, GPT2_EOT));
+        // Qwen3 as llama.cpp converts it: pre "qwen2", bos <|endoftext|> (not added), eos <|im_end|>, padded to 151936.
+        cases.add(new Case("qwen3", Fixtures.QWEN3, null, Map.of("tokenizer.ggml.pre", "qwen2", "tokenizer.ggml.bos_token_id", 151643,
+                "tokenizer.ggml.eos_token_id", 151645, "tokenizer.ggml.add_bos_token", false), 151936, 151643, 151645));
+        return cases.stream().map(Arguments::of);
+    }
+
+    private static Map<String, Object> with(Map<String, Object> base, String key, Object value) {
+        Map<String, Object> m = new java.util.LinkedHashMap<>(base);
+        m.put(key, value);
+        return m;
+    }
+
+    private static ObjectNode json(String text) {
+        try {
+            return (ObjectNode) Fixtures.MAPPER.readTree(text);
+        } catch (Exception e) {
+            throw new IllegalArgumentException(text, e);
+        }
+    }
+
+    /**
+     * Writes {@code root}'s vocabulary as GGUF metadata the way llama.cpp's converter does; ids
+     * missing from the vocabulary (up to {@code padTo}) become unused "[PADn]" tokens.
+     */
+    static String[] writeGguf(Path file, JsonNode root, int padTo, Map<String, Object> extra) {
+        JsonNode vocab = root.get("model").get("vocab");
+        int n = padTo;
+        for (JsonNode id : vocab) n = Math.max(n, id.intValue() + 1);
+        for (JsonNode t : root.get("added_tokens")) n = Math.max(n, t.get("id").intValue() + 1);
+        String[] tokens = new String[n];
+        int[] types = new int[n];
+        for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            tokens[e.getValue().intValue()] = e.getKey();
+            types[e.getValue().intValue()] = 1;
+        }
+        for (JsonNode t : root.get("added_tokens")) {
+            tokens[t.get("id").intValue()] = t.get("content").asText();
+            types[t.get("id").intValue()] = t.get("special").asBoolean() ? 3 : 4;
+        }
+        for (int i = 0; i < n; i++) {
+            if (tokens[i] == null) {
+                tokens[i] = "[PAD" + i + "]";
+                types[i] = 5;
+            }
+        }
+        List<String> merges = new ArrayList<>();
+        for (JsonNode m : root.get("model").get("merges")) merges.add(m.isArray() ? m.get(0).asText() + " " + m.get(1).asText() : m.asText());
+        GgufWriter w = new GgufWriter().put("general.architecture", "llama").put("tokenizer.ggml.model", "gpt2")
+                .put("tokenizer.ggml.tokens", tokens).put("tokenizer.ggml.token_type", types)
+                .put("tokenizer.ggml.merges", merges.toArray(String[]::new));
+        extra.forEach(w::put);
+        w.write(file);
+        return tokens;
+    }
+
+    private static int[] ints(long[] ids) {
+        return Arrays.stream(ids).mapToInt(Math::toIntExact).toArray();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void matchesHuggingFaceTokenizersOnTheOriginalFile(Case c) throws Exception {
+        Path json = Fixtures.write(dir.resolve(c.name), c.resource, c.edit);
+        JsonNode root = Fixtures.MAPPER.readTree(json.toFile());
+        Path ggufFile = dir.resolve(c.name).resolve("vocab.gguf");
+        String[] tokens = writeGguf(ggufFile, root, c.padTo, c.gguf);
+        try (TrackedArena arena = new TrackedArena("test");
+             HuggingFaceTokenizer ref = HuggingFaceTokenizer.builder().optTokenizerPath(json).optPadding(false).optTruncation(false).build()) {
+            Tokenizer tokenizer = GgufTokenizers.load(GgufFile.open(ggufFile, arena));
+            HfTokenizer hf = assertInstanceOf(HfTokenizer.class, tokenizer);
+            assertEquals(tokens.length, tokenizer.vocabularySize(), "vocabulary size: every GGUF token, padding included");
+            assertEquals(c.bos, tokenizer.bos(), "bos");
+            assertEquals(c.eos, tokenizer.eos(), "eos");
+            int tokensSeen = 0, specialSeen = 0;
+            for (String text : TEXTS) {
+                String where = c.name + " text=" + HfTokenizerReferenceTest.escape(text);
+                for (boolean addSpecial : new boolean[] {true, false}) {
+                    int[] expected = ints(ref.encode(text, addSpecial, false).getIds());
+                    int[] actual = tokenizer.encode(text, addSpecial);
+                    assertEquals(Arrays.toString(expected), Arrays.toString(actual), "ids addSpecial=" + addSpecial + " of " + where);
+                    tokensSeen += actual.length;
+                    for (int id : actual) if (hf.isSpecial(id)) specialSeen++;
+                    long[] ids = Arrays.stream(actual).asLongStream().toArray();
+                    for (boolean skip : new boolean[] {true, false}) {
+                        assertEquals(ref.decode(ids, skip), hf.decode(actual, skip), "decode skip=" + skip + " addSpecial=" + addSpecial + " of " + where);
+                    }
+                    // Token-by-token bytes add up to the reference's text with special tokens skipped.
+                    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+                    int previous = -1;
+                    for (int id : actual) {
+                        bytes.writeBytes(tokenizer.decode(previous, id));
+                        previous = id;
+                    }
+                    assertEquals(ref.decode(ids, true), bytes.toString(StandardCharsets.UTF_8), "streaming decode addSpecial=" + addSpecial + " of " + where);
+                }
+            }
+            assertTrue(tokensSeen > 10 * TEXTS.size(), "the texts should produce tokens: " + tokensSeen);
+            assertTrue(specialSeen > 10, "the texts should hit special tokens: " + specialSeen);
+        }
+    }
+}
