@@ -121,7 +121,7 @@ public final class CudaEncoderLayer {
         rt.gemm(s, new Gemm(true, false, W, n, dim, 1f, wqkv.address(), t, dim, (long) W * dim, in, t, dim, 0, 0f,
                 q, t, W, (long) n * W, 3));
         kk.biasAct(s, q, q, bqkv.address(), 0, 3 * n, W, n, Activation.IDENTITY, t);
-        kk.attentionPrefill(s, q, k, v, attn, cu, cu, b.size(), b.maxLength(), c.heads(), c.heads(), D,
+        kk.attentionPrefill(s, q, k, v, attn, cu, cu, b.size(), b.maxLength(), c.heads(), c.heads(), D, W, W,
                 (float) (1.0 / Math.sqrt(c.headDim())), false, t);
         rt.gemm(s, Gemm.linear(proj, t, attn, wo.address(), t, n, W, dim));
         kk.biasAct(s, x, proj, bo.address(), x, n, dim, 0, Activation.IDENTITY, t);

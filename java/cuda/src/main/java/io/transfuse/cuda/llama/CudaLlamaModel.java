@@ -1,5 +1,6 @@
 package io.transfuse.cuda.llama;
 
+import io.transfuse.backend.Activation;
 import io.transfuse.cuda.kernels.KernelLibrary;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;
@@ -227,7 +228,8 @@ public final class CudaLlamaModel implements Decoder {
             if (prefill) {
                 // The packed K must be rotated too (the fused kernel stored a rotated copy in the pages only).
                 kk.rope(stream, 0, k, ws.positions.address(), w.invFreq.address(), n, H, Hkv, D, hd, layout, t);
-                kk.attentionPrefill(stream, q, k, v, attn, ws.cuSeqlens.address(), ws.cuSeqlens.address(), batch, maxLen, H, Hkv, D, scale, t);
+                kk.attentionPrefill(stream, q, k, v, attn, ws.cuSeqlens.address(), ws.cuSeqlens.address(), batch, maxLen, H, Hkv, D,
+                        (long) H * D, (long) Hkv * D, scale, true, t);
             } else {
                 kk.attentionDecode(stream, q, kc, vc, attn, ws.blockTable.address(), ws.contextLens.address(), batch, H, Hkv, D,
                         pool.blockSize, maxBlocksPerSeq, context, splitLen, scale, ws.decodeScratch.address(), t);
@@ -235,7 +237,7 @@ public final class CudaLlamaModel implements Decoder {
             rt.gemm(stream, Gemm.linear(delta, t, attn, w.wo[l].address(), t, n, H * D, dim));
             kk.rmsnorm(stream, xb, res, delta, w.ffnNorm[l].address(), n, dim, c.rmsEps(), t);
             rt.gemm(stream, Gemm.linear(gu, t, xb, w.wGateUp[l].address(), t, n, dim, 2 * hidden));
-            kk.siluGlu(stream, hb, gu, n, hidden, t);
+            kk.glu(stream, hb, gu, gu + (long) hidden * t.bytes(), n, hidden, 2L * hidden, Activation.SILU, t);
             rt.gemm(stream, Gemm.linear(delta, t, hb, w.wDown[l].address(), t, n, hidden, dim));
         }
         kk.rmsnorm(stream, xb, res, delta, w.outputNorm.address(), n, dim, c.rmsEps(), t);
