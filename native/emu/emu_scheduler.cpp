@@ -324,8 +324,18 @@ unsigned char* dynamic_shared() { return current_fiber()->block->dyn_smem; }
 // the destination is poisoned (NaN bytes) at the issue, so a thread still reading the old
 // contents (a missing barrier before the buffer is refilled) sees the overwrite at once; the data
 // lands only at the wait, so a read before the wait (a missing wait) sees the poison.
+// Both addresses of a 16-byte cp.async must be 16-byte aligned (PTX ISA); the source is checked only
+// when it is read (the zero-fill form with src-size 0 reads nothing).
 void cp_async_issue(void* dst, const void* src, bool valid, const Loc& loc) {
-  (void)loc;
+  const uintptr_t bad = (reinterpret_cast<uintptr_t>(dst) | (valid ? reinterpret_cast<uintptr_t>(src) : 0)) & 15;
+  if (bad) {
+    Fiber* f = current_fiber();
+    char addrs[96];
+    std::snprintf(addrs, sizeof addrs, " (shared %p, global %p)", dst, src);
+    fail_block(*f->block, f, kErrMisaligned,
+               "cp.async at " + format_loc(loc) + ": " + thread_name(*f->block, f) +
+                   " passes an address that is not 16-byte aligned" + addrs);
+  }
   std::memset(dst, 0xFF, 16);
   current_fiber()->copies.push_back(PendingCopy{dst, src, valid});
 }

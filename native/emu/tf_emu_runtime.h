@@ -76,6 +76,7 @@ enum ErrorCode : int {
   kErrWarpMismatch = 1002,   // different ops or masks in one warp collective, lane not in mask
   kErrDeadlock = 1003,
   kErrBadLaunch = 1004,      // empty grid, more than 1024 threads, ...
+  kErrMisaligned = 1005,     // a cp.async address that is not 16-byte aligned
 };
 const char* last_error_message();  // text of the last error printed by launch_grid ("" if none)
 

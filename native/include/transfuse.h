@@ -209,13 +209,22 @@ void tf_cpu_attention_bidirectional(float* out, const float* q, const float* k, 
 
 /* -- 2a. attention (prefill, decode) -- */
 /* Attention prefill: fused softmax(scale * Q K^T + bias) V over a variable-length batch.
- *  Layout (tokens packed, no padding rows): q, o [total_q][n_heads][head_dim];
- *  k, v [total_k][n_kv_heads][head_dim]; sequence b owns rows cu_seqlens_q[b] .. cu_seqlens_q[b+1]-1
+ *  Layout (tokens packed, no padding rows): token row r of q holds n_heads heads of head_dim elements
+ *  at q + r * q_stride (head h at + h * head_dim); rows of k and v hold n_kv_heads heads at
+ *  k + r * kv_stride, v + r * kv_stride. Packed tensors have q_stride = n_heads * head_dim and
+ *  kv_stride = n_kv_heads * head_dim; Q, K, V as column blocks of one fused QKV GEMM output
+ *  [tokens][(n_heads + 2 n_kv_heads) * head_dim] are q = qkv, k = q + n_heads * head_dim,
+ *  v = k + n_kv_heads * head_dim with q_stride = kv_stride = (n_heads + 2 n_kv_heads) * head_dim.
+ *  o is always packed [total_q][n_heads][head_dim] and must not overlap q, k, v.
+ *  Sequence b owns rows cu_seqlens_q[b] .. cu_seqlens_q[b+1]-1
  *  of q/o and cu_seqlens_k[b] .. cu_seqlens_k[b+1]-1 of k/v (int32 prefix sums, batch+1 entries,
  *  device memory). max_seqlen_q bounds len_q of every sequence (it sizes the grid).
  *  Elements are fp16 (_f16) or bf16 (_bf16); accumulation and softmax in fp32.
- *  head_dim: 32, 64 or 128 (other values return 1). n_heads must be a multiple of n_kv_heads; query head h
- *  reads KV head h / (n_heads / n_kv_heads) (GQA; n_kv_heads = 1 is MQA). Pointers 16-byte aligned.
+ *  head_dim: 32, 64 or 128. n_heads must be a multiple of n_kv_heads; query head h
+ *  reads KV head h / (n_heads / n_kv_heads) (GQA; n_kv_heads = 1 is MQA).
+ *  Rows are loaded in 16-byte chunks: q, k, v, o must be 16-byte aligned, q_stride >= n_heads * head_dim
+ *  and kv_stride >= n_kv_heads * head_dim, both multiples of 8 elements. Anything else (or an
+ *  unsupported head_dim, or heads that do not group) returns 1 and launches nothing.
  *  Positions: query i of a sequence sits at position i + len_k - len_q (bottom-right alignment, so a
  *  chunk of queries appended after a cached prefix works); key j at j. With q = that position:
  *   causal != 0: key j visible iff j <= q.
@@ -226,14 +235,14 @@ void tf_cpu_attention_bidirectional(float* out, const float* q, const float* k, 
  *  scaled scores. A row with no visible key gets o = 0 and lse = -inf. */
 int tf_attention_prefill_f16(const void* q, const void* k, const void* v, void* o, float* lse,
                              const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int batch,
-                             int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim,
-                             float softmax_scale, int causal, int window, const float* alibi_slopes,
-                             void* stream);
+                             int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim, long q_stride,
+                             long kv_stride, float softmax_scale, int causal, int window,
+                             const float* alibi_slopes, void* stream);
 int tf_attention_prefill_bf16(const void* q, const void* k, const void* v, void* o, float* lse,
                               const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int batch,
-                              int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim,
-                              float softmax_scale, int causal, int window, const float* alibi_slopes,
-                              void* stream);
+                              int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim, long q_stride,
+                              long kv_stride, float softmax_scale, int causal, int window,
+                              const float* alibi_slopes, void* stream);
 
 /* Attention decode (flash-decoding): one new query token per sequence against a paged KV cache.
  *  q, o: [batch][n_heads][head_dim]. k_cache, v_cache: [num_blocks][block_size][n_kv_heads][head_dim].
@@ -275,11 +284,15 @@ int tf_attention_decode_bf16(const void* q, const void* k_cache, const void* v_c
 /* RMSNorm with optional fused residual add, x/out/residual [rows][dim], weight [dim], all of type
  * dtype. residual == NULL: h = x. Otherwise h = round(x + residual), written back to residual (the
  * new residual stream), and the norm is taken of that stored h.
- * out[r] = h[r] * rsqrt(mean(h[r]^2) + eps) * weight. out may alias x (not residual). dim <= 49152. */
+ * out[r] = h[r] * rsqrt(mean(h[r]^2) + eps) * weight. dim <= 49152.
+ * Aliasing: out may be x, or residual, or both, exactly (the same address; a row is read whole before
+ * any of it is written). out == residual overwrites the stream with its norm: the post-LN update
+ * x = norm(x + delta) in place is tf_layernorm(out = x, residual = x, x = delta, ...). Partial overlaps
+ * are not allowed; weight and bias must not overlap out or residual. */
 int tf_rmsnorm(void* out, void* residual, const void* x, const void* weight, int rows, int dim, float eps,
                int dtype, void* stream);
-/* LayerNorm, same residual contract: out = (h - mean) * rsqrt(var + eps) * weight + bias (biased
- * variance; bias may be NULL). */
+/* LayerNorm, same residual and aliasing contract: out = (h - mean) * rsqrt(var + eps) * weight + bias
+ * (biased variance; bias may be NULL). */
 int tf_layernorm(void* out, void* residual, const void* x, const void* weight, const void* bias, int rows,
                  int dim, float eps, int dtype, void* stream);
 
@@ -302,7 +315,8 @@ int tf_embedding(void* out, const int32_t* ids, const void* table, int tokens, i
 int tf_rope(void* q, void* k, const int32_t* positions, const float* inv_freq, int tokens, int n_heads,
             int n_kv_heads, int head_dim, int rotary_dim, int layout, float mscale, int dtype, void* stream);
 /* Fused RoPE + paged KV-cache write: rotates q in place (q may be NULL), rotates k (k itself is not
- * modified) and stores it, and v unchanged, into the cache:
+ * modified) and stores it, and v unchanged, into the cache. rotary_dim == 0 is a plain KV-cache write
+ * (no rotation, q untouched; inv_freq may then be NULL) for models without RoPE:
  *  k_cache, v_cache [num_blocks][block_size][n_kv_heads][head_dim]; block_table int32
  *  [batch][max_blocks_per_seq]; token t of sequence seq_ids[t] at position positions[t] goes to block
  *  block_table[seq][p / block_size], slot p % block_size (the attention decode layout).
@@ -312,18 +326,22 @@ int tf_rope_kv_cache(void* q, const void* k, const void* v, void* k_cache, void*
                      int n_heads, int n_kv_heads, int head_dim, int rotary_dim, int layout, float mscale,
                      int block_size, int max_blocks_per_seq, int dtype, void* stream);
 
-/* Gated linear unit (activation codes TF_ACT_*, section 0):
- * out[t][j] = act(gate_up[t][j]) * gate_up[t][ffn + j]: gate_up [tokens][2*ffn] is the output of one
- * GEMM with the gate projection in the first ffn columns and the up projection in the second;
- * out [tokens][ffn]. Same dtype for both. */
-int tf_glu(void* out, const void* gate_up, int tokens, int ffn, int act, int dtype, void* stream);
+/* Gated linear unit (activation codes TF_ACT_*, section 0, all four; IDENTITY is the bilinear GLU):
+ * out[t][j] = act(gate[t * in_stride + j]) * up[t * in_stride + j] for t < tokens, j < ffn; out
+ * [tokens][ffn] packed; in_stride >= ffn. Two GEMM outputs in separate buffers: in_stride = ffn. One
+ * fused gate/up GEMM output [tokens][2*ffn] (gate in the first ffn columns): gate = gu, up = gu + ffn,
+ * in_stride = 2*ffn. out, gate, up 16-byte aligned with ffn and in_stride multiples of 16 bytes take the
+ * vectorised path, anything else the scalar one. With in_stride = ffn, out may be gate or up exactly
+ * (in place); otherwise out must not overlap them. All of one dtype. */
+int tf_glu(void* out, const void* gate, const void* up, int tokens, int ffn, long in_stride, int act, int dtype,
+           void* stream);
 /* Decode GLU: out[j] = act(dot(w_gate[j], x)) * dot(w_up[j], x) for j < ffn, one pass over the
- * weights. w_gate, w_up [ffn][dim] of w_dtype (F16, BF16 or F32); x [dim] and out [ffn] of x_dtype
- * (F32 or w_dtype). fp32 dot products. */
+ * weights; act: SiLU or a GELU (not IDENTITY). w_gate, w_up [ffn][dim] of w_dtype (F16, BF16 or F32);
+ * x [dim] and out [ffn] of x_dtype (F32 or w_dtype). fp32 dot products. */
 int tf_glu_gemv(void* out, const void* w_gate, const void* w_up, const void* x, int ffn, int dim, int act,
                 int w_dtype, int x_dtype, void* stream);
 
-/* -- 2c. selective scan, conv1d -- */
+/* -- 2c. selective scan, conv1d, transpose -- */
 /* Mamba-1 selective scan (the semantics of mamba_ssm's selective_scan_fn), dtype codes as in 2b.
  *  u, delta, z, out: [batch][dim][seqlen] of dtype; A: float [dim][dstate]; B, C:
  *  [batch][n_groups][dstate][seqlen] of dtype (channel d uses group d / (dim / n_groups); dim %
@@ -339,7 +357,8 @@ int tf_selective_scan(void* out, float* final_state, const void* u, const void* 
                       const float* initial_state, int batch, int dim, int seqlen, int dstate, int n_groups,
                       int delta_softplus, int dtype, void* stream);
 /* Single-token update of the same recurrence (decode): state float [batch][dim][dstate] in/out;
- *  x, delta, z, out: [batch][dim]; B, C: [batch][n_groups][dstate]; A, D, delta_bias as above. */
+ *  x, delta, z, out: [batch][dim]; B, C: [batch][n_groups][dstate]; A, D, delta_bias as above.
+ *  out may be x exactly (in place: each x element is read before its out element is written). */
 int tf_selective_state_update(void* out, float* state, const void* x, const void* delta, const float* A,
                               const void* B, const void* C, const float* D, const void* z,
                               const float* delta_bias, int batch, int dim, int dstate, int n_groups,
@@ -354,9 +373,16 @@ int tf_selective_state_update(void* out, float* state, const void* x, const void
 int tf_causal_conv1d(void* out, void* conv_state_out, const void* x, const void* weight, const void* bias,
                      int batch, int dim, int seqlen, int width, int silu, int dtype, void* stream);
 /* One decode step: conv_state [batch][dim][width-1] (the previous width-1 inputs, oldest first) is
- * read and rolled in place (drops the oldest, appends x); x, out [batch][dim]. */
+ * read and rolled in place (drops the oldest, appends x); x, out [batch][dim]. out may be x exactly
+ * (in place: each element is read by the thread that writes it, before it writes it). */
 int tf_causal_conv1d_update(void* out, void* conv_state, const void* x, const void* weight, const void* bias,
                             int batch, int dim, int width, int silu, int dtype, void* stream);
+
+/* Transpose: out[c][r] = in[r][c] for in [rows][cols], out [cols][rows], both row-major, any dtype
+ * (TF_DTYPE_F32, F16, BF16: the bits are moved, not converted). For the token-major <-> channel-major
+ * changes around the Mamba kernels ([tokens][dim] <-> [dim][tokens] per sequence). out must not overlap
+ * in. rows, cols >= 0 (either 0: nothing to do). */
+int tf_transpose(void* out, const void* in, int rows, int cols, int dtype, void* stream);
 
 /* -- 2d. encoder epilogues -- */
 /* The elementwise pass after an encoder layer's GEMMs (BERT, ViT), dtype codes as in 2b:

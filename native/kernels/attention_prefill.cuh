@@ -4,8 +4,13 @@
 //   For every sequence b of a variable-length batch, query head h and query row i:
 //     O[i] = sum_j softmax_j(scale * q_i . k_j + bias(i, j)) v_j     over the keys j the mask allows,
 //   with K/V taken from KV head h / (n_heads / n_kv_heads) (grouped-query; n_kv_heads = 1 is MQA).
-//   Tokens are packed without padding: Q/O [total_q][n_heads][D], K/V [total_k][n_kv_heads][D];
-//   sequence b owns rows cu_seqlens_q[b] .. cu_seqlens_q[b+1] (and likewise for K/V).
+//   Tokens are packed without padding rows: token row r of Q starts at q + r * q_stride and holds
+//   n_heads heads of D elements, rows of K and V start kv_stride apart and hold n_kv_heads heads
+//   (packed: q_stride = n_heads * D, kv_stride = n_kv_heads * D; larger strides read Q, K, V as column
+//   blocks of one fused QKV projection [tokens][(n_heads + 2 n_kv_heads) D]). O is always packed
+//   [total_q][n_heads][D]. Sequence b owns rows cu_seqlens_q[b] .. cu_seqlens_q[b+1] (and likewise
+//   for K/V). Every row is staged in 16-byte cp.async chunks, so q, k, v (and o) must be 16-byte
+//   aligned and both strides multiples of 8 elements; the launcher rejects anything else.
 //   Masks (see attention_common.cuh MaskSpec): causal aligned bottom-right (query i sees keys
 //   <= i + len_k - len_q), optional sliding window, optional ALiBi bias -slope_h * |q_pos - k_pos|.
 //   Optionally writes the natural-log log-sum-exp of each row's scaled scores (for a backward pass or
@@ -51,6 +56,8 @@ struct PrefillParams {
   const int32_t* cu_seqlens_k;  // [batch + 1]
   int n_heads;
   int n_kv_heads;
+  long q_stride;                // elements from one token's Q row to the next (>= n_heads * D)
+  long kv_stride;               // the same for K and V (>= n_kv_heads * D)
   float scale_log2;             // softmax_scale * log2(e)
   int causal;
   int window;
@@ -60,8 +67,8 @@ struct PrefillParams {
 constexpr int kPrefillBM = 64;  // query rows per CTA
 constexpr int kPrefillThreads = 128;
 
-// Keys per tile. 64 for every head dim: ptxas -v shows D=128 at 217 (sm_80) / 225 (sm_90) registers,
-// no spills, so the 32-key fallback is not needed; D=64 uses ~134. D=32 (encoders such as
+// Keys per tile. 64 for every head dim: ptxas -v shows D=128 at 207 (sm_80) / 222 (sm_90) registers,
+// no spills, so the 32-key fallback is not needed; D=64 uses ~135. D=32 (encoders such as
 // all-MiniLM-L6-v2) needs no change of tiling: 64-row tiles of 2 x 16-byte chunks split evenly over the
 // 128 threads, and the 80-byte padded row stride keeps ldmatrix conflict free (rows land on
 // distinct 4-bank groups); shared memory 25 KiB.
@@ -90,9 +97,10 @@ __global__ void __launch_bounds__(kPrefillThreads) attention_prefill_kernel(Pref
   const int kv_head = head / (p.n_heads / p.n_kv_heads);
   const int offset = len_k - len_q;  // bottom-right alignment of queries against keys
 
-  const T* q = static_cast<const T*>(p.q);
-  const T* k = static_cast<const T*>(p.k);
-  const T* v = static_cast<const T*>(p.v);
+  // This CTA's head in the first row of its sequence; row r then starts r * stride further on.
+  const T* q = static_cast<const T*>(p.q) + (size_t)q_begin * p.q_stride + (size_t)head * D;
+  const T* k = static_cast<const T*>(p.k) + (size_t)k_begin * p.kv_stride + (size_t)kv_head * D;
+  const T* v = static_cast<const T*>(p.v) + (size_t)k_begin * p.kv_stride + (size_t)kv_head * D;
   T* o = static_cast<T*>(p.o);
 
   const MaskSpec ms{len_k, p.causal, p.window, p.scale_log2};
@@ -126,23 +134,23 @@ __global__ void __launch_bounds__(kPrefillThreads) attention_prefill_kernel(Pref
           k_tile(buf),
           [&](int r) -> const T* {
             const int key = key0 + r;
-            return key < len_k ? k + ((size_t)(k_begin + key) * p.n_kv_heads + kv_head) * D : nullptr;
+            return key < len_k ? k + (size_t)key * p.kv_stride : nullptr;
           },
-          k, tid);
+          static_cast<const T*>(p.k), tid);
       stage_rows_async<BN, D, kPrefillThreads>(
           v_tile(buf),
           [&](int r) -> const T* {
             const int key = key0 + r;
-            return key < len_k ? v + ((size_t)(k_begin + key) * p.n_kv_heads + kv_head) * D : nullptr;
+            return key < len_k ? v + (size_t)key * p.kv_stride : nullptr;
           },
-          v, tid);
+          static_cast<const T*>(p.v), tid);
     };
     stage_rows_async<BM, D, kPrefillThreads>(
         q_tile,
         [&](int r) -> const T* {
-          return m0 + r < len_q ? q + ((size_t)(q_begin + m0 + r) * p.n_heads + head) * D : nullptr;
+          return m0 + r < len_q ? q + (size_t)(m0 + r) * p.q_stride : nullptr;
         },
-        q, tid);
+        static_cast<const T*>(p.q), tid);
     stage_kv(0, 0);
     tf::cp_async_commit();
 
@@ -192,11 +200,20 @@ __global__ void __launch_bounds__(kPrefillThreads) attention_prefill_kernel(Pref
 }
 
 // Host side: validate, pick the instantiation, launch. Returns 0 or an error code (1 = invalid value,
-// the value of cudaErrorInvalidValue).
+// the value of cudaErrorInvalidValue): an unsupported head_dim, heads that do not group, a stride
+// shorter than its row of heads or not a multiple of 8 elements, or a pointer not 16-byte aligned
+// (cp.async and the fragment loads need every 16-byte chunk of every row aligned).
 template <typename T>
 int launch_prefill(const PrefillParams& p, int batch, int max_seqlen_q, int head_dim, void* stream) {
-  if (batch <= 0 || max_seqlen_q <= 0) return 0;
+  if (head_dim != 32 && head_dim != 64 && head_dim != 128) return 1;
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0) return 1;
+  constexpr long kChunk = 16 / sizeof(T);  // elements per 16-byte chunk
+  if (p.q_stride < (long)p.n_heads * head_dim || p.kv_stride < (long)p.n_kv_heads * head_dim ||
+      p.q_stride % kChunk != 0 || p.kv_stride % kChunk != 0)
+    return 1;
+  for (const void* ptr : {p.q, p.k, p.v, static_cast<const void*>(p.o)})
+    if (reinterpret_cast<uintptr_t>(ptr) % 16 != 0) return 1;
+  if (batch <= 0 || max_seqlen_q <= 0) return 0;
   const dim3 grid((max_seqlen_q + kPrefillBM - 1) / kPrefillBM, p.n_heads, batch);
   const dim3 block(kPrefillThreads);
   switch (head_dim) {

@@ -11,7 +11,8 @@
 // Tiling (prefill): one block of 128 threads per (channel, batch) row; the threads stride over the
 // sequence, each output reads its W inputs (the W-1 halo values are re-read by neighbouring threads
 // and hit L1, so DRAM sees each input once). The W weights and the bias sit in registers.
-// Decode: one thread per (batch, channel): W-1 state reads, one x, W-1 state writes.
+// Decode: one thread per (batch, channel): W-1 state reads, one x, W-1 state writes. The thread reads
+// its x element first and writes the same out element last, so out may be x (in place).
 // Bytes per FLOP: ~2 W FLOPs per output for 2 elements moved (4 bytes at fp16): bandwidth bound;
 // built to stream at ~80 % of DRAM bandwidth on A100/H100 for long rows (seqlen >= 512), and as a
 // latency-bound single launch for decode.

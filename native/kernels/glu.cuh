@@ -1,16 +1,21 @@
-// glu.cuh: gated linear units, act(gate) * up, for SiLU and GELU (tanh and erf forms).
+// glu.cuh: gated linear units, act(gate) * up, for SiLU, GELU (tanh and erf forms) and identity
+// (the bilinear GLU; decode GEMV: SiLU and GELU only).
 //
 // What it computes
-//   glu_kernel:      out[t][j] = act(gu[t][j]) * gu[t][ffn + j] over the [tokens][2 * ffn] output of
-//                    one fused gate/up GEMM (gate in the first ffn columns, up in the second).
+//   glu_kernel:      out[t][j] = act(gate[t * in_stride + j]) * up[t * in_stride + j], out [tokens][ffn]
+//                    packed. gate and up are rows of in_stride elements: two separate [tokens][ffn]
+//                    GEMM outputs (in_stride = ffn), or the two column halves of one fused gate/up
+//                    GEMM output (up = gate + ffn, in_stride = 2 * ffn). Each element is read and
+//                    written by one thread in one step, so out may be gate or up itself (in_stride = ffn).
 //   glu_gemv_kernel: the decode form, out[j] = act(W_gate[j] . x) * (W_up[j] . x), W_* [ffn][dim]
 //                    row-major: both matrix-vector products and the epilogue in one pass over the
 //                    weights, so the [2 * ffn] intermediate never goes to memory.
 // Everything is computed in fp32; stores round once to the output type.
 //
 // Tiling
-//   glu_kernel: a 2-D grid, blockIdx.y = token (looping past 65535 tokens), x-blocks stride over the row in V-element vectors
-//   (V = 16 bytes worth). Pure streaming, registers only.
+//   glu_kernel: a 2-D grid, blockIdx.y = token (looping past 65535 tokens), x-blocks stride over the
+//   row in V-element vectors (V = 16 bytes worth when out, gate, up are 16-byte aligned and ffn and
+//   in_stride are multiples of V; V = 1 otherwise). Pure streaming, registers only.
 //   glu_gemv_kernel: one warp per output row j (the pair of rows W_gate[j], W_up[j]); 8 warps per
 //   block. Each lane reads 16-byte chunks of both rows at k = (32 i + lane) * 8, so a warp reads 512
 //   contiguous bytes of each row per step (fully coalesced), with the loop unrolled so several loads
@@ -29,7 +34,7 @@ namespace tf_gated {
 
 using namespace tf_ew;
 
-enum Act : int { kSilu = 0, kGeluTanh = 1, kGeluErf = 2 };
+enum Act : int { kSilu = 0, kGeluTanh = 1, kGeluErf = 2, kIdentity = 3 };
 
 template <int ACT>
 __device__ __forceinline__ float activate(float x) {
@@ -38,23 +43,27 @@ __device__ __forceinline__ float activate(float x) {
   } else if constexpr (ACT == kGeluTanh) {
     const float k0 = 0.7978845608028654f, k1 = 0.044715f;  // sqrt(2/pi)
     return 0.5f * x * (1.f + tanhf(k0 * (x + k1 * x * x * x)));
-  } else {
+  } else if constexpr (ACT == kGeluErf) {
     return 0.5f * x * (1.f + erff(x * 0.7071067811865476f));
+  } else {
+    static_assert(ACT == kIdentity, "unknown activation");
+    return x;
   }
 }
 
+// No __restrict__ on out / gate / up: out may be gate or up itself (same element, same thread).
 template <typename T, int V, int ACT>
-__global__ void __launch_bounds__(256) glu_kernel(T* __restrict__ out, const T* __restrict__ gate_up, int tokens,
-                                                  int ffn) {
+__global__ void __launch_bounds__(256) glu_kernel(T* out, const T* gate, const T* up, int tokens, int ffn,
+                                                  long in_stride) {
   // grid.y is capped at 65535 by the launcher: longer batches loop.
   for (size_t t = blockIdx.y; t < size_t(tokens); t += gridDim.y) {
-    const T* gate = gate_up + t * 2 * ffn;
-    const T* up = gate + ffn;
-    T* o = out + t * ffn;
+    const T* g_row = gate + t * size_t(in_stride);
+    const T* u_row = up + t * size_t(in_stride);
+    T* o = out + t * size_t(ffn);
     for (int v = blockIdx.x * blockDim.x + threadIdx.x; v < ffn / V; v += gridDim.x * blockDim.x) {
       float g[V], u[V], r[V];
-      load_vec<V>(gate + v * V, g);
-      load_vec<V>(up + v * V, u);
+      load_vec<V>(g_row + v * V, g);
+      load_vec<V>(u_row + v * V, u);
 #pragma unroll
       for (int i = 0; i < V; ++i) r[i] = activate<ACT>(g[i]) * u[i];
       store_vec<V>(o + v * V, r);

@@ -15,8 +15,13 @@
 // Registers vs shared memory: h is computed once from global memory and parked in dynamic shared
 // memory as fp32 (dim * 4 bytes, 16 KiB at dim 4096), so the second (LayerNorm: and third) pass
 // reads shared memory, not global. Each thread re-reads only the elements it wrote, so the passes
-// need no barrier of their own (and out may alias x: x is fully read before out is written); the block reductions (warp shuffles + 32 floats of shared memory)
+// need no barrier of their own; the block reductions (warp shuffles + 32 floats of shared memory)
 // provide the two barriers each.
+// Aliasing: global x and residual are read, and residual written, only in pass 1, by the thread that
+// owns the element (read x[i], read residual[i], write residual[i]); out is written only in the last
+// pass, after the reductions' barriers, again by the owner of the element. So out may be x, residual,
+// or both (post-LN: residual = out = the hidden state, x = the layer's delta), with no __restrict__
+// on out, x or residual (the compiler must not assume they differ).
 // Bytes per FLOP: reads x, residual, w (and b), writes out and residual: 5 * dim * sizeof(T) bytes
 // for ~4 dim FLOPs, i.e. ~2.5 B/FLOP at fp16 — purely bandwidth bound. Built to run at 85-90 % of
 // DRAM bandwidth on A100 (~1.7 TB/s) and H100 (~2.8-3 TB/s) once rows >= a few hundred; w stays in
@@ -31,7 +36,7 @@ using namespace tf_ew;
 // V elements per access: vec16<T>() on the vector path, 1 on the scalar path (dim not a multiple of
 // the vector width or a misaligned pointer).
 template <typename T, int V, bool kLayerNorm>
-__global__ void __launch_bounds__(512) norm_residual_kernel(T* out, T* __restrict__ residual, const T* x,
+__global__ void __launch_bounds__(512) norm_residual_kernel(T* out, T* residual, const T* x,
                                                             const T* __restrict__ w,
                                                             const T* __restrict__ b, int dim, float eps) {
   TF_DYNAMIC_SHARED(float, h_row);

@@ -7,7 +7,8 @@
 // every head of Q and K. Elements past rotary_dim are untouched. The frequency table is the caller's,
 // so every RoPE scaling scheme (linear, NTK, YaRN, Llama-3) is a table (plus mscale for YaRN).
 // The cache variant reads K (not modified), writes rotated K and a copy of V to the slot of the
-// paged cache that the token's (sequence, position) maps to, and rotates Q in place.
+// paged cache that the token's (sequence, position) maps to, and rotates Q in place. rotary_dim = 0
+// makes it a plain KV-cache write (no pairs, no table read: inv_freq may be null, Q is untouched).
 //
 // Tiling: one block per token. The block first computes the token's rotary_dim/2 (cos, sin) pairs
 // into shared memory (computed once per pair, not once per head and pair), one barrier, then its

@@ -26,7 +26,8 @@
 //
 // Decode (selective_state_update_kernel): one warp per (b, d); lane n (and n + 32, ...) owns state n:
 // reads h, updates it, writes it back, and the warp reduces y with 5 xor-shuffles. Bandwidth: the
-// state read + write (8 bytes per state) dominates.
+// state read + write (8 bytes per state) dominates. Every lane reads x[b][d] before the reduction and
+// lane 0 writes out[b][d] after it, so out may be x (in place).
 #pragma once
 #include "norm_elementwise_io.cuh"
 

@@ -13,11 +13,18 @@
 //   rtol = 2u. fp16: atol 1.95e-3, rtol 9.8e-4; bf16: atol 1.56e-2, rtol 7.8e-3.
 //   A wrong mask, a dropped tile, a missed barrier or a fragment mix-up moves outputs by O(0.1).
 //   LSE is all fp32: atol 1e-4 + rtol 1e-5.
+// Row strides: the same inputs are also laid out as column blocks of one fused QKV buffer
+// [tokens][(H + 2 Hkv) D] (self-attention) or as rows padded past their heads, the padding filled with
+// NaN bits (a read of a wrong column poisons the output). The strided result must equal the packed
+// one bit for bit (the kernel does the same arithmetic on the same values), besides matching the
+// reference.
 #include "tf_test.h"
 #include "transfuse.h"
 #include "dtype_buffer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -34,12 +41,18 @@ struct Case {
   int window = 0;
   bool alibi = false;
   bool want_lse = true;
+  // Row layout of q / k / v. fused: one [tokens][(H + 2 Hkv) D] buffer (needs lens_k == lens_q),
+  // q_stride = kv_stride = (H + 2 Hkv) D + pad. Otherwise separate buffers with q_stride = H D + pad
+  // and kv_stride = Hkv D + pad (pad 0: packed).
+  bool fused = false;
+  int pad = 0;
 };
 
 std::string describe(const Case& c) {
   std::string s = std::string(dtype_name(c.dtype)) + " D=" + std::to_string(c.head_dim) + " H=" + std::to_string(c.n_heads) +
                   " Hkv=" + std::to_string(c.n_kv_heads) + (c.causal ? " causal" : " bidir") +
-                  " window=" + std::to_string(c.window) + (c.alibi ? " alibi" : "") + " lens_q/k=";
+                  " window=" + std::to_string(c.window) + (c.alibi ? " alibi" : "") + (c.fused ? " fused-qkv" : "") +
+                  (c.pad ? " pad=" + std::to_string(c.pad) : "") + " lens_q/k=";
   for (size_t b = 0; b < c.lens_q.size(); ++b)
     s += std::to_string(c.lens_q[b]) + "/" + std::to_string(c.lens_k.empty() ? c.lens_q[b] : c.lens_k[b]) + " ";
   return s;
@@ -107,7 +120,7 @@ void run_case(const Case& c, uint64_t seed) {
   fill_normal(q.data(), nq, seed, 2.f);
   fill_normal(k.data(), nk, seed + 1);
   fill_uniform(v.data(), nk, seed + 2);
-  std::vector<uint16_t> qb(nq), kb(nk), vb(nk), ob(nq, 0x7FFF /* NaN: every row must be written */);
+  std::vector<uint16_t> qb(nq), kb(nk), vb(nk), ob;
   for (size_t i = 0; i < nq; ++i) q[i] = from_bits(c.dtype, qb[i] = to_bits(c.dtype, q[i]));
   for (size_t i = 0; i < nk; ++i) k[i] = from_bits(c.dtype, kb[i] = to_bits(c.dtype, k[i]));
   for (size_t i = 0; i < nk; ++i) v[i] = from_bits(c.dtype, vb[i] = to_bits(c.dtype, v[i]));
@@ -115,12 +128,31 @@ void run_case(const Case& c, uint64_t seed) {
   for (int h = 0; h < H; ++h) slopes[h] = std::exp2(-8.0f * (h + 1) / H);  // the ALiBi paper's geometric slopes
   const float scale = 1.f / std::sqrt((float)D);
 
-  std::vector<float> lse((size_t)cu_q.back() * H, NAN);
-  auto fn = c.dtype == TF_DTYPE_F16 ? tf_attention_prefill_f16 : tf_attention_prefill_bf16;
-  const int err = fn(qb.data(), kb.data(), vb.data(), ob.data(), c.want_lse ? lse.data() : nullptr, cu_q.data(),
-                     cu_k.data(), (int)c.lens_q.size(), max_q, H, Hkv, D, scale, c.causal ? 1 : 0, c.window,
-                     c.alibi ? slopes.data() : nullptr, nullptr);
   const std::string what = describe(c);
+  // One launch with q / k / v in the given layout; o (packed) and lse come back. Returns the error code.
+  auto launch = [&](bool fused, int pad, std::vector<uint16_t>& o_bits, std::vector<float>& lse_out) {
+    const size_t tq = cu_q.back(), tk = cu_k.back();
+    const long q_stride = fused ? (long)(H + 2 * Hkv) * D + pad : (long)H * D + pad;
+    const long kv_stride = fused ? q_stride : (long)Hkv * D + pad;
+    std::vector<uint16_t> qs(tq * q_stride, 0x7FFF), ks(fused ? 0 : tk * kv_stride, 0x7FFF), vs(ks.size(), 0x7FFF);
+    uint16_t* qp = qs.data();
+    uint16_t* kp = fused ? qp + (size_t)H * D : ks.data();
+    uint16_t* vp = fused ? kp + (size_t)Hkv * D : vs.data();
+    for (size_t r = 0; r < tq; ++r)
+      std::copy_n(&qb[r * H * D], (size_t)H * D, qp + r * q_stride);
+    for (size_t r = 0; r < tk; ++r) {
+      std::copy_n(&kb[r * Hkv * D], (size_t)Hkv * D, kp + r * kv_stride);
+      std::copy_n(&vb[r * Hkv * D], (size_t)Hkv * D, vp + r * kv_stride);
+    }
+    o_bits.assign(nq, 0x7FFF);  // NaN: every row must be written
+    lse_out.assign(tq * H, NAN);
+    auto fn = c.dtype == TF_DTYPE_F16 ? tf_attention_prefill_f16 : tf_attention_prefill_bf16;
+    return fn(qp, kp, vp, o_bits.data(), c.want_lse ? lse_out.data() : nullptr, cu_q.data(), cu_k.data(), (int)c.lens_q.size(),
+              max_q, H, Hkv, D, q_stride, kv_stride, scale, c.causal ? 1 : 0, c.window, c.alibi ? slopes.data() : nullptr,
+              nullptr);
+  };
+  std::vector<float> lse;
+  const int err = launch(c.fused, c.pad, ob, lse);
   if (err != 0) {
     fail(__FILE__, __LINE__, what + ": launcher returned " + std::to_string(err));
     return;
@@ -132,6 +164,19 @@ void run_case(const Case& c, uint64_t seed) {
   const double u = unit_roundoff(c.dtype);
   expect_close(what + " [O]", o.data(), o_ref.data(), nq, 4 * u, 2 * u);
   if (c.want_lse) expect_close(what + " [lse]", lse.data(), lse_ref.data(), lse.size(), 1e-4, 1e-5);
+  if (c.fused || c.pad) {  // strided: the same bits as the packed layout
+    std::vector<uint16_t> ob_packed;
+    std::vector<float> lse_packed;
+    if (launch(false, 0, ob_packed, lse_packed) != 0) {
+      fail(__FILE__, __LINE__, what + ": packed launch failed");
+      return;
+    }
+    size_t diff = 0;
+    for (size_t i = 0; i < nq; ++i) diff += ob[i] != ob_packed[i];
+    if (diff) fail(__FILE__, __LINE__, what + ": " + std::to_string(diff) + " outputs differ from the packed layout");
+    if (c.want_lse && std::memcmp(lse.data(), lse_packed.data(), lse.size() * sizeof(float)) != 0)
+      fail(__FILE__, __LINE__, what + ": lse differs from the packed layout");
+  }
 }
 
 const std::vector<int> kTailLens{1, 7, 63, 65, 130};  // around the 64-row / 64-key tiles
@@ -191,10 +236,60 @@ TF_TEST(prefill_without_lse) {
 }
 
 TF_TEST(prefill_rejects_bad_arguments) {
-  uint16_t x[16] = {};
+  alignas(16) uint16_t x[16] = {};
   int cu[2] = {0, 1};
-  EXPECT(tf_attention_prefill_f16(x, x, x, x, nullptr, cu, cu, 1, 1, 1, 1, 96, 1.f, 1, 0, nullptr, nullptr) != 0);
-  EXPECT(tf_attention_prefill_bf16(x, x, x, x, nullptr, cu, cu, 1, 1, 3, 2, 64, 1.f, 1, 0, nullptr, nullptr) != 0);
+  EXPECT(tf_attention_prefill_f16(x, x, x, x, nullptr, cu, cu, 1, 1, 1, 1, 96, 96, 96, 1.f, 1, 0, nullptr, nullptr) != 0);
+  EXPECT(tf_attention_prefill_bf16(x, x, x, x, nullptr, cu, cu, 1, 1, 3, 2, 64, 192, 128, 1.f, 1, 0, nullptr, nullptr) != 0);
+}
+
+// Strides the 16-byte loads cannot take, and misaligned pointers: rejected (1) before anything is
+// launched, so o keeps its contents.
+TF_TEST(prefill_rejects_bad_strides_and_alignment) {
+  const int H = 4, Hkv = 2, D = 64, T = 3;
+  const long qs = (long)(H + 2 * Hkv) * D;  // a fused QKV row
+  std::vector<uint16_t> buf(T * qs + 16, 0), o(T * H * D + 16, 0x1234);
+  uint16_t* q = buf.data();  // std::vector storage: 16-byte aligned
+  uint16_t* k = q + H * D;
+  uint16_t* v = k + Hkv * D;
+  int cu[2] = {0, T};
+  auto call = [&](const void* qq, const void* kk, const void* vv, void* oo, long q_stride, long kv_stride) {
+    return tf_attention_prefill_f16(qq, kk, vv, oo, nullptr, cu, cu, 1, T, H, Hkv, D, q_stride, kv_stride, 0.125f, 1, 0,
+                                    nullptr, nullptr);
+  };
+  EXPECT_EQ(call(q, k, v, o.data(), qs, qs), 0);  // the valid fused layout, as a control
+  std::fill(o.begin(), o.end(), 0x1234);
+  EXPECT_EQ(call(q, k, v, o.data(), H * D - 8, qs), 1);     // q rows shorter than their heads
+  EXPECT_EQ(call(q, k, v, o.data(), qs, Hkv * D - 8), 1);   // k / v rows shorter than their heads
+  EXPECT_EQ(call(q, k, v, o.data(), qs + 4, qs), 1);        // q_stride not a multiple of 8 elements
+  EXPECT_EQ(call(q, k, v, o.data(), qs, qs + 1), 1);        // kv_stride not a multiple of 8 elements
+  EXPECT_EQ(call(q + 1, k, v, o.data(), qs, qs), 1);        // q not 16-byte aligned
+  EXPECT_EQ(call(q, k + 4, v, o.data(), qs, qs), 1);        // k not 16-byte aligned
+  EXPECT_EQ(call(q, k, v + 2, o.data(), qs, qs), 1);        // v not 16-byte aligned
+  EXPECT_EQ(call(q, k, v, o.data() + 1, qs, qs), 1);        // o not 16-byte aligned
+  EXPECT_EQ(tf_attention_prefill_bf16(q, k, v, o.data(), nullptr, cu, cu, 1, T, H, Hkv, D, qs, 0, 0.125f, 1, 0, nullptr,
+                                      nullptr), 1);         // bf16 checks the same
+  EXPECT(std::all_of(o.begin(), o.end(), [](uint16_t e) { return e == 0x1234; }));
+}
+
+// Q, K, V as column blocks of one fused QKV projection [tokens][(H + 2 Hkv) D] (a row stride past the
+// heads), and as separate buffers with padded rows: MHA and GQA, causal and bidirectional, every head
+// dim, both dtypes, against the reference and bit for bit against the packed layout.
+TF_TEST(prefill_strided_fused_qkv_and_padded_rows) {
+  uint64_t seed = 1000;
+  for (int dt : {TF_DTYPE_F16, TF_DTYPE_BF16})
+    for (int D : {32, 64, 128})
+      for (bool causal : {true, false}) {
+        Case fused{dt, D, {1, 70, 130}, {}, 4, 2, causal};
+        fused.fused = true;
+        run_case(fused, seed++);
+        Case mha{dt, D, {65, 3}, {}, 3, 3, causal};
+        mha.fused = true;
+        mha.pad = 8;  // a fused row with 8 more elements (e.g. an aligned leading dimension)
+        run_case(mha, seed++);
+        Case padded{dt, D, {17, 66}, {130, 80}, 4, 1, causal};  // cached prefix: len_k != len_q
+        padded.pad = 24;
+        run_case(padded, seed++);
+      }
 }
 
 // Random mixtures of everything above (fixed seeds: the same cases on every run).

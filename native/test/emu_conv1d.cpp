@@ -94,12 +94,14 @@ TF_TEST(conv1d_prefill_widths_lengths_flags_dtypes) {
 }
 
 // Decode: start from a random state, run T steps, compare every output and the final state with the
-// reference over the concatenated history.
+// reference over the concatenated history. Every case runs twice: out in its own buffer, and out == x
+// (in place, as transfuse.h allows).
 TF_TEST(conv1d_update_steps_roll_state) {
   uint64_t seed = 700;
   for (int dt : kDtypes)
     for (int W : {1, 2, 3, 4})
-      for (int flags = 0; flags < 4; ++flags) {
+      for (int flags = 0; flags < 8; ++flags) {
+        const bool in_place = flags & 4;
         const bool has_bias = flags & 1, silu = flags & 2;
         const int batch = 2, dim = 5, T = 6, S = W > 1 ? W - 1 : 1;
         DBuf w(dt, size_t(dim) * W), b(dt, dim), st(dt, size_t(batch) * dim * S), xs(dt, size_t(batch) * dim * T);
@@ -118,16 +120,18 @@ TF_TEST(conv1d_update_steps_roll_state) {
           for (int k = 0; k < W - 1; ++k) st_ref[size_t(i) * S + k] = hist[T + k];
         }
         char what[160];
-        std::snprintf(what, sizeof what, "conv1d_update %s width=%d bias=%d silu=%d", dtype_name(dt), W, has_bias, silu);
+        std::snprintf(what, sizeof what, "conv1d_update %s width=%d bias=%d silu=%d in_place=%d", dtype_name(dt), W, has_bias,
+                      silu, in_place);
         std::vector<float> got(xs.n);
         bool ok = true;
         for (int t = 0; t < T && ok; ++t) {
           DBuf x(dt, size_t(batch) * dim), out(dt, x.n);
           for (size_t i = 0; i < x.n; ++i) x.set(i, xs.get(i * T + t));
-          const int err = tf_causal_conv1d_update(out.data(), st.data(), x.data(), w.data(), has_bias ? b.data() : nullptr,
+          DBuf& y_buf = in_place ? x : out;
+          const int err = tf_causal_conv1d_update(y_buf.data(), st.data(), x.data(), w.data(), has_bias ? b.data() : nullptr,
                                                   batch, dim, W, silu, dt, nullptr);
           if (err) { tf_test::fail(__FILE__, __LINE__, std::string(what) + " launch error"); ok = false; }
-          for (size_t i = 0; i < x.n; ++i) got[i * T + t] = out.get(i);
+          for (size_t i = 0; i < x.n; ++i) got[i * T + t] = y_buf.get(i);
         }
         if (!ok) continue;
         check_close(what, got, y, mag, dt);

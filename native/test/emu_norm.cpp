@@ -18,9 +18,13 @@
 
 namespace {
 
+// Which buffer out is (transfuse.h: out may be x or residual exactly).
+enum Alias { kOutSeparate = 0, kOutIsX = 1, kOutIsResidual = 2 };
+
 struct NormCase {
   int dtype, rows, dim;
-  bool layer, residual, bias, alias_out_x;
+  bool layer, residual, bias;
+  Alias alias;
 };
 
 void run_case(const NormCase& c, uint64_t seed) {
@@ -63,19 +67,21 @@ void run_case(const NormCase& c, uint64_t seed) {
     }
   }
 
-  void* out_ptr = c.alias_out_x ? x.data() : out.data();
+  DBuf& out_buf = c.alias == kOutIsX ? x : c.alias == kOutIsResidual ? res : out;
+  void* out_ptr = out_buf.data();
   int err = c.layer ? tf_layernorm(out_ptr, c.residual ? res.data() : nullptr, x.data(), w.data(),
                                    c.bias ? b.data() : nullptr, c.rows, c.dim, eps, c.dtype, nullptr)
                     : tf_rmsnorm(out_ptr, c.residual ? res.data() : nullptr, x.data(), w.data(), c.rows, c.dim, eps,
                                  c.dtype, nullptr);
   char what[200];
-  std::snprintf(what, sizeof what, "%s %s rows=%d dim=%d residual=%d bias=%d alias=%d", c.layer ? "layernorm" : "rmsnorm",
-                dtype_name(c.dtype), c.rows, c.dim, c.residual, c.bias, c.alias_out_x);
+  std::snprintf(what, sizeof what, "%s %s rows=%d dim=%d residual=%d bias=%d out=%s", c.layer ? "layernorm" : "rmsnorm",
+                dtype_name(c.dtype), c.rows, c.dim, c.residual, c.bias,
+                c.alias == kOutIsX ? "x" : c.alias == kOutIsResidual ? "residual" : "separate");
   if (err != 0) { tf_test::fail(__FILE__, __LINE__, std::string(what) + ": launch error " + std::to_string(err)); return; }
   const double u = unit_roundoff(c.dtype);
-  const std::vector<float> got = (c.alias_out_x ? x : out).values();
+  const std::vector<float> got = out_buf.values();
   expect_close(std::string(what) + " out", got.data(), ref.data(), n, 2 * u + 1e-5, 2 * u + 1e-5);
-  if (c.residual) {
+  if (c.residual && c.alias != kOutIsResidual) {  // (out == residual: the stream now holds the norm)
     const std::vector<float> got_res = res.values();
     expect_close(std::string(what) + " residual", got_res.data(), ref_res.data(), n, 0.0, 2 * u);
   }
@@ -89,7 +95,7 @@ TF_TEST(rmsnorm_all_shapes_dtypes_residual) {
   uint64_t seed = 1;
   for (int dt : kDtypes)
     for (int dim : kDims)
-      for (bool residual : {false, true}) run_case({dt, 3, dim, false, residual, false, false}, seed++);
+      for (bool residual : {false, true}) run_case({dt, 3, dim, false, residual, false, kOutSeparate}, seed++);
 }
 
 TF_TEST(layernorm_all_shapes_dtypes_residual_bias) {
@@ -97,17 +103,30 @@ TF_TEST(layernorm_all_shapes_dtypes_residual_bias) {
   for (int dt : kDtypes)
     for (int dim : kDims)
       for (bool residual : {false, true})
-        for (bool bias : {false, true}) run_case({dt, 3, dim, true, residual, bias, false}, seed++);
+        for (bool bias : {false, true}) run_case({dt, 3, dim, true, residual, bias, kOutSeparate}, seed++);
 }
 
 TF_TEST(norm_out_aliases_x_and_many_rows) {
   uint64_t seed = 5000;
   for (int dt : kDtypes) {
-    run_case({dt, 2, 4096, false, true, false, true}, seed++);
-    run_case({dt, 2, 77, true, true, true, true}, seed++);
-    run_case({dt, 37, 128, false, true, false, false}, seed++);
-    run_case({dt, 37, 96, true, false, true, false}, seed++);
+    run_case({dt, 2, 4096, false, true, false, kOutIsX}, seed++);
+    run_case({dt, 2, 77, true, true, true, kOutIsX}, seed++);
+    run_case({dt, 37, 128, false, true, false, kOutSeparate}, seed++);
+    run_case({dt, 37, 96, true, false, true, kOutSeparate}, seed++);
   }
+}
+
+// out == residual, the post-LN update in place: layernorm(out = h, residual = h, x = delta) leaves
+// norm(h + delta) in h. Vector and scalar paths (dims 768 / 77), several vectors per thread (dim
+// 16384), with and without bias, and RMSNorm too.
+TF_TEST(norm_out_aliases_residual_post_ln) {
+  uint64_t seed = 7000;
+  for (int dt : kDtypes)
+    for (int dim : {768, 77, 16384}) {
+      run_case({dt, 5, dim, true, true, true, kOutIsResidual}, seed++);
+      run_case({dt, 5, dim, true, true, false, kOutIsResidual}, seed++);
+      run_case({dt, 5, dim, false, true, false, kOutIsResidual}, seed++);
+    }
 }
 
 // dim 16384: 64 KiB of dynamic shared memory (over the 48 KiB default; the GPU launcher raises the
@@ -115,8 +134,8 @@ TF_TEST(norm_out_aliases_x_and_many_rows) {
 TF_TEST(norm_wide_rows) {
   uint64_t seed = 6000;
   for (int dt : kDtypes) {
-    run_case({dt, 1, 16384, false, true, false, false}, seed++);
-    run_case({dt, 1, 16384, true, true, true, false}, seed++);
+    run_case({dt, 1, 16384, false, true, false, kOutSeparate}, seed++);
+    run_case({dt, 1, 16384, true, true, true, kOutSeparate}, seed++);
   }
 }
 

@@ -163,6 +163,51 @@ TF_TEST(rope_kv_cache_paged_write) {
         }
 }
 
+// rotary_dim == 0: a plain paged KV write for models without RoPE. inv_freq is null (never read), q is
+// left alone, k and v land in their slots exactly, every other slot keeps its sentinel. tf_rope with
+// rotary_dim 0 is a no-op.
+TF_TEST(rope_kv_cache_without_rotation) {
+  uint64_t seed = 2000;
+  for (int dt : kDtypes)
+    for (int hd : {64, 6}) {
+      const int n_heads = 4, n_kv = 2, block_size = 4, num_blocks = 6, max_blocks = 3;
+      const int tokens = 7;
+      // Sequence 0: positions 0..4 (two blocks); sequence 1: positions 9, 10 (its third block).
+      const std::vector<int32_t> pos = {0, 1, 2, 3, 4, 9, 10}, seq = {0, 0, 0, 0, 0, 1, 1};
+      const std::vector<int32_t> table = {4, 1, 5, 0, 3, 2};
+      const size_t cache_n = size_t(num_blocks) * block_size * n_kv * hd;
+      DBuf q(dt, size_t(tokens) * n_heads * hd), k(dt, size_t(tokens) * n_kv * hd), v(dt, k.n), kc(dt, cache_n), vc(dt, cache_n);
+      fill(q, seed++, -1.f, 1.f);
+      fill(k, seed++, -1.f, 1.f);
+      fill(v, seed++, -1.f, 1.f);
+      fill(kc, seed++, 7.f, 8.f);
+      fill(vc, seed++, 7.f, 8.f);
+      const std::vector<double> q_orig = to_double(q), k_orig = to_double(k);
+      std::vector<double> kc_ref = to_double(kc), vc_ref = to_double(vc);
+      for (int t = 0; t < tokens; ++t) {
+        const int blk = table[seq[t] * max_blocks + pos[t] / block_size];
+        const size_t slot = (size_t(blk) * block_size + pos[t] % block_size) * n_kv * hd;
+        for (int j = 0; j < n_kv * hd; ++j) {
+          kc_ref[slot + j] = k.get(size_t(t) * n_kv * hd + j);
+          vc_ref[slot + j] = v.get(size_t(t) * n_kv * hd + j);
+        }
+      }
+      char what[96];
+      std::snprintf(what, sizeof what, "rope_kv_cache rotary_dim=0 %s head_dim=%d", dtype_name(dt), hd);
+      const int err = tf_rope_kv_cache(q.data(), k.data(), v.data(), kc.data(), vc.data(), table.data(), pos.data(), seq.data(),
+                                       nullptr, tokens, n_heads, n_kv, hd, 0, TF_ROPE_HALF_SPLIT, 1.f, block_size, max_blocks,
+                                       dt, nullptr);
+      if (err) { tf_test::fail(__FILE__, __LINE__, std::string(what) + " launch error " + std::to_string(err)); continue; }
+      expect_close(std::string(what) + " q unchanged", q.values().data(), q_orig.data(), q_orig.size(), 0.0, 0.0);
+      expect_close(std::string(what) + " k unchanged", k.values().data(), k_orig.data(), k_orig.size(), 0.0, 0.0);
+      expect_close(std::string(what) + " k_cache", kc.values().data(), kc_ref.data(), cache_n, 0.0, 0.0);
+      expect_close(std::string(what) + " v_cache", vc.values().data(), vc_ref.data(), cache_n, 0.0, 0.0);
+      EXPECT_EQ(tf_rope(q.data(), k.data(), pos.data(), nullptr, tokens, n_heads, n_kv, hd, 0, TF_ROPE_ADJACENT, 1.f, dt,
+                        nullptr), 0);
+      expect_close(std::string(what) + " tf_rope no-op", q.values().data(), q_orig.data(), q_orig.size(), 0.0, 0.0);
+    }
+}
+
 TF_TEST(rope_rejects_bad_arguments) {
   DBuf q(TF_DTYPE_F32, 64);
   int32_t pos = 0;
@@ -170,4 +215,5 @@ TF_TEST(rope_rejects_bad_arguments) {
   EXPECT(tf_rope(q.data(), nullptr, &pos, f, 1, 1, 0, 8, 7, TF_ROPE_ADJACENT, 1.f, TF_DTYPE_F32, nullptr) != 0);   // odd
   EXPECT(tf_rope(q.data(), nullptr, &pos, f, 1, 1, 0, 8, 10, TF_ROPE_ADJACENT, 1.f, TF_DTYPE_F32, nullptr) != 0);  // > hd
   EXPECT(tf_rope(q.data(), nullptr, &pos, f, 1, 1, 0, 8, 8, 2, 1.f, TF_DTYPE_F32, nullptr) != 0);                 // layout
+  EXPECT(tf_rope(q.data(), nullptr, &pos, nullptr, 1, 1, 0, 8, 8, TF_ROPE_ADJACENT, 1.f, TF_DTYPE_F32, nullptr) != 0);  // no table
 }

@@ -148,9 +148,10 @@ void run_scan(const ScanCase& c, uint64_t seed) {
   expect_within(what + " final_state", final_state, h_ref, hmag_ref, 0.0, 2e-5);
 }
 
-void run_step(const ScanCase& c, int steps, uint64_t seed) {
+void run_step(const ScanCase& c, int steps, uint64_t seed, bool in_place = false) {
   // `steps` decode tokens, each a launch of the state update; inputs are laid out [..][L = steps] for
   // the reference and gathered per step into the [batch][dim] / [batch][groups][dstate] step layout.
+  // in_place: out is x itself (transfuse.h allows it).
   const int N = c.dstate, T = steps;
   Inputs in(c, T, seed);
   std::vector<float> state(size_t(c.batch) * c.dim * N);
@@ -165,7 +166,7 @@ void run_step(const ScanCase& c, int steps, uint64_t seed) {
       for (int n = 0; n < N; ++n) { h_ref[srow + n] = h[n]; hmag_ref[srow + n] = hmag[n]; }
     }
   std::vector<float> got(y.size());
-  const std::string what = describe("state_update", c);
+  const std::string what = describe(in_place ? "state_update in place" : "state_update", c);
   for (int t = 0; t < T; ++t) {
     DBuf x(c.dtype, size_t(c.batch) * c.dim), dl(c.dtype, x.n), z(c.dtype, x.n), out(c.dtype, x.n);
     DBuf B(c.dtype, size_t(c.batch) * c.n_groups * N), C(c.dtype, B.n);
@@ -175,12 +176,13 @@ void run_step(const ScanCase& c, int steps, uint64_t seed) {
       z.set(i, in.z.get(i * T + t));
     }
     for (size_t i = 0; i < B.n; ++i) { B.set(i, in.B.get(i * T + t)); C.set(i, in.C.get(i * T + t)); }
-    const int err = tf_selective_state_update(out.data(), state.data(), x.data(), dl.data(), in.A.data(), B.data(), C.data(),
+    DBuf& y_buf = in_place ? x : out;
+    const int err = tf_selective_state_update(y_buf.data(), state.data(), x.data(), dl.data(), in.A.data(), B.data(), C.data(),
                                               (c.flags & kD) ? in.D.data() : nullptr, (c.flags & kZ) ? z.data() : nullptr,
                                               (c.flags & kBias) ? in.bias.data() : nullptr, c.batch, c.dim, N, c.n_groups,
                                               (c.flags & kSoftplus) ? 1 : 0, c.dtype, nullptr);
     if (err) { tf_test::fail(__FILE__, __LINE__, what + ": launch error " + std::to_string(err)); return; }
-    for (size_t i = 0; i < x.n; ++i) got[i * T + t] = out.get(i);
+    for (size_t i = 0; i < x.n; ++i) got[i * T + t] = y_buf.get(i);
   }
   expect_within(what + " out", got, y, ymag, 2 * unit_roundoff(c.dtype), 2e-5, subnormal_step(c.dtype));
   expect_within(what + " state", state, h_ref, hmag_ref, 0.0, 2e-5);
@@ -237,6 +239,16 @@ TF_TEST(state_update_decode_steps) {
         run_step({dt, lay.batch, lay.dim, 0, dstate, lay.n_groups, flags}, 5, seed += 10);
         run_step({dt, lay.batch, lay.dim, 0, dstate, lay.n_groups, flags ^ kAllFlags}, 3, seed += 10);
       }
+}
+
+// out == x (in place): every dtype, dstate below, at and above the warp width (one and two lane
+// passes), with and without the D skip term (which uses x after the reduction that precedes the store).
+TF_TEST(state_update_in_place) {
+  uint64_t seed = 8000;
+  for (int dt : kDtypes)
+    for (int dstate : {1, 16, 40})
+      for (int flags : {kD | kZ | kSoftplus | kInit, int(kBias), int(kAllFlags)})
+        run_step({dt, 2, 12, 0, dstate, 2, flags}, 4, seed += 10, true);
 }
 
 TF_TEST(scan_zero_length_copies_initial_state) {

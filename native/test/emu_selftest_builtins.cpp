@@ -209,6 +209,22 @@ TF_TEST(cp_async_groups_and_missing_wait) {
   }
 }
 
+__global__ void cp_async_offset_kernel(const char* src, int offset) {
+  TF_DYNAMIC_SHARED(float4, buf);
+  tf::cp_async_16(&buf[threadIdx.x], src + 16 * threadIdx.x + offset);
+  tf::cp_async_commit();
+  tf::cp_async_wait<0>();
+}
+
+// A 16-byte cp.async from a source that is not 16-byte aligned faults on the GPU: an error here.
+TF_TEST(cp_async_misaligned_source_is_an_error) {
+  std::vector<float4> src(40);
+  const char* base = reinterpret_cast<const char*>(src.data());
+  EXPECT_EQ(TF_LAUNCH(cp_async_offset_kernel, 1, 32, 32 * 16, nullptr, base, 0), 0);
+  EXPECT_EQ(TF_LAUNCH(cp_async_offset_kernel, 1, 32, 32 * 16, nullptr, base, 4), int(tf_emu::kErrMisaligned));
+  EXPECT(std::string(tf_emu_last_error()).find("not 16-byte aligned") != std::string::npos);
+}
+
 // ---- errors that name the source line ----
 // (each kLine constant is the line of the built-in call it names, counted from its own line)
 constexpr int kDivergentLineA = __LINE__ + 3;

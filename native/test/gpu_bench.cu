@@ -204,11 +204,16 @@ int main() {
   {
     const int tokens = 4096, ffn = 14336, dim = 4096;
     void* gu = A.random(size_t(tokens) * 2 * ffn);
+    void* gate = A.random(size_t(tokens) * ffn);
+    void* up = A.random(size_t(tokens) * ffn);
     void* out = A.alloc(size_t(tokens) * ffn * 2);
-    report_bw("glu silu 4096 x 14336", 3.0 * tokens * ffn * 2,
-              [&] { return tf_glu(out, gu, tokens, ffn, TF_ACT_SILU, BF, s); });
-    report_bw("glu gelu_tanh 4096 x 14336", 3.0 * tokens * ffn * 2,
-              [&] { return tf_glu(out, gu, tokens, ffn, TF_ACT_GELU_TANH, BF, s); });
+    const void* gu_up = static_cast<const uint16_t*>(gu) + ffn;
+    report_bw("glu silu 4096 x 14336 (fused gate|up)", 3.0 * tokens * ffn * 2,
+              [&] { return tf_glu(out, gu, gu_up, tokens, ffn, 2L * ffn, TF_ACT_SILU, BF, s); });
+    report_bw("glu silu 4096 x 14336 (separate)", 3.0 * tokens * ffn * 2,
+              [&] { return tf_glu(out, gate, up, tokens, ffn, ffn, TF_ACT_SILU, BF, s); });
+    report_bw("glu gelu_tanh 4096 x 14336 (separate)", 3.0 * tokens * ffn * 2,
+              [&] { return tf_glu(out, gate, up, tokens, ffn, ffn, TF_ACT_GELU_TANH, BF, s); });
     void* wg = A.random(size_t(ffn) * dim, false, 0.03f);
     void* wu = A.random(size_t(ffn) * dim, false, 0.03f);
     void* x = A.random(dim, true);
@@ -258,6 +263,13 @@ int main() {
               [&] { return tf_causal_conv1d(out, cstate, u, cw, cb, batch, dim, L, W, 1, BF, s); });
     report_bw("causal_conv1d_update b64 x 5120", 2.0 * sb * dim * (W - 1) * 2 + 2.0 * sb * dim * 2,
               [&] { return tf_causal_conv1d_update(sy, cstate, sx, cw, cb, sb, dim, W, 1, BF, s); });
+
+    // Token-major [L][dim] <-> channel-major [dim][L] around the scan (bf16 and f32).
+    void* tm = A.alloc(n * 4);
+    report_bw("transpose bf16 2048 x 5120", 2 * n * 2, [&] { return tf_transpose(tm, u, L, dim, BF, s); });
+    void* f32_in = A.random(n, true);
+    report_bw("transpose f32 2048 x 5120", 2 * n * 4,
+              [&] { return tf_transpose(tm, f32_in, L, dim, TF_DTYPE_F32, s); });
   }
 
   // ---- attention (Llama-3-8B heads): prefill 4 x 2048 causal; decode 16 x 4096 context ----
@@ -273,8 +285,16 @@ int main() {
     const double flops = 4.0 * batch * nh * double(L) * L * hd / 2;  // causal: half the score matrix
     const double bytes = 2.0 * batch * L * (2 * nh + 2 * nkv) * hd;
     report_flops("attention_prefill 4x2048 causal", flops, bytes, [&] {
-      return tf_attention_prefill_bf16(q, k, v, o, nullptr, d_cu, d_cu, batch, L, nh, nkv, hd, 0.08838834764f, 1, 0,
-                                       nullptr, s);
+      return tf_attention_prefill_bf16(q, k, v, o, nullptr, d_cu, d_cu, batch, L, nh, nkv, hd, long(nh) * hd,
+                                       long(nkv) * hd, 0.08838834764f, 1, 0, nullptr, s);
+    });
+    // The same attention reading Q, K, V as column blocks of one fused QKV projection output.
+    const long qkv_stride = long(nh + 2 * nkv) * hd;
+    void* qkv = A.random(size_t(batch) * L * qkv_stride);
+    const uint16_t* fq = static_cast<const uint16_t*>(qkv);
+    report_flops("attention_prefill 4x2048 causal fused qkv", flops, bytes, [&] {
+      return tf_attention_prefill_bf16(fq, fq + nh * hd, fq + (nh + nkv) * hd, o, nullptr, d_cu, d_cu, batch, L, nh, nkv,
+                                       hd, qkv_stride, qkv_stride, 0.08838834764f, 1, 0, nullptr, s);
     });
 
     const int db = 16, ctx = 4096, block_size = 16, max_blocks = ctx / block_size, split = 512;

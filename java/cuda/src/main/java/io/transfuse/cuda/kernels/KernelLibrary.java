@@ -36,7 +36,7 @@ public final class KernelLibrary {
     private final GpuRuntime rt;
     private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
             decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen, selectiveScan, selectiveStateUpdate, causalConv1d,
-            causalConv1dUpdate, layernorm, biasAct;
+            causalConv1dUpdate, layernorm, biasAct, transpose;
 
     public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
         this.rt = rt;
@@ -49,9 +49,9 @@ public final class KernelLibrary {
                 JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
         ropeKvCache = b.bind("tf_rope_kv_cache", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                 ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-        glu = b.bind("tf_glu", fd(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        glu = b.bind("tf_glu", fd(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS));
         FunctionDescriptor prefill = fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
         prefillF16 = b.bind("tf_attention_prefill_f16", prefill);
         prefillBf16 = b.bind("tf_attention_prefill_bf16", prefill);
         FunctionDescriptor decode = fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
@@ -70,9 +70,10 @@ public final class KernelLibrary {
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         causalConv1dUpdate = b.bind("tf_causal_conv1d_update", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        transpose = b.bind("tf_transpose", fd(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     }
 
-    /** RMSNorm with optional fused residual (residual 0 = none): see tf_rmsnorm. */
+    /** RMSNorm with optional fused residual (residual 0 = none): see tf_rmsnorm. out may be x, residual or both. */
     public void rmsnorm(GpuStream s, long out, long residual, long x, long weight, int rows, int dim, float eps, ElemType t) {
         nonNull("rmsnorm", out, x, weight);
         positive("rmsnorm rows", rows);
@@ -80,7 +81,10 @@ public final class KernelLibrary {
         rt.launch(s, "tf_rmsnorm", st -> (int) rmsnorm.invokeExact(p(out), p(residual), p(x), p(weight), rows, dim, eps, t.tfCode(), st));
     }
 
-    /** LayerNorm with optional fused residual (residual 0 = none) and bias (0 = none): see tf_layernorm. out may alias x. */
+    /**
+     * LayerNorm with optional fused residual (residual 0 = none) and bias (0 = none): see tf_layernorm. out may be x,
+     * residual or both (post-LN in place: {@code layernorm(s, x, x, delta, ...)} leaves norm(x + delta) in x).
+     */
     public void layernorm(GpuStream s, long out, long residual, long x, long weight, long bias, int rows, int dim, float eps,
                           ElemType t) {
         nonNull("layernorm", out, x, weight);
@@ -124,11 +128,15 @@ public final class KernelLibrary {
                 headDim, rotaryDim, layout, 1f, t.tfCode(), st));
     }
 
-    /** Fused RoPE + paged KV-cache write: see tf_rope_kv_cache. */
+    /**
+     * Fused RoPE + paged KV-cache write: see tf_rope_kv_cache. rotaryDim 0 is a plain KV-cache write (no rotation, q
+     * untouched; invFreq may then be 0).
+     */
     public void ropeKvCache(GpuStream s, long q, long k, long v, long kCache, long vCache, long blockTable, long positions,
                             long seqIds, long invFreq, int tokens, int heads, int kvHeads, int headDim, int rotaryDim,
                             int layout, int blockSize, int maxBlocksPerSeq, ElemType t) {
-        nonNull("rope_kv_cache", k, v, kCache, vCache, blockTable, positions, seqIds, invFreq);
+        nonNull("rope_kv_cache", k, v, kCache, vCache, blockTable, positions, seqIds);
+        if (rotaryDim > 0) nonNull("rope_kv_cache inv_freq", invFreq);
         positive("rope_kv_cache tokens", tokens);
         positive("rope_kv_cache block size", blockSize);
         positive("rope_kv_cache max blocks per sequence", maxBlocksPerSeq);
@@ -138,23 +146,30 @@ public final class KernelLibrary {
                 blockSize, maxBlocksPerSeq, t.tfCode(), st));
     }
 
-    /** out[t][j] = silu(gateUp[t][j]) * gateUp[t][ffn + j]. */
-    public void siluGlu(GpuStream s, long out, long gateUp, int tokens, int ffn, ElemType t) {
-        nonNull("glu", out, gateUp);
+    /**
+     * Gated linear unit: {@code out[t][j] = act(gate[t * inStride + j]) * up[t * inStride + j]}, out [tokens][ffn] packed
+     * (tf_glu). Separate gate and up buffers: inStride = ffn (then out may be gate or up, in place). The two halves of
+     * one fused [tokens][2 ffn] gate/up GEMM output: up = gate + ffn * t.bytes(), inStride = 2 ffn.
+     */
+    public void glu(GpuStream s, long out, long gate, long up, int tokens, int ffn, long inStride, Activation act, ElemType t) {
+        nonNull("glu", out, gate, up);
         positive("glu tokens", tokens);
         positive("glu ffn", ffn);
-        rt.launch(s, "tf_glu", st -> (int) glu.invokeExact(p(out), p(gateUp), tokens, ffn, 0, t.tfCode(), st));
+        if (inStride < ffn) throw new IllegalArgumentException("glu in_stride " + inStride + " must be >= ffn " + ffn);
+        rt.launch(s, "tf_glu", st -> (int) glu.invokeExact(p(out), p(gate), p(up), tokens, ffn, inStride, act.code(),
+                t.tfCode(), st));
     }
 
-    /** Causal varlen attention prefill (no window, no ALiBi, no lse): see tf_attention_prefill_*. */
+    /**
+     * Varlen attention prefill, causal or bidirectional (encoders), no window, no ALiBi, no lse: see
+     * tf_attention_prefill_*. Head dim 32, 64 or 128. Row strides in elements: q rows start qStride apart
+     * (>= heads * headDim), k and v rows kvStride apart (>= kvHeads * headDim); packed tensors pass exactly those,
+     * column blocks of one fused QKV GEMM output pass its row length for both. Strides must be multiples of 8 and
+     * q, k, v, o 16-byte aligned (the kernel's 16-byte loads). o is packed [tokens][heads][headDim].
+     */
     public void attentionPrefill(GpuStream s, long q, long k, long v, long o, long cuSeqlensQ, long cuSeqlensK, int batch,
-                                 int maxSeqlenQ, int heads, int kvHeads, int headDim, float scale, ElemType t) {
-        attentionPrefill(s, q, k, v, o, cuSeqlensQ, cuSeqlensK, batch, maxSeqlenQ, heads, kvHeads, headDim, scale, true, t);
-    }
-
-    /** Varlen attention prefill, causal or bidirectional (encoders), no window, no ALiBi, no lse; head dim 32, 64 or 128. */
-    public void attentionPrefill(GpuStream s, long q, long k, long v, long o, long cuSeqlensQ, long cuSeqlensK, int batch,
-                                 int maxSeqlenQ, int heads, int kvHeads, int headDim, float scale, boolean causal, ElemType t) {
+                                 int maxSeqlenQ, int heads, int kvHeads, int headDim, long qStride, long kvStride,
+                                 float scale, boolean causal, ElemType t) {
         nonNull("attention prefill", q, k, v, o, cuSeqlensQ, cuSeqlensK);
         checkHeads(heads, kvHeads);
         if (!supportsPrefillHeadDim(headDim)) {
@@ -162,9 +177,13 @@ public final class KernelLibrary {
         }
         positive("attention prefill batch", batch);
         positive("attention prefill max_seqlen_q", maxSeqlenQ);
+        checkRowStride("attention prefill q", qStride, (long) heads * headDim);
+        checkRowStride("attention prefill k/v", kvStride, (long) kvHeads * headDim);
+        aligned16("attention prefill", q, k, v, o);
         MethodHandle h = half(t, prefillF16, prefillBf16);
         rt.launch(s, "tf_attention_prefill_" + name(t), st -> (int) h.invokeExact(p(q), p(k), p(v), p(o), MemorySegment.NULL,
-                p(cuSeqlensQ), p(cuSeqlensK), batch, maxSeqlenQ, heads, kvHeads, headDim, scale, causal ? 1 : 0, 0, MemorySegment.NULL, st));
+                p(cuSeqlensQ), p(cuSeqlensK), batch, maxSeqlenQ, heads, kvHeads, headDim, qStride, kvStride, scale,
+                causal ? 1 : 0, 0, MemorySegment.NULL, st));
     }
 
     /** Paged flash-decoding: see tf_attention_decode_*. {@code workspace} holds {@link #decodeWorkspaceBytes} bytes. */
@@ -197,7 +216,10 @@ public final class KernelLibrary {
                 p(b), p(c), p(d), p(z), p(deltaBias), p(initialState), batch, dim, seqlen, dstate, nGroups, 1, t.tfCode(), st));
     }
 
-    /** One token of the selective scan per sequence (decode), softplus on dt, fp32 state in place: see tf_selective_state_update. */
+    /**
+     * One token of the selective scan per sequence (decode), softplus on dt, fp32 state in place: see
+     * tf_selective_state_update. out may be x (in place).
+     */
     public void selectiveStateUpdate(GpuStream s, long out, long state, long x, long delta, long a, long b, long c, long d,
                                      long z, long deltaBias, int batch, int dim, int dstate, int nGroups, ElemType t) {
         nonNull("selective_state_update", out, state, x, delta, a, b, c);
@@ -221,7 +243,10 @@ public final class KernelLibrary {
                 batch, dim, seqlen, width, silu ? 1 : 0, t.tfCode(), st));
     }
 
-    /** One decode step of the conv per sequence, rolling convState [batch][dim][width-1] in place: see tf_causal_conv1d_update. */
+    /**
+     * One decode step of the conv per sequence, rolling convState [batch][dim][width-1] in place: see
+     * tf_causal_conv1d_update. out may be x (in place).
+     */
     public void causalConv1dUpdate(GpuStream s, long out, long convState, long x, long weight, long bias, int batch, int dim,
                                    int width, boolean silu, ElemType t) {
         nonNull("causal_conv1d_update", out, x, weight);
@@ -231,6 +256,21 @@ public final class KernelLibrary {
         checkConvWidth(width);
         rt.launch(s, "tf_causal_conv1d_update", st -> (int) causalConv1dUpdate.invokeExact(p(out), p(convState), p(x), p(weight),
                 p(bias), batch, dim, width, silu ? 1 : 0, t.tfCode(), st));
+    }
+
+    /**
+     * {@code out[c][r] = in[r][c]} for in [rows][cols], out [cols][rows], any element type (tf_transpose): between
+     * token-major activations and the channel-major Mamba kernels. out must not overlap in.
+     */
+    public void transpose(GpuStream s, long out, long in, int rows, int cols, ElemType t) {
+        nonNull("transpose", out, in);
+        positive("transpose rows", rows);
+        positive("transpose cols", cols);
+        long bytes = (long) rows * cols * t.bytes();
+        if (out < in + bytes && in < out + bytes) {
+            throw new IllegalArgumentException("transpose: out must not overlap in (" + bytes + " bytes each)");
+        }
+        rt.launch(s, "tf_transpose", st -> (int) transpose.invokeExact(p(out), p(in), rows, cols, t.tfCode(), st));
     }
 
     public long decodeWorkspaceBytes(int batch, int heads, int headDim, int maxContextLen, int splitLen) {
@@ -285,6 +325,19 @@ public final class KernelLibrary {
 
     private static void positive(String what, int v) {
         if (v <= 0) throw new IllegalArgumentException(what + " must be positive, got " + v);
+    }
+
+    /** Elements between rows: at least the row's heads, and a multiple of 8 (16 bytes of f16 / bf16). */
+    private static void checkRowStride(String what, long stride, long minimum) {
+        if (stride < minimum || stride % 8 != 0) {
+            throw new IllegalArgumentException(what + " row stride " + stride + " must be >= " + minimum + " and a multiple of 8");
+        }
+    }
+
+    private static void aligned16(String what, long... addresses) {
+        for (long a : addresses) {
+            if ((a & 15) != 0) throw new IllegalArgumentException(what + ": device pointer 0x" + Long.toHexString(a) + " is not 16-byte aligned");
+        }
     }
 
     private static void checkRotary(int headDim, int rotaryDim) {
