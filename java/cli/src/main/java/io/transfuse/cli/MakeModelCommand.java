@@ -1,5 +1,6 @@
 package io.transfuse.cli;
 
+import io.transfuse.loader.RandomGpt2Model;
 import io.transfuse.loader.RandomLlamaModel;
 import io.transfuse.loader.RandomLlamaModel.Shape;
 import io.transfuse.loader.RandomMambaModel;
@@ -30,7 +31,8 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--preset", paramLabel = "NAME", defaultValue = "stories15M",
             description = "stories15M (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, context 256), "
                     + "stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, context 1024), "
-                    + "mamba-tiny, mamba-130m (Mamba-1 HF directories) or vit-tiny (a ViT classifier HF directory) (default: ${DEFAULT-VALUE}).")
+                    + "mamba-tiny, mamba-130m (Mamba-1 HF directories), gpt2-tiny (GPT-2: GGUF, or an HF directory with --format safetensors) "
+                    + "or vit-tiny (a ViT classifier HF directory) (default: ${DEFAULT-VALUE}).")
     String preset;
 
     @Option(names = "--dim", paramLabel = "N", description = "Override the model width.") Integer dim;
@@ -55,6 +57,7 @@ final class MakeModelCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (preset.toLowerCase(Locale.ROOT).startsWith("mamba-")) return makeMamba(err); // mamba-tiny, mamba-130m: an HF directory
         if (preset.equalsIgnoreCase("vit-tiny")) return makeVit(err);
+        if (preset.equalsIgnoreCase("gpt2-tiny")) return makeGpt2(err);
         Shape p = Shape.preset(preset);
         int h = heads != null ? heads : p.heads();
         int kv = kvHeads != null ? kvHeads : heads != null ? h : p.kvHeads();
@@ -106,6 +109,26 @@ final class MakeModelCommand implements Callable<Integer> {
         RandomMambaModel.write(output, s, type, seed, msg -> { });
         err.printf(Locale.ROOT, "make-model: wrote Mamba %s (d_model %d, %d layers, d_state %d) to %s in %.1f s%n",
                 preset, s.dModel(), s.layers(), s.dState(), output, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    /** A random-weight GPT-2 (GGUF with its byte-level vocabulary, or an HF directory with tokenizer.json) of a preset shape. */
+    private int makeGpt2(PrintWriter err) {
+        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
+            throw new IllegalArgumentException("the gpt2-tiny preset takes no shape overrides");
+        }
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "q8_0" -> DType.Q8_0;
+            default -> throw new IllegalArgumentException("unknown --dtype '" + dtype + "' (f32, f16, q8_0)");
+        };
+        RandomGpt2Model.Shape s = RandomGpt2Model.Shape.preset(preset);
+        boolean hf = format.equalsIgnoreCase("safetensors");
+        if (hf) RandomGpt2Model.writeHf(output, s, type, seed, msg -> { });
+        else RandomGpt2Model.writeGguf(output, s, type, seed, msg -> { });
+        err.printf(Locale.ROOT, "make-model: wrote GPT-2 %s (dim %d, %d layers, %d heads, context %d) to %s%n",
+                preset, s.dim(), s.layers(), s.heads(), s.context(), output);
         return 0;
     }
 

@@ -43,8 +43,10 @@ public interface Backend extends AutoCloseable {
     }
 
     /**
-     * The weight [out][in] in the form this backend's {@link #matmul} reads best: the host tensor itself
-     * (the CPU reading a memory-mapped file in place), a repacked copy, or a copy on the device.
+     * The weight [out][in] (or an embedding table) in the form this backend's {@link #matmul} and
+     * {@link #gatherRows} read best: the host tensor itself (the CPU reading a memory-mapped file in place),
+     * a repacked copy, or a copy on the device. As the result may be {@code host} itself, the host memory
+     * must stay valid while this backend is open (a mapped file, or a copy in the model's arena).
      */
     Tensor weight(Tensor host, WeightUse use);
 

@@ -105,7 +105,7 @@ public abstract class DecoderGraph implements Decoder {
         batch.commit();
         compute(batch);
         int n = inputs.size();
-        ops.read(logits.rows(0, n), logitsHost, 0, n * vocab);
+        if (inputs.stream().anyMatch(in -> in.logits() != null)) ops.read(logits.rows(0, n), logitsHost, 0, n * vocab);
         for (int s = 0; s < n; s++) {
             Input in = inputs.get(s);
             store.advance(in.sequence(), in.startPos(), in.count());

@@ -51,11 +51,13 @@ public final class EncoderStack {
     private final Tensor qkv, att, delta, h, inter;
 
     /**
-     * @param heads attention heads of the model (dim / heads each)
-     * @param ffn   width of the feed-forward block
+     * @param heads     attention heads of the model (dim / heads each)
+     * @param ffn       width of the feed-forward block
+     * @param hostArena where the fused Q/K/V weights are kept when the backend reads them in place
+     *                  ({@link Backend#weight}): it must live as long as {@code ops}
      */
     public EncoderStack(Backend ops, String source, List<LayerWeights> weights, Norm norm, int dim, int heads, int ffn, float eps,
-                        int maxTokens) {
+                        int maxTokens, TrackedArena hostArena) {
         if (dim % heads != 0) throw new ModelFormatException(source + ": hidden size " + dim + " is not a multiple of " + heads + " heads");
         this.ops = ops;
         this.norm = norm;
@@ -68,7 +70,7 @@ public final class EncoderStack {
         layers = new Layer[weights.size()];
         for (int l = 0; l < layers.length; l++) {
             LayerWeights w = weights.get(l);
-            try (TrackedArena staging = new TrackedArena(source + " layer " + l + " QKV staging")) {
+            try (TrackedArena staging = new TrackedArena(source + " layer " + l + " staging")) {
                 Tensor wq = w.wq(), wk = w.wk(), wv = w.wv(), wo = w.wo(), bq = w.bq(), bk = w.bk(), bv = w.bv();
                 if (D != d) {
                     wq = HeadPadding.rows(wq, heads, d, D, staging);
@@ -81,12 +83,15 @@ public final class EncoderStack {
                         bv = HeadPadding.vector(bv, heads, d, D, staging);
                     }
                 }
+                // Stacked in scratch memory; kept in hostArena only when the backend reads it in place.
                 Tensor fused = stackRows(source + " layer " + l + " fused QKV", staging, wq, wk, wv);
+                Tensor wQkv = ops.weight(fused, WeightUse.BATCHED);
+                if (wQkv == fused) wQkv = ops.weight(stackRows(fused.name(), hostArena, fused), WeightUse.BATCHED);
                 Tensor bias = bq == null ? null : ops.upload(stackRows(source + " layer " + l + " fused QKV bias", staging,
                         Dequantize.toF32Tensor(bq.reshape(1, bq.elementCount()), staging),
                         Dequantize.toF32Tensor(bk.reshape(1, bk.elementCount()), staging),
                         Dequantize.toF32Tensor(bv.reshape(1, bv.elementCount()), staging)), act);
-                layers[l] = new Layer(ops.weight(fused, WeightUse.BATCHED), bias, ops.weight(wo, WeightUse.BATCHED),
+                layers[l] = new Layer(wQkv, bias, ops.weight(wo, WeightUse.BATCHED),
                         upload(w.bo()), upload(w.ln1w()), upload(w.ln1b()), ops.weight(w.w1(), WeightUse.BATCHED), upload(w.b1()),
                         ops.weight(w.w2(), WeightUse.BATCHED), upload(w.b2()), upload(w.ln2w()), upload(w.ln2b()));
             }

@@ -6,11 +6,10 @@ import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Session;
 import io.transfuse.Transfuse;
-import io.transfuse.cuda.llama.CudaLlamaModel;
-import io.transfuse.cuda.llama.CudaOptions;
-import io.transfuse.cuda.runtime.ElemType;
-import io.transfuse.cuda.llama.CudaSequence;
 import io.transfuse.cuda.memory.DeviceArena;
+import io.transfuse.model.DecoderGraph;
+import io.transfuse.model.MixedBatch;
+import io.transfuse.tensor.DType;
 import io.transfuse.sampling.SamplingOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -82,17 +81,17 @@ class LlamaCudaEmuTest {
 
     @Test
     void bf16PrefillAndDecodeMatchCpu() {
-        System.setProperty(CudaOptions.DTYPE_PROPERTY, "bf16");
+        System.setProperty(CudaBackendProvider.DTYPE_PROPERTY, "bf16");
         LanguageModel bf16;
         try {
             bf16 = Transfuse.load(TestModel.stories260K(), LoadOptions.defaults().withDevice(Device.CUDA_EMU));
         } finally {
-            System.clearProperty(CudaOptions.DTYPE_PROPERTY);
+            System.clearProperty(CudaBackendProvider.DTYPE_PROPERTY);
         }
         int[] prompt = cpu.tokenizer().encode("Once upon a time", true);
         float[] ref = new float[cpu.vocabSize()], got = new float[cpu.vocabSize()];
         try (bf16; Session c = cpu.newSession(); Session g = bf16.newSession()) {
-            assertEquals(ElemType.BF16, ((CudaLlamaModel) bf16.decoder()).dtype());
+            assertEquals(DType.BF16, backend(bf16).activationType());
             c.feed(prompt, ref);
             g.feed(prompt, got);
             float worst = maxDiff(ref, got);
@@ -107,48 +106,38 @@ class LlamaCudaEmuTest {
         }
     }
 
+    static CudaBackend backend(LanguageModel m) {
+        return (CudaBackend) ((DecoderGraph) m.decoder()).backend();
+    }
+
     @Test
     void decodeStepIsRecordedOnceAndReplayed() {
-        CudaLlamaModel model = (CudaLlamaModel) emu.decoder();
+        CudaBackend backend = backend(emu);
         try (Session g = emu.newSession()) {
             float[] logits = new float[emu.vocabSize()];
             g.feed(new int[] {1, 400}, logits);
-            int graphs = model.recordedGraphs();
+            for (int i = 0; i < 2; i++) g.feed(new int[] {argmax(logits)}, logits); // run once, then recorded
+            int graphs = backend.recordedGraphs();
             for (int i = 0; i < 5; i++) g.feed(new int[] {argmax(logits)}, logits);
-            assertEquals(graphs, model.recordedGraphs(), "later tokens replay the recorded graph");
+            assertEquals(graphs, backend.recordedGraphs(), "later tokens replay the recorded graph");
             assertTrue(graphs >= 1);
         }
     }
 
+    /**
+     * Many sequences per forward pass on cuda-emu: prefill from 0 (the prefill kernel), continued prefill
+     * mixed with decode steps (flash-decoding over the pages, one query per token) and recorded decode steps.
+     * Batched against alone on the emulator, and against the CPU alone. Tolerance as for the single sequence:
+     * batched and alone may take different kernels (prefill vs decode), both fp16 with fp32 accumulation.
+     */
     @Test
-    void batchOfTwoPromptsOfDifferentLengthsMatchesCpu() {
-        CudaLlamaModel model = (CudaLlamaModel) emu.decoder();
-        int vocab = cpu.vocabSize();
-        int[][] prompts = {cpu.tokenizer().encode("Once upon a time", true), cpu.tokenizer().encode("The little dog ran to the park and", true)};
-        assertTrue(prompts[0].length != prompts[1].length);
-        float[][] ref = new float[2][vocab], got = new float[2][vocab];
-        Session[] cpuSessions = {cpu.newSession(), cpu.newSession()};
-        CudaSequence[] seqs = {model.newSequence(64), model.newSequence(64)};
-        try {
-            for (int b = 0; b < 2; b++) cpuSessions[b].feed(prompts[b], ref[b]);
-            model.prefill(seqs, prompts, got);
-            float worst = Math.max(maxDiff(ref[0], got[0]), maxDiff(ref[1], got[1]));
-            int[] pos = {prompts[0].length, prompts[1].length};
-            for (int step = 0; step < 5; step++) {
-                int[] next = {argmax(ref[0]), argmax(ref[1])};
-                for (int b = 0; b < 2; b++) cpuSessions[b].feed(new int[] {next[b]}, ref[b]);
-                model.decode(seqs, next, pos, got);
-                pos[0]++;
-                pos[1]++;
-                worst = Math.max(worst, Math.max(maxDiff(ref[0], got[0]), maxDiff(ref[1], got[1])));
-            }
-            System.out.printf("cuda-emu batch of 2 (lengths %d, %d), prefill + 5 decode steps: max |logit diff| = %.5f%n",
-                    prompts[0].length, prompts[1].length, worst);
-            assertTrue(worst <= TOLERANCE, "max logit difference " + worst + " > " + TOLERANCE);
-        } finally {
-            for (Session s : cpuSessions) s.close();
-            for (CudaSequence s : seqs) s.close();
-        }
+    void mixedBatchMatchesEachSequenceAloneAndTheCpu() {
+        MixedBatch.Result onEmu = MixedBatch.run(emu.decoder(), emu.vocabSize(), 5);
+        MixedBatch.Result onCpu = MixedBatch.run(cpu.decoder(), cpu.vocabSize(), 5);
+        System.out.printf("cuda-emu mixed batch: batched vs alone %.5f, vs cpu %.5f%n", onEmu.maxDiff(),
+                new MixedBatch.Result(onEmu.batched(), onCpu.alone()).maxDiff());
+        assertTrue(onEmu.maxDiff() <= TOLERANCE, "batched vs alone on cuda-emu: " + onEmu.maxDiff());
+        assertTrue(new MixedBatch.Result(onEmu.batched(), onCpu.alone()).maxDiff() <= TOLERANCE, "batched cuda-emu vs cpu alone");
     }
 
     @Test

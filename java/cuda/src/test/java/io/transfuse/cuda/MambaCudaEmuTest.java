@@ -8,17 +8,17 @@ import io.transfuse.LoadOptions;
 import io.transfuse.Session;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
-import io.transfuse.cuda.llama.CudaOptions;
-import io.transfuse.cuda.mamba.CudaMambaModel;
-import io.transfuse.cuda.mamba.CudaMambaState;
 import io.transfuse.cuda.memory.DeviceArena;
-import io.transfuse.cuda.runtime.ElemType;
 import io.transfuse.cuda.runtime.EmulatedRuntime;
 import io.transfuse.loader.RandomMambaModel;
+import io.transfuse.loader.ShardedSafetensors;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Decoder;
-import io.transfuse.model.MambaConfig;
-import io.transfuse.model.MambaLoader;
+import io.transfuse.model.DecoderLimits;
+import io.transfuse.model.MixedBatch;
+import io.transfuse.model.mamba.MambaConfig;
+import io.transfuse.model.mamba.MambaModel;
+import io.transfuse.model.mamba.MambaWeights;
 import io.transfuse.sampling.SamplingOptions;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.AfterAll;
@@ -36,7 +36,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The Mamba-1 graph on cuda-emu (the real conv1d and selective-scan kernels on the host emulator,
- * fp16 activations, fp32 SSM state) against the CPU {@link io.transfuse.model.MambaModel} (fp32) on
+ * fp16 activations, fp32 SSM state) against the same graph on the CPU (fp32) on
  * random-weight models (RandomMambaModel): {@code tiny} (64 wide, 2 layers, dInner 128, dState 16,
  * tied head) and {@code untied} (biases on in_proj and out_proj, an untied head, conv width 3, dState
  * 8, explicit dt rank, F16 file: the other branches of the graph).
@@ -130,15 +130,15 @@ public class MambaCudaEmuTest {
 
     @Test
     void bf16MatchesCpu() {
-        System.setProperty(CudaOptions.DTYPE_PROPERTY, "bf16");
+        System.setProperty(CudaBackendProvider.DTYPE_PROPERTY, "bf16");
         LanguageModel bf16;
         try {
             bf16 = Transfuse.load(tiny, LoadOptions.defaults().withDevice(Device.CUDA_EMU));
         } finally {
-            System.clearProperty(CudaOptions.DTYPE_PROPERTY);
+            System.clearProperty(CudaBackendProvider.DTYPE_PROPERTY);
         }
         try (bf16) {
-            assertEquals(ElemType.BF16, ((CudaMambaModel) bf16.decoder()).dtype());
+            assertEquals(DType.BF16, LlamaCudaEmuTest.backend(bf16).activationType());
             float worst = compare(cpu, bf16, cpu.tokenizer().encode("the weather in the south was", false), 4);
             System.out.printf("mamba cuda-emu bf16 vs cpu, prefill + 4 decode steps: max |logit diff| = %.5f%n", worst);
             assertTrue(worst <= BF16_TOLERANCE, "max logit difference " + worst + " > " + BF16_TOLERANCE);
@@ -147,7 +147,8 @@ public class MambaCudaEmuTest {
 
     /**
      * The same tokens fed as one prefill, one token at a time (prefill of 1, then decode steps), and in
-     * two chunks (the second a continuation, run through the decode step) give the same logits: the
+     * two chunks (the second a continuation: the scan from the carried state, the conv token by token) give
+     * the same logits: the
      * states the prefill kernels hand over equal what the decode kernels carry. Same fp16 graph on both
      * sides, so the only differences are the scan's and the GEMMs' summation orders (fp32, mostly hidden by the
      * fp16 roundings; measured: equal logits): a tenth of the CPU budget.
@@ -169,55 +170,65 @@ public class MambaCudaEmuTest {
         }
     }
 
-    /** A prompt longer than the planned workspace: the first maxTokens tokens prefill, the rest decode; and state slots run out cleanly. */
+    /** A prompt longer than a forward pass runs in several passes, the state carried; and state slots run out cleanly. */
     @Test
-    void promptLongerThanWorkspaceAndSlotLimit() {
+    void promptLongerThanAPassAndSlotLimit() {
         MambaConfig config = MambaConfig.read(tiny.resolve("config.json"));
         try (TrackedArena arena = new TrackedArena("test");
-             CudaMambaModel small = new CudaMambaModel(config, MambaLoader.weights(tiny, config, arena), new EmulatedRuntime(),
-                     new CudaOptions(ElemType.F16, 4, 1, 2, 16), 64).owningRuntime()) {
+             MambaModel small = new MambaModel(config, MambaWeights.from(ShardedSafetensors.open(tiny, arena), config),
+                     new CudaBackend("cuda-emu", new EmulatedRuntime(), DType.F16), new DecoderLimits(4, 2, 64, 16))) {
             int[] prompt = cpu.tokenizer().encode("the weather in the south was warm and", false);
             assertTrue(prompt.length > 4);
             float[] ref = new float[cpu.vocabSize()], got = new float[small.vocabSize()];
             try (Session c = cpu.newSession()) {
                 c.feed(prompt, ref);
             }
-            try (CudaMambaState s = small.newState(64, arena); CudaMambaState s2 = small.newState(64, arena)) {
-                small.forward(prompt, 0, prompt.length, 0, s, got);
-                assertEquals(prompt.length, s.position());
+            try (Decoder.Sequence s = small.newSequence(64); Decoder.Sequence s2 = small.newSequence(64)) {
+                small.forward(s, prompt, 0, prompt.length, 0, got);
                 float d = maxDiff(ref, got);
-                System.out.printf("mamba cuda-emu, prompt of %d with a 4-token workspace: max |logit diff| = %.5f%n", prompt.length, d);
+                System.out.printf("mamba cuda-emu, prompt of %d in passes of 4 tokens: max |logit diff| = %.5f%n", prompt.length, d);
                 assertTrue(d <= TOLERANCE, "max logit difference " + d);
-                TransfuseException full = assertThrows(TransfuseException.class, () -> small.newState(8, arena));
-                assertTrue(full.getMessage().contains("all 2 sequences"), full.getMessage());
+                TransfuseException full = assertThrows(TransfuseException.class, () -> small.newSequence(8));
+                assertTrue(full.getMessage().contains("all 2 Mamba state slots"), full.getMessage());
                 IllegalArgumentException rewind = assertThrows(IllegalArgumentException.class,
-                        () -> small.forward(new int[] {1}, 0, 1, 3, s, new float[small.vocabSize()]));
+                        () -> small.forward(s, new int[] {1}, 0, 1, 3, new float[small.vocabSize()]));
                 assertTrue(rewind.getMessage().contains("continues at position " + prompt.length), rewind.getMessage());
-                assertThrows(IllegalArgumentException.class, () -> small.forward(new int[] {small.vocabSize()}, 0, 1, 0, s2, new float[small.vocabSize()]));
-                try (Decoder.SequenceState foreign = emu.decoder().newState(8, arena)) {
+                assertThrows(IllegalArgumentException.class, () -> small.forward(s2, new int[] {small.vocabSize()}, 0, 1, 0, new float[small.vocabSize()]));
+                try (Decoder.Sequence foreign = emu.decoder().newSequence(8)) {
                     IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
-                            () -> small.forward(new int[] {1}, 0, 1, 0, foreign, new float[small.vocabSize()]));
-                    assertTrue(other.getMessage().contains("not made by this"), other.getMessage());
+                            () -> small.forward(foreign, new int[] {1}, 0, 1, 0, new float[small.vocabSize()]));
+                    assertTrue(other.getMessage().contains("does not belong"), other.getMessage());
                 }
             }
-            try (CudaMambaState again = small.newState(8, arena)) {
-                assertTrue(again.capacity() == 8, "a closed state's slot is free again");
+            try (Decoder.Sequence again = small.newSequence(8)) {
+                assertEquals(8, again.capacity(), "a closed sequence's slot is free again");
             }
         }
     }
 
     @Test
     void decodeStepIsRecordedOncePerSlotAndReplayed() {
-        CudaMambaModel model = (CudaMambaModel) emu.decoder();
+        CudaBackend backend = LlamaCudaEmuTest.backend(emu);
         try (Session g = emu.newSession()) {
             float[] logits = new float[emu.vocabSize()];
             g.feed(new int[] {5, 6}, logits);
-            g.feed(new int[] {argmax(logits)}, logits);
-            int graphs = model.recordedGraphs();
+            for (int i = 0; i < 2; i++) g.feed(new int[] {argmax(logits)}, logits); // run once, then recorded
+            int graphs = backend.recordedGraphs();
             for (int i = 0; i < 5; i++) g.feed(new int[] {argmax(logits)}, logits);
-            assertEquals(graphs, model.recordedGraphs(), "later tokens replay the recorded graph");
+            assertEquals(graphs, backend.recordedGraphs(), "later tokens replay the recorded graph");
             assertTrue(graphs >= 1);
         }
+    }
+
+    /** Several Mamba sequences per pass (each keeps its own state slot): batched equals alone, on the emulator and against the CPU. */
+    @Test
+    void mixedBatchMatchesEachSequenceAloneAndTheCpu() {
+        MixedBatch.Result onEmu = MixedBatch.run(emuUntied.decoder(), emuUntied.vocabSize(), 9);
+        MixedBatch.Result onCpu = MixedBatch.run(cpuUntied.decoder(), cpuUntied.vocabSize(), 9);
+        double vsCpu = new MixedBatch.Result(onEmu.batched(), onCpu.alone()).maxDiff();
+        System.out.printf("mamba cuda-emu mixed batch: batched vs alone %.5f, vs cpu %.5f%n", onEmu.maxDiff(), vsCpu);
+        assertTrue(onEmu.maxDiff() <= UNTIED_TOLERANCE, "batched vs alone on cuda-emu: " + onEmu.maxDiff());
+        assertTrue(vsCpu <= UNTIED_TOLERANCE, "batched cuda-emu vs cpu alone: " + vsCpu);
     }
 
     /**
@@ -241,7 +252,7 @@ public class MambaCudaEmuTest {
     void deviceMemoryReturnsToZeroAfterClose() {
         long before = DeviceArena.bytesInUse();
         LanguageModel m = Transfuse.load(tiny, LoadOptions.defaults().withDevice(Device.CUDA_EMU));
-        assertTrue(m.decoder() instanceof CudaMambaModel);
+        assertTrue(m.decoder() instanceof MambaModel);
         assertTrue(DeviceArena.bytesInUse() > before);
         try (Session s = m.newSession()) {
             s.feed(new int[] {1, 2, 3}, new float[m.vocabSize()]);

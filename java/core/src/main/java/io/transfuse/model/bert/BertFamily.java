@@ -51,7 +51,7 @@ public final class BertFamily implements EncoderFamily {
             int seq = config.maxSequence();
             int rows = Math.max(seq, Math.min(WORKSPACE_ROWS, encoder.batchSize() * seq));
             Pooling pooling = encoder.resolve(Pooling.read(dir));
-            BertModel graph = new BertModel(config, w, backend, rows, encoder.batchSize());
+            BertModel graph = new BertModel(config, w, backend, rows, encoder.batchSize(), source.arena());
             return new Parts(graph, tokenizer, pooling, maxTokens(dir, config, tokenizer));
         } catch (RuntimeException e) {
             backend.close();

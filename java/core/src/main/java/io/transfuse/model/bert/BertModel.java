@@ -3,6 +3,7 @@ package io.transfuse.model.bert;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backend.WeightUse;
 import io.transfuse.backend.EncoderBatch;
+import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.EncoderGraph;
 import io.transfuse.model.EncoderStack;
 import io.transfuse.tensor.DType;
@@ -29,7 +30,8 @@ public final class BertModel implements EncoderGraph {
     private boolean closed;
 
     /** Builds the graph on {@code ops}, which it owns from now on (closed with it). */
-    public BertModel(BertConfig config, BertWeights w, Backend ops, int maxTokens, int maxSequences) {
+    /** @param hostArena the model's arena (host copies the backend may read in place live there) */
+    public BertModel(BertConfig config, BertWeights w, Backend ops, int maxTokens, int maxSequences, TrackedArena hostArena) {
         if (maxTokens < config.maxSequence()) throw new IllegalArgumentException("maxTokens must hold one sequence of " + config.maxSequence());
         this.c = config;
         this.ops = ops;
@@ -47,7 +49,7 @@ public final class BertModel implements EncoderGraph {
                     L.intermediate(), L.intermediateBias(), L.output(), L.outputBias(), L.outputNormWeight(), L.outputNormBias()));
         }
         stack = new EncoderStack(ops, c.source(), layers, EncoderStack.Norm.POST, c.hidden(), c.heads(), c.intermediate(),
-                c.layerNormEps(), maxTokens);
+                c.layerNormEps(), maxTokens, hostArena);
         batch = new EncoderBatch(ops, maxTokens, Math.min(maxTokens, Math.max(1, maxSequences)), c.positionOffset());
         x = ops.allocate("hidden state", act, maxTokens, c.hidden());
         tmp = ops.allocate("embedding terms", act, maxTokens, c.hidden());

@@ -6,7 +6,7 @@ import io.transfuse.loader.GgufFile;
 import io.transfuse.loader.ModelSource;
 import io.transfuse.model.DecoderFamily;
 import io.transfuse.model.DecoderLimits;
-import io.transfuse.tokenizer.SentencePieceBpe;
+import io.transfuse.tokenizer.GgufTokenizers;
 import io.transfuse.tokenizer.Tokenizer;
 import io.transfuse.tokenizer.hf.HfTokenizer;
 
@@ -31,7 +31,7 @@ public final class LlamaFamily implements DecoderFamily {
             Tokenizer tokenizer = null;
             if (source.format() == ModelSource.Format.GGUF) {
                 GgufFile gguf = source.gguf();
-                if (gguf.metadata().containsKey("tokenizer.ggml.tokens")) tokenizer = SentencePieceBpe.fromGguf(gguf);
+                tokenizer = GgufTokenizers.load(gguf);
                 int vocab = tokenizer != null ? tokenizer.vocabularySize() : (int) gguf.tensor(LlamaWeights.Names.GGUF.tokenEmbedding()).dim(0);
                 config = LlamaConfigs.config(gguf, vocab);
                 weights = LlamaWeights.from(gguf, LlamaWeights.Names.GGUF, config);

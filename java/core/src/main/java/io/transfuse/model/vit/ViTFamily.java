@@ -27,7 +27,7 @@ public final class ViTFamily implements ClassifierFamily {
             ImagePreprocessor pre = ImagePreprocessor.forModel(source.directory(), c.imageSize());
             // Plan for the largest image the processor makes (its crop or fixed size), else the config's size.
             int side = Math.max(c.imageSize(), pre.maxOutputSide());
-            return new Parts(new ViTModel(c, w, backend, side), pre);
+            return new Parts(new ViTModel(c, w, backend, side, source.arena()), pre);
         } catch (RuntimeException e) {
             backend.close();
             throw e;

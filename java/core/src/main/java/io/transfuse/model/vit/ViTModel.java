@@ -4,6 +4,7 @@ import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backend.WeightUse;
 import io.transfuse.backend.EncoderBatch;
+import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.ClassifierGraph;
 import io.transfuse.model.EncoderStack;
 import io.transfuse.tensor.DType;
@@ -42,7 +43,8 @@ public final class ViTModel implements ClassifierGraph {
     private record Head(Tensor weight, Tensor bias, int token) {}
 
     /** Builds the graph on {@code ops}, which it owns from now on (closed with it). */
-    public ViTModel(ViTConfig config, ViTWeights w, Backend ops, int maxSide) {
+    /** @param hostArena the model's arena (host copies the backend may read in place live there) */
+    public ViTModel(ViTConfig config, ViTWeights w, Backend ops, int maxSide, TrackedArena hostArena) {
         this.c = config;
         this.ops = ops;
         int h = c.hidden(), p = c.patchSize(), grid = maxSide / p;
@@ -64,7 +66,7 @@ public final class ViTModel implements ClassifierGraph {
             layers.add(new EncoderStack.LayerWeights(L.wq(), L.bq(), L.wk(), L.bk(), L.wv(), L.bv(), L.wo(), L.bo(),
                     L.ln1Weight(), L.ln1Bias(), L.wUp(), L.bUp(), L.wDown(), L.bDown(), L.ln2Weight(), L.ln2Bias()));
         }
-        stack = new EncoderStack(ops, c.source(), layers, EncoderStack.Norm.PRE, h, c.heads(), c.intermediate(), c.layerNormEps(), maxTokens);
+        stack = new EncoderStack(ops, c.source(), layers, EncoderStack.Norm.PRE, h, c.heads(), c.intermediate(), c.layerNormEps(), maxTokens, hostArena);
         batch = new EncoderBatch(ops, maxTokens, 1, 0);
         prefix = concat(Dequantize.toFloats(w.clsToken()), w.distillationToken() == null ? new float[0] : Dequantize.toFloats(w.distillationToken()));
         positions = Dequantize.toFloats(w.positions());

@@ -2,7 +2,7 @@ package io.transfuse.cuda.kernels;
 
 import io.transfuse.backend.NativeLibrary;
 import io.transfuse.backend.Activation;
-import io.transfuse.cuda.runtime.ElemType;
+import io.transfuse.tensor.DType;
 import io.transfuse.cuda.runtime.GpuRuntime;
 import io.transfuse.cuda.runtime.GpuStream;
 
@@ -74,7 +74,7 @@ public final class KernelLibrary {
     }
 
     /** RMSNorm with optional fused residual (residual 0 = none): see tf_rmsnorm. out may be x, residual or both. */
-    public void rmsnorm(GpuStream s, long out, long residual, long x, long weight, int rows, int dim, float eps, ElemType t) {
+    public void rmsnorm(GpuStream s, long out, long residual, long x, long weight, int rows, int dim, float eps, DType t) {
         nonNull("rmsnorm", out, x, weight);
         positive("rmsnorm rows", rows);
         positive("rmsnorm dim", dim);
@@ -86,7 +86,7 @@ public final class KernelLibrary {
      * residual or both (post-LN in place: {@code layernorm(s, x, x, delta, ...)} leaves norm(x + delta) in x).
      */
     public void layernorm(GpuStream s, long out, long residual, long x, long weight, long bias, int rows, int dim, float eps,
-                          ElemType t) {
+                          DType t) {
         nonNull("layernorm", out, x, weight);
         positive("layernorm rows", rows);
         positive("layernorm dim", dim);
@@ -99,7 +99,7 @@ public final class KernelLibrary {
      * over [rows][n]; bias and residual 0 for none, groupRows 0 for one bias row. out may alias x or residual.
      */
     public void biasAct(GpuStream s, long out, long x, long bias, long residual, int rows, int n, int groupRows,
-                        Activation act, ElemType t) {
+                        Activation act, DType t) {
         nonNull("bias_act", out, x);
         positive("bias_act rows", rows);
         positive("bias_act n", n);
@@ -109,7 +109,7 @@ public final class KernelLibrary {
     }
 
     /** out[t] = table[ids[t]] (ids int32 on the device); table and out of type t. */
-    public void embedding(GpuStream s, long out, long ids, long table, int tokens, int dim, int vocab, ElemType t) {
+    public void embedding(GpuStream s, long out, long ids, long table, int tokens, int dim, int vocab, DType t) {
         nonNull("embedding", out, ids, table);
         positive("embedding tokens", tokens);
         positive("embedding dim", dim);
@@ -118,14 +118,15 @@ public final class KernelLibrary {
                 t.tfCode(), t.tfCode(), st));
     }
 
-    /** RoPE in place on q (or 0) and k (or 0): see tf_rope. */
+    /** RoPE in place on q (or 0) and k (or 0), cos and sin scaled by mscale: see tf_rope. */
     public void rope(GpuStream s, long q, long k, long positions, long invFreq, int tokens, int heads, int kvHeads,
-                     int headDim, int rotaryDim, int layout, ElemType t) {
+                     int headDim, int rotaryDim, int layout, float mscale, DType t) {
         nonNull("rope", positions, invFreq);
         positive("rope tokens", tokens);
         checkRotary(headDim, rotaryDim);
+        checkMscale(mscale);
         rt.launch(s, "tf_rope", st -> (int) rope.invokeExact(p(q), p(k), p(positions), p(invFreq), tokens, heads, kvHeads,
-                headDim, rotaryDim, layout, 1f, t.tfCode(), st));
+                headDim, rotaryDim, layout, mscale, t.tfCode(), st));
     }
 
     /**
@@ -134,24 +135,25 @@ public final class KernelLibrary {
      */
     public void ropeKvCache(GpuStream s, long q, long k, long v, long kCache, long vCache, long blockTable, long positions,
                             long seqIds, long invFreq, int tokens, int heads, int kvHeads, int headDim, int rotaryDim,
-                            int layout, int blockSize, int maxBlocksPerSeq, ElemType t) {
+                            int layout, float mscale, int blockSize, int maxBlocksPerSeq, DType t) {
         nonNull("rope_kv_cache", k, v, kCache, vCache, blockTable, positions, seqIds);
         if (rotaryDim > 0) nonNull("rope_kv_cache inv_freq", invFreq);
         positive("rope_kv_cache tokens", tokens);
         positive("rope_kv_cache block size", blockSize);
         positive("rope_kv_cache max blocks per sequence", maxBlocksPerSeq);
         checkRotary(headDim, rotaryDim);
+        checkMscale(mscale);
         rt.launch(s, "tf_rope_kv_cache", st -> (int) ropeKvCache.invokeExact(p(q), p(k), p(v), p(kCache), p(vCache),
-                p(blockTable), p(positions), p(seqIds), p(invFreq), tokens, heads, kvHeads, headDim, rotaryDim, layout, 1f,
+                p(blockTable), p(positions), p(seqIds), p(invFreq), tokens, heads, kvHeads, headDim, rotaryDim, layout, mscale,
                 blockSize, maxBlocksPerSeq, t.tfCode(), st));
     }
 
     /**
      * Gated linear unit: {@code out[t][j] = act(gate[t * inStride + j]) * up[t * inStride + j]}, out [tokens][ffn] packed
      * (tf_glu). Separate gate and up buffers: inStride = ffn (then out may be gate or up, in place). The two halves of
-     * one fused [tokens][2 ffn] gate/up GEMM output: up = gate + ffn * t.bytes(), inStride = 2 ffn.
+     * one fused [tokens][2 ffn] gate/up GEMM output: up = gate + ffn * t.elementBytes(), inStride = 2 ffn.
      */
-    public void glu(GpuStream s, long out, long gate, long up, int tokens, int ffn, long inStride, Activation act, ElemType t) {
+    public void glu(GpuStream s, long out, long gate, long up, int tokens, int ffn, long inStride, Activation act, DType t) {
         nonNull("glu", out, gate, up);
         positive("glu tokens", tokens);
         positive("glu ffn", ffn);
@@ -169,7 +171,7 @@ public final class KernelLibrary {
      */
     public void attentionPrefill(GpuStream s, long q, long k, long v, long o, long cuSeqlensQ, long cuSeqlensK, int batch,
                                  int maxSeqlenQ, int heads, int kvHeads, int headDim, long qStride, long kvStride,
-                                 float scale, boolean causal, ElemType t) {
+                                 float scale, boolean causal, DType t) {
         nonNull("attention prefill", q, k, v, o, cuSeqlensQ, cuSeqlensK);
         checkHeads(heads, kvHeads);
         if (!supportsPrefillHeadDim(headDim)) {
@@ -189,7 +191,7 @@ public final class KernelLibrary {
     /** Paged flash-decoding: see tf_attention_decode_*. {@code workspace} holds {@link #decodeWorkspaceBytes} bytes. */
     public void attentionDecode(GpuStream s, long q, long kCache, long vCache, long o, long blockTable, long contextLens,
                                 int batch, int heads, int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq,
-                                int maxContextLen, int splitLen, float scale, long workspace, ElemType t) {
+                                int maxContextLen, int splitLen, float scale, long workspace, DType t) {
         nonNull("attention decode", q, kCache, vCache, o, blockTable, contextLens, workspace);
         checkAttention(heads, kvHeads, headDim);
         positive("attention decode batch", batch);
@@ -208,7 +210,7 @@ public final class KernelLibrary {
      */
     public void selectiveScan(GpuStream s, long out, long finalState, long u, long delta, long a, long b, long c, long d,
                               long z, long deltaBias, long initialState, int batch, int dim, int seqlen, int dstate,
-                              int nGroups, ElemType t) {
+                              int nGroups, DType t) {
         nonNull("selective_scan", out, u, delta, a, b, c);
         positive("selective_scan seqlen", seqlen);
         checkScan("selective_scan", batch, dim, dstate, nGroups);
@@ -221,7 +223,7 @@ public final class KernelLibrary {
      * tf_selective_state_update. out may be x (in place).
      */
     public void selectiveStateUpdate(GpuStream s, long out, long state, long x, long delta, long a, long b, long c, long d,
-                                     long z, long deltaBias, int batch, int dim, int dstate, int nGroups, ElemType t) {
+                                     long z, long deltaBias, int batch, int dim, int dstate, int nGroups, DType t) {
         nonNull("selective_state_update", out, state, x, delta, a, b, c);
         checkScan("selective_state_update", batch, dim, dstate, nGroups);
         rt.launch(s, "tf_selective_state_update", st -> (int) selectiveStateUpdate.invokeExact(p(out), p(state), p(x), p(delta),
@@ -233,7 +235,7 @@ public final class KernelLibrary {
      * tf_causal_conv1d. convStateOut (or 0) receives the last width-1 inputs; bias may be 0; out must not alias x.
      */
     public void causalConv1d(GpuStream s, long out, long convStateOut, long x, long weight, long bias, int batch, int dim,
-                             int seqlen, int width, boolean silu, ElemType t) {
+                             int seqlen, int width, boolean silu, DType t) {
         nonNull("causal_conv1d", out, x, weight);
         positive("causal_conv1d batch", batch);
         positive("causal_conv1d dim", dim);
@@ -248,7 +250,7 @@ public final class KernelLibrary {
      * tf_causal_conv1d_update. out may be x (in place).
      */
     public void causalConv1dUpdate(GpuStream s, long out, long convState, long x, long weight, long bias, int batch, int dim,
-                                   int width, boolean silu, ElemType t) {
+                                   int width, boolean silu, DType t) {
         nonNull("causal_conv1d_update", out, x, weight);
         if (width > 1) nonNull("causal_conv1d_update", convState);
         positive("causal_conv1d_update batch", batch);
@@ -262,11 +264,11 @@ public final class KernelLibrary {
      * {@code out[c][r] = in[r][c]} for in [rows][cols], out [cols][rows], any element type (tf_transpose): between
      * token-major activations and the channel-major Mamba kernels. out must not overlap in.
      */
-    public void transpose(GpuStream s, long out, long in, int rows, int cols, ElemType t) {
+    public void transpose(GpuStream s, long out, long in, int rows, int cols, DType t) {
         nonNull("transpose", out, in);
         positive("transpose rows", rows);
         positive("transpose cols", cols);
-        long bytes = (long) rows * cols * t.bytes();
+        long bytes = (long) rows * cols * t.elementBytes();
         if (out < in + bytes && in < out + bytes) {
             throw new IllegalArgumentException("transpose: out must not overlap in (" + bytes + " bytes each)");
         }
@@ -309,7 +311,7 @@ public final class KernelLibrary {
         return FunctionDescriptor.of(JAVA_INT, args);
     }
 
-    private static MethodHandle half(ElemType t, MethodHandle f16, MethodHandle bf16) {
+    private static MethodHandle half(DType t, MethodHandle f16, MethodHandle bf16) {
         return switch (t) {
             case F16 -> f16;
             case BF16 -> bf16;
@@ -317,7 +319,7 @@ public final class KernelLibrary {
         };
     }
 
-    private static String name(ElemType t) { return t == ElemType.F16 ? "f16" : "bf16"; }
+    private static String name(DType t) { return t == DType.F16 ? "f16" : "bf16"; }
 
     private static void nonNull(String what, long... addresses) {
         for (long a : addresses) if (a == 0) throw new IllegalArgumentException(what + ": a required device pointer is null");
@@ -344,6 +346,10 @@ public final class KernelLibrary {
         if (headDim <= 0 || rotaryDim < 0 || rotaryDim % 2 != 0 || rotaryDim > headDim) {
             throw new IllegalArgumentException("rotary dim " + rotaryDim + " must be even and <= head dim " + headDim);
         }
+    }
+
+    private static void checkMscale(float mscale) {
+        if (!(mscale > 0) || Float.isInfinite(mscale)) throw new IllegalArgumentException("rope mscale must be positive and finite, got " + mscale);
     }
 
     private static void checkScan(String what, int batch, int dim, int dstate, int nGroups) {

@@ -7,9 +7,9 @@ package io.transfuse.cuda.runtime;
  * accumulation; C is not read when beta is 0. Validated on construction (cuBLAS's rules).
  */
 public record Gemm(boolean transA, boolean transB, int m, int n, int k, float alpha,
-                   long a, ElemType aType, long lda, long strideA,
-                   long b, ElemType bType, long ldb, long strideB, float beta,
-                   long c, ElemType cType, long ldc, long strideC, int batch) {
+                   long a, DType aType, long lda, long strideA,
+                   long b, DType bType, long ldb, long strideB, float beta,
+                   long c, DType cType, long ldc, long strideC, int batch) {
     public Gemm {
         if (m < 0 || n < 0 || k < 0) throw new IllegalArgumentException("GEMM sizes must be >= 0, got m=" + m + " n=" + n + " k=" + k);
         if (batch < 1) throw new IllegalArgumentException("GEMM batch must be >= 1, got " + batch);
@@ -27,7 +27,7 @@ public record Gemm(boolean transA, boolean transB, int m, int n, int k, float al
      * x [tokens][in], y [tokens][out]: in column-major terms {@code y^T = w^T^T x^T}, i.e. op(A) = w
      * (A = the column-major in x out view of w, transposed), B = x^T (in x tokens, not transposed).
      */
-    public static Gemm linear(long y, ElemType yType, long x, long w, ElemType wType, int tokens, int in, int out) {
+    public static Gemm linear(long y, DType yType, long x, long w, DType wType, int tokens, int in, int out) {
         return new Gemm(true, false, out, tokens, in, 1f, w, wType, in, 0, x, wType, in, 0, 0f, y, yType, out, 0, 1);
     }
 

@@ -3,7 +3,7 @@ package io.transfuse.cuda.kernels;
 import io.transfuse.backend.Activation;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;
-import io.transfuse.cuda.runtime.ElemType;
+import io.transfuse.tensor.DType;
 import io.transfuse.cuda.runtime.EmulatedRuntime;
 import io.transfuse.cuda.runtime.GpuStream;
 import org.junit.jupiter.api.AfterEach;
@@ -52,7 +52,7 @@ class KernelLibraryTest {
         int rows = 37, cols = 70;
         float[] in = random(rows * cols, 1);
         DeviceBuffer a = upload(in), b = dev.allocate("out", (long) rows * cols * 4);
-        kk.transpose(s, b.address(), a.address(), rows, cols, ElemType.F32);
+        kk.transpose(s, b.address(), a.address(), rows, cols, DType.F32);
         float[] out = download(b, rows * cols), want = new float[rows * cols];
         for (int r = 0; r < rows; r++) for (int c = 0; c < cols; c++) want[c * rows + r] = in[r * cols + c];
         assertArrayEquals(want, out);
@@ -63,7 +63,7 @@ class KernelLibraryTest {
         int tokens = 3, ffn = 20;
         float[] gate = random(tokens * ffn, 2), up = random(tokens * ffn, 3);
         DeviceBuffer g = upload(gate), u = upload(up), out = dev.allocate("out", (long) tokens * ffn * 4);
-        kk.glu(s, out.address(), g.address(), u.address(), tokens, ffn, ffn, Activation.SILU, ElemType.F32);
+        kk.glu(s, out.address(), g.address(), u.address(), tokens, ffn, ffn, Activation.SILU, DType.F32);
         float[] want = new float[tokens * ffn];
         for (int i = 0; i < want.length; i++) want[i] = (float) (gate[i] / (1 + Math.exp(-gate[i])) * up[i]);
         assertArrayEquals(want, download(out, tokens * ffn), 1e-5f);
@@ -75,14 +75,14 @@ class KernelLibraryTest {
             System.arraycopy(up, t * ffn, fused, t * 2 * ffn + ffn, ffn);
         }
         DeviceBuffer gu = upload(fused);
-        kk.glu(s, out.address(), gu.address(), gu.address() + ffn * 4L, tokens, ffn, 2L * ffn, Activation.IDENTITY, ElemType.F32);
+        kk.glu(s, out.address(), gu.address(), gu.address() + ffn * 4L, tokens, ffn, 2L * ffn, Activation.IDENTITY, DType.F32);
         for (int i = 0; i < want.length; i++) want[i] = gate[i] * up[i];
         assertArrayEquals(want, download(out, tokens * ffn), 1e-6f);
 
         assertThrows(IllegalArgumentException.class,
-                () -> kk.glu(s, out.address(), g.address(), u.address(), tokens, ffn, ffn - 1, Activation.SILU, ElemType.F32));
+                () -> kk.glu(s, out.address(), g.address(), u.address(), tokens, ffn, ffn - 1, Activation.SILU, DType.F32));
         assertThrows(IllegalArgumentException.class,
-                () -> kk.glu(s, out.address(), g.address(), 0, tokens, ffn, ffn, Activation.SILU, ElemType.F32));
+                () -> kk.glu(s, out.address(), g.address(), 0, tokens, ffn, ffn, Activation.SILU, DType.F32));
     }
 
     @Test
@@ -97,20 +97,20 @@ class KernelLibraryTest {
         long q = qkv.address(), k = q + (long) heads * d * 2, v = k + (long) kvHeads * d * 2;
         // The fused layout runs (inputs are zero: every output row is the mean of zero values).
         kk.attentionPrefill(s, q, k, v, o.address(), cu.address(), cu.address(), 1, tokens, heads, kvHeads, d, qkvStride,
-                qkvStride, 0.125f, true, ElemType.F16);
+                qkvStride, 0.125f, true, DType.F16);
         assertThrows(IllegalArgumentException.class, () -> kk.attentionPrefill(s, q, k, v, o.address(), cu.address(),
-                cu.address(), 1, tokens, heads, kvHeads, d, (long) heads * d - 8, qkvStride, 0.125f, true, ElemType.F16));
+                cu.address(), 1, tokens, heads, kvHeads, d, (long) heads * d - 8, qkvStride, 0.125f, true, DType.F16));
         assertThrows(IllegalArgumentException.class, () -> kk.attentionPrefill(s, q, k, v, o.address(), cu.address(),
-                cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride + 4, 0.125f, true, ElemType.F16));
+                cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride + 4, 0.125f, true, DType.F16));
         assertThrows(IllegalArgumentException.class, () -> kk.attentionPrefill(s, q, k + 2, v, o.address(), cu.address(),
-                cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride, 0.125f, true, ElemType.F16));
+                cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride, 0.125f, true, DType.F16));
     }
 
     @Test
     void transposeRejectsOverlapAndBadShapes() {
         DeviceBuffer a = dev.allocate("a", 64 * 4);
-        assertThrows(IllegalArgumentException.class, () -> kk.transpose(s, a.address() + 16, a.address(), 4, 4, ElemType.F32));
-        assertThrows(IllegalArgumentException.class, () -> kk.transpose(s, a.address(), a.address(), 0, 4, ElemType.F32));
+        assertThrows(IllegalArgumentException.class, () -> kk.transpose(s, a.address() + 16, a.address(), 4, 4, DType.F32));
+        assertThrows(IllegalArgumentException.class, () -> kk.transpose(s, a.address(), a.address(), 0, 4, DType.F32));
     }
 
     @Test
@@ -120,12 +120,12 @@ class KernelLibraryTest {
         DeviceBuffer kb = upload(k), vb = upload(v), kc = dev.allocate("kc", headDim * 4L), vc = dev.allocate("vc", headDim * 4L);
         DeviceBuffer zeros = dev.allocate("table, position, sequence", 16); // all three int32 [1] = 0
         kk.ropeKvCache(s, 0, kb.address(), vb.address(), kc.address(), vc.address(), zeros.address(), zeros.address() + 4,
-                zeros.address() + 8, 0, 1, 1, kvHeads, headDim, 0, 0, 1, 1, ElemType.F32);
+                zeros.address() + 8, 0, 1, 1, kvHeads, headDim, 0, 0, 1f, 1, 1, DType.F32);
         assertArrayEquals(k, download(kc, headDim));
         assertArrayEquals(v, download(vc, headDim));
         assertThrows(IllegalArgumentException.class, () -> kk.ropeKvCache(s, 0, kb.address(), vb.address(), kc.address(),
-                vc.address(), zeros.address(), zeros.address(), zeros.address(), 0, 1, 1, kvHeads, headDim, headDim, 0, 1, 1,
-                ElemType.F32));
+                vc.address(), zeros.address(), zeros.address(), zeros.address(), 0, 1, 1, kvHeads, headDim, headDim, 0, 1f, 1, 1,
+                DType.F32));
     }
 
     private static float[] random(int n, long seed) {

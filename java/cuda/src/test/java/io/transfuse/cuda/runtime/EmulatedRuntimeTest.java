@@ -120,20 +120,20 @@ class EmulatedRuntimeTest {
             GpuStream s = rt.defaultStream();
             rt.copyHostToDevice(s, ha, a.address(), ha.byteSize());
             rt.copyHostToDevice(s, hb, b.address(), hb.byteSize());
-            Gemm g1 = new Gemm(false, false, m, n, k, 1f, a.address(), ElemType.F16, m, 0, b.address(), ElemType.F16, k, 0, 0f,
-                    direct.address(), ElemType.F32, m, 0, 1);
+            Gemm g1 = new Gemm(false, false, m, n, k, 1f, a.address(), DType.F16, m, 0, b.address(), DType.F16, k, 0, 0f,
+                    direct.address(), DType.F32, m, 0, 1);
             rt.gemm(s, g1);
             MemorySegment one = host.allocate((long) m * 4);
             for (int i = 0; i < m; i++) one.setAtIndex(ValueLayout.JAVA_FLOAT, i, 1f);
             rt.copyHostToDevice(s, one, ones.address(), one.byteSize());
-            rt.kernels().rmsnorm(s, normed.address(), 0, direct.address(), ones.address(), n, m, 1e-5f, ElemType.F32);
+            rt.kernels().rmsnorm(s, normed.address(), 0, direct.address(), ones.address(), n, m, 1e-5f, DType.F32);
             // Record: GEMM into `replayed`, then a device copy of it; nothing runs until the launch.
             rt.beginCapture(s);
-            rt.gemm(s, new Gemm(false, false, m, n, k, 1f, a.address(), ElemType.F16, m, 0, b.address(), ElemType.F16, k, 0, 0f,
-                    replayed.address(), ElemType.F32, m, 0, 1));
+            rt.gemm(s, new Gemm(false, false, m, n, k, 1f, a.address(), DType.F16, m, 0, b.address(), DType.F16, k, 0, 0f,
+                    replayed.address(), DType.F32, m, 0, 1));
             rt.copyDeviceToDevice(s, replayed.address(), copy.address(), (long) m * n * 4);
             // ... and a kernel: RMSNorm of the GEMM result's columns, in place on the copy.
-            rt.kernels().rmsnorm(s, copy.address(), 0, copy.address(), ones.address(), n, m, 1e-5f, ElemType.F32);
+            rt.kernels().rmsnorm(s, copy.address(), 0, copy.address(), ones.address(), n, m, 1e-5f, DType.F32);
             assertThrows(IllegalStateException.class, () -> rt.copyHostToDevice(s, ha, a.address(), 8));
             GpuGraph graph = rt.endCapture(s);
             assertEquals(3, graph.nodeCount());

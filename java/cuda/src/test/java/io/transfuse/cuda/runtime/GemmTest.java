@@ -31,24 +31,24 @@ public class GemmTest {
     public static void allCases(GpuRuntime rt) {
         for (boolean ta : new boolean[] {false, true}) {
             for (boolean tb : new boolean[] {false, true}) {
-                check(rt, ta, tb, 13, 7, 33, 5, 3, 2, 1.5f, 0f, ElemType.F16, ElemType.F32, 1);
-                check(rt, ta, tb, 16, 1, 64, 0, 0, 0, 1f, 0.5f, ElemType.BF16, ElemType.F32, 1);
-                check(rt, ta, tb, 9, 11, 20, 1, 4, 3, -0.75f, 2f, ElemType.F16, ElemType.F16, 3);
+                check(rt, ta, tb, 13, 7, 33, 5, 3, 2, 1.5f, 0f, DType.F16, DType.F32, 1);
+                check(rt, ta, tb, 16, 1, 64, 0, 0, 0, 1f, 0.5f, DType.BF16, DType.F32, 1);
+                check(rt, ta, tb, 9, 11, 20, 1, 4, 3, -0.75f, 2f, DType.F16, DType.F16, 3);
             }
         }
     }
 
     @Test
     void invalidLeadingDimensionIsRejectedBeforeTheDowncall() {
-        assertThrows(IllegalArgumentException.class, () -> new Gemm(false, false, 8, 4, 4, 1f, 64, ElemType.F16, 7, 0, 64,
-                ElemType.F16, 4, 0, 0f, 64, ElemType.F32, 8, 0, 1));
-        assertThrows(IllegalArgumentException.class, () -> new Gemm(true, false, 8, 4, 16, 1f, 64, ElemType.F16, 8, 0, 64,
-                ElemType.F16, 16, 0, 0f, 64, ElemType.F32, 8, 0, 1));
+        assertThrows(IllegalArgumentException.class, () -> new Gemm(false, false, 8, 4, 4, 1f, 64, DType.F16, 7, 0, 64,
+                DType.F16, 4, 0, 0f, 64, DType.F32, 8, 0, 1));
+        assertThrows(IllegalArgumentException.class, () -> new Gemm(true, false, 8, 4, 16, 1f, 64, DType.F16, 8, 0, 64,
+                DType.F16, 16, 0, 0f, 64, DType.F32, 8, 0, 1));
     }
 
     /** One GEMM with leading dimensions padded by padA/padB/padC and {@code batch} strided entries. */
     private static void check(GpuRuntime rt, boolean ta, boolean tb, int m, int n, int k, int padA, int padB, int padC, float alpha, float beta,
-                              ElemType in, ElemType out, int batch) {
+                              DType in, DType out, int batch) {
         int aRows = ta ? k : m, aCols = ta ? m : k, bRows = tb ? n : k, bCols = tb ? k : n;
         int lda = aRows + padA, ldb = bRows + padB, ldc = m + padC;
         long strideA = (long) lda * aCols + 3, strideB = (long) ldb * bCols + 5, strideC = (long) ldc * n + 1;
@@ -81,7 +81,7 @@ public class GemmTest {
                             mag += Math.abs(av * bv);
                         }
                         double want = alpha * sum + (beta != 0 ? beta * old : 0);
-                        double tol = 1e-5 * (1 + Math.abs(alpha) * mag) + (out == ElemType.F16 ? Math.abs(want) * 1e-3 : 0);
+                        double tol = 1e-5 * (1 + Math.abs(alpha) * mag) + (out == DType.F16 ? Math.abs(want) * 1e-3 : 0);
                         assertEquals(want, get(got, ci, out), tol, "ta=" + ta + " tb=" + tb + " batch " + e + " C[" + i + "," + j + "]");
                     }
                 }
@@ -89,9 +89,9 @@ public class GemmTest {
         }
     }
 
-    static MemorySegment random(Arena host, long n, ElemType t, long seed) {
+    static MemorySegment random(Arena host, long n, DType t, long seed) {
         Random r = new Random(seed);
-        MemorySegment s = host.allocate(n * t.bytes(), 16);
+        MemorySegment s = host.allocate(n * t.elementBytes(), 16);
         for (long i = 0; i < n; i++) {
             float v = (float) r.nextGaussian();
             switch (t) {
@@ -104,10 +104,10 @@ public class GemmTest {
     }
 
     static MemorySegment randomHalf(Arena host, long n, long seed) {
-        return random(host, n, ElemType.F16, seed);
+        return random(host, n, DType.F16, seed);
     }
 
-    static float get(MemorySegment s, long i, ElemType t) {
+    static float get(MemorySegment s, long i, DType t) {
         return switch (t) {
             case F32 -> s.getAtIndex(ValueLayout.JAVA_FLOAT, i);
             case F16 -> Float.float16ToFloat(s.getAtIndex(ValueLayout.JAVA_SHORT, i));
