@@ -7,7 +7,9 @@ import io.transfuse.model.RopeLayout;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 
 /** The {@link Backend} over libtransfuse_cpu (OpenMP + SIMD), the embedded default. */
 public final class CpuBackend implements Backend {
@@ -30,7 +32,7 @@ public final class CpuBackend implements Backend {
     @Override
     public void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType, int tokens, int inDim,
                            int outDim, MemorySegment bias, Activation act) {
-        CpuOps.matmulBias(out, x, w, wType, tokens, inDim, outDim, bias, act == Activation.GELU_ERF);
+        CpuOps.matmulBias(out, x, w, wType, tokens, inDim, outDim, bias, act);
     }
 
     /**
@@ -53,25 +55,47 @@ public final class CpuBackend implements Backend {
         return new Tensor(w.name(), DType.F32_PANELS, w.shape(), panels);
     }
 
+    // The ABI-2 adapters below (rope, attention, the encoder ops) keep the old Backend contract on top of the
+    // new ops until the Backend interface is rebuilt around batches and the paged cache.
+
     @Override
     public void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps) {
-        CpuOps.rmsnorm(out, x, weight, tokens, dim, eps);
+        CpuOps.rmsNorm(out, null, x, weight, tokens, dim, eps);
     }
 
+    /** In place on x: x is the "k" of a one-sequence cache write (block size 1), then copied back. */
     @Override
     public void rope(MemorySegment x, int tokens, int heads, int headDim, int startPos, MemorySegment invFreq, RopeLayout layout) {
-        CpuOps.rope(x, tokens, heads, headDim, headDim, startPos, invFreq, layout);
+        long bytes = (long) tokens * heads * headDim * 4;
+        int positions = startPos + tokens;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment kc = a.allocate(bytes), vc = a.allocate(bytes);
+            MemorySegment table = a.allocate(4L * positions), pos = a.allocate(4L * tokens), seq = a.allocate(4L * tokens);
+            for (int t = 0; t < tokens; t++) {
+                table.setAtIndex(ValueLayout.JAVA_INT, startPos + t, t);
+                pos.setAtIndex(ValueLayout.JAVA_INT, t, startPos + t);
+            }
+            CpuOps.ropeKvCache(null, x, x, kc, vc, table, pos, seq, invFreq, tokens, heads, heads, headDim, headDim, layout,
+                    1f, 1, positions);
+            MemorySegment.copy(kc, 0, x, 0, bytes);
+        }
     }
 
+    /** The contiguous cache as one block of startPos + tokens positions, one table row per token. */
     @Override
     public void attention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
                           int tokens, int startPos, int heads, int kvHeads, int headDim) {
-        CpuOps.attention(out, q, k, v, tokens, startPos, heads, kvHeads, headDim, kvHeads * headDim);
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment table = a.allocate(4L * tokens), ctx = a.allocate(4L * tokens);
+            for (int t = 0; t < tokens; t++) ctx.setAtIndex(ValueLayout.JAVA_INT, t, startPos + t + 1);
+            CpuOps.attentionPaged(out, q, k, v, table, ctx, tokens, heads, kvHeads, headDim, startPos + tokens, 1,
+                    (float) (1 / Math.sqrt(headDim)), 0);
+        }
     }
 
     @Override
     public void siluGlu(MemorySegment out, MemorySegment gate, MemorySegment up, long n) {
-        CpuOps.siluGlu(out, gate, up, n);
+        CpuOps.glu(out, gate, up, n, Activation.SILU);
     }
 
     @Override
@@ -98,30 +122,53 @@ public final class CpuBackend implements Backend {
     }
 
 
+    /** out = LN(x + xBias + residual), residual unchanged unless it is out. */
     @Override
     public void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual, MemorySegment weight,
                           MemorySegment bias, int tokens, int dim, float eps) {
-        CpuOps.layerNorm(out, x, xBias, residual, weight, bias, tokens, dim, eps);
+        if (xBias != null) CpuOps.biasAct(x, xBias, tokens, dim, Activation.IDENTITY);
+        if (residual == null) {
+            CpuOps.layerNorm(out, null, x, weight, bias, tokens, dim, eps);
+        } else if (out.address() == x.address()) {
+            CpuOps.layerNorm(out, out, residual, weight, bias, tokens, dim, eps);
+        } else {
+            if (out.address() != residual.address()) MemorySegment.copy(residual, 0, out, 0, (long) tokens * dim * 4);
+            CpuOps.layerNorm(out, out, x, weight, bias, tokens, dim, eps);
+        }
     }
 
     @Override
     public void addBias(MemorySegment x, MemorySegment bias, int rows, int dim) {
-        CpuOps.addBias(x, bias, rows, dim);
+        CpuOps.biasAct(x, bias, rows, dim, Activation.IDENTITY);
     }
 
     @Override
     public void gelu(MemorySegment x, long n) {
-        CpuOps.gelu(x, n);
+        if (n > 0) CpuOps.biasAct(x, null, 1, Math.toIntExact(n), Activation.GELU_ERF);
     }
 
     @Override
     public void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim) {
-        CpuOps.biasGelu(x, bias, rows, dim);
+        CpuOps.biasAct(x, bias, rows, dim, Activation.GELU_ERF);
     }
 
+    /** The padded batch as 2 * batch packed sequences (each real part, then its padding), padding rows zeroed after. */
     @Override
     public void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment lengths,
                                        int batch, int seqLen, int heads, int headDim, int qkvStride) {
-        CpuOps.attentionBidirectional(out, q, k, v, lengths, batch, seqLen, heads, headDim, qkvStride);
+        long width = (long) heads * headDim;
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment cu = a.allocate(4L * (2 * batch + 1));
+            for (int b = 0; b < batch; b++) {
+                cu.setAtIndex(ValueLayout.JAVA_INT, 2 * b + 1, b * seqLen + lengths.getAtIndex(ValueLayout.JAVA_INT, b));
+                cu.setAtIndex(ValueLayout.JAVA_INT, 2 * b + 2, (b + 1) * seqLen);
+            }
+            CpuOps.attentionVarlen(out, q, k, v, cu, 2 * batch, heads, heads, headDim, qkvStride, qkvStride,
+                    (float) (1 / Math.sqrt(headDim)), false);
+        }
+        for (int b = 0; b < batch; b++) {
+            int len = lengths.getAtIndex(ValueLayout.JAVA_INT, b);
+            out.asSlice(((long) b * seqLen + len) * width * 4, (seqLen - len) * width * 4).fill((byte) 0);
+        }
     }
 }
