@@ -142,7 +142,7 @@ static void pairs(float* out, const float* x, uint16_t* xp, const uint16_t* w, i
             if (t < t1) block<1>(out, xp, (t - t0) / 16, w, kt, tokens, out_dim, t, cp);
             if (epi) {
                 const int c1 = (cp + 1) * 32 < out_dim ? (cp + 1) * 32 : out_dim;
-                epi->fn(out, out_dim, epi->bias, t0, t1 < tokens ? t1 : tokens, cp * 32, c1);
+                epi->fn(out, out_dim, epi->bias, epi->act, t0, t1 < tokens ? t1 : tokens, cp * 32, c1);
             }
         }
     }

@@ -4,7 +4,7 @@
  * tokens >= 16 when tf_amx_features() has TF_AMX_INT8 (CPUID AMX-TILE + AMX-INT8, the OS granted
  * the tile state through arch_prctl) and TRANSFUSE_CPU_AMX is not 0; everything else stays on the ISA tables.
  *
- * Numerics are those of the integer path in simd_kernels.inc: x quantised per block of 32
+ * Numerics are those of the integer path in matmul.inc: x quantised per block of 32
  * (d = max|x| / 127, q = round(x * 127 / max|x|)), exact int32 dot products per block, scaled by
  * d_w * d_x and summed in f32 (in a different order than the vector path, so results agree to
  * f32 rounding, not bit for bit).

@@ -1,7 +1,11 @@
-/* Matmul timing (not a test): transfuse_cpu_bench [threads]. Prints GFLOP/s and weight GB/s for
- * a 2048x768 matvec (decode) and a 128-token 2048x768 matmul (prefill), F32 and Q8_0, then the
- * all-MiniLM-L6-v2 encoder matmuls (panel-packed F32) at batch 1 and 32 of 32-token texts. */
+/* Op timings (not a test): transfuse_cpu_bench [threads] [matmul|ops]. matmul: GFLOP/s and weight GB/s
+ * for a 2048x768 matvec (decode) and a 128-token 2048x768 matmul (prefill), F32 and Q8_0, then the
+ * all-MiniLM-L6-v2 encoder matmuls (panel-packed F32) at batch 1 and 32 of 32-token texts. ops: the
+ * attention ops (MiniLM-shaped varlen attention; paged attention for a decode step of 16 sequences at
+ * 256 positions and a 128-token prefill), norms, activations and the Mamba ops, per instruction set. */
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -77,10 +81,126 @@ static void encoder_shapes() {
     }
 }
 
-int main(int argc, char** argv) {
-    int threads = argc > 1 ? atoi(argv[1]) : 2;
-    g_cpu_clock = getenv("TRANSFUSE_BENCH_CPUTIME") != nullptr;
-    tf_cpu_set_threads(threads);
+/* Paged attention: a decode step of 16 sequences with 256 cached positions each, and a 128-token prefill
+ * of one sequence, over caches of 16-position blocks whose tables are shuffled (so rows are not
+ * contiguous). Two shapes: Llama-3-8B's GQA (32 query heads, 8 kv heads of 128) and stories110M's MHA. */
+static void paged_attention(const char* isa) {
+    struct Shape { int heads, kv_heads, head_dim; };
+    for (Shape s : {Shape{32, 8, 128}, Shape{12, 12, 64}}) {
+        const int ctx = 256, seqs = 16, bs = 16, per_seq = ctx / bs, slot = s.kv_heads * s.head_dim;
+        std::vector<float> k((size_t)seqs * ctx * slot), v(k.size()), q((size_t)128 * s.heads * s.head_dim), out(q.size());
+        fill(k, 2654435761u);
+        fill(v, 40503u);
+        fill(q, 7919u);
+        std::vector<int32_t> table((size_t)seqs * per_seq), lens(seqs, ctx);
+        for (size_t i = 0; i < table.size(); i++) table[i] = (int32_t)((i * 37) % table.size()); /* 37 is coprime */
+        const float scale = 1.0f / sqrtf((float)s.head_dim);
+        double dt = best_time(20, [&] {
+            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), table.data(), lens.data(), seqs, s.heads,
+                                   s.kv_heads, s.head_dim, bs, per_seq, scale, 0);
+        });
+        printf("%-8s paged attention decode 16 seqs x 256  h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
+               s.head_dim, dt * 1e6);
+        std::vector<int32_t> rows((size_t)128 * per_seq), prefix(128);
+        for (int t = 0; t < 128; t++) {
+            std::copy(table.begin(), table.begin() + per_seq, rows.begin() + (size_t)t * per_seq);
+            prefix[t] = t + 1;
+        }
+        dt = best_time(5, [&] {
+            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), rows.data(), prefix.data(), 128, s.heads,
+                                   s.kv_heads, s.head_dim, bs, per_seq, scale, 0);
+        });
+        printf("%-8s paged attention prefill 128 tokens    h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
+               s.head_dim, dt * 1e6);
+    }
+}
+
+/* all-MiniLM-L6-v2's attention: 12 heads of 32 read from the fused QKV buffer, texts of 32 tokens. */
+static void encoder_attention(const char* isa) {
+    for (int batch : {1, 32}) {
+        const int seq = 32, heads = 12, hd = 32, hidden = heads * hd;
+        std::vector<float> qkv((size_t)batch * seq * 3 * hidden), out((size_t)batch * seq * hidden);
+        fill(qkv, 40503u);
+        std::vector<int32_t> cu(batch + 1);
+        for (int b = 0; b <= batch; b++) cu[b] = b * seq;
+        double dt = best_time(batch == 1 ? 200 : 10, [&] {
+            tf_cpu_attention_varlen(out.data(), qkv.data(), qkv.data() + hidden, qkv.data() + 2 * hidden, cu.data(), batch,
+                                    heads, heads, hd, 3 * hidden, 3 * hidden, 1.0f / sqrtf((float)hd), 0);
+        });
+        printf("%-8s varlen attention MiniLM batch=%2d                   %9.1f us\n", isa, batch, dt * 1e6);
+    }
+}
+
+/* Norms and activations at encoder (MiniLM: 32 tokens, hidden 384, FFN 1536) and decoder (128 x 4096,
+ * 128 x 2048 GLU) shapes. */
+static void elementwise(const char* isa) {
+    const int t = 32, h = 384, f = 1536;
+    std::vector<float> x((size_t)t * f), res((size_t)t * h), w(f), b(f), o((size_t)t * h);
+    fill(x, 40503u);
+    fill(res, 7919u);
+    fill(w, 31u);
+    fill(b, 17u);
+    double dt = best_time(500, [&] { tf_cpu_layernorm(o.data(), res.data(), x.data(), w.data(), b.data(), t, h, 1e-12f); });
+    printf("%-8s layernorm 32x384 + residual                         %9.2f us\n", isa, dt * 1e6);
+    std::vector<float> y = x;
+    dt = best_time(200, [&] { tf_cpu_bias_act(y.data(), b.data(), t, f, TF_ACT_GELU_ERF); });
+    printf("%-8s bias_act GELU_ERF 32x1536                           %9.2f us\n", isa, dt * 1e6);
+    dt = best_time(200, [&] { tf_cpu_bias_act(y.data(), b.data(), t, f, TF_ACT_GELU_TANH); });
+    printf("%-8s bias_act GELU_TANH 32x1536                          %9.2f us\n", isa, dt * 1e6);
+    std::vector<float> g((size_t)128 * 2048), u(g.size()), go(g.size());
+    fill(g, 40503u);
+    fill(u, 7919u);
+    dt = best_time(100, [&] { tf_cpu_glu(go.data(), g.data(), u.data(), (long)g.size(), TF_ACT_SILU); });
+    printf("%-8s glu SILU 128x2048                                   %9.2f us\n", isa, dt * 1e6);
+    std::vector<float> rx((size_t)128 * 4096), rw(4096), ro(rx.size());
+    fill(rx, 40503u);
+    fill(rw, 31u);
+    dt = best_time(50, [&] { tf_cpu_rmsnorm(ro.data(), nullptr, rx.data(), rw.data(), 128, 4096, 1e-5f); });
+    printf("%-8s rmsnorm 128x4096                                    %9.2f us\n", isa, dt * 1e6);
+}
+
+/* mamba-130m's conv1d and selective scan (inner dim 1536, state 16): decode and a 128-token prefill. */
+static void mamba(const char* isa) {
+    const int dim = 1536, ds = 16, width = 4;
+    for (int tokens : {1, 128}) {
+        std::vector<float> x((size_t)tokens * dim), o(x.size()), st((size_t)dim * 3), w((size_t)dim * width), bias(dim);
+        std::vector<float> dl(x.size()), A((size_t)dim * ds), B((size_t)tokens * ds), C(B.size()), D(dim), z(x.size()),
+            ss((size_t)dim * ds);
+        fill(x, 40503u);
+        fill(w, 31u);
+        fill(bias, 17u);
+        fill(dl, 7919u);
+        fill(A, 13u);
+        fill(B, 101u);
+        fill(C, 103u);
+        fill(D, 5u);
+        fill(z, 11u);
+        for (auto& a : A) a = -1.0f - a;
+        double dt = best_time(tokens == 1 ? 2000 : 50, [&] {
+            tf_cpu_causal_conv1d(o.data(), st.data(), x.data(), w.data(), bias.data(), tokens, dim, width, 1);
+        });
+        printf("%-8s conv1d tokens=%3d dim 1536                          %9.2f us\n", isa, tokens, dt * 1e6);
+        dt = best_time(tokens == 1 ? 2000 : 20, [&] {
+            tf_cpu_selective_scan(o.data(), ss.data(), x.data(), dl.data(), A.data(), B.data(), C.data(), D.data(),
+                                  z.data(), bias.data(), tokens, dim, ds, 1);
+        });
+        printf("%-8s selective scan tokens=%3d dim 1536 dstate 16        %9.2f us\n", isa, tokens, dt * 1e6);
+    }
+}
+
+static void ops() {
+    const char* isas[] = {"generic", "avx2", "avx512"};
+    for (int isa = 0; isa <= 2; isa++) {
+        if (tf_cpu_set_isa(isa) < 0) continue;
+        encoder_attention(isas[isa]);
+        paged_attention(isas[isa]);
+        elementwise(isas[isa]);
+        mamba(isas[isa]);
+    }
+    tf_cpu_set_isa(tf_cpu_best_isa());
+}
+
+static void matmul() {
     /* TRANSFUSE_BENCH_OUT=32000: a matrix far larger than the caches (the classifier's shape) */
     const int in = 768, out = getenv("TRANSFUSE_BENCH_OUT") ? atoi(getenv("TRANSFUSE_BENCH_OUT")) : 2048;
     std::vector<float> wf((size_t)in * out), x((size_t)128 * in), y((size_t)128 * out);
@@ -108,5 +228,14 @@ int main(int argc, char** argv) {
         }
     }
     encoder_shapes();
+}
+
+int main(int argc, char** argv) {
+    const int threads = argc > 1 ? atoi(argv[1]) : 2;
+    const char* what = argc > 2 ? argv[2] : "all";
+    g_cpu_clock = getenv("TRANSFUSE_BENCH_CPUTIME") != nullptr;
+    tf_cpu_set_threads(threads);
+    if (strcmp(what, "ops") != 0) matmul();
+    if (strcmp(what, "matmul") != 0) ops();
     return 0;
 }

@@ -1,15 +1,37 @@
 /*
- * cpu_internal.h: shared between ops.cpp and the per-ISA kernel units (isa_*.cpp).
+ * cpu_internal.h: what the files of libtransfuse_cpu share (see transfuse.h, section 1, for the ops).
  *
- * Everything here is either a plain declaration or a `static inline` function, so every
- * translation unit gets its own copy compiled with its own target flags (see CMakeLists.txt:
- * a non-static inline function would be merged across units by the linker).
+ * How an op gets code for each instruction set (the one pattern of this library)
+ *
+ *   Kernel bodies live in .inc files (matmul.inc, vmath.inc, elementwise.inc, attention.inc, ssm.inc)
+ *   written against a small vector type `V` (see matmul.inc). isa_kernels.inc includes them all, and
+ *   each ISA unit (isa_generic.cpp: SSE2; isa_avx2.cpp: AVX2+FMA+F16C; isa_avx512.cpp: AVX-512 F/BW/DQ/VL;
+ *   isa_avx512_vnni.cpp: the same with VNNI) defines its own `V` and includes isa_kernels.inc, so the
+ *   same source is compiled once per instruction set with that unit's flags (CMakeLists.txt) and ends
+ *   up in one table of function pointers per unit, struct tf_kernels below. ops.cpp picks the table at
+ *   load time (TRANSFUSE_CPU_ISA and tf_cpu_set_isa may force another) and tf_kernels_active() returns
+ *   it. The extern "C" entry points live in baseline files, one per op family (ops.cpp: runtime,
+ *   matmul, embedding; elementwise_ops.cpp; attention_ops.cpp; ssm_ops.cpp): they do the OpenMP
+ *   splitting (parallel.h) and call the active table's entry on each thread's share of the work.
+ *   A new op with per-ISA code therefore adds: its body to an .inc file (static functions only), an
+ *   entry to struct tf_kernels and to the table at the end of isa_kernels.inc, and its entry point
+ *   in the family's baseline file. Ops that gain nothing from wide vectors (rope, embedding, add)
+ *   stay plain loops in the baseline files.
+ *
+ *   The ISA units must not instantiate C++ library templates or define non-static inline functions:
+ *   such code is emitted as a weak (COMDAT) symbol in every unit that uses it, the linker keeps one
+ *   copy for the whole library, and that copy may be the AVX-512 one, which then runs on a CPU
+ *   without AVX-512 (SIGILL). So the units use only intrinsics, libm and functions of internal linkage
+ *   (the .inc files are included inside an anonymous namespace); this header holds only declarations
+ *   and `static inline` functions, so every unit gets its own copy built with its own flags.
  */
 #ifndef TRANSFUSE_CPU_INTERNAL_H
 #define TRANSFUSE_CPU_INTERNAL_H
 
 #include <stdint.h>
 #include <string.h>
+
+#include "transfuse.h"
 
 /* GGML type ids (io.transfuse.tensor.DType). */
 enum { TF_F32 = 0, TF_F16 = 1, TF_Q4_0 = 2, TF_Q8_0 = 8, TF_BF16 = 30 };
@@ -33,38 +55,91 @@ static inline void tf_pack_panels(float* dst, const float* w, int in_dim, int ou
 /* Elements per block and bytes per block of the quantised GGML types. */
 enum { TF_QK = 32, TF_Q8_0_BYTES = 34, TF_Q4_0_BYTES = 18 };
 
-/* Largest head_dim the attention kernel accepts (its accumulator lives on the stack). */
-enum { TF_MAX_HEAD_DIM = 1024 };
+/* Largest head_dim the attention kernels accept (their accumulators live on the stack). */
+enum { TF_MAX_HEAD_DIM = TF_CPU_MAX_HEAD_DIM };
 
 /* Work (multiply-adds) below which an op runs on the calling thread only. An OpenMP region
  * costs a few microseconds; stories260K's matrices (64 x 64) take about one. */
 enum { TF_PARALLEL_MIN_WORK = 1 << 16 };
 
-/* What the F32 panel matmul does to each block of output right after writing it, while the block is
- * still in cache (encoder_ops.cpp: bias add, bias + GELU): fn over rows [r0, r1) and columns [c0, c1)
- * of out, whose rows are `stride` floats apart. */
+/* Channels per work item of the Mamba ops (ssm.inc, ssm_ops.cpp): one AVX-512 vector. */
+enum { TF_SSM_BLOCK = 16 };
+
+/* x[r][c] = act(x[r][c] + bias[c]) (TF_ACT_*; bias may be null) over rows [r0, r1) and columns
+ * [c0, c1), rows `stride` floats apart: tf_kernels.bias_act, and the shape of a matmul epilogue. */
+typedef void (*tf_bias_act_fn)(float* x, long stride, const float* bias, int act, long r0, long r1, int c0, int c1);
+
+/* What the F32 panel and AMX matmuls do to each block of output right after writing it, while the block
+ * is still in cache (tf_cpu_matmul_bias): fn(out, out_dim, bias, act, r0, r1, c0, c1). */
 struct tf_epilogue {
-    void (*fn)(float* out, long stride, const float* bias, long r0, long r1, int c0, int c1);
+    tf_bias_act_fn fn;
     const float* bias;
+    int act;
 };
 
-/* One instruction set's kernels. */
+/* tf_cpu_attention_paged's arguments (transfuse.h). A work item is (token t, kv head, group of
+ * group_size consecutive query heads of that kv head): the group's queries share each key and value
+ * row while it is in L1. group_size divides n_heads / n_kv_heads and is at most TF_ATTENTION_MAX_GROUP
+ * (attention_ops.cpp picks it). */
+enum { TF_ATTENTION_MAX_GROUP = 8 };
+struct tf_paged_attention {
+    float* out;
+    const float *q, *k_cache, *v_cache;
+    const int32_t *block_table, *context_lens;
+    int tokens, n_heads, n_kv_heads, head_dim, block_size, max_blocks_per_seq, window, group_size;
+    float scale;
+};
+
+/* tf_cpu_attention_varlen's arguments (transfuse.h); work items (sequence, kv head, group of query
+ * heads) as above. */
+struct tf_varlen_attention {
+    float* out;
+    const float *q, *k, *v;
+    const int32_t* cu_seqlens;
+    int batch, n_heads, n_kv_heads, head_dim, group_size, causal;
+    long q_stride, kv_stride;
+    float scale;
+};
+
+/* Work items of the attention tables (the same formula on both sides of the table). */
+static inline long tf_attention_items(long rows, int n_heads, int n_kv_heads, int group_size) {
+    return rows * n_kv_heads * (n_heads / n_kv_heads / group_size);
+}
+
+/* One instruction set's kernels (isa_kernels.inc). Ranges are half-open; "on the calling thread" for all but
+ * matmul, which splits its own work over `threads` (its x packing and quantisation are shared). */
 struct tf_kernels {
     const char* name;
-    /* epi: null, or (w_type TF_F32_PANELS only) applied to every output block as it is written */
-    void (*matmul)(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim,
-                   int out_dim, int threads, const tf_epilogue* epi);
-    void (*attention)(float* out, const float* q, const float* k_cache, const float* v_cache,
-                      int tokens, int start_pos, int n_heads, int n_kv_heads, int head_dim,
-                      int kv_stride, int threads);
-    /* out[i] = silu(gate[i]) * up[i] for i < n, on the calling thread */
-    void (*silu_glu)(float* out, const float* gate, const float* up, long n);
+    /* matmul.inc. epi: null, or (w_type TF_F32_PANELS only) applied to every output block as it is written */
+    void (*matmul)(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim,
+                   int threads, const tf_epilogue* epi);
+    /* elementwise.inc: rows [r0, r1) of tf_cpu_rmsnorm / tf_cpu_layernorm; tf_cpu_bias_act; elements
+     * [i0, i1) of tf_cpu_glu */
+    void (*rmsnorm)(float* out, float* residual, const float* x, const float* weight, long r0, long r1, int dim,
+                    float eps);
+    void (*layernorm)(float* out, float* residual, const float* x, const float* weight, const float* bias, long r0,
+                      long r1, int dim, float eps);
+    tf_bias_act_fn bias_act;
+    void (*glu)(float* out, const float* gate, const float* up, long i0, long i1, int act);
+    /* attention.inc: work items first, first + step, ... (cyclic, so causal rows of growing length
+     * spread evenly over the threads) */
+    void (*attention_paged)(const tf_paged_attention* a, long first, long step);
+    void (*attention_varlen)(const tf_varlen_attention* a, long first, long step);
+    /* ssm.inc: channels [d0, d1) (at most TF_SSM_BLOCK) of tf_cpu_causal_conv1d / tf_cpu_selective_scan */
+    void (*conv_block)(float* out, float* state, const float* x, const float* weight, const float* bias, int tokens,
+                       int dim, int width, int silu, int d0, int d1);
+    void (*scan_block)(float* out, float* state, const float* u, const float* delta, const float* A, const float* B,
+                       const float* C, const float* D, const float* z, const float* delta_bias, int tokens, int dim,
+                       int dstate, int delta_softplus, int d0, int d1);
 };
 
 extern const tf_kernels tf_kernels_generic;
 extern const tf_kernels tf_kernels_avx2;
 extern const tf_kernels tf_kernels_avx512;
 extern const tf_kernels tf_kernels_avx512_vnni; /* same ISA id; Q8_0/Q4_0 dots with vpdpbusd */
+
+/* The table of the instruction set in use (ops.cpp; tf_cpu_set_isa changes it). */
+const tf_kernels& tf_kernels_active(void);
 
 /* AMX: which tile instruction sets this CPU has and the OS granted (amx_q8.cpp: CPUID + the
  * arch_prctl permission), as TF_AMX_* bits. */
@@ -76,10 +151,6 @@ int tf_amx_features(void);
 int tf_amx_q8_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads);
 int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads,
                       const tf_epilogue* epi);
-
-/* tf_cpu_matmul of TF_F32_PANELS or TF_F32_AMX weights with an epilogue (ops.cpp; for encoder_ops.cpp). */
-void tf_matmul_packed_epilogue(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim,
-                               int out_dim, const tf_epilogue* epi);
 
 /* IEEE half -> float without F16C (subnormals, infinities and NaN included). */
 static inline float tf_f16_to_f32(uint16_t h) {

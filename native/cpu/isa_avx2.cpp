@@ -1,4 +1,4 @@
-/* The AVX2 + FMA + F16C kernels: 8 floats per vector, 16 registers. See simd_kernels.inc. */
+/* The AVX2 + FMA + F16C kernels: 8 floats per vector, 16 registers. See isa_kernels.inc. */
 #include <immintrin.h>
 #include <math.h>
 #include <omp.h>
@@ -42,7 +42,7 @@ struct V {
     static inline f ld_bf16(const uint8_t* p) {
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
     }
-    /* Integer Q8_0/Q4_0 path (simd_kernels.inc): one 32-element block per group. vpmaddubsw
+    /* Integer Q8_0/Q4_0 path (matmul.inc): one 32-element block per group. vpmaddubsw
      * multiplies unsigned by signed bytes into int16 pair sums, vpmaddwd with ones widens them to
      * int32. Q8_0: |w| times x negated where w < 0 (vpsignb; a pair sum <= 2 * 128 * 127 = 32512
      * fits int16). Q4_0: the nibbles q = w + 8 (unsigned) times x, then - 8 * sum(q_x) (corr). */
@@ -115,8 +115,8 @@ struct V {
 constexpr int RB = 2, TB = 4;
 constexpr int QRB = 2, QTB = 4;
 
-#include "simd_kernels.inc"
-
 }  // namespace
 
-extern const tf_kernels tf_kernels_avx2 = {"avx2", k_matmul, k_attention, k_silu_glu};
+#define TF_ISA_NAME "avx2"
+#define TF_ISA_TABLE tf_kernels_avx2
+#include "isa_kernels.inc"

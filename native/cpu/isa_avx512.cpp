@@ -1,4 +1,4 @@
-/* The AVX-512 kernels (F, BW, DQ, VL): 16 floats per vector, 32 registers. See simd_kernels.inc.
+/* The AVX-512 kernels (F, BW, DQ, VL): 16 floats per vector, 32 registers. See isa_kernels.inc.
  * Compiled twice: here without VNNI (table "avx512"), and by isa_avx512_vnni.cpp with TF_VNNI
  * defined and -mavx512vnni (table "avx512-vnni"); only the Q8_0/Q4_0 dot product differs. */
 #include <immintrin.h>
@@ -42,7 +42,7 @@ struct V {
     static inline f ld_bf16(const uint8_t* p) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
     }
-    /* Integer Q8_0/Q4_0 path (simd_kernels.inc): a group is two 32-element blocks, one per 256-bit
+    /* Integer Q8_0/Q4_0 path (matmul.inc): a group is two 32-element blocks, one per 256-bit
      * half of a zmm. With VNNI, vpdpbusd multiplies unsigned weight bytes by signed x bytes and
      * adds groups of 4 into int32 lanes (no saturation): Q8_0 weights are made unsigned by
      * flipping the sign bit (w + 128), Q4_0 nibbles are unsigned already (q = w + 8); the excess,
@@ -151,12 +151,13 @@ struct V {
 constexpr int RB = 4, TB = 4;
 constexpr int QRB = 4, QTB = 4;
 
-#include "simd_kernels.inc"
-
 }  // namespace
 
 #ifdef TF_VNNI
-extern const tf_kernels tf_kernels_avx512_vnni = {"avx512-vnni", k_matmul, k_attention, k_silu_glu};
+#define TF_ISA_NAME "avx512-vnni"
+#define TF_ISA_TABLE tf_kernels_avx512_vnni
 #else
-extern const tf_kernels tf_kernels_avx512 = {"avx512", k_matmul, k_attention, k_silu_glu};
+#define TF_ISA_NAME "avx512"
+#define TF_ISA_TABLE tf_kernels_avx512
 #endif
+#include "isa_kernels.inc"

@@ -52,7 +52,7 @@ struct V {
         memcpy(&v, p, 4);
         return _mm_cvtsi32_si128(v);
     }
-    /* Integer Q8_0/Q4_0 path (simd_kernels.inc), plain C: one block per group, the weights
+    /* Integer Q8_0/Q4_0 path (matmul.inc), plain C: one block per group, the weights
      * widened to signed bytes (Q4_0: q - 8), an int32 dot product, its f32 result in lane 0. */
     static constexpr int QB = 1;
     struct QG { int8_t q[32]; float d; int32_t corr; };
@@ -112,8 +112,8 @@ struct V {
 constexpr int RB = 2, TB = 4;
 constexpr int QRB = 2, QTB = 4;
 
-#include "simd_kernels.inc"
-
 }  // namespace
 
-extern const tf_kernels tf_kernels_generic = {"generic", k_matmul, k_attention, k_silu_glu};
+#define TF_ISA_NAME "generic"
+#define TF_ISA_TABLE tf_kernels_generic
+#include "isa_kernels.inc"

@@ -1,11 +1,8 @@
 /*
- * ops.cpp: the extern "C" entry points of libtransfuse_cpu (see transfuse.h, section 1).
- *
- * matmul, attention and silu_glu go through the instruction-set table picked at load time (simd_kernels.inc,
- * compiled per ISA). The other small, memory-bound ops (rmsnorm, rope, softmax, add, embedding)
- * are plain loops compiled for baseline x86-64: they run at a fraction of the cost
- * of the matmuls around them. Every op stays on the calling thread below a size threshold,
- * because an OpenMP region costs microseconds and stories260K's rows are 64 floats.
+ * ops.cpp: the runtime of libtransfuse_cpu (threads, the instruction-set table picked at load time: see
+ * cpu_internal.h) and its matmul family: tf_cpu_matmul, tf_cpu_matmul_bias, the weight packers, plus
+ * the two small ops that need no vectors of their own (embedding, add). See transfuse.h, section 1.
+ * The other families have their own files: elementwise_ops.cpp, attention_ops.cpp, ssm_ops.cpp.
  */
 #include <math.h>
 #include <omp.h>
@@ -16,7 +13,7 @@
 #include <vector>
 
 #include "cpu_internal.h"
-#include "transfuse.h"
+#include "parallel.h"
 
 #define TF_API extern "C" __attribute__((visibility("default")))
 
@@ -94,86 +91,6 @@ __attribute__((constructor)) void tf_cpu_init() {
     g_amx = amx_enabled(isa);
 }
 
-/* Runs f(begin, end) over [0, n): on the calling thread when the work is small (an OpenMP region,
- * even one with a false if() clause, costs about half a microsecond), else split statically over
- * the threads. */
-template <class F>
-inline void for_range(long n, long work, F f) {
-    if (g_threads <= 1 || n < 2 || work < TF_PARALLEL_MIN_WORK) {
-        f(0L, n);
-        return;
-    }
-#pragma omp parallel num_threads(g_threads)
-    {
-        const long nt = omp_get_num_threads(), id = omp_get_thread_num();
-        const long per = n / nt, extra = n % nt;
-        const long a = id * per + (id < extra ? id : extra);
-        f(a, a + per + (id < extra ? 1 : 0));
-    }
-}
-
-void rmsnorm_row(float* out, const float* x, const float* w, int dim, float eps) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int i = 0;
-    for (; i + 4 <= dim; i += 4) {
-        s0 += (double)x[i] * x[i];
-        s1 += (double)x[i + 1] * x[i + 1];
-        s2 += (double)x[i + 2] * x[i + 2];
-        s3 += (double)x[i + 3] * x[i + 3];
-    }
-    for (; i < dim; i++) s0 += (double)x[i] * x[i];
-    const float r = (float)(1.0 / sqrt((s0 + s1 + s2 + s3) / dim + (double)eps));
-    for (i = 0; i < dim; i++) out[i] = w[i] * (r * x[i]);
-}
-
-/* Rotates one token's heads with the frequencies [i0, i1) whose cos/sin are in c, s. */
-void rope_apply(float* x, int heads, int head_dim, int half, int i0, int i1, const float* c, const float* s,
-                int layout) {
-    for (int h = 0; h < heads; h++) {
-        float* v = x + (long)h * head_dim;
-        if (layout == 0) {
-            for (int i = i0; i < i1; i++) {
-                const float a = v[2 * i], b = v[2 * i + 1];
-                v[2 * i] = a * c[i - i0] - b * s[i - i0];
-                v[2 * i + 1] = a * s[i - i0] + b * c[i - i0];
-            }
-        } else {
-            for (int i = i0; i < i1; i++) {
-                const float a = v[i], b = v[i + half];
-                v[i] = a * c[i - i0] - b * s[i - i0];
-                v[i + half] = a * s[i - i0] + b * c[i - i0];
-            }
-        }
-    }
-}
-
-void rope_token(float* x, int heads, int head_dim, int rotary_dim, int pos, const float* inv_freq, int layout) {
-    enum { CH = 256 };
-    float c[CH], s[CH];
-    const int half = rotary_dim / 2;
-    for (int i0 = 0; i0 < half; i0 += CH) {
-        const int i1 = i0 + CH < half ? i0 + CH : half;
-        for (int i = i0; i < i1; i++) {
-            const float angle = (float)pos * inv_freq[i];
-            c[i - i0] = cosf(angle);
-            s[i - i0] = sinf(angle);
-        }
-        rope_apply(x, heads, head_dim, half, i0, i1, c, s, layout);
-    }
-}
-
-void softmax_row(float* x, int n) {
-    float m = x[0];
-    for (int i = 1; i < n; i++) m = x[i] > m ? x[i] : m;
-    double sum = 0;
-    for (int i = 0; i < n; i++) {
-        x[i] = expf(x[i] - m);
-        sum += x[i];
-    }
-    const float inv = (float)(1.0 / sum);
-    for (int i = 0; i < n; i++) x[i] *= inv;
-}
-
 void embed_row(float* out, const uint8_t* row, int type, int dim) {
     switch (type) {
         case TF_F32: memcpy(out, row, (size_t)dim * 4); break;
@@ -208,7 +125,7 @@ void embed_row(float* out, const uint8_t* row, int type, int dim) {
  * weights rebuilt exactly (h + m + l) and summed over k in order in f32, like a plain F32 loop. */
 void f32_amx_plain(float* out, const float* x, const uint16_t* w, int tokens, int in_dim, int out_dim,
                    const tf_epilogue* epi) {
-    for_range(out_dim, (long)tokens * in_dim * out_dim, [=](long c0, long c1) {
+    tf_parallel_ranges(out_dim, (long)tokens * in_dim * out_dim, [=](long c0, long c1) {
         std::vector<float> col(in_dim);
         for (long c = c0; c < c1; c++) {
             for (int k = 0; k < in_dim; k++) col[k] = tf_amx_f32_weight(w, in_dim, (int)c, k);
@@ -219,7 +136,7 @@ void f32_amx_plain(float* out, const float* x, const uint16_t* w, int tokens, in
                 out[(long)t * out_dim + c] = acc;
             }
         }
-        if (epi) epi->fn(out, out_dim, epi->bias, 0, tokens, (int)c0, (int)c1);
+        if (epi) epi->fn(out, out_dim, epi->bias, epi->act, 0, tokens, (int)c0, (int)c1);
     });
 }
 
@@ -231,7 +148,9 @@ void f32_amx_matmul(float* out, const float* x, const void* w, int tokens, int i
 
 }  // namespace
 
-TF_API int tf_cpu_version(void) { return 1; }
+const tf_kernels& tf_kernels_active(void) { return *g_k; }
+
+TF_API int tf_cpu_version(void) { return 2; }
 
 TF_API void tf_cpu_set_threads(int n) { g_threads = n < 1 ? 1 : n; }
 
@@ -258,10 +177,16 @@ TF_API void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type,
     g_k->matmul(out, x, w, w_type, tokens, in_dim, out_dim, g_threads, nullptr);
 }
 
-void tf_matmul_packed_epilogue(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim,
-                               int out_dim, const tf_epilogue* epi) {
-    if (w_type == TF_F32_AMX) return f32_amx_matmul(out, x, w, tokens, in_dim, out_dim, epi);
-    g_k->matmul(out, x, w, TF_F32_PANELS, tokens, in_dim, out_dim, g_threads, epi);
+/* Packed F32 weights take the bias and activation into the matmul's own parallel region, per output block
+ * while it is in cache; the other types take one more pass over out. */
+TF_API void tf_cpu_matmul_bias(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim,
+                               int out_dim, const float* bias, int act) {
+    if (!bias && act == TF_ACT_IDENTITY) return tf_cpu_matmul(out, x, w, w_type, tokens, in_dim, out_dim);
+    const tf_epilogue epi = {g_k->bias_act, bias, act};
+    if (w_type == TF_F32_AMX) return f32_amx_matmul(out, x, w, tokens, in_dim, out_dim, &epi);
+    if (w_type == TF_F32_PANELS) return g_k->matmul(out, x, w, w_type, tokens, in_dim, out_dim, g_threads, &epi);
+    tf_cpu_matmul(out, x, w, w_type, tokens, in_dim, out_dim);
+    tf_cpu_bias_act(out, bias, tokens, out_dim, act);
 }
 
 TF_API long tf_cpu_packed_f32_bytes(int in_dim, int out_dim) {
@@ -270,7 +195,7 @@ TF_API long tf_cpu_packed_f32_bytes(int in_dim, int out_dim) {
 
 TF_API void tf_cpu_pack_f32(void* dst, const float* w, int in_dim, int out_dim) {
     const int panels = (out_dim + TF_PANEL - 1) / TF_PANEL;
-    for_range(panels, (long)in_dim * out_dim, [&](long a, long b) {
+    tf_parallel_ranges(panels, (long)in_dim * out_dim, [&](long a, long b) {
         tf_pack_panels((float*)dst + a * in_dim * TF_PANEL, w, in_dim, out_dim, (int)a, (int)b);
     });
 }
@@ -284,7 +209,7 @@ TF_API long tf_cpu_packed_f32_amx_bytes(int in_dim, int out_dim) {
 TF_API void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_dim) {
     const int kt = tf_amx_k_tiles(in_dim);
     uint16_t* d = (uint16_t*)dst;
-    for_range(tf_amx_col_pairs(out_dim) * 2, (long)in_dim * out_dim, [=](long cb0, long cb1) {
+    tf_parallel_ranges(tf_amx_col_pairs(out_dim) * 2, (long)in_dim * out_dim, [=](long cb0, long cb1) {
         for (long col = cb0 * 16; col < cb1 * 16; col++)
             for (int k = 0; k < kt * 32; k++) {
                 float v = col < out_dim && k < in_dim ? w[col * in_dim + k] : 0.0f;
@@ -297,39 +222,9 @@ TF_API void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_d
     });
 }
 
-TF_API void tf_cpu_attention(float* out, const float* q, const float* k_cache, const float* v_cache, int tokens,
-                             int start_pos, int n_heads, int n_kv_heads, int head_dim, int kv_stride) {
-    g_k->attention(out, q, k_cache, v_cache, tokens, start_pos, n_heads, n_kv_heads, head_dim, kv_stride, g_threads);
-}
-
-TF_API void tf_cpu_rmsnorm(float* out, const float* x, const float* weight, int tokens, int dim, float eps) {
-    for_range(tokens, (long)tokens * dim * 4, [=](long a, long b) {
-        for (long t = a; t < b; t++) rmsnorm_row(out + t * dim, x + t * dim, weight, dim, eps);
-    });
-}
-
-TF_API void tf_cpu_rope(float* x, int tokens, int heads, int head_dim, int rotary_dim, int start_pos,
-                        const float* inv_freq, int layout) {
-    for_range(tokens, (long)tokens * heads * rotary_dim * 4, [=](long a, long b) {
-        for (long t = a; t < b; t++)
-            rope_token(x + t * heads * head_dim, heads, head_dim, rotary_dim, start_pos + (int)t, inv_freq, layout);
-    });
-}
-
-TF_API void tf_cpu_silu_glu(float* out, const float* gate, const float* up, long n) {
-    const tf_kernels* k = g_k;
-    for_range(n, n * 4, [=](long a, long b) { k->silu_glu(out + a, gate + a, up + a, b - a); });
-}
-
-TF_API void tf_cpu_softmax(float* x, int rows, int n) {
-    for_range(rows, (long)rows * n * 4, [=](long a, long b) {
-        for (long r = a; r < b; r++) softmax_row(x + r * n, n);
-    });
-}
-
 TF_API void tf_cpu_add(float* out, const float* a, const float* b, long n) {
     /* memory-bound: threads only help for large vectors */
-    for_range(n, n / 4, [=](long lo, long hi) {
+    tf_parallel_ranges(n, n / 4, [=](long lo, long hi) {
         for (long i = lo; i < hi; i++) out[i] = a[i] + b[i];
     });
 }
@@ -337,7 +232,7 @@ TF_API void tf_cpu_add(float* out, const float* a, const float* b, long n) {
 TF_API void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim) {
     const long row_bytes = tf_row_bytes(type, dim);
     if (row_bytes < 0) return;
-    for_range(tokens, (long)tokens * dim, [=](long a, long b) {
+    tf_parallel_ranges(tokens, (long)tokens * dim, [=](long a, long b) {
         for (long t = a; t < b; t++) embed_row(out + t * dim, (const uint8_t*)table + (long)ids[t] * row_bytes, type, dim);
     });
 }

@@ -61,10 +61,10 @@ extern "C" {
 #define TF_CPU_ISA_AVX2 1
 #define TF_CPU_ISA_AVX512 2
 
-/* Largest head_dim tf_cpu_attention accepts. */
+/* Largest head_dim of tf_cpu_rope_kv_cache and the attention ops. */
 #define TF_CPU_MAX_HEAD_DIM 1024
 
-/* ABI version of this section (1). */
+/* ABI version of this section (2). */
 int tf_cpu_version(void);
 
 /* OpenMP threads the ops use (n >= 1; default: the number of processors OpenMP sees). */
@@ -78,12 +78,21 @@ int tf_cpu_set_isa(int isa);
 int tf_cpu_get_isa(void);
 int tf_cpu_best_isa(void);
 
+/* -- matmul -- */
+
 /* out[t*out_dim + o] = sum_i W[o][i] * x[t*in_dim + i]; W [out_dim][in_dim] of type w_type
  * (in_dim % 32 == 0 for Q8_0/Q4_0). out must not overlap x or w.
  * With Q8_0/Q4_0 weights x is quantised first, per block of 32: d = max|x| / 127 (f32),
  * q = x * (127 / max|x|) rounded to nearest even (|q| <= 127), and x is used as d * q
  * (integer dot products per block, scaled by d_w * d_x, summed in f32). */
 void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim);
+
+/* A Linear layer: out[t][o] = act(matmul + bias[o]) (act TF_ACT_*, section 0; bias may be NULL for none).
+ * The same result, bit for bit, as tf_cpu_matmul then tf_cpu_bias_act; with TF_CPU_F32_PANELS or
+ * TF_CPU_F32_AMX weights the bias and activation are applied to each block of output while it is still
+ * in cache, in the matmul's own parallel region. out must not overlap x, w or bias. */
+void tf_cpu_matmul_bias(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim,
+                        const float* bias, int act);
 
 /* Bytes of W [out_dim][in_dim] f32 in the panel layout: ceil(out_dim / TF_CPU_PANEL) panels, each
  * [in_dim][TF_CPU_PANEL] floats: panel p, row k, column j holds W[p * TF_CPU_PANEL + j][k] (zero past
@@ -108,34 +117,77 @@ long tf_cpu_packed_f32_amx_bytes(int in_dim, int out_dim);
 /* Writes W (f32 [out_dim][in_dim], finite) into dst (tf_cpu_packed_f32_amx_bytes bytes). */
 void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_dim);
 
-/* out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight; out may alias x. */
-void tf_cpu_rmsnorm(float* out, const float* x, const float* weight, int tokens, int dim, float eps);
+/* -- norms and activations (rows of dim contiguous values) -- */
 
-/* Rotary embedding, in place on x [tokens][heads][head_dim]; token t is at position start_pos + t.
- * For i < rotary_dim/2: angle = (float)pos * inv_freq[i] (in float), pair rotated by
- * (a, b) -> (a cos - b sin, a sin + b cos). layout 0: pairs (x[2i], x[2i+1]) (GGUF, llama2.c);
- * layout 1: pairs (x[i], x[i + rotary_dim/2]) (Hugging Face). Values past rotary_dim are kept. */
-void tf_cpu_rope(float* x, int tokens, int heads, int head_dim, int rotary_dim, int start_pos,
-                 const float* inv_freq, int layout);
+/* RMSNorm with optional fused residual add (the contract of tf_rmsnorm, section 2b): residual NULL:
+ * h = x. Otherwise h = residual + x, written back to residual (the new residual stream), and the norm
+ * is taken of that h. out[r] = h[r] / sqrt(mean(h[r]^2) + eps) * weight (sum of squares in double).
+ * out may alias x or residual; x and residual must not overlap. */
+void tf_cpu_rmsnorm(float* out, float* residual, const float* x, const float* weight, int rows, int dim, float eps);
 
-/* Causal grouped-query attention. q and out: [tokens][n_heads][head_dim], positions
- * start_pos..start_pos+tokens-1. Cache row p (p < start_pos + tokens) starts at p*kv_stride
- * floats and holds [n_kv_heads][head_dim]. Query head h reads kv head h / (n_heads/n_kv_heads).
- * Scale 1/sqrt(head_dim); head_dim <= TF_CPU_MAX_HEAD_DIM. out must not overlap q. */
-void tf_cpu_attention(float* out, const float* q, const float* k_cache, const float* v_cache, int tokens,
-                      int start_pos, int n_heads, int n_kv_heads, int head_dim, int kv_stride);
+/* LayerNorm, the same residual contract: out = (h - mean) / sqrt(var + eps) * weight + bias (biased
+ * variance; bias NULL: no bias). out may alias x or residual (post-LN: out == residual). */
+void tf_cpu_layernorm(float* out, float* residual, const float* x, const float* weight, const float* bias, int rows,
+                      int dim, float eps);
 
-/* out = silu(gate) * up = gate * sigmoid(gate) * up over n values; out may alias gate or up. */
-void tf_cpu_silu_glu(float* out, const float* gate, const float* up, long n);
+/* x[r][i] = act(x[r][i] + bias[i]) in place over [rows][dim] (act TF_ACT_*; bias NULL: no bias).
+ * Vectorised forms: SILU x / (1 + exp(-x)), within ~5 ulp; GELU_TANH as x * sigmoid(2u) (the same
+ * function), within (4|u| + 8) 2^-24 relative, plus < 5e-39 |x| absolute below x = -10 where
+ * exp saturates; GELU_ERF with erf by Abramowitz & Stegun 7.1.26, within 1e-7 |x| + a few ulp. */
+void tf_cpu_bias_act(float* x, const float* bias, int rows, int dim, int act);
 
-/* Row-wise softmax of x [rows][n], in place (max subtracted first). */
-void tf_cpu_softmax(float* x, int rows, int n);
+/* Gated linear unit: out[i] = act(gate[i]) * up[i] over n values (act TF_ACT_SILU, GELU_TANH or
+ * GELU_ERF, as tf_cpu_bias_act); out may alias gate or up. */
+void tf_cpu_glu(float* out, const float* gate, const float* up, long n, int act);
 
 /* out = a + b over n values; out may alias a or b. */
 void tf_cpu_add(float* out, const float* a, const float* b, long n);
 
 /* out[t] = row ids[t] of table [vocab][dim] (type as for matmul), as f32. ids are not checked. */
 void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim);
+
+/* -- attention: a paged KV cache shared with the CUDA kernels (section 2a/2b), f32 --
+ * Per layer, k_cache and v_cache are [num_blocks][block_size][n_kv_heads][head_dim]; a sequence's
+ * position p lives in block block_table[seq][p / block_size], slot p % block_size, with block_table
+ * int32 [rows][max_blocks_per_seq]. Query head h reads kv head h / (n_heads / n_kv_heads) (GQA;
+ * n_heads % n_kv_heads == 0). head_dim <= TF_CPU_MAX_HEAD_DIM. Blocks, positions and sequence ids are
+ * not checked here (the Java binding checks them all). */
+
+/* RoPE fused with the cache write (tf_rope_kv_cache's semantics, section 2b): for token t of sequence
+ * seq_ids[t] at position p = positions[t], q [tokens][n_heads][head_dim] is rotated in place (q may be
+ * NULL), k [tokens][n_kv_heads][head_dim] is rotated (k itself is not modified) and stored, and v is
+ * stored unchanged, at block block_table[seq_ids[t] * max_blocks_per_seq + p / block_size], slot
+ * p % block_size. Pair i < rotary_dim/2 (layout TF_ROPE_ADJACENT 0: x[2i], x[2i+1]; TF_ROPE_HALF_SPLIT 1:
+ * x[i], x[i + rotary_dim/2]) turns by angle = (float)p * inv_freq[i] (in float): c = cosf(angle) * mscale,
+ * s = sinf(angle) * mscale, (a, b) -> (a c - b s, a s + b c). Values past rotary_dim (even, <= head_dim)
+ * are kept; rotary_dim 0 rotates nothing (a plain cache write; inv_freq may be NULL). The outputs overlap
+ * no input, and no two tokens may share a cache slot. */
+void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, float* k_cache, float* v_cache,
+                          const int32_t* block_table, const int32_t* positions, const int32_t* seq_ids,
+                          const float* inv_freq, int tokens, int n_heads, int n_kv_heads, int head_dim, int rotary_dim,
+                          int layout, float mscale, int block_size, int max_blocks_per_seq);
+
+/* Attention over the paged cache (tf_attention_decode's semantics, section 2a, with batch = tokens):
+ * query row t of q, out [tokens][n_heads][head_dim] sits at position context_lens[t] - 1 of the
+ * sequence whose block-table row is t, and attends to its keys 0 .. context_lens[t]-1 (window > 0: only
+ * the last `window` of them): out = softmax(scale q k^T) v, fp32. context_lens[t] 0 gives out = 0. One
+ * call serves decode (a token per sequence) and chunked prefill (a row per token, each with its own
+ * context length, e.g. the same table row repeated). out must not overlap q or the caches. */
+void tf_cpu_attention_paged(float* out, const float* q, const float* k_cache, const float* v_cache,
+                            const int32_t* block_table, const int32_t* context_lens, int tokens, int n_heads,
+                            int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq, float scale,
+                            int window);
+
+/* Packed variable-length attention (tf_attention_prefill's semantics, section 2a, without window,
+ * ALiBi or lse, and with the same rows for queries and keys): sequence b owns rows cu_seqlens[b] ..
+ * cu_seqlens[b+1]-1 (int32 [batch + 1], non-decreasing from 0). Row r's query heads
+ * [n_heads][head_dim] start at q + r * q_stride floats, its key and value heads [n_kv_heads][head_dim]
+ * at k + r * kv_stride and v + r * kv_stride (so q, k, v may be column blocks of one fused QKV buffer);
+ * out is packed [rows][n_heads * head_dim]. causal != 0: query i of a sequence sees its keys j <= i;
+ * else all keys of its sequence. out must not overlap q, k or v. */
+void tf_cpu_attention_varlen(float* out, const float* q, const float* k, const float* v, const int32_t* cu_seqlens,
+                             int batch, int n_heads, int n_kv_heads, int head_dim, long q_stride, long kv_stride,
+                             float scale, int causal);
 
 /* -- Mamba-1 ops (ssm_ops.cpp). Token-major [tokens][dim] f32; each carries a per-sequence state, so
  * one call serves prefill (many tokens) and decode (tokens = 1). Same recurrences as the CUDA
@@ -161,46 +213,6 @@ void tf_cpu_causal_conv1d(float* out, float* conv_state, const float* x, const f
 void tf_cpu_selective_scan(float* out, float* state, const float* u, const float* delta, const float* A,
                            const float* B, const float* C, const float* D, const float* z, const float* delta_bias,
                            int tokens, int dim, int dstate, int delta_softplus);
-
-/* -- encoder ops (bidirectional encoders: BERT family, ViT; native/cpu/encoder_ops.cpp) -- */
-
-/* Longest sequence tf_cpu_attention_bidirectional accepts (its score row lives on the stack). */
-#define TF_CPU_MAX_ENCODER_SEQ 8192
-
-/* LayerNorm: y = x (+ x_bias[dim] when x_bias != NULL) (+ residual when residual != NULL);
- * out[t] = (y - mean(y)) / sqrt(var(y) + eps) * weight + bias over [tokens][dim] (biased variance).
- * The optional adds fuse a Linear layer's bias and a residual connection into the same pass.
- * out may alias x or residual. */
-void tf_cpu_layernorm(float* out, const float* x, const float* x_bias, const float* residual, const float* weight,
-                      const float* bias, int tokens, int dim, float eps);
-
-/* x[r][i] += bias[i] over [rows][dim]. */
-void tf_cpu_add_bias(float* x, const float* bias, int rows, int dim);
-
-/* GELU, erf form, in place over n values: x * 0.5 * (1 + erf(x / sqrt(2))). */
-void tf_cpu_gelu(float* x, long n);
-
-/* x[r] = gelu(x[r] + bias) over [rows][dim], in place (a Linear layer's bias fused with its GELU). */
-void tf_cpu_bias_gelu(float* x, const float* bias, int rows, int dim);
-
-/* Activations of tf_cpu_matmul_bias. */
-#define TF_CPU_ACT_NONE 0
-#define TF_CPU_ACT_GELU 1
-/* A Linear layer: tf_cpu_matmul, then out[t][o] += bias[o], then (TF_CPU_ACT_GELU) GELU as in
- * tf_cpu_gelu. The same result as those calls in turn; with TF_CPU_F32_PANELS or TF_CPU_F32_AMX weights the bias and
- * activation are applied to each block of output while it is still in cache, in the matmul's own
- * parallel region. */
-void tf_cpu_matmul_bias(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim,
-                        const float* bias, int act);
-
-/* Non-causal multi-head attention over a padded batch. Row r = b*seq_len + i of q, k and v holds
- * [heads][head_dim] starting at float r*qkv_stride (so q, k, v may be column blocks of one fused
- * QKV buffer); out is [batch*seq_len][heads*head_dim]. Sequence b has lengths[b] (0..seq_len) real
- * rows: keys at or past it are masked, query rows at or past it are written as zeros.
- * Scale 1/sqrt(head_dim); seq_len <= TF_CPU_MAX_ENCODER_SEQ. out must not overlap q, k, v. */
-void tf_cpu_attention_bidirectional(float* out, const float* q, const float* k, const float* v,
-                                    const int32_t* lengths, int batch, int seq_len, int heads, int head_dim,
-                                    int qkv_stride);
 
 
 /* ==== 2. CUDA kernel launchers =========================================================== */

@@ -35,6 +35,21 @@ public final class NativeImageMetadata {
 
     /** Entries of {@code bound} that the metadata file does not list, sorted; empty when all are there. */
     public static Set<String> missing(Set<FunctionDescriptor> bound, InputStream metadata) {
+        Set<String> listed = listed(metadata);
+        Set<String> missing = new TreeSet<>();
+        for (FunctionDescriptor fd : bound) if (!listed.contains(entry(fd))) missing.add(entry(fd));
+        return missing;
+    }
+
+    /** Entries the metadata file lists that are not in {@code bound}, sorted: stale, when bound is everything a module binds. */
+    public static Set<String> unused(Set<FunctionDescriptor> bound, InputStream metadata) {
+        Set<String> stale = new TreeSet<>(listed(metadata));
+        for (FunctionDescriptor fd : bound) stale.remove(entry(fd));
+        return stale;
+    }
+
+    /** The downcall entries of a metadata file, in the form {@link #entry} gives. */
+    private static Set<String> listed(InputStream metadata) {
         Set<String> listed = new HashSet<>();
         try {
             JsonNode root = new ObjectMapper().readTree(metadata);
@@ -46,9 +61,7 @@ public final class NativeImageMetadata {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read native-image metadata: " + e.getMessage(), e);
         }
-        Set<String> missing = new TreeSet<>();
-        for (FunctionDescriptor fd : bound) if (!listed.contains(entry(fd))) missing.add(entry(fd));
-        return missing;
+        return listed;
     }
 
     private static String name(MemoryLayout l) {

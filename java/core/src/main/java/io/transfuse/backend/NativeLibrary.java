@@ -93,8 +93,10 @@ public final class NativeLibrary {
 
     /**
      * Runs a downcall, the one place a binding turns {@code invokeExact}'s checked Throwable into an
-     * unchecked exception: {@code NativeLibrary.call(() -> MATMUL.invokeExact(out, x, ...))}. (The lambda
-     * keeps {@code invokeExact}'s exact static types; the JIT inlines it.)
+     * unchecked exception: {@code NativeLibrary.call(() -> { MATMUL.invokeExact(out, x, ...); })}. The body must
+     * be a block: there the call is a statement and javac types it void, as the handle is; as an expression
+     * lambda javac types it Object and invokeExact throws WrongMethodTypeException. (The lambda keeps
+     * {@code invokeExact}'s exact static types otherwise; the JIT inlines it.)
      */
     public static void call(Call c) {
         try {

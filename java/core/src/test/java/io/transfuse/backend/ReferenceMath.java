@@ -24,4 +24,14 @@ public final class ReferenceMath {
     public static double gelu(double x) {
         return 0.5 * x * (1 + erf(x / Math.sqrt(2)));
     }
+
+    /** The activation of x as transfuse.h defines it (section 0), in double. */
+    public static double activate(Activation act, double x) {
+        return switch (act) {
+            case SILU -> x / (1 + Math.exp(-x));
+            case GELU_TANH -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+            case GELU_ERF -> gelu(x);
+            case IDENTITY -> x;
+        };
+    }
 }

@@ -1,5 +1,6 @@
 package io.transfuse.backend.cpu;
 
+import io.transfuse.backend.Activation;
 import io.transfuse.backend.NativeLibrary;
 import io.transfuse.backend.RopeLayout;
 import io.transfuse.tensor.DType;
@@ -8,6 +9,8 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.HashSet;
+import java.util.Set;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -18,61 +21,73 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * The ops of libtransfuse_cpu (transfuse.h, section 1), one static method per C function.
  *
  * <p>Buffers are native {@link MemorySegment}s (arena allocations or mapped files); activations
- * are F32, row-major, {@code tokens} rows of {@code dim} values. Each method checks its arguments
+ * are F32, row-major, {@code rows} of {@code dim} values. Each method checks its arguments
  * before calling native code (dimensions positive, segments native, alive, writable where written,
- * and large enough for the dimensions, types supported, quantised rows whole blocks) and throws
- * {@link IllegalArgumentException} naming the offending argument: a bad call never reaches C.
+ * and large enough for the dimensions, outputs not overlapping inputs unless the op allows it, types
+ * supported, quantised rows whole blocks, and for the paged KV cache every sequence id, position and
+ * block id that the op would follow) and throws {@link IllegalArgumentException} naming the offending
+ * argument: a bad call never reaches C. A {@code null} segment is C's NULL where the op allows one.
  * Ops use {@link #getThreads()} OpenMP threads; small ops stay on the calling thread.
+ *
+ * <p>The paged KV cache (shared with the CUDA kernels): per layer, {@code kCache} and {@code vCache}
+ * are F32 [numBlocks][blockSize][kvHeads][headDim], numBlocks being {@code kCache.byteSize()} divided by
+ * the bytes of one block; position p of a sequence lives in block {@code blockTable[row][p / blockSize]},
+ * slot {@code p % blockSize}, with blockTable int32 [rows][maxBlocksPerSeq].
  */
 public final class CpuOps {
     /** The C ABI version this binding expects ({@code tf_cpu_version}). */
-    public static final int ABI_VERSION = 1;
-    /** Largest head dimension {@link #attention} accepts. */
+    public static final int ABI_VERSION = 2;
+    /** Largest head dimension of {@link #ropeKvCache} and the attention ops ({@code TF_CPU_MAX_HEAD_DIM}). */
     public static final int MAX_HEAD_DIM = 1024;
-    /** Longest sequence {@link #attentionBidirectional} accepts ({@code TF_CPU_MAX_ENCODER_SEQ}). */
-    public static final int MAX_ENCODER_SEQ = 8192;
+    /** Largest kernel width {@link #causalConv1d} accepts ({@code TF_CPU_MAX_CONV_WIDTH}). */
+    public static final int MAX_CONV_WIDTH = 4;
+    /** Largest state size {@link #selectiveScan} accepts ({@code TF_CPU_MAX_DSTATE}, as the CUDA kernel). */
+    public static final int MAX_DSTATE = 256;
 
     /** Instruction sets of the kernels ({@code TF_CPU_ISA_*}). */
     public enum Isa { GENERIC, AVX2, AVX512 }
 
-    private static final MethodHandle VERSION, SET_THREADS, GET_THREADS, SET_ISA, GET_ISA, BEST_ISA,
-            MATMUL, MATMUL_BIAS, PACKED_F32_BYTES, PACK_F32, F32_AMX_ENABLED, PACKED_F32_AMX_BYTES, PACK_F32_AMX, RMSNORM, ROPE, ATTENTION, SILU_GLU, SOFTMAX, ADD, EMBEDDING,
-            LAYERNORM, ADD_BIAS, GELU, BIAS_GELU, ATTENTION_BIDIRECTIONAL;
+    private static final MethodHandle
+            VERSION = handle("tf_cpu_version", FunctionDescriptor.of(JAVA_INT)),
+            SET_THREADS = handle("tf_cpu_set_threads", FunctionDescriptor.ofVoid(JAVA_INT)),
+            GET_THREADS = handle("tf_cpu_get_threads", FunctionDescriptor.of(JAVA_INT)),
+            SET_ISA = handle("tf_cpu_set_isa", FunctionDescriptor.of(JAVA_INT, JAVA_INT)),
+            GET_ISA = handle("tf_cpu_get_isa", FunctionDescriptor.of(JAVA_INT)),
+            BEST_ISA = handle("tf_cpu_best_isa", FunctionDescriptor.of(JAVA_INT)),
+            MATMUL = handle("tf_cpu_matmul", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
+            MATMUL_BIAS = handle("tf_cpu_matmul_bias", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT)),
+            PACKED_F32_BYTES = handle("tf_cpu_packed_f32_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT)),
+            PACK_F32 = handle("tf_cpu_pack_f32", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT)),
+            F32_AMX_ENABLED = handle("tf_cpu_f32_amx_enabled", FunctionDescriptor.of(JAVA_INT)),
+            PACKED_F32_AMX_BYTES = handle("tf_cpu_packed_f32_amx_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT)),
+            PACK_F32_AMX = handle("tf_cpu_pack_f32_amx", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT)),
+            RMSNORM = handle("tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT)),
+            LAYERNORM = handle("tf_cpu_layernorm", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT)),
+            BIAS_ACT = handle("tf_cpu_bias_act", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT)),
+            GLU = handle("tf_cpu_glu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT)),
+            ADD = handle("tf_cpu_add", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG)),
+            EMBEDDING = handle("tf_cpu_embedding", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT)),
+            ROPE_KV_CACHE = handle("tf_cpu_rope_kv_cache", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT)),
+            ATTENTION_PAGED = handle("tf_cpu_attention_paged", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT)),
+            ATTENTION_VARLEN = handle("tf_cpu_attention_varlen", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, JAVA_INT)),
+            CAUSAL_CONV1D = handle("tf_cpu_causal_conv1d", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
+            SELECTIVE_SCAN = handle("tf_cpu_selective_scan", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
 
     static {
-        VERSION = handle("tf_cpu_version", FunctionDescriptor.of(JAVA_INT));
-        SET_THREADS = handle("tf_cpu_set_threads", FunctionDescriptor.ofVoid(JAVA_INT));
-        GET_THREADS = handle("tf_cpu_get_threads", FunctionDescriptor.of(JAVA_INT));
-        SET_ISA = handle("tf_cpu_set_isa", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-        GET_ISA = handle("tf_cpu_get_isa", FunctionDescriptor.of(JAVA_INT));
-        BEST_ISA = handle("tf_cpu_best_isa", FunctionDescriptor.of(JAVA_INT));
-        MATMUL = handle("tf_cpu_matmul", FunctionDescriptor.ofVoid(
-                ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        MATMUL_BIAS = handle("tf_cpu_matmul_bias", FunctionDescriptor.ofVoid(
-                ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-        PACKED_F32_BYTES = handle("tf_cpu_packed_f32_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT));
-        PACK_F32 = handle("tf_cpu_pack_f32", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
-        F32_AMX_ENABLED = handle("tf_cpu_f32_amx_enabled", FunctionDescriptor.of(JAVA_INT));
-        PACKED_F32_AMX_BYTES = handle("tf_cpu_packed_f32_amx_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT));
-        PACK_F32_AMX = handle("tf_cpu_pack_f32_amx", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
-        RMSNORM = handle("tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
-                ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT));
-        ROPE = handle("tf_cpu_rope", FunctionDescriptor.ofVoid(
-                ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-        ATTENTION = handle("tf_cpu_attention", FunctionDescriptor.ofVoid(
-                ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-        SILU_GLU = handle("tf_cpu_silu_glu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
-        SOFTMAX = handle("tf_cpu_softmax", FunctionDescriptor.ofVoid(ADDRESS, JAVA_INT, JAVA_INT));
-        ADD = handle("tf_cpu_add", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
-        EMBEDDING = handle("tf_cpu_embedding", FunctionDescriptor.ofVoid(
-                ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT));
-        LAYERNORM = handle("tf_cpu_layernorm", FunctionDescriptor.ofVoid(
-                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT));
-        ADD_BIAS = handle("tf_cpu_add_bias", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
-        GELU = handle("tf_cpu_gelu", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG));
-        BIAS_GELU = handle("tf_cpu_bias_gelu", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT));
-        ATTENTION_BIDIRECTIONAL = handle("tf_cpu_attention_bidirectional", FunctionDescriptor.ofVoid(
-                ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
         int v = version();
         if (v != ABI_VERSION) {
             throw new IllegalStateException("libtransfuse_cpu has ABI version " + v + ", this binding expects "
@@ -90,48 +105,28 @@ public final class CpuOps {
 
     /** The ABI version of the loaded library. */
     public static int version() {
-        try {
-            return (int) VERSION.invokeExact();
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return NativeLibrary.callInt(() -> (int) VERSION.invokeExact());
     }
 
     /** Sets the OpenMP threads the ops use (at least 1). */
     public static void setThreads(int n) {
         if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
-        try {
-            SET_THREADS.invokeExact(n);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        NativeLibrary.call(() -> { SET_THREADS.invokeExact(n); });
     }
 
     /** The OpenMP threads the ops use (default: one per processor). */
     public static int getThreads() {
-        try {
-            return (int) GET_THREADS.invokeExact();
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return NativeLibrary.callInt(() -> (int) GET_THREADS.invokeExact());
     }
 
     /** The instruction set the kernels use now. */
     public static Isa isa() {
-        try {
-            return Isa.values()[(int) GET_ISA.invokeExact()];
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return Isa.values()[NativeLibrary.callInt(() -> (int) GET_ISA.invokeExact())];
     }
 
     /** The best instruction set this CPU supports (the default choice). */
     public static Isa bestIsa() {
-        try {
-            return Isa.values()[(int) BEST_ISA.invokeExact()];
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return Isa.values()[NativeLibrary.callInt(() -> (int) BEST_ISA.invokeExact())];
     }
 
     /**
@@ -139,14 +134,11 @@ public final class CpuOps {
      * when this CPU lacks it. Not safe while other threads run ops.
      */
     public static boolean setIsa(Isa isa) {
-        try {
-            return (int) SET_ISA.invokeExact(isa.ordinal()) >= 0;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        if (isa == null) throw new IllegalArgumentException("isa is null");
+        return NativeLibrary.callInt(() -> (int) SET_ISA.invokeExact(isa.ordinal())) >= 0;
     }
 
-    // ---- ops -----------------------------------------------------------------------------------
+    // ---- matmul --------------------------------------------------------------------------------
 
     /**
      * {@code out[t][o] = sum_i w[o][i] * x[t][i]}: x F32 [tokens][inDim], w [outDim][inDim] of
@@ -159,32 +151,26 @@ public final class CpuOps {
     public static void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
                               int tokens, int inDim, int outDim) {
         int type = checkMatmul(out, x, w, wType, tokens, inDim, outDim);
-        try {
-            MATMUL.invokeExact(out, x, w, type, tokens, inDim, outDim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        NativeLibrary.call(() -> { MATMUL.invokeExact(out, x, w, type, tokens, inDim, outDim); });
     }
 
     /**
-     * A Linear layer: {@link #matmul}, then {@code out[t][o] += bias[o]}, then with {@code gelu} GELU as in
-     * {@link #gelu}; the same result as those calls in turn. With F32_PANELS or F32_AMX weights the bias and GELU are
-     * applied to each block of output as the matmul writes it, inside its parallel region.
+     * A Linear layer: {@code out[t][o] = act(sum_i w[o][i] x[t][i] + bias[o])}, bias F32 [outDim] or null
+     * (none). Bit for bit {@link #matmul} then {@link #biasAct}; with F32_PANELS or F32_AMX weights the bias
+     * and activation are applied to each block of output as the matmul writes it, inside its parallel region.
      */
     public static void matmulBias(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
-                                  int tokens, int inDim, int outDim, MemorySegment bias, boolean gelu) {
+                                  int tokens, int inDim, int outDim, MemorySegment bias, Activation act) {
         int type = checkMatmul(out, x, w, wType, tokens, inDim, outDim);
-        readable("bias", bias, (long) outDim * 4);
-        disjoint("out", out, (long) tokens * outDim * 4, "bias", bias, (long) outDim * 4);
-        try {
-            MATMUL_BIAS.invokeExact(out, x, w, type, tokens, inDim, outDim, bias, gelu ? ACT_GELU : ACT_NONE);
-        } catch (Throwable t) {
-            throw rethrow(t);
+        if (act == null) throw new IllegalArgumentException("act is null");
+        if (bias != null) {
+            readable("bias", bias, (long) outDim * 4);
+            disjoint(span("out", out, (long) tokens * outDim * 4), span("bias", bias, (long) outDim * 4));
         }
+        MemorySegment b = orNull(bias);
+        int code = act.code();
+        NativeLibrary.call(() -> { MATMUL_BIAS.invokeExact(out, x, w, type, tokens, inDim, outDim, b, code); });
     }
-
-    /** transfuse.h's TF_CPU_ACT_NONE and TF_CPU_ACT_GELU. */
-    private static final int ACT_NONE = 0, ACT_GELU = 1;
 
     /** Checks matmul's arguments (naming the one at fault); returns the native weight-type code. */
     private static int checkMatmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
@@ -196,11 +182,11 @@ public final class CpuOps {
         if (!panels && !amx) weightType("wType", wType, inDim, "inDim");
         long wBytes = panels ? packedF32Bytes(inDim, outDim)
                 : amx ? packedF32AmxBytes(inDim, outDim) : (long) outDim * wType.bytesFor(inDim);
-        writable("out", out, (long) tokens * outDim * 4);
+        long outBytes = (long) tokens * outDim * 4;
+        writable("out", out, outBytes);
         readable("x", x, (long) tokens * inDim * 4);
         readable("w", w, wBytes);
-        disjoint("out", out, (long) tokens * outDim * 4, "x", x, (long) tokens * inDim * 4);
-        disjoint("out", out, (long) tokens * outDim * 4, "w", w, wBytes);
+        disjoint(span("out", out, outBytes), span("x", x, (long) tokens * inDim * 4), span("w", w, wBytes));
         return panels ? F32_PANELS_CODE : amx ? F32_AMX_CODE : wType.ggmlType();
     }
 
@@ -229,11 +215,7 @@ public final class CpuOps {
      * a plain f32 loop: transfuse.h, tf_cpu_f32_amx_enabled).
      */
     public static boolean f32AmxEnabled() {
-        try {
-            return (int) F32_AMX_ENABLED.invokeExact() != 0;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return NativeLibrary.callInt(() -> (int) F32_AMX_ENABLED.invokeExact()) != 0;
     }
 
     /** Bytes of an F32 [outDim][inDim] weight in the AMX layout (both dimensions padded to multiples of 32, 6 bytes each). */
@@ -253,11 +235,7 @@ public final class CpuOps {
     private static long packedBytes(MethodHandle sizeOf, int inDim, int outDim) {
         positive("inDim", inDim);
         positive("outDim", outDim);
-        try {
-            return (long) sizeOf.invokeExact(inDim, outDim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        return NativeLibrary.callLong(() -> (long) sizeOf.invokeExact(inDim, outDim));
     }
 
     /** A packing function (void f(dst, w, inDim, outDim)) into dst of `bytes`, after checking the segments. */
@@ -265,131 +243,108 @@ public final class CpuOps {
         long wBytes = (long) inDim * outDim * 4;
         writable("dst", dst, bytes);
         readable("w", w, wBytes);
-        disjoint("dst", dst, bytes, "w", w, wBytes);
-        try {
-            packer.invokeExact(dst, w, inDim, outDim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        disjoint(span("dst", dst, bytes), span("w", w, wBytes));
+        NativeLibrary.call(() -> { packer.invokeExact(dst, w, inDim, outDim); });
     }
 
-    /** {@code out[t] = x[t] / sqrt(mean(x[t]^2) + eps) * weight} over [tokens][dim]; out may be x. */
-    public static void rmsnorm(MemorySegment out, MemorySegment x, MemorySegment weight, int tokens, int dim, float eps) {
-        positive("tokens", tokens);
+    // ---- norms, activations, elementwise -------------------------------------------------------
+
+    /**
+     * RMSNorm over [rows][dim] with an optional fused residual add: residual null: {@code h = x}; else
+     * {@code h = residual + x}, written back to residual (the new residual stream). Then
+     * {@code out = h / sqrt(mean(h^2) + eps) * weight}. out may be x or residual itself (exactly);
+     * x and residual must not overlap.
+     */
+    public static void rmsNorm(MemorySegment out, MemorySegment residual, MemorySegment x, MemorySegment weight,
+                               int rows, int dim, float eps) {
+        checkNorm(out, residual, x, weight, null, rows, dim, eps);
+        MemorySegment res = orNull(residual);
+        NativeLibrary.call(() -> { RMSNORM.invokeExact(out, res, x, weight, rows, dim, eps); });
+    }
+
+    /**
+     * LayerNorm with the residual contract of {@link #rmsNorm}:
+     * {@code out = (h - mean) / sqrt(var + eps) * weight + bias} (biased variance; bias null: none).
+     * out may be x or residual itself (post-LN encoders pass out == residual).
+     */
+    public static void layerNorm(MemorySegment out, MemorySegment residual, MemorySegment x, MemorySegment weight,
+                                 MemorySegment bias, int rows, int dim, float eps) {
+        checkNorm(out, residual, x, weight, bias, rows, dim, eps);
+        MemorySegment res = orNull(residual), b = orNull(bias);
+        NativeLibrary.call(() -> { LAYERNORM.invokeExact(out, res, x, weight, b, rows, dim, eps); });
+    }
+
+    private static void checkNorm(MemorySegment out, MemorySegment residual, MemorySegment x, MemorySegment weight,
+                                  MemorySegment bias, int rows, int dim, float eps) {
+        positive("rows", rows);
         positive("dim", dim);
         if (!(eps >= 0) || Float.isInfinite(eps)) throw new IllegalArgumentException("eps must be finite and >= 0, got " + eps);
-        long bytes = (long) tokens * dim * 4;
+        long bytes = (long) rows * dim * 4, vec = (long) dim * 4;
         writable("out", out, bytes);
         readable("x", x, bytes);
-        readable("weight", weight, (long) dim * 4);
-        try {
-            RMSNORM.invokeExact(out, x, weight, tokens, dim, eps);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        if (residual != null) writable("residual", residual, bytes);
+        readable("weight", weight, vec);
+        if (bias != null) readable("bias", bias, vec);
+        Span o = span("out", out, bytes), xs = span("x", x, bytes), r = span("residual", residual, bytes);
+        Span w = span("weight", weight, vec), b = span("bias", bias, vec);
+        sameOrDisjoint(o, xs);
+        sameOrDisjoint(o, r);
+        disjoint(r, xs, w, b);
+        disjoint(o, w, b);
     }
 
     /**
-     * Rotary position embedding, in place on x [tokens][heads][headDim]; token t is at position
-     * {@code startPos + t}. The first {@code rotaryDim} values of each head (even, at most headDim)
-     * are rotated by angles {@code pos * invFreq[i]}, i < rotaryDim / 2, paired as {@code layout} says.
+     * {@code x[r][i] = act(x[r][i] + bias[i])} in place over [rows][dim]; bias F32 [dim] or null (none).
+     * The activations' accuracy is stated in transfuse.h (tf_cpu_bias_act).
      */
-    public static void rope(MemorySegment x, int tokens, int heads, int headDim, int rotaryDim, int startPos,
-                            MemorySegment invFreq, RopeLayout layout) {
-        positive("tokens", tokens);
-        positive("heads", heads);
-        positive("headDim", headDim);
-        positive("rotaryDim", rotaryDim);
-        if (rotaryDim % 2 != 0 || rotaryDim > headDim) {
-            throw new IllegalArgumentException("rotaryDim must be even and <= headDim " + headDim + ", got " + rotaryDim);
-        }
-        nonNegative("startPos", startPos);
-        if ((long) startPos + tokens > Integer.MAX_VALUE) throw new IllegalArgumentException("startPos + tokens overflows");
-        if (layout == null) throw new IllegalArgumentException("layout is null");
-        writable("x", x, (long) tokens * heads * headDim * 4);
-        readable("invFreq", invFreq, (long) (rotaryDim / 2) * 4);
-        try {
-            ROPE.invokeExact(x, tokens, heads, headDim, rotaryDim, startPos, invFreq, layout.ordinal());
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /**
-     * Causal grouped-query attention. q and out are [tokens][heads][headDim] for positions
-     * startPos..startPos+tokens-1; cache row p of k and v starts at float {@code p * kvStride}
-     * and holds [kvHeads][headDim]; rows 0..startPos+tokens-1 are read. Query head h reads kv head
-     * {@code h / (heads / kvHeads)}; scores are scaled by 1/sqrt(headDim). out must not overlap q.
-     */
-    public static void attention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
-                                 int tokens, int startPos, int heads, int kvHeads, int headDim, int kvStride) {
-        positive("tokens", tokens);
-        nonNegative("startPos", startPos);
-        positive("heads", heads);
-        positive("kvHeads", kvHeads);
-        positive("headDim", headDim);
-        if (headDim > MAX_HEAD_DIM) throw new IllegalArgumentException("headDim must be <= " + MAX_HEAD_DIM + ", got " + headDim);
-        if (heads % kvHeads != 0) {
-            throw new IllegalArgumentException("heads (" + heads + ") must be a multiple of kvHeads (" + kvHeads + ")");
-        }
-        if ((long) kvStride < (long) kvHeads * headDim) {
-            throw new IllegalArgumentException("kvStride must be >= kvHeads * headDim = " + (long) kvHeads * headDim + ", got " + kvStride);
-        }
-        if ((long) startPos + tokens > Integer.MAX_VALUE) throw new IllegalArgumentException("startPos + tokens overflows");
-        long qBytes = (long) tokens * heads * headDim * 4;
-        long kvBytes = ((long) (startPos + tokens - 1) * kvStride + (long) kvHeads * headDim) * 4;
-        writable("out", out, qBytes);
-        readable("q", q, qBytes);
-        readable("k", k, kvBytes);
-        readable("v", v, kvBytes);
-        disjoint("out", out, qBytes, "q", q, qBytes);
-        disjoint("out", out, qBytes, "k", k, kvBytes);
-        disjoint("out", out, qBytes, "v", v, kvBytes);
-        try {
-            ATTENTION.invokeExact(out, q, k, v, tokens, startPos, heads, kvHeads, headDim, kvStride);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** {@code out = silu(gate) * up} over n values; out may be gate or up. */
-    public static void siluGlu(MemorySegment out, MemorySegment gate, MemorySegment up, long n) {
-        nonNegative("n", n);
-        writable("out", out, n * 4);
-        readable("gate", gate, n * 4);
-        readable("up", up, n * 4);
-        if (n == 0) return;
-        try {
-            SILU_GLU.invokeExact(out, gate, up, n);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** Row-wise softmax of x [rows][n], in place. */
-    public static void softmax(MemorySegment x, int rows, int n) {
+    public static void biasAct(MemorySegment x, MemorySegment bias, int rows, int dim, Activation act) {
         positive("rows", rows);
-        positive("n", n);
-        writable("x", x, (long) rows * n * 4);
-        try {
-            SOFTMAX.invokeExact(x, rows, n);
-        } catch (Throwable t) {
-            throw rethrow(t);
+        positive("dim", dim);
+        if (act == null) throw new IllegalArgumentException("act is null");
+        long bytes = (long) rows * dim * 4;
+        writable("x", x, bytes);
+        if (bias != null) {
+            readable("bias", bias, (long) dim * 4);
+            disjoint(span("x", x, bytes), span("bias", bias, (long) dim * 4));
         }
+        MemorySegment b = orNull(bias);
+        int code = act.code();
+        NativeLibrary.call(() -> { BIAS_ACT.invokeExact(x, b, rows, dim, code); });
     }
 
-    /** {@code out = a + b} over n values; out may be a or b. */
+    /**
+     * Gated linear unit: {@code out[i] = act(gate[i]) * up[i]} over n values, act SILU, GELU_TANH or
+     * GELU_ERF. out may be gate or up itself (exactly).
+     */
+    public static void glu(MemorySegment out, MemorySegment gate, MemorySegment up, long n, Activation act) {
+        nonNegative("n", n);
+        if (act == null || act == Activation.IDENTITY) {
+            throw new IllegalArgumentException("act must be SILU, GELU_TANH or GELU_ERF, got " + act);
+        }
+        long bytes = n * 4;
+        writable("out", out, bytes);
+        readable("gate", gate, bytes);
+        readable("up", up, bytes);
+        Span o = span("out", out, bytes);
+        sameOrDisjoint(o, span("gate", gate, bytes));
+        sameOrDisjoint(o, span("up", up, bytes));
+        if (n == 0) return;
+        int code = act.code();
+        NativeLibrary.call(() -> { GLU.invokeExact(out, gate, up, n, code); });
+    }
+
+    /** {@code out = a + b} over n values; out may be a or b itself (exactly). */
     public static void add(MemorySegment out, MemorySegment a, MemorySegment b, long n) {
         nonNegative("n", n);
-        writable("out", out, n * 4);
-        readable("a", a, n * 4);
-        readable("b", b, n * 4);
+        long bytes = n * 4;
+        writable("out", out, bytes);
+        readable("a", a, bytes);
+        readable("b", b, bytes);
+        Span o = span("out", out, bytes);
+        sameOrDisjoint(o, span("a", a, bytes));
+        sameOrDisjoint(o, span("b", b, bytes));
         if (n == 0) return;
-        try {
-            ADD.invokeExact(out, a, b, n);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        NativeLibrary.call(() -> { ADD.invokeExact(out, a, b, n); });
     }
 
     /**
@@ -402,36 +357,210 @@ public final class CpuOps {
         positive("tokens", tokens);
         positive("dim", dim);
         weightType("type", type, dim, "dim");
-        writable("out", out, (long) tokens * dim * 4);
+        long outBytes = (long) tokens * dim * 4;
+        writable("out", out, outBytes);
         readable("ids", ids, (long) tokens * 4);
         long rowBytes = type.bytesFor(dim);
         readable("table", table, rowBytes);
+        disjoint(span("out", out, outBytes), span("ids", ids, (long) tokens * 4), span("table", table, table.byteSize()));
         long vocab = table.byteSize() / rowBytes;
         for (int t = 0; t < tokens; t++) {
-            int id = ids.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, t);
+            int id = intAt(ids, t);
             if (id < 0 || id >= vocab) {
                 throw new IllegalArgumentException("ids[" + t + "] = " + id + " is outside the table's vocabulary [0, " + vocab + ")");
             }
         }
-        try {
-            EMBEDDING.invokeExact(out, table, type.ggmlType(), ids, tokens, dim);
-        } catch (Throwable t) {
-            throw rethrow(t);
+        int code = type.ggmlType();
+        NativeLibrary.call(() -> { EMBEDDING.invokeExact(out, table, code, ids, tokens, dim); });
+    }
+
+    // ---- RoPE and attention over the paged KV cache ---------------------------------------------
+
+    /**
+     * Rotary position embedding fused with the paged KV-cache write (the CUDA tf_rope_kv_cache's semantics):
+     * token t, of the sequence whose block-table row is {@code seqIds[t]}, at position {@code positions[t]}:
+     * q [tokens][heads][headDim] is rotated in place (q may be null), k [tokens][kvHeads][headDim] is rotated
+     * (k itself is not modified) and stored, and v is stored unchanged, in that position's cache slot. The
+     * first rotaryDim values of each head (even, at most headDim; 0: no rotation, invFreq may be null) turn by
+     * {@code positions[t] * invFreq[i]} for pair i, paired as {@code layout} says, scaled by mscale (YaRN's
+     * attention factor; 1 otherwise). All int32: seqIds and positions [tokens]; blockTable has
+     * {@code blockTable.byteSize() / (4 * maxBlocksPerSeq)} rows. The outputs (q, kCache, vCache) overlap no
+     * input, and no two tokens may write the same cache slot.
+     */
+    public static void ropeKvCache(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment kCache,
+                                   MemorySegment vCache, MemorySegment blockTable, MemorySegment positions,
+                                   MemorySegment seqIds, MemorySegment invFreq, int tokens, int heads, int kvHeads,
+                                   int headDim, int rotaryDim, RopeLayout layout, float mscale, int blockSize,
+                                   int maxBlocksPerSeq) {
+        positive("tokens", tokens);
+        positive("heads", heads);
+        positive("kvHeads", kvHeads);
+        headDim(headDim);
+        if (rotaryDim < 0 || rotaryDim % 2 != 0 || rotaryDim > headDim) {
+            throw new IllegalArgumentException("rotaryDim must be even, >= 0 and <= headDim " + headDim + ", got " + rotaryDim);
+        }
+        if (layout == null) throw new IllegalArgumentException("layout is null");
+        if (!Float.isFinite(mscale)) throw new IllegalArgumentException("mscale must be finite, got " + mscale);
+        PagedCache cache = pagedCache(kCache, vCache, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, true);
+        long qBytes = (long) tokens * heads * headDim * 4, kvBytes = (long) tokens * kvHeads * headDim * 4;
+        long idBytes = (long) tokens * 4, freqBytes = (long) (rotaryDim / 2) * 4;
+        if (q != null) writable("q", q, qBytes);
+        readable("k", k, kvBytes);
+        readable("v", v, kvBytes);
+        readable("positions", positions, idBytes);
+        readable("seqIds", seqIds, idBytes);
+        if (rotaryDim > 0 || invFreq != null) readable("invFreq", invFreq, freqBytes);
+        Span[] inputs = {span("k", k, kvBytes), span("v", v, kvBytes), cache.table, span("positions", positions, idBytes),
+                span("seqIds", seqIds, idBytes), span("invFreq", invFreq, freqBytes)};
+        for (Span out : new Span[] {span("q", q, qBytes), cache.k, cache.v}) {
+            disjoint(out, inputs);
+        }
+        disjoint(span("q", q, qBytes), cache.k, cache.v);
+        disjoint(cache.k, cache.v);
+        Set<Long> slots = new HashSet<>();
+        for (int t = 0; t < tokens; t++) {
+            int seq = intAt(seqIds, t), pos = intAt(positions, t);
+            if (seq < 0 || seq >= cache.rows) {
+                throw new IllegalArgumentException("seqIds[" + t + "] = " + seq + " is outside the block table's rows [0, " + cache.rows + ")");
+            }
+            if (pos < 0 || pos / blockSize >= maxBlocksPerSeq) {
+                throw new IllegalArgumentException("positions[" + t + "] = " + pos + " is outside [0, maxBlocksPerSeq * blockSize = "
+                        + (long) maxBlocksPerSeq * blockSize + ")");
+            }
+            int block = cache.block(seq, pos / blockSize);
+            if (!slots.add((long) block * blockSize + pos % blockSize)) {
+                throw new IllegalArgumentException("positions[" + t + "] = " + pos + " of seqIds[" + t + "] = " + seq
+                        + " writes a cache slot that an earlier token writes too");
+            }
+        }
+        MemorySegment qs = orNull(q), f = orNull(invFreq);
+        int code = layout.ordinal();
+        NativeLibrary.call(() -> { ROPE_KV_CACHE.invokeExact(qs, k, v, kCache, vCache, blockTable, positions, seqIds, f,
+                tokens, heads, kvHeads, headDim, rotaryDim, code, mscale, blockSize, maxBlocksPerSeq); });
+    }
+
+    /**
+     * Attention over the paged KV cache (the CUDA tf_attention_decode's semantics with one row per token):
+     * query row t of q, out [tokens][heads][headDim] sits at position {@code contextLens[t] - 1} of the
+     * sequence whose block-table row is t (blockTable int32 [tokens][maxBlocksPerSeq]) and attends to its keys
+     * 0 .. contextLens[t]-1, only the last {@code window} of them when window > 0:
+     * {@code out = softmax(scale q k^T) v}. A context length of 0 gives zeros. Query head h reads kv head
+     * {@code h / (heads / kvHeads)}. One call serves decode (a row per sequence) and chunked prefill (a row
+     * per token, each with its own context length). out overlaps no input.
+     */
+    public static void attentionPaged(MemorySegment out, MemorySegment q, MemorySegment kCache, MemorySegment vCache,
+                                      MemorySegment blockTable, MemorySegment contextLens, int tokens, int heads,
+                                      int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq, float scale,
+                                      int window) {
+        positive("tokens", tokens);
+        heads(heads, kvHeads);
+        headDim(headDim);
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
+        nonNegative("window", window);
+        PagedCache cache = pagedCache(kCache, vCache, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, false);
+        if (cache.rows < tokens) {
+            throw new IllegalArgumentException("blockTable holds " + cache.rows + " rows of maxBlocksPerSeq " + maxBlocksPerSeq
+                    + " entries, needs one per token (" + tokens + ")");
+        }
+        long qBytes = (long) tokens * heads * headDim * 4;
+        writable("out", out, qBytes);
+        readable("q", q, qBytes);
+        readable("contextLens", contextLens, (long) tokens * 4);
+        disjoint(span("out", out, qBytes), span("q", q, qBytes), cache.k, cache.v, cache.table,
+                span("contextLens", contextLens, (long) tokens * 4));
+        for (int t = 0; t < tokens; t++) {
+            int ctx = intAt(contextLens, t);
+            if (ctx < 0 || ctx > (long) maxBlocksPerSeq * blockSize) {
+                throw new IllegalArgumentException("contextLens[" + t + "] = " + ctx + " is outside [0, maxBlocksPerSeq * blockSize = "
+                        + (long) maxBlocksPerSeq * blockSize + "]");
+            }
+            int first = window > 0 && ctx > window ? ctx - window : 0;
+            for (int i = first / blockSize; i < (ctx + blockSize - 1) / blockSize; i++) cache.block(t, i);
+        }
+        NativeLibrary.call(() -> { ATTENTION_PAGED.invokeExact(out, q, kCache, vCache, blockTable, contextLens,
+                tokens, heads, kvHeads, headDim, blockSize, maxBlocksPerSeq, scale, window); });
+    }
+
+    /**
+     * Packed variable-length attention (the CUDA tf_attention_prefill's semantics without window, ALiBi or
+     * log-sum-exp): sequence b owns rows {@code cuSeqlens[b] .. cuSeqlens[b+1]-1} (int32 [batch + 1],
+     * starting at 0, non-decreasing). Row r's query heads [heads][headDim] start at float {@code r * qStride}
+     * of q, its key and value heads [kvHeads][headDim] at {@code r * kvStride} of k and v (so q, k, v may be
+     * column blocks of one fused QKV buffer); out is packed [rows][heads * headDim].
+     * {@code out = softmax(scale q k^T) v} over the keys of the query's own sequence, with {@code causal}
+     * only those at or before it. Query head h reads kv head {@code h / (heads / kvHeads)}. out overlaps no
+     * input.
+     */
+    public static void attentionVarlen(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
+                                       MemorySegment cuSeqlens, int batch, int heads, int kvHeads, int headDim,
+                                       long qStride, long kvStride, float scale, boolean causal) {
+        positive("batch", batch);
+        heads(heads, kvHeads);
+        headDim(headDim);
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
+        long qWidth = (long) heads * headDim, kvWidth = (long) kvHeads * headDim;
+        if (qStride < qWidth) throw new IllegalArgumentException("qStride must be >= heads * headDim = " + qWidth + ", got " + qStride);
+        if (kvStride < kvWidth) {
+            throw new IllegalArgumentException("kvStride must be >= kvHeads * headDim = " + kvWidth + ", got " + kvStride);
+        }
+        long cuBytes = ((long) batch + 1) * 4;
+        readable("cuSeqlens", cuSeqlens, cuBytes);
+        if (intAt(cuSeqlens, 0) != 0) throw new IllegalArgumentException("cuSeqlens[0] must be 0, got " + intAt(cuSeqlens, 0));
+        for (int b = 0; b < batch; b++) {
+            if (intAt(cuSeqlens, b + 1) < intAt(cuSeqlens, b)) {
+                throw new IllegalArgumentException("cuSeqlens[" + (b + 1) + "] = " + intAt(cuSeqlens, b + 1)
+                        + " is below cuSeqlens[" + b + "] = " + intAt(cuSeqlens, b));
+            }
+        }
+        long rows = intAt(cuSeqlens, batch);
+        long outBytes = rows * qWidth * 4;
+        long qBytes = rows == 0 ? 0 : ((rows - 1) * qStride + qWidth) * 4;
+        long kvBytes = rows == 0 ? 0 : ((rows - 1) * kvStride + kvWidth) * 4;
+        writable("out", out, outBytes);
+        readable("q", q, qBytes);
+        readable("k", k, kvBytes);
+        readable("v", v, kvBytes);
+        disjoint(span("out", out, outBytes), span("q", q, qBytes), span("k", k, kvBytes), span("v", v, kvBytes),
+                span("cuSeqlens", cuSeqlens, cuBytes));
+        if (rows == 0) return;
+        int c = causal ? 1 : 0;
+        NativeLibrary.call(() -> { ATTENTION_VARLEN.invokeExact(out, q, k, v, cuSeqlens, batch, heads, kvHeads, headDim,
+                qStride, kvStride, scale, c); });
+    }
+
+    /** A checked paged cache: its spans, the block table's rows and the cache's blocks. */
+    private record PagedCache(Span k, Span v, Span table, MemorySegment blockTable, int maxBlocksPerSeq, long rows,
+                              long blocks) {
+        /** blockTable[row][i], checked to name a block of the cache. */
+        int block(long row, int i) {
+            int b = intAt(blockTable, row * maxBlocksPerSeq + i);
+            if (b < 0 || b >= blocks) {
+                throw new IllegalArgumentException("blockTable[" + row + "][" + i + "] = " + b + " is outside the cache's blocks [0, "
+                        + blocks + ")");
+            }
+            return b;
         }
     }
 
-    // ---- Mamba-1 ops (ssm_ops.cpp) -------------------------------------------------------------
+    /** Checks the cache segments (writable for a cache write) and the block table's shape. */
+    private static PagedCache pagedCache(MemorySegment kCache, MemorySegment vCache, MemorySegment blockTable,
+                                         int blockSize, int maxBlocksPerSeq, int kvHeads, int headDim, boolean write) {
+        positive("blockSize", blockSize);
+        positive("maxBlocksPerSeq", maxBlocksPerSeq);
+        long blockBytes = (long) blockSize * kvHeads * headDim * 4;
+        if (write) writable("kCache", kCache, blockBytes);
+        else readable("kCache", kCache, blockBytes);
+        long blocks = kCache.byteSize() / blockBytes, cacheBytes = blocks * blockBytes;
+        if (write) writable("vCache", vCache, cacheBytes);
+        else readable("vCache", vCache, cacheBytes);
+        long rowBytes = (long) maxBlocksPerSeq * 4;
+        readable("blockTable", blockTable, rowBytes);
+        long rows = blockTable.byteSize() / rowBytes;
+        return new PagedCache(span("kCache", kCache, cacheBytes), span("vCache", vCache, cacheBytes),
+                span("blockTable", blockTable, rows * rowBytes), blockTable, maxBlocksPerSeq, rows, blocks);
+    }
 
-    /** Largest kernel width {@link #causalConv1d} accepts ({@code TF_CPU_MAX_CONV_WIDTH}). */
-    public static final int MAX_CONV_WIDTH = 4;
-    /** Largest state size {@link #selectiveScan} accepts ({@code TF_CPU_MAX_DSTATE}, as the CUDA kernel). */
-    public static final int MAX_DSTATE = 256;
-
-    private static final MethodHandle CAUSAL_CONV1D = handle("tf_cpu_causal_conv1d", FunctionDescriptor.ofVoid(
-            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle SELECTIVE_SCAN = handle("tf_cpu_selective_scan", FunctionDescriptor.ofVoid(
-            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    // ---- Mamba-1 ops ------------------------------------------------------------------------------
 
     /**
      * Causal depthwise conv1d over x [tokens][dim] with kernel width 1..{@value #MAX_CONV_WIDTH}:
@@ -453,15 +582,12 @@ public final class CpuOps {
         writable("convState", convState, stateBytes);
         readable("weight", weight, (long) dim * width * 4);
         if (bias != null) readable("bias", bias, (long) dim * 4);
-        if (out.address() != x.address()) disjoint("out", out, act, "x", x, act);
-        disjoint("convState", convState, stateBytes, "out", out, act);
-        disjoint("convState", convState, stateBytes, "x", x, act);
-        try {
-            CAUSAL_CONV1D.invokeExact(out, convState, x, weight, orNull(bias),
-                    tokens, dim, width, silu ? 1 : 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        Span o = span("out", out, act), xs = span("x", x, act);
+        sameOrDisjoint(o, xs);
+        disjoint(span("convState", convState, stateBytes), o, xs);
+        MemorySegment b = orNull(bias);
+        int s = silu ? 1 : 0;
+        NativeLibrary.call(() -> { CAUSAL_CONV1D.invokeExact(out, convState, x, weight, b, tokens, dim, width, s); });
     }
 
     /**
@@ -492,137 +618,17 @@ public final class CpuOps {
         if (d != null) readable("D", d, (long) dim * 4);
         if (z != null) readable("z", z, act);
         if (deltaBias != null) readable("deltaBias", deltaBias, (long) dim * 4);
-        if (out.address() != u.address()) disjoint("out", out, act, "u", u, act);
-        if (out.address() != delta.address()) disjoint("out", out, act, "delta", delta, act);
-        if (z != null && out.address() != z.address()) disjoint("out", out, act, "z", z, act);
-        disjoint("out", out, act, "B", b, bc);
-        disjoint("out", out, act, "C", c, bc);
-        disjoint("state", state, stateBytes, "out", out, act);
-        disjoint("state", state, stateBytes, "u", u, act);
-        disjoint("state", state, stateBytes, "delta", delta, act);
-        disjoint("state", state, stateBytes, "A", a, stateBytes);
-        disjoint("state", state, stateBytes, "B", b, bc);
-        disjoint("state", state, stateBytes, "C", c, bc);
-        if (z != null) disjoint("state", state, stateBytes, "z", z, act);
-        try {
-            SELECTIVE_SCAN.invokeExact(out, state, u, delta, a, b, c, orNull(d), orNull(z), orNull(deltaBias),
-                    tokens, dim, dstate, deltaSoftplus ? 1 : 0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    private static MemorySegment orNull(MemorySegment s) {
-        return s == null ? MemorySegment.NULL : s;
-    }
-
-    // ---- encoder ops (encoder_ops.cpp) ----------------------------------------------------------
-
-    /**
-     * LayerNorm over [tokens][dim] of {@code y = x + xBias + residual}, where xBias ([dim], a Linear
-     * layer's bias) and residual ([tokens][dim]) may each be null:
-     * {@code out[t] = (y[t] - mean) / sqrt(var + eps) * weight + bias}, biased variance.
-     * out may alias x or residual.
-     */
-    public static void layerNorm(MemorySegment out, MemorySegment x, MemorySegment xBias, MemorySegment residual,
-                                 MemorySegment weight, MemorySegment bias, int tokens, int dim, float eps) {
-        positive("tokens", tokens);
-        positive("dim", dim);
-        if (!(eps >= 0) || Float.isInfinite(eps)) throw new IllegalArgumentException("eps must be finite and >= 0, got " + eps);
-        long bytes = (long) tokens * dim * 4;
-        writable("out", out, bytes);
-        readable("x", x, bytes);
-        if (xBias != null) readable("xBias", xBias, (long) dim * 4);
-        if (residual != null) readable("residual", residual, bytes);
-        readable("weight", weight, (long) dim * 4);
-        readable("bias", bias, (long) dim * 4);
-        MemorySegment xb = xBias == null ? MemorySegment.NULL : xBias;
-        MemorySegment res = residual == null ? MemorySegment.NULL : residual;
-        try {
-            LAYERNORM.invokeExact(out, x, xb, res, weight, bias, tokens, dim, eps);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** {@code x[r][i] += bias[i]} over [rows][dim], in place. */
-    public static void addBias(MemorySegment x, MemorySegment bias, int rows, int dim) {
-        positive("rows", rows);
-        positive("dim", dim);
-        writable("x", x, (long) rows * dim * 4);
-        readable("bias", bias, (long) dim * 4);
-        try {
-            ADD_BIAS.invokeExact(x, bias, rows, dim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** GELU (erf form) in place over n values: {@code x * 0.5 * (1 + erf(x / sqrt 2))}, within ~1e-7 * |x|. */
-    public static void gelu(MemorySegment x, long n) {
-        nonNegative("n", n);
-        writable("x", x, n * 4);
-        if (n == 0) return;
-        try {
-            GELU.invokeExact(x, n);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /** {@code x[r] = gelu(x[r] + bias)} over [rows][dim], in place (GELU as in {@link #gelu}). */
-    public static void biasGelu(MemorySegment x, MemorySegment bias, int rows, int dim) {
-        positive("rows", rows);
-        positive("dim", dim);
-        writable("x", x, (long) rows * dim * 4);
-        readable("bias", bias, (long) dim * 4);
-        try {
-            BIAS_GELU.invokeExact(x, bias, rows, dim);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
-    /**
-     * Non-causal multi-head attention over a padded batch of {@code batch} sequences of
-     * {@code seqLen} rows. Row {@code r = b * seqLen + i} of q, k and v holds [heads][headDim] from
-     * float {@code r * qkvStride} (q, k, v may be column blocks of one fused QKV buffer); out is
-     * [batch * seqLen][heads * headDim]. {@code lengths} (int32 [batch], each in 0..seqLen) gives each
-     * sequence's real rows: keys at or past it are masked, query rows at or past it become zeros.
-     * Scale 1/sqrt(headDim). out must not overlap q, k or v.
-     */
-    public static void attentionBidirectional(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
-                                              MemorySegment lengths, int batch, int seqLen, int heads, int headDim,
-                                              int qkvStride) {
-        positive("batch", batch);
-        positive("seqLen", seqLen);
-        positive("heads", heads);
-        positive("headDim", headDim);
-        if (seqLen > MAX_ENCODER_SEQ) throw new IllegalArgumentException("seqLen must be <= " + MAX_ENCODER_SEQ + ", got " + seqLen);
-        long width = (long) heads * headDim;
-        if (qkvStride < width) throw new IllegalArgumentException("qkvStride must be >= heads * headDim = " + width + ", got " + qkvStride);
-        long rows = (long) batch * seqLen;
-        long outBytes = rows * width * 4;
-        long inBytes = ((rows - 1) * qkvStride + width) * 4;
-        writable("out", out, outBytes);
-        readable("q", q, inBytes);
-        readable("k", k, inBytes);
-        readable("v", v, inBytes);
-        readable("lengths", lengths, (long) batch * 4);
-        disjoint("out", out, outBytes, "q", q, inBytes);
-        disjoint("out", out, outBytes, "k", k, inBytes);
-        disjoint("out", out, outBytes, "v", v, inBytes);
-        for (int b = 0; b < batch; b++) {
-            int len = lengths.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, b);
-            if (len < 0 || len > seqLen) {
-                throw new IllegalArgumentException("lengths[" + b + "] = " + len + " is outside [0, seqLen " + seqLen + "]");
-            }
-        }
-        try {
-            ATTENTION_BIDIRECTIONAL.invokeExact(out, q, k, v, lengths, batch, seqLen, heads, headDim, qkvStride);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        Span o = span("out", out, act), us = span("u", u, act), ds = span("delta", delta, act), zs = span("z", z, act);
+        Span bs = span("B", b, bc), cs = span("C", c, bc);
+        sameOrDisjoint(o, us);
+        sameOrDisjoint(o, ds);
+        sameOrDisjoint(o, zs);
+        disjoint(o, bs, cs);
+        disjoint(span("state", state, stateBytes), o, us, ds, span("A", a, stateBytes), bs, cs, zs);
+        MemorySegment dd = orNull(d), zz = orNull(z), db = orNull(deltaBias);
+        int softplus = deltaSoftplus ? 1 : 0;
+        NativeLibrary.call(() -> { SELECTIVE_SCAN.invokeExact(out, state, u, delta, a, b, c, dd, zz, db,
+                tokens, dim, dstate, softplus); });
     }
 
     // ---- argument checks ---------------------------------------------------------------------
@@ -633,6 +639,19 @@ public final class CpuOps {
 
     private static void nonNegative(String name, long v) {
         if (v < 0) throw new IllegalArgumentException(name + " must be >= 0, got " + v);
+    }
+
+    private static void headDim(int headDim) {
+        positive("headDim", headDim);
+        if (headDim > MAX_HEAD_DIM) throw new IllegalArgumentException("headDim must be <= " + MAX_HEAD_DIM + ", got " + headDim);
+    }
+
+    private static void heads(int heads, int kvHeads) {
+        positive("heads", heads);
+        positive("kvHeads", kvHeads);
+        if (heads % kvHeads != 0) {
+            throw new IllegalArgumentException("heads (" + heads + ") must be a multiple of kvHeads (" + kvHeads + ")");
+        }
     }
 
     private static void weightType(String name, DType type, int inner, String innerName) {
@@ -664,17 +683,38 @@ public final class CpuOps {
         if (s.isReadOnly()) throw new IllegalArgumentException(name + " is read-only");
     }
 
-    /** The first aBytes of a and the first bBytes of b (both already checked to exist) must not overlap. */
-    private static void disjoint(String an, MemorySegment a, long aBytes, String bn, MemorySegment b, long bBytes) {
-        long a0 = a.address(), b0 = b.address();
-        if (a0 < b0 + bBytes && b0 < a0 + aBytes) {
-            throw new IllegalArgumentException(an + " must not overlap " + bn);
+    /** The first `bytes` of a segment (already checked to hold them), named for error messages; null for a null segment. */
+    private record Span(String name, long address, long bytes) {}
+
+    private static Span span(String name, MemorySegment s, long bytes) {
+        return s == null ? null : new Span(name, s.address(), bytes);
+    }
+
+    private static boolean overlap(Span a, Span b) {
+        return a.address < b.address + b.bytes && b.address < a.address + a.bytes;
+    }
+
+    /** The written span must overlap none of the others (null spans are absent arguments). */
+    private static void disjoint(Span written, Span... others) {
+        if (written == null) return;
+        for (Span o : others) {
+            if (o != null && overlap(written, o)) throw new IllegalArgumentException(written.name + " must not overlap " + o.name);
         }
     }
 
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) return r;
-        if (t instanceof Error e) throw e;
-        return new IllegalStateException(t);
+    /** An output that may be one of its inputs exactly (same start, same size), but not partly overlap it. */
+    private static void sameOrDisjoint(Span out, Span in) {
+        if (out == null || in == null || (out.address == in.address && out.bytes == in.bytes)) return;
+        if (overlap(out, in)) {
+            throw new IllegalArgumentException(out.name + " must be " + in.name + " itself or not overlap it");
+        }
+    }
+
+    private static int intAt(MemorySegment s, long index) {
+        return s.getAtIndex(ValueLayout.JAVA_INT_UNALIGNED, index);
+    }
+
+    private static MemorySegment orNull(MemorySegment s) {
+        return s == null ? MemorySegment.NULL : s;
     }
 }

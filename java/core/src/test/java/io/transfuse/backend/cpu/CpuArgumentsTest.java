@@ -1,5 +1,6 @@
 package io.transfuse.backend.cpu;
 
+import io.transfuse.backend.Activation;
 import io.transfuse.backend.RopeLayout;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
@@ -75,32 +76,185 @@ class CpuArgumentsTest {
     }
 
     @Test
-    void otherOps() {
+    void norms() {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment buf = a.allocate(4096), small = a.allocate(16), other = a.allocate(4096);
-            rejects("weight", () -> CpuOps.rmsnorm(buf, buf, small, 2, 64, 1e-5f));
-            rejects("x", () -> CpuOps.rmsnorm(buf, small, buf, 2, 64, 1e-5f));
-            rejects("eps", () -> CpuOps.rmsnorm(buf, buf, buf, 2, 64, Float.NaN));
-            rejects("rotaryDim", () -> CpuOps.rope(buf, 1, 2, 8, 9, 0, buf, RopeLayout.HALF_SPLIT));
-            rejects("rotaryDim", () -> CpuOps.rope(buf, 1, 2, 8, 10, 0, buf, RopeLayout.HALF_SPLIT));
-            rejects("invFreq", () -> CpuOps.rope(buf, 1, 2, 64, 64, 0, small, RopeLayout.HALF_SPLIT));
-            rejects("startPos", () -> CpuOps.rope(buf, 1, 2, 8, 8, -1, buf, RopeLayout.HALF_SPLIT));
-            rejects("layout", () -> CpuOps.rope(buf, 1, 2, 8, 8, 0, buf, null));
-            rejects("x", () -> CpuOps.rope(small, 1, 2, 8, 8, 0, buf, RopeLayout.ADJACENT_PAIRS));
-            // attention: q [1][4][8] = 128 bytes; cache rows up to position 9 of stride 16 floats = 640 bytes
-            CpuOps.attention(other.asSlice(0, 128), buf.asSlice(0, 128), buf, buf, 1, 9, 4, 2, 8, 16); // fine
-            rejects("k", () -> CpuOps.attention(other, buf, buf.asSlice(0, 600), buf, 1, 9, 4, 2, 8, 16));
-            rejects("v", () -> CpuOps.attention(other, buf, buf, small, 1, 9, 4, 2, 8, 16));
-            rejects("kvHeads", () -> CpuOps.attention(other, buf, buf, buf, 1, 0, 4, 3, 8, 24));
-            rejects("kvStride", () -> CpuOps.attention(other, buf, buf, buf, 1, 0, 4, 2, 8, 15));
-            rejects("headDim", () -> CpuOps.attention(other, buf, buf, buf, 1, 0, 1, 1, 2048, 2048));
-            rejects("q", () -> CpuOps.attention(other, small, buf, buf, 1, 0, 4, 2, 8, 16));
-            rejects("out", () -> CpuOps.attention(buf, buf, other, other, 1, 0, 4, 2, 8, 16));
-            rejects("up", () -> CpuOps.siluGlu(buf, buf, small, 64));
-            rejects("n", () -> CpuOps.siluGlu(buf, buf, buf, -1));
-            rejects("b", () -> CpuOps.add(buf, buf, small, 64));
-            rejects("x", () -> CpuOps.softmax(small, 2, 8));
-            rejects("rows", () -> CpuOps.softmax(buf, 0, 8));
+            MemorySegment x = a.allocate(4L * 4 * 8), out = a.allocate(4L * 4 * 8), res = a.allocate(4L * 4 * 8);
+            MemorySegment w = a.allocate(32), b = a.allocate(32);
+            CpuOps.rmsNorm(out, res, x, w, 4, 8, 1e-5f); // fine
+            CpuOps.rmsNorm(x, null, x, w, 4, 8, 1e-5f); // fine: out is x
+            CpuOps.layerNorm(res, res, x, w, b, 4, 8, 1e-5f); // fine: out is residual
+            CpuOps.layerNorm(out, null, x, w, null, 4, 8, 1e-5f); // fine: no bias
+            rejects("rows", () -> CpuOps.rmsNorm(out, null, x, w, 0, 8, 1e-5f));
+            rejects("dim", () -> CpuOps.layerNorm(out, null, x, w, b, 4, -8, 1e-5f));
+            rejects("eps", () -> CpuOps.rmsNorm(out, null, x, w, 4, 8, Float.NaN));
+            rejects("eps", () -> CpuOps.layerNorm(out, null, x, w, b, 4, 8, -1f));
+            rejects("out", () -> CpuOps.rmsNorm(out.asSlice(4), null, x, w, 4, 8, 1e-5f));
+            rejects("out", () -> CpuOps.layerNorm(out.asReadOnly(), null, x, w, b, 4, 8, 1e-5f));
+            rejects("x", () -> CpuOps.rmsNorm(out, null, MemorySegment.ofArray(new float[32]), w, 4, 8, 1e-5f));
+            rejects("residual", () -> CpuOps.rmsNorm(out, res.asSlice(8), x, w, 4, 8, 1e-5f));
+            rejects("residual", () -> CpuOps.layerNorm(out, res.asReadOnly(), x, w, b, 4, 8, 1e-5f));
+            rejects("weight", () -> CpuOps.rmsNorm(out, null, x, w.asSlice(4), 4, 8, 1e-5f));
+            rejects("weight", () -> CpuOps.layerNorm(out, null, x, null, b, 4, 8, 1e-5f));
+            rejects("bias", () -> CpuOps.layerNorm(out, null, x, w, b.asSlice(4), 4, 8, 1e-5f));
+            MemorySegment big = a.allocate(4L * 40);
+            rejects("out must be x itself", () -> CpuOps.rmsNorm(big.asSlice(4, 128), null, big.asSlice(0, 128), w, 4, 8, 1e-5f));
+            rejects("out must be residual itself", () -> CpuOps.rmsNorm(big.asSlice(4, 128), big.asSlice(0, 128), x, w, 4, 8, 1e-5f));
+            rejects("residual must not overlap x", () -> CpuOps.rmsNorm(out, x, x, w, 4, 8, 1e-5f));
+            rejects("out must not overlap weight", () -> CpuOps.layerNorm(out, null, x, out.asSlice(0, 32), b, 4, 8, 1e-5f));
+        }
+    }
+
+    @Test
+    void activations() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment x = a.allocate(4L * 4 * 8), b = a.allocate(32), g = a.allocate(256), u = a.allocate(256);
+            CpuOps.biasAct(x, b, 4, 8, Activation.GELU_TANH); // fine
+            CpuOps.biasAct(x, null, 4, 8, Activation.SILU); // fine: no bias
+            rejects("rows", () -> CpuOps.biasAct(x, b, 0, 8, Activation.SILU));
+            rejects("dim", () -> CpuOps.biasAct(x, b, 4, 0, Activation.SILU));
+            rejects("act", () -> CpuOps.biasAct(x, b, 4, 8, null));
+            rejects("x", () -> CpuOps.biasAct(x, b, 5, 8, Activation.SILU));
+            rejects("x", () -> CpuOps.biasAct(x.asReadOnly(), b, 4, 8, Activation.SILU));
+            rejects("bias", () -> CpuOps.biasAct(x, b.asSlice(4), 4, 8, Activation.SILU));
+            rejects("x must not overlap bias", () -> CpuOps.biasAct(x, x.asSlice(0, 32), 4, 8, Activation.SILU));
+
+            CpuOps.glu(g, g, u, 64, Activation.GELU_ERF); // fine: out is gate
+            rejects("n", () -> CpuOps.glu(g, g, u, -1, Activation.SILU));
+            rejects("act", () -> CpuOps.glu(g, g, u, 64, Activation.IDENTITY));
+            rejects("act", () -> CpuOps.glu(g, g, u, 64, null));
+            rejects("up", () -> CpuOps.glu(g, g, u.asSlice(4), 64, Activation.SILU));
+            rejects("gate", () -> CpuOps.glu(u, null, u, 64, Activation.SILU));
+            rejects("out", () -> CpuOps.glu(x, g, u, 64, Activation.SILU));
+            rejects("out must be up itself", () -> CpuOps.glu(u.asSlice(4, 128), g, u.asSlice(0, 128), 32, Activation.SILU));
+            rejects("b", () -> CpuOps.add(g, g, x.asSlice(0, 16), 64));
+            rejects("out must be a itself", () -> CpuOps.add(g.asSlice(4, 128), g.asSlice(0, 128), u, 32));
+
+            MemorySegment out = a.allocate(4L * 4 * 8), w8 = a.allocate(4L * 8 * 8);
+            CpuOps.matmulBias(out, x, w8, DType.F32, 4, 8, 8, b, Activation.GELU_ERF); // fine
+            CpuOps.matmulBias(out, x, w8, DType.F32, 4, 8, 8, null, Activation.SILU); // fine: no bias
+            rejects("bias", () -> CpuOps.matmulBias(out, x, w8, DType.F32, 4, 8, 8, b.asSlice(4), Activation.IDENTITY));
+            rejects("out must not overlap bias", () -> CpuOps.matmulBias(out, x, w8, DType.F32, 4, 8, 8, out, Activation.IDENTITY));
+            rejects("act", () -> CpuOps.matmulBias(out, x, w8, DType.F32, 4, 8, 8, b, null));
+            rejects("w", () -> CpuOps.matmulBias(out, x, w8.asSlice(4), DType.F32, 4, 8, 8, b, Activation.IDENTITY));
+        }
+    }
+
+    /** A paged cache for the argument tests: 2 heads of 4 (kvHeads 1), blocks of 2 slots, 5 blocks; a table
+     * of 2 rows x 3 entries. */
+    private static final int HEADS = 2, KV = 1, HD = 4, BS = 2, BLOCKS = 5, MAXB = 3;
+
+    private static MemorySegment ints(Arena a, int... v) {
+        MemorySegment s = a.allocate(4L * v.length);
+        MemorySegment.copy(v, 0, s, ValueLayout.JAVA_INT, 0, v.length);
+        return s;
+    }
+
+    @Test
+    void ropeKvCache() {
+        try (Arena a = Arena.ofConfined()) {
+            int tokens = 2;
+            MemorySegment q = a.allocate(4L * tokens * HEADS * HD), k = a.allocate(4L * tokens * KV * HD), v = a.allocate(4L * tokens * KV * HD);
+            MemorySegment kc = a.allocate(4L * BLOCKS * BS * KV * HD), vc = a.allocate(4L * BLOCKS * BS * KV * HD);
+            MemorySegment table = ints(a, 1, 2, 0, 3, 4, 0), pos = ints(a, 3, 0), seq = ints(a, 0, 1), f = a.allocate(8);
+            RopeLayout l = RopeLayout.HALF_SPLIT;
+            CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB); // fine
+            CpuOps.ropeKvCache(null, k, v, kc, vc, table, pos, seq, null, tokens, HEADS, KV, HD, 0, l, 1f, BS, MAXB); // fine
+            rejects("tokens", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, 0, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("heads", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, 0, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kvHeads", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, 0, HD, HD, l, 1f, BS, MAXB));
+            rejects("headDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, 0, 0, l, 1f, BS, MAXB));
+            rejects("headDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, 2048, 4, l, 1f, BS, MAXB));
+            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, 3, l, 1f, BS, MAXB));
+            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, 6, l, 1f, BS, MAXB));
+            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, -2, l, 1f, BS, MAXB));
+            rejects("layout", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, null, 1f, BS, MAXB));
+            rejects("mscale", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, Float.NaN, BS, MAXB));
+            rejects("blockSize", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, 0, MAXB));
+            rejects("maxBlocksPerSeq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, 0));
+            rejects("q", () -> CpuOps.ropeKvCache(q.asSlice(4), k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("k", () -> CpuOps.ropeKvCache(q, k.asSlice(4), v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("v", () -> CpuOps.ropeKvCache(q, k, null, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kCache", () -> CpuOps.ropeKvCache(q, k, v, kc.asSlice(0, 16), vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kCache", () -> CpuOps.ropeKvCache(q, k, v, kc.asReadOnly(), vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("vCache", () -> CpuOps.ropeKvCache(q, k, v, kc, vc.asSlice(32), table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("blockTable", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table.asSlice(0, 8), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("positions", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos.asSlice(4), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("seqIds", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq.asSlice(4), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("invFreq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, null, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("invFreq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f.asSlice(4), tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("q must not overlap k", () -> CpuOps.ropeKvCache(q, q.asSlice(0, 32), v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kCache must not overlap vCache", () -> CpuOps.ropeKvCache(q, k, v, kc, kc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kCache must not overlap k", () -> CpuOps.ropeKvCache(q, kc.asSlice(0, 32), v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            // what the tables say: sequences, positions and blocks in range, one writer per slot
+            rejects("seqIds[1] = 2", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, ints(a, 0, 2), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("seqIds[0] = -1", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, ints(a, -1, 0), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("positions[0] = 6", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, ints(a, 6, 0), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("positions[1] = -1", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, ints(a, 0, -1), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("blockTable[0][1] = 5", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, ints(a, 1, 5, 0, 3, 4, 0), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("blockTable[1][0] = -3", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, ints(a, 1, 2, 0, -3, 4, 0), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("positions[1] = 3", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, ints(a, 3, 3), ints(a, 0, 0), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+        }
+    }
+
+    @Test
+    void attentionPaged() {
+        try (Arena a = Arena.ofConfined()) {
+            int tokens = 2;
+            MemorySegment q = a.allocate(4L * tokens * HEADS * HD), out = a.allocate(4L * tokens * HEADS * HD);
+            MemorySegment kc = a.allocate(4L * BLOCKS * BS * KV * HD), vc = a.allocate(4L * BLOCKS * BS * KV * HD);
+            // row 1 reads positions 0..2 (blocks 3 and 4); its last entry is never read, so garbage there is fine
+            MemorySegment table = ints(a, 1, 2, 0, 3, 4, 99), ctx = ints(a, 5, 3);
+            CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0); // fine
+            // window 2: row 0 reads positions 3, 4 (entries 1, 2), row 1 positions 1, 2 (entries 0, 1)
+            CpuOps.attentionPaged(out, q, kc, vc, ints(a, 77, 2, 0, 3, 4, 99), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 2); // fine
+            rejects("tokens", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, 0, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("heads", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, 3, 2, HD, BS, MAXB, 0.5f, 0));
+            rejects("kvHeads", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, 0, HD, BS, MAXB, 0.5f, 0));
+            rejects("headDim", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, 1025, BS, MAXB, 0.5f, 0));
+            rejects("scale", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, Float.POSITIVE_INFINITY, 0));
+            rejects("window", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, -1));
+            rejects("blockSize", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, -2, MAXB, 0.5f, 0));
+            rejects("out", () -> CpuOps.attentionPaged(out.asSlice(4), q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("q", () -> CpuOps.attentionPaged(out, q.asSlice(4), kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("kCache", () -> CpuOps.attentionPaged(out, q, null, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("vCache", () -> CpuOps.attentionPaged(out, q, kc, vc.asSlice(4), table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("blockTable", () -> CpuOps.attentionPaged(out, q, kc, vc, table.asSlice(0, 12), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("contextLens", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx.asSlice(4), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("contextLens[0] = 7", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 7, 3), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("contextLens[1] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 5, -1), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("blockTable[1][2] = 99", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 5, 6), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("blockTable[0][0] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, ints(a, -1, 2, 0, 3, 4, 0), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("out must not overlap q", () -> CpuOps.attentionPaged(q, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            rejects("out must not overlap kCache", () -> CpuOps.attentionPaged(kc.asSlice(0, 64), q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+        }
+    }
+
+    @Test
+    void attentionVarlen() {
+        try (Arena a = Arena.ofConfined()) {
+            // batch 2 (lengths 3 and 1), heads 2 of 4, kvHeads 1: 4 rows; fused rows of 8 + 4 + 4 floats
+            int stride = 16;
+            MemorySegment qkv = a.allocate(4L * 4 * stride), out = a.allocate(4L * 5 * 8), cu = ints(a, 0, 3, 4);
+            MemorySegment q = qkv, k = qkv.asSlice(32), v = qkv.asSlice(48);
+            CpuOps.attentionVarlen(out, q, k, v, cu, 2, 2, 1, 4, stride, stride, 0.5f, true); // fine
+            rejects("batch", () -> CpuOps.attentionVarlen(out, q, k, v, cu, 0, 2, 1, 4, stride, stride, 0.5f, true));
+            rejects("heads", () -> CpuOps.attentionVarlen(out, q, k, v, cu, 2, 3, 2, 4, stride, stride, 0.5f, true));
+            rejects("headDim", () -> CpuOps.attentionVarlen(out, q, k, v, cu, 2, 2, 1, 0, stride, stride, 0.5f, true));
+            rejects("scale", () -> CpuOps.attentionVarlen(out, q, k, v, cu, 2, 2, 1, 4, stride, stride, Float.NaN, true));
+            rejects("qStride", () -> CpuOps.attentionVarlen(out, q, k, v, cu, 2, 2, 1, 4, 7, stride, 0.5f, true));
+            rejects("kvStride", () -> CpuOps.attentionVarlen(out, q, k, v, cu, 2, 2, 1, 4, stride, 3, 0.5f, true));
+            rejects("cuSeqlens", () -> CpuOps.attentionVarlen(out, q, k, v, cu.asSlice(4), 2, 2, 1, 4, stride, stride, 0.5f, true));
+            rejects("cuSeqlens[0]", () -> CpuOps.attentionVarlen(out, q, k, v, ints(a, 1, 3, 4), 2, 2, 1, 4, stride, stride, 0.5f, true));
+            rejects("cuSeqlens[2] = 2", () -> CpuOps.attentionVarlen(out, q, k, v, ints(a, 0, 3, 2), 2, 2, 1, 4, stride, stride, 0.5f, true));
+            rejects("q", () -> CpuOps.attentionVarlen(out, q, k, v, ints(a, 0, 3, 5), 2, 2, 1, 4, stride, stride, 0.5f, true));
+            rejects("k", () -> CpuOps.attentionVarlen(out, q, qkv.asSlice(56), v, cu, 2, 2, 1, 4, stride, stride, 0.5f, true));
+            rejects("v", () -> CpuOps.attentionVarlen(out, q, k, qkv.asSlice(60), cu, 2, 2, 1, 4, stride, stride, 0.5f, true));
+            rejects("out", () -> CpuOps.attentionVarlen(out.asSlice(40), q, k, v, cu, 2, 2, 1, 4, stride, stride, 0.5f, true));
+            rejects("out must not overlap k", () -> CpuOps.attentionVarlen(qkv.asSlice(0, 128), a.allocate(4L * 4 * stride), k, v,
+                    cu, 2, 2, 1, 4, stride, stride, 0.5f, true));
+            MemorySegment.copy(new int[] {0, 3, 4}, 0, out, ValueLayout.JAVA_INT, 0, 3); // a valid table inside out
+            rejects("out must not overlap cuSeqlens", () -> CpuOps.attentionVarlen(out, q, k, v, out.asSlice(0, 12), 2, 2, 1, 4,
+                    stride, stride, 0.5f, true));
         }
     }
 

@@ -52,7 +52,7 @@ class CpuMatmulTest {
             {40, 96, 131}, {1, 2048, 40}, {9, 64, 1}, {4, 256, 8},
             // in_dim above the kernel's 1024-column conversion block, with several tokens
             {3, 1100, 13}, {2, 2080, 11}, {70, 1056, 6},
-            // 256 tokens and more: F32 takes the panel kernel too (simd_kernels.inc, PK_MIN; F32_PANELS always does);
+            // 256 tokens and more: F32 takes the panel kernel too (matmul.inc, PK_MIN; F32_PANELS always does);
             // 263 = 43 * 6 + 5 tokens, 77 columns = 2 panels of 32 + a partial one on AVX-512
             {263, 384, 77},
     };
