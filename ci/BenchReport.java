@@ -8,7 +8,8 @@
 //                             Transfuse and of ONNX Runtime Java (the peer) on the same encoder
 // and writes bench-results.json: an array of rows {"name", "metric", "unit", "transfuse", "peer",
 // "peer_name", "ratio"} (ratio = transfuse / peer, higher is better for Transfuse; for "us/op" rows
-// there is no peer) plus the spread, the share of the machine's limit and the baseline comparison.
+// there is no peer; for batched decode the "peer" is Transfuse's own one-sequence decode, so the ratio
+// is what batching gains) plus the spread, the share of the machine's limit and the baseline comparison.
 // Prints a Markdown table. A row regresses when it is worse than the baseline's figure by more than
 // the run-to-run noise measured in this run: (max - min) / median of its repetitions, at least 5%.
 // Usage: java -cp 'java/cli/target/lib/*' ci/BenchReport.java RAW_DIR OUT_JSON BASELINE_JSON
@@ -70,10 +71,11 @@ public class BenchReport {
         for (Map.Entry<String, List<Path>> e : byModel.entrySet()) {
             String model = e.getKey();
             JsonNode t = read(e.getValue().get(0));
-            List<Double> pre = new ArrayList<>(), dec = new ArrayList<>(), gbs = new ArrayList<>();
+            List<Double> pre = new ArrayList<>(), dec = new ArrayList<>(), gbs = new ArrayList<>(), batch = new ArrayList<>();
             for (Path p : e.getValue()) {
                 JsonNode r = read(p);
                 r.path("prefill_tok_s").forEach(v -> pre.add(v.asDouble()));
+                r.path("batch_decode_tok_s").forEach(v -> batch.add(v.asDouble()));
                 r.path("decode_tok_s").forEach(v -> {
                     dec.add(v.asDouble());
                     gbs.add(v.asDouble() * r.path("decode_bytes_per_token").asDouble() / 1e9);
@@ -99,6 +101,13 @@ public class BenchReport {
                     peer ? stat(peerPre)[0] : null, peer ? "llama.cpp" : null, prefillPct, "FP32 FMA peak", false));
             rows.add(new Row(model + " decode", "decode", "tok/s", d3[0], d3[1], d3[2],
                     peer ? stat(peerDec)[0] : null, peer ? "llama.cpp" : null, decodePct, "bandwidth", false));
+            if (!batch.isEmpty()) {
+                // Aggregate tok/s of N sequences decoding together; beside it (as the "peer") the one-sequence figure.
+                int n = t.path("batch_sequences").asInt();
+                double[] b3 = stat(batch);
+                rows.add(new Row(model + " decode x" + n + " sequences (aggregate)", "batch decode", "tok/s", b3[0], b3[1], b3[2],
+                        d3[0], "1 sequence", null, null, false));
+            }
         }
         // Encoder rows: texts/s against ONNX Runtime Java, both measured alternately in one JVM.
         try (Stream<Path> s = Files.list(raw)) {

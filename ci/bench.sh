@@ -7,7 +7,8 @@
 # 2. measures the machine: STREAM-style triad GB/s and peak FP32 FMA GFLOP/s (2 threads);
 # 3. writes random-weight Llama models (stories15M and stories110M shapes, F32 and Q8_0 GGUF) into
 #    build/bench/models with `transfuse make-model` (kept between runs: same seed, same bytes);
-# 4. runs `transfuse bench` on each (128-token prefill, 32 decode steps, 2 threads);
+# 4. runs `transfuse bench` on each (128-token prefill, 32 decode steps, 2 threads; and decode of 16
+#    sequences at once, aggregate tok/s, with the one-sequence figure beside it);
 # 5. runs llama.cpp on the same files through the npm package node-llama-cpp (prebuilt CPU
 #    binaries, installed once into build/bench/node) with ci/bench-llama.mjs, same settings;
 #    4 and 5 alternate, one repetition per process, --reps times (medians over repetitions);
@@ -38,7 +39,7 @@ while [ $# -gt 0 ]; do
     --reps) reps=${2:?--reps needs a number}; shift ;;
     --threads) threads=${2:?--threads needs a number}; shift ;;
     --models) only=${2:?--models needs a comma-separated list}; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ci/bench.sh: unknown argument '$1' (use --smoke, --reps N, --threads N, --models LIST)" >&2; exit 2 ;;
   esac
   shift
@@ -79,7 +80,7 @@ if [ "$smoke" = 1 ]; then
       --dtype q8_0 "$out/tiny-q8_0.gguf" >/dev/null 2>&1
   fi
   models+=("tiny-q8_0=$out/tiny-q8_0.gguf")
-  prompt=32 gen=8 warmup=1
+  prompt=32 gen=8 warmup=1 batch=4
 else
   for preset in stories15M stories110M; do
     for dtype in f32 q8_0; do
@@ -92,7 +93,7 @@ else
       models+=("$preset-$dtype=$f")
     done
   done
-  prompt=128 gen=32 warmup=1
+  prompt=128 gen=32 warmup=1 batch=16
 fi
 
 # The llama.cpp peer runs on the same files with the same settings, right after Transfuse on each
@@ -121,7 +122,7 @@ for ((rep = 1; rep <= reps; rep++)); do
     name=${m%%=*} file=${m#*=}
     say "transfuse bench $name (repetition $rep/$reps)"
     transfuse bench --model "$file" --threads "$threads" --prompt-tokens "$prompt" --gen-tokens "$gen" \
-      --repetitions 1 --warmup "$warmup" --json "$raw/transfuse-$name.rep$rep.json" | tail -n 3 >&2
+      --batch-sequences "$batch" --repetitions 1 --warmup "$warmup" --json "$raw/transfuse-$name.rep$rep.json" | tail -n 4 >&2
     if [ "$peer" = 1 ]; then
       say "llama.cpp bench $name (repetition $rep/$reps)"
       TRANSFUSE_NODE_HOME=$node_home node ci/bench-llama.mjs "$file" --threads "$threads" --prompt "$prompt" \

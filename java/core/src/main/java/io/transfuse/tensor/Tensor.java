@@ -72,7 +72,11 @@ public final class Tensor {
     public long cols() { return shape.length == 0 ? 1 : shape[shape.length - 1]; }
 
     /** Rows of {@link #cols()} elements: the product of all but the last dimension. */
-    public long rows() { return shape.length <= 1 ? 1 : elementCount() / Math.max(1, cols()); }
+    public long rows() {
+        long n = 1;
+        for (int i = 0; i < shape.length - 1; i++) n = Math.multiplyExact(n, shape[i]);
+        return n;
+    }
 
     /** Elements from one row's start to the next's ({@link #cols()} when contiguous). */
     public long rowStride() { return rowStride; }
@@ -94,7 +98,7 @@ public final class Tensor {
     private static long span(DType dtype, long[] shape, long rowStride) {
         long n = elementCount(shape), cols = shape.length == 0 ? 1 : shape[shape.length - 1];
         if (n == 0) return 0;
-        long rows = n / cols;
+        long rows = n / cols;  // n > 0, so cols > 0
         return rowStride == cols || rows <= 1 ? dtype.bytesFor(n) : dtype.bytesFor((rows - 1) * rowStride + cols);
     }
 

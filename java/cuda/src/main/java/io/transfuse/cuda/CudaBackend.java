@@ -55,7 +55,8 @@ public final class CudaBackend implements Backend {
     private final DeviceBuffer[] scratch = new DeviceBuffer[6];
     private DeviceBuffer decodeScratch;
     private MemorySegment staging;
-    private boolean capturing, closed;
+    /** Inside {@link #replay}: the step's launches must not depend on the batch's host values (its first run included). */
+    private boolean replaying, capturing, closed;
 
     /**
      * @param name     {@code cuda} or {@code cuda-emu}
@@ -151,23 +152,28 @@ public final class CudaBackend implements Backend {
     @Override
     public void replay(Object key, Runnable step) {
         checkOpen();
-        if (capturing) {
+        if (replaying) {
             step.run();
             return;
         }
         GpuGraph g = graphs.get(key);
         if (g == null) {
-            if (ranOnce.add(key)) {
-                step.run(); // the first call runs directly: ops allocate what they size on first use
-                return;
-            }
-            rt.beginCapture(stream);
-            capturing = true;
+            replaying = true;
             try {
-                step.run();
+                if (ranOnce.add(key)) {
+                    step.run(); // the first call runs directly: ops allocate what they size on first use
+                    return;
+                }
+                rt.beginCapture(stream);
+                capturing = true;
+                try {
+                    step.run();
+                } finally {
+                    capturing = false;
+                    g = rt.endCapture(stream);
+                }
             } finally {
-                capturing = false;
-                g = rt.endCapture(stream);
+                replaying = false;
             }
             graphs.put(key, g);
             if (graphs.size() > MAX_GRAPHS) {
@@ -299,7 +305,7 @@ public final class CudaBackend implements Backend {
         // Every token as its own query over its sequence's pages (flash-decoding; prefill chunks that continue a
         // sequence take this path too). A recording sizes the split grid for the full context.
         int fullContext = batch.maxBlocks() * cache.blockSize();
-        int maxContext = capturing ? fullContext : batch.maxContext();
+        int maxContext = replaying ? fullContext : batch.maxContext();
         int splitLen = splitLen(heads, fullContext);
         long scratchBytes = kk.decodeWorkspaceBytes(batch.maxTokens(), heads.heads(), heads.headDim(), fullContext, splitLen);
         if (decodeScratch == null || decodeScratch.bytes() < scratchBytes) {
@@ -312,9 +318,9 @@ public final class CudaBackend implements Backend {
                 cache.blockSize(), batch.maxBlocks(), maxContext, splitLen, scale, decodeScratch.address(), act);
     }
 
-    /** Whether attention reads the pass's own K and V with the prefill kernel (every sequence from position 0, not recording). */
+    /** Whether attention reads the pass's own K and V with the prefill kernel (every sequence from position 0, not in a recorded step). */
     private boolean prefillPath(DecoderBatch batch, Heads heads) {
-        return batch.prefillOnly() && !capturing && KernelLibrary.supportsPrefillHeadDim(heads.headDim());
+        return batch.prefillOnly() && !replaying && KernelLibrary.supportsPrefillHeadDim(heads.headDim());
     }
 
     /** Keys per split CTA of flash-decoding: one split per sequence on the emulator (each CTA is costly there), else enough to fill the SMs. */

@@ -10,7 +10,7 @@ import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.cuda.kernels.KernelLibrary;
 import io.transfuse.cuda.runtime.EmulatedRuntime;
 import io.transfuse.cuda.jcuda.JCudaRuntime;
-import io.transfuse.model.LlamaModel;
+import io.transfuse.model.llama.LlamaModel;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 

@@ -64,8 +64,8 @@ public final class BertModel implements EncoderGraph {
 
     @Override
     public String describe() {
-        return c.modelType() + ", hidden " + c.hidden() + ", " + c.layers() + " layers, " + c.heads() + " heads, intermediate "
-                + c.intermediate() + ", on " + ops.name();
+        return "hidden " + c.hidden() + ", " + c.layers() + " layers, " + c.heads() + " heads, intermediate " + c.intermediate()
+                + " (" + c.modelType() + ", on " + ops.name() + ")";
     }
 
     @Override public int dimension() { return c.hidden(); }

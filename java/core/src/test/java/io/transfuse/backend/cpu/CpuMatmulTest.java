@@ -208,11 +208,12 @@ class CpuMatmulTest {
     /** The load-time path packs F32 weights for AMX exactly when the AMX kernel is in use, else in panels. */
     @Test
     void prepareMatmulWeightPacksForTheKernelInUse() {
-        try (Arena arena = Arena.ofConfined(); TrackedArena packed = new TrackedArena("CpuMatmulTest prepared")) {
+        try (Arena arena = Arena.ofConfined(); CpuBackend backend = CpuBackend.create(0)) {
             Tensor w = new Tensor("w", DType.F32, new long[] {40, 70}, floats(arena, random(new Random(3), 40 * 70, 1f)));
+            assertSame(w, backend.weight(w, io.transfuse.backend.Backend.WeightUse.STREAMED), "streamed weights are read in place");
             for (CpuOps.Isa isa : supportedIsas()) {
                 assertTrue(CpuOps.setIsa(isa));
-                Tensor prepared = CpuBackend.create(0).prepareMatmulWeight(w, packed);
+                Tensor prepared = backend.weight(w, io.transfuse.backend.Backend.WeightUse.BATCHED);
                 assertEquals(CpuOps.f32AmxEnabled() ? DType.F32_AMX : DType.F32_PANELS, prepared.dtype(), isa.toString());
                 if (isa != CpuOps.Isa.AVX512) assertFalse(CpuOps.f32AmxEnabled(), isa + " must not use AMX tiles");
             }

@@ -85,7 +85,7 @@ public class OnnxRuntimeAgreementTest {
             min = Math.min(min, cos);
             assertTrue(cos >= 0.9999, where + ": text " + i + " cosine " + cos);
         }
-        System.out.printf("%s %s: lowest cosine to ONNX Runtime 1 - %.2e%n", model.config().source(), where, 1 - min);
+        System.out.printf("%s %s: lowest cosine to ONNX Runtime 1 - %.2e%n", model.describe(), where, 1 - min);
     }
 
     /** ONNX Runtime's last_hidden_state for each text alone (same token ids), pooled and L2-normalised here. */

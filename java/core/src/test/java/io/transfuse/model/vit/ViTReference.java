@@ -3,7 +3,7 @@ package io.transfuse.model.vit;
 import io.transfuse.backend.ReferenceMath;
 import io.transfuse.loader.SafetensorsFile;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.Dequantize;
+import io.transfuse.tensor.Dequantize;
 
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;

@@ -49,14 +49,14 @@ public final class GpuProbe {
         try (Arena arena = Arena.ofConfined()) {
             MethodHandle init = NativeLibrary.downcall(cuda, "libcuda.so.1", "cuInit", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
             MethodHandle count = NativeLibrary.downcall(cuda, "libcuda.so.1", "cuDeviceGetCount", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-            int rc = (int) init.invokeExact(0);
+            int rc = NativeLibrary.callInt(() -> (int) init.invokeExact(0));
             if (rc != 0) return "no CUDA device/driver was found (cuInit failed with CUresult " + rc + ")";
             MemorySegment n = arena.allocate(JAVA_INT);
-            rc = (int) count.invokeExact(n);
+            rc = NativeLibrary.callInt(() -> (int) count.invokeExact(n));
             if (rc != 0) return "no CUDA device/driver was found (cuDeviceGetCount failed with CUresult " + rc + ")";
             deviceCount = n.get(JAVA_INT, 0);
             return deviceCount > 0 ? "" : "no CUDA device/driver was found (the driver reports 0 devices)";
-        } catch (Throwable e) {
+        } catch (RuntimeException e) {
             return "no CUDA device/driver was found (" + e + ")";
         }
     }

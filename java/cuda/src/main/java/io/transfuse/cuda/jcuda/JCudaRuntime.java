@@ -192,14 +192,7 @@ public final class JCudaRuntime implements GpuRuntime {
 
     @Override
     public void launch(GpuStream stream, String name, NativeLaunch launch) {
-        int rc;
-        try {
-            rc = launch.run(((Stream) stream).handle());
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException(name + " failed", e);
-        }
+        int rc = NativeLibrary.callInt(() -> launch.run(((Stream) stream).handle()));
         if (rc != 0) throw new GpuException(name + " failed: " + JCuda.cudaGetErrorString(rc) + " (" + rc + ")");
     }
 

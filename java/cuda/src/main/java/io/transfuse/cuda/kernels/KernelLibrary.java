@@ -276,19 +276,11 @@ public final class KernelLibrary {
     }
 
     public long decodeWorkspaceBytes(int batch, int heads, int headDim, int maxContextLen, int splitLen) {
-        try {
-            return (long) decodeWorkspace.invokeExact(batch, heads, headDim, maxContextLen, splitLen);
-        } catch (Throwable e) {
-            throw new IllegalStateException("tf_attention_decode_workspace_bytes failed", e);
-        }
+        return NativeLibrary.callLong(() -> (long) decodeWorkspace.invokeExact(batch, heads, headDim, maxContextLen, splitLen));
     }
 
     public int decodeDefaultSplitLen(int batch, int heads, int kvHeads, int maxContextLen, int multiprocessors) {
-        try {
-            return (int) decodeSplitLen.invokeExact(batch, heads, kvHeads, maxContextLen, multiprocessors);
-        } catch (Throwable e) {
-            throw new IllegalStateException("tf_attention_decode_default_split_len failed", e);
-        }
+        return NativeLibrary.callInt(() -> (int) decodeSplitLen.invokeExact(batch, heads, kvHeads, maxContextLen, multiprocessors));
     }
 
     /** Whether the attention kernels support this head dimension. */
@@ -315,7 +307,7 @@ public final class KernelLibrary {
         return switch (t) {
             case F16 -> f16;
             case BF16 -> bf16;
-            case F32 -> throw new IllegalArgumentException("attention kernels take f16 or bf16, not f32");
+            default -> throw new IllegalArgumentException("attention kernels take f16 or bf16, not " + t);
         };
     }
 

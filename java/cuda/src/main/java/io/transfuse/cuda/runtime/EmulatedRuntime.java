@@ -76,12 +76,7 @@ public final class EmulatedRuntime implements GpuRuntime {
         if (bytes <= 0) throw new IllegalArgumentException("device allocation size must be positive, got " + bytes);
         if (bytes > capacity - used) throw new GpuOutOfMemoryException("malloc", bytes, capacity - used);
         long rounded = (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-        long address;
-        try {
-            address = ((MemorySegment) ALIGNED_ALLOC.invokeExact(ALIGNMENT, rounded)).address();
-        } catch (Throwable e) {
-            throw new IllegalStateException("aligned_alloc failed", e);
-        }
+        long address = NativeLibrary.callLong(() -> ((MemorySegment) ALIGNED_ALLOC.invokeExact(ALIGNMENT, rounded)).address());
         if (address == 0) throw new GpuOutOfMemoryException("malloc (host memory for the emulator)", bytes, capacity - used);
         allocations.put(address, bytes);
         used += bytes;
@@ -93,35 +88,21 @@ public final class EmulatedRuntime implements GpuRuntime {
         Long bytes = allocations.remove(address);
         if (bytes == null) throw new IllegalArgumentException("free of an address that is not an allocation: 0x" + Long.toHexString(address));
         used -= bytes;
-        try {
-            FREE.invokeExact(MemorySegment.ofAddress(address));
-        } catch (Throwable e) {
-            throw new IllegalStateException("free failed", e);
-        }
+        NativeLibrary.call(() -> { FREE.invokeExact(MemorySegment.ofAddress(address)); });
     }
 
     @Override
     public MemorySegment allocatePinned(long bytes) {
         if (bytes <= 0) throw new IllegalArgumentException("pinned allocation size must be positive, got " + bytes);
-        try {
-            long rounded = (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
-            MemorySegment s = (MemorySegment) ALIGNED_ALLOC.invokeExact(ALIGNMENT, rounded);
-            if (s.address() == 0) throw new OutOfMemoryError("no host memory for " + bytes + " pinned bytes");
-            return s.reinterpret(bytes);
-        } catch (RuntimeException | Error e) {
-            throw e;
-        } catch (Throwable e) {
-            throw new IllegalStateException("aligned_alloc failed", e);
-        }
+        long rounded = (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT;
+        long address = NativeLibrary.callLong(() -> ((MemorySegment) ALIGNED_ALLOC.invokeExact(ALIGNMENT, rounded)).address());
+        if (address == 0) throw new OutOfMemoryError("no host memory for " + bytes + " pinned bytes");
+        return MemorySegment.ofAddress(address).reinterpret(bytes);
     }
 
     @Override
     public void freePinned(MemorySegment pinned) {
-        try {
-            FREE.invokeExact(MemorySegment.ofAddress(pinned.address()));
-        } catch (Throwable e) {
-            throw new IllegalStateException("free failed", e);
-        }
+        NativeLibrary.call(() -> { FREE.invokeExact(MemorySegment.ofAddress(pinned.address())); });
     }
 
     @Override
@@ -212,14 +193,7 @@ public final class EmulatedRuntime implements GpuRuntime {
     @Override
     public void launch(GpuStream stream, String name, NativeLaunch launch) {
         run(stream, name, () -> {
-            int rc;
-            try {
-                rc = launch.run(MemorySegment.NULL);
-            } catch (RuntimeException | Error e) {
-                throw e;
-            } catch (Throwable e) {
-                throw new IllegalStateException(name + " failed", e);
-            }
+            int rc = NativeLibrary.callInt(() -> launch.run(MemorySegment.NULL));
             if (rc != 0) throw new GpuException(name + " failed on cuda-emu: " + describe(rc));
         });
     }
@@ -239,12 +213,9 @@ public final class EmulatedRuntime implements GpuRuntime {
 
     private String describe(int rc) {
         if (rc == 1) return "invalid argument (1)";
-        try {
-            String text = ((MemorySegment) lastError.invokeExact()).reinterpret(4096).getString(0);
-            return text.isBlank() ? "error " + rc : text.strip() + " (error " + rc + ")";
-        } catch (Throwable e) {
-            return "error " + rc;
-        }
+        long message = NativeLibrary.callLong(() -> ((MemorySegment) lastError.invokeExact()).address());
+        String text = MemorySegment.ofAddress(message).reinterpret(4096).getString(0);
+        return text.isBlank() ? "error " + rc : text.strip() + " (error " + rc + ")";
     }
 
     private void run(GpuStream stream, String what, Runnable op) {

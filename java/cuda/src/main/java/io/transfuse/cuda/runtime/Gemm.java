@@ -1,5 +1,7 @@
 package io.transfuse.cuda.runtime;
 
+import io.transfuse.tensor.DType;
+
 /**
  * One (strided-batched) GEMM with cuBLAS's semantics: column-major matrices, {@code op(A)} m x k,
  * {@code op(B)} k x n, {@code C} m x n, {@code C = alpha op(A) op(B) + beta C} for each of

@@ -6,7 +6,9 @@ import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.cuda.MambaCudaEmuTest;
-import io.transfuse.cuda.encoder.CudaEncoderEmuTest;
+import io.transfuse.backend.OpConformance;
+import io.transfuse.cuda.CudaBackend;
+import io.transfuse.model.MixedBatch;
 import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.cuda.jcuda.JCudaRuntime;
 import io.transfuse.cuda.memory.DeviceArena;
@@ -33,7 +35,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * GPU-only: the JCuda runtime and the Llama and Mamba graphs on a real device. Skipped (JUnit assumption)
+ * GPU-only: the JCuda runtime, the op set and the Llama and Mamba graphs on a real device. Skipped (JUnit assumption)
  * where no GPU is present; ci/gpu-test.sh runs it with {@code -Dgroups=gpu}.
  */
 @Tag("gpu")
@@ -66,10 +68,24 @@ class JCudaGpuTest {
         }
     }
 
+    /** Every op of the op set on the device against the double-precision reference (as CudaBackendConformanceTest on cuda-emu). */
     @Test
-    void encoderStacksMatchTheReference() {
-        try (JCudaRuntime rt = new JCudaRuntime(0)) {
-            CudaEncoderEmuTest.allCases(rt);
+    void everyOpMatchesTheReference() {
+        try (CudaBackend b = new CudaBackend("cuda", new JCudaRuntime(0), DType.F16)) {
+            OpConformance.check(b, 1e-2);
+        }
+        try (CudaBackend b = new CudaBackend("cuda", new JCudaRuntime(0), DType.BF16)) {
+            OpConformance.check(b, 8e-2);
+        }
+    }
+
+    /** Many sequences per pass on the device: batched equals alone (stories260K, fp16 budget of LlamaCudaEmuTest). */
+    @Test
+    void mixedBatchMatchesEachSequenceAlone() {
+        Path model = Path.of(System.getProperty("transfuse.root", "../..")).resolve("models/stories260K");
+        try (LanguageModel gpu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CUDA))) {
+            MixedBatch.Result r = MixedBatch.run(gpu.decoder(), gpu.vocabSize(), 5);
+            assertTrue(r.maxDiff() <= 0.05, "batched vs alone on the GPU: " + r.maxDiff());
         }
     }
 

@@ -1,5 +1,7 @@
 package io.transfuse.cuda.runtime;
 
+import io.transfuse.tensor.DType;
+
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,7 @@
 package io.transfuse.cuda.runtime;
 
+import io.transfuse.tensor.DType;
+
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;
 import org.junit.jupiter.api.Test;
@@ -112,6 +114,7 @@ public class GemmTest {
             case F32 -> s.getAtIndex(ValueLayout.JAVA_FLOAT, i);
             case F16 -> Float.float16ToFloat(s.getAtIndex(ValueLayout.JAVA_SHORT, i));
             case BF16 -> Float.intBitsToFloat((s.getAtIndex(ValueLayout.JAVA_SHORT, i) & 0xffff) << 16);
+            default -> throw new IllegalArgumentException(t.toString());
         };
     }
 }
