@@ -82,7 +82,7 @@ public final class Transfuse {
         });
     }
 
-    /** What a load builds from the parsed files on a new backend (which the result owns). */
+    /** What a load builds from the parsed files on a new backend (which the result owns; on failure the caller closes it). */
     @FunctionalInterface
     private interface Build<T> {
         T build(ModelSource source, Backend backend, LoadOptions options);
@@ -95,14 +95,16 @@ public final class Transfuse {
         LoadOptions resolved = options.withDevice(device);
         TrackedArena arena = new TrackedArena(path.toString());
         try {
-            ModelSource source;
+            Backend backend = null;
             try {
-                source = ModelSource.open(path, arena);
+                ModelSource source = ModelSource.open(path, arena);
+                backend = given != null ? given : Backends.open(device, resolved);
+                return build.build(source, backend, resolved);
             } catch (RuntimeException e) {
-                if (given != null) given.close();
+                if (backend != null) backend.close(); // closing twice is harmless: the graph may have closed it already
+                else if (given != null) given.close();
                 throw e;
             }
-            return build.build(source, given != null ? given : Backends.open(device, resolved), resolved);
         } catch (RuntimeException e) {
             arena.close();
             throw e;

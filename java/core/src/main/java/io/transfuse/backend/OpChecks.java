@@ -81,6 +81,41 @@ public final class OpChecks {
         contiguous(op, q, k, v);
     }
 
+    /** Packed varlen attention: out, q [n][heads*D], k, v [n][kvHeads*D], k and v one row stride, out contiguous. */
+    public static void varlen(String op, Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch) {
+        int n = batch.tokens();
+        width(op, "out", out, n, heads.qWidth());
+        width(op, "q", q, n, heads.qWidth());
+        width(op, "k", k, n, heads.kvWidth());
+        width(op, "v", v, n, heads.kvWidth());
+        contiguous(op, out);
+        if (k.rowStride() != v.rowStride()) {
+            throw new IllegalArgumentException(op + ": k " + k.describe() + " and v " + v.describe() + " must have one row stride");
+        }
+    }
+
+    /** Causal conv1d: out and x [n][dim], weight [dim][width], state [dim][width-1], bias [dim] or null. */
+    public static void conv(String op, Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias) {
+        sameShape(op, out, x);
+        contiguous(op, out, x, state, weight);
+        width(op, "weight", weight, x.cols(), weight.cols());
+        width(op, "state", state, x.cols(), weight.cols() - 1);
+        vector(op, "bias", bias, x.cols(), true);
+    }
+
+    /** Selective scan: out, u, delta, z [n][dim]; B, C [n][dstate]; A and state [dim][dstate]; D, deltaBias [dim] or null. */
+    public static void scan(String op, Tensor out, Tensor state, Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor d,
+                            Tensor z, Tensor deltaBias) {
+        sameShape(op, out, u, delta, z);
+        sameShape(op, b, c);
+        contiguous(op, out, state, u, delta, a, b, c, z);
+        width(op, "A", a, u.cols(), a.cols());
+        width(op, "state", state, u.cols(), a.cols());
+        width(op, "B", b, u.rows(), a.cols());
+        vector(op, "D", d, u.cols(), true);
+        vector(op, "deltaBias", deltaBias, u.cols(), true);
+    }
+
     private static void present(String op, String name, Tensor t) {
         if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
     }

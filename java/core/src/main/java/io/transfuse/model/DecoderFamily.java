@@ -9,7 +9,7 @@ import io.transfuse.tokenizer.Tokenizer;
 public non-sealed interface DecoderFamily extends ModelFamily {
     /**
      * Reads the config and weights from {@code source} and builds the graph on {@code backend}, which the
-     * graph owns from then on (also when this throws: it is closed).
+     * graph owns from then on. When this throws, the caller closes the backend.
      */
     Parts load(ModelSource source, Backend backend, LoadOptions options);
 

@@ -13,15 +13,18 @@ import java.util.Set;
 /**
  * What every decoder graph shares around its equations: the backend it owns, the packed batch of a
  * forward pass, the sequences' state ({@link SequenceStore}: KV blocks or recurrent slots), checking the
- * inputs before any op runs, and reading the logits back. A subclass is one architecture, written once
- * for every backend: it implements {@link #compute}, which leaves the logits of each sequence's last token
- * in {@link #logits} row s. Not thread-safe.
+ * inputs before any op runs, running decode steps as recorded steps ({@link Backend#replay}), the output
+ * head on each sequence's last token, and reading the logits back. A subclass is one architecture,
+ * written once for every backend: it implements {@link #compute}, which ends with {@link #head}.
+ * Not thread-safe.
  */
 public abstract class DecoderGraph implements Decoder {
     protected final Backend ops;
     protected final DecoderBatch batch;
     /** F32 [maxSequences][vocab]: row s holds the logits after sequence s's last token. */
-    protected final Tensor logits;
+    private final Tensor logits;
+    /** [maxSequences][dim]: the hidden state of each sequence's last token. */
+    private final Tensor last;
     private final String source;
     private final int vocab, context;
     private final SequenceStore store;
@@ -29,11 +32,12 @@ public abstract class DecoderGraph implements Decoder {
     private boolean closed;
 
     /**
+     * @param dim      width of the hidden state the head reads
      * @param vocab    the output head's rows
      * @param context  the most positions a sequence may hold
      * @param store    where sequences keep their state (allocated on {@code ops})
      */
-    protected DecoderGraph(Backend ops, String source, int vocab, int context, DecoderLimits limits, SequenceStore store) {
+    protected DecoderGraph(Backend ops, String source, int dim, int vocab, int context, DecoderLimits limits, SequenceStore store) {
         this.ops = ops;
         this.source = source;
         this.vocab = vocab;
@@ -41,11 +45,29 @@ public abstract class DecoderGraph implements Decoder {
         this.store = store;
         this.batch = new DecoderBatch(ops, limits.maxTokens(), limits.maxSequences(), store.maxBlocks());
         this.logits = ops.allocate("logits", DType.F32, limits.maxSequences(), vocab);
+        this.last = ops.allocate("last tokens", ops.activationType(), limits.maxSequences(), dim);
         this.logitsHost = new float[Math.multiplyExact(limits.maxSequences(), vocab)];
     }
 
-    /** The architecture's forward pass over {@link #batch} (already written to the backend): logits row s per sequence s. */
+    /**
+     * The architecture's forward pass over {@code b} (already written to the backend), ending with
+     * {@link #head}. The same ops on the same tensors for every batch of the same {@link #replayKey}:
+     * decode steps are recorded once and replayed.
+     */
     protected abstract void compute(DecoderBatch b);
+
+    /** What identifies a decode step's recording: by default its batch size. */
+    protected Object replayKey(DecoderBatch b) {
+        return "decode " + b.tokens();
+    }
+
+    /** The logits of each sequence's last token: {@code head} applied to rows {@code lastRows} of {@code hidden} (final-normed). */
+    protected final void head(Tensor hidden, Tensor headWeight, DecoderBatch b) {
+        int s = b.sequences();
+        Tensor rows = last.rows(0, s);
+        ops.gatherRows(rows, hidden, b.lastRows());
+        ops.matmul(logits.rows(0, s), rows, headWeight);
+    }
 
     /** Sequence {@code sequence} is number s of the pass being built (before {@link #compute}). Default: nothing. */
     protected void admitted(int s, Sequence sequence) {}
@@ -103,7 +125,8 @@ public abstract class DecoderGraph implements Decoder {
             batch.add(in.tokens(), in.from(), in.count(), in.startPos(), table);
         }
         batch.commit();
-        compute(batch);
+        if (batch.decodeOnly()) ops.replay(replayKey(batch), () -> compute(batch));
+        else compute(batch);
         int n = inputs.size();
         if (inputs.stream().anyMatch(in -> in.logits() != null)) ops.read(logits.rows(0, n), logitsHost, 0, n * vocab);
         for (int s = 0; s < n; s++) {

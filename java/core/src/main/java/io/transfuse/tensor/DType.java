@@ -20,12 +20,12 @@ public enum DType {
     /**
      * F32 weights repacked into the CPU backend's column panels (transfuse.h, TF_CPU_F32_PANELS; padded
      * to whole panels, so the data is larger than {@link #bytesFor}). Made at load by
-     * {@code Backend.prepareMatmulWeight}; only the CPU matmul reads it. Not a GGUF type.
+     * {@code Backend.weight} (BATCHED); only the CPU matmul reads it. Not a GGUF type.
      */
     F32_PANELS(-1, 1, 4),
     /**
      * F32 weights split into three bf16 parts in AMX tile order (transfuse.h, TF_CPU_F32_AMX; padded to
-     * whole tiles). Made at load by {@code Backend.prepareMatmulWeight} on CPUs with AMX-BF16; only the
+     * whole tiles). Made at load by {@code Backend.weight} (BATCHED) on CPUs with AMX-BF16; only the
      * CPU matmul reads it, with f32-level accuracy. Not a GGUF type.
      */
     F32_AMX(-1, 1, 4);

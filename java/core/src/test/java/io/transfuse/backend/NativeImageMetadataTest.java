@@ -1,6 +1,7 @@
 package io.transfuse.backend;
 
 import io.transfuse.backend.cpu.CpuOps;
+import io.transfuse.memory.TrackedArena;
 import org.junit.jupiter.api.Test;
 
 import java.io.InputStream;
@@ -25,6 +26,9 @@ class NativeImageMetadataTest {
     @Test
     void everyCpuDowncallIsRegistered() throws Exception {
         CpuOps.getThreads(); // binds every CPU op
+        try (TrackedArena a = new TrackedArena("metadata test")) {
+            a.allocateLazily(TrackedArena.LAZY_THRESHOLD); // binds mmap and munmap (address space only)
+        }
         Set<FunctionDescriptor> bound = NativeLibrary.boundDescriptors();
         assertTrue(bound.size() > 5, "CpuOps binds its ops through NativeLibrary.downcall");
         try (InputStream in = getClass().getResourceAsStream(FILE)) {
@@ -33,7 +37,7 @@ class NativeImageMetadataTest {
             assertTrue(missing.isEmpty(), "add to " + FILE + " foreign.downcalls:\n"
                     + missing.stream().collect(Collectors.joining(",\n")));
         }
-        // CpuOps is the only binder in transfuse-core: whatever it does not bind is stale
+        // CpuOps and TrackedArena are the only binders in transfuse-core: whatever they do not bind is stale
         try (InputStream in = getClass().getResourceAsStream(FILE)) {
             Set<String> stale = NativeImageMetadata.unused(bound, in);
             assertTrue(stale.isEmpty(), "remove from " + FILE + " foreign.downcalls (nothing binds them):\n"

@@ -41,4 +41,23 @@ class ModelMemoryTest {
         assertThrows(IllegalStateException.class, () -> arena.allocate(8));
         assertThrows(IllegalStateException.class, () -> s.get(java.lang.foreign.ValueLayout.JAVA_BYTE, 0));
     }
+
+    @Test
+    void largeAllocationsAreReservedLazilyZeroedAndFreed() {
+        long before = TrackedArena.bytesInUse();
+        long size = 4 * TrackedArena.LAZY_THRESHOLD; // 256 MiB of address space; only the touched pages cost memory
+        MemorySegment s;
+        try (TrackedArena arena = new TrackedArena("lazy")) {
+            s = arena.allocateLazily(size);
+            assertEquals(size, s.byteSize());
+            assertEquals(before + size, TrackedArena.bytesInUse(), "counted at its full size");
+            for (long at : new long[] {0, size / 2, size - 8}) {
+                assertEquals(0L, s.get(java.lang.foreign.ValueLayout.JAVA_LONG, at), "zero-filled at " + at);
+                s.set(java.lang.foreign.ValueLayout.JAVA_LONG, at, at + 1);
+                assertEquals(at + 1, s.get(java.lang.foreign.ValueLayout.JAVA_LONG, at));
+            }
+        }
+        assertEquals(before, TrackedArena.bytesInUse());
+        assertThrows(IllegalStateException.class, () -> s.get(java.lang.foreign.ValueLayout.JAVA_LONG, 0), "unmapped with its arena");
+    }
 }

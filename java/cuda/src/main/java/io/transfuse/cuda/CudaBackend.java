@@ -331,14 +331,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void attentionVarlen(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, boolean causal) {
-        int n = batch.tokens();
-        OpChecks.width("attentionVarlen", "out", out, n, heads.qWidth());
-        OpChecks.width("attentionVarlen", "q", q, n, heads.qWidth());
-        OpChecks.width("attentionVarlen", "k", k, n, heads.kvWidth());
-        OpChecks.width("attentionVarlen", "v", v, n, heads.kvWidth());
-        OpChecks.contiguous("attentionVarlen", out);
+        OpChecks.varlen("attentionVarlen", out, q, k, v, heads, batch);
         sameType("attentionVarlen", out, q, k, v);
-        if (k.rowStride() != v.rowStride()) throw new IllegalArgumentException("attentionVarlen: k and v must have one row stride");
         long cu = address(batch.cuSeqlens());
         kk.attentionPrefill(stream, address(q), address(k), address(v), address(out), cu, cu, batch.sequences(), batch.maxLength(),
                 heads.heads(), heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, causal, act);
@@ -348,12 +342,8 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void causalConv1d(Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias, boolean silu, boolean freshState) {
-        OpChecks.sameShape("causalConv1d", out, x);
-        OpChecks.contiguous("causalConv1d", out, x, state, weight);
+        OpChecks.conv("causalConv1d", out, x, state, weight, bias);
         int n = rows(x), dim = cols(x), width = cols(weight);
-        OpChecks.width("causalConv1d", "weight", weight, dim, width);
-        OpChecks.width("causalConv1d", "state", state, dim, width - 1);
-        OpChecks.vector("causalConv1d", "bias", bias, dim, true);
         sameType("causalConv1d", out, x, state, weight, bias);
         long w = address(weight), b = bias == null ? 0 : address(bias), st = width > 1 ? address(state) : 0;
         if (freshState && width > 1) rt.memset(stream, st, 0, state.spanBytes());
@@ -374,15 +364,8 @@ public final class CudaBackend implements Backend {
     @Override
     public void selectiveScan(Tensor out, Tensor state, Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor d, Tensor z,
                               Tensor deltaBias, boolean softplus, boolean freshState) {
-        OpChecks.sameShape("selectiveScan", out, u, delta, z);
-        OpChecks.sameShape("selectiveScan", b, c);
-        OpChecks.contiguous("selectiveScan", out, state, u, delta, a, b, c, z);
+        OpChecks.scan("selectiveScan", out, state, u, delta, a, b, c, d, z, deltaBias);
         int n = rows(u), dim = cols(u), dstate = cols(a);
-        OpChecks.width("selectiveScan", "A", a, dim, dstate);
-        OpChecks.width("selectiveScan", "state", state, dim, dstate);
-        OpChecks.width("selectiveScan", "B", b, n, dstate);
-        OpChecks.vector("selectiveScan", "D", d, dim, true);
-        OpChecks.vector("selectiveScan", "deltaBias", deltaBias, dim, true);
         sameType("selectiveScan", out, u, delta, b, c, z);
         sameType("selectiveScan", state, a, d, deltaBias);
         if (state.dtype() != DType.F32) throw new IllegalArgumentException("selectiveScan: the state, A, D and deltaBias are F32");

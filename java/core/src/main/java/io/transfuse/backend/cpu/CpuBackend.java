@@ -196,15 +196,7 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void attentionVarlen(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, boolean causal) {
-        int n = batch.tokens();
-        OpChecks.width("attentionVarlen", "out", out, n, heads.qWidth());
-        OpChecks.width("attentionVarlen", "q", q, n, heads.qWidth());
-        OpChecks.width("attentionVarlen", "k", k, n, heads.kvWidth());
-        OpChecks.width("attentionVarlen", "v", v, n, heads.kvWidth());
-        OpChecks.contiguous("attentionVarlen", out);
-        if (k.rowStride() != v.rowStride()) {
-            throw new IllegalArgumentException("attentionVarlen: k " + k.describe() + " and v " + v.describe() + " must have one row stride");
-        }
+        OpChecks.varlen("attentionVarlen", out, q, k, v, heads, batch);
         CpuOps.attentionVarlen(host("attentionVarlen", out), host("attentionVarlen", q), host("attentionVarlen", k),
                 host("attentionVarlen", v), host("attentionVarlen", batch.cuSeqlens()), batch.sequences(), heads.heads(),
                 heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, causal);
@@ -212,12 +204,8 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void causalConv1d(Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias, boolean silu, boolean freshState) {
-        OpChecks.sameShape("causalConv1d", out, x);
-        OpChecks.contiguous("causalConv1d", out, x, state, weight);
+        OpChecks.conv("causalConv1d", out, x, state, weight, bias);
         int dim = cols(x), width = cols(weight);
-        OpChecks.width("causalConv1d", "weight", weight, dim, width);
-        OpChecks.width("causalConv1d", "state", state, dim, width - 1);
-        OpChecks.vector("causalConv1d", "bias", bias, dim, true);
         MemorySegment s = host("causalConv1d", state);
         if (freshState) s.fill((byte) 0);
         CpuOps.causalConv1d(host("causalConv1d", out), s, host("causalConv1d", x), host("causalConv1d", weight), orNull(bias),
@@ -227,15 +215,8 @@ public final class CpuBackend implements Backend {
     @Override
     public void selectiveScan(Tensor out, Tensor state, Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor d, Tensor z,
                               Tensor deltaBias, boolean softplus, boolean freshState) {
-        OpChecks.sameShape("selectiveScan", out, u, delta, z);
-        OpChecks.sameShape("selectiveScan", b, c);
-        OpChecks.contiguous("selectiveScan", out, state, u, delta, a, b, c, z);
+        OpChecks.scan("selectiveScan", out, state, u, delta, a, b, c, d, z, deltaBias);
         int dim = cols(u), dstate = cols(a);
-        OpChecks.width("selectiveScan", "A", a, dim, dstate);
-        OpChecks.width("selectiveScan", "state", state, dim, dstate);
-        OpChecks.width("selectiveScan", "B", b, u.rows(), dstate);
-        OpChecks.vector("selectiveScan", "D", d, dim, true);
-        OpChecks.vector("selectiveScan", "deltaBias", deltaBias, dim, true);
         MemorySegment s = host("selectiveScan", state);
         if (freshState) s.fill((byte) 0);
         CpuOps.selectiveScan(host("selectiveScan", out), s, host("selectiveScan", u), host("selectiveScan", delta),

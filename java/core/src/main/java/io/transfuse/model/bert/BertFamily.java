@@ -34,29 +34,24 @@ public final class BertFamily implements EncoderFamily {
 
     @Override
     public Parts load(ModelSource source, Backend backend, LoadOptions options, EncoderOptions encoder) {
-        try {
-            BertConfig config;
-            WeightFile weights;
-            if (source.format() == ModelSource.Format.ONNX) {
-                OnnxBert onnx = OnnxBert.read(source.path(), source.arena());
-                config = onnx.config();
-                weights = onnx.weights();
-            } else {
-                config = BertConfig.read(source.config(), source.configPath());
-                weights = source.safetensors();
-            }
-            Path dir = source.directory();
-            HfTokenizer tokenizer = HfTokenizer.load(tokenizerPath(source.path(), dir));
-            BertWeights w = BertWeights.from(weights, config);
-            int seq = config.maxSequence();
-            int rows = Math.max(seq, Math.min(WORKSPACE_ROWS, encoder.batchSize() * seq));
-            Pooling pooling = encoder.resolve(Pooling.read(dir));
-            BertModel graph = new BertModel(config, w, backend, rows, encoder.batchSize(), source.arena());
-            return new Parts(graph, tokenizer, pooling, maxTokens(dir, config, tokenizer));
-        } catch (RuntimeException e) {
-            backend.close();
-            throw e;
+        BertConfig config;
+        WeightFile weights;
+        if (source.format() == ModelSource.Format.ONNX) {
+            OnnxBert onnx = OnnxBert.read(source.path(), source.arena());
+            config = onnx.config();
+            weights = onnx.weights();
+        } else {
+            config = BertConfig.read(source.config(), source.configPath());
+            weights = source.safetensors();
         }
+        Path dir = source.directory();
+        HfTokenizer tokenizer = HfTokenizer.load(tokenizerPath(source.path(), dir));
+        BertWeights w = BertWeights.from(weights, config);
+        int seq = config.maxSequence();
+        int rows = Math.max(seq, Math.min(WORKSPACE_ROWS, encoder.batchSize() * seq));
+        Pooling pooling = encoder.resolve(Pooling.read(dir));
+        BertModel graph = new BertModel(config, w, backend, rows, encoder.batchSize(), source.arena());
+        return new Parts(graph, tokenizer, pooling, maxTokens(dir, config, tokenizer));
     }
 
     /**

@@ -28,25 +28,20 @@ public final class Gpt2Family implements DecoderFamily {
 
     @Override
     public Parts load(ModelSource source, Backend backend, LoadOptions options) {
-        try {
-            Gpt2Config config;
-            Gpt2Weights weights;
-            Tokenizer tokenizer;
-            if (source.format() == ModelSource.Format.GGUF) {
-                GgufFile gguf = source.gguf();
-                config = Gpt2Config.read(gguf, (int) gguf.tensor("token_embd.weight").dim(0));
-                weights = Gpt2Weights.fromGguf(gguf, config);
-                tokenizer = GgufTokenizers.load(gguf);
-            } else {
-                config = Gpt2Config.read(source.config(), source.configPath());
-                weights = Gpt2Weights.fromHf(source.safetensors(), config, source.arena());
-                tokenizer = HfTokenizer.forModel(source.directory(), config.vocabSize());
-            }
-            DecoderLimits limits = options.decoderLimits(config.context(), BATCH_TOKENS);
-            return new Parts(new Gpt2Model(config, weights, backend, limits), tokenizer);
-        } catch (RuntimeException e) {
-            backend.close();
-            throw e;
+        Gpt2Config config;
+        Gpt2Weights weights;
+        Tokenizer tokenizer;
+        if (source.format() == ModelSource.Format.GGUF) {
+            GgufFile gguf = source.gguf();
+            config = Gpt2Config.read(gguf, (int) gguf.tensor("token_embd.weight").dim(0));
+            weights = Gpt2Weights.fromGguf(gguf, config);
+            tokenizer = GgufTokenizers.load(gguf);
+        } else {
+            config = Gpt2Config.read(source.config(), source.configPath());
+            weights = Gpt2Weights.fromHf(source.safetensors(), config, source.arena());
+            tokenizer = HfTokenizer.forModel(source.directory(), config.vocabSize());
         }
+        DecoderLimits limits = options.decoderLimits(config.context(), BATCH_TOKENS);
+        return new Parts(new Gpt2Model(config, weights, backend, limits), tokenizer);
     }
 }

@@ -27,7 +27,7 @@ import io.transfuse.tensor.Tensor;
  *               delta = gelu(h W1^T + b1) W2^T + b2
  *   logits = LN_f(x += delta)[last token of each sequence] wte^T
  * </pre>
- * A decode step runs as a recorded step ({@link Backend#replay}); heads are padded to the backend's
+ * A decode step runs as a recorded step ({@link DecoderGraph}); heads are padded to the backend's
  * attention head dim ({@link HeadPadding}).
  */
 public final class Gpt2Model extends DecoderGraph {
@@ -38,8 +38,8 @@ public final class Gpt2Model extends DecoderGraph {
     private final Layer[] layers;
     private final Tensor wte, wpe, normF, normFBias, output;
     // Workspace [maxTokens][width]: x the residual stream, h the normed input, delta every block's output,
-    // pos the position embeddings of the batch; last [maxSequences][dim].
-    private final Tensor x, h, delta, pos, q, k, v, att, mlp, last;
+    // pos the position embeddings of the batch.
+    private final Tensor x, h, delta, pos, q, k, v, att, mlp;
 
     private record Layer(Tensor ln1, Tensor ln1Bias, Tensor wq, Tensor bq, Tensor wk, Tensor bk, Tensor wv, Tensor bv, Tensor wo,
                          Tensor bo, Tensor ln2, Tensor ln2Bias, Tensor wUp, Tensor bUp, Tensor wDown, Tensor bDown) {}
@@ -51,7 +51,7 @@ public final class Gpt2Model extends DecoderGraph {
     }
 
     private Gpt2Model(Gpt2Config config, Gpt2Weights w, Backend ops, DecoderLimits limits, KvCache cache) {
-        super(ops, config.source(), config.vocabSize(), limits.context(), limits, cache);
+        super(ops, config.source(), config.dim(), config.vocabSize(), limits.context(), limits, cache);
         this.c = config;
         this.cache = cache;
         int d = c.dim(), hd = c.headDim(), D = ops.attentionHeadDim(hd, true), H = c.heads();
@@ -94,7 +94,6 @@ public final class Gpt2Model extends DecoderGraph {
         v = ops.allocate("values", act, n, heads.kvWidth());
         att = ops.allocate("attention outputs", act, n, heads.qWidth());
         mlp = ops.allocate("MLP hidden", act, n, c.ffn());
-        last = ops.allocate("last tokens", act, limits.maxSequences(), d);
     }
 
     private Tensor weight(Tensor t) { return ops.weight(t, WeightUse.STREAMED); }
@@ -103,12 +102,7 @@ public final class Gpt2Model extends DecoderGraph {
 
     @Override
     protected void compute(DecoderBatch b) {
-        if (b.decodeOnly()) ops.replay("decode " + b.tokens(), () -> layers(b));
-        else layers(b);
-    }
-
-    private void layers(DecoderBatch b) {
-        int n = b.tokens(), s = b.sequences();
+        int n = b.tokens();
         Tensor x = this.x.rows(0, n), h = this.h.rows(0, n), delta = this.delta.rows(0, n), pos = this.pos.rows(0, n),
                 q = this.q.rows(0, n), k = this.k.rows(0, n), v = this.v.rows(0, n), att = this.att.rows(0, n), mlp = this.mlp.rows(0, n);
         float eps = c.eps();
@@ -129,8 +123,6 @@ public final class Gpt2Model extends DecoderGraph {
             ops.linear(delta, mlp, L.wDown, L.bDown, Activation.IDENTITY);
         }
         ops.layerNorm(h, x, delta, normF, normFBias, eps);
-        Tensor last = this.last.rows(0, s);
-        ops.gatherRows(last, h, b.lastRows());
-        ops.matmul(logits.rows(0, s), last, output);
+        head(h, output, b);
     }
 }

@@ -25,26 +25,21 @@ public final class LlamaFamily implements DecoderFamily {
 
     @Override
     public Parts load(ModelSource source, Backend backend, LoadOptions options) {
-        try {
-            LlamaConfig config;
-            LlamaWeights weights;
-            Tokenizer tokenizer = null;
-            if (source.format() == ModelSource.Format.GGUF) {
-                GgufFile gguf = source.gguf();
-                tokenizer = GgufTokenizers.load(gguf);
-                int vocab = tokenizer != null ? tokenizer.vocabularySize() : (int) gguf.tensor(LlamaWeights.Names.GGUF.tokenEmbedding()).dim(0);
-                config = LlamaConfigs.config(gguf, vocab);
-                weights = LlamaWeights.from(gguf, LlamaWeights.Names.GGUF, config);
-            } else {
-                config = LlamaConfigs.config(source.config(), source.configPath());
-                weights = LlamaWeights.from(source.safetensors(), LlamaWeights.Names.HF, config);
-                tokenizer = HfTokenizer.forModel(source.directory(), config.vocabSize());
-            }
-            DecoderLimits limits = options.decoderLimits(config.contextLength(), BATCH_TOKENS);
-            return new Parts(new LlamaModel(config, weights, backend, limits), tokenizer);
-        } catch (RuntimeException e) {
-            backend.close();
-            throw e;
+        LlamaConfig config;
+        LlamaWeights weights;
+        Tokenizer tokenizer = null;
+        if (source.format() == ModelSource.Format.GGUF) {
+            GgufFile gguf = source.gguf();
+            tokenizer = GgufTokenizers.load(gguf);
+            int vocab = tokenizer != null ? tokenizer.vocabularySize() : (int) gguf.tensor(LlamaWeights.Names.GGUF.tokenEmbedding()).dim(0);
+            config = LlamaConfigs.config(gguf, vocab);
+            weights = LlamaWeights.from(gguf, LlamaWeights.Names.GGUF, config);
+        } else {
+            config = LlamaConfigs.config(source.config(), source.configPath());
+            weights = LlamaWeights.from(source.safetensors(), LlamaWeights.Names.HF, config);
+            tokenizer = HfTokenizer.forModel(source.directory(), config.vocabSize());
         }
+        DecoderLimits limits = options.decoderLimits(config.contextLength(), BATCH_TOKENS);
+        return new Parts(new LlamaModel(config, weights, backend, limits), tokenizer);
     }
 }

@@ -26,8 +26,7 @@ import io.transfuse.tensor.Tensor;
  *               delta = (silu(xb Wgate^T) * xb Wup^T) Wdown^T
  *   logits = rmsnorm(res += delta)[last token of each sequence] Wout^T
  * </pre>
- * A decode step (one token per sequence) runs as a recorded step ({@link Backend#replay}): on a GPU it is
- * captured once per batch size and replayed. Heads are padded to the backend's attention head dim
+ * A decode step (one token per sequence) runs as a recorded step ({@link DecoderGraph}). Heads are padded to the backend's attention head dim
  * ({@link HeadPadding}). Activations live in a workspace planned at load for the batch limits.
  */
 public final class LlamaModel extends DecoderGraph {
@@ -39,8 +38,8 @@ public final class LlamaModel extends DecoderGraph {
     private final Layer[] layers;
     private final Tensor embedding, outputNorm, output;
     // Workspace, [maxTokens][width]: res is the residual stream, xb the normed input of the next matmuls,
-    // delta every block's output (added into res by the next norm); last [maxSequences][dim].
-    private final Tensor res, xb, delta, q, k, v, att, gate, up, last;
+    // delta every block's output (added into res by the next norm).
+    private final Tensor res, xb, delta, q, k, v, att, gate, up;
 
     private record Layer(Tensor attnNorm, Tensor wq, Tensor wk, Tensor wv, Tensor wo, Tensor ffnNorm, Tensor wGate,
                          Tensor wUp, Tensor wDown) {}
@@ -52,7 +51,7 @@ public final class LlamaModel extends DecoderGraph {
     }
 
     private LlamaModel(LlamaConfig config, LlamaWeights w, Backend ops, DecoderLimits limits, KvCache cache) {
-        super(ops, config.source(), config.vocabSize(), limits.context(), limits, cache);
+        super(ops, config.source(), config.dim(), config.vocabSize(), limits.context(), limits, cache);
         this.c = config;
         this.cache = cache;
         int hd = c.headDim(), D = ops.attentionHeadDim(hd, true);
@@ -91,7 +90,6 @@ public final class LlamaModel extends DecoderGraph {
         att = ops.allocate("attention outputs", act, n, heads.qWidth());
         gate = ops.allocate("FFN gate", act, n, c.hiddenDim());
         up = ops.allocate("FFN up", act, n, c.hiddenDim());
-        last = ops.allocate("last tokens", act, limits.maxSequences(), c.dim());
     }
 
     private Tensor weight(Tensor w) { return ops.weight(w, WeightUse.STREAMED); }
@@ -103,12 +101,7 @@ public final class LlamaModel extends DecoderGraph {
 
     @Override
     protected void compute(DecoderBatch b) {
-        if (b.decodeOnly()) ops.replay("decode " + b.tokens(), () -> layers(b));
-        else layers(b);
-    }
-
-    private void layers(DecoderBatch b) {
-        int n = b.tokens(), s = b.sequences();
+        int n = b.tokens();
         Tensor res = this.res.rows(0, n), xb = this.xb.rows(0, n), delta = this.delta.rows(0, n), q = this.q.rows(0, n),
                 k = this.k.rows(0, n), v = this.v.rows(0, n), att = this.att.rows(0, n), gate = this.gate.rows(0, n),
                 up = this.up.rows(0, n);
@@ -130,8 +123,6 @@ public final class LlamaModel extends DecoderGraph {
             ops.matmul(delta, gate, L.wDown);
         }
         ops.rmsNorm(xb, res, delta, outputNorm, eps);
-        Tensor last = this.last.rows(0, s);
-        ops.gatherRows(last, xb, b.lastRows());
-        ops.matmul(logits.rows(0, s), last, output);
+        head(xb, output, b);
     }
 }

@@ -26,7 +26,7 @@ import java.util.List;
  * </pre>
  * then a final RMSNorm and the head on each sequence's last token. Prefill and decode are the same
  * graph: the conv and the scan carry each sequence's state in its slot ({@link MambaStates}), so a token
- * is a decode step; a batch of decode steps runs as a recorded step ({@link Backend#replay}).
+ * is a decode step; a batch of decode steps runs as a recorded step ({@link DecoderGraph}).
  *
  * <p>The in_proj and x_proj outputs are split by taking row ranges of their weights, so every activation
  * is a contiguous token-major [tokens][width] block.
@@ -38,10 +38,10 @@ public final class MambaModel extends DecoderGraph {
     private final MambaConfig c;
     private final MambaStates states;
     private final Layer[] layers;
-    private final Tensor embedding, normF, head;
+    private final Tensor embedding, normF, output;
     // Workspace: res the residual stream, h the normed input / block output [maxTokens][dModel]; u, z, dt
-    // [maxTokens][dInner]; dtLow [maxTokens][dtRank]; bm, cm [maxTokens][dState]; last [maxSequences][dModel].
-    private final Tensor res, h, delta, u, z, dt, dtLow, bm, cm, last;
+    // [maxTokens][dInner]; dtLow [maxTokens][dtRank]; bm, cm [maxTokens][dState].
+    private final Tensor res, h, delta, u, z, dt, dtLow, bm, cm;
     /** The state slot of each sequence of the current pass. */
     private final int[] slots;
 
@@ -59,13 +59,13 @@ public final class MambaModel extends DecoderGraph {
     }
 
     private MambaModel(MambaConfig config, MambaWeights w, Backend ops, DecoderLimits limits, MambaStates states) {
-        super(ops, config.source(), (int) w.head().dim(0), limits.context(), limits, states);
+        super(ops, config.source(), config.dModel(), (int) w.head().dim(0), limits.context(), limits, states);
         this.c = config;
         this.states = states;
         int di = c.dInner(), ds = c.dState(), r = c.dtRank(), dm = c.dModel();
         DType act = ops.activationType();
         embedding = ops.weight(w.embedding(), WeightUse.STREAMED);
-        head = w.head() == w.embedding() ? embedding : ops.weight(w.head(), WeightUse.STREAMED);
+        output = w.head() == w.embedding() ? embedding : ops.weight(w.head(), WeightUse.STREAMED);
         normF = ops.upload(w.normF(), act);
         layers = new Layer[c.layers()];
         for (int l = 0; l < layers.length; l++) {
@@ -91,7 +91,6 @@ public final class MambaModel extends DecoderGraph {
         dtLow = ops.allocate("low-rank time steps", act, n, r);
         bm = ops.allocate("SSM input matrix B", act, n, ds);
         cm = ops.allocate("SSM output matrix C", act, n, ds);
-        last = ops.allocate("last tokens", act, limits.maxSequences(), dm);
         slots = new int[limits.maxSequences()];
     }
 
@@ -108,16 +107,12 @@ public final class MambaModel extends DecoderGraph {
 
     public MambaConfig config() { return c; }
 
+    /** A recorded decode step reads and writes the state slots of its sequences, and zeroes those that start afresh. */
     @Override
-    protected void compute(DecoderBatch b) {
-        if (!b.decodeOnly()) {
-            layers(b);
-            return;
-        }
-        // A recorded decode step reads and writes the state slots of these sequences, fresh or not.
+    protected Object replayKey(DecoderBatch b) {
         List<Integer> key = new ArrayList<>();
         for (int s = 0; s < b.sequences(); s++) key.add(slots[s] * 2 + (b.startPos(s) == 0 ? 1 : 0));
-        ops.replay(key, () -> layers(b));
+        return key;
     }
 
     @Override
@@ -125,7 +120,8 @@ public final class MambaModel extends DecoderGraph {
         slots[s] = ((MambaStates.Slot) sequence).slot;
     }
 
-    private void layers(DecoderBatch b) {
+    @Override
+    protected void compute(DecoderBatch b) {
         int n = b.tokens(), seqs = b.sequences();
         Tensor res = this.res.rows(0, n), h = this.h.rows(0, n), delta = this.delta.rows(0, n), u = this.u.rows(0, n),
                 z = this.z.rows(0, n), dt = this.dt.rows(0, n), dtLow = this.dtLow.rows(0, n), bm = this.bm.rows(0, n),
@@ -153,8 +149,6 @@ public final class MambaModel extends DecoderGraph {
             ops.linear(delta, u, L.outProj, L.outBias, Activation.IDENTITY);
         }
         ops.rmsNorm(h, res, delta, normF, c.eps());
-        Tensor last = this.last.rows(0, seqs);
-        ops.gatherRows(last, h, b.lastRows());
-        ops.matmul(logits.rows(0, seqs), last, head);
+        head(h, output, b);
     }
 }

@@ -21,16 +21,11 @@ public final class ViTFamily implements ClassifierFamily {
 
     @Override
     public Parts load(ModelSource source, Backend backend, LoadOptions options) {
-        try {
-            ViTConfig c = ViTConfig.read(source.config(), source.configPath());
-            ViTWeights w = ViTWeights.from(source.safetensors(), c);
-            ImagePreprocessor pre = ImagePreprocessor.forModel(source.directory(), c.imageSize());
-            // Plan for the largest image the processor makes (its crop or fixed size), else the config's size.
-            int side = Math.max(c.imageSize(), pre.maxOutputSide());
-            return new Parts(new ViTModel(c, w, backend, side, source.arena()), pre);
-        } catch (RuntimeException e) {
-            backend.close();
-            throw e;
-        }
+        ViTConfig c = ViTConfig.read(source.config(), source.configPath());
+        ViTWeights w = ViTWeights.from(source.safetensors(), c);
+        ImagePreprocessor pre = ImagePreprocessor.forModel(source.directory(), c.imageSize());
+        // Plan for the largest image the processor makes (its crop or fixed size), else the config's size.
+        int side = Math.max(c.imageSize(), pre.maxOutputSide());
+        return new Parts(new ViTModel(c, w, backend, side, source.arena()), pre);
     }
 }

@@ -207,7 +207,7 @@ class CpuMatmulTest {
 
     /** The load-time path packs F32 weights for AMX exactly when the AMX kernel is in use, else in panels. */
     @Test
-    void prepareMatmulWeightPacksForTheKernelInUse() {
+    void batchedWeightsArePackedForTheKernelInUse() {
         try (Arena arena = Arena.ofConfined(); CpuBackend backend = CpuBackend.create(0)) {
             Tensor w = new Tensor("w", DType.F32, new long[] {40, 70}, floats(arena, random(new Random(3), 40 * 70, 1f)));
             assertSame(w, backend.weight(w, io.transfuse.backend.Backend.WeightUse.STREAMED), "streamed weights are read in place");

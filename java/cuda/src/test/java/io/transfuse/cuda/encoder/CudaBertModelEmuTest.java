@@ -30,7 +30,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * core's plain double-precision {@link BertReference} (per text, unpadded), and against the CPU graph.
  *
  * <p>Tolerance. The device stores weights and activations in fp16 (unit roundoff 2^-11), accumulating
- * in fp32; CudaEncoderEmuTest measures about 5e-3 absolute on the O(1) hidden states of two post-LN
+ * in fp32; about 5e-3 absolute on the O(1) hidden states of two post-LN
  * layers. Pooling averages and L2 normalisation divides by |x| ~ sqrt(hidden), so pooled, normalised
  * entries carry about 1e-3. Budgets: cosine >= 0.9999 to the reference and max |error| <= 2.5e-3 per
  * entry, relative to the embedding's length (the normalised embedding's entries; measured at most 7e-4, cosines 1 - 2e-6). A missing token-type or position

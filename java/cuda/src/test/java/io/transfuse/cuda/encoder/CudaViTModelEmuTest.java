@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * against core's plain double-precision {@link ViTReference} and the CPU graph.
  *
  * <p>Tolerance. The tiny models' logits are O(1); the device rounds weights and activations to fp16
- * (2^-11) through the blocks, about 3e-3 absolute after two pre-LN layers in CudaEncoderEmuTest, and the
+ * (2^-11) through the blocks, about 3e-3 absolute after two pre-LN layers, and the
  * final LayerNorm and head (on the CPU, fp32) carry it into the logits. Budget: max |logit error|
  * <= 0.01 against the reference (measured at most 2.5e-3: DeiT), the same top-1 class as the reference, and
  * probabilities within 5e-3. A wrong LayerNorm convention (post- instead of pre-LN), a missing

@@ -59,7 +59,7 @@ class EmulatedRuntimeTest {
 
     /**
      * Regression: pinned segments were raw reinterpreted addresses, so writing one after its arena closed
-     * (e.g. CudaEncoder.forward on a closed encoder staging cu_seqlens) went into freed C heap memory and
+     * (e.g. an encoder staging its batch after it was closed) went into freed C heap memory and
      * crashed the JVM later in malloc. Now every access after close is an IllegalStateException.
      */
     @Test
