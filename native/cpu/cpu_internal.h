@@ -77,21 +77,22 @@ struct tf_epilogue {
     int act;
 };
 
-/* tf_cpu_attention_paged's arguments (transfuse.h). A work item is (token t, kv head, group of
- * group_size consecutive query heads of that kv head): the group's queries share each key and value
- * row while it is in L1. group_size divides n_heads / n_kv_heads and is at most TF_ATTENTION_MAX_GROUP
- * (attention_ops.cpp picks it). */
-enum { TF_ATTENTION_MAX_GROUP = 8 };
+/* tf_cpu_attention_paged's arguments (transfuse.h). A work item is (run_rows consecutive rows, kv head,
+ * group of group_size consecutive query heads of that kv head): the group's queries share each key and
+ * value row while it is in L1, and rows that continue one sequence (a chunked prefill) run as one block
+ * of queries. group_size divides n_heads / n_kv_heads and is at most TF_ATTENTION_MAX_GROUP, run_rows is
+ * 1 .. TF_ATTENTION_MAX_RUN (attention_ops.cpp picks both; attention.inc says how they are used). */
+enum { TF_ATTENTION_MAX_GROUP = 8, TF_ATTENTION_MAX_RUN = 8 };
 struct tf_paged_attention {
     float* out;
     const float *q, *k_cache, *v_cache;
     const int32_t *block_table, *context_lens;
-    int tokens, n_heads, n_kv_heads, head_dim, block_size, max_blocks_per_seq, window, group_size;
+    int tokens, n_heads, n_kv_heads, head_dim, block_size, max_blocks_per_seq, window, group_size, run_rows;
     float scale;
 };
 
-/* tf_cpu_attention_varlen's arguments (transfuse.h); work items (sequence, kv head, group of query
- * heads) as above. */
+/* tf_cpu_attention_varlen's arguments (transfuse.h); a work item is (sequence, kv head, group of query
+ * heads). */
 struct tf_varlen_attention {
     float* out;
     const float *q, *k, *v;
