@@ -23,7 +23,8 @@
  *   copy for the whole library, and that copy may be the AVX-512 one, which then runs on a CPU
  *   without AVX-512 (SIGILL). So the units use only intrinsics, libm and functions of internal linkage
  *   (the .inc files are included inside an anonymous namespace); this header holds only declarations
- *   and `static inline` functions, so every unit gets its own copy built with its own flags.
+ *   and `static inline` functions, so every unit gets its own copy built with its own flags. The ctest
+ *   cpu_isa_units_share_no_code checks the units' objects for such symbols.
  */
 #ifndef TRANSFUSE_CPU_INTERNAL_H
 #define TRANSFUSE_CPU_INTERNAL_H
@@ -122,10 +123,9 @@ struct tf_kernels {
                       long r1, int dim, float eps);
     tf_bias_act_fn bias_act;
     void (*glu)(float* out, const float* gate, const float* up, long i0, long i1, int act);
-    /* attention.inc: work items first, first + step, ... (cyclic, so causal rows of growing length
-     * spread evenly over the threads) */
-    void (*attention_paged)(const tf_paged_attention* a, long first, long step);
-    void (*attention_varlen)(const tf_varlen_attention* a, long first, long step);
+    /* attention.inc: work items begin, begin + step, ... below end */
+    void (*attention_paged)(const tf_paged_attention* a, long begin, long end, long step);
+    void (*attention_varlen)(const tf_varlen_attention* a, long begin, long end, long step);
     /* ssm.inc: channels [d0, d1) (at most TF_SSM_BLOCK) of tf_cpu_causal_conv1d / tf_cpu_selective_scan */
     void (*conv_block)(float* out, float* state, const float* x, const float* weight, const float* bias, int tokens,
                        int dim, int width, int silu, int d0, int d1);
