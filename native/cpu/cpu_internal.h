@@ -23,7 +23,8 @@
  *   copy for the whole library, and that copy may be the AVX-512 one, which then runs on a CPU
  *   without AVX-512 (SIGILL). So the units use only intrinsics, libm and functions of internal linkage
  *   (the .inc files are included inside an anonymous namespace); this header holds only declarations
- *   and `static inline` functions, so every unit gets its own copy built with its own flags.
+ *   and `static inline` functions, so every unit gets its own copy built with its own flags. The ctest
+ *   cpu_isa_units_share_no_code checks the units' objects for such symbols.
  */
 #ifndef TRANSFUSE_CPU_INTERNAL_H
 #define TRANSFUSE_CPU_INTERNAL_H
@@ -77,21 +78,22 @@ struct tf_epilogue {
     int act;
 };
 
-/* tf_cpu_attention_paged's arguments (transfuse.h). A work item is (token t, kv head, group of
- * group_size consecutive query heads of that kv head): the group's queries share each key and value
- * row while it is in L1. group_size divides n_heads / n_kv_heads and is at most TF_ATTENTION_MAX_GROUP
- * (attention_ops.cpp picks it). */
-enum { TF_ATTENTION_MAX_GROUP = 8 };
+/* tf_cpu_attention_paged's arguments (transfuse.h). A work item is (run_rows consecutive rows, kv head,
+ * group of group_size consecutive query heads of that kv head): the group's queries share each key and
+ * value row while it is in L1, and rows that continue one sequence (a chunked prefill) run as one block
+ * of queries. group_size divides n_heads / n_kv_heads and is at most TF_ATTENTION_MAX_GROUP, run_rows is
+ * 1 .. TF_ATTENTION_MAX_RUN (attention_ops.cpp picks both; attention.inc says how they are used). */
+enum { TF_ATTENTION_MAX_GROUP = 8, TF_ATTENTION_MAX_RUN = 8 };
 struct tf_paged_attention {
     float* out;
     const float *q, *k_cache, *v_cache;
     const int32_t *block_table, *context_lens;
-    int tokens, n_heads, n_kv_heads, head_dim, block_size, max_blocks_per_seq, window, group_size;
+    int tokens, n_heads, n_kv_heads, head_dim, block_size, max_blocks_per_seq, window, group_size, run_rows;
     float scale;
 };
 
-/* tf_cpu_attention_varlen's arguments (transfuse.h); work items (sequence, kv head, group of query
- * heads) as above. */
+/* tf_cpu_attention_varlen's arguments (transfuse.h); a work item is (sequence, kv head, group of query
+ * heads). */
 struct tf_varlen_attention {
     float* out;
     const float *q, *k, *v;
@@ -121,10 +123,9 @@ struct tf_kernels {
                       long r1, int dim, float eps);
     tf_bias_act_fn bias_act;
     void (*glu)(float* out, const float* gate, const float* up, long i0, long i1, int act);
-    /* attention.inc: work items first, first + step, ... (cyclic, so causal rows of growing length
-     * spread evenly over the threads) */
-    void (*attention_paged)(const tf_paged_attention* a, long first, long step);
-    void (*attention_varlen)(const tf_varlen_attention* a, long first, long step);
+    /* attention.inc: work items begin, begin + step, ... below end */
+    void (*attention_paged)(const tf_paged_attention* a, long begin, long end, long step);
+    void (*attention_varlen)(const tf_varlen_attention* a, long begin, long end, long step);
     /* ssm.inc: channels [d0, d1) (at most TF_SSM_BLOCK) of tf_cpu_causal_conv1d / tf_cpu_selective_scan */
     void (*conv_block)(float* out, float* state, const float* x, const float* weight, const float* bias, int tokens,
                        int dim, int width, int silu, int d0, int d1);

@@ -151,7 +151,8 @@ void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* id
  * position p lives in block block_table[seq][p / block_size], slot p % block_size, with block_table
  * int32 [rows][max_blocks_per_seq]. Query head h reads kv head h / (n_heads / n_kv_heads) (GQA;
  * n_heads % n_kv_heads == 0). head_dim <= TF_CPU_MAX_HEAD_DIM. Blocks, positions and sequence ids are
- * not checked here (the Java binding checks them all). */
+ * not checked here (the Java binding checks them all). The attention ops keep their scratch on the stack
+ * of each thread that runs them (the caller's and OpenMP's): up to about 200 KiB. */
 
 /* RoPE fused with the cache write (tf_rope_kv_cache's semantics, section 2b): for token t of sequence
  * seq_ids[t] at position p = positions[t], q [tokens][n_heads][head_dim] is rotated in place (q may be

@@ -214,6 +214,8 @@ TF_TEST(attention_paged) {
       {2, 1, 72, 1, 0, {3, 10}, {3, 2}},                                  // one position per block
       {12, 12, 64, 16, 1, {20}, {4}},                                     // window 1: the last key only
       {8, 8, 256, 16, 0, {300}, {2}},                                     // wide heads, several chunks of keys
+      {4, 2, 320, 16, 0, {40}, {3}},                                      // wider than the run kernel's limit
+      {4, 1, 16, 8, 0, {200, 150}, {20, 19}},                             // long runs, several chunks of keys
   };
   uint64_t seed = 600;
   for (const Case& c : cases) {
@@ -225,16 +227,26 @@ TF_TEST(attention_paged) {
     const BlockTable seq_table = make_table(cache, c.seq_lens, max_blocks);
     for (int s = 0; s < nseq; ++s) fill_positions(cache, seq_table, s, c.seq_lens[s], seed++);
     // rows: the last rows_per_seq[s] positions of each sequence (a prefill chunk ends at the sequence's end),
+    // either each sequence's rows together (a batch of chunked prefills: consecutive rows form runs) or
     // interleaved round-robin across the sequences
+    for (bool interleaved : {false, true}) {
     std::vector<int> row_seq, ctx;
-    for (int i = 0, more = 1; more; ++i) {
-      more = 0;
+    auto add_row = [&](int s, int i) {
+      row_seq.push_back(s);
+      ctx.push_back(std::max(0, c.seq_lens[s] - c.rows_per_seq[s] + 1 + i));
+    };
+    if (interleaved) {
+      for (int i = 0, more = 1; more; ++i) {
+        more = 0;
+        for (int s = 0; s < nseq; ++s)
+          if (i < c.rows_per_seq[s]) {
+            add_row(s, i);
+            more = 1;
+          }
+      }
+    } else {
       for (int s = 0; s < nseq; ++s)
-        if (i < c.rows_per_seq[s]) {
-          row_seq.push_back(s);
-          ctx.push_back(std::max(0, c.seq_lens[s] - c.rows_per_seq[s] + 1 + i));
-          more = 1;
-        }
+        for (int i = 0; i < c.rows_per_seq[s]; ++i) add_row(s, i);
     }
     const int rows = int(row_seq.size());
     std::vector<int32_t> table(size_t(rows) * max_blocks), context_lens(ctx.begin(), ctx.end());
@@ -260,10 +272,50 @@ TF_TEST(attention_paged) {
       tf_cpu_attention_paged(out.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), context_lens.data(),
                              rows, c.n_heads, c.n_kv, c.hd, c.block_size, max_blocks, float(scale), c.window);
       char what[200];
-      std::snprintf(what, sizeof what, "attention_paged heads=%d kv=%d hd=%d bs=%d window=%d rows=%d %s", c.n_heads, c.n_kv,
-                    c.hd, c.block_size, c.window, rows, cfg.name().c_str());
+      std::snprintf(what, sizeof what, "attention_paged heads=%d kv=%d hd=%d bs=%d window=%d rows=%d%s %s", c.n_heads,
+                    c.n_kv, c.hd, c.block_size, c.window, rows, interleaved ? " interleaved" : "", cfg.name().c_str());
       expect_close(what, out.data(), ref.data(), ref.size(), 2e-5, 1e-4);
     }
+    }
+  }
+  cpu_restore_defaults();
+}
+
+// Two sequences that share their first two blocks (a cached prompt prefix) and then diverge: rows of one
+// and then the other at consecutive positions look like one run of a prefill, but are not (the second's
+// table differs where the first reads), and must each read their own blocks.
+TF_TEST(attention_paged_shared_prefix_is_not_a_run) {
+  const int n_heads = 4, n_kv = 2, hd = 32, bs = 16, max_blocks = 4;
+  PagedCache cache(9, bs, n_kv, hd, 1000);
+  BlockTable bt = make_table(cache, {50, 50}, max_blocks);
+  for (int i = 0; i < 2; ++i) bt.t[max_blocks + i] = bt.t[i];  // sequence 1 shares blocks 0 and 1 of sequence 0
+  fill_positions(cache, bt, 0, 50, 1001);
+  fill_positions(cache, bt, 1, 50, 1002);  // rewrites the shared prefix: both read the same keys there
+  // rows alternate between the sequences at consecutive context lengths 40, 41, ..., 47
+  const int rows = 8;
+  std::vector<int32_t> table(size_t(rows) * max_blocks), ctx(rows);
+  for (int r = 0; r < rows; ++r) {
+    std::copy_n(bt.t.begin() + size_t(r % 2) * max_blocks, max_blocks, table.begin() + size_t(r) * max_blocks);
+    ctx[r] = 40 + r;
+  }
+  const size_t qrow = size_t(n_heads) * hd;
+  const std::vector<float> q = random_uniform(rows * qrow, 1003);
+  std::vector<double> ref(rows * qrow);
+  for (int r = 0; r < rows; ++r) {
+    std::vector<const float*> krows, vrows;
+    for (int p = 0; p < ctx[r]; ++p) {
+      const size_t s = cache.slot(bt.at(r % 2, p / bs), p % bs);
+      krows.push_back(cache.k.data() + s);
+      vrows.push_back(cache.v.data() + s);
+    }
+    attend_ref(ref.data() + r * qrow, q.data() + r * qrow, krows, vrows, n_heads, n_kv, hd, 0.2);
+  }
+  for (const CpuConfig& cfg : cpu_configs()) {
+    CHECK(cfg.apply());
+    std::vector<float> out(ref.size(), NAN);
+    tf_cpu_attention_paged(out.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), ctx.data(), rows, n_heads,
+                           n_kv, hd, bs, max_blocks, 0.2f, 0);
+    expect_close("attention_paged shared prefix " + cfg.name(), out.data(), ref.data(), ref.size(), 2e-5, 1e-4);
   }
   cpu_restore_defaults();
 }
@@ -311,6 +363,7 @@ TF_TEST(attention_varlen) {
       {4, 4, 64, true, {600, 3}},                // 600 x 64 floats of K^T: the online path
       {2, 1, 128, false, {300, 290}},            // 300 x 128 floats: the online path
       {2, 1, 8, true, {70, 2050}},               // 2050 keys: past the blocked kernel's score rows
+      {2, 2, 320, false, {120, 9}},              // 120 x 320 floats of K^T; wider than the run kernel's limit
   };
   uint64_t seed = 800;
   for (const Case& c : cases) {

@@ -1,0 +1,27 @@
+# Fails when an object of a per-ISA unit of libtransfuse_cpu (isa_*.cpp) defines a symbol the linker would
+# merge across units: weak (W, V) or unique (u) code or data. native/cpu/cpu_internal.h explains the rule:
+# one merged copy may be the AVX-512 one, run on a CPU without AVX-512. (The personality routine's
+# DW.ref entry is data every C++ unit has.)
+# Usage: cmake -DNM=nm -DOBJECTS="a.o;b.o" -P cpu_isa_symbols.cmake
+set(checked 0)
+foreach(obj IN LISTS OBJECTS)
+  get_filename_component(name "${obj}" NAME)
+  if(NOT name MATCHES "^isa_")
+    continue()
+  endif()
+  math(EXPR checked "${checked} + 1")
+  execute_process(COMMAND "${NM}" -C --defined-only "${obj}" OUTPUT_VARIABLE symbols RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "nm failed on ${obj}")
+  endif()
+  string(REPLACE "\n" ";" lines "${symbols}")
+  foreach(line IN LISTS lines)
+    if(line MATCHES " [WVu] " AND NOT line MATCHES "DW\\.ref\\.__gxx_personality_v0")
+      message(SEND_ERROR "${name} defines a symbol the linker merges across units: ${line}")
+    endif()
+  endforeach()
+endforeach()
+if(checked LESS 4)
+  message(FATAL_ERROR "expected the 4 isa_*.cpp objects of libtransfuse_cpu, found ${checked} in: ${OBJECTS}")
+endif()
+message(STATUS "${checked} ISA units checked: no merged symbols")
