@@ -11,7 +11,8 @@
 #    sequences at once, aggregate tok/s, with the one-sequence figure beside it);
 # 5. runs llama.cpp on the same files through the npm package node-llama-cpp (prebuilt CPU
 #    binaries, installed once into build/bench/node) with ci/bench-llama.mjs, same settings;
-#    4 and 5 alternate, one repetition per process, --reps times (medians over repetitions);
+#    4 and 5 alternate, one measured repetition per process after 5 warm-up ones (Transfuse's JIT
+#    needs them to reach steady speed), --reps times (medians over repetitions);
 # 6. runs the JMH op benchmarks (java/bench) with short iterations;
 # 6b. runs all-MiniLM-L6-v2 (32-token texts, batch 1 and 32) in Transfuse and in ONNX Runtime Java,
 #    alternating in one JVM (java/bench io.transfuse.encoders.EncoderVsOnnxRuntime);
@@ -39,7 +40,7 @@ while [ $# -gt 0 ]; do
     --reps) reps=${2:?--reps needs a number}; shift ;;
     --threads) threads=${2:?--threads needs a number}; shift ;;
     --models) only=${2:?--models needs a comma-separated list}; shift ;;
-    -h|--help) sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "ci/bench.sh: unknown argument '$1' (use --smoke, --reps N, --threads N, --models LIST)" >&2; exit 2 ;;
   esac
   shift
@@ -93,7 +94,7 @@ else
       models+=("$preset-$dtype=$f")
     done
   done
-  prompt=128 gen=32 warmup=1 batch=16
+  prompt=128 gen=32 warmup=5 batch=16
 fi
 
 # The llama.cpp peer runs on the same files with the same settings, right after Transfuse on each

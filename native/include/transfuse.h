@@ -9,7 +9,7 @@
  *  - Functions returning int return 0 on success and a nonzero error code otherwise.
  *
  * Sections (each has one owner; keep declarations inside your own section):
- *   0. Shared constants (activation codes)                  prefix TF_ACT_
+ *   0. Shared constants (activations, RoPE layouts)         prefix TF_ACT_, TF_ROPE_
  *   1. CPU backend (libtransfuse_cpu)                       prefix tf_cpu_
  *   2. CUDA kernel launchers (libtransfuse_cuda / _emu)      prefix tf_
  *   3. Emulated runtime (libtransfuse_emu)                   prefix tf_emu_
@@ -31,6 +31,10 @@ extern "C" {
 #define TF_ACT_GELU_TANH 1 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 #define TF_ACT_GELU_ERF 2  /* 0.5 x (1 + erf(x / sqrt(2))) */
 #define TF_ACT_IDENTITY 3  /* x */
+/* Rotary-embedding pair layouts, the same for the CPU ops and the CUDA kernels
+ * (io.transfuse.backend.RopeLayout, in this order). */
+#define TF_ROPE_ADJACENT 0   /* pairs (x[2i], x[2i+1]): GGUF / Meta / GPT-J */
+#define TF_ROPE_HALF_SPLIT 1 /* pairs (x[i], x[i + rotary_dim/2]): Hugging Face / GPT-NeoX */
 
 /* ==== 1. CPU backend ==================================================================== */
 /* (section: CPU backend) */
@@ -315,9 +319,7 @@ int tf_layernorm(void* out, void* residual, const void* x, const void* weight, c
 int tf_embedding(void* out, const int32_t* ids, const void* table, int tokens, int dim, int vocab,
                  int table_dtype, int out_dtype, void* stream);
 
-/* Rotary position embedding. Layouts as tf_cpu_rope: */
-#define TF_ROPE_ADJACENT 0   /* pairs (x[2i], x[2i+1]): GGUF / Meta / GPT-J */
-#define TF_ROPE_HALF_SPLIT 1 /* pairs (x[i], x[i + rotary_dim/2]): Hugging Face / GPT-NeoX */
+/* Rotary position embedding (layouts TF_ROPE_*, section 0). */
 /* For pair i < rotary_dim/2 of a token at position p: angle = (float)p * inv_freq[i] (fp32),
  * c = cos(angle) * mscale, s = sin(angle) * mscale, (a, b) -> (a c - b s, a s + b c).
  * The frequency table is the caller's (float [rotary_dim/2], device), so linear / NTK / YaRN /

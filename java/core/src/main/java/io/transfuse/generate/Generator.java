@@ -18,6 +18,11 @@ public final class Generator {
     public static GenerationResult run(Session session, Tokenizer tokenizer, String prompt,
                                        GenerateOptions options, Consumer<String> onText) {
         int[] promptTokens = tokenizer.encode(prompt, true);
+        if (promptTokens.length == 0) {
+            // An empty prompt for a tokenizer that adds no BOS (GPT-2, Qwen): start from the BOS id the files name.
+            if (tokenizer.bos() < 0) throw new TransfuseException("the prompt is empty and the model names no BOS token to start from");
+            promptTokens = new int[] {tokenizer.bos()};
+        }
         if (promptTokens.length >= session.capacity()) {
             throw new TransfuseException("prompt is " + promptTokens.length + " tokens but the context holds "
                     + session.capacity() + " (at least one must be left to generate)");
