@@ -83,9 +83,6 @@ public final class Tensor {
 
     public boolean isContiguous() { return rowStride == cols() || rows() <= 1; }
 
-    /** Whether the bytes are in host memory ({@link #data()} works). */
-    public boolean isHost() { return storage instanceof HostStorage; }
-
     /** The host segment of the bytes this tensor spans; throws when it lives on a device. */
     public MemorySegment data() {
         if (storage instanceof HostStorage h) return h.segment();
@@ -133,12 +130,6 @@ public final class Tensor {
         }
         return new Tensor(name, dtype, newShape, storage);
     }
-
-    /** The same view under another name (errors name it). */
-    public Tensor named(String newName) { return new Tensor(newName, dtype, shape, storage, rowStride); }
-
-    /** A view over other bytes with this tensor's type, shape and stride (a backend's conversion keeps the layout). */
-    public Tensor withStorage(Storage s) { return new Tensor(name, dtype, shape, s, rowStride); }
 
     public String describe() {
         return "'" + name + "' " + dtype + Arrays.toString(shape) + (isContiguous() ? "" : " (row stride " + rowStride + ")");

@@ -77,9 +77,6 @@ public final class CudaBackend implements Backend {
 
     @Override public DType activationType() { return act; }
 
-    /** Device bytes this backend holds. */
-    public long deviceBytes() { return arena.bytes(); }
-
     /** Steps recorded as graphs so far (for tests: later calls replay, they do not record again). */
     public int recordedGraphs() { return graphs.size(); }
 
