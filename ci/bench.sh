@@ -11,8 +11,8 @@
 #    sequences at once, aggregate tok/s, with the one-sequence figure beside it);
 # 5. runs llama.cpp on the same files through the npm package node-llama-cpp (prebuilt CPU
 #    binaries, installed once into build/bench/node) with ci/bench-llama.mjs, same settings;
-#    4 and 5 alternate, one measured repetition per process after 5 warm-up ones (Transfuse's JIT
-#    needs them to reach steady speed), --reps times (medians over repetitions);
+#    4 and 5 alternate, one measured repetition per process after a warm-up (Transfuse: at least 4 s,
+#    for the JIT to compile the graph's Java path), --reps times (medians over repetitions);
 # 6. runs the JMH op benchmarks (java/bench) with short iterations;
 # 6b. runs all-MiniLM-L6-v2 (32-token texts, batch 1 and 32) in Transfuse and in ONNX Runtime Java,
 #    alternating in one JVM (java/bench io.transfuse.encoders.EncoderVsOnnxRuntime);
@@ -81,7 +81,7 @@ if [ "$smoke" = 1 ]; then
       --dtype q8_0 "$out/tiny-q8_0.gguf" >/dev/null 2>&1
   fi
   models+=("tiny-q8_0=$out/tiny-q8_0.gguf")
-  prompt=32 gen=8 warmup=1 batch=4
+  prompt=32 gen=8 warmup=1 batch=4 warm_s=0
 else
   for preset in stories15M stories110M; do
     for dtype in f32 q8_0; do
@@ -94,7 +94,7 @@ else
       models+=("$preset-$dtype=$f")
     done
   done
-  prompt=128 gen=32 warmup=5 batch=16
+  prompt=128 gen=32 warmup=1 batch=16 warm_s=4
 fi
 
 # The llama.cpp peer runs on the same files with the same settings, right after Transfuse on each
@@ -123,7 +123,7 @@ for ((rep = 1; rep <= reps; rep++)); do
     name=${m%%=*} file=${m#*=}
     say "transfuse bench $name (repetition $rep/$reps)"
     transfuse bench --model "$file" --threads "$threads" --prompt-tokens "$prompt" --gen-tokens "$gen" \
-      --batch-sequences "$batch" --repetitions 1 --warmup "$warmup" --json "$raw/transfuse-$name.rep$rep.json" | tail -n 4 >&2
+      --batch-sequences "$batch" --repetitions 1 --warmup "$warmup" --warmup-seconds "$warm_s" --json "$raw/transfuse-$name.rep$rep.json" | tail -n 4 >&2
     if [ "$peer" = 1 ]; then
       say "llama.cpp bench $name (repetition $rep/$reps)"
       TRANSFUSE_NODE_HOME=$node_home node ci/bench-llama.mjs "$file" --threads "$threads" --prompt "$prompt" \

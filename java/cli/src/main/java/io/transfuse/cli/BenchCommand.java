@@ -50,6 +50,10 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--warmup", paramLabel = "W", defaultValue = "1", description = "Unmeasured warm-up repetitions (default: ${DEFAULT-VALUE}).")
     int warmup;
 
+    @Option(names = "--warmup-seconds", paramLabel = "S", defaultValue = "0",
+            description = "Decoders: keep warming up (unmeasured repetitions) for at least S seconds, so that the JIT has compiled the graph's Java path (default: ${DEFAULT-VALUE}).")
+    double warmupSeconds;
+
     @Option(names = "--batch", paramLabel = "N", defaultValue = "32", description = "Encoders: texts per embed call (default: ${DEFAULT-VALUE}).")
     int batch;
 
@@ -65,7 +69,7 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        LlmBench.Options o = new LlmBench.Options(promptTokens, genTokens, threads, repetitions, warmup, batchSequences);
+        LlmBench.Options o = new LlmBench.Options(promptTokens, genTokens, threads, repetitions, warmup, warmupSeconds, batchSequences);
         if (json != null) {
             Path parent = json.toAbsolutePath().getParent();
             if (parent == null || !Files.isDirectory(parent) || !Files.isWritable(parent)) {

@@ -25,18 +25,25 @@ import java.util.TreeMap;
 /**
  * Measures prefill and decode speed of a Llama model with token ids (no tokenizer needed).
  * Each repetition starts a fresh sequence: prefill = one feed of the prompt; decode = single-token
- * feeds of the argmax of the previous logits. Batched decode (when {@code batchSequences} > 1):
+ * feeds of the argmax of the previous logits. Warm-up repetitions run first (at least {@code warmup}, and
+ * for at least {@code warmupSeconds}) and are discarded. Batched decode (when {@code batchSequences} > 1):
  * that many sequences, each prefilled with the prompt, then decoding together, one forward pass of
- * {@code batchSequences} tokens per step; reported as aggregate tokens/s over all of them. Warm-up
- * repetitions are run and discarded.
+ * {@code batchSequences} tokens per step; reported as aggregate tokens/s over all of them.
  * Decode bandwidth = weight bytes streamed per token (every tensor but the token embedding, of
  * which one row is read; the output head counts even when it is tied to the embedding) × tok/s.
  */
 public final class LlmBench {
     private LlmBench() {}
 
-    public record Options(int promptTokens, int genTokens, int threads, int repetitions, int warmup, int batchSequences) {
+    /**
+     * @param warmupSeconds warm-up repetitions go on until this much time has passed too: the JIT compiles the
+     *                      graph's Java path in the first seconds (on 2 cores, a compiler thread also takes a core
+     *                      from the kernels while it works), and a benchmark of steady speed must start after that
+     */
+    public record Options(int promptTokens, int genTokens, int threads, int repetitions, int warmup, double warmupSeconds,
+                          int batchSequences) {
         public Options {
+            if (!(warmupSeconds >= 0)) throw new IllegalArgumentException("--warmup-seconds must be >= 0, got " + warmupSeconds);
             if (batchSequences < 0) throw new IllegalArgumentException("--batch-sequences must be >= 0, got " + batchSequences);
             if (promptTokens < 1) throw new IllegalArgumentException("--prompt-tokens must be >= 1, got " + promptTokens);
             if (genTokens < 1) throw new IllegalArgumentException("--gen-tokens must be >= 1, got " + genTokens);
@@ -45,7 +52,7 @@ public final class LlmBench {
             if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
         }
 
-        public static Options defaults() { return new Options(128, 64, 0, 5, 1, 0); }
+        public static Options defaults() { return new Options(128, 64, 0, 5, 1, 0, 0); }
     }
 
     /** Median, min and max of one measure over the repetitions. */
@@ -60,7 +67,7 @@ public final class LlmBench {
     }
 
     public record Result(String model, int dim, int layers, int heads, int kvHeads, int hidden, int vocab, int context,
-                         String dtype, int threads, int promptTokens, int genTokens, int repetitions, int warmup,
+                         String dtype, int threads, int promptTokens, int genTokens, int repetitions, int warmup, double warmupSeconds,
                          long weightBytes, long decodeBytesPerToken,
                          double[] prefillTokensPerSecond, double[] decodeTokensPerSecond,
                          Stat prefill, Stat decode, Stat decodeGBPerSecond,
@@ -74,7 +81,7 @@ public final class LlmBench {
             field(b, "hidden", hidden); field(b, "vocab", vocab); field(b, "context", context);
             field(b, "dtype", '"' + dtype + '"'); field(b, "threads", threads);
             field(b, "prompt_tokens", promptTokens); field(b, "gen_tokens", genTokens);
-            field(b, "repetitions", repetitions); field(b, "warmup", warmup);
+            field(b, "repetitions", repetitions); field(b, "warmup", warmup); field(b, "warmup_seconds", num(warmupSeconds));
             field(b, "weight_bytes", weightBytes); field(b, "decode_bytes_per_token", decodeBytesPerToken);
             field(b, "prefill_tok_s", array(prefillTokensPerSecond)); field(b, "decode_tok_s", array(decodeTokensPerSecond));
             field(b, "prefill_tok_s_stats", stat(prefill)); field(b, "decode_tok_s_stats", stat(decode));
@@ -116,24 +123,15 @@ public final class LlmBench {
             int[] prompt = new int[o.promptTokens()];
             for (int i = 0; i < prompt.length; i++) prompt[i] = 3 + (int) ((i * 7919L + 17) % Math.max(1, vocab - 3)) % vocab;
             float[] logits = new float[vocab];
-            int[] one = new int[1];
             double[] prefill = new double[o.repetitions()], decode = new double[o.repetitions()],
                     batch = new double[o.repetitions()];
             try (Session s = lm.newSession()) {
-                for (int r = -o.warmup(); r < o.repetitions(); r++) {
-                    s.reset();
-                    long t0 = System.nanoTime();
-                    s.feed(prompt, logits);
-                    long t1 = System.nanoTime();
-                    for (int g = 0; g < o.genTokens(); g++) {
-                        one[0] = argmax(logits);
-                        s.feed(one, logits);
-                    }
-                    long t2 = System.nanoTime();
-                    if (r >= 0) {
-                        prefill[r] = o.promptTokens() / ((t1 - t0) / 1e9);
-                        decode[r] = o.genTokens() / ((t2 - t1) / 1e9);
-                    }
+                long warmEnd = System.nanoTime() + (long) (o.warmupSeconds() * 1e9);
+                for (int r = 0; r < o.warmup() || System.nanoTime() < warmEnd; r++) repetition(s, prompt, o.genTokens(), logits);
+                for (int r = 0; r < o.repetitions(); r++) {
+                    long[] t = repetition(s, prompt, o.genTokens(), logits);
+                    prefill[r] = o.promptTokens() / ((t[1] - t[0]) / 1e9);
+                    decode[r] = o.genTokens() / ((t[2] - t[1]) / 1e9);
                 }
             }
             if (o.batchSequences() > 1) {
@@ -145,10 +143,24 @@ public final class LlmBench {
             double[] gbs = new double[decode.length];
             for (int i = 0; i < gbs.length; i++) gbs[i] = decode[i] * w.decodeBytesPerToken / 1e9;
             return new Result(modelPath.toString(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hiddenDim(), vocab,
-                    lm.contextLength(), w.dtype, o.threads(), o.promptTokens(), o.genTokens(), o.repetitions(), o.warmup(),
+                    lm.contextLength(), w.dtype, o.threads(), o.promptTokens(), o.genTokens(), o.repetitions(), o.warmup(), o.warmupSeconds(),
                     w.totalBytes, w.decodeBytesPerToken, prefill, decode, Stat.of(prefill), Stat.of(decode), Stat.of(gbs),
                     o.batchSequences(), batch, Stat.of(batch));
         }
+    }
+
+    /** A fresh sequence: the prompt in one feed, then {@code gen} greedy single-token feeds; the times before, between and after. */
+    private static long[] repetition(Session s, int[] prompt, int gen, float[] logits) {
+        int[] one = new int[1];
+        s.reset();
+        long t0 = System.nanoTime();
+        s.feed(prompt, logits);
+        long t1 = System.nanoTime();
+        for (int g = 0; g < gen; g++) {
+            one[0] = argmax(logits);
+            s.feed(one, logits);
+        }
+        return new long[] {t0, t1, System.nanoTime()};
     }
 
     /**

@@ -20,7 +20,7 @@ import java.util.Set;
  */
 public abstract class DecoderGraph implements Decoder {
     protected final Backend ops;
-    protected final DecoderBatch batch;
+    private final DecoderBatch batch;
     /** F32 [maxSequences][vocab]: row s holds the logits after sequence s's last token. */
     private final Tensor logits;
     /** [maxSequences][dim]: the hidden state of each sequence's last token. */

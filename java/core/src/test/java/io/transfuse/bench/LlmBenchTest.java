@@ -18,7 +18,7 @@ class LlmBenchTest {
         Path file = dir.resolve("tiny.gguf");
         RandomLlamaModel.Shape s = new RandomLlamaModel.Shape(64, 2, 4, 4, 96, 300, 64);
         RandomLlamaModel.writeGguf(file, s, DType.F32, 1, m -> { });
-        LlmBench.Result r = LlmBench.run(file, new LlmBench.Options(8, 4, 1, 1, 0, 2));
+        LlmBench.Result r = LlmBench.run(file, new LlmBench.Options(8, 4, 1, 1, 0, 0.2, 2));
         assertEquals(64, r.dim());
         assertEquals(2, r.layers());
         assertEquals("F32", r.dtype());
@@ -37,7 +37,7 @@ class LlmBenchTest {
             assertTrue(json.contains("\"" + f + "\": "), f);
         }
         assertTrue(Pattern.compile("\"decode_tok_s_stats\": \\{\"median\": [0-9.]+, \"min\": [0-9.]+, \"max\": [0-9.]+}").matcher(json).find(), json);
-        assertThrows(IllegalArgumentException.class, () -> LlmBench.run(file, new LlmBench.Options(60, 10, 1, 1, 0, 0)));
+        assertThrows(IllegalArgumentException.class, () -> LlmBench.run(file, new LlmBench.Options(60, 10, 1, 1, 0, 0, 0)));
     }
 
     @Test
