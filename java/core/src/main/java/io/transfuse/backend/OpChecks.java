@@ -34,6 +34,14 @@ public final class OpChecks {
         }
     }
 
+    /** A norm: out, x and residual (optional) contiguous [rows][cols]; weight and bias (optional) of cols elements. */
+    public static void norm(String op, Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias) {
+        sameShape(op, out, x, residual);
+        contiguous(op, out, x, residual);
+        vector(op, "weight", weight, x.cols(), false);
+        vector(op, "bias", bias, x.cols(), true);
+    }
+
     /** Tensors of equal [rows][cols]. */
     public static void sameShape(String op, Tensor first, Tensor... others) {
         present(op, "first operand", first);

@@ -239,19 +239,14 @@ public final class CudaBackend implements Backend {
 
     @Override
     public void rmsNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, float eps) {
-        OpChecks.sameShape("rmsNorm", out, x, residual);
-        OpChecks.contiguous("rmsNorm", out, x, residual);
-        OpChecks.vector("rmsNorm", "weight", weight, x.cols(), false);
+        OpChecks.norm("rmsNorm", out, residual, x, weight, null);
         sameType("rmsNorm", out, x, weight, residual);
         kk.rmsnorm(stream, address(out), residual == null ? 0 : address(residual), address(x), address(weight), rows(x), cols(x), eps, act);
     }
 
     @Override
     public void layerNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias, float eps) {
-        OpChecks.sameShape("layerNorm", out, x, residual);
-        OpChecks.contiguous("layerNorm", out, x, residual);
-        OpChecks.vector("layerNorm", "weight", weight, x.cols(), false);
-        OpChecks.vector("layerNorm", "bias", bias, x.cols(), true);
+        OpChecks.norm("layerNorm", out, residual, x, weight, bias);
         sameType("layerNorm", out, x, weight, residual, bias);
         kk.layernorm(stream, address(out), residual == null ? 0 : address(residual), address(x), address(weight),
                 bias == null ? 0 : address(bias), rows(x), cols(x), eps, act);

@@ -151,18 +151,13 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void rmsNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, float eps) {
-        OpChecks.sameShape("rmsNorm", out, x, residual);
-        OpChecks.contiguous("rmsNorm", out, x, residual);
-        OpChecks.vector("rmsNorm", "weight", weight, x.cols(), false);
+        OpChecks.norm("rmsNorm", out, residual, x, weight, null);
         CpuOps.rmsNorm(host("rmsNorm", out), orNull(residual), host("rmsNorm", x), host("rmsNorm", weight), rows(x), cols(x), eps);
     }
 
     @Override
     public void layerNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias, float eps) {
-        OpChecks.sameShape("layerNorm", out, x, residual);
-        OpChecks.contiguous("layerNorm", out, x, residual);
-        OpChecks.vector("layerNorm", "weight", weight, x.cols(), false);
-        OpChecks.vector("layerNorm", "bias", bias, x.cols(), true);
+        OpChecks.norm("layerNorm", out, residual, x, weight, bias);
         CpuOps.layerNorm(host("layerNorm", out), orNull(residual), host("layerNorm", x), host("layerNorm", weight), orNull(bias),
                 rows(x), cols(x), eps);
     }
