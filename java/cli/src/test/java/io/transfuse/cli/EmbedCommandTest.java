@@ -151,7 +151,7 @@ class EmbedCommandTest {
         assertEquals(0, r.code(), r.err());
         assertAgree(onnxRuntime(minilm, TEXTS, false), parse(r.out(), TEXTS), "MiniLM on cuda-emu");
         Path bge = extract("bge-small-en-v1.5");
-        // BGE's 12 layers on the emulator: the short texts here (CudaBertOnnxAgreementEmuTest in java/cuda runs the long ones too)
+        // BGE's 12 layers on the emulator: the short texts here (BertOnnxAgreementCudaEmuTest in java/cuda runs the long ones too)
         List<String> short_ = TEXTS.subList(0, TEXTS.size() - 1);
         r = run(concat(List.of("embed", "--model", bge.toString(), "--device", "cuda-emu", "--pooling", "cls", "--batch", "3"), short_));
         assertEquals(0, r.code(), r.err());

@@ -1,4 +1,4 @@
-package io.transfuse.cuda.encoder;
+package io.transfuse.cuda;
 
 import io.transfuse.Device;
 import io.transfuse.ImageClassifier;
@@ -34,7 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * probabilities within 5e-3. A wrong LayerNorm convention (post- instead of pre-LN), a missing
  * distillation token, or positions not interpolated change logits by O(1).
  */
-class CudaViTModelEmuTest {
+class ViTCudaEmuTest {
     static final double LOGIT_TOLERANCE = 0.01;
 
     @TempDir Path tmp;

@@ -1,4 +1,4 @@
-package io.transfuse.cuda.encoder;
+package io.transfuse.cuda;
 
 import io.transfuse.Device;
 import io.transfuse.EmbeddingModel;
@@ -37,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * table, the wrong position offset (RoBERTa), or a padded row leaking into attention moves cosines
  * far below (the CPU tests show a wrong offset alone gives cosine ~0.9).
  */
-class CudaBertModelEmuTest {
+class BertCudaEmuTest {
     static final LoadOptions EMU = LoadOptions.defaults().withDevice(Device.CUDA_EMU);
 
     @TempDir Path tmp;

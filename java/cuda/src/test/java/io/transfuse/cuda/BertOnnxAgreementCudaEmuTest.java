@@ -1,4 +1,4 @@
-package io.transfuse.cuda.encoder;
+package io.transfuse.cuda;
 
 import io.transfuse.Device;
 import io.transfuse.EmbeddingModel;
@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * reference is core's (ONNX Runtime's last_hidden_state per text, pooled and normalised in the test).
  * Device and native memory return to where they were after close.
  */
-class CudaBertOnnxAgreementEmuTest {
+class BertOnnxAgreementCudaEmuTest {
     @Test
     void miniLmOnCudaEmuAgreesWithOnnxRuntime() throws Exception {
         check(RealEncoders.miniLm(), Pooling.Mode.MEAN);
