@@ -2,12 +2,14 @@ package io.transfuse.model;
 
 import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.ModelSource;
+import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.bert.BertFamily;
 import io.transfuse.model.gpt2.Gpt2Family;
 import io.transfuse.model.llama.LlamaFamily;
 import io.transfuse.model.mamba.MambaFamily;
 import io.transfuse.model.vit.ViTFamily;
 
+import java.nio.file.Path;
 import java.util.List;
 import java.util.stream.Collectors;
 
@@ -41,8 +43,8 @@ public final class Families {
     }
 
     /** The family of the model at {@code path} (its header or config is read and released). */
-    public static ModelFamily of(java.nio.file.Path path) {
-        try (io.transfuse.memory.TrackedArena arena = new io.transfuse.memory.TrackedArena("family detection of " + path)) {
+    public static ModelFamily of(Path path) {
+        try (TrackedArena arena = new TrackedArena("family detection of " + path)) {
             return detect(ModelSource.open(path, arena));
         }
     }

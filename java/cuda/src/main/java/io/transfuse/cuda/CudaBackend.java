@@ -22,8 +22,10 @@ import io.transfuse.tensor.Tensor;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The op set on a GPU runtime: {@code cuda} (JCuda + cuBLAS on a device) or {@code cuda-emu} (the same
@@ -51,7 +53,7 @@ public final class CudaBackend implements Backend {
     private final DType act;
     private final DeviceArena arena;
     private final Map<Object, GpuGraph> graphs = new LinkedHashMap<>(16, 0.75f, true);
-    private final java.util.Set<Object> ranOnce = new java.util.HashSet<>();
+    private final Set<Object> ranOnce = new HashSet<>();
     private final DeviceBuffer[] scratch = new DeviceBuffer[6];
     private DeviceBuffer decodeScratch;
     private MemorySegment staging;
@@ -266,9 +268,9 @@ public final class CudaBackend implements Backend {
     public void ropeKv(Tensor q, Tensor k, Tensor v, KvLayer cache, Rope rope, Heads heads, DecoderBatch batch) {
         OpChecks.attention("ropeKv", q, k, v, cache, heads, batch);
         sameType("ropeKv", q, k, v, cache.keys(), cache.values());
+        if (rope.invFreq() != null && rope.invFreq().dtype() != DType.F32) throw new IllegalArgumentException("ropeKv: inverse frequencies must be F32");
         int n = batch.tokens(), rot = rope.rotaryDim(), layout = rope.layout().ordinal();
         long invFreq = rot == 0 ? 0 : address(rope.invFreq());
-        if (rope.invFreq() != null && rope.invFreq().dtype() != DType.F32) throw new IllegalArgumentException("ropeKv: inverse frequencies must be F32");
         long kc = address(cache.keys()), vc = address(cache.values()), tables = address(batch.blockTables()),
                 pos = address(batch.positions()), seq = address(batch.seqIds());
         if (prefillPath(batch, heads)) {

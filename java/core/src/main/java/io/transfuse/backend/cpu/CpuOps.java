@@ -9,8 +9,7 @@ import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
-import java.util.HashSet;
-import java.util.Set;
+import java.util.Arrays;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -417,7 +416,9 @@ public final class CpuOps {
         }
         disjoint(span("q", q, qBytes), cache.k, cache.v);
         disjoint(cache.k, cache.v);
-        Set<Long> slots = new HashSet<>();
+        // Each token's cache slot in the high half, the token in the low half: sorted, two tokens writing one
+        // slot sit side by side, the later token second (no boxing on this per-layer path).
+        long[] slotTokens = new long[tokens];
         for (int t = 0; t < tokens; t++) {
             int seq = intAt(seqIds, t), pos = intAt(positions, t);
             if (seq < 0 || seq >= cache.rows) {
@@ -427,10 +428,15 @@ public final class CpuOps {
                 throw new IllegalArgumentException("positions[" + t + "] = " + pos + " is outside [0, maxBlocksPerSeq * blockSize = "
                         + (long) maxBlocksPerSeq * blockSize + ")");
             }
-            int block = cache.block(seq, pos / blockSize);
-            if (!slots.add((long) block * blockSize + pos % blockSize)) {
-                throw new IllegalArgumentException("positions[" + t + "] = " + pos + " of seqIds[" + t + "] = " + seq
-                        + " writes a cache slot that an earlier token writes too");
+            long slot = (long) cache.block(seq, pos / blockSize) * blockSize + pos % blockSize;
+            slotTokens[t] = slot << 32 | t;
+        }
+        Arrays.sort(slotTokens);
+        for (int i = 1; i < tokens; i++) {
+            if (slotTokens[i] >>> 32 == slotTokens[i - 1] >>> 32) {
+                int t = (int) slotTokens[i];
+                throw new IllegalArgumentException("positions[" + t + "] = " + intAt(positions, t) + " of seqIds[" + t + "] = "
+                        + intAt(seqIds, t) + " writes a cache slot that an earlier token writes too");
             }
         }
         MemorySegment qs = orNull(q), f = orNull(invFreq);

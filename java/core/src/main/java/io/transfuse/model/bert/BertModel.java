@@ -29,8 +29,11 @@ public final class BertModel implements EncoderGraph {
     private final float[] hidden;
     private boolean closed;
 
-    /** Builds the graph on {@code ops}, which it owns from now on (closed with it). */
-    /** @param hostArena the model's arena (host copies the backend may read in place live there) */
+    /**
+     * Builds the graph on {@code ops}, which it owns from now on (closed with it).
+     *
+     * @param hostArena the model's arena (host copies the backend may read in place live there)
+     */
     public BertModel(BertConfig config, BertWeights w, Backend ops, int maxTokens, int maxSequences, TrackedArena hostArena) {
         if (maxTokens < config.maxSequence()) throw new IllegalArgumentException("maxTokens must hold one sequence of " + config.maxSequence());
         this.c = config;

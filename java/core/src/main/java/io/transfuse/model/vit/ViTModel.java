@@ -42,8 +42,11 @@ public final class ViTModel implements ClassifierGraph {
 
     private record Head(Tensor weight, Tensor bias, int token) {}
 
-    /** Builds the graph on {@code ops}, which it owns from now on (closed with it). */
-    /** @param hostArena the model's arena (host copies the backend may read in place live there) */
+    /**
+     * Builds the graph on {@code ops}, which it owns from now on (closed with it).
+     *
+     * @param hostArena the model's arena (host copies the backend may read in place live there)
+     */
     public ViTModel(ViTConfig config, ViTWeights w, Backend ops, int maxSide, TrackedArena hostArena) {
         this.c = config;
         this.ops = ops;
