@@ -11,4 +11,9 @@ public class ModelFormatException extends TransfuseException {
     public ModelFormatException(String message, Throwable cause) {
         super(message, cause);
     }
+
+    /** A size read from a model's config must be positive: the error names {@code source} and {@code what}. */
+    public static void requirePositive(String source, String what, long value) {
+        if (value <= 0) throw new ModelFormatException(source + ": " + what + " must be positive, got " + value);
+    }
 }

@@ -19,12 +19,12 @@ public record BertConfig(String modelType, int vocabSize, int hidden, int layers
                          int maxPositions, int typeVocabSize, float layerNormEps, int positionOffset, String source) {
 
     public BertConfig {
-        positive("vocab_size", vocabSize, source);
-        positive("hidden_size", hidden, source);
-        positive("num_hidden_layers", layers, source);
-        positive("num_attention_heads", heads, source);
-        positive("intermediate_size", intermediate, source);
-        positive("type_vocab_size", typeVocabSize, source);
+        ModelFormatException.requirePositive(source, "'vocab_size'", vocabSize);
+        ModelFormatException.requirePositive(source, "'hidden_size'", hidden);
+        ModelFormatException.requirePositive(source, "'num_hidden_layers'", layers);
+        ModelFormatException.requirePositive(source, "'num_attention_heads'", heads);
+        ModelFormatException.requirePositive(source, "'intermediate_size'", intermediate);
+        ModelFormatException.requirePositive(source, "'type_vocab_size'", typeVocabSize);
         if (hidden % heads != 0) {
             throw new ModelFormatException(source + ": hidden_size " + hidden + " is not a multiple of num_attention_heads " + heads);
         }
@@ -99,9 +99,5 @@ public record BertConfig(String modelType, int vocabSize, int hidden, int layers
                 """.formatted(modelType, vocabSize, hidden, layers, heads, intermediate, maxPositions, typeVocabSize,
                 Float.toString(layerNormEps).replace("E", "e"),
                 positionOffset > 0 ? ",\n  \"pad_token_id\": " + (positionOffset - 1) : "");
-    }
-
-    private static void positive(String key, int v, String source) {
-        if (v <= 0) throw new ModelFormatException(source + ": '" + key + "' must be > 0, got " + v);
     }
 }

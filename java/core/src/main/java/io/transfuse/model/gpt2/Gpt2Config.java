@@ -21,18 +21,14 @@ public record Gpt2Config(String source, int dim, int layers, int heads, int ffn,
                          Activation activation, int bosId, int eosId) {
 
     public Gpt2Config {
-        positive("embedding size (n_embd)", dim, source);
-        positive("number of layers (n_layer)", layers, source);
-        positive("number of heads (n_head)", heads, source);
-        positive("MLP size (n_inner)", ffn, source);
-        positive("vocabulary size", vocabSize, source);
-        positive("context length (n_positions)", context, source);
+        ModelFormatException.requirePositive(source, "embedding size (n_embd)", dim);
+        ModelFormatException.requirePositive(source, "number of layers (n_layer)", layers);
+        ModelFormatException.requirePositive(source, "number of heads (n_head)", heads);
+        ModelFormatException.requirePositive(source, "MLP size (n_inner)", ffn);
+        ModelFormatException.requirePositive(source, "vocabulary size", vocabSize);
+        ModelFormatException.requirePositive(source, "context length (n_positions)", context);
         if (dim % heads != 0) throw new ModelFormatException(source + ": n_embd " + dim + " is not divisible by " + heads + " heads");
         if (!(eps > 0) || Float.isInfinite(eps)) throw new ModelFormatException(source + ": layer_norm_epsilon must be positive, got " + eps);
-    }
-
-    private static void positive(String what, int value, String source) {
-        if (value <= 0) throw new ModelFormatException(source + ": " + what + " must be positive, got " + value);
     }
 
     public int headDim() { return dim / heads; }

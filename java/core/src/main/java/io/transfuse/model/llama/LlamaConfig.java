@@ -25,21 +25,17 @@ public record LlamaConfig(
         int eosId) {
 
     public LlamaConfig {
-        positive("hidden size (dim)", dim, source);
-        positive("number of layers", layers, source);
-        positive("number of attention heads", heads, source);
-        positive("number of key/value heads", kvHeads, source);
-        positive("FFN hidden size", hiddenDim, source);
-        positive("vocabulary size", vocabSize, source);
-        positive("context length", contextLength, source);
+        ModelFormatException.requirePositive(source, "hidden size (dim)", dim);
+        ModelFormatException.requirePositive(source, "number of layers", layers);
+        ModelFormatException.requirePositive(source, "number of attention heads", heads);
+        ModelFormatException.requirePositive(source, "number of key/value heads", kvHeads);
+        ModelFormatException.requirePositive(source, "FFN hidden size", hiddenDim);
+        ModelFormatException.requirePositive(source, "vocabulary size", vocabSize);
+        ModelFormatException.requirePositive(source, "context length", contextLength);
         if (dim % heads != 0) throw new ModelFormatException(source + ": hidden size " + dim + " is not divisible by " + heads + " heads");
         if (heads % kvHeads != 0) throw new ModelFormatException(source + ": " + heads + " heads are not divisible by " + kvHeads + " key/value heads");
         if ((dim / heads) % 2 != 0) throw new ModelFormatException(source + ": head size " + dim / heads + " is odd; RoPE needs pairs");
         if (!(rmsEps > 0) || !(ropeTheta > 0)) throw new ModelFormatException(source + ": rms_norm_eps and rope_theta must be positive");
-    }
-
-    private static void positive(String what, int value, String source) {
-        if (value <= 0) throw new ModelFormatException(source + ": " + what + " must be positive, got " + value);
     }
 
     public int headDim() { return dim / heads; }

@@ -43,13 +43,13 @@ public record MambaConfig(
     public static final int MAX_STATE_SIZE = 256;
 
     public MambaConfig {
-        positive("hidden_size", dModel, source);
-        positive("num_hidden_layers", layers, source);
-        positive("vocab_size", vocabSize, source);
-        positive("state_size", dState, source);
-        positive("conv_kernel", dConv, source);
-        positive("intermediate_size", dInner, source);
-        positive("time_step_rank", dtRank, source);
+        ModelFormatException.requirePositive(source, "'hidden_size'", dModel);
+        ModelFormatException.requirePositive(source, "'num_hidden_layers'", layers);
+        ModelFormatException.requirePositive(source, "'vocab_size'", vocabSize);
+        ModelFormatException.requirePositive(source, "'state_size'", dState);
+        ModelFormatException.requirePositive(source, "'conv_kernel'", dConv);
+        ModelFormatException.requirePositive(source, "'intermediate_size'", dInner);
+        ModelFormatException.requirePositive(source, "'time_step_rank'", dtRank);
         if (dConv > MAX_CONV_KERNEL) {
             throw new ModelFormatException(source + ": 'conv_kernel' = " + dConv + " is not supported (at most " + MAX_CONV_KERNEL + ")");
         }
@@ -59,10 +59,6 @@ public record MambaConfig(
         if (!(eps > 0) || Float.isInfinite(eps)) {
             throw new ModelFormatException(source + ": 'layer_norm_epsilon' must be a positive number, got " + eps);
         }
-    }
-
-    private static void positive(String field, int value, String source) {
-        if (value <= 0) throw new ModelFormatException(source + ": '" + field + "' must be positive, got " + value);
     }
 
     /** True when config.json describes a Mamba-1 causal LM (architectures MambaForCausalLM or model_type mamba). */
@@ -92,7 +88,7 @@ public record MambaConfig(
         int dState = intOf(c, file, "state_size", null, ssm.path("d_state").asInt(16));
         int dConv = intOf(c, file, "conv_kernel", null, ssm.path("d_conv").asInt(4));
         int expand = intOf(c, file, "expand", null, ssm.path("expand").asInt(2));
-        positive("expand", expand, file.toString());
+        ModelFormatException.requirePositive(file.toString(), "'expand'", expand);
         int dInner = Json.optionalInt(c, "intermediate_size", expand * dModel, file);
         JsonNode rank = c.has("time_step_rank") ? c.get("time_step_rank") : ssm.path("dt_rank");
         int dtRank;

@@ -22,20 +22,16 @@ public record ViTConfig(String source, String prefix, int hidden, int layers, in
                         boolean distillation, String[] labels) {
 
     public ViTConfig {
-        positive(source, "hidden_size", hidden);
-        positive(source, "num_hidden_layers", layers);
-        positive(source, "num_attention_heads", heads);
-        positive(source, "intermediate_size", intermediate);
-        positive(source, "image_size", imageSize);
-        positive(source, "patch_size", patchSize);
+        ModelFormatException.requirePositive(source, "'hidden_size'", hidden);
+        ModelFormatException.requirePositive(source, "'num_hidden_layers'", layers);
+        ModelFormatException.requirePositive(source, "'num_attention_heads'", heads);
+        ModelFormatException.requirePositive(source, "'intermediate_size'", intermediate);
+        ModelFormatException.requirePositive(source, "'image_size'", imageSize);
+        ModelFormatException.requirePositive(source, "'patch_size'", patchSize);
         if (hidden % heads != 0) throw new ModelFormatException(source + ": hidden_size " + hidden + " is not divisible by num_attention_heads " + heads);
         if (imageSize % patchSize != 0) throw new ModelFormatException(source + ": image_size " + imageSize + " is not a multiple of patch_size " + patchSize);
         if (channels != 3) throw new ModelFormatException(source + ": num_channels " + channels + " is not supported (RGB images: 3)");
         if (labels.length == 0) throw new ModelFormatException(source + ": the classifier has no labels (num_labels / id2label)");
-    }
-
-    private static void positive(String source, String field, int value) {
-        if (value <= 0) throw new ModelFormatException(source + ": " + field + " must be positive, got " + value);
     }
 
     public int headDim() { return hidden / heads; }
