@@ -110,22 +110,10 @@ class ViTCudaEmuTest {
         Path config = dir.resolve("config.json");
         java.nio.file.Files.writeString(config, java.nio.file.Files.readString(config).replace("\"qkv_bias\": true", "\"qkv_bias\": false"));
         BufferedImage image = randomImage(32, 32, 6);
-        float[] cpu, emu, withBias;
-        try (ImageClassifier clf = Transfuse.loadClassifier(dir, LoadOptions.defaults().withDevice(Device.CPU))) {
-            cpu = clf.logits(image);
-        }
-        try (ImageClassifier clf = Transfuse.loadClassifier(dir, LoadOptions.defaults().withDevice(Device.CUDA_EMU))) {
-            emu = clf.logits(image);
-        }
-        double worst = 0;
-        for (int i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(cpu[i] - emu[i]));
+        float[] cpu = logits(dir, Device.CPU, image);
+        double worst = maxDifference(cpu, logits(dir, Device.CUDA_EMU, image));
         assertTrue(worst <= LOGIT_TOLERANCE, "without Q/K/V biases: worst logit difference to the CPU graph " + worst);
-        Path biased = RandomVitModel.tiny().write(tmp.resolve("biased"));
-        try (ImageClassifier clf = Transfuse.loadClassifier(biased, LoadOptions.defaults().withDevice(Device.CPU))) {
-            withBias = clf.logits(image);
-        }
-        double moved = 0;
-        for (int i = 0; i < cpu.length; i++) moved = Math.max(moved, Math.abs(cpu[i] - withBias[i]));
+        double moved = maxDifference(cpu, logits(RandomVitModel.tiny().write(tmp.resolve("biased")), Device.CPU, image));
         assertTrue(moved > 10 * LOGIT_TOLERANCE, "the biases matter in this model (else the test could not fail): " + moved);
     }
 
@@ -136,16 +124,20 @@ class ViTCudaEmuTest {
                 {"size": {"height": 48, "width": 40}, "resample": 2}
                 """).write(tmp.resolve("larger"));
         BufferedImage image = randomImage(60, 60, 5);
-        float[] cpu, emu;
-        try (ImageClassifier clf = Transfuse.loadClassifier(dir, LoadOptions.defaults().withDevice(Device.CPU))) {
-            cpu = clf.logits(image);
-        }
-        try (ImageClassifier clf = Transfuse.loadClassifier(dir, LoadOptions.defaults().withDevice(Device.CUDA_EMU))) {
-            emu = clf.logits(image);
-        }
-        double worst = 0;
-        for (int i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(cpu[i] - emu[i]));
+        double worst = maxDifference(logits(dir, Device.CPU, image), logits(dir, Device.CUDA_EMU, image));
         assertTrue(worst <= LOGIT_TOLERANCE, "48x40 images: worst logit difference to the CPU graph " + worst);
+    }
+
+    private static float[] logits(Path dir, Device device, BufferedImage image) {
+        try (ImageClassifier clf = Transfuse.loadClassifier(dir, LoadOptions.defaults().withDevice(device))) {
+            return clf.logits(image);
+        }
+    }
+
+    private static double maxDifference(float[] a, float[] b) {
+        double worst = 0;
+        for (int i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i] - b[i]));
+        return worst;
     }
 
     static BufferedImage randomImage(int w, int h, long seed) {

@@ -3,6 +3,7 @@ package io.transfuse.tokenizer.hf;
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.transfuse.tokenizer.Tokenizer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -180,13 +181,18 @@ class HfTokenizerReferenceTest {
         // A BOS in the middle of the text cannot be told from the one that starts it (after which
         // the leading space is dropped): leave such texts out.
         for (int i = 1; i < ids.length; i++) if (ids[i] == tokenizer.bos()) return;
+        assertEquals(tokenizer.decode(ids, true), streamed(tokenizer, ids), name + " streaming decode of " + escape(text));
+    }
+
+    /** The text of {@code ids} decoded token by token ({@link Tokenizer#decode(int, int)}), as generation streams it. */
+    static String streamed(Tokenizer tokenizer, int[] ids) {
         ByteArrayOutputStream bytes = new ByteArrayOutputStream();
         int previous = -1;
         for (int id : ids) {
             bytes.writeBytes(tokenizer.decode(previous, id));
             previous = id;
         }
-        assertEquals(tokenizer.decode(ids, true), bytes.toString(StandardCharsets.UTF_8), name + " streaming decode of " + escape(text));
+        return bytes.toString(StandardCharsets.UTF_8);
     }
 
     static String escape(String s) {
