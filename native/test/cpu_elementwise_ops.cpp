@@ -194,7 +194,7 @@ TF_TEST(bias_act) {
 TF_TEST(glu) {
   uint64_t seed = 400;
   for (long n : {1L, 7L, 16L, 33L, 1000L, 70001L})
-    for (int act : {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF}) {
+    for (int act : {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY}) {
       const std::vector<float> g = activation_inputs(size_t(n), seed++);
       const std::vector<float> u = random_uniform(size_t(n), seed++, -2.f, 2.f);
       std::vector<double> ref(n), bound(n);

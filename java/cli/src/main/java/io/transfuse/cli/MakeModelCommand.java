@@ -4,6 +4,7 @@ import io.transfuse.loader.RandomGpt2Model;
 import io.transfuse.loader.RandomLlamaModel;
 import io.transfuse.loader.RandomLlamaModel.Shape;
 import io.transfuse.loader.RandomMambaModel;
+import io.transfuse.loader.RandomVariantModel;
 import io.transfuse.loader.RandomVitModel;
 import io.transfuse.tensor.DType;
 import picocli.CommandLine.Command;
@@ -32,7 +33,9 @@ final class MakeModelCommand implements Callable<Integer> {
             description = "stories15M (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, context 256), "
                     + "stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, context 1024), "
                     + "mamba-tiny, mamba-130m (Mamba-1 HF directories), gpt2-tiny (GPT-2: GGUF, or an HF directory with --format safetensors) "
-                    + "or vit-tiny (a ViT classifier HF directory) (default: ${DEFAULT-VALUE}).")
+                    + "vit-tiny (a ViT classifier HF directory), or a tiny model of a Llama-family architecture: "
+                    + "llama3-tiny, mistral-tiny, qwen2-tiny, qwen3-tiny, gemma-tiny, gemma2-tiny, gemma3-tiny, phi3-tiny "
+                    + "(GGUF as llama.cpp writes it, or an HF directory with --format safetensors) (default: ${DEFAULT-VALUE}).")
     String preset;
 
     @Option(names = "--dim", paramLabel = "N", description = "Override the model width.") Integer dim;
@@ -58,6 +61,7 @@ final class MakeModelCommand implements Callable<Integer> {
         if (preset.toLowerCase(Locale.ROOT).startsWith("mamba-")) return makeMamba(err); // mamba-tiny, mamba-130m: an HF directory
         if (preset.equalsIgnoreCase("vit-tiny")) return makeVit(err);
         if (preset.equalsIgnoreCase("gpt2-tiny")) return makeGpt2(err);
+        if (RandomVariantModel.PRESETS.stream().anyMatch(v -> v.name().equalsIgnoreCase(preset))) return makeVariant(err);
         Shape p = Shape.preset(preset);
         int h = heads != null ? heads : p.heads();
         int kv = kvHeads != null ? kvHeads : heads != null ? h : p.kvHeads();
@@ -129,6 +133,26 @@ final class MakeModelCommand implements Callable<Integer> {
         else RandomGpt2Model.writeGguf(output, s, type, seed, msg -> { });
         err.printf(Locale.ROOT, "make-model: wrote GPT-2 %s (dim %d, %d layers, %d heads, context %d) to %s%n",
                 preset, s.dim(), s.layers(), s.heads(), s.context(), output);
+        return 0;
+    }
+
+    /** A tiny random-weight model of one Llama-family architecture (GGUF, or an HF directory). */
+    private int makeVariant(PrintWriter err) {
+        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
+            throw new IllegalArgumentException("the " + preset + " preset takes no shape overrides");
+        }
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "q8_0" -> DType.Q8_0;
+            default -> throw new IllegalArgumentException("unknown --dtype '" + dtype + "' (f32, f16, q8_0)");
+        };
+        RandomVariantModel.Preset p = RandomVariantModel.preset(preset);
+        boolean hf = format.equalsIgnoreCase("safetensors");
+        if (hf) RandomVariantModel.writeHf(output, p, type, seed, msg -> { });
+        else RandomVariantModel.writeGguf(output, p, type, seed, msg -> { });
+        err.printf(Locale.ROOT, "make-model: wrote %s (%s: dim %d, %d layers, %d/%d heads of %d, hidden %d, vocab %d) to %s%n",
+                p.name(), p.arch(), p.dim(), p.layers(), p.heads(), p.kvHeads(), p.headDim(), p.hidden(), p.vocab(), output);
         return 0;
     }
 

@@ -69,6 +69,13 @@ public abstract class DecoderGraph implements Decoder {
         ops.matmul(logits.rows(0, s), rows, headWeight);
     }
 
+    /**
+     * Final-logit soft-cap (Gemma 2): the logits handed out are {@code cap * tanh(logits / cap)}; 0 (the default)
+     * leaves them as computed. Applied on the host as the logits are read back: it changes no argmax, so only
+     * callers that read logits (sampling with temperature, tests) see it.
+     */
+    protected float logitSoftcap() { return 0; }
+
     /** Sequence {@code sequence} is number s of the pass being built (before {@link #compute}). Default: nothing. */
     protected void admitted(int s, Sequence sequence) {}
 
@@ -128,7 +135,11 @@ public abstract class DecoderGraph implements Decoder {
         if (batch.decodeOnly()) ops.replay(replayKey(batch), () -> compute(batch));
         else compute(batch);
         int n = inputs.size();
-        if (inputs.stream().anyMatch(in -> in.logits() != null)) ops.read(logits.rows(0, n), logitsHost, 0, n * vocab);
+        if (inputs.stream().anyMatch(in -> in.logits() != null)) {
+            ops.read(logits.rows(0, n), logitsHost, 0, n * vocab);
+            float cap = logitSoftcap();
+            if (cap > 0) for (int i = 0; i < n * vocab; i++) logitsHost[i] = (float) (cap * Math.tanh(logitsHost[i] / cap));
+        }
         for (int s = 0; s < n; s++) {
             Input in = inputs.get(s);
             store.advance(in.sequence(), in.startPos(), in.count());

@@ -312,14 +312,12 @@ public final class CpuOps {
     }
 
     /**
-     * Gated linear unit: {@code out[i] = act(gate[i]) * up[i]} over n values, act SILU, GELU_TANH or
-     * GELU_ERF. out may be gate or up itself (exactly).
+     * Gated linear unit: {@code out[i] = act(gate[i]) * up[i]} over n values (IDENTITY: the plain product,
+     * also an elementwise scale). out may be gate or up itself (exactly).
      */
     public static void glu(MemorySegment out, MemorySegment gate, MemorySegment up, long n, Activation act) {
         nonNegative("n", n);
-        if (act == null || act == Activation.IDENTITY) {
-            throw new IllegalArgumentException("act must be SILU, GELU_TANH or GELU_ERF, got " + act);
-        }
+        if (act == null) throw new IllegalArgumentException("act must not be null");
         long bytes = n * 4;
         writable("out", out, bytes);
         readable("gate", gate, bytes);

@@ -10,7 +10,10 @@ import io.transfuse.tokenizer.GgufTokenizers;
 import io.transfuse.tokenizer.Tokenizer;
 import io.transfuse.tokenizer.hf.HfTokenizer;
 
-/** Registry entry: Llama-architecture decoders, GGUF ({@code general.architecture = llama}) or Hugging Face ({@code model_type llama}). */
+/**
+ * Registry entry: Llama-family decoders ({@link LlamaVariant}: Llama, Mistral, Qwen2/3, Gemma 1/2/3, Phi-3), GGUF
+ * ({@code general.architecture}) or Hugging Face ({@code model_type}).
+ */
 public final class LlamaFamily implements DecoderFamily {
     /** Tokens per forward pass: bounds the activation workspace; longer prompts run in several passes. */
     public static final int BATCH_TOKENS = 128;
@@ -20,23 +23,27 @@ public final class LlamaFamily implements DecoderFamily {
 
     @Override
     public boolean recognizes(ModelSource source) {
-        return source.format() != ModelSource.Format.ONNX && source.architecture().equals("llama");
+        return switch (source.format()) {
+            case GGUF -> LlamaVariant.ofGguf(source.architecture()) != null;
+            case HF_DIRECTORY -> LlamaVariant.ofHf(source.architecture()) != null;
+            default -> false;
+        };
     }
 
     @Override
     public Parts load(ModelSource source, Backend backend, LoadOptions options) {
         LlamaConfig config;
         LlamaWeights weights;
-        Tokenizer tokenizer = null;
+        Tokenizer tokenizer;
         if (source.format() == ModelSource.Format.GGUF) {
             GgufFile gguf = source.gguf();
             tokenizer = GgufTokenizers.load(gguf);
             int vocab = tokenizer != null ? tokenizer.vocabularySize() : (int) gguf.tensor(LlamaWeights.Names.GGUF.tokenEmbedding()).dim(0);
             config = LlamaConfigs.config(gguf, vocab);
-            weights = LlamaWeights.from(gguf, LlamaWeights.Names.GGUF, config);
+            weights = LlamaWeights.from(gguf, LlamaWeights.Names.GGUF, config, false, source.arena());
         } else {
             config = LlamaConfigs.config(source.config(), source.configPath());
-            weights = LlamaWeights.from(source.safetensors(), LlamaWeights.Names.HF, config);
+            weights = LlamaWeights.from(source.safetensors(), LlamaWeights.Names.hf(config.variant()), config, true, source.arena());
             tokenizer = HfTokenizer.forModel(source.directory(), config.vocabSize());
         }
         DecoderLimits limits = options.decoderLimits(config.contextLength(), BATCH_TOKENS);
