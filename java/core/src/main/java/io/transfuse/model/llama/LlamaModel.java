@@ -1,6 +1,7 @@
 package io.transfuse.model.llama;
 
 import io.transfuse.backend.Activation;
+import io.transfuse.backend.AttentionSpec;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backend.WeightUse;
 import io.transfuse.backend.DecoderBatch;
@@ -114,7 +115,7 @@ public final class LlamaModel extends DecoderGraph {
             ops.matmul(k, xb, L.wk);
             ops.matmul(v, xb, L.wv);
             ops.ropeKv(q, k, v, cache.layer(l), rope, heads, b);
-            ops.attention(att, q, k, v, cache.layer(l), heads, b, scale);
+            ops.attention(att, q, k, v, cache.layer(l), heads, b, AttentionSpec.of(scale));
             ops.matmul(delta, att, L.wo);
             ops.rmsNorm(xb, res, delta, L.ffnNorm, eps);
             ops.matmul(gate, xb, L.wGate);
