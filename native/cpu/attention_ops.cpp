@@ -100,14 +100,15 @@ TF_API void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, float
 TF_API void tf_cpu_attention_paged(float* out, const float* q, const float* k_cache, const float* v_cache,
                                    const int32_t* block_table, const int32_t* context_lens, int tokens, int n_heads,
                                    int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq, float scale,
-                                   int window) {
+                                   int window, float softcap) {
     const int group = group_size(tokens, n_heads, n_kv_heads);
     const int run = run_rows(tokens, n_heads, n_kv_heads, group, context_lens, block_table, max_blocks_per_seq);
     const tf_paged_attention a = {.out = out, .q = q, .k_cache = k_cache, .v_cache = v_cache,
                                   .block_table = block_table, .context_lens = context_lens, .tokens = tokens,
                                   .n_heads = n_heads, .n_kv_heads = n_kv_heads, .head_dim = head_dim,
                                   .block_size = block_size, .max_blocks_per_seq = max_blocks_per_seq, .window = window,
-                                  .group_size = group, .run_rows = run, .scale = scale};
+                                  .group_size = group, .run_rows = run, .scale = scale,
+                                  .softcap = softcap};
     long keys = 0;
     for (int t = 0; t < tokens; t++) keys += window > 0 && context_lens[t] > window ? window : context_lens[t];
     const tf_kernels& k = tf_kernels_active();

@@ -97,9 +97,15 @@ static void paged_attention(const char* isa) {
         const float scale = 1.0f / sqrtf((float)s.head_dim);
         double dt = best_time(20, [&] {
             tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), table.data(), lens.data(), seqs, s.heads,
-                                   s.kv_heads, s.head_dim, bs, per_seq, scale, 0);
+                                   s.kv_heads, s.head_dim, bs, per_seq, scale, 0, 0.0f);
         });
         printf("%-8s paged attention decode 16 seqs x 256  h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
+               s.head_dim, dt * 1e6);
+        dt = best_time(20, [&] {
+            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), table.data(), lens.data(), seqs, s.heads,
+                                   s.kv_heads, s.head_dim, bs, per_seq, scale, 0, 50.0f);
+        });
+        printf("%-8s   the same with soft-cap 50           h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
                s.head_dim, dt * 1e6);
         std::vector<int32_t> rows((size_t)128 * per_seq), prefix(128);
         for (int t = 0; t < 128; t++) {
@@ -108,7 +114,7 @@ static void paged_attention(const char* isa) {
         }
         dt = best_time(5, [&] {
             tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), rows.data(), prefix.data(), 128, s.heads,
-                                   s.kv_heads, s.head_dim, bs, per_seq, scale, 0);
+                                   s.kv_heads, s.head_dim, bs, per_seq, scale, 0, 0.0f);
         });
         printf("%-8s paged attention prefill 128 tokens    h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
                s.head_dim, dt * 1e6);

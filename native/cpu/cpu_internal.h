@@ -89,7 +89,7 @@ struct tf_paged_attention {
     const float *q, *k_cache, *v_cache;
     const int32_t *block_table, *context_lens;
     int tokens, n_heads, n_kv_heads, head_dim, block_size, max_blocks_per_seq, window, group_size, run_rows;
-    float scale;
+    float scale, softcap; /* softcap 0: none */
 };
 
 /* tf_cpu_attention_varlen's arguments (transfuse.h); a work item is (sequence, kv head, group of query

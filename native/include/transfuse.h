@@ -68,7 +68,7 @@ extern "C" {
 /* Largest head_dim of tf_cpu_rope_kv_cache and the attention ops. */
 #define TF_CPU_MAX_HEAD_DIM 1024
 
-/* ABI version of this section (2). */
+/* ABI version of this section (3: tf_cpu_attention_paged takes softcap). */
 int tf_cpu_version(void);
 
 /* OpenMP threads the ops use (n >= 1; default: the number of processors OpenMP sees). */
@@ -173,18 +173,19 @@ void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, float* k_cac
                           int layout, float mscale, int block_size, int max_blocks_per_seq);
 
 /* Attention over the paged cache (tf_attention_decode's semantics, section 2a, with batch = tokens):
- * query row t of q, out [tokens][n_heads][head_dim] sits at position context_lens[t] - 1 of the
- * sequence whose block-table row is t, and attends to its keys 0 .. context_lens[t]-1 (window > 0: only
- * the last `window` of them): out = softmax(scale q k^T) v, fp32. context_lens[t] 0 gives out = 0. One
+ * query row t of q, out [tokens][n_heads][head_dim] sits at position p = context_lens[t] - 1 of the
+ * sequence whose block-table row is t, and attends to its keys j = 0 .. p (window > 0: only those with
+ * p - j < window): out = softmax(cap(scale q k^T)) v, fp32, where cap(x) = softcap * tanh(x / softcap) for
+ * softcap > 0 (Gemma 2's logit soft-capping) and cap(x) = x for softcap 0. context_lens[t] 0 gives out = 0. One
  * call serves decode (a token per sequence) and chunked prefill (a row per token, each with its own
  * context length, e.g. the same table row repeated). out must not overlap q or the caches. */
 void tf_cpu_attention_paged(float* out, const float* q, const float* k_cache, const float* v_cache,
                             const int32_t* block_table, const int32_t* context_lens, int tokens, int n_heads,
                             int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq, float scale,
-                            int window);
+                            int window, float softcap);
 
 /* Packed variable-length attention (tf_attention_prefill's semantics, section 2a, without window,
- * ALiBi or lse, and with the same rows for queries and keys): sequence b owns rows cu_seqlens[b] ..
+ * soft-cap, ALiBi or lse, and with the same rows for queries and keys): sequence b owns rows cu_seqlens[b] ..
  * cu_seqlens[b+1]-1 (int32 [batch + 1], non-decreasing from 0). Row r's query heads
  * [n_heads][head_dim] start at q + r * q_stride floats, its key and value heads [n_kv_heads][head_dim]
  * at k + r * kv_stride and v + r * kv_stride (so q, k, v may be column blocks of one fused QKV buffer);
@@ -225,7 +226,7 @@ void tf_cpu_selective_scan(float* out, float* state, const float* u, const float
  * and returns 0 or a CUDA error code. */
 
 /* -- 2a. attention (prefill, decode) -- */
-/* Attention prefill: fused softmax(scale * Q K^T + bias) V over a variable-length batch.
+/* Attention prefill: fused softmax(cap(scale * Q K^T) + bias) V over a variable-length batch.
  *  Layout (tokens packed, no padding rows): token row r of q holds n_heads heads of head_dim elements
  *  at q + r * q_stride (head h at + h * head_dim); rows of k and v hold n_kv_heads heads at
  *  k + r * kv_stride, v + r * kv_stride. Packed tensors have q_stride = n_heads * head_dim and
@@ -237,7 +238,7 @@ void tf_cpu_selective_scan(float* out, float* state, const float* u, const float
  *  of q/o and cu_seqlens_k[b] .. cu_seqlens_k[b+1]-1 of k/v (int32 prefix sums, batch+1 entries,
  *  device memory). max_seqlen_q bounds len_q of every sequence (it sizes the grid).
  *  Elements are fp16 (_f16) or bf16 (_bf16); accumulation and softmax in fp32.
- *  head_dim: 32, 64 or 128. n_heads must be a multiple of n_kv_heads; query head h
+ *  head_dim: 32, 64, 128 or 256. n_heads must be a multiple of n_kv_heads; query head h
  *  reads KV head h / (n_heads / n_kv_heads) (GQA; n_kv_heads = 1 is MQA).
  *  Rows are loaded in 16-byte chunks: q, k, v, o must be 16-byte aligned, q_stride >= n_heads * head_dim
  *  and kv_stride >= n_kv_heads * head_dim, both multiples of 8 elements. Anything else (or an
@@ -246,32 +247,36 @@ void tf_cpu_selective_scan(float* out, float* state, const float* u, const float
  *  chunk of queries appended after a cached prefix works); key j at j. With q = that position:
  *   causal != 0: key j visible iff j <= q.
  *   window > 0: additionally q - j < window (and, when not causal, j - q < window: a symmetric band).
+ *   softcap > 0: the scaled score x = scale * q.k becomes cap(x) = softcap * tanh(x / softcap) (Gemma 2's
+ *     attention logit soft-capping: after the scale, before the bias and the softmax); softcap 0: cap(x) = x.
  *   alibi_slopes (float [n_heads], device) != NULL: score += -slope[h] * |q - j|
  *     (for causal this is the usual -slope * (q - j)).
  *  lse (optional, NULL = off): float [total_q][n_heads], natural-log log-sum-exp of the row's biased,
- *  scaled scores. A row with no visible key gets o = 0 and lse = -inf. */
+ *  capped, scaled scores. A row with no visible key gets o = 0 and lse = -inf. */
 int tf_attention_prefill_f16(const void* q, const void* k, const void* v, void* o, float* lse,
                              const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int batch,
                              int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim, long q_stride,
-                             long kv_stride, float softmax_scale, int causal, int window,
+                             long kv_stride, float softmax_scale, int causal, int window, float softcap,
                              const float* alibi_slopes, void* stream);
 int tf_attention_prefill_bf16(const void* q, const void* k, const void* v, void* o, float* lse,
                               const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int batch,
                               int max_seqlen_q, int n_heads, int n_kv_heads, int head_dim, long q_stride,
-                              long kv_stride, float softmax_scale, int causal, int window,
+                              long kv_stride, float softmax_scale, int causal, int window, float softcap,
                               const float* alibi_slopes, void* stream);
 
 /* Attention decode (flash-decoding): one new query token per sequence against a paged KV cache.
  *  q, o: [batch][n_heads][head_dim]. k_cache, v_cache: [num_blocks][block_size][n_kv_heads][head_dim].
  *  block_table: int32 [batch][max_blocks_per_seq]; token t of sequence b lives in physical block
  *  block_table[b][t / block_size], slot t % block_size. context_lens: int32 [batch] (device), the number
- *  of cached tokens including the current one; the query sits at position context_lens[b] - 1 and sees
- *  keys 0 .. context_lens[b]-1 (window > 0: only the last `window` of them). context_len 0 gives o = 0.
+ *  of cached tokens including the current one; the query sits at position p = context_lens[b] - 1 and sees
+ *  keys j = 0 .. p (window > 0: only those with p - j < window, the last `window` of them: llama.cpp's
+ *  n_swa, Hugging Face's sliding_window). context_len 0 gives o = 0.
  *  max_context_len (host) must be >= every context_lens[b]; it sizes the KV split grid.
  *  The keys are split in chunks of kv_split_len tokens (> 0; 512 is a good default, smaller for short
  *  contexts and few sequences) processed by separate CTAs and merged by log-sum-exp in a second kernel.
  *  workspace: device memory of tf_attention_decode_workspace_bytes(...) bytes, 16-byte aligned.
- *  alibi_slopes as for prefill (bias -slope[h] * (q - j)). head_dim 64 or 128; fp16/bf16 as prefill. */
+ *  softcap and alibi_slopes as for prefill (bias -slope[h] * (p - j)). head_dim 64, 128 or 256; fp16/bf16
+ *  as prefill. */
 size_t tf_attention_decode_workspace_bytes(int batch, int n_heads, int head_dim, int max_context_len,
                                            int kv_split_len);
 /* A kv_split_len that gives the split kernel about two CTAs per SM (num_sms: the device's
@@ -282,12 +287,12 @@ int tf_attention_decode_f16(const void* q, const void* k_cache, const void* v_ca
                             const int32_t* block_table, const int32_t* context_lens, int batch, int n_heads,
                             int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
                             int max_context_len, int kv_split_len, float softmax_scale, int window,
-                            const float* alibi_slopes, void* workspace, void* stream);
+                            float softcap, const float* alibi_slopes, void* workspace, void* stream);
 int tf_attention_decode_bf16(const void* q, const void* k_cache, const void* v_cache, void* o,
                              const int32_t* block_table, const int32_t* context_lens, int batch, int n_heads,
                              int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
                              int max_context_len, int kv_split_len, float softmax_scale, int window,
-                             const float* alibi_slopes, void* workspace, void* stream);
+                             float softcap, const float* alibi_slopes, void* workspace, void* stream);
 
 /* -- 2b. rope, glu, norms, embedding -- */
 /* Element types of these launchers (and of 2c): an int dtype code. Activations are row-major;

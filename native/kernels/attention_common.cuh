@@ -10,9 +10,13 @@
 //   - Warp-level building blocks on one 16-row query slab (the m16 of mma.m16n8k16):
 //       load_a_frags:     Q[16 x D] from shared into A fragments (ldmatrix.x4), kept in registers
 //       qk_scores:        S[16 x NK] = Q K^T with K rows from shared (ldmatrix.x4, no transpose:
-//                         the B operand "col" layout of K^T is K row-major)
+//                         the B operand "col" layout of K^T is K row-major); Q either as A fragments
+//                         kept in registers (D <= 128) or re-read from the shared Q tile one 16-column
+//                         step at a time (D = 256: its D/4 fragment registers would not fit beside the
+//                         D/2 fp32 accumulators of O without spilling; see kQInRegisters)
 //       pv_accumulate:    O[16 x D] += P V with V rows from shared (ldmatrix.x4.trans)
-//       mask_and_scale:   scale into the log2 domain, ALiBi bias, causal / window / length masks
+//       mask_and_scale:   scale (and optional tanh soft-cap) into the log2 domain, ALiBi bias,
+//                         causal / window / length masks
 //       online_softmax:   running row max and sum (FlashAttention-2 style; rescales O)
 //       p_fragments:      the probabilities, rounded to T, re-used in registers as the A operand
 //   Fragment layouts follow the PTX ISA, "Matrix Fragments for mma.m16n8k16 with floating point
@@ -21,8 +25,10 @@
 //   (row g+8, k 2t+8..); B b0,b1 hold (k 2t.., col g), (k 2t+8.., col g).
 //
 // Numerics: scores are accumulated in fp32 and moved to the log2 domain once (score * scale * log2e,
-// so exp() becomes one exp2f); the softmax state (row max m, row sum l) is fp32. Only P is rounded to
-// T before P·V, as in FlashAttention; l sums the unrounded P.
+// so exp() becomes one exp2f); with a soft-cap c > 0 (Gemma 2) the scaled score x becomes
+// c * tanh(x / c) first, i.e. (c log2e) * tanh(score * (scale / c)), with tanh from one exp2f and one fast
+// divide (tanh_approx: absolute error ~1e-7, far below the rounding of P to T). The softmax state (row max m, row sum l) is fp32. Only P is rounded to T before P·V, as in
+// FlashAttention; l sums the unrounded P.
 #pragma once
 #include "tf_device.cuh"
 #include <stdint.h>
@@ -34,6 +40,15 @@ constexpr float kLn2 = 0.6931471805599453f;
 constexpr int kSmemPad = 8;  // elements of padding per shared-memory row (16 bytes)
 
 template <int D> constexpr int kSmemStride = D + kSmemPad;  // elements between shared rows
+
+// Whether a warp keeps its Q slab's A fragments in registers for the whole pass (D/4 32-bit registers
+// per thread). D = 256 would need 64 of them beside 128 fp32 O accumulators: ptxas then spills under the
+// 255-register limit, so Q is re-read from shared memory (one ldmatrix.x4 per 16-column step per key
+// tile, on top of the NK/16 ldmatrix of K in that step).
+template <int D> constexpr bool kQInRegisters = D <= 128;
+
+// Largest dynamic shared memory a CTA may opt into on sm_80 (A100: 163 KiB); sm_90 allows 227 KiB.
+constexpr int kMaxSmemBytesSm80 = 163 * 1024;
 
 template <typename T> struct ElemTraits;
 
@@ -116,17 +131,79 @@ __device__ __forceinline__ void qk_scores(float (&s)[NK / 8][4], const uint32_t 
   }
 }
 
+// The same product with Q read from the shared tile (rows q_row0 .. q_row0+15, see load_a_frags) one
+// 16-column step at a time instead of from registers (kQInRegisters<D> false).
+template <int D, int NK, typename T>
+__device__ __forceinline__ void qk_scores_q_shared(float (&s)[NK / 8][4], const T* qtile, int q_row0, const T* ktile,
+                                                   int key0, int lane) {
+#pragma unroll
+  for (int j = 0; j < NK / 8; ++j) s[j][0] = s[j][1] = s[j][2] = s[j][3] = 0.f;
+  const int q_r = q_row0 + (lane & 7) + ((lane >> 3) & 1) * 8;
+  const int q_c = (lane >> 4) * 8;
+  const int key_lane = key0 + (lane & 7) + (lane >> 4) * 8;
+  const int d_lane = ((lane >> 3) & 1) * 8;
+#pragma unroll
+  for (int kk = 0; kk < D / 16; ++kk) {
+    uint32_t qf[4];
+    tf::ldmatrix_x4(qf, qtile + q_r * kSmemStride<D> + kk * 16 + q_c);
+#pragma unroll
+    for (int np = 0; np < NK / 16; ++np) {
+      uint32_t b[4];
+      tf::ldmatrix_x4(b, ktile + (key_lane + np * 16) * kSmemStride<D> + kk * 16 + d_lane);
+      const uint32_t b_lo[2] = {b[0], b[1]}, b_hi[2] = {b[2], b[3]};
+      ElemTraits<T>::mma(s[2 * np], qf, b_lo, s[2 * np]);
+      ElemTraits<T>::mma(s[2 * np + 1], qf, b_hi, s[2 * np + 1]);
+    }
+  }
+}
+
+// Q fragments of a warp's slab for the pass: the D/16 A fragments in registers when kQInRegisters<D>,
+// else nothing (a one-element placeholder) and qk_scores reads Q from the shared tile.
+template <int D> struct QFragments {
+  uint32_t f[kQInRegisters<D> ? D / 16 : 1][4];
+};
+
+template <int D, typename T>
+__device__ __forceinline__ void load_q(QFragments<D>& qf, const T* qtile, int row0, int lane) {
+  if constexpr (kQInRegisters<D>) load_a_frags<D>(qf.f, qtile, row0, lane);
+}
+
+template <int D, int NK, typename T>
+__device__ __forceinline__ void qk_scores(float (&s)[NK / 8][4], const QFragments<D>& qf, const T* qtile, int q_row0,
+                                          const T* ktile, int key0, int lane) {
+  if constexpr (kQInRegisters<D>) qk_scores<D, NK>(s, qf.f, ktile, key0, lane);
+  else qk_scores_q_shared<D, NK>(s, qtile, q_row0, ktile, key0, lane);
+}
+
 // Row r of a 16-row slab held by this lane: r = 0 -> row g, r = 1 -> row g + 8.
 // Masking rule (positions are absolute within the sequence; q_pos is already aligned bottom-right):
 //   key valid  <=>  k < k_end  and  (!causal or k <= q)  and  (window <= 0 or q - k < window)
 //                  and (causal or window <= 0 or k - q < window)
-// Valid scores become score * scale_log2 - alibi_log2 * |q - k|; invalid ones -inf.
+// Valid scores become f(score) - alibi_log2 * |q - k|, invalid ones -inf, where f is the scaling into
+// the log2 domain: f(x) = x * scale_log2, or with a soft-cap c > 0: f(x) = softcap_log2 * tanh(x * softcap_in)
+// (softcap_log2 = c log2e, softcap_in = scale / c), i.e. log2e * c * tanh(scale x / c).
 struct MaskSpec {
-  int k_end;          // keys at or past this position are padding
-  int causal;         // nonzero: causal
-  int window;         // <= 0: no sliding window
-  float scale_log2;   // softmax_scale * log2(e)
+  int k_end;           // keys at or past this position are padding
+  int causal;          // nonzero: causal
+  int window;          // <= 0: no sliding window
+  float scale_log2;    // softmax_scale * log2(e)
+  float softcap_log2;  // soft-cap c * log2(e); 0: no soft-cap
+  float softcap_in;    // softmax_scale / c (unused without a soft-cap)
 };
+
+// tanh(x) = 1 - 2 / (e^{2x} + 1). |x| is clamped to 9 (tanh(9) rounds to 1 in fp32) so that e^{2x} stays
+// finite for the fast divide. Absolute error ~1e-7 (the cancellation of 1 - ... near 0): with a cap c the
+// score moves by ~1e-7 c, against P's rounding to T of 2^-11 (fp16) or 2^-8 (bf16) relative. Cheaper in
+// registers and instructions than tanhf, which the unrolled score tiles would replicate 8 to 32 times.
+__device__ __forceinline__ float tanh_approx(float x) {
+  const float y = fminf(fmaxf(x, -9.f), 9.f);
+  return 1.f - __fdividef(2.f, exp2f(y * (2.f * kLog2e)) + 1.f);
+}
+
+// The log2-domain score of a raw dot product (MaskSpec's f).
+__device__ __forceinline__ float scaled_score(const MaskSpec& ms, float x) {
+  return ms.softcap_log2 > 0.f ? ms.softcap_log2 * tanh_approx(x * ms.softcap_in) : x * ms.scale_log2;
+}
 
 template <int NK>
 __device__ __forceinline__ void mask_and_scale(float (&s)[NK / 8][4], const MaskSpec& ms, int key0,
@@ -134,10 +211,17 @@ __device__ __forceinline__ void mask_and_scale(float (&s)[NK / 8][4], const Mask
                                                bool need_mask) {
   const int t = lane & 3;
   if (!need_mask) {  // interior tile: plain scaling, the common case of long sequences
+    if (ms.softcap_log2 > 0.f) {
 #pragma unroll
-    for (int j = 0; j < NK / 8; ++j)
+      for (int j = 0; j < NK / 8; ++j)
 #pragma unroll
-      for (int e = 0; e < 4; ++e) s[j][e] *= ms.scale_log2;
+        for (int e = 0; e < 4; ++e) s[j][e] = ms.softcap_log2 * tanh_approx(s[j][e] * ms.softcap_in);
+    } else {
+#pragma unroll
+      for (int j = 0; j < NK / 8; ++j)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) s[j][e] *= ms.scale_log2;
+    }
     return;
   }
 #pragma unroll
@@ -152,7 +236,7 @@ __device__ __forceinline__ void mask_and_scale(float (&s)[NK / 8][4], const Mask
       if (ms.causal) valid = valid && dist >= 0;
       if (ms.window > 0) valid = valid && dist < ms.window && (ms.causal || -dist < ms.window);
       const float bias = alibi_log2[r] * (float)(dist < 0 ? -dist : dist);
-      s[j][e] = valid ? s[j][e] * ms.scale_log2 - bias : -INFINITY;
+      s[j][e] = valid ? scaled_score(ms, s[j][e]) - bias : -INFINITY;
     }
   }
 }

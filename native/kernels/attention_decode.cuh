@@ -2,9 +2,10 @@
 // (flash-decoding: the key range split across CTAs, partials merged by log-sum-exp).
 //
 // What it computes
-//   For each sequence b and query head h: o[b][h] = softmax_j(scale * q . k_j + bias) v_j over the
+//   For each sequence b and query head h: o[b][h] = softmax_j(cap(scale * q . k_j) + bias) v_j over the
 //   cached tokens j < context_lens[b] (the query is the token at position context_lens[b] - 1),
-//   optionally only the last `window` of them, optional ALiBi bias -slope_h * (pos - j).
+//   optionally only the last `window` of them (pos - j < window), optional ALiBi bias
+//   -slope_h * (pos - j), optional soft-cap cap(x) = c * tanh(x / c) (c > 0; else cap(x) = x).
 //   K/V token j of sequence b is slot j % block_size of physical block block_table[b][j / block_size]
 //   of a cache laid out [num_blocks][block_size][n_kv_heads][D].
 //
@@ -21,9 +22,11 @@
 //   2. combine kernel, grid (n_heads, batch): o = sum_s 2^(lse_s - max) o_s / sum_s 2^(lse_s - max).
 //
 // Registers vs shared memory
-//   Registers: Q fragments (D/4 x 32-bit), O accumulator (D/2 fp32), scores (8 fp32), softmax state.
-//   Shared: Q slab 16 x (D+8), 2 x (K, V) tiles 64 x (D+8) in T (D=128: 72 KiB, D=64: 38 KiB);
-//   the cross-warp merge (4 x 16 x D fp32) reuses the K/V buffers.
+//   Registers: Q fragments (D/4 x 32-bit; D = 256 re-reads Q from the shared slab instead, see
+//   kQInRegisters), O accumulator (D/2 fp32), scores (8 fp32), softmax state.
+//   Shared: Q slab 16 x (D+8), 2 x (K, V) tiles 64 x (D+8) in T (D=64: 38 KiB, D=128: 72 KiB,
+//   D=256: 140 KiB, one CTA per SM on A100 and H100); the cross-warp merge (4 x 16 x D fp32) reuses
+//   the K/V buffers.
 //
 // Bytes per FLOP
 //   Each cached K and V element (2 bytes) is read once per group and used in 2 x G FLOPs
@@ -36,7 +39,7 @@
 // Performance target
 //   ~70-80% of HBM bandwidth (A100 ~1.5-2 TB/s, H100 ~3.35 TB/s) when batch x kv_heads x splits fills
 //   the machine (a few CTAs per SM); the caller picks kv_split_len so that it does. Paged gathers
-//   read whole 16-byte chunks of 128- or 256-byte token rows, so block_size does not change the
+//   read whole 16-byte chunks of 128-, 256- or 512-byte token rows, so block_size does not change the
 //   access granularity.
 #pragma once
 #include "attention_common.cuh"
@@ -60,8 +63,36 @@ struct DecodeParams {
   int split_len;
   float scale_log2;            // softmax_scale * log2(e)
   int window;
+  float softcap_log2;          // soft-cap c * log2(e), 0: none (MaskSpec)
+  float softcap_in;            // softmax_scale / c
   const float* alibi_slopes;   // [n_heads] or nullptr
 };
+
+// The parameters of one launch from the C entry point's arguments (softcap 0: none); the workspace
+// fields are filled by launch_decode.
+inline DecodeParams decode_params(const void* q, const void* k_cache, const void* v_cache, void* o,
+                                  const int32_t* block_table, const int32_t* context_lens, int n_heads, int n_kv_heads,
+                                  int block_size, int max_blocks_per_seq, int kv_split_len, float softmax_scale,
+                                  int window, float softcap, const float* alibi_slopes) {
+  DecodeParams p{};
+  p.q = q;
+  p.k_cache = k_cache;
+  p.v_cache = v_cache;
+  p.o = o;
+  p.block_table = block_table;
+  p.context_lens = context_lens;
+  p.n_heads = n_heads;
+  p.n_kv_heads = n_kv_heads;
+  p.block_size = block_size;
+  p.max_blocks_per_seq = max_blocks_per_seq;
+  p.split_len = kv_split_len;
+  p.scale_log2 = softmax_scale * kLog2e;
+  p.window = window;
+  p.softcap_log2 = softcap > 0.f ? softcap * kLog2e : 0.f;
+  p.softcap_in = softcap > 0.f ? softmax_scale / softcap : 0.f;
+  p.alibi_slopes = alibi_slopes;
+  return p;
+}
 
 constexpr int kDecodeBN = 64;       // tokens per shared-memory tile (16 per warp)
 constexpr int kDecodeThreads = 128;
@@ -78,6 +109,7 @@ template <int D, typename T>
 __global__ void __launch_bounds__(kDecodeThreads) attention_decode_split_kernel(DecodeParams p) {
   constexpr int BN = kDecodeBN, S = kSmemStride<D>, WARPS = kDecodeThreads / 32;
   static_assert(WARPS * 16 == BN, "each warp takes 16 tokens of a tile");
+  static_assert(kDecodeSmemBytes<D> <= kMaxSmemBytesSm80, "shared memory must fit an sm_80 CTA");
   TF_DYNAMIC_SHARED(T, smem);
   T* q_tile = smem;
   auto k_tile = [&](int buf) { return smem + (kDecodeRows + buf * BN) * S; };
@@ -125,7 +157,7 @@ __global__ void __launch_bounds__(kDecodeThreads) attention_decode_split_kernel(
   tf::cp_async_commit();
 
   // All 16 rows are the same token position; rows are different heads (ALiBi slope per row).
-  const MaskSpec ms{k_hi, 1, p.window, p.scale_log2};
+  const MaskSpec ms{k_hi, 1, p.window, p.scale_log2, p.softcap_log2, p.softcap_in};
   const int q_pos[2] = {ctx - 1, ctx - 1};
   const int g = lane >> 2;
   float alibi_log2[2] = {0.f, 0.f};
@@ -138,7 +170,7 @@ __global__ void __launch_bounds__(kDecodeThreads) attention_decode_split_kernel(
 #pragma unroll
   for (int j = 0; j < D / 8; ++j) acc[j][0] = acc[j][1] = acc[j][2] = acc[j][3] = 0.f;
   float m_run[2] = {-INFINITY, -INFINITY}, l_run[2] = {0.f, 0.f};
-  uint32_t q_frag[D / 16][4];
+  QFragments<D> q_frag;
 
   for (int tile = 0; tile < n_tiles; ++tile) {
     const int buf = tile & 1;
@@ -150,11 +182,11 @@ __global__ void __launch_bounds__(kDecodeThreads) attention_decode_split_kernel(
       tf::cp_async_wait<0>();
     }
     __syncthreads();
-    if (tile == 0) load_a_frags<D>(q_frag, q_tile, 0, lane);
+    if (tile == 0) load_q<D>(q_frag, q_tile, 0, lane);
 
     const int key0 = k_lo + tile * BN + warp * 16;  // this warp's 16 tokens
     float s[2][4];
-    qk_scores<D, 16>(s, q_frag, k_tile(buf), warp * 16, lane);
+    qk_scores<D, 16>(s, q_frag, q_tile, 0, k_tile(buf), warp * 16, lane);
     const bool need_mask = tile_needs_mask(ms, key0, 16, ctx - 1, ctx - 1, p.alibi_slopes != nullptr);
     mask_and_scale<16>(s, ms, key0, q_pos, alibi_log2, lane, need_mask);
     online_softmax(s, acc, m_run, l_run);
@@ -264,6 +296,10 @@ int launch_decode(DecodeParams p, int batch, int head_dim, int max_context_len, 
       err = TF_LAUNCH((attention_decode_split_kernel<128, T>), grid, block, kDecodeSmemBytes<128>, stream, p);
       if (err) return err;
       return TF_LAUNCH((attention_decode_combine_kernel<128, T>), grid_combine, block_combine, 0, stream, p);
+    case 256:
+      err = TF_LAUNCH((attention_decode_split_kernel<256, T>), grid, block, kDecodeSmemBytes<256>, stream, p);
+      if (err) return err;
+      return TF_LAUNCH((attention_decode_combine_kernel<256, T>), grid_combine, block_combine, 0, stream, p);
     default:
       return 1;
   }

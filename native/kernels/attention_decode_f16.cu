@@ -6,22 +6,10 @@ extern "C" int tf_attention_decode_f16(const void* q, const void* k_cache, const
                                      const int32_t* block_table, const int32_t* context_lens, int batch,
                                      int n_heads, int n_kv_heads, int head_dim, int block_size,
                                      int max_blocks_per_seq, int max_context_len, int kv_split_len,
-                                     float softmax_scale, int window, const float* alibi_slopes,
+                                     float softmax_scale, int window, float softcap, const float* alibi_slopes,
                                      void* workspace, void* stream) {
-  tf_attn::DecodeParams p{};
-  p.q = q;
-  p.k_cache = k_cache;
-  p.v_cache = v_cache;
-  p.o = o;
-  p.block_table = block_table;
-  p.context_lens = context_lens;
-  p.n_heads = n_heads;
-  p.n_kv_heads = n_kv_heads;
-  p.block_size = block_size;
-  p.max_blocks_per_seq = max_blocks_per_seq;
-  p.split_len = kv_split_len;
-  p.scale_log2 = softmax_scale * tf_attn::kLog2e;
-  p.window = window;
-  p.alibi_slopes = alibi_slopes;
+  const tf_attn::DecodeParams p =
+      tf_attn::decode_params(q, k_cache, v_cache, o, block_table, context_lens, n_heads, n_kv_heads, block_size,
+                             max_blocks_per_seq, kv_split_len, softmax_scale, window, softcap, alibi_slopes);
   return tf_attn::launch_decode<__half>(p, batch, head_dim, max_context_len, workspace, stream);
 }

@@ -2,7 +2,8 @@
 //
 // What it computes
 //   For every sequence b of a variable-length batch, query head h and query row i:
-//     O[i] = sum_j softmax_j(scale * q_i . k_j + bias(i, j)) v_j     over the keys j the mask allows,
+//     O[i] = sum_j softmax_j(cap(scale * q_i . k_j) + bias(i, j)) v_j     over the keys j the mask allows,
+//   where cap(x) = x, or c * tanh(x / c) with a soft-cap c > 0 (Gemma 2's attention logit soft-capping),
 //   with K/V taken from KV head h / (n_heads / n_kv_heads) (grouped-query; n_kv_heads = 1 is MQA).
 //   Tokens are packed without padding rows: token row r of Q starts at q + r * q_stride and holds
 //   n_heads heads of D elements, rows of K and V start kv_stride apart and hold n_kv_heads heads
@@ -13,12 +14,13 @@
 //   aligned and both strides multiples of 8 elements; the launcher rejects anything else.
 //   Masks (see attention_common.cuh MaskSpec): causal aligned bottom-right (query i sees keys
 //   <= i + len_k - len_q), optional sliding window, optional ALiBi bias -slope_h * |q_pos - k_pos|.
-//   Optionally writes the natural-log log-sum-exp of each row's scaled scores (for a backward pass or
+//   Optionally writes the natural-log log-sum-exp of each row's (capped, biased) scores (for a backward pass or
 //   for merging with other attention partials); rows with no visible key get O = 0, lse = -inf.
 //
 // How it tiles the work
 //   One CTA of 4 warps per (64-query tile, head, sequence). Each warp owns 16 query rows for the
-//   whole pass: its Q fragments are loaded once (ldmatrix) and stay in registers. The CTA walks the
+//   whole pass: its Q fragments are loaded once (ldmatrix) and stay in registers (D <= 128; for D = 256
+//   they are re-read from the shared Q tile per key tile, see kQInRegisters). The CTA walks the
 //   key range the masks allow in tiles of BN keys: K and V tiles are staged in shared memory with
 //   cp.async, double-buffered (tile t+1 is in flight while tile t is computed). Per tile each warp
 //   computes S = Q K^T (mma.m16n8k16, fp32 accumulate), applies masks/scale, updates the running
@@ -26,9 +28,10 @@
 //   O += P V (V via ldmatrix.trans). O is normalised once at the end and written as T.
 //
 // Registers vs shared memory
-//   Registers per thread: Q fragments D/4 x 32-bit, O accumulator D/2 fp32, S/P BN/2 fp32, softmax
-//   state 4 fp32. Shared memory: Q tile 64 x (D+8) plus 2 x (K, V) tiles BN x (D+8), in T:
-//   D=64/BN=64: 45 KiB; D=128/BN=64: 85 KiB (two CTAs per SM on A100, more on H100).
+//   Registers per thread: Q fragments D/4 x 32-bit (D <= 128), O accumulator D/2 fp32, S/P BN/2 fp32,
+//   softmax state 4 fp32. Shared memory: Q tile 64 x (D+8) plus 2 x (K, V) tiles BN x (D+8), in T:
+//   D=64/BN=64: 45 KiB; D=128/BN=64: 85 KiB (two CTAs per SM on A100, more on H100);
+//   D=256/BN=32: 99 KiB (BN=64 would need 165 KiB, past sm_80's 163 KiB; see kPrefillBN).
 //
 // Bytes per FLOP
 //   FLOPs per CTA = 4 * 64 * L_k * D (two GEMMs); bytes = 2 * L_k * D * sizeof(T) for K/V
@@ -61,18 +64,32 @@ struct PrefillParams {
   float scale_log2;             // softmax_scale * log2(e)
   int causal;
   int window;
+  float softcap_log2;           // soft-cap c * log2(e), 0: none (MaskSpec)
+  float softcap_in;             // softmax_scale / c
   const float* alibi_slopes;    // [n_heads] or nullptr
 };
+
+// The parameters of one launch from the C entry point's arguments (softcap 0: none).
+inline PrefillParams prefill_params(const void* q, const void* k, const void* v, void* o, float* lse,
+                                    const int32_t* cu_seqlens_q, const int32_t* cu_seqlens_k, int n_heads,
+                                    int n_kv_heads, long q_stride, long kv_stride, float softmax_scale, int causal,
+                                    int window, float softcap, const float* alibi_slopes) {
+  return PrefillParams{q, k, v, o, lse, cu_seqlens_q, cu_seqlens_k, n_heads, n_kv_heads, q_stride, kv_stride,
+                       softmax_scale * kLog2e, causal, window, softcap > 0.f ? softcap * kLog2e : 0.f,
+                       softcap > 0.f ? softmax_scale / softcap : 0.f, alibi_slopes};
+}
 
 constexpr int kPrefillBM = 64;  // query rows per CTA
 constexpr int kPrefillThreads = 128;
 
-// Keys per tile. 64 for every head dim: ptxas -v shows D=128 at 207 (sm_80) / 222 (sm_90) registers,
-// no spills, so the 32-key fallback is not needed; D=64 uses ~135. D=32 (encoders such as
-// all-MiniLM-L6-v2) needs no change of tiling: 64-row tiles of 2 x 16-byte chunks split evenly over the
-// 128 threads, and the 80-byte padded row stride keeps ldmatrix conflict free (rows land on
-// distinct 4-bank groups); shared memory 25 KiB.
-template <int D> constexpr int kPrefillBN = 64;
+// Keys per tile. 64 up to D=128: ptxas -v shows D=128 at 207 (sm_80) / 222 (sm_90) registers,
+// no spills; D=64 uses ~135. D=32 (encoders such as all-MiniLM-L6-v2) needs no change of tiling:
+// 64-row tiles of 2 x 16-byte chunks split evenly over the 128 threads, and the 80-byte padded row
+// stride keeps ldmatrix conflict free (rows land on distinct 4-bank groups); shared memory 25 KiB.
+// D=256 (Gemma) takes 32 keys: with 64 the double-buffered K/V tiles need 165 KiB of shared memory,
+// past sm_80's 163 KiB, and S/P would add 48 registers to the 128 of O. The cost is twice the tile
+// iterations (barriers, online-softmax rescales of O) per key, and one CTA per SM on A100 (99 KiB).
+template <int D> constexpr int kPrefillBN = D <= 128 ? 64 : 32;
 
 template <int D, int BN>
 constexpr int kPrefillSmemBytes = (kPrefillBM + 4 * BN) * kSmemStride<D> * 2;
@@ -80,6 +97,7 @@ constexpr int kPrefillSmemBytes = (kPrefillBM + 4 * BN) * kSmemStride<D> * 2;
 template <int D, int BN, typename T>
 __global__ void __launch_bounds__(kPrefillThreads) attention_prefill_kernel(PrefillParams p) {
   constexpr int BM = kPrefillBM, S = kSmemStride<D>;
+  static_assert(kPrefillSmemBytes<D, BN> <= kMaxSmemBytesSm80, "shared memory must fit an sm_80 CTA");
   TF_DYNAMIC_SHARED(T, smem);
   // [Q 64 rows][K buf 0][K buf 1][V buf 0][V buf 1]; buffers addressed arithmetically (a pointer
   // array indexed by the runtime buffer number would live in local memory).
@@ -103,7 +121,7 @@ __global__ void __launch_bounds__(kPrefillThreads) attention_prefill_kernel(Pref
   const T* v = static_cast<const T*>(p.v) + (size_t)k_begin * p.kv_stride + (size_t)kv_head * D;
   T* o = static_cast<T*>(p.o);
 
-  const MaskSpec ms{len_k, p.causal, p.window, p.scale_log2};
+  const MaskSpec ms{len_k, p.causal, p.window, p.scale_log2, p.softcap_log2, p.softcap_in};
   // Key range any row of this CTA can see; tiles outside it are skipped entirely.
   const int cta_q_lo = m0 + offset, cta_q_hi = m0 + BM - 1 + offset;
   int n_begin = 0, n_end = len_k;
@@ -154,7 +172,7 @@ __global__ void __launch_bounds__(kPrefillThreads) attention_prefill_kernel(Pref
     stage_kv(0, 0);
     tf::cp_async_commit();
 
-    uint32_t q_frag[D / 16][4];
+    QFragments<D> q_frag;
     for (int tile = 0; tile < n_tiles; ++tile) {
       const int buf = tile & 1;
       if (tile + 1 < n_tiles) {  // prefetch the next tile into the other buffer, then wait for this one
@@ -165,11 +183,11 @@ __global__ void __launch_bounds__(kPrefillThreads) attention_prefill_kernel(Pref
         tf::cp_async_wait<0>();
       }
       __syncthreads();  // every thread's copies of this tile are visible
-      if (tile == 0) load_a_frags<D>(q_frag, q_tile, warp * 16, lane);
+      if (tile == 0) load_q<D>(q_frag, q_tile, warp * 16, lane);
 
       const int key0 = n_begin + tile * BN;
       float s[BN / 8][4];
-      qk_scores<D, BN>(s, q_frag, k_tile(buf), 0, lane);
+      qk_scores<D, BN>(s, q_frag, q_tile, warp * 16, k_tile(buf), 0, lane);
       const bool need_mask = tile_needs_mask(ms, key0, BN, warp_q_lo, warp_q_hi, p.alibi_slopes != nullptr);
       mask_and_scale<BN>(s, ms, key0, q_pos, alibi_log2, lane, need_mask);
       online_softmax(s, acc, m_run, l_run);
@@ -205,7 +223,7 @@ __global__ void __launch_bounds__(kPrefillThreads) attention_prefill_kernel(Pref
 // (cp.async and the fragment loads need every 16-byte chunk of every row aligned).
 template <typename T>
 int launch_prefill(const PrefillParams& p, int batch, int max_seqlen_q, int head_dim, void* stream) {
-  if (head_dim != 32 && head_dim != 64 && head_dim != 128) return 1;
+  if (head_dim != 32 && head_dim != 64 && head_dim != 128 && head_dim != 256) return 1;
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0) return 1;
   constexpr long kChunk = 16 / sizeof(T);  // elements per 16-byte chunk
   if (p.q_stride < (long)p.n_heads * head_dim || p.kv_stride < (long)p.n_kv_heads * head_dim ||
@@ -228,6 +246,10 @@ int launch_prefill(const PrefillParams& p, int batch, int max_seqlen_q, int head
     case 128: {
       constexpr int smem = kPrefillSmemBytes<128, kPrefillBN<128>>;
       return TF_LAUNCH((attention_prefill_kernel<128, kPrefillBN<128>, T>), grid, block, smem, stream, p);
+    }
+    case 256: {  // Gemma; 32-key tiles (kPrefillBN)
+      constexpr int smem = kPrefillSmemBytes<256, kPrefillBN<256>>;
+      return TF_LAUNCH((attention_prefill_kernel<256, kPrefillBN<256>, T>), grid, block, smem, stream, p);
     }
     default:
       return 1;

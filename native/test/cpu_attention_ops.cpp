@@ -15,7 +15,10 @@
 //    for bit.
 //  - attention: fp32 dot products over head_dim (values in [-1, 1], |q k| scale <~ 2), a vector exp
 //    within 2 ulp, an fp32 weighted average of v in [-1, 1]: errors ~1e-6; bound 2e-5 + 1e-4 |ref|.
-//    A dropped, doubled or misplaced key moves the result by ~1 / context, far above it.
+//    A dropped, doubled or misplaced key moves the result by ~1 / context, far above it. The soft-cap
+//    (c tanh(x / c), vector tanh a few ulp relative) adds ~1e-7 c to a score: within the same bound for
+//    the caps tested (<= 30); without it the scores of the softcap cases (scale up to 4 / sqrt(hd), so
+//    |x| up to ~4) change by O(1) and the outputs by far more than the bound.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -82,9 +85,11 @@ void fill_positions(PagedCache& c, const BlockTable& bt, int row, int n, uint64_
   }
 }
 
-// out[h] = softmax(scale q[h] . K) V over the given key and value rows (each [n_kv][head_dim]), in double.
+// out[h] = softmax(cap(scale q[h] . K)) V over the given key and value rows (each [n_kv][head_dim]), in
+// double; cap(x) = softcap tanh(x / softcap), or x for softcap 0.
 void attend_ref(double* out, const float* q, const std::vector<const float*>& krows,
-                const std::vector<const float*>& vrows, int n_heads, int n_kv, int hd, double scale) {
+                const std::vector<const float*>& vrows, int n_heads, int n_kv, int hd, double scale,
+                double softcap = 0) {
   const int group = n_heads / n_kv;
   for (int h = 0; h < n_heads; ++h) {
     double* o = out + size_t(h) * hd;
@@ -97,6 +102,7 @@ void attend_ref(double* out, const float* q, const std::vector<const float*>& kr
       double d = 0;
       for (int i = 0; i < hd; ++i) d += double(q[size_t(h) * hd + i]) * krows[j][size_t(kvh) * hd + i];
       s[j] = d * scale;
+      if (softcap > 0) s[j] = softcap * std::tanh(s[j] / softcap);
       m = std::max(m, s[j]);
     }
     for (double& e : s) sum += e = std::exp(e - m);
@@ -200,10 +206,16 @@ TF_TEST(rope_kv_cache) {
 
 // Paged attention rows: for each row its own block table and context length (rows of one sequence share
 // the table content, as in a chunked prefill; decode rows of different sequences). Context lengths cover
-// 0, 1, block_size - 1, block_size, several blocks and ragged ends; head dims 8..128 and ones that are not
-// a multiple of any vector width; GQA groups of 1 to 16 (above the kernels' largest head group); windows.
+// 0, 1, block_size - 1, block_size, several blocks and ragged ends; head dims 8..320 and ones that are not
+// a multiple of any vector width; GQA groups of 1 to 16 (above the kernels' largest head group); windows
+// (decode rows far past the window, prefill rows whose window starts mid-chunk); soft-caps.
 TF_TEST(attention_paged) {
-  struct Case { int n_heads, n_kv, hd, block_size, window; std::vector<int> seq_lens; std::vector<int> rows_per_seq; };
+  struct Case {
+    int n_heads, n_kv, hd, block_size, window;
+    std::vector<int> seq_lens;
+    std::vector<int> rows_per_seq;
+    float softcap = 0, scale_mul = 0.7f;
+  };
   const Case cases[] = {
       {4, 4, 64, 16, 0, {1, 15, 16, 17, 70}, {1, 1, 1, 1, 1}},             // decode of five sequences
       {8, 2, 128, 16, 0, {40, 33}, {40, 5}},                              // a prefill chunk of 40, a 5-token chunk
@@ -216,6 +228,12 @@ TF_TEST(attention_paged) {
       {8, 8, 256, 16, 0, {300}, {2}},                                     // wide heads, several chunks of keys
       {4, 2, 320, 16, 0, {40}, {3}},                                      // wider than the run kernel's limit
       {4, 1, 16, 8, 0, {200, 150}, {20, 19}},                             // long runs, several chunks of keys
+      {4, 2, 64, 16, 0, {1, 17, 90}, {1, 1, 1}, 2.5f, 4.0f},              // soft-cap, decode rows
+      {8, 2, 128, 16, 0, {70, 9}, {30, 9}, 5.0f, 4.0f},                   // soft-cap, prefill runs
+      {8, 4, 256, 16, 24, {300, 40, 23}, {1, 1, 1}, 30.0f, 4.0f},         // Gemma: hd 256, window, soft-cap, decode
+      {8, 4, 256, 16, 24, {100, 60}, {40, 3}, 1.5f, 2.0f},                // the same as prefill chunks (runs)
+      {4, 2, 36, 8, 5, {150, 7}, {9, 2}, 4.0f, 3.0f},                     // ragged hd, window 5, soft-cap
+      {4, 2, 320, 16, 33, {200}, {3}, 3.0f, 2.0f},                        // the online path past the run limit
   };
   uint64_t seed = 600;
   for (const Case& c : cases) {
@@ -254,7 +272,7 @@ TF_TEST(attention_paged) {
       std::copy_n(seq_table.t.begin() + size_t(row_seq[r]) * max_blocks, max_blocks, table.begin() + size_t(r) * max_blocks);
     const size_t qrow = size_t(c.n_heads) * c.hd;
     const std::vector<float> q = random_uniform(rows * qrow, seed++);
-    const double scale = 0.7 / std::sqrt(double(c.hd));
+    const double scale = c.scale_mul / std::sqrt(double(c.hd));
     std::vector<double> ref(rows * qrow);
     for (int r = 0; r < rows; ++r) {
       std::vector<const float*> krows, vrows;  // the row's visible keys, gathered in order
@@ -264,16 +282,17 @@ TF_TEST(attention_paged) {
         krows.push_back(cache.k.data() + s);
         vrows.push_back(cache.v.data() + s);
       }
-      attend_ref(ref.data() + r * qrow, q.data() + r * qrow, krows, vrows, c.n_heads, c.n_kv, c.hd, scale);
+      attend_ref(ref.data() + r * qrow, q.data() + r * qrow, krows, vrows, c.n_heads, c.n_kv, c.hd, scale, c.softcap);
     }
     for (const CpuConfig& cfg : cpu_configs()) {
       CHECK(cfg.apply());
       std::vector<float> out(ref.size(), NAN);
       tf_cpu_attention_paged(out.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), context_lens.data(),
-                             rows, c.n_heads, c.n_kv, c.hd, c.block_size, max_blocks, float(scale), c.window);
+                             rows, c.n_heads, c.n_kv, c.hd, c.block_size, max_blocks, float(scale), c.window, c.softcap);
       char what[200];
-      std::snprintf(what, sizeof what, "attention_paged heads=%d kv=%d hd=%d bs=%d window=%d rows=%d%s %s", c.n_heads,
-                    c.n_kv, c.hd, c.block_size, c.window, rows, interleaved ? " interleaved" : "", cfg.name().c_str());
+      std::snprintf(what, sizeof what, "attention_paged heads=%d kv=%d hd=%d bs=%d window=%d softcap=%g rows=%d%s %s",
+                    c.n_heads, c.n_kv, c.hd, c.block_size, c.window, double(c.softcap), rows,
+                    interleaved ? " interleaved" : "", cfg.name().c_str());
       expect_close(what, out.data(), ref.data(), ref.size(), 2e-5, 1e-4);
     }
     }
@@ -314,7 +333,7 @@ TF_TEST(attention_paged_shared_prefix_is_not_a_run) {
     CHECK(cfg.apply());
     std::vector<float> out(ref.size(), NAN);
     tf_cpu_attention_paged(out.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), ctx.data(), rows, n_heads,
-                           n_kv, hd, bs, max_blocks, 0.2f, 0);
+                           n_kv, hd, bs, max_blocks, 0.2f, 0, 0.0f);
     expect_close("attention_paged shared prefix " + cfg.name(), out.data(), ref.data(), ref.size(), 2e-5, 1e-4);
   }
   cpu_restore_defaults();
@@ -337,14 +356,17 @@ TF_TEST(attention_paged_rows_are_independent) {
   const std::vector<float> q = random_uniform(rows * qrow, 702);
   for (const CpuConfig& cfg : cpu_configs()) {
     CHECK(cfg.apply());
-    std::vector<float> all(rows * qrow, NAN), one(qrow, NAN);
-    tf_cpu_attention_paged(all.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), ctx.data(), rows, n_heads,
-                           n_kv, hd, bs, 5, 0.125f, 0);
-    for (int r = 0; r < rows; ++r) {
-      tf_cpu_attention_paged(one.data(), q.data() + r * qrow, cache.k.data(), cache.v.data(), bt.t.data(), &ctx[r], 1,
-                             n_heads, n_kv, hd, bs, 5, 0.125f, 0);
-      expect_close("attention_paged row " + std::to_string(r) + " alone " + cfg.name(), one.data(), all.data() + r * qrow,
-                   qrow, 1e-6, 1e-6);
+    for (float softcap : {0.0f, 0.5f}) {  // the run kernel and the one-row kernel cap alike
+      std::vector<float> all(rows * qrow, NAN), one(qrow, NAN);
+      tf_cpu_attention_paged(all.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), ctx.data(), rows,
+                             n_heads, n_kv, hd, bs, 5, 0.125f, 0, softcap);
+      for (int r = 0; r < rows; ++r) {
+        tf_cpu_attention_paged(one.data(), q.data() + r * qrow, cache.k.data(), cache.v.data(), bt.t.data(), &ctx[r], 1,
+                               n_heads, n_kv, hd, bs, 5, 0.125f, 0, softcap);
+        expect_close("attention_paged row " + std::to_string(r) + " alone, softcap " + std::to_string(softcap) + " " +
+                         cfg.name(),
+                     one.data(), all.data() + r * qrow, qrow, 1e-6, 1e-6);
+      }
     }
   }
   cpu_restore_defaults();
@@ -427,7 +449,7 @@ TF_TEST(attention_varlen_causal_matches_paged) {
     tf_cpu_attention_varlen(a.data(), q.data(), k.data(), v.data(), cu.data(), 1, n_heads, n_kv, hd, long(qw), long(kvw),
                             0.2f, 1);
     tf_cpu_attention_paged(b.data(), q.data(), k.data(), v.data(), table.data(), ctx.data(), len, n_heads, n_kv, hd, 1, len,
-                           0.2f, 0);
+                           0.2f, 0, 0.0f);
     expect_close("varlen causal vs paged " + cfg.name(), a, b, 2e-6, 2e-5);
   }
   cpu_restore_defaults();

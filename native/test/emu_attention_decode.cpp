@@ -7,6 +7,9 @@
 // P·V (unit roundoff u: 2^-11 fp16, 2^-8 bf16; error <= u * max|v|, V in [-1, 1]), fp32 partials
 // merged across warps and splits (negligible), output rounded to the dtype (<= u |o|).
 // Tolerance: atol 4u, rtol 2u (fp16: 1.95e-3 / 9.8e-4, bf16: 1.56e-2 / 7.8e-3), as for prefill.
+// With a soft-cap c the kernel's tanh (absolute error ~1e-7) moves a score by ~1e-7 c: negligible.
+// Soft-cap cases use caps of 1 to 3 with scores of std ~2 (up to ~8), so the cap changes the softmax
+// by O(1): a kernel that ignored it, or applied it before the scale, would be far outside the bounds.
 //
 // The cache is filled with NaN everywhere except the slots of live tokens, and unused block-table
 // entries hold -1: reading a wrong block, a slot past the context, or an entry past the last
@@ -33,13 +36,14 @@ struct Case {
   int split_len = 128;
   int window = 0;
   bool alibi = false;
+  float softcap = 0;
 };
 
 std::string describe(const Case& c) {
   std::string s = std::string(dtype_name(c.dtype)) + " D=" + std::to_string(c.head_dim) + " H=" + std::to_string(c.n_heads) +
                   " Hkv=" + std::to_string(c.n_kv_heads) + " block=" + std::to_string(c.block_size) +
                   " split=" + std::to_string(c.split_len) + " window=" + std::to_string(c.window) +
-                  (c.alibi ? " alibi" : "") + " ctx=";
+                  (c.alibi ? " alibi" : "") + (c.softcap > 0 ? " softcap=" + std::to_string(c.softcap) : "") + " ctx=";
   for (int l : c.context_lens) s += std::to_string(l) + " ";
   return s;
 }
@@ -101,8 +105,8 @@ void run_case(const Case& c, uint64_t seed) {
   std::vector<uint16_t> ob(q.size(), 0x7FFF);
   auto fn = c.dtype == TF_DTYPE_F16 ? tf_attention_decode_f16 : tf_attention_decode_bf16;
   const int err = fn(qb.data(), kc.data(), vc.data(), ob.data(), table.data(), c.context_lens.data(), B, H, Hkv, D, bs,
-                     max_blocks, max_ctx, c.split_len, scale, c.window, c.alibi ? slopes.data() : nullptr, ws.data(),
-                     nullptr);
+                     max_blocks, max_ctx, c.split_len, scale, c.window, c.softcap, c.alibi ? slopes.data() : nullptr,
+                     ws.data(), nullptr);
   const std::string what = describe(c);
   if (err != 0) {
     fail(__FILE__, __LINE__, what + ": launcher returned " + std::to_string(err));
@@ -122,7 +126,9 @@ void run_case(const Case& c, uint64_t seed) {
       for (int j = lo; j < ctx; ++j) {
         double dot = 0;
         for (int d = 0; d < D; ++d) dot += (double)qr[d] * k_log[b][((size_t)j * Hkv + hk) * D + d];
-        score[j] = scale * dot - (c.alibi ? slopes[h] * (double)(ctx - 1 - j) : 0.0);
+        const double x = scale * dot;
+        score[j] = (c.softcap > 0 ? c.softcap * std::tanh(x / c.softcap) : x) -
+                   (c.alibi ? slopes[h] * (double)(ctx - 1 - j) : 0.0);
         mx = std::max(mx, score[j]);
       }
       double sum = 0;
@@ -182,13 +188,39 @@ TF_TEST(decode_window_and_alibi) {
 
 TF_TEST(decode_empty_context_gives_zeros) { run_case({TF_DTYPE_F16, 64, {0, 40}, 4, 2}, 70); }
 
+// Soft-capping (Gemma 2): every head dim and dtype, alone and with a window, across split borders.
+TF_TEST(decode_softcap) {
+  uint64_t seed = 1100;
+  for (int dt : {TF_DTYPE_F16, TF_DTYPE_BF16})
+    for (int D : {64, 128, 256}) {
+      Case c{dt, D, {1, 70, 300}, 8, 2, 16, 128};
+      c.softcap = 1.5f;
+      run_case(c, seed++);
+      c.window = 100;  // a sliding-window local layer of Gemma 2 (window past some contexts, inside others)
+      c.softcap = 3.f;
+      run_case(c, seed++);
+    }
+}
+
+// Head dim 256 (Gemma): Gemma-2-2B's 8 heads over 4 KV heads, Gemma-3-1B's 4 over 1, MHA; contexts around
+// the 64-token tiles and the splits; windows that start mid-tile, cut a split, or cover one token; ALiBi.
+TF_TEST(decode_head_dim_256) {
+  run_case({TF_DTYPE_F16, 256, {1, 63, 64, 65, 200}, 8, 4, 16, 128}, 1200);
+  run_case({TF_DTYPE_BF16, 256, {129, 7}, 4, 1, 16, 64}, 1201);
+  run_case({TF_DTYPE_F16, 256, {90, 33}, 2, 2, 5, 40}, 1202);
+  run_case({TF_DTYPE_BF16, 256, {300, 20, 1}, 8, 4, 16, 128, 100}, 1203);
+  run_case({TF_DTYPE_F16, 256, {260, 45}, 8, 2, 16, 96, 37, true}, 1204);
+  run_case({TF_DTYPE_F16, 256, {150}, 4, 2, 16, 64, 1}, 1205);
+}
+
 TF_TEST(decode_rejects_bad_arguments) {
   uint16_t x[256] = {};
   int table[1] = {0}, ctx[1] = {1};
   float ws[64];
-  EXPECT(tf_attention_decode_f16(x, x, x, x, table, ctx, 1, 1, 1, 96, 16, 1, 1, 64, 1.f, 0, nullptr, ws, nullptr) != 0);
-  EXPECT(tf_attention_decode_bf16(x, x, x, x, table, ctx, 1, 3, 2, 64, 16, 1, 1, 64, 1.f, 0, nullptr, ws, nullptr) != 0);
-  EXPECT(tf_attention_decode_f16(x, x, x, x, table, ctx, 1, 1, 1, 64, 16, 1, 1, 0, 1.f, 0, nullptr, ws, nullptr) != 0);
+  EXPECT(tf_attention_decode_f16(x, x, x, x, table, ctx, 1, 1, 1, 96, 16, 1, 1, 64, 1.f, 0, 0.f, nullptr, ws, nullptr) != 0);
+  EXPECT(tf_attention_decode_f16(x, x, x, x, table, ctx, 1, 1, 1, 512, 16, 1, 1, 64, 1.f, 0, 0.f, nullptr, ws, nullptr) != 0);
+  EXPECT(tf_attention_decode_bf16(x, x, x, x, table, ctx, 1, 3, 2, 64, 16, 1, 1, 64, 1.f, 0, 0.f, nullptr, ws, nullptr) != 0);
+  EXPECT(tf_attention_decode_f16(x, x, x, x, table, ctx, 1, 1, 1, 64, 16, 1, 1, 0, 1.f, 0, 0.f, nullptr, ws, nullptr) != 0);
   EXPECT_EQ(tf_attention_decode_workspace_bytes(2, 4, 64, 300, 128), (size_t)2 * 4 * 3 * 65 * 4);
 }
 
@@ -207,7 +239,7 @@ TF_TEST(decode_random_configs) {
   for (int it = 0; it < 12; ++it) {
     Case c;
     c.dtype = rng.below(2) ? TF_DTYPE_F16 : TF_DTYPE_BF16;
-    c.head_dim = rng.below(2) ? 64 : 128;
+    c.head_dim = 64 << rng.below(3);  // 64, 128, 256
     const auto& hh = heads[rng.below(4)];
     c.n_heads = hh[0];
     c.n_kv_heads = hh[1];
@@ -215,6 +247,7 @@ TF_TEST(decode_random_configs) {
     c.split_len = 16 + (int)rng.below(400);
     c.window = rng.below(3) == 0 ? 1 + (int)rng.below(300) : 0;
     c.alibi = rng.below(3) == 0;
+    c.softcap = rng.below(3) == 0 ? 1.f + 0.25f * (float)rng.below(20) : 0.f;
     const int batch = 1 + (int)rng.below(4);
     for (int b = 0; b < batch; ++b) c.context_lens.push_back((int)rng.below(600));
     run_case(c, 900 + it);

@@ -13,6 +13,9 @@
 //   rtol = 2u. fp16: atol 1.95e-3, rtol 9.8e-4; bf16: atol 1.56e-2, rtol 7.8e-3.
 //   A wrong mask, a dropped tile, a missed barrier or a fragment mix-up moves outputs by O(0.1).
 //   LSE is all fp32: atol 1e-4 + rtol 1e-5.
+//   Soft-cap c: the kernel's tanh has absolute error ~1e-7, so a score moves by ~1e-7 c (c <= 50 here):
+//   inside both bounds. The cases use caps of 1 to 3 against scores of std ~2, where capping changes the
+//   softmax by O(1).
 // Row strides: the same inputs are also laid out as column blocks of one fused QKV buffer
 // [tokens][(H + 2 Hkv) D] (self-attention) or as rows padded past their heads, the padding filled with
 // NaN bits (a read of a wrong column poisons the output). The strided result must equal the packed
@@ -41,6 +44,7 @@ struct Case {
   int window = 0;
   bool alibi = false;
   bool want_lse = true;
+  float softcap = 0;
   // Row layout of q / k / v. fused: one [tokens][(H + 2 Hkv) D] buffer (needs lens_k == lens_q),
   // q_stride = kv_stride = (H + 2 Hkv) D + pad. Otherwise separate buffers with q_stride = H D + pad
   // and kv_stride = Hkv D + pad (pad 0: packed).
@@ -51,7 +55,8 @@ struct Case {
 std::string describe(const Case& c) {
   std::string s = std::string(dtype_name(c.dtype)) + " D=" + std::to_string(c.head_dim) + " H=" + std::to_string(c.n_heads) +
                   " Hkv=" + std::to_string(c.n_kv_heads) + (c.causal ? " causal" : " bidir") +
-                  " window=" + std::to_string(c.window) + (c.alibi ? " alibi" : "") + (c.fused ? " fused-qkv" : "") +
+                  " window=" + std::to_string(c.window) + (c.alibi ? " alibi" : "") +
+                  (c.softcap > 0 ? " softcap=" + std::to_string(c.softcap) : "") + (c.fused ? " fused-qkv" : "") +
                   (c.pad ? " pad=" + std::to_string(c.pad) : "") + " lens_q/k=";
   for (size_t b = 0; b < c.lens_q.size(); ++b)
     s += std::to_string(c.lens_q[b]) + "/" + std::to_string(c.lens_k.empty() ? c.lens_q[b] : c.lens_k[b]) + " ";
@@ -83,7 +88,9 @@ void reference(const Case& c, const std::vector<float>& q, const std::vector<flo
           const float* kr = &k[((size_t)(cu_k[b] + j) * Hkv + hk) * D];
           double dot = 0;
           for (int d = 0; d < D; ++d) dot += (double)qr[d] * kr[d];
-          score[j] = scale * dot - (c.alibi ? slopes[h] * std::fabs((double)(qpos - j)) : 0.0);
+          const double x = scale * dot;
+          score[j] = (c.softcap > 0 ? c.softcap * std::tanh(x / c.softcap) : x) -
+                     (c.alibi ? slopes[h] * std::fabs((double)(qpos - j)) : 0.0);
           mx = std::max(mx, score[j]);
         }
         double* orow = &o[((size_t)(cu_q[b] + i) * H + h) * D];
@@ -148,8 +155,8 @@ void run_case(const Case& c, uint64_t seed) {
     lse_out.assign(tq * H, NAN);
     auto fn = c.dtype == TF_DTYPE_F16 ? tf_attention_prefill_f16 : tf_attention_prefill_bf16;
     return fn(qp, kp, vp, o_bits.data(), c.want_lse ? lse_out.data() : nullptr, cu_q.data(), cu_k.data(), (int)c.lens_q.size(),
-              max_q, H, Hkv, D, q_stride, kv_stride, scale, c.causal ? 1 : 0, c.window, c.alibi ? slopes.data() : nullptr,
-              nullptr);
+              max_q, H, Hkv, D, q_stride, kv_stride, scale, c.causal ? 1 : 0, c.window, c.softcap,
+              c.alibi ? slopes.data() : nullptr, nullptr);
   };
   std::vector<float> lse;
   const int err = launch(c.fused, c.pad, ob, lse);
@@ -238,8 +245,9 @@ TF_TEST(prefill_without_lse) {
 TF_TEST(prefill_rejects_bad_arguments) {
   alignas(16) uint16_t x[16] = {};
   int cu[2] = {0, 1};
-  EXPECT(tf_attention_prefill_f16(x, x, x, x, nullptr, cu, cu, 1, 1, 1, 1, 96, 96, 96, 1.f, 1, 0, nullptr, nullptr) != 0);
-  EXPECT(tf_attention_prefill_bf16(x, x, x, x, nullptr, cu, cu, 1, 1, 3, 2, 64, 192, 128, 1.f, 1, 0, nullptr, nullptr) != 0);
+  EXPECT(tf_attention_prefill_f16(x, x, x, x, nullptr, cu, cu, 1, 1, 1, 1, 96, 96, 96, 1.f, 1, 0, 0.f, nullptr, nullptr) != 0);
+  EXPECT(tf_attention_prefill_f16(x, x, x, x, nullptr, cu, cu, 1, 1, 1, 1, 512, 512, 512, 1.f, 1, 0, 0.f, nullptr, nullptr) != 0);
+  EXPECT(tf_attention_prefill_bf16(x, x, x, x, nullptr, cu, cu, 1, 1, 3, 2, 64, 192, 128, 1.f, 1, 0, 0.f, nullptr, nullptr) != 0);
 }
 
 // Strides the 16-byte loads cannot take, and misaligned pointers: rejected (1) before anything is
@@ -254,7 +262,7 @@ TF_TEST(prefill_rejects_bad_strides_and_alignment) {
   int cu[2] = {0, T};
   auto call = [&](const void* qq, const void* kk, const void* vv, void* oo, long q_stride, long kv_stride) {
     return tf_attention_prefill_f16(qq, kk, vv, oo, nullptr, cu, cu, 1, T, H, Hkv, D, q_stride, kv_stride, 0.125f, 1, 0,
-                                    nullptr, nullptr);
+                                    0.f, nullptr, nullptr);
   };
   EXPECT_EQ(call(q, k, v, o.data(), qs, qs), 0);  // the valid fused layout, as a control
   std::fill(o.begin(), o.end(), 0x1234);
@@ -266,8 +274,8 @@ TF_TEST(prefill_rejects_bad_strides_and_alignment) {
   EXPECT_EQ(call(q, k + 4, v, o.data(), qs, qs), 1);        // k not 16-byte aligned
   EXPECT_EQ(call(q, k, v + 2, o.data(), qs, qs), 1);        // v not 16-byte aligned
   EXPECT_EQ(call(q, k, v, o.data() + 1, qs, qs), 1);        // o not 16-byte aligned
-  EXPECT_EQ(tf_attention_prefill_bf16(q, k, v, o.data(), nullptr, cu, cu, 1, T, H, Hkv, D, qs, 0, 0.125f, 1, 0, nullptr,
-                                      nullptr), 1);         // bf16 checks the same
+  EXPECT_EQ(tf_attention_prefill_bf16(q, k, v, o.data(), nullptr, cu, cu, 1, T, H, Hkv, D, qs, 0, 0.125f, 1, 0, 0.f,
+                                      nullptr, nullptr), 1);         // bf16 checks the same
   EXPECT(std::all_of(o.begin(), o.end(), [](uint16_t e) { return e == 0x1234; }));
 }
 
@@ -299,13 +307,14 @@ TF_TEST(prefill_random_configs) {
   for (int it = 0; it < 12; ++it) {
     Case c;
     c.dtype = rng.below(2) ? TF_DTYPE_F16 : TF_DTYPE_BF16;
-    c.head_dim = rng.below(2) ? 64 : 128;
+    c.head_dim = 64 << rng.below(3);  // 64, 128, 256
     const auto& hh = heads[rng.below(4)];
     c.n_heads = hh[0];
     c.n_kv_heads = hh[1];
     c.causal = rng.below(3) != 0;
     c.window = rng.below(3) == 0 ? 1 + (int)rng.below(150) : 0;
     c.alibi = rng.below(3) == 0;
+    c.softcap = rng.below(3) == 0 ? 1.f + 0.25f * (float)rng.below(20) : 0.f;
     const int batch = 1 + (int)rng.below(3);
     const bool prefix = rng.below(2);
     for (int b = 0; b < batch; ++b) {
@@ -325,4 +334,39 @@ TF_TEST(prefill_head_dim_32) {
   }
   run_case({TF_DTYPE_F16, 32, {17, 66}, {130, 80}, 2, 1, true, 0, true}, 920);  // prefix + ALiBi
   run_case({TF_DTYPE_BF16, 32, {100}, {}, 2, 2, false, 20}, 921);               // symmetric window
+}
+
+// Soft-capping (Gemma 2): causal and bidirectional, with lse (of the capped scores), a window, ALiBi, a
+// cached prefix, every head dim and dtype.
+TF_TEST(prefill_softcap) {
+  uint64_t seed = 1300;
+  for (int dt : {TF_DTYPE_F16, TF_DTYPE_BF16})
+    for (int D : {64, 128, 256}) {
+      Case c{dt, D, {1, 65, 130}, {}, 4, 2, true};
+      c.softcap = 1.5f;
+      run_case(c, seed++);
+      Case w{dt, D, {70, 9}, {}, 2, 1, true, 24};  // a Gemma 2 local layer: window and soft-cap
+      w.softcap = 2.5f;
+      run_case(w, seed++);
+    }
+  Case bidir{TF_DTYPE_F16, 64, {40, 66}, {}, 2, 2, false};
+  bidir.softcap = 1.f;
+  run_case(bidir, seed++);
+  Case prefix{TF_DTYPE_BF16, 128, {17, 66}, {130, 80}, 4, 1, true, 0, true};
+  prefix.softcap = 3.f;
+  run_case(prefix, seed++);
+}
+
+// Head dim 256 (Gemma; 32-key tiles): lengths around the 64-query and 32-key tiles, GQA, bidirectional,
+// cached prefixes, windows that start mid-tile or skip whole tiles, fused QKV rows.
+TF_TEST(prefill_head_dim_256) {
+  const std::vector<int> lens{1, 31, 33, 64, 97};
+  run_case({TF_DTYPE_F16, 256, lens, {}, 4, 2, true}, 1400);
+  run_case({TF_DTYPE_BF16, 256, lens, {}, 2, 2, false}, 1401);
+  run_case({TF_DTYPE_F16, 256, {17, 40}, {100, 40}, 4, 1, true}, 1402);
+  run_case({TF_DTYPE_BF16, 256, {130}, {}, 2, 1, true, 40}, 1403);
+  run_case({TF_DTYPE_F16, 256, {70}, {}, 2, 2, false, 9, true}, 1404);
+  Case fused{TF_DTYPE_BF16, 256, {1, 50}, {}, 4, 2, true};
+  fused.fused = true;
+  run_case(fused, 1405);
 }

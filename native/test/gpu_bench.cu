@@ -286,7 +286,7 @@ int main() {
     const double bytes = 2.0 * batch * L * (2 * nh + 2 * nkv) * hd;
     report_flops("attention_prefill 4x2048 causal", flops, bytes, [&] {
       return tf_attention_prefill_bf16(q, k, v, o, nullptr, d_cu, d_cu, batch, L, nh, nkv, hd, long(nh) * hd,
-                                       long(nkv) * hd, 0.08838834764f, 1, 0, nullptr, s);
+                                       long(nkv) * hd, 0.08838834764f, 1, 0, 0.f, nullptr, s);
     });
     // The same attention reading Q, K, V as column blocks of one fused QKV projection output.
     const long qkv_stride = long(nh + 2 * nkv) * hd;
@@ -294,7 +294,7 @@ int main() {
     const uint16_t* fq = static_cast<const uint16_t*>(qkv);
     report_flops("attention_prefill 4x2048 causal fused qkv", flops, bytes, [&] {
       return tf_attention_prefill_bf16(fq, fq + nh * hd, fq + (nh + nkv) * hd, o, nullptr, d_cu, d_cu, batch, L, nh, nkv,
-                                       hd, qkv_stride, qkv_stride, 0.08838834764f, 1, 0, nullptr, s);
+                                       hd, qkv_stride, qkv_stride, 0.08838834764f, 1, 0, 0.f, nullptr, s);
     });
 
     const int db = 16, ctx = 4096, block_size = 16, max_blocks = ctx / block_size, split = 512;
@@ -309,7 +309,42 @@ int main() {
     void* ws = A.alloc(tf_attention_decode_workspace_bytes(db, nh, hd, ctx, split));
     report_bw("attention_decode 16 x 4096 ctx", 2.0 * db * ctx * nkv * hd * 2, [&] {
       return tf_attention_decode_bf16(dq, kc, vc, dout, d_table, d_lens, db, nh, nkv, hd, block_size, max_blocks, ctx,
-                                      split, 0.08838834764f, 0, nullptr, ws, s);
+                                      split, 0.08838834764f, 0, 0.f, nullptr, ws, s);
+    });
+  }
+
+  // ---- attention (Gemma-2-9B heads: 16 x 256, 8 KV heads; prefill with and without soft-cap 50) ----
+  {
+    const int batch = 4, L = 2048, nh = 16, nkv = 8, hd = 256;
+    const float scale = 0.0625f, softcap = 50.f;
+    void* q = A.random(size_t(batch) * L * nh * hd);
+    void* k = A.random(size_t(batch) * L * nkv * hd);
+    void* v = A.random(size_t(batch) * L * nkv * hd);
+    void* o = A.alloc(size_t(batch) * L * nh * hd * 2);
+    std::vector<int32_t> cu(batch + 1);
+    for (int b = 0; b <= batch; ++b) cu[b] = b * L;
+    int32_t* d_cu = A.upload(cu);
+    const double flops = 4.0 * batch * nh * double(L) * L * hd / 2;
+    const double bytes = 2.0 * batch * L * (2 * nh + 2 * nkv) * hd;
+    for (float cap : {0.f, softcap})
+      report_flops(cap > 0 ? "attention_prefill 4x2048 causal D=256 softcap" : "attention_prefill 4x2048 causal D=256",
+                   flops, bytes, [&] {
+                     return tf_attention_prefill_bf16(q, k, v, o, nullptr, d_cu, d_cu, batch, L, nh, nkv, hd,
+                                                      long(nh) * hd, long(nkv) * hd, scale, 1, 0, cap, nullptr, s);
+                   });
+    const int db = 16, ctx = 4096, block_size = 16, max_blocks = ctx / block_size, split = 512;
+    void* dq = A.random(size_t(db) * nh * hd);
+    void* dout = A.alloc(size_t(db) * nh * hd * 2);
+    void* kc = A.random(size_t(db) * max_blocks * block_size * nkv * hd);
+    void* vc = A.random(size_t(db) * max_blocks * block_size * nkv * hd);
+    std::vector<int32_t> table(size_t(db) * max_blocks), lens(db, ctx);
+    for (size_t i = 0; i < table.size(); ++i) table[i] = int32_t((i * 101) % table.size());
+    int32_t* d_table = A.upload(table);
+    int32_t* d_lens = A.upload(lens);
+    void* ws = A.alloc(tf_attention_decode_workspace_bytes(db, nh, hd, ctx, split));
+    report_bw("attention_decode 16 x 4096 ctx D=256 softcap", 2.0 * db * ctx * nkv * hd * 2, [&] {
+      return tf_attention_decode_bf16(dq, kc, vc, dout, d_table, d_lens, db, nh, nkv, hd, block_size, max_blocks, ctx,
+                                      split, scale, 0, softcap, nullptr, ws, s);
     });
   }
   CUDA_OK(cudaDeviceSynchronize());

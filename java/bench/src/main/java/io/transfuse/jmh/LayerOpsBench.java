@@ -75,19 +75,19 @@ public class LayerOpsBench {
     @Benchmark
     public void attentionDecode() {
         CpuOps.attentionPaged(out, q, kCache, vCache, decodeTable, decodeLens, 1, HEADS, HEADS, HEAD_DIM, BLOCK, MAX_BLOCKS,
-                SCALE, 0);
+                SCALE, 0, 0f);
     }
 
     @Benchmark
     public void attentionDecode16Sequences() {
         CpuOps.attentionPaged(out, q, kCache, vCache, decodeTable, decodeLens, SEQS, HEADS, HEADS, HEAD_DIM, BLOCK, MAX_BLOCKS,
-                SCALE, 0);
+                SCALE, 0, 0f);
     }
 
     @Benchmark
     public void attentionPrefill() {
         CpuOps.attentionPaged(out, q, kCache, vCache, prefillTable, prefillLens, PREFILL, HEADS, HEADS, HEAD_DIM, BLOCK,
-                MAX_BLOCKS, SCALE, 0);
+                MAX_BLOCKS, SCALE, 0, 0f);
     }
 
     @Benchmark

@@ -126,11 +126,13 @@ public interface Backend extends AutoCloseable {
 
     /**
      * Causal attention of each token of {@code batch} over its own sequence's cached keys and values
-     * (positions 0 .. its position, all already in {@code cache} after {@link #ropeKv}); q and out
+     * (positions 0 .. its position p, all already in {@code cache} after {@link #ropeKv}; with a sliding window
+     * only the keys j with {@code p - j < spec.window()}): {@code out = softmax(cap(spec.scale() q k^T)) v},
+     * cap the identity or {@code spec.softcap()}'s tanh soft-cap ({@link AttentionSpec}); q and out
      * [n][heads * headDim]. k and v are the batch's own rows after {@link #ropeKv}: a backend may read them
      * instead of the cache when every sequence of the batch starts at position 0.
      */
-    void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch, float scale);
+    void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch, AttentionSpec spec);
 
     /**
      * Attention within each sequence of a packed batch ({@code batch}'s sequence b owns rows

@@ -24,7 +24,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <p>The attention part is the heart of the batched design: a paged KV cache whose sequences hold
  * scattered blocks, one batch where every sequence starts at position 0 (prefill), one that mixes a
  * continued prefill with decode steps, and a decode-only batch run through {@link Backend#replay} three
- * times (on a GPU: run, record, replay).
+ * times (on a GPU: run, record, replay). The same passes run plain, with a sliding window (which cuts into
+ * the prefill, the continued chunk and the decode steps, and leaves whole blocks behind), with a logit
+ * soft-cap, and with both at head dim 256 (Gemma's local layers).
  */
 public final class OpConformance {
     private final Backend b;
@@ -46,7 +48,10 @@ public final class OpConformance {
         try {
             c.dense();
             c.norms();
-            c.decoderAttention();
+            c.decoderAttention(64, 1, 0, 0f);
+            c.decoderAttention(64, 1, 6, 0f);
+            c.decoderAttention(64, 3, 0, 2f);
+            c.decoderAttention(256, 3, 6, 2f);
             c.varlenAttention();
             c.stateSpace();
         } finally {
@@ -207,8 +212,13 @@ public final class OpConformance {
 
     // ---- attention over the paged KV cache -------------------------------------------------------
 
-    private void decoderAttention() {
-        int headDim = b.attentionHeadDim(64, true);
+    /**
+     * The paged-attention passes at {@code headDim} (or the backend's next supported one) with the scale
+     * {@code scaleMul / sqrt(headDim)} (scores of std ~scaleMul: a soft-cap of 2 then changes them by O(1)), the
+     * given window and soft-cap (0: none).
+     */
+    private void decoderAttention(int requestedHeadDim, double scaleMul, int window, float softcap) {
+        int headDim = b.attentionHeadDim(requestedHeadDim, true);
         Heads heads = new Heads(4, 2, headDim);
         DecoderLimits limits = new DecoderLimits(32, 4, 64, 16);
         KvCache cb = new KvCache(b, "conformance", 1, heads.kvWidth(), limits), cr = new KvCache(r, "conformance", 1, heads.kvWidth(), limits);
@@ -230,7 +240,9 @@ public final class OpConformance {
             }
         }
         // pass 1: every sequence from position 0 (prefill); pass 2: A continues with 5 tokens, B and C decode;
-        // passes 3-5: all decode, as a recorded step
+        // passes 3-5: all decode, as a recorded step. With window 6: A's prefill rows from position 6 on lose their
+        // first keys, its continued chunk (positions 17-21) and decode steps (22-24) reach back into block 0 and
+        // then not at all, B's decode steps cross the window (positions 6, 7), C's decode past it (9-13).
         int[][] passes = {{17, 3, 9}, {5, 1, 1}, {1, 1, 1}, {1, 1, 1}, {1, 1, 1}};
         int[] pos = new int[3];
         // One set of tensors for every pass (a recorded step replays on the tensors it was recorded with).
@@ -251,16 +263,17 @@ public final class OpConformance {
             bb.commit();
             br.commit();
             Pair q = fill(qAll, n), k = fill(kAll, n), v = fill(vAll, n), out = rows(outAll, n);
-            float scale = (float) (1 / Math.sqrt(headDim));
+            AttentionSpec spec = new AttentionSpec((float) (scaleMul / Math.sqrt(headDim)), window, softcap);
             Runnable step = () -> {
                 b.ropeKv(q.b(), k.b(), v.b(), cb.layer(0), rb, heads, bb);
-                b.attention(out.b(), q.b(), k.b(), v.b(), cb.layer(0), heads, bb, scale);
+                b.attention(out.b(), q.b(), k.b(), v.b(), cb.layer(0), heads, bb, spec);
             };
-            if (bb.decodeOnly()) b.replay("conformance decode", step);
+            if (bb.decodeOnly()) b.replay("conformance decode " + spec + " head dim " + headDim, step);
             else step.run();
             r.ropeKv(q.r(), k.r(), v.r(), cr.layer(0), rr, heads, br);
-            r.attention(out.r(), q.r(), k.r(), v.r(), cr.layer(0), heads, br, scale);
-            String what = "pass " + (p + 1) + " (" + (bb.prefillOnly() ? "prefill" : bb.decodeOnly() ? "decode, recorded" : "mixed") + ")";
+            r.attention(out.r(), q.r(), k.r(), v.r(), cr.layer(0), heads, br, spec);
+            String what = "pass " + (p + 1) + " (" + (bb.prefillOnly() ? "prefill" : bb.decodeOnly() ? "decode, recorded" : "mixed")
+                    + ", head dim " + headDim + ", window " + window + ", softcap " + softcap + ")";
             same("ropeKv: rotated q, " + what, q);
             same("attention, " + what, out);
         }

@@ -206,27 +206,29 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch b, float scale) {
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch b, AttentionSpec spec) {
         int D = heads.headDim(), group = heads.heads() / heads.kvHeads();
         for (int t = 0; t < b.tokens(); t++) {
-            int ctx = id(b.contextLens(), t);
+            // the token's position p sees keys j <= p with p - j < window (window 0: all of them)
+            int pos = id(b.positions(), t), first = spec.window() > 0 ? Math.max(0, pos - spec.window() + 1) : 0;
             long seq = id(b.seqIds(), t);
             for (int h = 0; h < heads.heads(); h++) {
                 int kvh = h / group;
-                double[] p = new double[ctx];
+                double[] p = new double[pos + 1];
                 double max = Double.NEGATIVE_INFINITY;
-                for (int j = 0; j < ctx; j++) {
+                for (int j = first; j <= pos; j++) {
                     long row = cacheRow(b.blockTables(), seq, j, cache.blockSize());
                     double s = 0;
                     for (int i = 0; i < D; i++) s += at(q, t, h * D + i) * at(cache.keys(), row, kvh * D + i);
-                    p[j] = s * scale;
+                    p[j] = s * spec.scale();
+                    if (spec.softcap() > 0) p[j] = spec.softcap() * Math.tanh(p[j] / spec.softcap());
                     max = Math.max(max, p[j]);
                 }
                 double sum = 0;
-                for (int j = 0; j < ctx; j++) sum += p[j] = Math.exp(p[j] - max);
+                for (int j = first; j <= pos; j++) sum += p[j] = Math.exp(p[j] - max);
                 for (int i = 0; i < D; i++) {
                     double acc = 0;
-                    for (int j = 0; j < ctx; j++) acc += p[j] / sum * at(cache.values(), cacheRow(b.blockTables(), seq, j, cache.blockSize()), kvh * D + i);
+                    for (int j = first; j <= pos; j++) acc += p[j] / sum * at(cache.values(), cacheRow(b.blockTables(), seq, j, cache.blockSize()), kvh * D + i);
                     put(out, t, h * D + i, acc);
                 }
             }

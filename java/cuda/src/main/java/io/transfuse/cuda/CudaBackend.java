@@ -1,6 +1,7 @@
 package io.transfuse.cuda;
 
 import io.transfuse.backend.Activation;
+import io.transfuse.backend.AttentionSpec;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.DecoderBatch;
 import io.transfuse.backend.EncoderBatch;
@@ -285,7 +286,7 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch, float scale) {
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch, AttentionSpec spec) {
         OpChecks.attention("attention", q, k, v, cache, heads, batch);
         OpChecks.width("attention", "out", out, batch.tokens(), heads.qWidth());
         sameType("attention", out, q, k, v, cache.keys());
@@ -293,7 +294,7 @@ public final class CudaBackend implements Backend {
         if (prefillPath(batch, heads)) {
             kk.attentionPrefill(stream, address(q), address(k), address(v), address(out), address(batch.cuSeqlens()),
                     address(batch.cuSeqlens()), batch.sequences(), batch.maxCount(), heads.heads(), heads.kvHeads(), heads.headDim(),
-                    heads.qWidth(), heads.kvWidth(), scale, true, act);
+                    heads.qWidth(), heads.kvWidth(), spec.scale(), true, spec.window(), spec.softcap(), act);
             return;
         }
         // Every token as its own query over its sequence's pages (flash-decoding; prefill chunks that continue a
@@ -309,7 +310,8 @@ public final class CudaBackend implements Backend {
         }
         kk.attentionDecode(stream, address(q), address(cache.keys()), address(cache.values()), address(out),
                 address(batch.tokenBlockTables()), address(batch.contextLens()), n, heads.heads(), heads.kvHeads(), heads.headDim(),
-                cache.blockSize(), batch.maxBlocks(), maxContext, splitLen, scale, decodeScratch.address(), act);
+                cache.blockSize(), batch.maxBlocks(), maxContext, splitLen, spec.scale(), spec.window(), spec.softcap(),
+                decodeScratch.address(), act);
     }
 
     /** Whether attention reads the pass's own K and V with the prefill kernel (every sequence from position 0, not in a recorded step). */

@@ -1,6 +1,7 @@
 package io.transfuse.backend.cpu;
 
 import io.transfuse.backend.Activation;
+import io.transfuse.backend.AttentionSpec;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.DecoderBatch;
 import io.transfuse.backend.EncoderBatch;
@@ -180,13 +181,14 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch, float scale) {
+    public void attention(Tensor out, Tensor q, Tensor k, Tensor v, KvLayer cache, Heads heads, DecoderBatch batch, AttentionSpec spec) {
         OpChecks.attention("attention", q, k, v, cache, heads, batch);
         OpChecks.width("attention", "out", out, batch.tokens(), heads.qWidth());
         OpChecks.contiguous("attention", out);
         CpuOps.attentionPaged(host("attention", out), host("attention", q), host("attention", cache.keys()),
                 host("attention", cache.values()), host("attention", batch.tokenBlockTables()), host("attention", batch.contextLens()),
-                batch.tokens(), heads.heads(), heads.kvHeads(), heads.headDim(), cache.blockSize(), batch.maxBlocks(), scale, 0);
+                batch.tokens(), heads.heads(), heads.kvHeads(), heads.headDim(), cache.blockSize(), batch.maxBlocks(), spec.scale(),
+                spec.window(), spec.softcap());
     }
 
     @Override

@@ -35,7 +35,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  */
 public final class CpuOps {
     /** The C ABI version this binding expects ({@code tf_cpu_version}). */
-    public static final int ABI_VERSION = 2;
+    public static final int ABI_VERSION = 3;
     /** Largest head dimension of {@link #ropeKvCache} and the attention ops ({@code TF_CPU_MAX_HEAD_DIM}). */
     public static final int MAX_HEAD_DIM = 1024;
     /** Largest kernel width {@link #causalConv1d} accepts ({@code TF_CPU_MAX_CONV_WIDTH}). */
@@ -76,7 +76,7 @@ public final class CpuOps {
                     JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT)),
             ATTENTION_PAGED = handle("tf_cpu_attention_paged", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT)),
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_FLOAT)),
             ATTENTION_VARLEN = handle("tf_cpu_attention_varlen", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                     JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, JAVA_INT)),
@@ -448,19 +448,23 @@ public final class CpuOps {
      * query row t of q, out [tokens][heads][headDim] sits at position {@code contextLens[t] - 1} of the
      * sequence whose block-table row is t (blockTable int32 [tokens][maxBlocksPerSeq]) and attends to its keys
      * 0 .. contextLens[t]-1, only the last {@code window} of them when window > 0:
-     * {@code out = softmax(scale q k^T) v}. A context length of 0 gives zeros. Query head h reads kv head
+     * {@code out = softmax(cap(scale q k^T)) v} with {@code cap(x) = softcap tanh(x / softcap)} when softcap > 0,
+     * else the identity. A context length of 0 gives zeros. Query head h reads kv head
      * {@code h / (heads / kvHeads)}. One call serves decode (a row per sequence) and chunked prefill (a row
      * per token, each with its own context length). out overlaps no input.
      */
     public static void attentionPaged(MemorySegment out, MemorySegment q, MemorySegment kCache, MemorySegment vCache,
                                       MemorySegment blockTable, MemorySegment contextLens, int tokens, int heads,
                                       int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq, float scale,
-                                      int window) {
+                                      int window, float softcap) {
         positive("tokens", tokens);
         heads(heads, kvHeads);
         headDim(headDim);
         if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
         nonNegative("window", window);
+        if (!(softcap >= 0) || !Float.isFinite(softcap)) {
+            throw new IllegalArgumentException("softcap must be finite and >= 0 (0: none), got " + softcap);
+        }
         PagedCache cache = pagedCache(kCache, vCache, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, false);
         if (cache.rows < tokens) {
             throw new IllegalArgumentException("blockTable holds " + cache.rows + " rows of maxBlocksPerSeq " + maxBlocksPerSeq
@@ -482,7 +486,7 @@ public final class CpuOps {
             for (int i = first / blockSize; i < (ctx + blockSize - 1) / blockSize; i++) cache.block(t, i);
         }
         NativeLibrary.call(() -> { ATTENTION_PAGED.invokeExact(out, q, kCache, vCache, blockTable, contextLens,
-                tokens, heads, kvHeads, headDim, blockSize, maxBlocksPerSeq, scale, window); });
+                tokens, heads, kvHeads, headDim, blockSize, maxBlocksPerSeq, scale, window, softcap); });
     }
 
     /**

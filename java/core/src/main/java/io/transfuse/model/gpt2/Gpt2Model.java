@@ -1,6 +1,7 @@
 package io.transfuse.model.gpt2;
 
 import io.transfuse.backend.Activation;
+import io.transfuse.backend.AttentionSpec;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backend.WeightUse;
 import io.transfuse.backend.DecoderBatch;
@@ -116,7 +117,7 @@ public final class Gpt2Model extends DecoderGraph {
             ops.linear(k, h, L.wk, L.bk, Activation.IDENTITY);
             ops.linear(v, h, L.wv, L.bv, Activation.IDENTITY);
             ops.ropeKv(q, k, v, cache.layer(l), Rope.NONE, heads, b);
-            ops.attention(att, q, k, v, cache.layer(l), heads, b, scale);
+            ops.attention(att, q, k, v, cache.layer(l), heads, b, AttentionSpec.of(scale));
             ops.linear(delta, att, L.wo, L.bo, Activation.IDENTITY);
             ops.layerNorm(h, x, delta, L.ln2, L.ln2Bias, eps);
             ops.linear(mlp, h, L.wUp, L.bUp, c.activation());

@@ -204,28 +204,31 @@ class CpuArgumentsTest {
             MemorySegment kc = a.allocate(4L * BLOCKS * BS * KV * HD), vc = a.allocate(4L * BLOCKS * BS * KV * HD);
             // row 1 reads positions 0..2 (blocks 3 and 4); its last entry is never read, so garbage there is fine
             MemorySegment table = ints(a, 1, 2, 0, 3, 4, 99), ctx = ints(a, 5, 3);
-            CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0); // fine
+            CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f); // fine
             // window 2: row 0 reads positions 3, 4 (entries 1, 2), row 1 positions 1, 2 (entries 0, 1)
-            CpuOps.attentionPaged(out, q, kc, vc, ints(a, 77, 2, 0, 3, 4, 99), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 2); // fine
-            rejects("tokens", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, 0, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("heads", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, 3, 2, HD, BS, MAXB, 0.5f, 0));
-            rejects("kvHeads", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, 0, HD, BS, MAXB, 0.5f, 0));
-            rejects("headDim", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, 1025, BS, MAXB, 0.5f, 0));
-            rejects("scale", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, Float.POSITIVE_INFINITY, 0));
-            rejects("window", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, -1));
-            rejects("blockSize", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, -2, MAXB, 0.5f, 0));
-            rejects("out", () -> CpuOps.attentionPaged(out.asSlice(4), q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("q", () -> CpuOps.attentionPaged(out, q.asSlice(4), kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("kCache", () -> CpuOps.attentionPaged(out, q, null, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("vCache", () -> CpuOps.attentionPaged(out, q, kc, vc.asSlice(4), table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("blockTable", () -> CpuOps.attentionPaged(out, q, kc, vc, table.asSlice(0, 12), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("contextLens", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx.asSlice(4), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("contextLens[0] = 7", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 7, 3), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("contextLens[1] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 5, -1), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("blockTable[1][2] = 99", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 5, 6), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("blockTable[0][0] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, ints(a, -1, 2, 0, 3, 4, 0), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("out must not overlap q", () -> CpuOps.attentionPaged(q, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
-            rejects("out must not overlap kCache", () -> CpuOps.attentionPaged(kc.asSlice(0, 64), q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0));
+            CpuOps.attentionPaged(out, q, kc, vc, ints(a, 77, 2, 0, 3, 4, 99), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 2, 0f); // fine
+            rejects("tokens", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, 0, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("heads", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, 3, 2, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("kvHeads", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, 0, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("headDim", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, 1025, BS, MAXB, 0.5f, 0, 0f));
+            rejects("scale", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, Float.POSITIVE_INFINITY, 0, 0f));
+            rejects("window", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, -1, 0f));
+            rejects("softcap", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, -1f));
+            rejects("softcap", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, Float.NaN));
+            CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 2, 30f); // fine
+            rejects("blockSize", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, -2, MAXB, 0.5f, 0, 0f));
+            rejects("out", () -> CpuOps.attentionPaged(out.asSlice(4), q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("q", () -> CpuOps.attentionPaged(out, q.asSlice(4), kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("kCache", () -> CpuOps.attentionPaged(out, q, null, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("vCache", () -> CpuOps.attentionPaged(out, q, kc, vc.asSlice(4), table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("blockTable", () -> CpuOps.attentionPaged(out, q, kc, vc, table.asSlice(0, 12), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("contextLens", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx.asSlice(4), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("contextLens[0] = 7", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 7, 3), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("contextLens[1] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 5, -1), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("blockTable[1][2] = 99", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 5, 6), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("blockTable[0][0] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, ints(a, -1, 2, 0, 3, 4, 0), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("out must not overlap q", () -> CpuOps.attentionPaged(q, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("out must not overlap kCache", () -> CpuOps.attentionPaged(kc.asSlice(0, 64), q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
         }
     }
 

@@ -125,6 +125,12 @@ class CpuAttentionOpsTest {
      */
     private static void attendRef(double[] out, int off, float[] q, int qOff, float[] k, List<Integer> kOffs, float[] v,
                                   List<Integer> vOffs, int heads, int kvHeads, int hd, double scale) {
+        attendRef(out, off, q, qOff, k, kOffs, v, vOffs, heads, kvHeads, hd, scale, 0);
+    }
+
+    /** The same with the scaled scores soft-capped to {@code softcap * tanh(x / softcap)} (softcap 0: not). */
+    private static void attendRef(double[] out, int off, float[] q, int qOff, float[] k, List<Integer> kOffs, float[] v,
+                                  List<Integer> vOffs, int heads, int kvHeads, int hd, double scale, double softcap) {
         int group = heads / kvHeads, n = kOffs.size();
         for (int h = 0; h < heads; h++) {
             int kvh = h / group;
@@ -133,6 +139,7 @@ class CpuAttentionOpsTest {
             for (int j = 0; j < n; j++) {
                 for (int i = 0; i < hd; i++) s[j] += (double) q[qOff + h * hd + i] * k[kOffs.get(j) + kvh * hd + i];
                 s[j] *= scale;
+                if (softcap > 0) s[j] = softcap * Math.tanh(s[j] / softcap);
                 max = Math.max(max, s[j]);
             }
             for (int j = 0; j < n; j++) sum += s[j] = Math.exp(s[j] - max);
@@ -173,14 +180,16 @@ class CpuAttentionOpsTest {
         for (int i = 0; i < rows; i++) System.arraycopy(table, rowSeq[i] * maxBlocks, rowTables, i * maxBlocks, maxBlocks);
         float[] q = random(r, rows * heads * hd, 2f);
         float scale = 0.3f;
-        for (int window : new int[] {0, 5}) {
+        for (int[] ws : new int[][] {{0, 0}, {5, 0}, {0, 1}, {5, 1}}) {
+            int window = ws[0];
+            float softcap = ws[1] * 0.75f; // scores of std ~2 here (q ~ 2x, scale 0.3): a cap of 0.75 reshapes them
             double[] ref = new double[q.length];
             for (int i = 0; i < rows; i++) {
                 List<Integer> offs = new ArrayList<>(); // the row's visible slots, gathered through its table
                 for (int p = window > 0 ? Math.max(0, ctx[i] - window) : 0; p < ctx[i]; p++) {
                     offs.add((table[rowSeq[i] * maxBlocks + p / bs] * bs + p % bs) * slot);
                 }
-                attendRef(ref, i * heads * hd, q, i * heads * hd, kc, offs, vc, offs, heads, kvHeads, hd, scale);
+                attendRef(ref, i * heads * hd, q, i * heads * hd, kc, offs, vc, offs, heads, kvHeads, hd, scale, softcap);
             }
             for (CpuOps.Isa isa : supportedIsas()) {
                 CpuOps.setIsa(isa);
@@ -189,8 +198,8 @@ class CpuAttentionOpsTest {
                     try (Arena a = Arena.ofConfined()) {
                         MemorySegment out = floats(a, nans(q.length));
                         CpuOps.attentionPaged(out, floats(a, q), floats(a, kc), floats(a, vc), ints(a, rowTables), ints(a, ctx),
-                                rows, heads, kvHeads, hd, bs, maxBlocks, scale, window);
-                        assertClose(ref, toFloats(out, q.length), 0, 2e-5, "attentionPaged window=" + window + " " + isa
+                                rows, heads, kvHeads, hd, bs, maxBlocks, scale, window, softcap);
+                        assertClose(ref, toFloats(out, q.length), 0, 2e-5, "attentionPaged window=" + window + " softcap=" + softcap + " " + isa
                                 + " threads=" + threads);
                     }
                 }

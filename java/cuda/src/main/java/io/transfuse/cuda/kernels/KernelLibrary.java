@@ -11,6 +11,7 @@ import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
 import java.lang.invoke.MethodHandle;
+import java.util.Arrays;
 
 import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
@@ -24,10 +25,10 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * and issues the launch through {@link GpuRuntime#launch}, so a capturing emulated stream records it.
  */
 public final class KernelLibrary {
-    /** Head dimensions the attention kernels are instantiated for. */
-    public static final int[] ATTENTION_HEAD_DIMS = {64, 128};
+    /** Head dimensions the attention kernels are instantiated for (256: Gemma). */
+    public static final int[] ATTENTION_HEAD_DIMS = {64, 128, 256};
     /** Head dimensions attention prefill (not decode) is instantiated for: 32 too, for small encoders. */
-    public static final int[] PREFILL_HEAD_DIMS = {32, 64, 128};
+    public static final int[] PREFILL_HEAD_DIMS = {32, 64, 128, 256};
     /** Largest SSM state (dstate) the selective-scan kernels take. */
     public static final int MAX_SCAN_STATE = 256;
     /** Widest causal conv1d the conv kernels take. */
@@ -51,11 +52,11 @@ public final class KernelLibrary {
                 ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         glu = b.bind("tf_glu", fd(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS));
         FunctionDescriptor prefill = fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, JAVA_INT, JAVA_INT, ADDRESS, ADDRESS);
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, JAVA_INT, JAVA_INT, JAVA_FLOAT, ADDRESS, ADDRESS);
         prefillF16 = b.bind("tf_attention_prefill_f16", prefill);
         prefillBf16 = b.bind("tf_attention_prefill_bf16", prefill);
         FunctionDescriptor decode = fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
-                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS, ADDRESS, ADDRESS);
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_FLOAT, ADDRESS, ADDRESS, ADDRESS);
         decodeF16 = b.bind("tf_attention_decode_f16", decode);
         decodeBf16 = b.bind("tf_attention_decode_bf16", decode);
         decodeWorkspace = b.bind("tf_attention_decode_workspace_bytes",
@@ -162,21 +163,30 @@ public final class KernelLibrary {
                 t.tfCode(), st));
     }
 
+    /** Varlen attention prefill without window or soft-cap (encoders): the method below with window 0, softcap 0. */
+    public void attentionPrefill(GpuStream s, long q, long k, long v, long o, long cuSeqlensQ, long cuSeqlensK, int batch,
+                                 int maxSeqlenQ, int heads, int kvHeads, int headDim, long qStride, long kvStride,
+                                 float scale, boolean causal, DType t) {
+        attentionPrefill(s, q, k, v, o, cuSeqlensQ, cuSeqlensK, batch, maxSeqlenQ, heads, kvHeads, headDim, qStride, kvStride,
+                scale, causal, 0, 0f, t);
+    }
+
     /**
-     * Varlen attention prefill, causal or bidirectional (encoders), no window, no ALiBi, no lse: see
-     * tf_attention_prefill_*. Head dim 32, 64 or 128. Row strides in elements: q rows start qStride apart
-     * (>= heads * headDim), k and v rows kvStride apart (>= kvHeads * headDim); packed tensors pass exactly those,
+     * Varlen attention prefill, causal or bidirectional, with a sliding window (0: none) and a logit soft-cap
+     * (0: none), no ALiBi, no lse: see tf_attention_prefill_*. Head dims: {@link #PREFILL_HEAD_DIMS}. Row strides
+     * in elements: q rows start qStride apart (>= heads * headDim), k and v rows kvStride apart (>= kvHeads * headDim); packed tensors pass exactly those,
      * column blocks of one fused QKV GEMM output pass its row length for both. Strides must be multiples of 8 and
      * q, k, v, o 16-byte aligned (the kernel's 16-byte loads). o is packed [tokens][heads][headDim].
      */
     public void attentionPrefill(GpuStream s, long q, long k, long v, long o, long cuSeqlensQ, long cuSeqlensK, int batch,
                                  int maxSeqlenQ, int heads, int kvHeads, int headDim, long qStride, long kvStride,
-                                 float scale, boolean causal, DType t) {
+                                 float scale, boolean causal, int window, float softcap, DType t) {
         nonNull("attention prefill", q, k, v, o, cuSeqlensQ, cuSeqlensK);
         checkHeads(heads, kvHeads);
         if (!supportsPrefillHeadDim(headDim)) {
-            throw new IllegalArgumentException("attention prefill supports head dim 32, 64 or 128, got " + headDim);
+            throw new IllegalArgumentException("attention prefill supports head dim " + Arrays.toString(PREFILL_HEAD_DIMS) + ", got " + headDim);
         }
+        checkWindowSoftcap("attention prefill", window, softcap);
         positive("attention prefill batch", batch);
         positive("attention prefill max_seqlen_q", maxSeqlenQ);
         checkRowStride("attention prefill q", qStride, (long) heads * headDim);
@@ -185,15 +195,19 @@ public final class KernelLibrary {
         MethodHandle h = half(t, prefillF16, prefillBf16);
         rt.launch(s, "tf_attention_prefill_" + name(t), st -> (int) h.invokeExact(p(q), p(k), p(v), p(o), MemorySegment.NULL,
                 p(cuSeqlensQ), p(cuSeqlensK), batch, maxSeqlenQ, heads, kvHeads, headDim, qStride, kvStride, scale,
-                causal ? 1 : 0, 0, MemorySegment.NULL, st));
+                causal ? 1 : 0, window, softcap, MemorySegment.NULL, st));
     }
 
-    /** Paged flash-decoding: see tf_attention_decode_*. {@code workspace} holds {@link #decodeWorkspaceBytes} bytes. */
+    /**
+     * Paged flash-decoding with a sliding window (0: none) and a logit soft-cap (0: none): see
+     * tf_attention_decode_*. {@code workspace} holds {@link #decodeWorkspaceBytes} bytes.
+     */
     public void attentionDecode(GpuStream s, long q, long kCache, long vCache, long o, long blockTable, long contextLens,
                                 int batch, int heads, int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq,
-                                int maxContextLen, int splitLen, float scale, long workspace, DType t) {
+                                int maxContextLen, int splitLen, float scale, int window, float softcap, long workspace, DType t) {
         nonNull("attention decode", q, kCache, vCache, o, blockTable, contextLens, workspace);
         checkAttention(heads, kvHeads, headDim);
+        checkWindowSoftcap("attention decode", window, softcap);
         positive("attention decode batch", batch);
         positive("attention decode block size", blockSize);
         positive("attention decode split length", splitLen);
@@ -201,7 +215,7 @@ public final class KernelLibrary {
         MethodHandle h = half(t, decodeF16, decodeBf16);
         rt.launch(s, "tf_attention_decode_" + name(t), st -> (int) h.invokeExact(p(q), p(kCache), p(vCache), p(o),
                 p(blockTable), p(contextLens), batch, heads, kvHeads, headDim, blockSize, maxBlocksPerSeq, maxContextLen,
-                splitLen, scale, 0, MemorySegment.NULL, p(workspace), st));
+                splitLen, scale, window, softcap, MemorySegment.NULL, p(workspace), st));
     }
 
     /**
@@ -357,7 +371,16 @@ public final class KernelLibrary {
 
     private static void checkAttention(int heads, int kvHeads, int headDim) {
         checkHeads(heads, kvHeads);
-        if (!supportsHeadDim(headDim)) throw new IllegalArgumentException("attention kernels support head dim 64 or 128, got " + headDim);
+        if (!supportsHeadDim(headDim)) {
+            throw new IllegalArgumentException("attention kernels support head dim " + Arrays.toString(ATTENTION_HEAD_DIMS) + ", got " + headDim);
+        }
+    }
+
+    private static void checkWindowSoftcap(String what, int window, float softcap) {
+        if (window < 0) throw new IllegalArgumentException(what + ": window must be >= 0 (0: none), got " + window);
+        if (!(softcap >= 0) || !Float.isFinite(softcap)) {
+            throw new IllegalArgumentException(what + ": softcap must be finite and >= 0 (0: none), got " + softcap);
+        }
     }
 
     private static void checkHeads(int heads, int kvHeads) {

@@ -104,6 +104,15 @@ class KernelLibraryTest {
                 cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride + 4, 0.125f, true, DType.F16));
         assertThrows(IllegalArgumentException.class, () -> kk.attentionPrefill(s, q, k + 2, v, o.address(), cu.address(),
                 cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride, 0.125f, true, DType.F16));
+        // window and soft-cap: checked in Java before the launch
+        kk.attentionPrefill(s, q, k, v, o.address(), cu.address(), cu.address(), 1, tokens, heads, kvHeads, d, qkvStride,
+                qkvStride, 0.125f, true, 2, 30f, DType.F16);
+        assertThrows(IllegalArgumentException.class, () -> kk.attentionPrefill(s, q, k, v, o.address(), cu.address(),
+                cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride, 0.125f, true, -1, 0f, DType.F16));
+        assertThrows(IllegalArgumentException.class, () -> kk.attentionPrefill(s, q, k, v, o.address(), cu.address(),
+                cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride, 0.125f, true, 0, Float.NaN, DType.F16));
+        assertThrows(IllegalArgumentException.class, () -> kk.attentionPrefill(s, q, k, v, o.address(), cu.address(),
+                cu.address(), 1, tokens, heads, kvHeads, d, qkvStride, qkvStride, 0.125f, true, 0, -2f, DType.F16));
     }
 
     @Test
