@@ -55,7 +55,7 @@ public final class RandomVariantModel {
     public static final int WINDOW = 8;
     static final double LLAMA3_THETA = 500000, LLAMA3_FACTOR = 8, LLAMA3_LOW = 1, LLAMA3_HIGH = 4;
     static final int LLAMA3_ORIGINAL_CONTEXT = 64;
-    static final float GEMMA2_ATTN_SOFTCAP = 5f, GEMMA2_FINAL_SOFTCAP = 3f;
+    static final float GEMMA2_ATTN_SOFTCAP = 5f, GEMMA2_FINAL_SOFTCAP = 15f;
     static final double GEMMA3_THETA = 1_000_000, GEMMA3_LINEAR_FACTOR = 8;
 
     /** The preset called {@code name} (case-insensitive), or an error listing them. */
@@ -178,7 +178,7 @@ public final class RandomVariantModel {
         float[] f = new float[p.rotaryDim / 2];
         double lowWavelen = LLAMA3_ORIGINAL_CONTEXT / LLAMA3_LOW, highWavelen = LLAMA3_ORIGINAL_CONTEXT / LLAMA3_HIGH;
         for (int i = 0; i < f.length; i++) {
-            double wavelen = 2 * Math.PI / Math.pow(LLAMA3_THETA, 2.0 * i / p.rotaryDim);
+            double wavelen = 2 * Math.PI * Math.pow(LLAMA3_THETA, 2.0 * i / p.rotaryDim);
             if (wavelen < highWavelen) f[i] = 1;
             else if (wavelen > lowWavelen) f[i] = (float) LLAMA3_FACTOR;
             else {

@@ -146,4 +146,25 @@ class LlamaVariantsLlamaCppTest {
             compare(name, run(file, Device.CPU, 8, tolerance), fixture(name), tolerance, type == DType.F32 ? 4 : 0);
         }
     }
+
+    /**
+     * The Hugging Face form of each preset (its config.json keys, unfused names, Gemma's w instead of 1 + w, half-split
+     * Q/K rows) computes what the GGUF form computes. Mistral's HF config has a sliding window that llama.cpp's "llama"
+     * GGUF does not: the two agree up to the window and must differ after it.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama3-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gemma-tiny", "gemma2-tiny", "gemma3-tiny", "phi3-tiny"})
+    void huggingFaceFormMatchesGguf(String preset) {
+        RandomVariantModel.Preset p = RandomVariantModel.preset(preset);
+        Path gguf = dir.resolve(preset + "-hfcheck.gguf"), hf = dir.resolve(preset + "-hf");
+        RandomVariantModel.writeGguf(gguf, p, DType.F32, 1, msg -> { });
+        RandomVariantModel.writeHf(hf, p, DType.F32, 1, msg -> { });
+        Run a = run(gguf, Device.CPU, 0, 1e-4), b = run(hf, Device.CPU, 0, 1e-4);
+        int agree = preset.equals("mistral-tiny") ? RandomVariantModel.WINDOW : PROMPT.length;
+        for (int i = 0; i < PROMPT.length; i++) {
+            double d = maxDiff(a.logits[i], b.logits[i]) / spread(a.logits[i]);
+            if (i < agree) assertTrue(d < 1e-4, preset + ": position " + i + ": HF and GGUF logits differ by " + d + " spreads");
+            else assertTrue(d > 1e-3, preset + ": position " + i + ": the HF sliding window changed nothing");
+        }
+    }
 }
