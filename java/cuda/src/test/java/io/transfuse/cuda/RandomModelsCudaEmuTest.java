@@ -6,10 +6,13 @@ import io.transfuse.LoadOptions;
 import io.transfuse.Session;
 import io.transfuse.Transfuse;
 import io.transfuse.loader.RandomLlamaModel;
+import io.transfuse.loader.RandomVariantModel;
 import io.transfuse.loader.RandomLlamaModel.Shape;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
 
@@ -40,6 +43,18 @@ class RandomModelsCudaEmuTest {
     void f16HuggingFaceWithHeadDim128(@TempDir Path dir) {
         RandomLlamaModel.writeHf(dir, new Shape(256, 1, 2, 2, 256, 512, 64), DType.F16, 6, s -> {});
         compare(dir, "F16 safetensors (half-split RoPE), head dim 128");
+    }
+
+    /**
+     * Every Llama-family architecture (the tiny presets llama.cpp checks on the CPU, LlamaVariantsLlamaCppTest) on
+     * cuda-emu: 12 positions cross the presets' 8-token sliding window, Gemma's head dim 256 runs unpadded.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama3-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gemma-tiny", "gemma2-tiny", "gemma3-tiny", "phi3-tiny"})
+    void llamaFamilyArchitectures(String preset, @TempDir Path dir) {
+        Path file = dir.resolve(preset + ".gguf");
+        RandomVariantModel.writeGguf(file, RandomVariantModel.preset(preset), DType.F32, 1, s -> {});
+        compare(file, preset + " (F32 GGUF)");
     }
 
     private static void compare(Path model, String what) {
