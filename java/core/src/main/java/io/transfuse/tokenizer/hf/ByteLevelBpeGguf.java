@@ -160,7 +160,7 @@ public final class ByteLevelBpeGguf {
         bpe.putNull("unk_token");
         bpe.put("continuing_subword_prefix", "").put("end_of_word_suffix", "").put("fuse_unk", false).put("byte_fallback", false)
                 .put("ignore_merges", pre.ignoreMerges);
-        return HfTokenizer.assemble(new TokenizerJson.Parsed(root, vocab, merges), where, new HfTokenizer.Fixed(bos, eos, n));
+        return HfTokenizer.assemble(new TokenizerJson.Parsed(root, vocab, merges), where, new HfTokenizer.Fixed(bos, eos, n, io.transfuse.tokenizer.EndOfGeneration.ggufIds(gguf, n)));
     }
 
     private static int specialId(GgufFile gguf, String key, int n) {
