@@ -30,8 +30,11 @@ import java.util.Map;
  * Python str methods ({@link PythonStringMethods}), natural operator precedence, and two source
  * rewrites ({@link JinjaRewrites}: {@code x[::-1]}, keyword values of {@code namespace(...)}).
  * Rendered text is not interpreted again (Jinjava's nested interpretation is off: a message
- * containing "{{ ... }}" stays literal text). Any other render error or warning (an unknown filter, a bad expression) is an error
- * naming the template's origin and Jinjava's message, never silently wrong text.
+ * containing "{{ ... }}" stays literal text). A fatal render error (a bad expression, an unknown
+ * function or tag) is an error naming the template's origin, Jinjava's message and the source,
+ * never silently wrong text; so is a filter Jinjava does not have (Jinja2 rejects those when it
+ * compiles a template, Jinjava would skip them). Jinjava's warnings (a property missing from a
+ * value) are what Jinja2 renders as undefined, and pass.
  *
  * <p>Instances are immutable and thread-safe.
  */
@@ -43,6 +46,7 @@ public final class ChatTemplate {
     private final String jinjavaSource;
     private final String bosToken;
     private final String eosToken;
+    private final List<String> unknownFilters;
 
     /**
      * @param source   the Jinja text
@@ -57,6 +61,9 @@ public final class ChatTemplate {
         this.bosToken = bosToken == null ? "" : bosToken;
         this.eosToken = eosToken == null ? "" : eosToken;
         this.jinjavaSource = JinjaRewrites.apply(source);
+        List<String> unknown = new ArrayList<>();
+        for (String f : JinjaRewrites.filterNames(source)) if (JINJA.getGlobalContext().getFilter(f) == null) unknown.add(f);
+        this.unknownFilters = List.copyOf(unknown);
     }
 
     public String source() { return source; }
@@ -77,6 +84,7 @@ public final class ChatTemplate {
 
     /** As {@link #render(List, boolean)}, with extra template variables (e.g. {@code enable_thinking}). */
     public String render(List<ChatMessage> messages, boolean addGenerationPrompt, Map<String, Object> extra) {
+        if (!unknownFilters.isEmpty()) throw fail("no filter named " + String.join(", ", unknownFilters) + " in Jinjava", null);
         List<Map<String, Object>> list = new ArrayList<>(messages.size());
         for (ChatMessage m : messages) {
             Map<String, Object> map = new LinkedHashMap<>();
@@ -102,9 +110,11 @@ public final class ChatTemplate {
             while (raised != null && !(raised instanceof TemplateRaisedException)) raised = raised.getCause();
             if (raised != null) throw new ChatTemplateException(origin + ": the chat template refused the conversation: " + raised.getMessage(), raised);
         }
-        if (!result.getErrors().isEmpty()) {
+        // Warnings (a property missing from a value) are what Jinja2 renders as undefined: only fatal errors fail.
+        if (result.getErrors().stream().anyMatch(e -> e.getSeverity() == TemplateError.ErrorType.FATAL)) {
             StringBuilder why = new StringBuilder();
             for (TemplateError error : result.getErrors()) {
+                if (error.getSeverity() != TemplateError.ErrorType.FATAL) continue;
                 if (!why.isEmpty()) why.append("; ");
                 why.append("line ").append(error.getLineno()).append(": ").append(error.getMessage());
             }

@@ -22,6 +22,25 @@ final class JinjaRewrites {
     private static final Pattern NAMESPACE = Pattern.compile("\\bnamespace\\s*\\(");
     private static final Pattern KEYWORD = Pattern.compile("^\\s*[A-Za-z_][A-Za-z0-9_]*\\s*=(?!=)");
 
+    private static final Pattern TAG = Pattern.compile("\\{\\{.*?}}|\\{%.*?%}", Pattern.DOTALL);
+    private static final Pattern STRING = Pattern.compile("'(?:[^'\\\\]|\\\\.)*'|\"(?:[^\"\\\\]|\\\\.)*\"");
+    private static final Pattern FILTER = Pattern.compile("\\|\\s*([A-Za-z_][A-Za-z0-9_]*)");
+
+    /**
+     * The filter names the template uses ({@code x | trim}), read from its {@code {{ }}} and
+     * {@code {% %}} tags outside string literals. Jinja2 rejects an unknown filter when it compiles
+     * a template; Jinjava skips it silently, so {@link ChatTemplate} checks these names itself.
+     */
+    static java.util.Set<String> filterNames(String source) {
+        java.util.Set<String> names = new java.util.TreeSet<>();
+        Matcher tag = TAG.matcher(source);
+        while (tag.find()) {
+            Matcher f = FILTER.matcher(STRING.matcher(tag.group()).replaceAll("''"));
+            while (f.find()) names.add(f.group(1));
+        }
+        return names;
+    }
+
     static String apply(String source) {
         return wrapNamespaceArguments(REVERSED.matcher(source).replaceAll("($1|reverse|list)"));
     }
