@@ -224,6 +224,7 @@ public final class SentencePieceBpe implements Tokenizer {
     @Override
     public java.util.Set<Integer> endOfGeneration() { return endOfGeneration; }
 
-    /** The piece of {@code id} as the vocabulary writes it (U+2581 for spaces), for templates and tools. */
-    public String piece(int id) { return pieces[id]; }
+    /** The piece of {@code id} as the vocabulary writes it (U+2581 for spaces). */
+    @Override
+    public String tokenText(int id) { return id >= 0 && id < pieces.length ? pieces[id] : null; }
 }

@@ -26,6 +26,11 @@ public interface Tokenizer {
     /** End-of-sequence id, or -1 when none is known. */
     int eos();
 
+    /** The vocabulary's text for {@code id} ("&lt;s&gt;", "▁the", "Ġthe"), or null when unknown. */
+    default String tokenText(int id) {
+        return null;
+    }
+
     /**
      * The ids that end generation: {@link #eos()} and the end-of-turn tokens the model's files name
      * or its vocabulary has ({@link EndOfGeneration}). Generation stops at any of them.

@@ -228,6 +228,11 @@ public final class HfTokenizer implements Tokenizer {
         return t != null ? t.content() : model.idToToken(id);
     }
 
+    @Override
+    public String tokenText(int id) {
+        return idToToken(id);
+    }
+
     /** The id of a vocabulary entry or added token, or -1. */
     public int tokenToId(String token) {
         AddedVocabulary.Token t = added.byContent(token);
