@@ -13,7 +13,8 @@ import java.util.regex.Pattern;
  *     Jinjava binds {@code namespace(n=messages|length - 1)} as {@code (n=messages|length) - 1}
  *     (Qwen2.5 / Qwen3 templates), Jinja2 as {@code n=(messages|length - 1)}.
  * </ul>
- * String literals are left alone. Nothing else is changed.
+ * String literals are left alone. Besides, one newline ending the source is dropped, as Jinja2
+ * does by default. Nothing else is changed.
  */
 final class JinjaRewrites {
     private JinjaRewrites() {}
@@ -42,7 +43,10 @@ final class JinjaRewrites {
     }
 
     static String apply(String source) {
-        return wrapNamespaceArguments(REVERSED.matcher(source).replaceAll("($1|reverse|list)"));
+        // Jinja2's default (keep_trailing_newline=False, as Hugging Face renders): one final newline of the source is dropped.
+        String s = source.endsWith("\r\n") ? source.substring(0, source.length() - 2)
+                : source.endsWith("\n") ? source.substring(0, source.length() - 1) : source;
+        return wrapNamespaceArguments(REVERSED.matcher(s).replaceAll("($1|reverse|list)"));
     }
 
     private static String wrapNamespaceArguments(String s) {
