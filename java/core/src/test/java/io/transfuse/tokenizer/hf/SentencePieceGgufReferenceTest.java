@@ -181,4 +181,67 @@ class SentencePieceGgufReferenceTest {
             assertEquals("Hello", new String(t.decode(32003, t.encode("Hello", false)[0]), java.nio.charset.StandardCharsets.UTF_8));
         }
     }
+
+    /**
+     * Gemma 3's real vocabulary (262144 pieces, 514906 merges, 6415 added tokens) as a SentencePiece
+     * GGUF vocabulary the way llama.cpp's converter writes it (special added tokens as control, the
+     * others, "&lt;start_of_turn&gt;", "\n\n", HTML tags, as user-defined; no dummy prefix), against the
+     * reference on the original tokenizer.json.
+     */
+    @Test
+    void gemma3VocabularyMatchesHuggingFaceTokenizers() throws Exception {
+        Path json = Fixtures.write(dir.resolve("gemma3"), Fixtures.GEMMA3, null);
+        JsonNode root = Fixtures.MAPPER.readTree(json.toFile());
+        JsonNode vocab = root.get("model").get("vocab");
+        int n = 0;
+        for (JsonNode id : vocab) n = Math.max(n, id.intValue() + 1);
+        for (JsonNode t : root.get("added_tokens")) n = Math.max(n, t.get("id").intValue() + 1); // <image_soft_token> lies past the vocab
+        String[] tokens = new String[n];
+        int[] types = new int[n];
+        float[] scores = new float[n];
+        Map<String, Integer> ids = new java.util.HashMap<>();
+        for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
+            Map.Entry<String, JsonNode> e = it.next();
+            int id = e.getValue().intValue();
+            tokens[id] = e.getKey();
+            types[id] = e.getKey().matches("<0x[0-9A-F]{2}>") ? 6 : 1;
+            ids.put(e.getKey(), id);
+        }
+        for (JsonNode t : root.get("added_tokens")) {
+            int id = t.get("id").intValue();
+            tokens[id] = t.get("content").asText();
+            types[id] = t.get("content").asText().equals("<unk>") ? 2 : t.get("special").asBoolean() ? 3 : 4;
+        }
+        java.util.Arrays.fill(scores, -1e9f);
+        boolean[] scored = new boolean[n];
+        int rank = 0;
+        for (JsonNode m : root.get("model").get("merges")) {
+            Integer id = ids.get(m.get(0).asText() + m.get(1).asText());
+            if (id != null && !scored[id]) {
+                scored[id] = true;
+                scores[id] = -rank;
+            }
+            rank++;
+        }
+        Path file = dir.resolve("gemma3").resolve("vocab.gguf");
+        new GgufWriter().put("general.architecture", "gemma3").put("tokenizer.ggml.model", "llama")
+                .put("tokenizer.ggml.tokens", tokens).put("tokenizer.ggml.scores", scores).put("tokenizer.ggml.token_type", types)
+                .put("tokenizer.ggml.bos_token_id", 2).put("tokenizer.ggml.eos_token_id", 1).put("tokenizer.ggml.unknown_token_id", 3)
+                .put("tokenizer.ggml.add_space_prefix", false).write(file);
+        List<String> texts = new ArrayList<>(texts());
+        texts.add("<bos><start_of_turn>user\nYou are helpful.\n\nWrite <b>bold</b> HTML.<end_of_turn>\n<start_of_turn>model\n");
+        texts.add("    indented code\n\n\n\tx = [1, 2]  # comment\n");
+        try (TrackedArena arena = new TrackedArena("test");
+             HuggingFaceTokenizer ref = HuggingFaceTokenizer.builder().optTokenizerPath(json).optPadding(false).optTruncation(false).build()) {
+            Tokenizer tokenizer = GgufTokenizers.load(GgufFile.open(file, arena));
+            for (String text : texts) {
+                for (boolean addSpecial : new boolean[] {true, false}) {
+                    int[] expected = Arrays.stream(ref.encode(text, addSpecial, false).getIds()).mapToInt(Math::toIntExact).toArray();
+                    assertEquals(Arrays.toString(expected), Arrays.toString(tokenizer.encode(text, addSpecial)),
+                            "ids addSpecial=" + addSpecial + " of gemma3 text=" + HfTokenizerReferenceTest.escape(text));
+                }
+            }
+            assertEquals(Set.of(1, 106), tokenizer.endOfGeneration(), "<eos> and <end_of_turn>");
+        }
+    }
 }
