@@ -93,7 +93,15 @@ class ByteLevelBpeGgufReferenceTest {
         cases.add(new Case("gpt2", Fixtures.GPT2, null, with(gpt2Ids, "tokenizer.ggml.pre", "gpt2"), 0, GPT2_EOT, GPT2_EOT));
         // What llama.cpp's converter writes for GPT-2, and files older than tokenizer.ggml.pre.
         cases.add(new Case("gpt-2", Fixtures.GPT2, null, with(gpt2Ids, "tokenizer.ggml.pre", "gpt-2"), 0, GPT2_EOT, GPT2_EOT));
-        cases.add(new Case("gpt2-no-pre", Fixtures.GPT2, null, gpt2Ids, 0, GPT2_EOT, GPT2_EOT));
+        // No tokenizer.ggml.pre: llama.cpp's default pre-tokenizer, its four regexes as Isolated splits in the reference.
+        cases.add(new Case("no-pre-default", Fixtures.GPT2, root -> root.set("pre_tokenizer", json("{\"type\":\"Sequence\",\"pretokenizers\":["
+                + "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[\\\\p{P}\\\\$\\\\+<=>\\\\^~\\\\|]+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+                + "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"'s|'t|'re|'ve|'m|'ll|'d| ?\\\\p{L}+| ?\\\\p{N}+| ?[^\\\\s\\\\p{L}\\\\p{N}]+|\\\\s+(?!\\\\S)\"},"
+                + "\"behavior\":\"Isolated\",\"invert\":false},"
+                + "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\p{N}+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+                + "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[0-9][0-9][0-9]\"},\"behavior\":\"Isolated\",\"invert\":false},"
+                + "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":false}]}")),
+                gpt2Ids, 0, GPT2_EOT, GPT2_EOT));
         cases.add(new Case("llama-bpe", Fixtures.GPT2, root -> {
             // Llama 3's tokenizer.json: Split on its regex + ByteLevel without regex, ignore_merges, "<|begin_of_text|> $A".
             root.set("pre_tokenizer", json("{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
