@@ -21,12 +21,18 @@ import java.util.function.IntFunction;
 public final class EndOfGeneration {
     private EndOfGeneration() {}
 
-    /** Token texts that end generation wherever they are in the vocabulary (llama.cpp's list). */
+    /**
+     * Token texts that end generation wherever they are in the vocabulary: llama.cpp's list (v0.5.0
+     * of node-llama-cpp's bundled source, llama-vocab.cpp) and the fill-in-the-middle pad /
+     * repository / file-separator tokens it finds by text (Qwen2.5-Coder, CodeGemma, Granite).
+     */
     public static final List<String> TEXTS = List.of(
-            "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<end_of_turn>", "<|endoftext|>",
-            "<|eom_id|>", "<EOT>", "_<EOT>", "<|end_of_text|>", "<end_of_utterance>",
-            // fill-in-the-middle separators llama.cpp finds by text (Qwen2.5-Coder, CodeGemma, ...)
-            "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<fim-pad>", "<fim-repo>", "<fim_pad>", "<reponame>", "<file_sep>");
+            "<|eot_id|>", "<|im_end|>", "<|end|>", "<|return|>", "<|call|>", "<|flush|>", "<|calls|>", "<end_of_turn>",
+            "<|endoftext|>", "</s>", "<|eom_id|>", "<EOT>", "_<EOT>", "[EOT]", "[EOS]", "<|end_of_text|>", "<end_of_utterance>",
+            "<eos>", "<turn|>", "<|tool_response>", "<\uff5cend\u2581of\u2581sentence\uff5c>", "[e~[",
+            "<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>",
+            "<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>",
+            "<|file_sep|>");
 
     /** GGUF metadata keys whose ids end generation, besides the EOS id. */
     public static final List<String> GGUF_KEYS = List.of("tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id",
