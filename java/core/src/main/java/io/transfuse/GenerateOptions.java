@@ -4,7 +4,8 @@ import io.transfuse.sampling.SamplingOptions;
 
 /**
  * What to generate: at most {@code maxTokens} new tokens, chosen as {@code sampling} says.
- * Generation also stops at the end-of-sequence token or when the context is full.
+ * Generation also stops at an end-of-generation token (EOS, end of turn: {@link
+ * io.transfuse.tokenizer.Tokenizer#endOfGeneration()}) or when the context is full.
  */
 public record GenerateOptions(int maxTokens, SamplingOptions sampling) {
     public GenerateOptions {

@@ -1,5 +1,6 @@
 package io.transfuse;
 
+import io.transfuse.chat.ChatTemplate;
 import io.transfuse.generate.Generator;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Decoder;
@@ -7,6 +8,8 @@ import io.transfuse.tokenizer.Tokenizer;
 
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import java.util.function.Consumer;
 
@@ -19,14 +22,16 @@ public final class LanguageModel implements AutoCloseable {
     private final TrackedArena arena;
     private final Decoder model;
     private final Tokenizer tokenizer;
+    private final ChatTemplate chatTemplate;
     private final Set<Session> sessions = Collections.newSetFromMap(new IdentityHashMap<>());
     private Session generationSession;
     private boolean closed;
 
-    LanguageModel(TrackedArena arena, Decoder model, Tokenizer tokenizer) {
+    LanguageModel(TrackedArena arena, Decoder model, Tokenizer tokenizer, ChatTemplate chatTemplate) {
         this.arena = arena;
         this.model = model;
         this.tokenizer = tokenizer;
+        this.chatTemplate = chatTemplate;
     }
 
     /** The model graph (its class says the architecture; LlamaModel exposes its config). */
@@ -65,6 +70,45 @@ public final class LanguageModel implements AutoCloseable {
         checkOpen();
         if (generationSession == null) generationSession = newSession();
         return Generator.run(generationSession, tokenizer(), prompt, options, onText);
+    }
+
+    /** The chat template the model's files carry (GGUF tokenizer.chat_template, tokenizer_config.json), if any. */
+    public Optional<ChatTemplate> chatTemplate() {
+        return Optional.ofNullable(chatTemplate);
+    }
+
+    /**
+     * The assistant's reply to {@code messages}: the conversation is rendered with the model's chat
+     * template (with the generation prompt), tokenized with the special tokens in it taken as
+     * such, and generation stops at any end-of-generation token ({@link Tokenizer#endOfGeneration()}).
+     * Text streams to {@code onText}; the result's text is the reply. A model whose files carry no
+     * chat template is an error (use {@link #chat(ChatTemplate, List, GenerateOptions, Consumer)}
+     * with a template of your own, or {@link #generate} with a prompt written by hand).
+     */
+    public GenerationResult chat(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+        if (chatTemplate == null) {
+            throw new TransfuseException(source() + ": the model has no chat template (no tokenizer.chat_template in a GGUF file, "
+                    + "no chat_template in tokenizer_config.json or chat_template.jinja); pass one to chat(template, ...) "
+                    + "(CLI: --chat-template FILE) or use generate with a prompt of your own");
+        }
+        return chat(chatTemplate, messages, options, onText);
+    }
+
+    /** As {@link #chat(List, GenerateOptions, Consumer)} with the given template instead of the model's. */
+    public synchronized GenerationResult chat(ChatTemplate template, List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+        checkOpen();
+        if (messages.isEmpty()) throw new IllegalArgumentException("chat needs at least one message");
+        int[] prompt = chatPrompt(template, messages);
+        if (generationSession == null) generationSession = newSession();
+        return Generator.run(generationSession, tokenizer(), prompt, options, onText);
+    }
+
+    /**
+     * The tokens {@link #chat} feeds the model: the rendered template, special tokens parsed, and no
+     * BOS/EOS added beyond what the template writes (Hugging Face's apply_chat_template does the same).
+     */
+    public int[] chatPrompt(ChatTemplate template, List<ChatMessage> messages) {
+        return tokenizer().encode(template.render(messages, true), false);
     }
 
     synchronized Decoder model() {

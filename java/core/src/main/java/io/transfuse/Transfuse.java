@@ -2,6 +2,7 @@ package io.transfuse;
 
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backends;
+import io.transfuse.chat.ChatTemplates;
 import io.transfuse.loader.ModelSource;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.ClassifierFamily;
@@ -39,7 +40,7 @@ public final class Transfuse {
             DecoderFamily.Parts parts = family.load(source, backend, opts);
             try {
                 warmUp(parts.graph());
-                return new LanguageModel(source.arena(), parts.graph(), parts.tokenizer());
+                return new LanguageModel(source.arena(), parts.graph(), parts.tokenizer(), ChatTemplates.find(source));
             } catch (RuntimeException e) {
                 parts.graph().close();
                 throw e;

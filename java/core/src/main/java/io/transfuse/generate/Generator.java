@@ -17,7 +17,17 @@ public final class Generator {
 
     public static GenerationResult run(Session session, Tokenizer tokenizer, String prompt,
                                        GenerateOptions options, Consumer<String> onText) {
-        int[] promptTokens = tokenizer.encode(prompt, true);
+        return run(session, tokenizer, tokenizer.encode(prompt, true), options, onText);
+    }
+
+    /**
+     * Generates after the given prompt tokens (a rendered chat, say). Stops at any of the
+     * tokenizer's end-of-generation tokens ({@link Tokenizer#endOfGeneration()}), which are
+     * neither printed nor kept in the result's tokens.
+     */
+    public static GenerationResult run(Session session, Tokenizer tokenizer, int[] promptTokens,
+                                       GenerateOptions options, Consumer<String> onText) {
+        java.util.Set<Integer> stop = tokenizer.endOfGeneration();
         if (promptTokens.length == 0) {
             // An empty prompt for a tokenizer that adds no BOS (GPT-2, Qwen): start from the BOS id the files name.
             if (tokenizer.bos() < 0) throw new TransfuseException("the prompt is empty and the model names no BOS token to start from");
@@ -46,7 +56,7 @@ public final class Generator {
         StopReason reason = StopReason.MAX_TOKENS;
         while (generated < options.maxTokens()) {
             int next = sampler.sample(logits);
-            if (next == tokenizer.eos() || next == tokenizer.bos()) {
+            if (stop.contains(next) || next == tokenizer.bos()) {
                 reason = StopReason.END_OF_SEQUENCE;
                 break;
             }

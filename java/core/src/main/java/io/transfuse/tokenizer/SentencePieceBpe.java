@@ -8,14 +8,22 @@ import java.util.HashMap;
 import java.util.Map;
 
 /**
- * SentencePiece-style BPE as stored in GGUF metadata ({@code tokenizer.ggml.model = "llama"}):
- * pieces with scores, where spaces are written U+2581 and bytes not covered by any piece fall back
- * to the tokens {@code <0x00>..<0xFF>} (token type 6).
+ * SentencePiece-style BPE as stored in GGUF metadata ({@code tokenizer.ggml.model = "llama"}:
+ * Llama 2, TinyLlama, Mistral, Gemma, Phi-3): pieces with scores, where spaces are written U+2581
+ * and bytes not covered by any piece fall back to the tokens {@code <0x00>..<0xFF>} (token type 6).
  *
- * <p>Encoding: prepend the dummy-prefix space, split into code points (or byte tokens), then
- * repeatedly merge the adjacent pair whose concatenation is a piece with the highest score.
- * Decoding: U+2581 becomes a space; the space opening the first piece after BOS is dropped.
- * Non-goals: SentencePiece unigram models, normalisation rules beyond the dummy prefix.
+ * <p>Encoding follows llama.cpp: control (3), user-defined (4) and unknown (2) tokens written in the
+ * text ("&lt;start_of_turn&gt;", "[INST]", "&lt;|user|&gt;") are taken as those tokens (the longest
+ * match at each position); each stretch of text between them gets the dummy-prefix space when
+ * {@code tokenizer.ggml.add_space_prefix} is true (the default; Gemma: false) and it opens the text
+ * or follows a special token, is split into code points (or byte tokens), and then the adjacent
+ * pair whose concatenation is a piece with the highest score is merged until none is.
+ * {@code encode(text, true)} adds BOS and EOS as {@code tokenizer.ggml.add_bos_token} (default
+ * true) and {@code add_eos_token} (default false) say.
+ * Decoding: U+2581 becomes a space; control tokens print nothing; with the dummy prefix, the space
+ * opening the first piece after BOS or a control token is dropped.
+ * Non-goals: SentencePiece unigram models, normalisation rules beyond the dummy prefix, the
+ * lstrip/rstrip attributes llama.cpp gives a few special tokens of some models.
  */
 public final class SentencePieceBpe implements Tokenizer {
     private static final String SPACE = "\u2581";
@@ -28,14 +36,45 @@ public final class SentencePieceBpe implements Tokenizer {
     private final byte[][] bytes;
     private final Map<String, Integer> ids = new HashMap<>();
     private final int[] byteTokens = new int[256];
+    private static final int TYPE_USER_DEFINED = 4;
+
     private final int bos;
     private final int eos;
+    private final Options options;
+    private final boolean[] control;
+    private final SpecialTokenMatcher specials;
+    private final java.util.Set<Integer> endOfGeneration;
+
+    /**
+     * What a GGUF file says beyond the pieces: whether {@code encode(text, true)} adds BOS / EOS,
+     * whether text gets the dummy-prefix space, and end-of-generation ids besides EOS.
+     */
+    public record Options(boolean addBos, boolean addEos, boolean addSpacePrefix, java.util.List<Integer> endOfGeneration) {
+        public static Options defaults() {
+            return new Options(true, false, true, java.util.List.of());
+        }
+    }
 
     public SentencePieceBpe(String[] pieces, float[] scores, int[] types, int bos, int eos) {
+        this(pieces, scores, types, bos, eos, Options.defaults());
+    }
+
+    public SentencePieceBpe(String[] pieces, float[] scores, int[] types, int bos, int eos, Options options) {
         this.pieces = pieces;
         this.scores = scores;
         this.bos = bos;
         this.eos = eos;
+        this.options = options;
+        this.control = new boolean[pieces.length];
+        java.util.List<Integer> specialIds = new java.util.ArrayList<>();
+        for (int i = 0; i < pieces.length; i++) {
+            if (types[i] == TYPE_CONTROL) control[i] = true;
+            if ((types[i] == TYPE_CONTROL || types[i] == TYPE_USER_DEFINED || types[i] == TYPE_UNKNOWN) && !pieces[i].isEmpty()) specialIds.add(i);
+        }
+        this.specials = new SpecialTokenMatcher(pieces, specialIds);
+        java.util.List<Integer> all = new java.util.ArrayList<>(pieces.length);
+        for (int i = 0; i < pieces.length; i++) all.add(i);
+        this.endOfGeneration = EndOfGeneration.of(eos, options.endOfGeneration(), all, i -> pieces[i]);
         this.bytes = new byte[pieces.length][];
         java.util.Arrays.fill(byteTokens, -1);
         for (int i = 0; i < pieces.length; i++) {
@@ -76,7 +115,13 @@ public final class SentencePieceBpe implements Tokenizer {
         if (bos >= tokens.length || eos >= tokens.length) {
             throw new ModelFormatException(gguf.path() + ": BOS/EOS ids " + bos + "/" + eos + " are outside the vocabulary of " + tokens.length);
         }
-        return new SentencePieceBpe(tokens, scores, types, bos, eos);
+        Options options = new Options(gguf.optional("tokenizer.ggml.add_bos_token", Boolean.class, true),
+                gguf.optional("tokenizer.ggml.add_eos_token", Boolean.class, false),
+                gguf.optional("tokenizer.ggml.add_space_prefix", Boolean.class, true),
+                EndOfGeneration.ggufIds(gguf, tokens.length));
+        if (options.addBos() && bos < 0) throw new ModelFormatException(gguf.path() + ": tokenizer.ggml.add_bos_token is true but there is no BOS id");
+        if (options.addEos() && eos < 0) throw new ModelFormatException(gguf.path() + ": tokenizer.ggml.add_eos_token is true but there is no EOS id");
+        return new SentencePieceBpe(tokens, scores, types, bos, eos, options);
     }
 
     private static Integer parseByteToken(String piece) {
@@ -92,17 +137,24 @@ public final class SentencePieceBpe implements Tokenizer {
 
     @Override
     public int[] encode(String text, boolean addBos) {
-        int[] tokens = new int[text.length() * 4 + 2]; // worst case: every UTF-8 byte a token, plus prefix
+        int[] tokens = new int[text.length() * 4 + 4]; // worst case: every UTF-8 byte a token, plus prefix, BOS, EOS
         int n = 0;
-        if (!text.isEmpty()) {
-            n = appendPiece(SPACE + text.replace(" ", SPACE), tokens, n);
+        if (addBos && options.addBos()) tokens[n++] = bos;
+        boolean afterSpecial = true; // the text's start counts as following a special token
+        for (SpecialTokenMatcher.Fragment f : specials.split(text)) {
+            if (f.token() >= 0) {
+                tokens[n++] = f.token();
+                afterSpecial = true;
+                continue;
+            }
+            String raw = (options.addSpacePrefix() && afterSpecial ? " " : "") + f.text();
+            int start = n;
+            n = appendPiece(raw.replace(" ", SPACE), tokens, n);
+            n = start + merge(tokens, start, n - start);
+            afterSpecial = false;
         }
-        n = merge(tokens, n);
-        int offset = addBos ? 1 : 0;
-        int[] out = new int[n + offset];
-        if (addBos) out[0] = bos;
-        System.arraycopy(tokens, 0, out, offset, n);
-        return out;
+        if (addBos && options.addEos()) tokens[n++] = eos;
+        return java.util.Arrays.copyOf(tokens, n);
     }
 
     /** One token per code point, or its UTF-8 bytes as byte tokens when the code point is no piece. */
@@ -125,12 +177,12 @@ public final class SentencePieceBpe implements Tokenizer {
         return n;
     }
 
-    /** Greedy BPE: merge the best-scoring adjacent pair until none is a piece. */
-    private int merge(int[] tokens, int n) {
+    /** Greedy BPE over tokens[from, from + n): merge the best-scoring adjacent pair until none is a piece; returns the new count. */
+    private int merge(int[] tokens, int from, int n) {
         while (true) {
             float bestScore = Float.NEGATIVE_INFINITY;
             int bestId = -1, bestAt = -1;
-            for (int i = 0; i + 1 < n; i++) {
+            for (int i = from; i + 1 < from + n; i++) {
                 Integer id = ids.get(pieces[tokens[i]] + pieces[tokens[i + 1]]);
                 if (id != null && scores[id] > bestScore) {
                     bestScore = scores[id];
@@ -140,7 +192,7 @@ public final class SentencePieceBpe implements Tokenizer {
             }
             if (bestAt < 0) return n;
             tokens[bestAt] = bestId;
-            System.arraycopy(tokens, bestAt + 2, tokens, bestAt + 1, n - bestAt - 2);
+            System.arraycopy(tokens, bestAt + 2, tokens, bestAt + 1, from + n - bestAt - 2);
             n--;
         }
     }
@@ -149,7 +201,8 @@ public final class SentencePieceBpe implements Tokenizer {
     public byte[] decode(int previous, int id) {
         if (id < 0 || id >= pieces.length) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary of " + pieces.length);
         byte[] b = bytes[id];
-        if (previous == bos && b.length > 0 && b[0] == ' ' && !isByteToken(id)) {
+        boolean afterSpecial = previous == bos || (previous >= 0 && previous < pieces.length && control[previous]);
+        if (options.addSpacePrefix() && afterSpecial && b.length > 0 && b[0] == ' ' && !isByteToken(id)) {
             return java.util.Arrays.copyOfRange(b, 1, b.length);
         }
         return b;
@@ -167,4 +220,11 @@ public final class SentencePieceBpe implements Tokenizer {
 
     @Override
     public int eos() { return eos; }
+
+    @Override
+    public java.util.Set<Integer> endOfGeneration() { return endOfGeneration; }
+
+    /** The piece of {@code id} as the vocabulary writes it (U+2581 for spaces). */
+    @Override
+    public String tokenText(int id) { return id >= 0 && id < pieces.length ? pieces[id] : null; }
 }

@@ -1,5 +1,7 @@
 package io.transfuse.tokenizer;
 
+import java.util.Set;
+
 /** Text to token ids and back. Implementations are immutable and thread-safe. */
 public interface Tokenizer {
     /**
@@ -23,4 +25,17 @@ public interface Tokenizer {
 
     /** End-of-sequence id, or -1 when none is known. */
     int eos();
+
+    /** The vocabulary's text for {@code id} ("&lt;s&gt;", "▁the", "Ġthe"), or null when unknown. */
+    default String tokenText(int id) {
+        return null;
+    }
+
+    /**
+     * The ids that end generation: {@link #eos()} and the end-of-turn tokens the model's files name
+     * or its vocabulary has ({@link EndOfGeneration}). Generation stops at any of them.
+     */
+    default Set<Integer> endOfGeneration() {
+        return eos() >= 0 ? Set.of(eos()) : Set.of();
+    }
 }

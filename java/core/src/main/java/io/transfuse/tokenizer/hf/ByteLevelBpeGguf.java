@@ -26,19 +26,20 @@ import java.util.Map;
  *     the byte alphabet); control ones are special (skipped when decoding skips specials, no bytes
  *     from {@code decode(previous, id)}), user-defined ones are not. They are left out of the BPE
  *     vocabulary. Every other type (normal, unused padding, ...) is a BPE vocabulary entry.
- * <li>{@code tokenizer.ggml.pre} picks the pre-tokenizer, spelled as Hugging Face's files for
- *     those models spell it (absent means "gpt2", as in GGUF files older than the key):
+ * <li>{@code tokenizer.ggml.pre} picks the pre-tokenizer by llama.cpp's names for it ({@link #PRE_TOKENIZERS}):
  *     <ul>
- *     <li>"gpt2", "gpt-2" (what llama.cpp's converter writes for GPT-2): ByteLevel with the GPT-2 regex.
- *     <li>"llama-bpe", "llama3", "llama-v3" (Llama 3): Split on the Llama 3 regex (digits in runs of
+ *     <li>absent or "default": llama.cpp's fallback, four regexes in turn (punctuation runs, the
+ *         GPT-2 pattern, digit runs, groups of three digits), then ByteLevel without regex.
+ *     <li>"gpt-2" (what llama.cpp's converter writes for GPT-2), "gpt2", "phi-2", "roberta-bpe": ByteLevel with the GPT-2 regex.
+ *     <li>"llama-bpe", "llama3", "llama-v3", "falcon3", "pixtral" (Llama 3): Split on the Llama 3 regex (digits in runs of
  *         up to three, case-insensitive contractions), ByteLevel without regex; {@code ignore_merges}
  *         (a word that is itself a token is taken whole); BOS added by default.
- *     <li>"qwen2": the Qwen2 regex (single digits) the same way, after an NFC normaliser (Hugging
+ *     <li>"qwen2", "deepseek-r1-qwen": the Qwen2 regex (single digits) the same way, after an NFC normaliser (Hugging
  *         Face's Qwen2 file has one; llama.cpp does not normalise, so the two differ on text that is
  *         not in NFC).
  *     <li>"smollm": every digit split off, then ByteLevel with the GPT-2 regex.
  *     </ul>
- *     Any other value is an error naming it and these.
+ *     Any other value is an error naming it and these, as llama.cpp refuses a name it does not know.
  * <li>{@code tokenizer.ggml.bos_token_id}, {@code eos_token_id}: {@link HfTokenizer#bos()} and
  *     {@link HfTokenizer#eos()} (-1 when absent). {@code tokenizer.ggml.add_bos_token} and
  *     {@code add_eos_token} (defaults as llama.cpp has them: BOS for the Llama 3 pre-tokenizer only,
@@ -52,16 +53,29 @@ import java.util.Map;
 public final class ByteLevelBpeGguf {
     private static final int CONTROL = 3, USER_DEFINED = 4;
 
-    /** The tokenizer.ggml.pre values understood, in the order error messages list them. */
-    public static final List<String> PRE_TOKENIZERS = List.of("gpt2", "gpt-2", "llama-bpe", "llama3", "llama-v3", "qwen2", "smollm");
+    /**
+     * The tokenizer.ggml.pre values understood, in the order error messages list them: the names
+     * llama.cpp (v0.5.0 of node-llama-cpp's bundled source, llama-vocab.cpp) maps to the GPT-2,
+     * Llama 3, Qwen2, SmolLM and default pre-tokenizers, and "gpt2" for files this project wrote
+     * before it followed llama.cpp's spelling.
+     */
+    public static final List<String> PRE_TOKENIZERS = List.of("default", "gpt2", "gpt-2", "phi-2", "roberta-bpe", "llama-bpe", "llama3",
+            "llama-v3", "falcon3", "pixtral", "qwen2", "deepseek-r1-qwen", "smollm");
 
     private static final String LLAMA3_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}"
             + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
     private static final String QWEN2_REGEX = "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}"
             + "| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
+    /**
+     * llama.cpp's pre-tokenizer for a BPE vocabulary without tokenizer.ggml.pre (or "default"): four
+     * regexes applied in turn, each splitting every piece into its matches and the text between.
+     */
+    private static final List<String> DEFAULT_REGEXES = List.of("[\\p{P}\\$\\+<=>\\^~\\|]+",
+            "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)", "\\p{N}+", "[0-9][0-9][0-9]");
+
     private enum Pre {
-        GPT2(false, false), LLAMA3(true, true), QWEN2(false, false), SMOLLM(false, false);
+        DEFAULT(false, false), GPT2(false, false), LLAMA3(true, true), QWEN2(false, false), SMOLLM(false, false);
 
         final boolean ignoreMerges;
         final boolean addBos;
@@ -73,9 +87,10 @@ public final class ByteLevelBpeGguf {
 
         static Pre of(String name) {
             return switch (name) {
-                case "gpt2", "gpt-2" -> GPT2;
-                case "llama-bpe", "llama3", "llama-v3" -> LLAMA3;
-                case "qwen2" -> QWEN2;
+                case "default" -> DEFAULT;
+                case "gpt2", "gpt-2", "phi-2", "roberta-bpe" -> GPT2;
+                case "llama-bpe", "llama3", "llama-v3", "falcon3", "pixtral" -> LLAMA3;
+                case "qwen2", "deepseek-r1-qwen" -> QWEN2;
                 case "smollm" -> SMOLLM;
                 default -> null;
             };
@@ -93,7 +108,8 @@ public final class ByteLevelBpeGguf {
         String where = gguf.path().toString();
         String model = gguf.require("tokenizer.ggml.model", String.class);
         if (!model.equals("gpt2")) throw new ModelFormatException(where + ": tokenizer.ggml.model '" + model + "' is not byte-level BPE (gpt2)");
-        String preName = gguf.optional("tokenizer.ggml.pre", String.class, "gpt2");
+        // No tokenizer.ggml.pre: llama.cpp falls back to its default pre-tokenizer (warning that quality may suffer); so do we.
+        String preName = gguf.optional("tokenizer.ggml.pre", String.class, "default");
         Pre pre = Pre.of(preName);
         if (pre == null) {
             throw new ModelFormatException(where + ": tokenizer.ggml.pre '" + preName + "' is not supported (supported: "
@@ -160,7 +176,7 @@ public final class ByteLevelBpeGguf {
         bpe.putNull("unk_token");
         bpe.put("continuing_subword_prefix", "").put("end_of_word_suffix", "").put("fuse_unk", false).put("byte_fallback", false)
                 .put("ignore_merges", pre.ignoreMerges);
-        return HfTokenizer.assemble(new TokenizerJson.Parsed(root, vocab, merges), where, new HfTokenizer.Fixed(bos, eos, n));
+        return HfTokenizer.assemble(new TokenizerJson.Parsed(root, vocab, merges), where, new HfTokenizer.Fixed(bos, eos, n, io.transfuse.tokenizer.EndOfGeneration.ggufIds(gguf, n)));
     }
 
     private static int specialId(GgufFile gguf, String key, int n) {
@@ -173,6 +189,17 @@ public final class ByteLevelBpeGguf {
     private static ObjectNode preTokenizer(ObjectMapper json, Pre pre) {
         return switch (pre) {
             case GPT2 -> byteLevel(json, true);
+            case DEFAULT -> {
+                ObjectNode seq = json.createObjectNode().put("type", "Sequence");
+                ArrayNode list = seq.putArray("pretokenizers");
+                for (String regex : DEFAULT_REGEXES) {
+                    ObjectNode split = list.addObject().put("type", "Split");
+                    split.putObject("pattern").put("Regex", regex);
+                    split.put("behavior", "Isolated").put("invert", false);
+                }
+                list.add(byteLevel(json, false));
+                yield seq;
+            }
             case SMOLLM -> {
                 ObjectNode seq = json.createObjectNode().put("type", "Sequence");
                 ArrayNode list = seq.putArray("pretokenizers");

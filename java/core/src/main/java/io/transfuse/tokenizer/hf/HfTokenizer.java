@@ -41,18 +41,21 @@ public final class HfTokenizer implements Tokenizer {
     private final int vocabularySize;
     private final int bos;
     private final int eos;
+    private final java.util.Set<Integer> endOfGeneration;
 
     /**
      * What a tokenizer assembled in memory knows for certain (a GGUF file states them): the
-     * special ids (-1: none) and the vocabulary size (the model's embedding rows).
+     * special ids (-1: none), the vocabulary size (the model's embedding rows) and the ids that
+     * end generation besides EOS (EOT, EOM, ...).
      */
-    record Fixed(int bos, int eos, int vocabularySize) {}
+    record Fixed(int bos, int eos, int vocabularySize, List<Integer> endOfGeneration) {}
 
     private HfTokenizer(TokenizerJson.Parsed parsed, String source, JsonNode config) {
-        this(parsed, source, config, null);
+        this(parsed, source, config, null, List.of());
     }
 
-    private HfTokenizer(TokenizerJson.Parsed parsed, String source, JsonNode config, Fixed fixed) {
+    /** {@code moreEndOfGeneration}: ids generation_config.json names as eos_token_id. */
+    private HfTokenizer(TokenizerJson.Parsed parsed, String source, JsonNode config, Fixed fixed, List<Integer> moreEndOfGeneration) {
         JsonNode root = parsed.root();
         Spec spec = new Spec(root, source, "tokenizer");
         this.normalizer = Normalizer.fromSpec(spec.child("normalizer"));
@@ -70,15 +73,20 @@ public final class HfTokenizer implements Tokenizer {
         this.modelMaxLength = Math.max(0, maxLength);
         int size = model.size();
         for (AddedVocabulary.Token t : added.tokens()) size = Math.max(size, t.id() + 1);
+        List<Integer> extraEog = new ArrayList<>(moreEndOfGeneration);
         if (fixed != null) {
             this.vocabularySize = Math.max(size, fixed.vocabularySize());
             this.bos = fixed.bos();
             this.eos = fixed.eos();
-            return;
+            extraEog.addAll(fixed.endOfGeneration());
+        } else {
+            this.vocabularySize = size;
+            this.bos = specialId(config, "bos_token", firstTemplateToken(), "<s>", "<|begin_of_text|>", "<bos>", "[CLS]");
+            this.eos = specialId(config, "eos_token", -1, "</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "[SEP]");
         }
-        this.vocabularySize = size;
-        this.bos = specialId(config, "bos_token", firstTemplateToken(), "<s>", "<|begin_of_text|>", "<bos>", "[CLS]");
-        this.eos = specialId(config, "eos_token", -1, "</s>", "<|endoftext|>", "<|end_of_text|>", "<eos>", "[SEP]");
+        List<Integer> addedIds = new ArrayList<>();
+        for (AddedVocabulary.Token t : added.tokens()) addedIds.add(t.id());
+        this.endOfGeneration = io.transfuse.tokenizer.EndOfGeneration.of(eos, extraEog, addedIds, this::idToToken);
     }
 
     /**
@@ -87,7 +95,7 @@ public final class HfTokenizer implements Tokenizer {
      * guessed from token names. {@code source} names it in error messages.
      */
     static HfTokenizer assemble(TokenizerJson.Parsed parsed, String source, Fixed fixed) {
-        return new HfTokenizer(parsed, source, null, fixed);
+        return new HfTokenizer(parsed, source, null, fixed, List.of());
     }
 
     /**
@@ -122,7 +130,20 @@ public final class HfTokenizer implements Tokenizer {
         }
         Path configFile = tokenizerJson.resolveSibling("tokenizer_config.json");
         JsonNode config = Files.isRegularFile(configFile) ? Json.read(configFile) : null;
-        return new HfTokenizer(parsed, tokenizerJson.toString(), config);
+        return new HfTokenizer(parsed, tokenizerJson.toString(), config, null, generationConfigEos(tokenizerJson.resolveSibling("generation_config.json")));
+    }
+
+    /**
+     * The eos_token_id of a generation_config.json (an id or a list: Llama 3 instruct lists
+     * &lt;|end_of_text|&gt;, &lt;|eom_id|&gt; and &lt;|eot_id|&gt;), or none when there is no such file.
+     */
+    private static List<Integer> generationConfigEos(Path file) {
+        if (!Files.isRegularFile(file)) return List.of();
+        JsonNode eos = Json.read(file).get("eos_token_id");
+        List<Integer> ids = new ArrayList<>();
+        if (eos != null && eos.isIntegralNumber()) ids.add(eos.intValue());
+        else if (eos != null && eos.isArray()) for (JsonNode id : eos) if (id.isIntegralNumber()) ids.add(id.intValue());
+        return ids;
     }
 
     /** Reads tokenizer.json from a stream; {@code source} names it in error messages. */
@@ -207,6 +228,11 @@ public final class HfTokenizer implements Tokenizer {
         return t != null ? t.content() : model.idToToken(id);
     }
 
+    @Override
+    public String tokenText(int id) {
+        return idToToken(id);
+    }
+
     /** The id of a vocabulary entry or added token, or -1. */
     public int tokenToId(String token) {
         AddedVocabulary.Token t = added.byContent(token);
@@ -268,6 +294,11 @@ public final class HfTokenizer implements Tokenizer {
     @Override
     public int eos() {
         return eos;
+    }
+
+    @Override
+    public java.util.Set<Integer> endOfGeneration() {
+        return endOfGeneration;
     }
 
     private int firstTemplateToken() {

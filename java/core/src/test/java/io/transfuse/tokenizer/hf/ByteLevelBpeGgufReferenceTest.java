@@ -67,7 +67,11 @@ class ByteLevelBpeGgufReferenceTest {
                 "<tool_call>{\"name\": \"f\", \"arguments\": {}}</tool_call><think>\n\n</think>",
                 "   \n\n\t  \u00a0 x  \r\n  y\n \n",
                 "🙂🙃 👩🏽‍💻 家族 ｶﾀｶﾅ Ελληνικά עברית العربية ไทย हिन्दी",
-                "a<|endoftext|>b <|endoftext|> <|endoftext|><|endoftext|>"));
+                "a<|endoftext|>b <|endoftext|> <|endoftext|><|endoftext|>",
+                "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi!<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n",
+                "x<|eot_id|>y <|reserved_special_token_5|>z<|eom_id|>",
+                "CamelCaseIdentifiers and snake_case_names; i++; x+=1; a->b; 'quoted' \"double\" `tick` ~!@#$%^&*()",
+                "DON'T we'RE they'VE it'S I'M you'LL he'D 'tis o'clock rock'n'roll"));
         return texts;
     }
 
@@ -89,7 +93,15 @@ class ByteLevelBpeGgufReferenceTest {
         cases.add(new Case("gpt2", Fixtures.GPT2, null, with(gpt2Ids, "tokenizer.ggml.pre", "gpt2"), 0, GPT2_EOT, GPT2_EOT));
         // What llama.cpp's converter writes for GPT-2, and files older than tokenizer.ggml.pre.
         cases.add(new Case("gpt-2", Fixtures.GPT2, null, with(gpt2Ids, "tokenizer.ggml.pre", "gpt-2"), 0, GPT2_EOT, GPT2_EOT));
-        cases.add(new Case("gpt2-no-pre", Fixtures.GPT2, null, gpt2Ids, 0, GPT2_EOT, GPT2_EOT));
+        // No tokenizer.ggml.pre: llama.cpp's default pre-tokenizer, its four regexes as Isolated splits in the reference.
+        cases.add(new Case("no-pre-default", Fixtures.GPT2, root -> root.set("pre_tokenizer", json("{\"type\":\"Sequence\",\"pretokenizers\":["
+                + "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[\\\\p{P}\\\\$\\\\+<=>\\\\^~\\\\|]+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+                + "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"'s|'t|'re|'ve|'m|'ll|'d| ?\\\\p{L}+| ?\\\\p{N}+| ?[^\\\\s\\\\p{L}\\\\p{N}]+|\\\\s+(?!\\\\S)\"},"
+                + "\"behavior\":\"Isolated\",\"invert\":false},"
+                + "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"\\\\p{N}+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+                + "{\"type\":\"Split\",\"pattern\":{\"Regex\":\"[0-9][0-9][0-9]\"},\"behavior\":\"Isolated\",\"invert\":false},"
+                + "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"trim_offsets\":true,\"use_regex\":false}]}")),
+                gpt2Ids, 0, GPT2_EOT, GPT2_EOT));
         cases.add(new Case("llama-bpe", Fixtures.GPT2, root -> {
             // Llama 3's tokenizer.json: Split on its regex + ByteLevel without regex, ignore_merges, "<|begin_of_text|> $A".
             root.set("pre_tokenizer", json("{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
@@ -121,6 +133,16 @@ class ByteLevelBpeGgufReferenceTest {
         // Qwen3 as llama.cpp converts it: pre "qwen2", bos <|endoftext|> (not added), eos <|im_end|>, padded to 151936.
         cases.add(new Case("qwen3", Fixtures.QWEN3, null, Map.of("tokenizer.ggml.pre", "qwen2", "tokenizer.ggml.bos_token_id", 151643,
                 "tokenizer.ggml.eos_token_id", 151645, "tokenizer.ggml.add_bos_token", false), 151936, 151643, 151645));
+        // Llama 3's real vocabulary (128000 tokens, 280147 merges, 256 special tokens) as llama.cpp converts it:
+        // pre "llama-bpe", BOS <|begin_of_text|> added. The npm copy of tokenizer.json predates the BOS
+        // template Meta's current file has; the reference gets that template (what add_bos_token says).
+        cases.add(new Case("llama3", Fixtures.LLAMA3, root -> root.set("post_processor", json("{\"type\":\"Sequence\",\"processors\":["
+                + "{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"trim_offsets\":false,\"use_regex\":true},"
+                + "{\"type\":\"TemplateProcessing\",\"single\":[{\"SpecialToken\":{\"id\":\"<|begin_of_text|>\",\"type_id\":0}},"
+                + "{\"Sequence\":{\"id\":\"A\",\"type_id\":0}}],\"pair\":[],\"special_tokens\":{\"<|begin_of_text|>\":"
+                + "{\"id\":\"<|begin_of_text|>\",\"ids\":[128000],\"tokens\":[\"<|begin_of_text|>\"]}}}]}")),
+                Map.of("tokenizer.ggml.pre", "llama-bpe", "tokenizer.ggml.bos_token_id", 128000, "tokenizer.ggml.eos_token_id", 128001),
+                0, 128000, 128001));
         return cases.stream().map(Arguments::of);
     }
 
@@ -212,6 +234,36 @@ class ByteLevelBpeGgufReferenceTest {
             }
             assertTrue(tokensSeen > 10 * TEXTS.size(), "the texts should produce tokens: " + tokensSeen);
             assertTrue(specialSeen > 10, "the texts should hit special tokens: " + specialSeen);
+        }
+    }
+
+    /** The end-of-generation sets llama.cpp derives for Llama 3 and Qwen3 vocabularies (token texts and the file's EOS). */
+    @org.junit.jupiter.api.Test
+    void endOfGenerationAsLlamaCpp() throws Exception {
+        record Eog(String resource, Map<String, Object> gguf, int padTo, List<String> expected) {}
+        for (Eog e : List.of(
+                new Eog(Fixtures.LLAMA3, Map.of("tokenizer.ggml.pre", "llama-bpe", "tokenizer.ggml.bos_token_id", 128000,
+                        "tokenizer.ggml.eos_token_id", 128001), 0, List.of("<|end_of_text|>", "<|eot_id|>")), // Llama 3.0 has no <|eom_id|> yet
+                new Eog(Fixtures.QWEN3, Map.of("tokenizer.ggml.pre", "qwen2", "tokenizer.ggml.bos_token_id", 151643,
+                        "tokenizer.ggml.eos_token_id", 151645, "tokenizer.ggml.add_bos_token", false), 151936,
+                        List.of("<|endoftext|>", "<|im_end|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>")))) {
+            Path json = Fixtures.write(dir.resolve("eog-" + e.resource), e.resource, null);
+            Path ggufFile = dir.resolve("eog-" + e.resource).resolve("vocab.gguf");
+            writeGguf(ggufFile, Fixtures.MAPPER.readTree(json.toFile()), e.padTo, e.gguf);
+            try (TrackedArena arena = new TrackedArena("test")) {
+                HfTokenizer t = (HfTokenizer) GgufTokenizers.load(GgufFile.open(ggufFile, arena));
+                java.util.Set<Integer> expected = new java.util.TreeSet<>();
+                for (String text : e.expected) expected.add(t.tokenToId(text));
+                assertEquals(expected, new java.util.TreeSet<>(t.endOfGeneration()), e.resource);
+            }
+        }
+        // A file's own EOT id counts even when its text is not one llama.cpp knows.
+        Path json = Fixtures.write(dir.resolve("eog-gpt2"), Fixtures.GPT2, null);
+        Path ggufFile = dir.resolve("eog-gpt2").resolve("vocab.gguf");
+        writeGguf(ggufFile, Fixtures.MAPPER.readTree(json.toFile()), 0, Map.of("tokenizer.ggml.eos_token_id", GPT2_EOT,
+                "tokenizer.ggml.eot_token_id", 13));
+        try (TrackedArena arena = new TrackedArena("test")) {
+            assertEquals(java.util.Set.of(13, GPT2_EOT), GgufTokenizers.load(GgufFile.open(ggufFile, arena)).endOfGeneration());
         }
     }
 }

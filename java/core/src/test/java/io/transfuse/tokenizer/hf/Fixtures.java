@@ -23,6 +23,8 @@ final class Fixtures {
     static final String LLAMA2 = "llama2-tokenizer.json.gz";
     static final String QWEN3 = "qwen3-tokenizer.json.gz";
     static final String GPT2 = "gpt2-tokenizer.json.gz";
+    static final String LLAMA3 = "llama3-tokenizer.json.gz";
+    static final String GEMMA3 = "gemma3-tokenizer.json.gz";
 
     private Fixtures() {}
 
