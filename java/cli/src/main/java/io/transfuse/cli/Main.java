@@ -10,7 +10,7 @@ import java.io.PrintWriter;
 @Command(name = "transfuse", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Runs transformer-family models on the CPU (and, later, NVIDIA GPUs).",
         subcommands = {GenerateCommand.class, EmbedCommand.class, ClassifyCommand.class, ConvertCommand.class,
-                MakeModelCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                MakeModelCommand.class, QuantizeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
