@@ -206,6 +206,32 @@ static void ops() {
     tf_cpu_set_isa(tf_cpu_best_isa());
 }
 
+/* The ggml block types of kquant.inc (and Q8_0 beside them), same shape as matmul() below: blocks of
+ * hashed bytes with small f16 scales (the values do not matter for timing, denormals would). */
+static void kquant_shapes(int in, int out, const std::vector<float>& x, std::vector<float>& y) {
+    struct T { int type; const char* name; int elems, bytes, d0, d1; };
+    const T types[] = {{TF_CPU_Q8_0, "Q8_0", 32, 34, 0, 0},   {TF_CPU_Q4_1, "Q4_1", 32, 20, 0, 2},
+                       {TF_CPU_Q5_0, "Q5_0", 32, 22, 0, 0},   {TF_CPU_Q4_K, "Q4_K", 256, 144, 0, 2},
+                       {TF_CPU_Q5_K, "Q5_K", 256, 176, 0, 2}, {TF_CPU_Q6_K, "Q6_K", 256, 210, 208, 208}};
+    tf_cpu_set_isa(tf_cpu_best_isa());
+    for (const T& t : types) {
+        const size_t blocks = (size_t)out * in / t.elems;
+        std::vector<unsigned char> w(blocks * t.bytes);
+        for (size_t i = 0; i < w.size(); i++) w[i] = (unsigned char)((i * 2654435761u) >> 13);
+        for (size_t b = 0; b < blocks; b++) {
+            const unsigned short d = 0x2000;
+            memcpy(&w[b * t.bytes + t.d0], &d, 2);
+            memcpy(&w[b * t.bytes + t.d1], &d, 2);
+        }
+        for (int tokens : {1, 128}) {
+            double dt = best_time(tokens == 1 ? 200 : 5,
+                                  [&] { tf_cpu_matmul(y.data(), x.data(), w.data(), t.type, tokens, in, out); });
+            printf("best     %-5s tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n", t.name, tokens, dt * 1e6,
+                   2.0 * tokens * in * out / dt / 1e9, w.size() / dt / 1e9);
+        }
+    }
+}
+
 static void matmul() {
     /* TRANSFUSE_BENCH_OUT=32000: a matrix far larger than the caches (the classifier's shape) */
     const int in = 768, out = getenv("TRANSFUSE_BENCH_OUT") ? atoi(getenv("TRANSFUSE_BENCH_OUT")) : 2048;
@@ -233,6 +259,7 @@ static void matmul() {
             }
         }
     }
+    kquant_shapes(in, out, x, y);
     encoder_shapes();
 }
 

@@ -35,7 +35,8 @@
 #include "transfuse.h"
 
 /* GGML type ids (io.transfuse.tensor.DType). */
-enum { TF_F32 = 0, TF_F16 = 1, TF_Q4_0 = 2, TF_Q8_0 = 8, TF_BF16 = 30 };
+enum { TF_F32 = 0, TF_F16 = 1, TF_Q4_0 = 2, TF_Q4_1 = 3, TF_Q5_0 = 6, TF_Q5_1 = 7, TF_Q8_0 = 8, TF_Q4_K = 12,
+       TF_Q5_K = 13, TF_Q6_K = 14, TF_BF16 = 30 };
 /* F32 weights in column panels of TF_PANEL (transfuse.h: TF_CPU_F32_PANELS, TF_CPU_PANEL). */
 enum { TF_F32_PANELS = 200, TF_PANEL = 32 };
 
@@ -55,6 +56,30 @@ static inline void tf_pack_panels(float* dst, const float* w, int in_dim, int ou
 
 /* Elements per block and bytes per block of the quantised GGML types. */
 enum { TF_QK = 32, TF_Q8_0_BYTES = 34, TF_Q4_0_BYTES = 18 };
+/* The other ggml block types (layouts in quant_blocks.h): blocks of 32 (Q4_1, Q5_0, Q5_1) and the
+ * K-quants' super-blocks of TF_QK_K = 256 elements. */
+enum { TF_Q4_1_BYTES = 20, TF_Q5_0_BYTES = 22, TF_Q5_1_BYTES = 24 };
+enum { TF_QK_K = 256, TF_Q4_K_BYTES = 144, TF_Q5_K_BYTES = 176, TF_Q6_K_BYTES = 210 };
+
+/* 1 for the types the matmul reads through the K-quant path (kquant.inc). */
+static inline int tf_is_kq_type(int type) {
+    return type == TF_Q4_1 || type == TF_Q5_0 || type == TF_Q5_1 || type == TF_Q4_K || type == TF_Q5_K ||
+           type == TF_Q6_K;
+}
+
+/* Elements per block and bytes per block of a kq type (tf_is_kq_type). */
+static inline int tf_kq_block_elems(int type) { return type == TF_Q4_K || type == TF_Q5_K || type == TF_Q6_K ? (int)TF_QK_K : (int)TF_QK; }
+static inline int tf_kq_block_bytes(int type) {
+    switch (type) {
+        case TF_Q4_1: return TF_Q4_1_BYTES;
+        case TF_Q5_0: return TF_Q5_0_BYTES;
+        case TF_Q5_1: return TF_Q5_1_BYTES;
+        case TF_Q4_K: return TF_Q4_K_BYTES;
+        case TF_Q5_K: return TF_Q5_K_BYTES;
+        case TF_Q6_K: return TF_Q6_K_BYTES;
+        default: return -1;
+    }
+}
 
 /* Largest head_dim the attention kernels accept (their accumulators live on the stack). */
 enum { TF_MAX_HEAD_DIM = TF_CPU_MAX_HEAD_DIM };
@@ -234,7 +259,7 @@ struct alignas(64) tf_tile_config {
     uint8_t rows[16];
 };
 
-/* Bytes of one row of `n` elements of GGML type `type` (n % 32 == 0 for quantised types). */
+/* Bytes of one row of `n` elements of GGML type `type` (n a multiple of the type's block size). */
 static inline long tf_row_bytes(int type, long n) {
     switch (type) {
         case TF_F32: return n * 4;
@@ -242,7 +267,9 @@ static inline long tf_row_bytes(int type, long n) {
         case TF_BF16: return n * 2;
         case TF_Q8_0: return n / TF_QK * TF_Q8_0_BYTES;
         case TF_Q4_0: return n / TF_QK * TF_Q4_0_BYTES;
-        default: return -1;
+        default:
+            if (tf_is_kq_type(type)) return n / tf_kq_block_elems(type) * tf_kq_block_bytes(type);
+            return -1;
     }
 }
 

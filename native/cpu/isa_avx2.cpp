@@ -111,6 +111,25 @@ struct V {
         __m256i i = _mm256_sub_epi32(_mm256_cvtepu8_epi32(b), _mm256_set1_epi32(8));
         return _mm256_mul_ps(_mm256_cvtepi32_ps(i), d);
     }
+    /* K-quant dot (kquant.inc): acc + dD * sum_g sc[g] sum_{i in g} q[i] x[i] - dM * sum_g mn[g] bsum[g], the
+     * 16 groups g of 16 elements spread over the lanes (reduced once per row, not per super-block).
+     * vpmaddubsw pairs unsigned q (<= 63) with signed x (|x| <= 127): |pair| <= 16002, no saturation;
+     * vpmaddwd then weighs each pair by its group's scale (low 128 bits group 2c, high 2c + 1). */
+    static inline f kdot(const uint8_t* q, const int8_t* x, const int16_t* sc, const int16_t* mn, const int16_t* bsum,
+                         float dD, float dM, f acc) {
+        __m256i ia = _mm256_setzero_si256();
+#pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            const __m256i p = _mm256_maddubs_epi16(_mm256_load_si256((const __m256i*)(q + 32 * c)),
+                                                   _mm256_load_si256((const __m256i*)(x + 32 * c)));
+            const __m256i s = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(sc[2 * c])),
+                                                      _mm_set1_epi16(sc[2 * c + 1]), 1);
+            ia = _mm256_add_epi32(ia, _mm256_madd_epi16(p, s));
+        }
+        const __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)mn), _mm256_loadu_si256((const __m256i*)bsum));
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(dD), _mm256_cvtepi32_ps(ia), acc);
+        return _mm256_fnmadd_ps(_mm256_set1_ps(dM), _mm256_cvtepi32_ps(ms), acc);
+    }
 };
 constexpr int RB = 2, TB = 4;
 constexpr int QRB = 2, QTB = 4;

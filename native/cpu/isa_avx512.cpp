@@ -147,6 +147,31 @@ struct V {
         __m512i i = _mm512_sub_epi32(_mm512_cvtepu8_epi32(b), _mm512_set1_epi32(8));
         return _mm512_mul_ps(_mm512_cvtepi32_ps(i), d);
     }
+    /* K-quant dot (kquant.inc): acc + dD * sum_g sc[g] sum_{i in g} q[i] x[i] - dM * sum_g mn[g] bsum[g], the
+     * 16 groups g of 16 elements spread over the lanes (reduced once per row, not per super-block).
+     * vpmaddubsw pairs unsigned q (<= 63) with signed x (|x| <= 127): |pair| <= 16002, no saturation;
+     * each 128-bit lane is one group, weighed by its scale (vpermw spreads 4 scales over the lanes) in
+     * vpmaddwd, or with VNNI in vpdpwssd (multiply, add pairs and accumulate in one instruction). */
+    static inline f kdot(const uint8_t* q, const int8_t* x, const int16_t* sc, const int16_t* mn, const int16_t* bsum,
+                         float dD, float dM, f acc) {
+        const __m512i idx0 = _mm512_set_epi16(3, 3, 3, 3, 3, 3, 3, 3, 2, 2, 2, 2, 2, 2, 2, 2,
+                                              1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0);
+        const __m512i scv = _mm512_castsi256_si512(_mm256_loadu_si256((const __m256i*)sc));
+        __m512i ia = _mm512_setzero_si512();
+#pragma GCC unroll 4
+        for (int c = 0; c < 4; c++) {
+            const __m512i p = _mm512_maddubs_epi16(_mm512_load_si512(q + 64 * c), _mm512_load_si512(x + 64 * c));
+            const __m512i s = _mm512_permutexvar_epi16(_mm512_add_epi16(idx0, _mm512_set1_epi16((short)(4 * c))), scv);
+#ifdef TF_VNNI
+            ia = _mm512_dpwssd_epi32(ia, p, s);
+#else
+            ia = _mm512_add_epi32(ia, _mm512_madd_epi16(p, s));
+#endif
+        }
+        const __m256i ms = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i*)mn), _mm256_loadu_si256((const __m256i*)bsum));
+        acc = _mm512_fmadd_ps(_mm512_set1_ps(dD), _mm512_cvtepi32_ps(ia), acc);
+        return _mm512_fnmadd_ps(_mm512_set1_ps(dM), _mm512_cvtepi32_ps(_mm512_castsi256_si512(ms)), acc);
+    }
 };
 constexpr int RB = 4, TB = 4;
 constexpr int QRB = 4, QTB = 4;

@@ -108,6 +108,19 @@ struct V {
         b = _mm_sub_epi32(b, _mm_set1_epi32(8));
         return _mm_mul_ps(_mm_cvtepi32_ps(b), d);
     }
+    /* K-quant dot (kquant.inc): acc + dD * sum_g sc[g] sum_{i in g} q[i] x[i] - dM * sum_g mn[g] bsum[g]
+     * (the 16 groups g of 16 elements; scalar, added to lane 0). */
+    static inline f kdot(const uint8_t* q, const int8_t* x, const int16_t* sc, const int16_t* mn, const int16_t* bsum,
+                         float dD, float dM, f acc) {
+        int32_t is = 0, ms = 0;
+        for (int g = 0; g < 16; g++) {
+            int32_t s = 0;
+            for (int i = 0; i < 16; i++) s += (int32_t)q[16 * g + i] * x[16 * g + i];
+            is += s * sc[g];
+            ms += (int32_t)mn[g] * bsum[g];
+        }
+        return _mm_add_ps(acc, _mm_set_ss(dD * (float)is - dM * (float)ms));
+    }
 };
 constexpr int RB = 2, TB = 4;
 constexpr int QRB = 2, QTB = 4;

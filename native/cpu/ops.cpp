@@ -14,6 +14,7 @@
 
 #include "cpu_internal.h"
 #include "parallel.h"
+#include "quant_blocks.h"
 
 #define TF_API extern "C" __attribute__((visibility("default")))
 
@@ -117,7 +118,9 @@ void embed_row(float* out, const uint8_t* row, int type, int dim) {
                 }
             }
             break;
-        default: break;
+        default:
+            if (tf_is_kq_type(type)) tf_kq_dequant_row(out, row, type, dim);
+            break;
     }
 }
 

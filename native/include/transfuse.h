@@ -53,6 +53,15 @@ extern "C" {
 #define TF_CPU_Q4_0 2
 #define TF_CPU_Q8_0 8
 #define TF_CPU_BF16 30
+/* The other ggml block types, read in place by matmul and embedding (layouts: ggml-common.h, summarised
+ * in native/cpu/quant_blocks.h). Rows hold whole blocks: 32 elements for Q4_1/Q5_0/Q5_1, 256 for the
+ * K-quants. matmul quantises x to int8 per 256 elements (d = max|x|/127) for them. */
+#define TF_CPU_Q4_1 3
+#define TF_CPU_Q5_0 6
+#define TF_CPU_Q5_1 7
+#define TF_CPU_Q4_K 12
+#define TF_CPU_Q5_K 13
+#define TF_CPU_Q6_K 14
 /* F32 weights repacked by tf_cpu_pack_f32 into column panels (not a GGML type; only matmul reads it). */
 #define TF_CPU_F32_PANELS 200
 /* Output columns per panel of TF_CPU_F32_PANELS (the same for every instruction set). */

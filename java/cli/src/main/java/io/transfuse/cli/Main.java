@@ -8,9 +8,9 @@ import java.io.PrintWriter;
 
 /** The {@code transfuse} command. Errors print one line naming the fault and exit non-zero. */
 @Command(name = "transfuse", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
-        description = "Runs transformer-family models on the CPU (and, later, NVIDIA GPUs).",
+        description = "Runs transformer-family models on the CPU and on NVIDIA GPUs.",
         subcommands = {GenerateCommand.class, ChatCommand.class, InfoCommand.class, EmbedCommand.class, ClassifyCommand.class, ConvertCommand.class,
-                MakeModelCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
+                MakeModelCommand.class, QuantizeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     public static void main(String[] args) {
         System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));

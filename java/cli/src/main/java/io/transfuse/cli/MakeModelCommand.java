@@ -6,6 +6,7 @@ import io.transfuse.loader.RandomLlamaModel.Shape;
 import io.transfuse.loader.RandomMambaModel;
 import io.transfuse.loader.RandomVariantModel;
 import io.transfuse.loader.RandomVitModel;
+import io.transfuse.quantize.QuantPreset;
 import io.transfuse.tensor.DType;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -32,6 +33,7 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--preset", paramLabel = "NAME", defaultValue = "stories15M",
             description = "stories15M (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, context 256), "
                     + "stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, context 1024), "
+                    + "kquant-tiny (dim 256, 4 layers, 8 heads, 2 kv-heads, hidden 768, vocab 512, context 128), "
                     + "mamba-tiny, mamba-130m (Mamba-1 HF directories), gpt2-tiny (GPT-2: GGUF, or an HF directory with --format safetensors) "
                     + "vit-tiny (a ViT classifier HF directory), or a tiny model of a Llama-family architecture: "
                     + "llama3-tiny, mistral-tiny, qwen2-tiny, qwen3-tiny, gemma-tiny, gemma2-tiny, gemma3-tiny, phi3-tiny "
@@ -46,7 +48,7 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--vocab", paramLabel = "N", description = "Override the vocabulary size (>= 259).") Integer vocab;
     @Option(names = "--context", paramLabel = "N", description = "Override the context length.") Integer context;
 
-    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "f32", description = "f32, f16 or q8_0 (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "f32", description = "f32, f16, or a quantisation preset with llama.cpp's per-tensor choices: q8_0, q4_0, q4_k_m, q5_k_m, q6_k (default: ${DEFAULT-VALUE}).")
     String dtype;
 
     @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "gguf", description = "gguf (one file) or safetensors (a Hugging Face directory, f32/f16, no tokenizer) (default: ${DEFAULT-VALUE}).")
@@ -67,18 +69,17 @@ final class MakeModelCommand implements Callable<Integer> {
         int kv = kvHeads != null ? kvHeads : heads != null ? h : p.kvHeads();
         Shape s = new Shape(dim != null ? dim : p.dim(), layers != null ? layers : p.layers(), h, kv,
                 hidden != null ? hidden : p.hidden(), vocab != null ? vocab : p.vocab(), context != null ? context : p.context());
-        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
-            case "f32" -> DType.F32;
-            case "f16" -> DType.F16;
-            case "q8_0" -> DType.Q8_0;
-            default -> throw new IllegalArgumentException("unknown --dtype '" + dtype + "' (f32, f16, q8_0)");
+        QuantPreset quant = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32", "f16" -> null;
+            default -> QuantPreset.parse(dtype); // q8_0, q4_0, q4_k_m, q5_k_m, q6_k: llama.cpp's per-tensor choices
         };
+        DType type = quant != null ? quant.base() : dtype.equalsIgnoreCase("f16") ? DType.F16 : DType.F32;
         boolean hf = format.equalsIgnoreCase("safetensors");
         if (!hf && !format.equalsIgnoreCase("gguf")) {
             throw new IllegalArgumentException("unsupported --format '" + format + "' (supported: gguf, safetensors)");
         }
-        if (hf && type == DType.Q8_0) throw new IllegalArgumentException("--format safetensors supports --dtype f32 and f16, not q8_0");
-        RandomLlamaModel.checkDtype(s, type);
+        if (hf && quant != null) throw new IllegalArgumentException("--format safetensors supports --dtype f32 and f16, not " + dtype);
+        if (quant == null || quant.base().blockSize() == 32) RandomLlamaModel.checkDtype(s, type); // K-quants fall back per tensor
         Path parent = output.toAbsolutePath().getParent();
         if (parent == null || !Files.isDirectory(parent) || !Files.isWritable(parent)) {
             throw new IllegalArgumentException("cannot write " + output + ": directory " + parent + " does not exist or is not writable");
@@ -92,7 +93,10 @@ final class MakeModelCommand implements Callable<Integer> {
             err.flush();
         };
         if (hf) RandomLlamaModel.writeHf(output, s, type, seed, progress);
-        else RandomLlamaModel.writeGguf(output, s, type, seed, progress);
+        else if (quant != null) {
+            var plan = quant.plan(RandomLlamaModel.tensorSpecs(s));
+            RandomLlamaModel.writeGguf(output, s, t -> plan.get(t.name()), seed, progress);
+        } else RandomLlamaModel.writeGguf(output, s, type, seed, progress);
         long bytes = hf ? output.resolve("model.safetensors").toFile().length() : output.toFile().length();
         err.printf(Locale.ROOT, "%nmake-model: wrote %s (%.1f MB) in %.1f s%n", output, bytes / 1e6, (System.nanoTime() - t0) / 1e9);
         return 0;

@@ -78,8 +78,8 @@ public final class GgufFile implements WeightFile {
             }
             int ggmlType = in.i32();
             DType type = DType.fromGgml(ggmlType);
-            if (type == null) throw in.error("tensor '" + name + "' has unsupported ggml type " + ggmlType
-                    + " (supported: " + Arrays.toString(supported()) + ")");
+            if (type == null) throw in.error("tensor '" + name + "' has ggml type " + DType.ggmlName(ggmlType) + " (id "
+                    + ggmlType + "), which Transfuse does not read (supported: " + Arrays.toString(supported()) + ")");
             long offset = in.i64();
             if (offset % alignment != 0) throw in.error("tensor '" + name + "' offset " + offset + " is not aligned to " + alignment);
             long elements;

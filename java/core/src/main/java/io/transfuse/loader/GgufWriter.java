@@ -1,5 +1,6 @@
 package io.transfuse.loader;
 
+import io.transfuse.quantize.Quantize;
 import io.transfuse.tensor.DType;
 
 import java.io.IOException;
@@ -15,7 +16,8 @@ import java.util.function.Supplier;
 
 /**
  * Writes a GGUF v3 file: header, metadata, tensor infos, data at alignment 32. Tensors are F32,
- * F16 or Q8_0 (GGML layout: per block of 32, an f16 scale d = max|x|/127, then 32 int8 round(x/d)).
+ * F16 or a ggml block type, quantised from the given floats by {@link Quantize} (Q8_0: per block of 32, an
+ * f16 scale d = max|x|/127, then 32 int8 round(x/d); Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K).
  *
  * <p>Metadata values: Integer (uint32), Long (int64), Float (float32), Double (float64), Boolean,
  * String, and arrays String[], int[] (int32), long[] (int64), float[] (float32), double[] (float64),
@@ -28,11 +30,22 @@ public final class GgufWriter {
     private record Pending(String name, DType type, long[] shape, long count, Supplier<float[]> values) {}
 
     private final Map<String, Object> metadata = new LinkedHashMap<>();
+    /** Metadata entries copied verbatim from another GGUF file (GgufRawMetadata), written after {@link #metadata}. */
+    private final List<byte[]> rawEntries = new ArrayList<>();
     private final List<Pending> tensors = new ArrayList<>();
 
     public GgufWriter put(String key, Object value) {
         checkValue(key, value);
         metadata.put(key, value);
+        return this;
+    }
+
+    /**
+     * Adds one metadata entry as its encoded bytes (key, value type, value: GGUF's own encoding), so that a
+     * file can be rewritten with every value keeping its exact GGUF type.
+     */
+    public GgufWriter putRaw(byte[] entry) {
+        rawEntries.add(entry.clone());
         return this;
     }
 
@@ -49,8 +62,9 @@ public final class GgufWriter {
      * never held in memory at once); the supplier must return exactly the shape's element count.
      */
     public GgufWriter addTensor(String name, DType type, long[] shape, Supplier<float[]> values) {
-        if (type != DType.F32 && type != DType.F16 && type != DType.Q8_0) {
-            throw new IllegalArgumentException("GgufWriter writes F32, F16 and Q8_0 tensors, not " + type);
+        if (type != DType.F32 && type != DType.F16 && !Quantize.supports(type)) {
+            throw new IllegalArgumentException("tensor '" + name + "': GgufWriter writes F32, F16 and the ggml block types "
+                    + "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, not " + type);
         }
         long n = 1;
         for (long d : shape) {
@@ -78,11 +92,12 @@ public final class GgufWriter {
                 out.i32(0x46554747);
                 out.i32(3);
                 out.i64(tensors.size());
-                out.i64(metadata.size());
+                out.i64(metadata.size() + rawEntries.size());
                 for (var e : metadata.entrySet()) {
                     out.string(e.getKey());
                     writeValue(out, e.getValue());
                 }
+                for (byte[] entry : rawEntries) for (byte b : entry) out.u8(b);
                 long offset = 0;
                 for (Pending t : tensors) {
                     out.string(t.name);
@@ -97,7 +112,7 @@ public final class GgufWriter {
                 for (Pending t : tensors) {
                     float[] v = t.values.get();
                     if (v.length != t.count) throw new IllegalStateException("tensor '" + t.name + "': " + v.length + " values for " + t.count + " elements");
-                    writeData(out, t.type, v);
+                    writeData(out, t, v);
                     out.pad();
                     progress.accept("tensor " + (++done) + "/" + tensors.size() + " " + t.name);
                 }
@@ -107,21 +122,11 @@ public final class GgufWriter {
 
     private static long align(long x) { return (x + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT; }
 
-    private static void writeData(Out out, DType type, float[] v) throws IOException {
-        switch (type) {
+    private static void writeData(Out out, Pending t, float[] v) throws IOException {
+        switch (t.type) {
             case F32 -> { for (float x : v) out.i32(Float.floatToRawIntBits(x)); }
             case F16 -> { for (float x : v) out.i16(Float.floatToFloat16(x)); }
-            case Q8_0 -> {
-                for (int b = 0; b < v.length; b += 32) {
-                    float amax = 0;
-                    for (int j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(v[b + j]));
-                    float d = amax / 127f;
-                    float id = d != 0 ? 1f / d : 0f;
-                    out.i16(Float.floatToFloat16(d));
-                    for (int j = 0; j < 32; j++) out.u8(Math.round(v[b + j] * id));
-                }
-            }
-            default -> throw new IllegalStateException(type.toString());
+            default -> { for (byte b : Quantize.quantize("tensor '" + t.name + "'", t.type, v, t.shape[t.shape.length - 1])) out.u8(b); }
         }
     }
 

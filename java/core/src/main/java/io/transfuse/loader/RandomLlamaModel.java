@@ -23,6 +23,9 @@ public final class RandomLlamaModel {
     public record Shape(int dim, int layers, int heads, int kvHeads, int hidden, int vocab, int context) {
         public static final Shape STORIES15M = new Shape(288, 6, 6, 6, 768, 32000, 256);
         public static final Shape STORIES110M = new Shape(768, 12, 12, 12, 2048, 32000, 1024);
+        /** Small, every row a whole number of K-quant super-blocks (dim 256, hidden 768), GQA 8:2, 4 layers (so
+         * that Q4_K_M's layer-dependent choices differ between layers): the llama.cpp K-quant agreement tests. */
+        public static final Shape KQUANT_TINY = new Shape(256, 4, 8, 2, 768, 512, 128);
 
         /** Throws IllegalArgumentException with a one-line reason when the shape cannot form a Llama model. */
         public Shape {
@@ -48,7 +51,8 @@ public final class RandomLlamaModel {
             return switch (name.toLowerCase(Locale.ROOT)) {
                 case "stories15m" -> STORIES15M;
                 case "stories110m" -> STORIES110M;
-                default -> throw new IllegalArgumentException("unknown preset '" + name + "' (known: stories15M, stories110M)");
+                case "kquant-tiny" -> KQUANT_TINY;
+                default -> throw new IllegalArgumentException("unknown preset '" + name + "' (known: stories15M, stories110M, kquant-tiny)");
             };
         }
 
@@ -65,8 +69,8 @@ public final class RandomLlamaModel {
 
     /** Checks that {@code type} can store every weight matrix of {@code shape} (rows of whole blocks). */
     public static void checkDtype(Shape shape, DType type) {
-        if (type != DType.F32 && type != DType.F16 && type != DType.Q8_0) {
-            throw new IllegalArgumentException("dtype " + type + " is not supported for random models (f32, f16, q8_0)");
+        if (type != DType.F32 && type != DType.F16 && !io.transfuse.quantize.Quantize.supports(type)) {
+            throw new IllegalArgumentException("dtype " + type + " is not supported for random models (f32, f16, a ggml block type)");
         }
         int b = type.blockSize();
         if (shape.dim % b != 0 || shape.hidden % b != 0) {
@@ -97,6 +101,16 @@ public final class RandomLlamaModel {
     /** Writes the model as one GGUF file (Q/K rows in GGUF's adjacent-pair RoPE order); 1-D norms stay F32. */
     public static void writeGguf(Path path, Shape s, DType type, long seed, Consumer<String> progress) {
         checkDtype(s, type);
+        writeGguf(path, s, t -> t.shape().length == 1 ? DType.F32 : type, seed, progress);
+    }
+
+    /**
+     * Writes the model as one GGUF file with each tensor's type chosen by {@code typeOf} (e.g. a quantisation
+     * preset's plan, {@link #tensorSpecs}); the values are those of {@link #writeGguf(Path, Shape, DType, long,
+     * Consumer)} with the same seed before quantisation.
+     */
+    public static void writeGguf(Path path, Shape s, java.util.function.Function<io.transfuse.quantize.QuantPreset.TensorSpec, DType> typeOf,
+                                 long seed, Consumer<String> progress) {
         GgufWriter w = new GgufWriter()
                 .put("general.architecture", "llama")
                 .put("general.name", "random-llama")
@@ -115,7 +129,7 @@ public final class RandomLlamaModel {
         w.put("tokenizer.ggml.tokens", v.tokens).put("tokenizer.ggml.scores", v.scores).put("tokenizer.ggml.token_type", v.types)
                 .put("tokenizer.ggml.bos_token_id", 1).put("tokenizer.ggml.eos_token_id", 2).put("tokenizer.ggml.unknown_token_id", 0);
         for (Tensor t : tensors(s)) {
-            DType tt = t.shape.length == 1 ? DType.F32 : type;
+            DType tt = typeOf.apply(new io.transfuse.quantize.QuantPreset.TensorSpec(t.gguf, t.shape));
             w.addTensor(t.gguf, tt, t.shape, () -> t.norm ? ones(t.count()) : weights(seed, t.gguf, t.count()));
         }
         w.write(path, progress);
@@ -189,6 +203,11 @@ public final class RandomLlamaModel {
             }
         }
         return out;
+    }
+
+    /** The GGUF names and shapes of the model's tensors, in file order (for a quantisation plan). */
+    public static List<io.transfuse.quantize.QuantPreset.TensorSpec> tensorSpecs(Shape s) {
+        return tensors(s).stream().map(t -> new io.transfuse.quantize.QuantPreset.TensorSpec(t.gguf, t.shape)).toList();
     }
 
     /** One tensor of the model: GGUF name, HF name, shape (outermost first), whether it is a norm (ones). */

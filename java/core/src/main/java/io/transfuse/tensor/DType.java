@@ -7,7 +7,10 @@ import java.nio.ByteOrder;
 /**
  * Storage types of tensor elements. Block-quantised types store {@link #blockSize()} elements in
  * {@link #blockBytes()} bytes (GGML layouts: Q8_0 = f16 scale + 32 int8; Q4_0 = f16 scale + 16 bytes
- * of 4-bit values, element j in the low nibble of byte j and element j+16 in the high nibble).
+ * of 4-bit values, element j in the low nibble of byte j and element j+16 in the high nibble). The
+ * other ggml block types (Q4_1, Q5_0, Q5_1 in blocks of 32; the K-quants Q4_K, Q5_K, Q6_K in
+ * super-blocks of 256) follow the ggml specification, ggml-common.h; native/cpu/quant_blocks.h
+ * summarises their layouts.
  */
 public enum DType {
     F32(0, 1, 4),
@@ -15,6 +18,12 @@ public enum DType {
     BF16(30, 1, 2),
     Q8_0(8, 32, 34),
     Q4_0(2, 32, 18),
+    Q4_1(3, 32, 20),
+    Q5_0(6, 32, 22),
+    Q5_1(7, 32, 24),
+    Q4_K(12, 256, 144),
+    Q5_K(13, 256, 176),
+    Q6_K(14, 256, 210),
     /** Integer tensors (token ids, positions). Not a GGUF weight type. */
     I32(-1, 1, 4),
     /**
@@ -122,6 +131,18 @@ public enum DType {
             case "bf16", "bfloat16" -> BF16;
             default -> throw new IllegalArgumentException("unknown element type '" + s + "' (valid: f32, f16, bf16)");
         };
+    }
+
+    /**
+     * ggml's name of type id {@code id} (ggml.h's enum ggml_type), also for the types Transfuse does not
+     * read, so that an error can say "IQ4_XS" rather than "23"; "type N" for ids ggml does not define.
+     */
+    public static String ggmlName(int id) {
+        String[] names = {"F32", "F16", "Q4_0", "Q4_1", null, null, "Q5_0", "Q5_1", "Q8_0", "Q8_1", "Q2_K", "Q3_K",
+            "Q4_K", "Q5_K", "Q6_K", "Q8_K", "IQ2_XXS", "IQ2_XS", "IQ3_XXS", "IQ1_S", "IQ4_NL", "IQ3_S", "IQ2_S",
+            "IQ4_XS", "I8", "I16", "I32", "I64", "F64", "IQ1_M", "BF16", null, null, null, "TQ1_0", "TQ2_0",
+            null, null, null, "MXFP4"};
+        return id >= 0 && id < names.length && names[id] != null ? names[id] : "type " + id;
     }
 
     /** The type with GGML id {@code id}, or null when Transfuse does not support it. */

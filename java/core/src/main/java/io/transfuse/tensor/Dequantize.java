@@ -8,7 +8,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * Widens host tensors of any stored type (F32, F16, BF16, Q8_0, Q4_0) to F32, at load: small parameters
+ * Widens host tensors of any stored type (F32, F16, BF16 and the ggml block types of {@link DType}) to F32, at load: small parameters
  * (norm weights, biases), and weights a backend converts or rearranges (a GPU's upload, head padding).
  * Rows are widened by the CPU's embedding gather, the one dequantiser Transfuse has (tf_cpu_embedding).
  */

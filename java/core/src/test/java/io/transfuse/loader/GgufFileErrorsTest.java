@@ -100,7 +100,15 @@ class GgufFileErrorsTest {
         byte[] b = original();
         GgufLayout.putInt(b, new GgufLayout(b).tensors.get("blk.2.ffn_up.weight").type(), 99);
         String m = failure(b);
-        assertTrue(m.contains("'blk.2.ffn_up.weight'") && m.contains("unsupported ggml type 99"), m);
+        assertTrue(m.contains("'blk.2.ffn_up.weight'") && m.contains("type 99"), m);
+    }
+
+    @Test
+    void unsupportedGgmlTypeIsNamed() throws IOException {
+        byte[] b = original();
+        GgufLayout.putInt(b, new GgufLayout(b).tensors.get("blk.2.ffn_up.weight").type(), 23); // IQ4_XS
+        String m = failure(b);
+        assertTrue(m.contains("'blk.2.ffn_up.weight'") && m.contains("IQ4_XS") && m.contains("Q4_K"), m);
     }
 
     @Test

@@ -21,7 +21,7 @@ import java.lang.foreign.ValueLayout;
 /**
  * The op set on libtransfuse_cpu (OpenMP + SIMD), the embedded default. Activations are F32 in host
  * memory; weights are read where they lie (a memory-mapped file) in their stored type (F32, F16, BF16,
- * Q8_0, Q4_0), or repacked at load for compute-bound use. Fused ops are native where fusing saves a pass
+ * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), or repacked at load for compute-bound use. Fused ops are native where fusing saves a pass
  * over memory (norms with the residual add, matmul with bias and activation, RoPE with the KV write).
  * Memory is owned by one arena, freed on close; large allocations (the KV cache) are committed lazily.
  */
@@ -64,8 +64,9 @@ public final class CpuBackend implements Backend {
     public Tensor weight(Tensor w, WeightUse use) {
         host("weight", w);
         switch (w.dtype()) {
-            case F32, F16, BF16, Q8_0, Q4_0 -> { }
-            default -> throw new IllegalArgumentException("weight " + w.describe() + ": the CPU backend reads F32, F16, BF16, Q8_0 or Q4_0");
+            case F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K -> { }
+            default -> throw new IllegalArgumentException("weight " + w.describe() + ": the CPU backend reads F32, F16, BF16, "
+                    + "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K");
         }
         if (use == WeightUse.STREAMED || w.dtype() != DType.F32) return w;
         Tensor m = w.rank() == 2 ? w : w.reshape(w.rows(), w.cols());

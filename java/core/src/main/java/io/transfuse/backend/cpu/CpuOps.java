@@ -141,11 +141,12 @@ public final class CpuOps {
 
     /**
      * {@code out[t][o] = sum_i w[o][i] * x[t][i]}: x F32 [tokens][inDim], w [outDim][inDim] of
-     * {@code wType} (F32, F16, BF16, Q8_0, Q4_0, F32_PANELS from {@link #packF32} or F32_AMX from
-     * {@link #packF32Amx}; quantised types
-     * need inDim % 32 == 0), out F32 [tokens][outDim], not overlapping x or w. With Q8_0/Q4_0 weights x
-     * is first quantised to int8 per block of 32 (as transfuse.h describes), which adds up to half a
-     * quantisation step per element of x to the result's error.
+     * {@code wType} (F32, F16, BF16, a ggml block type: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K;
+     * F32_PANELS from {@link #packF32} or F32_AMX from {@link #packF32Amx}; block types need inDim a
+     * multiple of their block size, 32 or 256), out F32 [tokens][outDim], not overlapping x or w. With
+     * Q8_0/Q4_0 weights x is first quantised to int8 per block of 32, with the other block types per 256
+     * (as transfuse.h describes), which adds up to half a quantisation step per element of x to the
+     * result's error.
      */
     public static void matmul(MemorySegment out, MemorySegment x, MemorySegment w, DType wType,
                               int tokens, int inDim, int outDim) {
@@ -666,14 +667,14 @@ public final class CpuOps {
         if (type == null) throw new IllegalArgumentException(name + " is null");
         switch (type) {
             case F32, F16, BF16 -> { }
-            case Q8_0, Q4_0 -> {
+            case Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K -> {
                 if (inner % type.blockSize() != 0) {
                     throw new IllegalArgumentException(innerName + " must be a multiple of " + type.blockSize()
                             + " for " + name + " " + type + ", got " + inner);
                 }
             }
             default -> throw new IllegalArgumentException(name + " " + type + " is not supported by the CPU backend"
-                    + " (F32, F16, BF16, Q8_0, Q4_0)");
+                    + " (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
         }
     }
 
