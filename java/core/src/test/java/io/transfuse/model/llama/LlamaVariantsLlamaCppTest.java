@@ -8,6 +8,8 @@ import io.transfuse.LoadOptions;
 import io.transfuse.Session;
 import io.transfuse.Transfuse;
 import io.transfuse.loader.RandomVariantModel;
+import io.transfuse.quantize.ModelQuantizer;
+import io.transfuse.quantize.QuantPreset;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -17,7 +19,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.zip.GZIPInputStream;
 
@@ -27,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * Every Llama-family architecture against llama.cpp: a random-weight tiny model of each ({@code make-model
  * --preset NAME-tiny}, seed 1), llama.cpp's logits at every position of a teacher-forced 24-token prompt and its
- * 8 greedy tokens after it (fixtures from {@code ci/llama-fixtures.sh}, resources/llama-cpp), and Transfuse on
+ * 8 greedy tokens after it (fixtures from {@code ci/llama-fixtures.sh}, resources/llamacpp/variants), and Transfuse on
  * the same file: the prompt's first 16 tokens as one prefill, then one token at a time.
  *
  * <p>Measure: the largest |difference| of a logit over all positions and the vocabulary, against the spread of
@@ -37,6 +41,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * sqrt(256) * (3/127/sqrt(12)) * 0.25 = 0.027 units, 4.3 standard deviations of that over 12k logits is 0.12, 3% of
  * the spread, and each layer adds its own (every matmul of both layers, and the attention scores): measured up to 9%,
  * tolerance 15% (for scale: llama.cpp's own Q8_0 and F32 logits of these files differ by 4-16%).
+ * K-quants (Q4_K_M for every architecture, Q5_K_M and Q6_K for Llama 3 and Qwen3; our quantizer's blocks with
+ * llama.cpp's per-tensor rules, so llama.cpp reads our files): llama.cpp quantises activations per 256 values for
+ * the K-quant dot products, as Transfuse does; the same 15%.
  * Greedy tokens: the presets' head (N(0, 0.25^2) over a 256-wide normed state) makes top-1/top-2 gaps of about a
  * unit; a step is compared while llama.cpp's gap there exceeds twice the tolerance, and at least 4 steps (F32) or
  * none (Q8_0: its tolerance is wide) must qualify, so a flat model fails loudly instead of passing by luck.
@@ -49,8 +56,8 @@ class LlamaVariantsLlamaCppTest {
     static Path dir;
 
     static JsonNode fixture(String name) {
-        try (InputStream in = LlamaVariantsLlamaCppTest.class.getResourceAsStream("/llama-cpp/" + name + ".json.gz")) {
-            if (in == null) throw new IllegalStateException("fixture llama-cpp/" + name + ".json.gz is missing; run ci/llama-fixtures.sh");
+        try (InputStream in = LlamaVariantsLlamaCppTest.class.getResourceAsStream("/llamacpp/variants/" + name + ".json.gz")) {
+            if (in == null) throw new IllegalStateException("fixture llamacpp/variants/" + name + ".json.gz is missing; run ci/llama-fixtures.sh");
             return new ObjectMapper().readTree(new GZIPInputStream(in));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -138,12 +145,20 @@ class LlamaVariantsLlamaCppTest {
     @ParameterizedTest
     @ValueSource(strings = {"llama3-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gemma-tiny", "gemma2-tiny", "gemma3-tiny", "phi3-tiny"})
     void cpuAgreesWithLlamaCpp(String preset) {
-        for (DType type : new DType[] {DType.F32, DType.Q8_0}) {
-            String name = preset + "-" + type.name().toLowerCase(Locale.ROOT);
+        List<String> types = new ArrayList<>(List.of("f32", "q8_0", "q4_k_m"));
+        if (preset.equals("llama3-tiny") || preset.equals("qwen3-tiny")) types.addAll(List.of("q5_k_m", "q6_k"));
+        Path f32 = dir.resolve(preset + "-f32.gguf");
+        RandomVariantModel.writeGguf(f32, RandomVariantModel.preset(preset), DType.F32, 1, msg -> { });
+        for (String type : types) {
+            String name = preset + "-" + type;
             Path file = dir.resolve(name + ".gguf");
-            RandomVariantModel.writeGguf(file, RandomVariantModel.preset(preset), type, 1, msg -> { });
-            double tolerance = type == DType.F32 ? 0.01 : 0.15;
-            compare(name, run(file, Device.CPU, 8, tolerance), fixture(name), tolerance, type == DType.F32 ? 4 : 0);
+            switch (type) {
+                case "f32" -> { }
+                case "q8_0" -> RandomVariantModel.writeGguf(file, RandomVariantModel.preset(preset), DType.Q8_0, 1, msg -> { });
+                default -> ModelQuantizer.quantize(f32, file, QuantPreset.parse(type), msg -> { });
+            }
+            double tolerance = type.equals("f32") ? 0.01 : 0.15;
+            compare(name, run(type.equals("f32") ? f32 : file, Device.CPU, 8, tolerance), fixture(name), tolerance, type.equals("f32") ? 4 : 0);
         }
     }
 
