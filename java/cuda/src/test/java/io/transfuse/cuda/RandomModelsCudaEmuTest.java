@@ -1,6 +1,10 @@
 package io.transfuse.cuda;
 
+import io.transfuse.ChatMessage;
 import io.transfuse.Device;
+import io.transfuse.GenerateOptions;
+import io.transfuse.GenerationResult;
+import io.transfuse.chat.ChatTemplate;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Session;
@@ -15,7 +19,9 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Path;
+import java.util.List;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -55,6 +61,26 @@ class RandomModelsCudaEmuTest {
         Path file = dir.resolve(preset + ".gguf");
         RandomVariantModel.writeGguf(file, RandomVariantModel.preset(preset), DType.F32, 1, s -> {});
         compare(file, preset + " (F32 GGUF)");
+    }
+
+    /** A ChatML template (Qwen's form), for chat on the tiny presets, whose files carry none. */
+    static final ChatTemplate CHATML = new ChatTemplate("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+            + "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}", "test ChatML template", "", "<|im_end|>");
+
+    /** chat() on every architecture gives the same greedy reply on cuda-emu as on the CPU (prompt longer than the window). */
+    @ParameterizedTest
+    @ValueSource(strings = {"llama3-tiny", "qwen3-tiny", "gemma2-tiny", "gemma3-tiny", "phi3-tiny"})
+    void chatIsTheSameOnCpuAndCudaEmu(String preset, @TempDir Path dir) {
+        Path file = dir.resolve(preset + ".gguf");
+        RandomVariantModel.writeGguf(file, RandomVariantModel.preset(preset), DType.F32, 1, s -> {});
+        List<ChatMessage> messages = List.of(ChatMessage.system("You are brief."), ChatMessage.user("Tell me about the big red dog."));
+        GenerateOptions options = GenerateOptions.defaults().withMaxTokens(8);
+        try (LanguageModel cpu = Transfuse.load(file, LoadOptions.defaults().withDevice(Device.CPU));
+             LanguageModel emu = Transfuse.load(file, LoadOptions.defaults().withDevice(Device.CUDA_EMU))) {
+            GenerationResult a = cpu.chat(CHATML, messages, options, t -> { }), b = emu.chat(CHATML, messages, options, t -> { });
+            assertTrue(a.promptTokens() > RandomVariantModel.WINDOW, preset + ": the chat prompt should cross the sliding window");
+            assertArrayEquals(a.tokens(), b.tokens(), preset + ": chat reply differs between cpu and cuda-emu");
+        }
     }
 
     private static void compare(Path model, String what) {
