@@ -11,6 +11,7 @@
 #      gpu through JUnit's console launcher, and `transfuse generate --device cuda` against the CPU's text
 #   f  ci/gpu-bench.sh (kernel timings) and end-to-end decode tokens/s on a stories110M-shape random model
 #   g  writes summary.md first, then one log per step, under $OUT if set, else build/gpu-test/
+# The whole run has a budget of 470 s (TRANSFUSE_GPU_TEST_BUDGET_S); a step gets at most what is left of it.
 # --dry-run (any machine, no GPU): checks what needs none: the kit is complete, its Java runtime starts, the
 # tests are discovered, nvcc builds the sm_90 GPU tests, and the same Java GPU tests pass on cuda-emu.
 # Exit status: 0 when every step that ran passed.
@@ -32,9 +33,11 @@ out=${OUT:-$root/build/gpu-test}
 mkdir -p "$out"
 work=$root/build/gpu-test-work        # build trees and the unpacked runtime (not sent back)
 mkdir -p "$work"
+rm -f "$work"/gen-cpu.txt "$work"/gen-device.txt "$work"/gen-device.err "$work"/discovered.txt
 summary=$out/summary.md
 rm -f "$summary" "$out"/[0-9]-*.log   # this run's files only
 start=$(date +%s)
+budget=${TRANSFUSE_GPU_TEST_BUDGET_S:-470}   # 8 minutes less the summary
 status=0
 rows=()
 echo "# Transfuse GPU test ($([ $dry = 1 ] && echo dry run || echo GPU run)), $(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$summary"
@@ -44,6 +47,14 @@ echo "(running; this file is rewritten at the end)" >>"$summary"
 step() {
   local name=$1 log=$2 limit=$3; shift 3
   if declare -F "$1" >/dev/null; then export -f "$1"; fi
+  # The whole run stays within its budget: a step gets at most what is left of it.
+  local left=$(( budget - ($(date +%s) - start) ))
+  if [ $left -lt 10 ]; then
+    rows+=("| $name | NOT RUN (the ${budget}s budget is spent) | | |"); status=1
+    echo "== $name: not run, the ${budget}s budget is spent" | tee -a "$log"
+    return
+  fi
+  [ $limit -gt $left ] && limit=$left
   local t0 rc
   t0=$(date +%s)
   echo "== $name (limit ${limit}s)" | tee -a "$log"
@@ -159,7 +170,12 @@ native_opt=""
 if [ $dry = 0 ] && [ -f "$build/native/cuda/libtransfuse_cuda.so" ]; then
   # The library step b just built for this GPU, next to the CPU one from the kit's jar.
   mkdir -p "$work/natives" && cp "$build/native/cuda/libtransfuse_cuda.so" "$work/natives/" &&
-    (cd "$work/natives" && unzip -o -j -q "$kit"/lib/transfuse-core-[0-9]*.jar 'native/*/libtransfuse_cpu.so') &&
+    python3 - "$work/natives" "$kit"/lib/transfuse-core-[0-9]*.jar <<'PY' &&
+import sys, zipfile  # unzip may be missing there; python3 is not
+with zipfile.ZipFile(sys.argv[2]) as jar:
+    name = next(n for n in jar.namelist() if n.endswith("/libtransfuse_cpu.so"))
+    open(sys.argv[1] + "/libtransfuse_cpu.so", "wb").write(jar.read(name))
+PY
     native_opt=-Dtransfuse.native.path="$work/natives"
 fi
 step "e2 GPU stack (driver, JCuda, cuBLAS)" "$java_log" 60 java_run ${native_opt:+"$native_opt"} -cp "$java_cp" io.transfuse.cuda.jcuda.GpuStackReport

@@ -2,6 +2,7 @@ package io.transfuse.cuda.jcuda;
 
 import io.transfuse.backend.NativeLibrary;
 import io.transfuse.cuda.cublas.CublasLocator;
+import io.transfuse.cuda.driver.DriverApiCheck;
 import io.transfuse.cuda.runtime.Gemm;
 import io.transfuse.cuda.runtime.GpuStream;
 import io.transfuse.tensor.DType;
@@ -21,7 +22,7 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
  * Which GPU path works on this machine, one line each, for ci/gpu-test.sh's summary: the driver through Panama
- * (libcuda.so.1), the JCuda runtime (its static CUDA 12 runtime on this driver), cuBLAS through Panama (which
+ * (libcuda.so.1: version, then {@link DriverApiCheck}'s context and memory round trip without JCuda), the JCuda runtime (its static CUDA 12 runtime on this driver), cuBLAS through Panama (which
  * library) and one fp16 and one bf16 GEMM through {@link JCudaRuntime} against a double-precision loop.
  * Without a GPU it says so and lists the cuBLAS libraries it would try. Exit status 1 when a path failed on a GPU.
  *
@@ -46,6 +47,14 @@ public final class GpuStackReport {
             System.out.println("JCuda runtime / cuBLAS GEMMs: not tried (no GPU)");
             return;
         }
+        String driverApi;
+        try {
+            driverApi = DriverApiCheck.run();
+        } catch (RuntimeException e) {
+            driverApi = "FAILED: " + e;
+        }
+        ok &= driverApi.startsWith("OK");
+        System.out.println("driver API via Panama (no JCuda): " + driverApi);
         try {
             int[] rt = {0}, drv = {0};
             JCuda.cudaRuntimeGetVersion(rt);
