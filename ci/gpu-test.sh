@@ -122,11 +122,20 @@ fi
 # ---- c, d: the kernel tests on the GPU, then the sanitizers ----
 if [ $dry = 0 ]; then
   kernel_tests() {
-    local failed=0 t
+    # All test executables at once (16 cores, one GPU), each with its own log, printed in order.
+    local t name failed=0
     for t in "$build"/native/test/gpu/gpu_emu_*; do
       [[ $t == *.cu ]] && continue
-      echo "-- $(basename "$t")"
-      CUDA_LAUNCH_BLOCKING=1 timeout 120 "$t" || { echo "-- $(basename "$t"): FAILED (exit $?)"; failed=1; }
+      name=$(basename "$t")
+      ( CUDA_LAUNCH_BLOCKING=1 timeout 120 "$t" >"$work/$name.log" 2>&1; echo "exit $?" >>"$work/$name.log" ) &
+    done
+    wait
+    for t in "$build"/native/test/gpu/gpu_emu_*; do
+      [[ $t == *.cu ]] && continue
+      name=$(basename "$t")
+      echo "-- $name"
+      cat "$work/$name.log"
+      tail -n 1 "$work/$name.log" | grep -qx 'exit 0' || { echo "-- $name: FAILED"; failed=1; }
     done
     return $failed
   }
@@ -138,7 +147,9 @@ if [ $dry = 0 ]; then
                 "racecheck gpu_emu_transpose" "racecheck gpu_emu_selective_scan"; do
       set -- $spec
       echo "-- $1 $2"
-      timeout 60 "$cs" --tool "$1" --error-exitcode 3 "$build/native/test/gpu/$2" || { echo "-- $1 $2: FAILED (exit $?)"; failed=1; }
+      # memcheck: one managed allocation per buffer, so each buffer's exact bounds are checked (not the pool's)
+      TF_GPU_TEST_ALLOC=$([ "$1" = memcheck ] && echo each || echo pool) \
+        timeout 60 "$cs" --tool "$1" --error-exitcode 3 "$build/native/test/gpu/$2" || { echo "-- $1 $2: FAILED (exit $?)"; failed=1; }
     done
     return $failed
   }

@@ -12,14 +12,17 @@
 // Stack variables are not device-visible: the tests pass them only to argument checks that fail
 // before any launch. At exit a pending device error (illegal address, ...) fails the executable.
 //
-// The pool: one cudaMallocManaged reservation (TF_GPU_TEST_POOL_MB, default 8192; pages are
+// The pool: one cudaMallocManaged reservation (TF_GPU_TEST_POOL_MB, default 2048; pages are
 // populated on first touch), power-of-two size classes with free lists, bump allocation for new
 // blocks. Simple, never returns memory, wastes at most half: enough for test processes.
+// TF_GPU_TEST_ALLOC=each gives every allocation a cudaMallocManaged of its own instead (slow), so
+// compute-sanitizer memcheck sees each buffer's exact bounds (ci/gpu-test.sh sets it for memcheck).
 #include <cuda_runtime.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
 #include <new>
 #include <unistd.h>
@@ -42,6 +45,7 @@ struct Pool {
   size_t size = 0, used = 0;
   void* free_list[kClasses] = {};
   bool ready = false;
+  bool each = false;  // TF_GPU_TEST_ALLOC=each: one managed allocation per operator new
 };
 Pool& pool() {
   static Pool p;  // constant-initialised: usable before any static constructor runs
@@ -95,8 +99,24 @@ void pool_free(void* ptr) {
   p.free_list[c] = block;
 }
 
+// One managed allocation for this buffer alone: [base, user) holds the offset, user + bytes is its exact end.
+void* each_allocate(size_t bytes, size_t align) {
+  const size_t off = align < kHeader ? kHeader : align;
+  void* base = nullptr;
+  if (cudaMallocManaged(&base, bytes + off, cudaMemAttachGlobal) != cudaSuccess) throw std::bad_alloc();
+  char* user = static_cast<char*>(base) + off;
+  reinterpret_cast<uint64_t*>(user)[-1] = off;
+  return user;
+}
+
+bool is_managed(const void* ptr) {
+  cudaPointerAttributes attr{};
+  return cudaPointerGetAttributes(&attr, ptr) == cudaSuccess && attr.type == cudaMemoryTypeManaged;
+}
+
 void* allocate(size_t bytes, size_t align) {
   if (bytes == 0) bytes = 1;
+  if (pool().each) return each_allocate(bytes, align);
   if (pool().ready) {
     if (void* p = pool_allocate(bytes, align)) return p;
     std::fprintf(stderr, "gpu test memory: managed pool exhausted (%zu bytes asked; raise TF_GPU_TEST_POOL_MB)\n", bytes);
@@ -109,6 +129,10 @@ void* allocate(size_t bytes, size_t align) {
 
 void release(void* ptr) {
   if (!ptr) return;
+  if (pool().each && is_managed(ptr)) {
+    cudaFree(static_cast<char*>(ptr) - static_cast<uint64_t*>(ptr)[-1]);
+    return;
+  }
   if (in_pool(ptr)) pool_free(ptr);
   else std::free(ptr);
 }
@@ -128,7 +152,7 @@ void check_device_at_exit() {
 void tf_test_gpu_init() {
   setenv("CUDA_LAUNCH_BLOCKING", "1", 1);
   const char* mb = std::getenv("TF_GPU_TEST_POOL_MB");
-  const size_t bytes = size_t(mb ? std::strtoull(mb, nullptr, 10) : 8192) << 20;
+  const size_t bytes = size_t(mb ? std::strtoull(mb, nullptr, 10) : 2048) << 20;
   void* base = nullptr;
   const cudaError_t e = cudaMallocManaged(&base, bytes, cudaMemAttachGlobal);
   if (e != cudaSuccess) {
@@ -141,6 +165,9 @@ void tf_test_gpu_init() {
   std::printf("gpu: %s (sm_%d%d), managed test pool %zu MiB, synchronous launches\n", prop.name, prop.major, prop.minor,
               bytes >> 20);
   Pool& p = pool();
+  const char* mode = std::getenv("TF_GPU_TEST_ALLOC");
+  p.each = mode && std::strcmp(mode, "each") == 0;
+  if (p.each) std::printf("gpu: one managed allocation per buffer (TF_GPU_TEST_ALLOC=each)\n");
   p.base = static_cast<char*>(base);
   p.size = bytes;
   p.ready = true;
