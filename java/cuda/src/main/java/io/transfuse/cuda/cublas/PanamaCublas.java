@@ -39,12 +39,13 @@ public final class PanamaCublas implements AutoCloseable {
 
     private static final FunctionDescriptor HANDLE = FunctionDescriptor.of(JAVA_INT, ADDRESS);
     private static final FunctionDescriptor HANDLE_AND_POINTER = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS);
+    private static final FunctionDescriptor WORKSPACE = FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS, JAVA_LONG);
     /** Every downcall signature this class binds (GraalVM native-image metadata lists them; a test checks). */
-    public static final List<FunctionDescriptor> DESCRIPTORS = List.of(HANDLE, HANDLE_AND_POINTER, GEMM_EX, GEMM_STRIDED);
+    public static final List<FunctionDescriptor> DESCRIPTORS = List.of(HANDLE, HANDLE_AND_POINTER, WORKSPACE, GEMM_EX, GEMM_STRIDED);
 
     private final String library;
     private final int version;
-    private final MethodHandle destroy, setStream, gemmEx, gemmStrided;
+    private final MethodHandle destroy, setStream, setWorkspace, gemmEx, gemmStrided;
     private final MemorySegment handle;
     private final MemorySegment scalars = Arena.global().allocate(8, 8); // alpha, beta (host pointer mode)
     private boolean closed;
@@ -55,6 +56,7 @@ public final class PanamaCublas implements AutoCloseable {
         MethodHandle getVersion = bind(lib, HANDLE_AND_POINTER, "cublasGetVersion_v2", "cublasGetVersion");
         destroy = bind(lib, HANDLE, "cublasDestroy_v2", "cublasDestroy");
         setStream = bind(lib, HANDLE_AND_POINTER, "cublasSetStream_v2", "cublasSetStream");
+        setWorkspace = bind(lib, WORKSPACE, "cublasSetWorkspace_v2", "cublasSetWorkspace");
         gemmEx = bind(lib, GEMM_EX, "cublasGemmEx");
         gemmStrided = bind(lib, GEMM_STRIDED, "cublasGemmStridedBatchedEx");
         try (Arena a = Arena.ofConfined()) {
@@ -106,6 +108,18 @@ public final class PanamaCublas implements AutoCloseable {
     public String describe() {
         String v = version < 0 ? "?" : (version / 10000) + "." + (version / 100 % 100) + "." + (version % 100);
         return "cuBLAS " + v + " via Panama (" + library + ")";
+    }
+
+    /**
+     * Gives cuBLAS its workspace ({@code bytes} of device memory at {@code address}, owned by the caller, alive
+     * until {@link #close}): with one set, cuBLAS allocates nothing while a stream is being captured into a CUDA
+     * graph (the decode step is). NVIDIA's cuBLAS guide recommends 32 MiB on Hopper.
+     */
+    public synchronized void setWorkspace(long address, long bytes) {
+        if (closed) throw new IllegalStateException("cuBLAS handle is closed");
+        if (address == 0 || bytes <= 0) throw new IllegalArgumentException("cuBLAS workspace needs memory, got address " + address + " and " + bytes + " bytes");
+        int rc = NativeLibrary.callInt(() -> (int) setWorkspace.invokeExact(handle, MemorySegment.ofAddress(address), bytes));
+        if (rc != 0) throw new GpuException("cublasSetWorkspace failed with cublasStatus " + rc + " (" + statusName(rc) + ")");
     }
 
     /** C = alpha op(A) op(B) + beta C on {@code stream} (a cudaStream_t; NULL for the legacy default stream). */

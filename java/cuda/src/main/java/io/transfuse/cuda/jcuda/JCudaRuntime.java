@@ -40,7 +40,10 @@ public final class JCudaRuntime implements GpuRuntime {
     private static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
     private final DeviceProperties props;
+    private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+
     private final PanamaCublas cublas;
+    private final long cublasWorkspace; // cuBLAS's own, so it allocates nothing during graph capture
     private final KernelLibrary kernels;
     private final Stream defaultStream;
 
@@ -55,6 +58,8 @@ public final class JCudaRuntime implements GpuRuntime {
         String name = new String(p.name, StandardCharsets.UTF_8).replace("\0", "").strip();
         props = new DeviceProperties(name, p.totalGlobalMem, p.multiProcessorCount, p.major * 10 + p.minor);
         cublas = PanamaCublas.open(CublasLocator.system());
+        cublasWorkspace = malloc(CUBLAS_WORKSPACE_BYTES);
+        cublas.setWorkspace(cublasWorkspace, CUBLAS_WORKSPACE_BYTES);
         cudaStream_t s = new cudaStream_t();
         check(JCuda.cudaStreamCreate(s), "cudaStreamCreate");
         defaultStream = new Stream(s, true);
@@ -199,6 +204,7 @@ public final class JCudaRuntime implements GpuRuntime {
     public void close() {
         JCuda.cudaDeviceSynchronize();
         cublas.close();
+        JCuda.cudaFree(RawPointer.of(cublasWorkspace));
         JCuda.cudaStreamDestroy(defaultStream.stream);
     }
 
