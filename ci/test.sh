@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All tests: native (ctest: CPU kernels and the emulated CUDA kernels under two schedules), the
-# kernel report (register spills, tensor-core use) where nvcc exists, and the Java tests (Maven).
+# kernel report (register spills, tensor-core use) where nvcc exists, the Java tests (Maven), and the GPU kit's
+# dry run (ci/gpu-test.sh --dry-run) so the kit for GPU machines cannot rot.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -24,4 +25,8 @@ fi
 
 echo "== Java tests (Maven)"
 mvn -B test
+echo "== GPU kit dry run (ci/gpu-bundle.sh, then ci/gpu-test.sh --dry-run: the kit and every GPU-run step that needs no GPU)"
+ci/gpu-bundle.sh >/dev/null
+ci/gpu-test.sh --dry-run >build/gpu-test-dry-run.out 2>&1 || { cat build/gpu-test-dry-run.out; exit 1; }
+sed -n '/^| step/,/^$/p' build/gpu-test-dry-run.out
 echo "== benchmark smoke (ci/bench.sh --smoke: the whole benchmark path on tiny models)"; ci/bench.sh --smoke | tail -n 2

@@ -259,7 +259,10 @@ TF_TEST(prefill_rejects_bad_strides_and_alignment) {
   uint16_t* q = buf.data();  // std::vector storage: 16-byte aligned
   uint16_t* k = q + H * D;
   uint16_t* v = k + Hkv * D;
-  int cu[2] = {0, T};
+  // Heap, not stack: the control call launches, and the GPU build of this test (gpu_emu_*) can hand the
+  // device heap memory only (native/test/gpu_test_memory.cu).
+  const std::vector<int> cu_seqlens = {0, T};
+  const int* cu = cu_seqlens.data();
   auto call = [&](const void* qq, const void* kk, const void* vv, void* oo, long q_stride, long kv_stride) {
     return tf_attention_prefill_f16(qq, kk, vv, oo, nullptr, cu, cu, 1, T, H, Hkv, D, q_stride, kv_stride, 0.125f, 1, 0,
                                     0.f, nullptr, nullptr);

@@ -19,27 +19,28 @@
 namespace {
 
 // ---- the PTX ISA table (m16n8k16, .f16/.bf16 A and B, .f32 C/D) ----
+// __host__ __device__: the kernels call these too, and the GPU build (gpu_emu_*) compiles them for the device.
 struct RowCol { int row, col; };
 // Multiplicand A: 8 elements a0..a7 in 4 .f16x2 registers (a0,a1 in register 0, low to high).
-RowCol isa_a(int lane, int i) {
+__host__ __device__ RowCol isa_a(int lane, int i) {
   const int groupID = lane >> 2, threadID_in_group = lane % 4;
   const int row = ((0 <= i && i < 2) || (4 <= i && i < 6)) ? groupID : groupID + 8;
   const int col = i < 4 ? threadID_in_group * 2 + (i & 0x1) : threadID_in_group * 2 + (i & 0x1) + 8;
   return {row, col};
 }
 // Multiplicand B: 4 elements b0..b3 in 2 registers.
-RowCol isa_b(int lane, int i) {
+__host__ __device__ RowCol isa_b(int lane, int i) {
   const int groupID = lane >> 2, threadID_in_group = lane % 4;
   const int row = i < 2 ? threadID_in_group * 2 + (i & 0x1) : threadID_in_group * 2 + (i & 0x1) + 8;
   return {row, groupID};
 }
 // Accumulators C/D: 4 floats c0..c3.
-RowCol isa_c(int lane, int i) {
+__host__ __device__ RowCol isa_c(int lane, int i) {
   const int groupID = lane >> 2, threadID_in_group = lane % 4;
   return {i < 2 ? groupID : groupID + 8, threadID_in_group * 2 + (i & 0x1)};
 }
 // ldmatrix (m8n8, b16): thread L receives, for each matrix, row L/4 and columns 2*(L%4), +1.
-RowCol isa_ldmatrix(int lane, int half) { return {lane / 4, 2 * (lane % 4) + half}; }
+__host__ __device__ RowCol isa_ldmatrix(int lane, int half) { return {lane / 4, 2 * (lane % 4) + half}; }
 
 TF_TEST(isa_table_literal_entries) {
   // Read off the ISA figures: T0 holds a0,a1 at (0,0),(0,1), a2,a3 at (8,0),(8,1), a4..a7 at
@@ -175,7 +176,7 @@ TF_TEST(mma_per_warp_in_many_blocks) {
 // A 16x16 tile of unique 16-bit values (value = row * 256 + col) in shared memory, rows padded
 // to 24 halves (48 bytes: every row address stays 16-byte aligned).
 constexpr int kStride = 24;
-uint16_t tile_value(int row, int col) { return uint16_t(row * 256 + col); }
+__host__ __device__ uint16_t tile_value(int row, int col) { return uint16_t(row * 256 + col); }
 
 // Lane l provides row (l % 8) of matrix (l / 8); matrix j sits at tile rows 8*(j%2), cols 8*(j/2)
 // (the usual order that makes ldmatrix_x4 produce the mma A fragment).

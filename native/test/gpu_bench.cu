@@ -297,6 +297,25 @@ int main() {
                                        hd, qkv_stride, qkv_stride, 0.08838834764f, 1, 0, 0.f, nullptr, s);
     });
 
+    // One long sequence, head dims 64 and 128, at 4k and 16k tokens (32 heads, 8 KV heads): the prefill
+    // throughput against the dense bf16 peak (ci/gpu-test.sh's summary).
+    for (const int shd : {64, 128}) {
+      for (const int sl : {4096, 16384}) {
+        void* sq = A.random(size_t(sl) * nh * shd);
+        void* sk = A.random(size_t(sl) * nkv * shd);
+        void* sv = A.random(size_t(sl) * nkv * shd);
+        void* so = A.alloc(size_t(sl) * nh * shd * 2);
+        const std::vector<int32_t> scu = {0, sl};
+        int32_t* d_scu = A.upload(scu);
+        char name[64];
+        std::snprintf(name, sizeof name, "attention_prefill 1x%d causal d%d", sl, shd);
+        report_flops(name, 4.0 * nh * double(sl) * sl * shd / 2, 2.0 * sl * (2 * nh + 2 * nkv) * shd, [&] {
+          return tf_attention_prefill_bf16(sq, sk, sv, so, nullptr, d_scu, d_scu, 1, sl, nh, nkv, shd, long(nh) * shd,
+                                           long(nkv) * shd, 1.f / std::sqrt(float(shd)), 1, 0, nullptr, s);
+        });
+      }
+    }
+
     const int db = 16, ctx = 4096, block_size = 16, max_blocks = ctx / block_size, split = 512;
     void* dq = A.random(size_t(db) * nh * hd);
     void* dout = A.alloc(size_t(db) * nh * hd * 2);

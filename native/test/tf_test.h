@@ -154,7 +154,15 @@ using tf_test::round_bf16;
   ::tf_test::fail(__FILE__, __LINE__, std::string("CHECK_EQ(" #a ", " #b "): ") + ::tf_test::show(tf_a_) + " vs " + ::tf_test::show(tf_b_)); return; } } while (0)
 
 #ifndef TF_TEST_NO_MAIN
+#ifdef TF_TEST_GPU
+// The GPU build of these tests (TRANSFUSE_GPU_TESTS): managed memory and synchronous launches
+// (gpu_test_memory.cu), so host pointers reach the kernels as on the emulator.
+void tf_test_gpu_init();
+#endif
 int main(int argc, char** argv) {
+#ifdef TF_TEST_GPU
+  tf_test_gpu_init();
+#endif
   const char* filter = argc > 1 ? argv[1] : nullptr;
   int passed = 0, failed = 0;
   for (const auto& t : ::tf_test::registry()) {

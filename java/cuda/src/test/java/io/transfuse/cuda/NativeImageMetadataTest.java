@@ -21,7 +21,9 @@ class NativeImageMetadataTest {
     @Test
     void everyDowncallIsRegistered() throws Exception {
         new EmulatedRuntime().close(); // binds the kernel launchers, tf_emu_gemm, and libc's allocator
-        Set<FunctionDescriptor> bound = NativeLibrary.boundDescriptors();
+        Set<FunctionDescriptor> bound = new java.util.HashSet<>(NativeLibrary.boundDescriptors());
+        bound.addAll(io.transfuse.cuda.cublas.PanamaCublas.DESCRIPTORS); // these two bind only on a GPU
+        bound.addAll(io.transfuse.cuda.driver.DriverApiCheck.DESCRIPTORS);
         Set<String> missing = NativeImageMetadata.missing(bound, merged());
         assertTrue(missing.isEmpty(), "add to java/cuda/src/main/resources/META-INF/native-image/io.transfuse/transfuse-cuda/"
                 + "reachability-metadata.json foreign.downcalls:\n" + String.join(",\n", missing));

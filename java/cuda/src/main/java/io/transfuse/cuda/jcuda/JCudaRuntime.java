@@ -1,6 +1,8 @@
 package io.transfuse.cuda.jcuda;
 
 import io.transfuse.backend.NativeLibrary;
+import io.transfuse.cuda.cublas.CublasLocator;
+import io.transfuse.cuda.cublas.PanamaCublas;
 import io.transfuse.cuda.kernels.KernelLibrary;
 import io.transfuse.cuda.runtime.DeviceProperties;
 import io.transfuse.cuda.runtime.Gemm;
@@ -15,8 +17,6 @@ import jcuda.driver.CUgraph;
 import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
-import jcuda.jcublas.JCublas2;
-import jcuda.jcublas.cublasHandle;
 import jcuda.runtime.JCuda;
 import jcuda.runtime.cudaDeviceProp;
 import jcuda.runtime.cudaEvent_t;
@@ -26,10 +26,12 @@ import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The cuda runtime: a real GPU through JCuda (runtime API), JCublas2 (GEMMs: cublasGemmEx and
- * cublasGemmStridedBatchedEx, fp32 compute so fp16/bf16 inputs use tensor cores with fp32
- * accumulation) and JCudaDriver (stream capture into CUDA graphs); kernels from libtransfuse_cuda
- * through Panama on the same streams. Construct only after {@link GpuProbe#present()}: JCuda's
+ * The cuda runtime: a real GPU through JCuda (runtime API; its static CUDA 12 runtime runs on any
+ * driver of CUDA 12 or later, R580 / CUDA 13 included), cuBLAS through Panama ({@link PanamaCublas}:
+ * cublasGemmEx and cublasGemmStridedBatchedEx, fp32 compute so fp16/bf16 inputs use tensor cores with
+ * fp32 accumulation; libcublas.so.13 or .so.12, wherever {@link CublasLocator} finds it) and
+ * JCudaDriver (stream capture into CUDA graphs); kernels from libtransfuse_cuda through Panama on the
+ * same streams. Construct only after {@link GpuProbe#present()}: JCuda's
  * classes cannot initialise without a driver. GPU-only: tested by ci/gpu-test.sh.
  */
 public final class JCudaRuntime implements GpuRuntime {
@@ -38,7 +40,10 @@ public final class JCudaRuntime implements GpuRuntime {
     private static final int CU_STREAM_CAPTURE_MODE_THREAD_LOCAL = 1;
 
     private final DeviceProperties props;
-    private final cublasHandle cublas;
+    private static final long CUBLAS_WORKSPACE_BYTES = 32L << 20;
+
+    private final PanamaCublas cublas;
+    private final long cublasWorkspace; // cuBLAS's own, so it allocates nothing during graph capture
     private final KernelLibrary kernels;
     private final Stream defaultStream;
 
@@ -52,8 +57,9 @@ public final class JCudaRuntime implements GpuRuntime {
         check(JCuda.cudaGetDeviceProperties(p, device), "cudaGetDeviceProperties");
         String name = new String(p.name, StandardCharsets.UTF_8).replace("\0", "").strip();
         props = new DeviceProperties(name, p.totalGlobalMem, p.multiProcessorCount, p.major * 10 + p.minor);
-        cublas = new cublasHandle();
-        check(JCublas2.cublasCreate(cublas), "cublasCreate (is libcublas.so.12 installed?)");
+        cublas = PanamaCublas.open(CublasLocator.system());
+        cublasWorkspace = malloc(CUBLAS_WORKSPACE_BYTES);
+        cublas.setWorkspace(cublasWorkspace, CUBLAS_WORKSPACE_BYTES);
         cudaStream_t s = new cudaStream_t();
         check(JCuda.cudaStreamCreate(s), "cudaStreamCreate");
         defaultStream = new Stream(s, true);
@@ -61,6 +67,9 @@ public final class JCudaRuntime implements GpuRuntime {
     }
 
     @Override public DeviceProperties properties() { return props; }
+
+    /** Which cuBLAS runs the GEMMs (library file and version), for reports. */
+    public String blasDescription() { return cublas.describe(); }
 
     @Override
     public long freeBytes() {
@@ -174,18 +183,8 @@ public final class JCudaRuntime implements GpuRuntime {
 
     @Override
     public void gemm(GpuStream stream, Gemm g) {
-        check(JCublas2.cublasSetStream(cublas, cuda(stream)), "cublasSetStream");
-        Pointer alpha = Pointer.to(new float[] {g.alpha()}), beta = Pointer.to(new float[] {g.beta()});
-        int ta = g.transA() ? 1 : 0, tb = g.transB() ? 1 : 0;
-        int rc = g.batch() == 1
-                ? JCublas2.cublasGemmEx(cublas, ta, tb, g.m(), g.n(), g.k(), alpha, RawPointer.of(g.a()), g.aType().cudaDataType(),
-                        (int) g.lda(), RawPointer.of(g.b()), g.bType().cudaDataType(), (int) g.ldb(), beta, RawPointer.of(g.c()),
-                        g.cType().cudaDataType(), (int) g.ldc(), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT)
-                : JCublas2.cublasGemmStridedBatchedEx(cublas, ta, tb, g.m(), g.n(), g.k(), alpha, RawPointer.of(g.a()),
-                        g.aType().cudaDataType(), (int) g.lda(), g.strideA(), RawPointer.of(g.b()), g.bType().cudaDataType(),
-                        (int) g.ldb(), g.strideB(), beta, RawPointer.of(g.c()), g.cType().cudaDataType(), (int) g.ldc(), g.strideC(),
-                        g.batch(), CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT);
-        if (rc != 0) throw new GpuException("cublasGemmEx failed with cublasStatus " + rc + " (" + g + ")");
+        cuda(stream); // belongs to this runtime
+        cublas.gemm(((Stream) stream).handle(), g);
     }
 
     @Override public KernelLibrary kernels() { return kernels; }
@@ -204,7 +203,8 @@ public final class JCudaRuntime implements GpuRuntime {
     @Override
     public void close() {
         JCuda.cudaDeviceSynchronize();
-        JCublas2.cublasDestroy(cublas);
+        cublas.close();
+        JCuda.cudaFree(RawPointer.of(cublasWorkspace));
         JCuda.cudaStreamDestroy(defaultStream.stream);
     }
 

@@ -9,8 +9,7 @@ import io.transfuse.cuda.MambaCudaEmuTest;
 import io.transfuse.backend.OpConformance;
 import io.transfuse.cuda.CudaBackend;
 import io.transfuse.model.MixedBatch;
-import io.transfuse.cuda.jcuda.GpuProbe;
-import io.transfuse.cuda.jcuda.JCudaRuntime;
+import io.transfuse.cuda.runtime.GpuRuntime;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;
 import io.transfuse.cuda.runtime.GemmTest;
@@ -32,22 +31,22 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
- * GPU-only: the JCuda runtime, the op set and the Llama and Mamba graphs on a real device. Skipped (JUnit assumption)
- * where no GPU is present; ci/gpu-test.sh runs it with {@code -Dgroups=gpu}.
+ * GPU-only: the JCuda runtime with cuBLAS, the op set and the Llama and Mamba graphs on a real device. Skipped (JUnit
+ * assumption) where no GPU is present; ci/gpu-test.sh runs it through the GPU kit, and its dry run on cuda-emu
+ * ({@link GpuTestDevice}).
  */
 @Tag("gpu")
 class JCudaGpuTest {
     @BeforeEach
     void needsGpu() {
-        assumeTrue(GpuProbe.present(), "no GPU: " + GpuProbe.absenceReason());
+        GpuTestDevice.assumeAvailable();
     }
 
     @Test
     void memoryCopiesAndOutOfMemory() {
-        try (JCudaRuntime rt = new JCudaRuntime(0); DeviceArena arena = new DeviceArena(rt, "gpu test"); Arena host = Arena.ofConfined()) {
+        try (GpuRuntime rt = GpuTestDevice.runtime(); DeviceArena arena = new DeviceArena(rt, "gpu test"); Arena host = Arena.ofConfined()) {
             DeviceBuffer a = arena.allocate("a", 4096), b = arena.allocate("b", 4096);
             MemorySegment src = host.allocate(4096), dst = arena.allocatePinned(4096);
             for (int i = 0; i < 1024; i++) src.setAtIndex(ValueLayout.JAVA_INT, i, i * 31);
@@ -63,7 +62,7 @@ class JCudaGpuTest {
 
     @Test
     void cublasGemmMatchesTheReference() {
-        try (JCudaRuntime rt = new JCudaRuntime(0)) {
+        try (GpuRuntime rt = GpuTestDevice.runtime()) {
             GemmTest.allCases(rt);
         }
     }
@@ -71,10 +70,10 @@ class JCudaGpuTest {
     /** Every op of the op set on the device against the double-precision reference (as CudaBackendConformanceTest on cuda-emu). */
     @Test
     void everyOpMatchesTheReference() {
-        try (CudaBackend b = new CudaBackend("cuda", new JCudaRuntime(0), DType.F16)) {
+        try (CudaBackend b = new CudaBackend(GpuTestDevice.name(), GpuTestDevice.runtime(), DType.F16)) {
             OpConformance.check(b, 1e-2);
         }
-        try (CudaBackend b = new CudaBackend("cuda", new JCudaRuntime(0), DType.BF16)) {
+        try (CudaBackend b = new CudaBackend(GpuTestDevice.name(), GpuTestDevice.runtime(), DType.BF16)) {
             OpConformance.check(b, 8e-2);
         }
     }
@@ -83,7 +82,7 @@ class JCudaGpuTest {
     @Test
     void mixedBatchMatchesEachSequenceAlone() {
         Path model = Path.of(System.getProperty("transfuse.root", "../..")).resolve("models/stories260K");
-        try (LanguageModel gpu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CUDA))) {
+        try (LanguageModel gpu = Transfuse.load(model, LoadOptions.defaults().withDevice(GpuTestDevice.DEVICE))) {
             MixedBatch.Result r = MixedBatch.run(gpu.decoder(), gpu.vocabSize(), 5);
             assertTrue(r.maxDiff() <= 0.05, "batched vs alone on the GPU: " + r.maxDiff());
         }
@@ -94,7 +93,7 @@ class JCudaGpuTest {
         Path model = Path.of(System.getProperty("transfuse.root", "../..")).resolve("models/stories260K");
         GenerateOptions greedy = new GenerateOptions(60, new SamplingOptions(0f, 0, 1f, 1));
         try (LanguageModel cpu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CPU));
-             LanguageModel gpu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CUDA))) {
+             LanguageModel gpu = Transfuse.load(model, LoadOptions.defaults().withDevice(GpuTestDevice.DEVICE))) {
             assertEquals(cpu.generate("Once upon a time", greedy, s -> {}).text(),
                     gpu.generate("Once upon a time", greedy, s -> {}).text());
         }
@@ -107,7 +106,7 @@ class JCudaGpuTest {
         RandomMambaModel.write(dir, new RandomMambaModel.Shape(64, 2, 16, 4, 2, 0, false, false, true), DType.F32, 5, msg -> { });
         GenerateOptions greedy = new GenerateOptions(24, new SamplingOptions(0f, 0, 1f, 1));
         try (LanguageModel cpu = Transfuse.load(dir, LoadOptions.defaults().withDevice(Device.CPU));
-             LanguageModel gpu = Transfuse.load(dir, LoadOptions.defaults().withDevice(Device.CUDA))) {
+             LanguageModel gpu = Transfuse.load(dir, LoadOptions.defaults().withDevice(GpuTestDevice.DEVICE))) {
             int[] prompt = cpu.tokenizer().encode("the weather in the south", false);
             float worst = MambaCudaEmuTest.compare(cpu, gpu, prompt, 8);
             assertTrue(worst <= MambaCudaEmuTest.UNTIED_TOLERANCE, "max logit difference " + worst);

@@ -29,7 +29,7 @@ public class GemmTest {
         allCases(new EmulatedRuntime());
     }
 
-    /** Every case on {@code rt} (the GPU-only test runs them through JCublas). */
+    /** Every case on {@code rt} (the GPU-only test runs them through cuBLAS). */
     public static void allCases(GpuRuntime rt) {
         for (boolean ta : new boolean[] {false, true}) {
             for (boolean tb : new boolean[] {false, true}) {
