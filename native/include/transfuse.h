@@ -281,8 +281,9 @@ int tf_attention_prefill_bf16(const void* q, const void* k, const void* v, void*
  *  keys j = 0 .. p (window > 0: only those with p - j < window, the last `window` of them: llama.cpp's
  *  n_swa, Hugging Face's sliding_window). context_len 0 gives o = 0.
  *  max_context_len (host) must be >= every context_lens[b]; it sizes the KV split grid.
- *  The keys are split in chunks of kv_split_len tokens (> 0; 512 is a good default, smaller for short
- *  contexts and few sequences) processed by separate CTAs and merged by log-sum-exp in a second kernel.
+ *  The visible keys (with a window: the last min(window, context) of them) are split in chunks of
+ *  kv_split_len tokens (> 0; 512 is a good default, smaller for short contexts and few sequences)
+ *  processed by separate CTAs and merged by log-sum-exp in a second kernel.
  *  workspace: device memory of tf_attention_decode_workspace_bytes(...) bytes, 16-byte aligned.
  *  softcap and alibi_slopes as for prefill (bias -slope[h] * (p - j)). head_dim 64, 128 or 256; fp16/bf16
  *  as prefill. */

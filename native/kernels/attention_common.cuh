@@ -26,9 +26,10 @@
 //
 // Numerics: scores are accumulated in fp32 and moved to the log2 domain once (score * scale * log2e,
 // so exp() becomes one exp2f); with a soft-cap c > 0 (Gemma 2) the scaled score x becomes
-// c * tanh(x / c) first, i.e. (c log2e) * tanh(score * (scale / c)), with tanh from one exp2f and one fast
-// divide (tanh_approx: absolute error ~1e-7, far below the rounding of P to T). The softmax state (row max m, row sum l) is fp32. Only P is rounded to T before P·V, as in
-// FlashAttention; l sums the unrounded P.
+// c * tanh(x / c) first, i.e. (c log2e) * tanh(score * (scale / c)), with tanh from one exp2f and one
+// fast divide (tanh_approx: absolute error ~1e-7, far below the rounding of P to T). The softmax state
+// (row max m, row sum l) is fp32. Only P is rounded to T before P·V, as in FlashAttention; l sums the
+// unrounded P.
 #pragma once
 #include "tf_device.cuh"
 #include <stdint.h>

@@ -14,8 +14,9 @@
 //      and up to 16 of the query heads that share it (the whole GQA group when it has <= 16 heads; a
 //      larger group, e.g. MQA with 32 heads, is cut into 16-head slabs): the group's queries are the 16
 //      rows of an mma.m16n8k16 A operand, so every K/V tile is read from memory once per group and
-//      the dot products run on tensor cores. The CTA walks its split of kv_split_len tokens in tiles
-//      of 64 tokens, gathered from the paged cache with 16-byte cp.async (double-buffered). Warp w
+//      the dot products run on tensor cores. The splits cut the visible keys (with a sliding window
+//      only the last `window` tokens, so a long context's splits all do work and the grid is sized by
+//      min(context, window)). The CTA walks its split of kv_split_len tokens in tiles of 64 tokens, gathered from the paged cache with 16-byte cp.async (double-buffered). Warp w
 //      takes tokens 16w..16w+15 of each tile and keeps its own online-softmax state and O accumulator;
 //      at the end the four warps merge through shared memory and the CTA writes, per query head, the
 //      normalised partial output (fp32) and its log2-sum-exp to the workspace.
@@ -124,11 +125,12 @@ __global__ void __launch_bounds__(kDecodeThreads) attention_decode_split_kernel(
   const int split = blockIdx.y, b = blockIdx.z;
   const int ctx = p.context_lens[b];
 
-  int k_lo = split * p.split_len;
+  // Splits start at the first visible key: position ctx - window with a window, else 0.
+  const int first = p.window > 0 && ctx > p.window ? ctx - p.window : 0;
+  const int k_lo = first + split * p.split_len;
   const int k_hi = min(ctx, k_lo + p.split_len);
-  if (p.window > 0) k_lo = max(k_lo, ctx - p.window);
   const size_t ws_row0 = (size_t)b * p.n_heads + head0;  // workspace row of (b, head0)
-  if (k_lo >= k_hi) {  // split past the context or before the window: contributes nothing
+  if (k_lo >= k_hi) {  // split past the visible keys: contributes nothing
     if (tid < rows) p.ws_lse[(ws_row0 + tid) * p.num_splits + split] = -INFINITY;
     return;
   }
@@ -280,7 +282,9 @@ int launch_decode(DecodeParams p, int batch, int head_dim, int max_context_len, 
   if (batch <= 0) return 0;
   if (p.n_heads <= 0 || p.n_kv_heads <= 0 || p.n_heads % p.n_kv_heads != 0) return 1;
   if (p.block_size <= 0 || p.split_len <= 0 || max_context_len < 0 || workspace == nullptr) return 1;
-  p.num_splits = decode_num_splits(max_context_len, p.split_len);
+  // With a window at most `window` keys are visible, whatever the context.
+  const int max_visible = p.window > 0 && p.window < max_context_len ? p.window : max_context_len;
+  p.num_splits = decode_num_splits(max_visible, p.split_len);
   p.ws_o = static_cast<float*>(workspace);
   p.ws_lse = p.ws_o + (size_t)batch * p.n_heads * p.num_splits * head_dim;
   const int slabs = (p.n_heads / p.n_kv_heads + kDecodeRows - 1) / kDecodeRows;

@@ -14,8 +14,8 @@
 //   aligned and both strides multiples of 8 elements; the launcher rejects anything else.
 //   Masks (see attention_common.cuh MaskSpec): causal aligned bottom-right (query i sees keys
 //   <= i + len_k - len_q), optional sliding window, optional ALiBi bias -slope_h * |q_pos - k_pos|.
-//   Optionally writes the natural-log log-sum-exp of each row's (capped, biased) scores (for a backward pass or
-//   for merging with other attention partials); rows with no visible key get O = 0, lse = -inf.
+//   Optionally writes the natural-log log-sum-exp of each row's (capped, biased) scores (for a backward
+//   pass or for merging with other attention partials); rows with no visible key get O = 0, lse = -inf.
 //
 // How it tiles the work
 //   One CTA of 4 warps per (64-query tile, head, sequence). Each warp owns 16 query rows for the
@@ -37,7 +37,8 @@
 //   FLOPs per CTA = 4 * 64 * L_k * D (two GEMMs); bytes = 2 * L_k * D * sizeof(T) for K/V
 //   (+ Q, O once). So FLOP/byte = 64 * 4 / (2 * 2) = 64 for fp16/bf16 from global memory; K/V tiles are
 //   re-read by every query tile of the same head, mostly from L2. Shared memory traffic per mma is one
-//   ldmatrix.x4 per two mma (both operands of QK^T and PV come from registers + one shared read).
+//   ldmatrix.x4 per two mma (both operands of QK^T and PV come from registers + one shared read); at
+//   D = 256 the Q re-read makes it three per four in QK^T.
 //
 // Performance target
 //   Ampere-style FA2 reaches ~50-70% of the dense fp16 mma peak on A100 (312 TFLOP/s) for long
@@ -82,13 +83,14 @@ inline PrefillParams prefill_params(const void* q, const void* k, const void* v,
 constexpr int kPrefillBM = 64;  // query rows per CTA
 constexpr int kPrefillThreads = 128;
 
-// Keys per tile. 64 up to D=128: ptxas -v shows D=128 at 207 (sm_80) / 222 (sm_90) registers,
-// no spills; D=64 uses ~135. D=32 (encoders such as all-MiniLM-L6-v2) needs no change of tiling:
+// Keys per tile. 64 up to D=128: ptxas -v shows D=128 at 214 (sm_80) / 222 (sm_90) registers,
+// no spills; D=64 uses ~130-150. D=32 (encoders such as all-MiniLM-L6-v2) needs no change of tiling:
 // 64-row tiles of 2 x 16-byte chunks split evenly over the 128 threads, and the 80-byte padded row
 // stride keeps ldmatrix conflict free (rows land on distinct 4-bank groups); shared memory 25 KiB.
 // D=256 (Gemma) takes 32 keys: with 64 the double-buffered K/V tiles need 165 KiB of shared memory,
-// past sm_80's 163 KiB, and S/P would add 48 registers to the 128 of O. The cost is twice the tile
-// iterations (barriers, online-softmax rescales of O) per key, and one CTA per SM on A100 (99 KiB).
+// past sm_80's 163 KiB, and S/P would add 24 registers to the 245 ptxas reports at 32 keys (O alone is
+// 128). The cost: twice the tile iterations per key (barriers, online-softmax rescales of O), and one
+// CTA per SM on A100 (99 KiB of 164; two on H100).
 template <int D> constexpr int kPrefillBN = D <= 128 ? 64 : 32;
 
 template <int D, int BN>

@@ -184,6 +184,10 @@ TF_TEST(decode_window_and_alibi) {
   run_case({TF_DTYPE_F16, 64, {300, 20, 1}, 4, 2, 16, 128, 100}, 60);        // window crosses split borders
   run_case({TF_DTYPE_BF16, 128, {300, 20}, 4, 1, 16, 64, 0, true}, 61);      // ALiBi
   run_case({TF_DTYPE_F16, 128, {260, 45}, 8, 2, 16, 96, 37, true}, 62);      // both
+  // Splits cut the window, not the context: 4 splits of 64 over the last 200 keys of 300 (starting at
+  // 100, mid-block), all 150 keys of a shorter context (its last split empty), and a context of 20.
+  run_case({TF_DTYPE_BF16, 64, {300, 150, 20}, 4, 2, 16, 64, 200}, 63);
+  run_case({TF_DTYPE_F16, 256, {1000, 64}, 8, 4, 16, 128, 512}, 64);
 }
 
 TF_TEST(decode_empty_context_gives_zeros) { run_case({TF_DTYPE_F16, 64, {0, 40}, 4, 2}, 70); }

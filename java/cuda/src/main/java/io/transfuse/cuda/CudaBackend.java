@@ -301,7 +301,8 @@ public final class CudaBackend implements Backend {
         // sequence take this path too). A recording sizes the split grid for the full context.
         int fullContext = batch.maxBlocks() * cache.blockSize();
         int maxContext = replaying ? fullContext : batch.maxContext();
-        int splitLen = splitLen(heads, fullContext);
+        // The kernel splits only the visible keys: with a window, at most `window` of them.
+        int splitLen = splitLen(heads, spec.window() > 0 ? Math.min(fullContext, spec.window()) : fullContext);
         long scratchBytes = kk.decodeWorkspaceBytes(batch.maxTokens(), heads.heads(), heads.headDim(), fullContext, splitLen);
         if (decodeScratch == null || decodeScratch.bytes() < scratchBytes) {
             if (capturing) throw new IllegalStateException("attention: the decode workspace must be sized before a step is recorded");
@@ -319,10 +320,13 @@ public final class CudaBackend implements Backend {
         return batch.prefillOnly() && !replaying && KernelLibrary.supportsPrefillHeadDim(heads.headDim());
     }
 
-    /** Keys per split CTA of flash-decoding: one split per sequence on the emulator (each CTA is costly there), else enough to fill the SMs. */
-    private int splitLen(Heads heads, int fullContext) {
-        if (rt.properties().computeCapability() == 0) return Math.max(64, (fullContext + 63) / 64 * 64);
-        return kk.decodeDefaultSplitLen(1, heads.heads(), heads.kvHeads(), fullContext, rt.properties().multiprocessors());
+    /**
+     * Keys per split CTA of flash-decoding over at most {@code visible} keys per query: one split per sequence on
+     * the emulator (each CTA is costly there), else enough to fill the SMs.
+     */
+    private int splitLen(Heads heads, int visible) {
+        if (rt.properties().computeCapability() == 0) return Math.max(64, (visible + 63) / 64 * 64);
+        return kk.decodeDefaultSplitLen(1, heads.heads(), heads.kvHeads(), visible, rt.properties().multiprocessors());
     }
 
     @Override
