@@ -64,7 +64,7 @@ class ModelErrorsTest {
     void missingTensor() throws IOException {
         Path model = hfCopyWithConfig("\"num_hidden_layers\": 5", "\"num_hidden_layers\": 6");
         ModelFormatException e = assertThrows(ModelFormatException.class, () -> Transfuse.load(model));
-        assertTrue(e.getMessage().contains("'model.layers.5.input_layernorm.weight' is missing"), e.getMessage());
+        assertTrue(e.getMessage().matches(".*tensor 'model\\.layers\\.5\\.[a-z_.]+weight' is missing.*"), e.getMessage());
     }
 
     @Test
