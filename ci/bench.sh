@@ -5,7 +5,8 @@
 #
 # 1. builds the CLI, the JMH module and the machine probe (CMake target transfuse_machine_probe);
 # 2. measures the machine: STREAM-style triad GB/s and peak FP32 FMA GFLOP/s (2 threads);
-# 3. writes random-weight Llama models (stories15M and stories110M shapes, F32 and Q8_0 GGUF) into
+# 3. writes random-weight Llama models (stories15M and stories110M shapes, F32 and Q8_0 GGUF; stories110M
+#    also Q4_K_M and Q6_K, quantised by make-model with llama.cpp's per-tensor choices) into
 #    build/bench/models with `transfuse make-model` (kept between runs: same seed, same bytes);
 # 4. runs `transfuse bench` on each (128-token prefill, 32 decode steps, 2 threads; and decode of 16
 #    sequences at once, aggregate tok/s, with the one-sequence figure beside it);
@@ -84,7 +85,11 @@ if [ "$smoke" = 1 ]; then
   prompt=32 gen=8 warmup=1 batch=4 warm_s=0
 else
   for preset in stories15M stories110M; do
-    for dtype in f32 q8_0; do
+    dtypes="f32 q8_0"
+    # K-quant rows on the shape whose rows are whole super-blocks (dim 768, hidden 2048); stories15M's dim
+    # 288 would fall back to Q5_0/Q8_0 for most tensors
+    [ "$preset" = stories110M ] && dtypes="$dtypes q4_k_m q6_k"
+    for dtype in $dtypes; do
       case ",${only:-$preset-$dtype}," in *",$preset-$dtype,"*) ;; *) continue ;; esac
       f=build/bench/models/$preset-$dtype.gguf
       if [ ! -f "$f" ]; then

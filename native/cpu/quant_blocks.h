@@ -92,19 +92,17 @@ static inline void tf_kq_unpack(tf_kq_unpacked* u, int type, const uint8_t* row,
         const uint8_t* s = b + 4;
         tf_k4_scales_mins(s, u->sc, u->mn);
         const uint8_t* qs = s + 12 + (type == TF_Q5_K ? 32 : 0);
+        /* local copies: the byte pointers may alias u->q as far as the compiler knows, which would keep
+         * these loops scalar */
+        uint8_t ql[128], qh[32];
+        memcpy(ql, qs, 128);
+        if (type == TF_Q5_K) memcpy(qh, s + 12, 32);
+        else memset(qh, 0, 32);
         for (int c = 0; c < 4; c++)
             for (int l = 0; l < 32; l++) {
-                u->q[64 * c + l] = qs[32 * c + l] & 15;
-                u->q[64 * c + 32 + l] = qs[32 * c + l] >> 4;
+                u->q[64 * c + l] = (uint8_t)((ql[32 * c + l] & 15) | ((qh[l] >> (2 * c)) & 1) << 4);
+                u->q[64 * c + 32 + l] = (uint8_t)((ql[32 * c + l] >> 4) | ((qh[l] >> (2 * c + 1)) & 1) << 4);
             }
-        if (type == TF_Q5_K) {
-            const uint8_t* qh = s + 12;
-            for (int c = 0; c < 4; c++)
-                for (int l = 0; l < 32; l++) {
-                    u->q[64 * c + l] |= ((qh[l] >> (2 * c)) & 1) << 4;
-                    u->q[64 * c + 32 + l] |= ((qh[l] >> (2 * c + 1)) & 1) << 4;
-                }
-        }
         u->nblk = 8;
     } else if (type == TF_Q6_K) {
         const uint8_t* b = row + (long)sb * TF_Q6_K_BYTES;

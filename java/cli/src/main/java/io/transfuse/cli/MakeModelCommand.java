@@ -71,7 +71,13 @@ final class MakeModelCommand implements Callable<Integer> {
                 hidden != null ? hidden : p.hidden(), vocab != null ? vocab : p.vocab(), context != null ? context : p.context());
         QuantPreset quant = switch (dtype.toLowerCase(Locale.ROOT)) {
             case "f32", "f16" -> null;
-            default -> QuantPreset.parse(dtype); // q8_0, q4_0, q4_k_m, q5_k_m, q6_k: llama.cpp's per-tensor choices
+            default -> { // q8_0, q4_0, q4_k_m, q5_k_m, q6_k: llama.cpp's per-tensor choices
+                try {
+                    yield QuantPreset.parse(dtype);
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("unknown --dtype '" + dtype + "' (f32, f16, q8_0, q4_0, q4_k_m, q5_k_m, q6_k)");
+                }
+            }
         };
         DType type = quant != null ? quant.base() : dtype.equalsIgnoreCase("f16") ? DType.F16 : DType.F32;
         boolean hf = format.equalsIgnoreCase("safetensors");
