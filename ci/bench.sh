@@ -6,7 +6,8 @@
 # 1. builds the CLI, the JMH module and the machine probe (CMake target transfuse_machine_probe);
 # 2. measures the machine: STREAM-style triad GB/s and peak FP32 FMA GFLOP/s (2 threads);
 # 3. writes random-weight Llama models (stories15M and stories110M shapes, F32 and Q8_0 GGUF; stories110M
-#    also Q4_K_M and Q6_K, quantised by make-model with llama.cpp's per-tensor choices) into
+#    also Q4_K_M and Q6_K, quantised by make-model with llama.cpp's per-tensor choices, and Q4_K_M with a
+#    128k Llama-3-size vocabulary) into
 #    build/bench/models with `transfuse make-model` (kept between runs: same seed, same bytes);
 # 4. runs `transfuse bench` on each (128-token prefill, 32 decode steps, 2 threads; and decode of 16
 #    sequences at once, aggregate tok/s, with the one-sequence figure beside it);
@@ -99,6 +100,17 @@ else
       models+=("$preset-$dtype=$f")
     done
   done
+  # A Llama-3-size vocabulary (128,256 entries) on the stories110M body, Q4_K_M: the output head (Q6_K, 98M
+  # values) then outweighs the 12 layers, as in Llama 3.2 1B/3B
+  name=stories110M-v128k-q4_k_m
+  case ",${only:-$name}," in *",$name,"*)
+    f=build/bench/models/$name.gguf
+    if [ ! -f "$f" ]; then
+      say "make-model $f"
+      transfuse make-model --preset stories110M --vocab 128256 --dtype q4_k_m "$f" >/dev/null 2>&1
+    fi
+    models+=("$name=$f") ;;
+  esac
   prompt=128 gen=32 warmup=1 batch=16 warm_s=4
 fi
 
