@@ -9,7 +9,6 @@ import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
 import io.transfuse.chat.ChatTemplate;
-import io.transfuse.sampling.SamplingOptions;
 import org.jline.reader.EndOfFileException;
 import org.jline.reader.LineReader;
 import org.jline.reader.LineReaderBuilder;
@@ -18,6 +17,7 @@ import org.jline.terminal.Terminal;
 import org.jline.terminal.TerminalBuilder;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 
@@ -69,17 +69,8 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "512", description = "Most new tokens per reply (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.8", description = "Sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
-    float temperature;
-
-    @Option(names = "--top-k", paramLabel = "K", defaultValue = "0", description = "Sample among the K most likely tokens; 0 = off (default: ${DEFAULT-VALUE}).")
-    int topK;
-
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "0.9", description = "Nucleus sampling threshold in (0, 1]; 1 = off (default: ${DEFAULT-VALUE}).")
-    float topP;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Random seed (default: time-based).")
-    Long seed;
+    @Mixin
+    SamplingFlags sampling;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
     int threads;
@@ -89,8 +80,7 @@ final class ChatCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        SamplingOptions sampling = new SamplingOptions(temperature, topK, topP, seed != null ? seed : System.nanoTime());
-        GenerateOptions options = new GenerateOptions(maxTokens, sampling);
+        GenerateOptions options = new GenerateOptions(maxTokens, sampling.options());
         LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();

@@ -6,8 +6,8 @@ import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
-import io.transfuse.sampling.SamplingOptions;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -38,25 +38,15 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "256", description = "New tokens to generate (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
-    @Option(names = "--temperature", paramLabel = "T", defaultValue = "0.8", description = "Sampling temperature; 0 = greedy (default: ${DEFAULT-VALUE}).")
-    float temperature;
-
-    @Option(names = "--top-k", paramLabel = "K", defaultValue = "0", description = "Sample among the K most likely tokens; 0 = off (default: ${DEFAULT-VALUE}).")
-    int topK;
-
-    @Option(names = "--top-p", paramLabel = "P", defaultValue = "0.9", description = "Nucleus sampling threshold in (0, 1]; 1 = off (default: ${DEFAULT-VALUE}).")
-    float topP;
-
-    @Option(names = "--seed", paramLabel = "S", description = "Random seed (default: time-based).")
-    Long seed;
+    @Mixin
+    SamplingFlags sampling;
 
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
     int threads;
 
     @Override
     public Integer call() {
-        SamplingOptions sampling = new SamplingOptions(temperature, topK, topP, seed != null ? seed : System.nanoTime());
-        GenerateOptions options = new GenerateOptions(maxTokens, sampling);
+        GenerateOptions options = new GenerateOptions(maxTokens, sampling.options());
         LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();

@@ -11,6 +11,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.function.Supplier;
 
 /**
  * Random-weight models of the Llama-family architectures that are deltas of the Llama graph (Llama 3, Mistral,
@@ -189,6 +191,37 @@ public final class RandomVariantModel {
         return f;
     }
 
+    /** Receives the tensors of one form: name, shape (outermost first), values. */
+    private interface Sink {
+        void add(String name, long[] shape, Supplier<float[]> values);
+    }
+
+    /**
+     * The tensors of {@code p} in the GGUF form (llama.cpp's names and values) or Hugging Face's, Phi-3's Q/K/V and
+     * gate/up fused into one matrix each (gate first) as both store them.
+     */
+    private static void emit(Preset p, long seed, boolean gguf, Sink sink) {
+        Function<T, float[]> values = t -> gguf ? ggufValues(p, t, seed) : hfValues(p, t, seed);
+        boolean fused = p.arch.equals("phi3");
+        List<T> ts = tensors(p);
+        for (int i = 0; i < ts.size(); i++) {
+            T t = ts.get(i);
+            if (fused && t.gguf.endsWith("attn_q.weight")) {
+                T k = ts.get(i + 1), v = ts.get(i + 2);
+                sink.add(gguf ? t.gguf.replace("attn_q", "attn_qkv") : t.hf.replace("q_proj", "qkv_proj"),
+                        new long[] {p.qDim() + 2L * p.kvDim(), p.dim}, () -> concat(values.apply(t), values.apply(k), values.apply(v)));
+                i += 2;
+            } else if (fused && t.gguf.endsWith("ffn_gate.weight")) {
+                T up = ts.get(i + 1);
+                sink.add(gguf ? up.gguf : t.hf.replace("gate_proj", "gate_up_proj"), new long[] {2L * p.hidden, p.dim},
+                        () -> concat(values.apply(t), values.apply(up)));
+                i += 1;
+            } else {
+                sink.add(gguf ? t.gguf : t.hf, t.shape, () -> values.apply(t));
+            }
+        }
+    }
+
     /** Writes the GGUF form; matrices of {@code type} (F32, F16 or Q8_0), 1-D tensors F32. */
     public static void writeGguf(Path path, Preset p, DType type, long seed, Consumer<String> progress) {
         if (type != DType.F32 && type != DType.F16 && type != DType.Q8_0) {
@@ -234,23 +267,7 @@ public final class RandomVariantModel {
         w.put("tokenizer.ggml.model", "llama").put("tokenizer.ggml.tokens", v.tokens()).put("tokenizer.ggml.scores", v.scores())
                 .put("tokenizer.ggml.token_type", v.types()).put("tokenizer.ggml.bos_token_id", 1).put("tokenizer.ggml.eos_token_id", 2)
                 .put("tokenizer.ggml.unknown_token_id", 0);
-        List<T> ts = tensors(p);
-        for (int i = 0; i < ts.size(); i++) {
-            T t = ts.get(i);
-            DType tt = t.shape.length == 1 ? DType.F32 : type;
-            if (p.arch.equals("phi3") && t.gguf.endsWith("attn_q.weight")) {
-                T k = ts.get(i + 1), vv = ts.get(i + 2);
-                w.addTensor(t.gguf.replace("attn_q", "attn_qkv"), tt, new long[] {p.qDim() + 2L * p.kvDim(), p.dim},
-                        () -> concat(ggufValues(p, t, seed), ggufValues(p, k, seed), ggufValues(p, vv, seed)));
-                i += 2;
-            } else if (p.arch.equals("phi3") && t.gguf.endsWith("ffn_gate.weight")) {
-                T up = ts.get(i + 1);
-                w.addTensor(up.gguf, tt, new long[] {2L * p.hidden, p.dim}, () -> concat(ggufValues(p, t, seed), ggufValues(p, up, seed)));
-                i += 1;
-            } else {
-                w.addTensor(t.gguf, tt, t.shape, () -> ggufValues(p, t, seed));
-            }
-        }
+        emit(p, seed, true, (name, shape, values) -> w.addTensor(name, shape.length == 1 ? DType.F32 : type, shape, values));
         w.write(path, progress);
     }
 
@@ -260,24 +277,7 @@ public final class RandomVariantModel {
         try {
             Files.createDirectories(directory);
             SafetensorsWriter w = new SafetensorsWriter();
-            List<T> ts = tensors(p);
-            for (int i = 0; i < ts.size(); i++) {
-                T t = ts.get(i);
-                DType tt = t.shape.length == 1 ? DType.F32 : type;
-                if (p.arch.equals("phi3") && t.gguf.endsWith("attn_q.weight")) {
-                    T k = ts.get(i + 1), vv = ts.get(i + 2);
-                    w.addTensor(t.hf.replace("q_proj", "qkv_proj"), tt, new long[] {p.qDim() + 2L * p.kvDim(), p.dim},
-                            () -> concat(hfValues(p, t, seed), hfValues(p, k, seed), hfValues(p, vv, seed)));
-                    i += 2;
-                } else if (p.arch.equals("phi3") && t.gguf.endsWith("ffn_gate.weight")) {
-                    T up = ts.get(i + 1);
-                    w.addTensor(t.hf.replace("gate_proj", "gate_up_proj"), tt, new long[] {2L * p.hidden, p.dim},
-                            () -> concat(hfValues(p, t, seed), hfValues(p, up, seed)));
-                    i += 1;
-                } else {
-                    w.addTensor(t.hf, tt, t.shape, () -> hfValues(p, t, seed));
-                }
-            }
+            emit(p, seed, false, (name, shape, values) -> w.addTensor(name, shape.length == 1 ? DType.F32 : type, shape, values));
             w.write(directory.resolve("model.safetensors"), progress);
             Files.writeString(directory.resolve("config.json"), hfConfig(p, type));
         } catch (IOException e) {
