@@ -1,5 +1,6 @@
 package io.transfuse.cli;
 
+import io.transfuse.GgufCopies;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

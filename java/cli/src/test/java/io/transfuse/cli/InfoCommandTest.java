@@ -1,5 +1,6 @@
 package io.transfuse.cli;
 
+import io.transfuse.GgufCopies;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
