@@ -22,9 +22,8 @@ out=java/core/src/test/resources/llamacpp/variants
 mkdir -p build/llama-fixtures "$out"
 for p in "${presets[@]}"; do
   # f32 and q8_0 as make-model writes them; K-quants made from the f32 file by `transfuse quantize` (our blocks,
-  # llama.cpp's per-tensor preset rules): q4_k_m for every architecture, q5_k_m and q6_k for Llama 3 and Qwen3
-  types=(f32 q8_0 q4_k_m)
-  case "$p" in llama3-tiny|qwen3-tiny) types+=(q5_k_m q6_k) ;; esac
+  # llama.cpp's per-tensor preset rules)
+  types=(f32 q8_0 q4_k_m q5_k_m q6_k)
   for t in "${types[@]}"; do
     f=build/llama-fixtures/$p-$t.gguf
     case "$t" in

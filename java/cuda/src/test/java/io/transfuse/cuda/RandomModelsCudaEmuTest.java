@@ -82,7 +82,7 @@ class RandomModelsCudaEmuTest {
 
     /** chat() on every architecture gives the same greedy reply on cuda-emu as on the CPU (prompt longer than the window). */
     @ParameterizedTest
-    @ValueSource(strings = {"llama3-tiny", "qwen3-tiny", "gemma2-tiny", "gemma3-tiny", "phi3-tiny"})
+    @ValueSource(strings = {"llama3-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gemma-tiny", "gemma2-tiny", "gemma3-tiny", "phi3-tiny"})
     void chatIsTheSameOnCpuAndCudaEmu(String preset, @TempDir Path dir) {
         Path file = dir.resolve(preset + ".gguf");
         RandomVariantModel.writeGguf(file, RandomVariantModel.preset(preset), DType.F32, 1, s -> {});

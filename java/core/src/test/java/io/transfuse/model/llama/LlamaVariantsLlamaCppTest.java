@@ -19,7 +19,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
@@ -41,7 +40,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * sqrt(256) * (3/127/sqrt(12)) * 0.25 = 0.027 units, 4.3 standard deviations of that over 12k logits is 0.12, 3% of
  * the spread, and each layer adds its own (every matmul of both layers, and the attention scores): measured up to 9%,
  * tolerance 15% (for scale: llama.cpp's own Q8_0 and F32 logits of these files differ by 4-16%).
- * K-quants (Q4_K_M for every architecture, Q5_K_M and Q6_K for Llama 3 and Qwen3; our quantizer's blocks with
+ * K-quants (Q4_K_M, Q5_K_M and Q6_K; our quantizer's blocks with
  * llama.cpp's per-tensor rules, so llama.cpp reads our files): llama.cpp quantises activations per 256 values for
  * the K-quant dot products, as Transfuse does; the same 15%.
  * Greedy tokens: the presets' head (N(0, 0.25^2) over a 256-wide normed state) makes top-1/top-2 gaps of about a
@@ -145,8 +144,7 @@ class LlamaVariantsLlamaCppTest {
     @ParameterizedTest
     @ValueSource(strings = {"llama3-tiny", "mistral-tiny", "qwen2-tiny", "qwen3-tiny", "gemma-tiny", "gemma2-tiny", "gemma3-tiny", "phi3-tiny"})
     void cpuAgreesWithLlamaCpp(String preset) {
-        List<String> types = new ArrayList<>(List.of("f32", "q8_0", "q4_k_m"));
-        if (preset.equals("llama3-tiny") || preset.equals("qwen3-tiny")) types.addAll(List.of("q5_k_m", "q6_k"));
+        List<String> types = List.of("f32", "q8_0", "q4_k_m", "q5_k_m", "q6_k");
         Path f32 = dir.resolve(preset + "-f32.gguf");
         RandomVariantModel.writeGguf(f32, RandomVariantModel.preset(preset), DType.F32, 1, msg -> { });
         for (String type : types) {
