@@ -46,7 +46,7 @@ cp java/cuda/target/transfuse-cuda-*.jar "$kit/lib/"
 jar_without() {
   local jar=$1 tmp; shift
   tmp=$(mktemp -d)
-  (cd "$tmp" && "$JAVA_HOME/bin/jar" --extract --file "$jar" && for pattern in "$@"; do rm -f $pattern; done &&
+  (cd "$tmp" && "$JAVA_HOME/bin/jar" --extract --file "$jar" && for pattern in "$@"; do rm -rf $pattern; done &&
     "$JAVA_HOME/bin/jar" --create --no-manifest --file "$jar.new" .)
   mv "$jar.new" "$jar"
   rm -rf "$tmp"
@@ -55,10 +55,12 @@ jar_without() {
 for natives in "$kit"/lib/jcuda-natives-*.jar; do
   jar_without "$natives" 'lib/libJNvPTXCompiler-*' 'lib/libJNvrtc-*'
 done
-# Core's test jar: the kit's tests load only MiniLM's tokenizer of its fixtures (RandomBert); the others are 3 MiB.
+# Core's test jar: the kit's tests load only MiniLM's tokenizer of its fixtures (RandomBert); the other tokenizers,
+# llama.cpp's logits and the chat renderings are 10 MiB.
 for tests in "$kit"/lib/transfuse-core-*-tests.jar; do
   jar_without "$tests" tokenizers/qwen3-tokenizer.json.gz tokenizers/gpt2-tokenizer.json.gz \
-    tokenizers/llama2-tokenizer.json.gz tokenizers/bge-small-en-v1.5-tokenizer.json.gz
+    tokenizers/llama2-tokenizer.json.gz tokenizers/bge-small-en-v1.5-tokenizer.json.gz \
+    tokenizers/llama3-tokenizer.json.gz tokenizers/gemma3-tokenizer.json.gz llamacpp chat
 done
 if ! unzip -l "$kit"/lib/transfuse-cuda-[0-9]*.jar | grep -q 'libtransfuse_cuda.so'; then
   say "warning: transfuse-cuda's jar has no libtransfuse_cuda.so (built without nvcc or with TRANSFUSE_SKIP_NVCC=1);"
@@ -68,7 +70,14 @@ cp -r models/stories260K "$kit/models/"
 
 # 2. The Java runtime: the modules the jars need (jdeps) plus java.logging and java.xml (JUnit's launcher loads
 #    them), jdk.zipfs (JUnit scans test jars through the "jar" file system) and java.desktop (images: ViT).
-modules=$("$JAVA_HOME/bin/jdeps" --ignore-missing-deps --print-module-deps --multi-release 25 -q "$kit"/lib/*.jar 2>/dev/null || true)
+# jdeps per jar: one named module whose requirement is not resolvable (jackson-dataformat-yaml -> snakeyaml)
+# would fail a run over all jars at once; lines that are not a module list (jdeps' errors) are dropped
+modules=$(for j in "$kit"/lib/*.jar; do
+  "$JAVA_HOME/bin/jdeps" --ignore-missing-deps --print-module-deps --multi-release 25 -q --class-path "$kit/lib/*" "$j" 2>/dev/null || true
+done | grep -E '^[A-Za-z0-9._]+(,[A-Za-z0-9._]+)*$' | paste -sd, || true)
+# Development-time modules some libraries reference on paths the kit never takes (javassist via Jinjava: the
+# debugger and agent interfaces) would add 20 MiB to the runtime: left out.
+modules=$(echo "$modules" | tr ',' '\n' | grep -vE '^(jdk\.jdi|jdk\.attach|java\.instrument|java\.compiler)$' | paste -sd, || true)
 modules=$(echo "java.base,java.desktop,java.logging,java.xml,jdk.unsupported,jdk.zipfs,${modules}" | tr ',' '\n' | grep -v '^$' | sort -u | paste -sd,)
 say "jlink: $modules"
 cache=$root/build/gpu-bundle-cache
