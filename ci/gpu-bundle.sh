@@ -33,7 +33,7 @@ mkdir -p "$kit/lib" "$kit/models"
 # and JCublas (cuBLAS is bound through Panama).
 skip='^(onnxruntime|langchain4j-embeddings|jcublas)'
 IFS=: read -r -a deps <"java/cuda/target/gpu-kit.classpath" || true  # no newline at its end
-for jar in "${deps[@]}" java/cli/target/transfuse-cli.jar java/cli/target/lib/picocli-*.jar java/cli/target/lib/jackson-*.jar; do
+for jar in "${deps[@]}" java/cli/target/transfuse-cli.jar java/cli/target/lib/*.jar; do  # the CLI and all it needs (picocli, JLine, ...)
   [ -f "$jar" ] || continue
   name=$(basename "$jar")
   [[ $name =~ $skip ]] && continue
