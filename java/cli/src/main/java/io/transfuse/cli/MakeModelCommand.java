@@ -108,12 +108,27 @@ final class MakeModelCommand implements Callable<Integer> {
         return 0;
     }
 
+    /** For the presets with a fixed shape: an error with {@code message} when a shape option was given. */
+    private void requireNoShapeOverrides(String message) {
+        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
+            throw new IllegalArgumentException(message);
+        }
+    }
+
+    /** --dtype of the presets written whole (GPT-2, the Llama-family tiny ones): f32, f16 or q8_0. */
+    private DType floatOrQ8Dtype() {
+        return switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "q8_0" -> DType.Q8_0;
+            default -> throw new IllegalArgumentException("unknown --dtype '" + dtype + "' (f32, f16, q8_0)");
+        };
+    }
+
     /** A random-weight Mamba-1 model (HF directory with config.json, model.safetensors, tokenizer.json) of a preset shape. */
     private int makeMamba(PrintWriter err) {
         RandomMambaModel.Shape s = RandomMambaModel.Shape.preset(preset);
-        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
-            throw new IllegalArgumentException("Mamba presets take no shape overrides (--dim, --layers, --heads, --kv-heads, --hidden, --vocab, --context)");
-        }
+        requireNoShapeOverrides("Mamba presets take no shape overrides (--dim, --layers, --heads, --kv-heads, --hidden, --vocab, --context)");
         DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
             case "f32" -> DType.F32;
             case "f16" -> DType.F16;
@@ -128,15 +143,8 @@ final class MakeModelCommand implements Callable<Integer> {
 
     /** A random-weight GPT-2 (GGUF with its byte-level vocabulary, or an HF directory with tokenizer.json) of a preset shape. */
     private int makeGpt2(PrintWriter err) {
-        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
-            throw new IllegalArgumentException("the gpt2-tiny preset takes no shape overrides");
-        }
-        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
-            case "f32" -> DType.F32;
-            case "f16" -> DType.F16;
-            case "q8_0" -> DType.Q8_0;
-            default -> throw new IllegalArgumentException("unknown --dtype '" + dtype + "' (f32, f16, q8_0)");
-        };
+        requireNoShapeOverrides("the gpt2-tiny preset takes no shape overrides");
+        DType type = floatOrQ8Dtype();
         RandomGpt2Model.Shape s = RandomGpt2Model.Shape.preset(preset);
         boolean hf = format.equalsIgnoreCase("safetensors");
         if (hf) RandomGpt2Model.writeHf(output, s, type, seed, msg -> { });
@@ -148,15 +156,8 @@ final class MakeModelCommand implements Callable<Integer> {
 
     /** A tiny random-weight model of one Llama-family architecture (GGUF, or an HF directory). */
     private int makeVariant(PrintWriter err) {
-        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
-            throw new IllegalArgumentException("the " + preset + " preset takes no shape overrides");
-        }
-        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
-            case "f32" -> DType.F32;
-            case "f16" -> DType.F16;
-            case "q8_0" -> DType.Q8_0;
-            default -> throw new IllegalArgumentException("unknown --dtype '" + dtype + "' (f32, f16, q8_0)");
-        };
+        requireNoShapeOverrides("the " + preset + " preset takes no shape overrides");
+        DType type = floatOrQ8Dtype();
         RandomVariantModel.Preset p = RandomVariantModel.preset(preset);
         boolean hf = format.equalsIgnoreCase("safetensors");
         if (hf) RandomVariantModel.writeHf(output, p, type, seed, msg -> { });
@@ -168,9 +169,7 @@ final class MakeModelCommand implements Callable<Integer> {
 
     /** A random-weight ViT classifier (HF directory: config.json with 7 labels, model.safetensors, preprocessor_config.json). */
     private int makeVit(PrintWriter err) {
-        if (dim != null || layers != null || heads != null || kvHeads != null || hidden != null || vocab != null || context != null) {
-            throw new IllegalArgumentException("the vit-tiny preset takes no shape overrides");
-        }
+        requireNoShapeOverrides("the vit-tiny preset takes no shape overrides");
         DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
             case "f32" -> DType.F32;
             case "f16" -> DType.F16;

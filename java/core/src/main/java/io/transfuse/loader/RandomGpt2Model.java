@@ -85,7 +85,7 @@ public final class RandomGpt2Model {
         SplittableRandom r = new SplittableRandom(seed * 0x9E3779B97F4A7C15L + t.hf().hashCode());
         float[] a = new float[t.count()];
         for (int i = 0; i < a.length; i++) {
-            double g = gaussian(r);
+            double g = RandomLlamaModel.gaussian(r);
             String n = t.hf();
             double v;
             if (n.contains("ln_") && n.endsWith(".weight")) v = 1 + 0.1 * g;
@@ -180,10 +180,5 @@ public final class RandomGpt2Model {
                 .put("tokenizer.ggml.token_type", types).put("tokenizer.ggml.merges", merges.toArray(String[]::new))
                 .put("tokenizer.ggml.bos_token_id", (long) (n - 1)).put("tokenizer.ggml.eos_token_id", (long) (n - 1))
                 .put("tokenizer.ggml.add_bos_token", false);
-    }
-
-    private static double gaussian(SplittableRandom r) {
-        double u = 1.0 - r.nextDouble(), v = r.nextDouble();
-        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     }
 }

@@ -86,7 +86,8 @@ public final class RandomLlamaModel {
         return a;
     }
 
-    private static double gaussian(SplittableRandom r) {
+    /** One standard normal value (every random model writer draws from it). */
+    static double gaussian(SplittableRandom r) {
         // Box-Muller; one value per call keeps the stream simple and deterministic
         double u = 1.0 - r.nextDouble(), v = r.nextDouble();
         return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);

@@ -107,7 +107,7 @@ public final class RandomMambaModel {
         float[] a = new float[count];
         long[] shape = t.shape();
         for (int i = 0; i < count; i++) {
-            double g = gaussian(r);
+            double g = RandomLlamaModel.gaussian(r);
             double v;
             if (name.endsWith("norm.weight") || name.endsWith("norm_f.weight") || name.endsWith("mixer.D")) {
                 v = 1 + 0.1 * g;
@@ -168,10 +168,5 @@ public final class RandomMambaModel {
     /** Writes {@code text} as UTF-8, atomically. */
     public static void writeText(Path file, String text) {
         AtomicFile.write(file, out -> out.write(text.getBytes(StandardCharsets.UTF_8)));
-    }
-
-    private static double gaussian(SplittableRandom r) {
-        double u = 1.0 - r.nextDouble(), v = r.nextDouble();
-        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     }
 }

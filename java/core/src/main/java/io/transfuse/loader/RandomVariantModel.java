@@ -126,13 +126,8 @@ public final class RandomVariantModel {
             case LINEAR, Q, K -> 1 / Math.sqrt(t.shape[1]);
         };
         double mean = t.kind == Kind.NORM && !gemma(p) ? 1 : 0;
-        for (int i = 0; i < a.length; i++) a[i] = (float) (mean + std * gaussian(r));
+        for (int i = 0; i < a.length; i++) a[i] = (float) (mean + std * RandomLlamaModel.gaussian(r));
         return a;
-    }
-
-    private static double gaussian(SplittableRandom r) {
-        double u = 1.0 - r.nextDouble(), v = r.nextDouble();
-        return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * v);
     }
 
     /** Values of {@code t} as llama.cpp's converter stores them: Gemma norms 1 + w; "llama" Q/K rows in adjacent pairs. */

@@ -163,8 +163,7 @@ final class LlamaConfigs {
             case GEMMA3 -> gemma3Pattern(c, configJson, layers);
             default -> 1;
         };
-        float scale = (float) (1 / Math.sqrt(c.hasNonNull("query_pre_attn_scalar")
-                ? Json.optionalNumber(c, "query_pre_attn_scalar", headDim, configJson) : headDim));
+        float scale = (float) (1 / Math.sqrt(Json.optionalNumber(c, "query_pre_attn_scalar", headDim, configJson)));
         float softcap = (float) Json.optionalNumber(c, "attn_logit_softcapping", 0, configJson);
         float finalSoftcap = (float) Json.optionalNumber(c, "final_logit_softcapping", 0, configJson);
         return new LlamaConfig(configJson.toString(), variant, dim, layers, heads,
