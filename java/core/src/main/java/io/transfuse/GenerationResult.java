@@ -9,7 +9,12 @@ package io.transfuse;
 public record GenerationResult(String text, int[] tokens, int promptTokens, int generatedTokens,
                                int decodeSteps, long prefillNanos, long decodeNanos, StopReason stopReason) {
 
-    public enum StopReason { MAX_TOKENS, END_OF_SEQUENCE, CONTEXT_FULL }
+    /**
+     * Why generation ended: MAX_TOKENS (the options' limit), END_OF_SEQUENCE (an end-of-generation token),
+     * STOP_STRING (the text reached one of the options' stop strings), CONTEXT_FULL (the sequence's context),
+     * TIMEOUT (the options' timeout passed; the text so far is kept).
+     */
+    public enum StopReason { MAX_TOKENS, END_OF_SEQUENCE, STOP_STRING, CONTEXT_FULL, TIMEOUT }
 
     /** Prompt tokens processed per second. */
     public double prefillTokensPerSecond() {

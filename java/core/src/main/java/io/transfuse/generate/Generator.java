@@ -4,14 +4,11 @@ import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.GenerationResult.StopReason;
 import io.transfuse.Session;
-import io.transfuse.TransfuseException;
-import io.transfuse.sampling.Sampler;
 import io.transfuse.tokenizer.Tokenizer;
 
-import java.util.Arrays;
 import java.util.function.Consumer;
 
-/** The generation loop: encode, prefill, then sample and feed one token at a time, streaming text. */
+/** The single-session generation loop: prefill the prompt, then feed one sampled token at a time ({@link Decoding}). */
 public final class Generator {
     private Generator() {}
 
@@ -27,54 +24,26 @@ public final class Generator {
      */
     public static GenerationResult run(Session session, Tokenizer tokenizer, int[] promptTokens,
                                        GenerateOptions options, Consumer<String> onText) {
-        java.util.Set<Integer> stop = tokenizer.endOfGeneration();
-        if (promptTokens.length == 0) {
-            // An empty prompt for a tokenizer that adds no BOS (GPT-2, Qwen): start from the BOS id the files name.
-            if (tokenizer.bos() < 0) throw new TransfuseException("the prompt is empty and the model names no BOS token to start from");
-            promptTokens = new int[] {tokenizer.bos()};
-        }
-        if (promptTokens.length >= session.capacity()) {
-            throw new TransfuseException("prompt is " + promptTokens.length + " tokens but the context holds "
-                    + session.capacity() + " (at least one must be left to generate)");
-        }
+        long start = System.nanoTime();
+        Decoding d = new Decoding(tokenizer, promptTokens, session.capacity(), session.vocabSize(), options, onText);
+        float[] logits = new float[session.vocabSize()];
         session.reset();
-        int[] tokens = Arrays.copyOf(promptTokens, Math.min(session.capacity(), promptTokens.length + options.maxTokens()));
-        float[] logits = new float[session.vocabSize()]; // the model's rows: padded vocabularies have more than the tokenizer
-        Sampler sampler = new Sampler(options.sampling(), logits.length);
-        StringBuilder text = new StringBuilder();
-        TextStream stream = new TextStream(piece -> {
-            text.append(piece);
-            onText.accept(piece);
-        });
-
-        long t0 = System.nanoTime();
-        session.feed(promptTokens, logits);
-        long prefillNanos = System.nanoTime() - t0;
-
-        int n = promptTokens.length, generated = 0, decodeSteps = 0;
-        long decodeNanos = 0;
-        StopReason reason = StopReason.MAX_TOKENS;
-        while (generated < options.maxTokens()) {
-            int next = sampler.sample(logits);
-            if (stop.contains(next) || next == tokenizer.bos()) {
-                reason = StopReason.END_OF_SEQUENCE;
-                break;
+        long prefillNanos = 0, decodeNanos = 0;
+        int decodeSteps = 0;
+        if (!d.done()) {
+            session.feed(d.tokens(), 0, d.length(), logits);
+            prefillNanos = System.nanoTime() - start;
+            while (d.next(logits)) {
+                if (options.timeout() != null && System.nanoTime() - start > options.timeout().toNanos()) {
+                    d.finish(StopReason.TIMEOUT);
+                    break;
+                }
+                long t = System.nanoTime();
+                session.feed(d.tokens(), d.length() - 1, 1, logits);
+                decodeNanos += System.nanoTime() - t;
+                decodeSteps++;
             }
-            stream.accept(tokenizer.decode(tokens[n - 1], next));
-            tokens[n++] = next;
-            generated++;
-            if (generated == options.maxTokens()) break;
-            if (n == session.capacity()) {
-                reason = StopReason.CONTEXT_FULL;
-                break;
-            }
-            long t = System.nanoTime();
-            session.feed(tokens, n - 1, 1, logits);
-            decodeNanos += System.nanoTime() - t;
-            decodeSteps++;
         }
-        stream.finish();
-        return new GenerationResult(text.toString(), Arrays.copyOf(tokens, n), promptTokens.length, generated,
-                decodeSteps, prefillNanos, decodeNanos, reason);
+        return d.result(decodeSteps, prefillNanos, decodeNanos);
     }
 }

@@ -25,6 +25,12 @@ public interface Decoder extends AutoCloseable {
     /** The most sequences one {@link #forward} takes. */
     int maxBatchSequences();
 
+    /**
+     * The KV blocks sequences draw from, or null where a sequence's state has a fixed size taken when it is
+     * made (Mamba's state slots). The engine reads it for admission control and prefix caching.
+     */
+    default BlockPool blockPool() { return null; }
+
     /** A new, empty sequence of up to {@code capacity} positions; it holds what it takes until closed. */
     Sequence newSequence(int capacity);
 
@@ -55,6 +61,19 @@ public interface Decoder extends AutoCloseable {
     interface Sequence extends AutoCloseable {
         /** Positions it can hold. */
         int capacity();
+
+        /**
+         * On an empty sequence: reuses cached state for the longest prefix of {@code tokens[0, count)} it can
+         * (whole KV blocks other sequences computed and published) and returns the positions covered: the next
+         * pass starts there. Default: nothing cached, 0.
+         */
+        default int reusePrefix(int[] tokens, int count) { return 0; }
+
+        /**
+         * Offers the state of positions {@code [0, positions)}, already computed from {@code tokens}, to later
+         * sequences that start with the same tokens. Default: nothing to share.
+         */
+        default void publishPrefix(int[] tokens, int positions) {}
 
         /** Returns what it holds (KV blocks, a state slot) to its decoder. */
         @Override

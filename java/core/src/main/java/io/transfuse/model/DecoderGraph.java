@@ -93,6 +93,9 @@ public abstract class DecoderGraph implements Decoder {
     public Backend backend() { return ops; }
 
     @Override
+    public BlockPool blockPool() { return store instanceof KvCache kv ? kv.pool() : null; }
+
+    @Override
     public Sequence newSequence(int capacity) {
         checkOpen();
         if (capacity < 1 || capacity > context) {

@@ -3,6 +3,7 @@ package io.transfuse.backend;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.DecoderLimits;
 import io.transfuse.model.KvCache;
+import io.transfuse.model.PagedSequence;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
@@ -228,7 +229,7 @@ public final class OpConformance {
         for (int i = 0; i < freq.length; i++) freq[i] = (float) Math.pow(10000, -2.0 * i / headDim);
         Rope rb = rope(b, freq), rr = rope(r, freq);
         // Three sequences; blocks are taken interleaved (A, B, C, A, B, C, ...) so each table is scattered.
-        List<KvCache.Sequence> sb = new ArrayList<>(), sr = new ArrayList<>();
+        List<PagedSequence> sb = new ArrayList<>(), sr = new ArrayList<>();
         for (int s = 0; s < 3; s++) {
             sb.add(cb.newSequence(64));
             sr.add(cr.newSequence(64));

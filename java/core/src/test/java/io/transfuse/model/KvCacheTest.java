@@ -23,7 +23,7 @@ class KvCacheTest {
             KvCache c = cache(b);
             assertEquals(6, c.blocks());
             assertEquals(3, c.maxBlocks());
-            KvCache.Sequence a = c.newSequence(40), s = c.newSequence(40);
+            PagedSequence a = c.newSequence(40), s = c.newSequence(40);
             assertArrayEquals(new int[] {0}, c.admit(a, 0, 1), "one block covers position 0");
             assertArrayEquals(new int[] {1, 2}, c.admit(s, 0, 20));
             c.advance(a, 0, 1);
@@ -31,7 +31,7 @@ class KvCacheTest {
             assertEquals(1, c.freeBlocks());
             a.close();
             assertEquals(4, c.freeBlocks());
-            KvCache.Sequence again = c.newSequence(40);
+            PagedSequence again = c.newSequence(40);
             assertArrayEquals(new int[] {0, 3, 4}, c.admit(again, 0, 33), "a closed sequence's blocks are reused, lowest first");
         }
     }
@@ -40,7 +40,7 @@ class KvCacheTest {
     void misuseIsAClearError() {
         try (CpuBackend b = CpuBackend.create(0)) {
             KvCache c = cache(b), other = cache(b);
-            KvCache.Sequence a = c.newSequence(40), s = c.newSequence(40), t = c.newSequence(40);
+            PagedSequence a = c.newSequence(40), s = c.newSequence(40), t = c.newSequence(40);
             c.admit(a, 0, 40);
             c.admit(s, 0, 40);
             TransfuseException full = assertThrows(TransfuseException.class, () -> c.admit(t, 0, 1));

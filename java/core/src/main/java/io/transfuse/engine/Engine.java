@@ -1,0 +1,257 @@
+package io.transfuse.engine;
+
+import io.transfuse.ChatMessage;
+import io.transfuse.GenerateOptions;
+import io.transfuse.GenerationResult;
+import io.transfuse.GenerationResult.StopReason;
+import io.transfuse.LanguageModel;
+import io.transfuse.TransfuseException;
+import io.transfuse.chat.ChatTemplate;
+import io.transfuse.generate.Decoding;
+import io.transfuse.model.BlockPool;
+import io.transfuse.model.Decoder;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Serves many generation requests at once on one loaded model: a thread-safe front (submit from any thread,
+ * each request with its own options, streamed text, a future of the result, cancellation, a deadline) over
+ * one engine thread that runs continuous batching ({@link Scheduler}: each forward pass carries the decode
+ * tokens of every running sequence plus chunks of waiting prompts, over the model's paged KV cache with
+ * prefix caching). Greedy output does not depend on what else runs: every sequence's rows are computed
+ * the same way in any batch.
+ *
+ * <p>Text callbacks run on the engine's thread, between passes: keep them short (hand the text to a queue);
+ * one that throws fails its own request only. The engine shares the model with its other users (sessions,
+ * {@link LanguageModel#generate}): each pass holds the model's lock. Closing the engine cancels what remains;
+ * it does not close the model.
+ */
+public final class Engine implements AutoCloseable {
+    private final LanguageModel model;
+    private final Decoder decoder;
+    private final EngineOptions options;
+    private final Scheduler scheduler;
+    private final LinkedBlockingQueue<Job> inbox = new LinkedBlockingQueue<>();
+    private final AtomicInteger queued = new AtomicInteger();
+    private final AtomicLong ids = new AtomicLong(), rejected = new AtomicLong();
+    private final Thread loop;
+    private volatile boolean closed;
+    private volatile EngineStats stats;
+    // Counters written by the engine thread only.
+    private long promptTokens, generatedTokens, steps;
+
+    private Engine(LanguageModel model, EngineOptions options) {
+        this.model = model;
+        this.decoder = model.decoder();
+        this.options = options;
+        int sequences = options.maxSequences() == 0 ? decoder.maxBatchSequences() : options.maxSequences();
+        int tokens = options.maxBatchTokens() == 0 ? decoder.maxBatchTokens() : options.maxBatchTokens();
+        if (sequences > decoder.maxBatchSequences()) {
+            throw new IllegalArgumentException("max sequences " + sequences + " exceeds the " + decoder.maxBatchSequences()
+                    + " the model was loaded for (LoadOptions.withMaxSequences, serve --max-sequences)");
+        }
+        if (tokens > decoder.maxBatchTokens() || tokens < sequences) {
+            throw new IllegalArgumentException("max batch tokens " + tokens + " must be in [" + sequences + ", "
+                    + decoder.maxBatchTokens() + "] (at least one per sequence, at most what a pass of the model takes)");
+        }
+        this.scheduler = new Scheduler(decoder, tokens, sequences, options.prefixCaching());
+        this.stats = snapshot();
+        this.loop = Thread.ofPlatform().name("transfuse-engine").daemon().unstarted(this::run);
+    }
+
+    /** Starts an engine on {@code model} (loaded with LoadOptions.withMaxSequences for the concurrency wanted). */
+    public static Engine start(LanguageModel model, EngineOptions options) {
+        Engine e = new Engine(model, options);
+        e.loop.start();
+        return e;
+    }
+
+    public LanguageModel model() { return model; }
+
+    /** A continuation of {@code prompt} (tokenized with BOS where the model adds one). */
+    public Generation generate(String prompt, GenerateOptions options, Consumer<String> onText) {
+        return submit(model.tokenizer().encode(prompt, true), options, onText);
+    }
+
+    /** The assistant's reply to {@code messages}, rendered with the model's chat template (as {@link LanguageModel#chat}). */
+    public Generation chat(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+        if (messages.isEmpty()) throw new IllegalArgumentException("chat needs at least one message");
+        ChatTemplate template = model.chatTemplate().orElseThrow(() -> new TransfuseException(model.source()
+                + ": the model has no chat template (no tokenizer.chat_template in a GGUF file, no chat_template in tokenizer_config.json)"));
+        return submit(model.chatPrompt(template, messages), options, onText);
+    }
+
+    /**
+     * A continuation of the given prompt tokens. Fails at once (nothing queued) when the prompt leaves no room
+     * in the context, or with {@link EngineOverloadedException} when the queue is full.
+     */
+    public Generation submit(int[] promptTokens, GenerateOptions options, Consumer<String> onText) {
+        if (closed) throw new IllegalStateException("the engine is closed");
+        long now = System.nanoTime();
+        Decoding d = new Decoding(model.tokenizer(), promptTokens, decoder.contextLength(), decoder.vocabSize(), options, onText);
+        long deadline = options.timeout() == null ? Long.MAX_VALUE : now + options.timeout().toNanos();
+        Job job = new Job(ids.incrementAndGet(), this::wake, d, now, deadline);
+        if (queued.incrementAndGet() > this.options.maxQueued()) {
+            queued.decrementAndGet();
+            rejected.incrementAndGet();
+            throw new EngineOverloadedException("the engine's queue is full (" + this.options.maxQueued()
+                    + " requests waiting); try again later");
+        }
+        inbox.add(job);
+        return new Generation(job);
+    }
+
+    /** Load and counters as of the last pass. */
+    public EngineStats stats() { return stats; }
+
+    void wake() {
+        inbox.offer(WAKE);
+    }
+
+    private static final Job WAKE = new Job(0, () -> {}, null, 0, 0);
+
+    private void run() {
+        try {
+            while (!closed) {
+                List<Scheduler.Work> plan = plan();
+                if (plan == null) break;
+                if (!plan.isEmpty()) step(plan);
+                stats = snapshot();
+            }
+        } finally {
+            List<Job> left = new ArrayList<>(scheduler.running);
+            left.addAll(scheduler.waiting);
+            inbox.drainTo(left);
+            for (Job j : left) {
+                if (j == WAKE) continue;
+                scheduler.remove(j);
+                j.future.completeExceptionally(new CancellationException("the engine was closed"));
+            }
+            stats = snapshot();
+        }
+    }
+
+    /** Takes in new requests, drops cancelled and expired ones, and plans the next pass (waiting for work when idle). */
+    private List<Scheduler.Work> plan() {
+        while (true) {
+            Job j;
+            boolean idle = scheduler.running.isEmpty();
+            try {
+                j = idle && scheduler.waiting.isEmpty() ? inbox.take()
+                        : idle ? inbox.poll(5, TimeUnit.MILLISECONDS) // waiting for room (KV blocks, slots)
+                        : inbox.poll();
+            } catch (InterruptedException e) {
+                return null;
+            }
+            for (; j != null; j = inbox.poll()) {
+                if (j == WAKE) continue;
+                queued.decrementAndGet();
+                scheduler.waiting.addLast(j);
+            }
+            if (closed) return null;
+            long now = System.nanoTime();
+            for (Job job : jobs()) {
+                if (job.future.isDone()) scheduler.remove(job);
+                else if (now >= job.deadline) finish(job, StopReason.TIMEOUT);
+            }
+            List<Scheduler.Work> plan = scheduler.schedule();
+            if (!plan.isEmpty() || !idle) return plan;
+        }
+    }
+
+    private List<Job> jobs() {
+        List<Job> all = new ArrayList<>(scheduler.running);
+        all.addAll(scheduler.waiting);
+        return all;
+    }
+
+    private void step(List<Scheduler.Work> plan) {
+        List<Decoder.Input> inputs = new ArrayList<>(plan.size());
+        int tokens = 0;
+        for (Scheduler.Work w : plan) {
+            Job job = w.job();
+            if (w.last() && job.logits == null) job.logits = new float[decoder.vocabSize()];
+            inputs.add(new Decoder.Input(job.sequence, job.decoding.tokens(), w.from(), w.count(), w.from(), w.last() ? job.logits : null));
+            tokens += w.count();
+        }
+        long t0 = System.nanoTime();
+        try {
+            synchronized (model) {
+                decoder.forward(inputs);
+            }
+        } catch (RuntimeException | Error e) {
+            for (Scheduler.Work w : plan) fail(w.job(), e);
+            return;
+        }
+        long now = System.nanoTime();
+        steps++;
+        options.listener().step(plan.size(), tokens, now - t0);
+        for (Scheduler.Work w : plan) {
+            Job job = w.job();
+            if (job.decoding.generated() == 0) promptTokens += w.count();
+            scheduler.ran(w);
+            if (!w.last()) continue;
+            try {
+                int before = job.decoding.generated();
+                boolean more = job.decoding.next(job.logits);
+                if (job.decoding.generated() > before) token(job, now);
+                if (!more) finish(job, null);
+            } catch (RuntimeException | Error e) { // the caller's text callback, say
+                fail(job, e);
+            }
+        }
+    }
+
+    private void token(Job job, long now) {
+        if (job.firstToken == 0) {
+            job.firstToken = now;
+            options.listener().firstToken(now - job.submitted);
+        } else {
+            options.listener().interToken(now - job.lastToken);
+        }
+        job.lastToken = now;
+        generatedTokens++;
+    }
+
+    private void finish(Job job, StopReason why) {
+        scheduler.remove(job);
+        if (why != null) job.decoding.finish(why);
+        long first = job.firstToken == 0 ? System.nanoTime() : job.firstToken;
+        GenerationResult r = job.decoding.result(Math.max(0, job.decoding.generated() - 1), first - job.submitted,
+                job.lastToken == 0 ? 0 : job.lastToken - first);
+        if (job.future.complete(r)) options.listener().finished(r);
+    }
+
+    private void fail(Job job, Throwable e) {
+        scheduler.remove(job);
+        job.future.completeExceptionally(e);
+    }
+
+    private EngineStats snapshot() {
+        BlockPool pool = decoder.blockPool();
+        return new EngineStats(queued.get() + scheduler.waiting.size(), scheduler.running.size(),
+                pool == null ? 0 : pool.held(), pool == null ? 0 : pool.blocks(),
+                pool == null ? 0 : pool.prefixQueries(), pool == null ? 0 : pool.prefixHits(),
+                promptTokens, generatedTokens, steps, scheduler.preemptions, rejected.get());
+    }
+
+    /** Cancels every request still waiting or running and stops the engine's thread (the model stays open). */
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        wake();
+        try {
+            loop.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
