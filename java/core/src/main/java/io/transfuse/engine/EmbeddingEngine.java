@@ -1,0 +1,127 @@
+package io.transfuse.engine;
+
+import io.transfuse.EmbeddingModel;
+import io.transfuse.TransfuseException;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.LinkedBlockingQueue;
+
+/**
+ * Embeddings for many concurrent callers (TEI-style): requests that arrive while a batch runs are joined
+ * into the next one, up to {@code maxBatchTexts} texts, so the encoder runs full packed batches
+ * ({@link EmbeddingModel} packs texts without padding) instead of many small ones. Texts longer than the
+ * model's {@link EmbeddingModel#maxTokens()} are truncated, or rejected when {@code truncate} is off.
+ * Thread-safe; closing it fails what is still waiting and leaves the model open.
+ */
+public final class EmbeddingEngine implements AutoCloseable {
+    private record Request(List<String> texts, CompletableFuture<float[][]> result) {}
+
+    private static final Request STOP = new Request(List.of(), new CompletableFuture<>());
+
+    private final EmbeddingModel model;
+    private final int maxBatchTexts;
+    private final boolean truncate;
+    private final LinkedBlockingQueue<Request> queue = new LinkedBlockingQueue<>();
+    private final Thread worker;
+    private volatile boolean closed;
+
+    private EmbeddingEngine(EmbeddingModel model, int maxBatchTexts, boolean truncate) {
+        if (maxBatchTexts < 1) throw new IllegalArgumentException("max batch texts must be >= 1, got " + maxBatchTexts);
+        this.model = model;
+        this.maxBatchTexts = maxBatchTexts;
+        this.truncate = truncate;
+        this.worker = Thread.ofPlatform().name("transfuse-embeddings").daemon().unstarted(this::run);
+    }
+
+    public static EmbeddingEngine start(EmbeddingModel model, int maxBatchTexts, boolean truncate) {
+        EmbeddingEngine e = new EmbeddingEngine(model, maxBatchTexts, truncate);
+        e.worker.start();
+        return e;
+    }
+
+    public EmbeddingModel model() { return model; }
+
+    /** One embedding per text, in order. Fails at once for a null text or, without truncation, one that is too long. */
+    public CompletableFuture<float[][]> embed(List<String> texts) {
+        if (closed) throw new IllegalStateException("the embedding engine is closed");
+        for (int i = 0; i < texts.size(); i++) {
+            String t = texts.get(i);
+            if (t == null) throw new IllegalArgumentException("text " + i + " is null");
+            if (!truncate) {
+                int n = model.tokenizer().encode(t, true, Integer.MAX_VALUE).length();
+                if (n > model.maxTokens()) {
+                    throw new TransfuseException("text " + i + " is " + n + " tokens; the model takes at most " + model.maxTokens());
+                }
+            }
+        }
+        CompletableFuture<float[][]> f = new CompletableFuture<>();
+        if (texts.isEmpty()) {
+            f.complete(new float[0][]);
+            return f;
+        }
+        queue.add(new Request(List.copyOf(texts), f));
+        return f;
+    }
+
+    private void run() {
+        List<Request> batch = new ArrayList<>();
+        try {
+            while (!closed) {
+                Request first = queue.take();
+                if (first == STOP) break;
+                batch.clear();
+                batch.add(first);
+                int texts = first.texts().size();
+                // Join what else waits, up to the batch limit (a request is never split).
+                for (Request r; texts < maxBatchTexts && (r = queue.peek()) != null && r != STOP
+                        && texts + r.texts().size() <= maxBatchTexts; texts += r.texts().size()) {
+                    batch.add(queue.poll());
+                }
+                runBatch(batch);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } finally {
+            List<Request> left = new ArrayList<>();
+            queue.drainTo(left);
+            for (Request r : left) r.result().completeExceptionally(new CancellationException("the embedding engine was closed"));
+        }
+    }
+
+    private void runBatch(List<Request> batch) {
+        List<Request> live = batch.stream().filter(r -> !r.result().isDone()).toList(); // not cancelled while waiting
+        List<String> all = new ArrayList<>();
+        for (Request r : live) all.addAll(r.texts());
+        if (all.isEmpty()) return;
+        float[][] out;
+        try {
+            out = model.embed(all);
+        } catch (RuntimeException | Error e) {
+            for (Request r : live) r.result().completeExceptionally(e);
+            return;
+        }
+        int at = 0;
+        for (Request r : live) {
+            int n = r.texts().size();
+            float[][] mine = new float[n][];
+            System.arraycopy(out, at, mine, 0, n);
+            at += n;
+            r.result().complete(mine);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        queue.add(STOP);
+        try {
+            worker.join();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
