@@ -10,6 +10,7 @@ import io.transfuse.chat.ChatTemplate;
 import io.transfuse.generate.Decoding;
 import io.transfuse.model.BlockPool;
 import io.transfuse.model.Decoder;
+import io.transfuse.tokenizer.Tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -36,20 +37,26 @@ import java.util.function.Consumer;
 public final class Engine implements AutoCloseable {
     private final LanguageModel model;
     private final Decoder decoder;
+    private final Tokenizer tokenizer;
+    /** Held during each pass: the model's lock, which its sessions and generate take too. */
+    private final Object lock;
     private final EngineOptions options;
     private final Scheduler scheduler;
     private final LinkedBlockingQueue<Job> inbox = new LinkedBlockingQueue<>();
-    private final AtomicInteger queued = new AtomicInteger();
+    /** Requests submitted and not yet ended (waiting or running). */
+    private final AtomicInteger unfinished = new AtomicInteger();
     private final AtomicLong ids = new AtomicLong(), rejected = new AtomicLong();
     private final Thread loop;
     private volatile boolean closed;
-    private volatile EngineStats stats;
-    // Counters written by the engine thread only.
-    private long promptTokens, generatedTokens, steps;
+    // Written by the engine thread only, read by stats().
+    private volatile int running;
+    private volatile long promptTokens, generatedTokens, steps;
 
-    private Engine(LanguageModel model, EngineOptions options) {
+    private Engine(LanguageModel model, Decoder decoder, Tokenizer tokenizer, Object lock, EngineOptions options) {
         this.model = model;
-        this.decoder = model.decoder();
+        this.decoder = decoder;
+        this.tokenizer = tokenizer;
+        this.lock = lock;
         this.options = options;
         int sequences = options.maxSequences() == 0 ? decoder.maxBatchSequences() : options.maxSequences();
         int tokens = options.maxBatchTokens() == 0 ? decoder.maxBatchTokens() : options.maxBatchTokens();
@@ -62,13 +69,20 @@ public final class Engine implements AutoCloseable {
                     + decoder.maxBatchTokens() + "] (at least one per sequence, at most what a pass of the model takes)");
         }
         this.scheduler = new Scheduler(decoder, tokens, sequences, options.prefixCaching());
-        this.stats = snapshot();
         this.loop = Thread.ofPlatform().name("transfuse-engine").daemon().unstarted(this::run);
     }
 
     /** Starts an engine on {@code model} (loaded with LoadOptions.withMaxSequences for the concurrency wanted). */
     public static Engine start(LanguageModel model, EngineOptions options) {
-        Engine e = new Engine(model, options);
+        return start(new Engine(model, model.decoder(), model.tokenizer(), model, options));
+    }
+
+    /** An engine over a bare decoder (tests drive the scheduler with a model of known behaviour). */
+    static Engine start(Decoder decoder, Tokenizer tokenizer, EngineOptions options) {
+        return start(new Engine(null, decoder, tokenizer, decoder, options));
+    }
+
+    private static Engine start(Engine e) {
         e.loop.start();
         return e;
     }
@@ -77,7 +91,7 @@ public final class Engine implements AutoCloseable {
 
     /** A continuation of {@code prompt} (tokenized with BOS where the model adds one). */
     public Generation generate(String prompt, GenerateOptions options, Consumer<String> onText) {
-        return submit(model.tokenizer().encode(prompt, true), options, onText);
+        return submit(tokenizer.encode(prompt, true), options, onText);
     }
 
     /** The assistant's reply to {@code messages}, rendered with the model's chat template (as {@link LanguageModel#chat}). */
@@ -95,11 +109,11 @@ public final class Engine implements AutoCloseable {
     public Generation submit(int[] promptTokens, GenerateOptions options, Consumer<String> onText) {
         if (closed) throw new IllegalStateException("the engine is closed");
         long now = System.nanoTime();
-        Decoding d = new Decoding(model.tokenizer(), promptTokens, decoder.contextLength(), decoder.vocabSize(), options, onText);
+        Decoding d = new Decoding(tokenizer, promptTokens, decoder.contextLength(), decoder.vocabSize(), options, onText);
         long deadline = options.timeout() == null ? Long.MAX_VALUE : now + options.timeout().toNanos();
         Job job = new Job(ids.incrementAndGet(), this::wake, d, now, deadline);
-        if (queued.incrementAndGet() > this.options.maxQueued()) {
-            queued.decrementAndGet();
+        if (unfinished.incrementAndGet() - running > this.options.maxQueued()) {
+            unfinished.decrementAndGet();
             rejected.incrementAndGet();
             throw new EngineOverloadedException("the engine's queue is full (" + this.options.maxQueued()
                     + " requests waiting); try again later");
@@ -108,8 +122,15 @@ public final class Engine implements AutoCloseable {
         return new Generation(job);
     }
 
-    /** Load and counters as of the last pass. */
-    public EngineStats stats() { return stats; }
+    /** Load now and counters so far. */
+    public EngineStats stats() {
+        BlockPool pool = decoder.blockPool();
+        int r = running;
+        return new EngineStats(Math.max(0, unfinished.get() - r), r,
+                pool == null ? 0 : pool.held(), pool == null ? 0 : pool.blocks(),
+                pool == null ? 0 : pool.prefixQueries(), pool == null ? 0 : pool.prefixHits(),
+                promptTokens, generatedTokens, steps, scheduler.preemptions, rejected.get());
+    }
 
     void wake() {
         inbox.offer(WAKE);
@@ -122,8 +143,9 @@ public final class Engine implements AutoCloseable {
             while (!closed) {
                 List<Scheduler.Work> plan = plan();
                 if (plan == null) break;
+                running = scheduler.running.size();
                 if (!plan.isEmpty()) step(plan);
-                stats = snapshot();
+                running = scheduler.running.size();
             }
         } finally {
             List<Job> left = new ArrayList<>(scheduler.running);
@@ -133,8 +155,9 @@ public final class Engine implements AutoCloseable {
                 if (j == WAKE) continue;
                 scheduler.remove(j);
                 j.future.completeExceptionally(new CancellationException("the engine was closed"));
+                unfinished.decrementAndGet();
             }
-            stats = snapshot();
+            running = 0;
         }
     }
 
@@ -151,14 +174,15 @@ public final class Engine implements AutoCloseable {
                 return null;
             }
             for (; j != null; j = inbox.poll()) {
-                if (j == WAKE) continue;
-                queued.decrementAndGet();
-                scheduler.waiting.addLast(j);
+                if (j != WAKE) scheduler.waiting.addLast(j);
             }
             if (closed) return null;
             long now = System.nanoTime();
             for (Job job : jobs()) {
-                if (job.future.isDone()) scheduler.remove(job);
+                if (job.future.isDone()) { // cancelled
+                    scheduler.remove(job);
+                    unfinished.decrementAndGet();
+                }
                 else if (now >= job.deadline) finish(job, StopReason.TIMEOUT);
             }
             List<Scheduler.Work> plan = scheduler.schedule();
@@ -183,7 +207,7 @@ public final class Engine implements AutoCloseable {
         }
         long t0 = System.nanoTime();
         try {
-            synchronized (model) {
+            synchronized (lock) {
                 decoder.forward(inputs);
             }
         } catch (RuntimeException | Error e) {
@@ -226,20 +250,14 @@ public final class Engine implements AutoCloseable {
         long first = job.firstToken == 0 ? System.nanoTime() : job.firstToken;
         GenerationResult r = job.decoding.result(Math.max(0, job.decoding.generated() - 1), first - job.submitted,
                 job.lastToken == 0 ? 0 : job.lastToken - first);
+        unfinished.decrementAndGet();
         if (job.future.complete(r)) options.listener().finished(r);
     }
 
     private void fail(Job job, Throwable e) {
         scheduler.remove(job);
+        unfinished.decrementAndGet();
         job.future.completeExceptionally(e);
-    }
-
-    private EngineStats snapshot() {
-        BlockPool pool = decoder.blockPool();
-        return new EngineStats(queued.get() + scheduler.waiting.size(), scheduler.running.size(),
-                pool == null ? 0 : pool.held(), pool == null ? 0 : pool.blocks(),
-                pool == null ? 0 : pool.prefixQueries(), pool == null ? 0 : pool.prefixHits(),
-                promptTokens, generatedTokens, steps, scheduler.preemptions, rejected.get());
     }
 
     /** Cancels every request still waiting or running and stops the engine's thread (the model stays open). */

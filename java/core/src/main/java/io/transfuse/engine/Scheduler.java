@@ -32,7 +32,7 @@ final class Scheduler {
     final Deque<Job> waiting = new ArrayDeque<>();
     /** In the order they started: the newest is preempted first. */
     final List<Job> running = new ArrayList<>();
-    long preemptions;
+    volatile long preemptions;
 
     Scheduler(Decoder decoder, int maxTokens, int maxSequences, boolean prefixCaching) {
         if (maxTokens < maxSequences) {

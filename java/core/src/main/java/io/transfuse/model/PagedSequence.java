@@ -50,8 +50,8 @@ public final class PagedSequence implements Decoder.Sequence {
     /** Positions written so far (the next pass may start at or before it). */
     public int length() { return length; }
 
-    /** After a pass wrote positions up to {@code end}. */
-    void written(int end) { length = end; }
+    /** After a pass wrote positions up to {@code end} (the store that runs the pass says so). */
+    public void written(int end) { length = end; }
 
     /**
      * On an empty sequence: takes the cached blocks that hold the KV of the longest whole-block prefix of
@@ -81,7 +81,7 @@ public final class PagedSequence implements Decoder.Sequence {
         if (table.length < need) table = Arrays.copyOf(table, Math.max(need, Math.min(pool.blocksFor(capacity), 2 * table.length)));
     }
 
-    void checkOpen() {
+    public void checkOpen() {
         if (closed) throw new IllegalStateException("the sequence was closed (its KV blocks were released)");
     }
 
