@@ -54,19 +54,22 @@ class EngineTest {
         int before = model.decoder().blockPool().held(); // the model's own generate session keeps its blocks
         try (Engine engine = Engine.start(model, EngineOptions.defaults())) {
             engine.generate(SHARED, options(0), t -> {}).join(); // its blocks stay cached for the others
-            List<Generation> gens = new ArrayList<>();
-            List<StringBuilder> streamed = new ArrayList<>();
-            for (int i = 0; i < 64; i++) {
-                StringBuilder sb = new StringBuilder();
-                streamed.add(sb);
-                gens.add(engine.generate(PROMPTS[i % PROMPTS.length], options(i), sb::append));
+            // Submitted from 64 threads at once.
+            Generation[] gens = new Generation[64];
+            StringBuffer[] streamed = new StringBuffer[64];
+            try (var submitters = java.util.concurrent.Executors.newVirtualThreadPerTaskExecutor()) {
+                for (int i = 0; i < 64; i++) {
+                    int k = i;
+                    streamed[k] = new StringBuffer();
+                    submitters.submit(() -> gens[k] = engine.generate(PROMPTS[k % PROMPTS.length], options(k), streamed[k]::append));
+                }
             }
             for (int i = 0; i < 64; i++) {
-                GenerationResult r = gens.get(i).join();
+                GenerationResult r = gens[i].join();
                 assertEquals(serial.get(i).text(), r.text(), "request " + i);
                 assertArrayEquals(serial.get(i).tokens(), r.tokens(), "request " + i);
                 assertEquals(serial.get(i).stopReason(), r.stopReason(), "request " + i);
-                assertEquals(r.text(), streamed.get(i).toString());
+                assertEquals(r.text(), streamed[i].toString());
             }
             awaitIdle(engine, before);
             EngineStats s = engine.stats();
@@ -74,8 +77,14 @@ class EngineTest {
         }
     }
 
+    /** Mixed lengths and options: greedy, seeded sampling with top-k/top-p, stop strings. */
     static GenerateOptions options(int i) {
-        return new GenerateOptions(10 + 7 * (i % 9), SamplingOptions.greedy());
+        GenerateOptions o = new GenerateOptions(10 + 7 * (i % 9), SamplingOptions.greedy());
+        return switch (i % 4) {
+            case 1 -> o.withSampling(new SamplingOptions(0.8f, 40, 0.95f, i));
+            case 2 -> o.withStop(List.of(".", " and"));
+            default -> o;
+        };
     }
 
     @Test
