@@ -36,7 +36,8 @@ final class MakeModelCommand implements Callable<Integer> {
                     + "kquant-tiny (dim 256, 4 layers, 8 heads, 2 kv-heads, hidden 768, vocab 512, context 128), "
                     + "mamba-tiny, mamba-130m (Mamba-1 HF directories), gpt2-tiny (GPT-2: GGUF, or an HF directory with --format safetensors) "
                     + "vit-tiny (a ViT classifier HF directory), or a tiny model of a Llama-family architecture: "
-                    + "llama3-tiny, mistral-tiny, qwen2-tiny, qwen3-tiny, gemma-tiny, gemma2-tiny, gemma3-tiny, phi3-tiny "
+                    + "llama3-tiny, mistral-tiny, qwen2-tiny, qwen3-tiny, gemma-tiny, gemma2-tiny, gemma3-tiny, phi3-tiny, "
+                    + "or the one-layer llama3-micro, gemma2-micro (dim 256, hidden 256, vocab 260) "
                     + "(GGUF as llama.cpp writes it, or an HF directory with --format safetensors) (default: ${DEFAULT-VALUE}).")
     String preset;
 

