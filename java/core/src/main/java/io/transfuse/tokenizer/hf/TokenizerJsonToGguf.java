@@ -31,16 +31,16 @@ import java.util.Map;
  *     or a Metaspace pre-tokenizer that prepends.</li>
  * </ul>
  * Token types as llama.cpp's converter sets them: added tokens that are special, or look special
- * ({@code <|...|>}, {@code <unused...>}, ...), are control (3), other added tokens user-defined (4), the unknown piece 2, {@code <0xNN>} pieces 6 (byte
- * fallback only), ids the tokenizer lacks below the model's vocabulary size unused "[PADn]" (5), the rest normal.
- * BOS/EOS/UNK/PAD ids from tokenizer_config.json's {@code *_token} texts, else config.json's {@code *_token_id},
- * else the post-processor's template; {@code add_bos_token}/{@code add_eos_token} from tokenizer_config.json,
- * else from whether that template opens with BOS / closes with EOS.
+ * ({@code <|...|>}, {@code <unused...>}, ...), are control (3), other added tokens user-defined (4), the unknown
+ * piece 2, {@code <0xNN>} pieces 6 (byte fallback only), ids the tokenizer lacks below the model's vocabulary size
+ * unused "[PADn]" (5), the rest normal. BOS/EOS/UNK/PAD ids from tokenizer_config.json's {@code *_token} texts,
+ * else config.json's {@code *_token_id}, else the post-processor's template; {@code add_bos_token} and
+ * {@code add_eos_token} from tokenizer_config.json, else from whether that template opens with BOS / closes with EOS.
  *
  * <p>One departure from llama.cpp's converter: it writes "▁" in user-defined tokens as a space (Gemma's "▁▁" becomes
- * "  ", matched in the raw text). Kept as "▁▁", the piece is reached by merging instead, which gives Hugging Face's ids
- * also where the text itself holds U+2581 (there the converted form would not match). Not written: EOT/EOM ids (llama.cpp and
- * {@code EndOfGeneration} find those tokens by their text).
+ * "  ", matched in the raw text). Kept as "▁▁", the token is reached from spaces by merging, as before, and also
+ * matched where the text itself holds U+2581, as Hugging Face matches it (SentencePieceGgufReferenceTest). Not
+ * written: EOT/EOM ids (llama.cpp and {@code EndOfGeneration} find those tokens by their text).
  */
 public final class TokenizerJsonToGguf {
     private static final int NORMAL = 1, UNKNOWN = 2, CONTROL = 3, USER_DEFINED = 4, UNUSED = 5, BYTE = 6;
