@@ -52,7 +52,8 @@ final class MakeModelCommand implements Callable<Integer> {
     @Option(names = "--dtype", paramLabel = "TYPE", defaultValue = "f32", description = "f32, f16, or a quantisation preset with llama.cpp's per-tensor choices: q8_0, q4_0, q4_k_m, q5_k_m, q6_k (default: ${DEFAULT-VALUE}).")
     String dtype;
 
-    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "gguf", description = "gguf (one file) or safetensors (a Hugging Face directory, f32/f16, no tokenizer) (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--format", paramLabel = "FORMAT", defaultValue = "gguf", description = "gguf (one file) or safetensors (a Hugging Face directory, f32/f16; with tokenizer.json for the Llama-family "
+            + "-tiny presets, GPT-2, Mamba) (default: ${DEFAULT-VALUE}).")
     String format;
 
     @Option(names = "--seed", paramLabel = "S", defaultValue = "1", description = "Random seed (default: ${DEFAULT-VALUE}).")

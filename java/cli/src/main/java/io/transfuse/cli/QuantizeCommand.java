@@ -12,16 +12,20 @@ import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code transfuse quantize IN OUT TYPE}: a GGUF model with F32/F16/BF16 tensors to a quantised GGUF file. */
+/**
+ * {@code transfuse quantize IN OUT TYPE}: a GGUF model with F32/F16/BF16 tensors, or a Hugging Face directory of a
+ * Llama-family decoder (converted as llama.cpp's converter would), to a quantised GGUF file.
+ */
 @Command(name = "quantize", mixinStandardHelpOptions = true,
-        description = "Quantises a GGUF model (F32, F16 or BF16 tensors) into q8_0, q4_0, q4_k_m, q5_k_m or q6_k, with "
+        description = "Quantises a GGUF model (F32, F16 or BF16 tensors) or a Hugging Face directory (config.json, *.safetensors, "
+                + "tokenizer.json of a Llama, Mistral, Qwen2/3, Gemma 1/2/3 or Phi-3 model) into q8_0, q4_0, q4_k_m, q5_k_m or q6_k, with "
                 + "llama.cpp's per-tensor choices (output head Q6_K; Q4_K_M/Q5_K_M: attn_v and ffn_down Q6_K in some layers; "
                 + "norms F32). The output is written atomically.")
 final class QuantizeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
-    @Parameters(index = "0", paramLabel = "IN", description = "Input GGUF file.")
+    @Parameters(index = "0", paramLabel = "IN", description = "Input GGUF file, or Hugging Face model directory.")
     Path in;
 
     @Parameters(index = "1", paramLabel = "OUT", description = "Output GGUF file.")

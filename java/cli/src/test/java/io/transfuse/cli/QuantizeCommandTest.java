@@ -39,6 +39,27 @@ class QuantizeCommandTest {
         }
     }
 
+    /** A Hugging Face directory in, as a user downloads one: converted and quantised in one step, vocabulary included. */
+    @Test
+    void huggingFaceDirectoryToQ4Km() {
+        Path hf = dir.resolve("qwen3-hf"), q = dir.resolve("qwen3-q4km.gguf");
+        assertEquals(0, run("make-model", "--preset", "qwen3-tiny", "--format", "safetensors", hf.toString()).code());
+        var r = run("quantize", hf.toString(), q.toString(), "q4_k_m");
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("converting Hugging Face directory") && r.err().contains("output.weight -> Q6_K"), r.err());
+        try (TrackedArena a = new TrackedArena("test")) {
+            GgufFile f = GgufFile.open(q, a);
+            assertEquals("qwen3", f.metadata().get("general.architecture"));
+            assertEquals(DType.Q4_K, f.tensors().get("blk.0.attn_q.weight").dtype());
+            assertEquals(DType.F32, f.tensors().get("blk.0.attn_q_norm.weight").dtype());
+            assertEquals("llama", f.metadata().get("tokenizer.ggml.model"));
+            assertEquals(512, ((String[]) f.metadata().get("tokenizer.ggml.tokens")).length);
+        }
+        var g = run("generate", "--model", q.toString(), "--max-tokens", "4", "--temperature", "0", "once upon a time");
+        assertEquals(0, g.code(), g.err());
+        assertOneLineError(run("quantize", dir.toString(), dir.resolve("o.gguf").toString(), "q8_0"), "no config.json");
+    }
+
     @Test
     void clearErrors() {
         Path f32 = dir.resolve("f32.gguf"), q8 = dir.resolve("q8.gguf");

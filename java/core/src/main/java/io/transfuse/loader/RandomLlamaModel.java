@@ -174,8 +174,8 @@ public final class RandomLlamaModel {
                 w.addTensor(t.hf, tt, t.shape, () -> {
                     if (t.norm) return ones(t.count());
                     float[] v = weights(seed, t.gguf, t.count());
-                    if (t.q) return adjacentToHalfSplit(v, s.heads, s.headDim(), s.dim);
-                    if (t.k) return adjacentToHalfSplit(v, s.kvHeads, s.headDim(), s.dim);
+                    if (t.q) return RotaryRows.adjacentToHalfSplit(v, s.heads, s.headDim(), s.dim);
+                    if (t.k) return RotaryRows.adjacentToHalfSplit(v, s.kvHeads, s.headDim(), s.dim);
                     return v;
                 });
             }
@@ -184,26 +184,6 @@ public final class RandomLlamaModel {
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot write " + directory + ": " + e, e);
         }
-    }
-
-    /**
-     * HF's permute: {@code w.view(heads, headDim/2, 2, cols).transpose(1, 2).reshape(rows, cols)}.
-     * Within each head, HF row {@code j*headDim/2 + i} is adjacent-pair row {@code 2*i + j}, so the
-     * rows ordered [0,2,4,...,1,3,5,...] become the half-split order.
-     */
-    public static float[] adjacentToHalfSplit(float[] w, int heads, int headDim, int cols) {
-        if ((long) heads * headDim * cols != w.length) throw new IllegalArgumentException("shape mismatch");
-        float[] out = new float[w.length];
-        int half = headDim / 2;
-        for (int h = 0; h < heads; h++) {
-            for (int j = 0; j < 2; j++) {
-                for (int i = 0; i < half; i++) {
-                    int dst = h * headDim + j * half + i, src = h * headDim + 2 * i + j;
-                    System.arraycopy(w, src * cols, out, dst * cols, cols);
-                }
-            }
-        }
-        return out;
     }
 
     /** The GGUF names and shapes of the model's tensors, in file order (for a quantisation plan). */

@@ -143,23 +143,9 @@ public final class RandomVariantModel {
         float[] v = hfValues(p, t, seed);
         if (t.kind == Kind.NORM && gemma(p)) for (int i = 0; i < v.length; i++) v[i] += 1;
         if (p.arch.equals("llama") && (t.kind == Kind.Q || t.kind == Kind.K)) {
-            v = halfSplitToAdjacent(v, (int) (t.shape[0] / p.headDim), p.headDim, (int) t.shape[1]);
+            v = RotaryRows.halfSplitToAdjacent(v, (int) (t.shape[0] / p.headDim), p.headDim, (int) t.shape[1]);
         }
         return v;
-    }
-
-    /** Inverse of {@link RandomLlamaModel#adjacentToHalfSplit}: llama.cpp's permute of Q/K rows for the "llama" architecture. */
-    static float[] halfSplitToAdjacent(float[] w, int heads, int headDim, int cols) {
-        float[] out = new float[w.length];
-        int half = headDim / 2;
-        for (int h = 0; h < heads; h++) {
-            for (int j = 0; j < 2; j++) {
-                for (int i = 0; i < half; i++) {
-                    System.arraycopy(w, (h * headDim + j * half + i) * cols, out, (h * headDim + 2 * i + j) * cols, cols);
-                }
-            }
-        }
-        return out;
     }
 
     private static float[] concat(float[]... parts) {
@@ -180,18 +166,8 @@ public final class RandomVariantModel {
 
     /** Llama 3.1's per-frequency divisors, as llama.cpp's converter computes them from the config (rope_freqs.weight). */
     static float[] llama3FreqFactors(Preset p) {
-        float[] f = new float[p.rotaryDim / 2];
-        double lowWavelen = LLAMA3_ORIGINAL_CONTEXT / LLAMA3_LOW, highWavelen = LLAMA3_ORIGINAL_CONTEXT / LLAMA3_HIGH;
-        for (int i = 0; i < f.length; i++) {
-            double wavelen = 2 * Math.PI * Math.pow(LLAMA3_THETA, 2.0 * i / p.rotaryDim);
-            if (wavelen < highWavelen) f[i] = 1;
-            else if (wavelen > lowWavelen) f[i] = (float) LLAMA3_FACTOR;
-            else {
-                double smooth = (LLAMA3_ORIGINAL_CONTEXT / wavelen - LLAMA3_LOW) / (LLAMA3_HIGH - LLAMA3_LOW);
-                f[i] = (float) (1 / ((1 - smooth) / LLAMA3_FACTOR + smooth));
-            }
-        }
-        return f;
+        return new io.transfuse.model.RopeScaling.Llama3(LLAMA3_FACTOR, LLAMA3_LOW, LLAMA3_HIGH, LLAMA3_ORIGINAL_CONTEXT)
+                .frequencyFactors(LLAMA3_THETA, p.rotaryDim);
     }
 
     /** Receives the tensors of one form: name, shape (outermost first), values. */
@@ -258,6 +234,16 @@ public final class RandomVariantModel {
                     .addTensor("rope_factors_long.weight", DType.F32, new long[] {p.rotaryDim / 2}, longRopeFactors(p, true));
             default -> w.put(a + ".rope.freq_base", 10000f);
         }
+        RandomLlamaModel.Vocabulary v = vocabulary(p);
+        w.put("tokenizer.ggml.model", "llama").put("tokenizer.ggml.tokens", v.tokens()).put("tokenizer.ggml.scores", v.scores())
+                .put("tokenizer.ggml.token_type", v.types()).put("tokenizer.ggml.bos_token_id", 1).put("tokenizer.ggml.eos_token_id", 2)
+                .put("tokenizer.ggml.unknown_token_id", 0);
+        emit(p, seed, true, (name, shape, values) -> w.addTensor(name, shape.length == 1 ? DType.F32 : type, shape, values));
+        w.write(path, progress);
+    }
+
+    /** {@link RandomLlamaModel#vocabulary}'s SentencePiece vocabulary, Phi-3's chat tokens (control) at its end. */
+    private static RandomLlamaModel.Vocabulary vocabulary(Preset p) {
         RandomLlamaModel.Vocabulary v = RandomLlamaModel.vocabulary(p.vocab);
         if (p.arch.equals("phi3")) {
             // llama.cpp's Phi-3 vocabulary loader looks these up by text
@@ -267,14 +253,14 @@ public final class RandomVariantModel {
                 v.types()[p.vocab - special.length + i] = 3;
             }
         }
-        w.put("tokenizer.ggml.model", "llama").put("tokenizer.ggml.tokens", v.tokens()).put("tokenizer.ggml.scores", v.scores())
-                .put("tokenizer.ggml.token_type", v.types()).put("tokenizer.ggml.bos_token_id", 1).put("tokenizer.ggml.eos_token_id", 2)
-                .put("tokenizer.ggml.unknown_token_id", 0);
-        emit(p, seed, true, (name, shape, values) -> w.addTensor(name, shape.length == 1 ? DType.F32 : type, shape, values));
-        w.write(path, progress);
+        return v;
     }
 
-    /** Writes the Hugging Face form (config.json + model.safetensors, F32 or F16); no tokenizer. */
+    /**
+     * Writes the Hugging Face form: config.json, model.safetensors (F32 or F16), and the GGUF form's vocabulary as
+     * tokenizer.json (SentencePieceTokenizerJson: Llama 2's layout, merges ranked by the pieces' scores) with a
+     * tokenizer_config.json naming &lt;s&gt;, &lt;/s&gt; and &lt;unk&gt;.
+     */
     public static void writeHf(Path directory, Preset p, DType type, long seed, Consumer<String> progress) {
         if (type != DType.F32 && type != DType.F16) throw new IllegalArgumentException("safetensors models are written as f32 or f16, not " + type);
         try {
@@ -283,6 +269,14 @@ public final class RandomVariantModel {
             emit(p, seed, false, (name, shape, values) -> w.addTensor(name, shape.length == 1 ? DType.F32 : type, shape, values));
             w.write(directory.resolve("model.safetensors"), progress);
             Files.writeString(directory.resolve("config.json"), hfConfig(p, type));
+            RandomLlamaModel.Vocabulary v = vocabulary(p);
+            double[] scores = new double[v.scores().length];
+            long[] types = new long[v.types().length];
+            for (int i = 0; i < scores.length; i++) { scores[i] = v.scores()[i]; types[i] = v.types()[i]; }
+            Files.writeString(directory.resolve("tokenizer.json"), io.transfuse.tokenizer.hf.SentencePieceTokenizerJson.build(
+                    v.tokens(), scores, types, 1, 2, 0));
+            Files.writeString(directory.resolve("tokenizer_config.json"),
+                    "{\"bos_token\": \"<s>\", \"eos_token\": \"</s>\", \"unk_token\": \"<unk>\"}\n");
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + directory + ": " + e, e);
         }

@@ -137,6 +137,25 @@ public sealed interface RopeScaling {
             }
             return floats(f);
         }
+
+        /**
+         * The same scaling as llama.cpp's converter stores it for Llama 3.1 ({@code rope_freqs.weight}): one divisor
+         * of each base frequency, 1 for short wavelengths, {@code factor} for long ones, a smooth blend between.
+         */
+        public float[] frequencyFactors(double theta, int rotaryDim) {
+            float[] f = new float[rotaryDim / 2];
+            double lowWavelen = originalContext / lowFreqFactor, highWavelen = originalContext / highFreqFactor;
+            for (int i = 0; i < f.length; i++) {
+                double wavelen = 2 * Math.PI * Math.pow(theta, 2.0 * i / rotaryDim);
+                if (wavelen < highWavelen) f[i] = 1;
+                else if (wavelen > lowWavelen) f[i] = (float) factor;
+                else {
+                    double smooth = (originalContext / wavelen - lowFreqFactor) / (highFreqFactor - lowFreqFactor);
+                    f[i] = (float) (1 / ((1 - smooth) / factor + smooth));
+                }
+            }
+            return f;
+        }
     }
 
     /** Per-frequency divisors as llama.cpp stores them ({@code rope_freqs.weight}, {@code rope_factors_*.weight}). */

@@ -40,9 +40,9 @@ class SafetensorsWriterTest {
     void halfSplitPermutationMatchesHf() {
         // one head of size 6, one column: rows 0..5 in adjacent-pair order -> [0,2,4,1,3,5]
         float[] w = {0, 1, 2, 3, 4, 5};
-        assertArrayEquals(new float[] {0, 2, 4, 1, 3, 5}, RandomLlamaModel.adjacentToHalfSplit(w, 1, 6, 1));
+        assertArrayEquals(new float[] {0, 2, 4, 1, 3, 5}, RotaryRows.adjacentToHalfSplit(w, 1, 6, 1));
         float[] two = {0, 1, 2, 3, 10, 11, 12, 13};
-        assertArrayEquals(new float[] {0, 2, 1, 3, 10, 12, 11, 13}, RandomLlamaModel.adjacentToHalfSplit(two, 2, 4, 1));
+        assertArrayEquals(new float[] {0, 2, 1, 3, 10, 12, 11, 13}, RotaryRows.adjacentToHalfSplit(two, 2, 4, 1));
     }
 
     @Test

@@ -18,11 +18,11 @@ import java.util.Locale;
  * ({@code <arch>.embedding_length}, ...), or a Hugging Face config.json. Where the two disagree on a detail the
  * GGUF reading follows llama.cpp, the reference the tests compare against (noted where it matters).
  */
-final class LlamaConfigs {
+public final class LlamaConfigs {
     private LlamaConfigs() {}
 
     /** Gemma 3's local layers: llama.cpp and Hugging Face's default base (config {@code rope_local_base_freq}). */
-    private static final double GEMMA3_LOCAL_THETA = 10000;
+    public static final double GEMMA3_LOCAL_THETA = 10000;
 
     public static LlamaConfig config(GgufFile gguf, int vocabSize) {
         String arch = gguf.require("general.architecture", String.class);
@@ -41,16 +41,8 @@ final class LlamaConfigs {
         RopeScaling scaling = ggufScaling(gguf, k, variant, context);
         double localTheta = variant == LlamaVariant.GEMMA3 ? k.number("rope.freq_base_swa", GEMMA3_LOCAL_THETA) : 0;
         int layers = k.positive("block_count");
-        int window = switch (variant) {
-            // llama.cpp reads no window for these: "llama" (Mistral's GGUFs), Qwen2, and Phi-3 (disabled there)
-            case GEMMA2, GEMMA3 -> k.nonNegative("attention.sliding_window", 0);
-            default -> 0;
-        };
-        int pattern = switch (variant) {
-            case GEMMA2 -> 2;
-            case GEMMA3 -> 6;
-            default -> 1;
-        };
+        int window = ggufHasWindow(variant) ? k.nonNegative("attention.sliding_window", 0) : 0;
+        int pattern = ggufWindowPattern(variant);
         float softcap = variant == LlamaVariant.GEMMA2 ? (float) k.number("attn_logit_softcapping", 0) : 0;
         float finalSoftcap = variant == LlamaVariant.GEMMA2 ? (float) k.number("final_logit_softcapping", 0) : 0;
         return new LlamaConfig(gguf.path().toString(), variant, dim, layers, heads,
@@ -64,10 +56,25 @@ final class LlamaConfigs {
     }
 
     /**
+     * Whether llama.cpp reads {@code attention.sliding_window} for {@code v}: Gemma 2 and 3 only; not "llama" (Mistral's
+     * GGUFs), Qwen2, or Phi-3 (disabled there).
+     */
+    public static boolean ggufHasWindow(LlamaVariant v) { return v == LlamaVariant.GEMMA2 || v == LlamaVariant.GEMMA3; }
+
+    /** Local/global layer pattern of a GGUF file of {@code v}: fixed per architecture in llama.cpp (no key for it). */
+    public static int ggufWindowPattern(LlamaVariant v) {
+        return switch (v) {
+            case GEMMA2 -> 2;
+            case GEMMA3 -> 6;
+            default -> 1;
+        };
+    }
+
+    /**
      * 1/sqrt(headDim), except Gemma 2 and 3 at 27B, whose query_pre_attn_scalar is dim / heads: GGUF has no key for it,
      * and llama.cpp recognises those models by their layer count (46 and 62), as done here.
      */
-    private static float attentionScale(LlamaVariant v, int dim, int heads, int headDim, int layers) {
+    public static float attentionScale(LlamaVariant v, int dim, int heads, int headDim, int layers) {
         boolean big = (v == LlamaVariant.GEMMA2 && layers == 46) || (v == LlamaVariant.GEMMA3 && layers == 62);
         return (float) (1 / Math.sqrt(big ? (double) dim / heads : headDim));
     }

@@ -89,6 +89,9 @@ public enum LlamaVariant {
     /** Rotary pair layout of Q/K weights from a GGUF file of this variant (see the class comment). */
     public RopeLayout ggufRopeLayout() { return this == LLAMA ? RopeLayout.ADJACENT_PAIRS : RopeLayout.HALF_SPLIT; }
 
+    /** The GGUF {@code general.architecture} llama.cpp's converter writes for this variant (Mistral is stored as "llama"). */
+    public String ggufArchitecture() { return ggufNames.isEmpty() ? LLAMA.ggufNames.getFirst() : ggufNames.getFirst(); }
+
     /** The variant of GGUF {@code general.architecture} {@code name}, or null. */
     public static LlamaVariant ofGguf(String name) {
         return Arrays.stream(values()).filter(v -> v.ggufNames.contains(name)).findFirst().orElse(null);

@@ -54,7 +54,8 @@ public record LlamaWeights(Tensor tokenEmbedding, Layer[] layers, Tensor outputN
                     HF.postFfnNorm, HF.outputNorm, HF.output);
         }
 
-        String bias(String weightName) { return weightName.replace(".weight", ".bias"); }
+        /** The bias beside a weight ("....q_proj.bias" for "....q_proj.weight"). */
+        public String bias(String weightName) { return weightName.replace(".weight", ".bias"); }
     }
 
     /**

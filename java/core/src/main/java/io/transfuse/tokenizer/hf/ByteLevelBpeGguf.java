@@ -1,5 +1,6 @@
 package io.transfuse.tokenizer.hf;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -74,13 +75,17 @@ public final class ByteLevelBpeGguf {
     private static final List<String> DEFAULT_REGEXES = List.of("[\\p{P}\\$\\+<=>\\^~\\|]+",
             "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)", "\\p{N}+", "[0-9][0-9][0-9]");
 
+    /** llama.cpp's pre-tokenizers; {@code name}: what its converter writes for a tokenizer.json with that pre_tokenizer. */
     private enum Pre {
-        DEFAULT(false, false), GPT2(false, false), LLAMA3(true, true), QWEN2(false, false), SMOLLM(false, false);
+        DEFAULT("default", false, false), GPT2("gpt-2", false, false), LLAMA3("llama-bpe", true, true), QWEN2("qwen2", false, false),
+        SMOLLM("smollm", false, false);
 
+        final String name;
         final boolean ignoreMerges;
         final boolean addBos;
 
-        Pre(boolean ignoreMerges, boolean addBos) {
+        Pre(String name, boolean ignoreMerges, boolean addBos) {
+            this.name = name;
             this.ignoreMerges = ignoreMerges;
             this.addBos = addBos;
         }
@@ -184,6 +189,41 @@ public final class ByteLevelBpeGguf {
         if (id == null) return -1;
         if (id < 0 || id >= n) throw new ModelFormatException(gguf.path() + ": " + key + " " + id + " is outside tokenizer.ggml.tokens (" + n + " tokens)");
         return (int) (long) id;
+    }
+
+    /**
+     * The {@code tokenizer.ggml.pre} name of a tokenizer.json {@code pre_tokenizer}: the pre-tokenizer of this class
+     * whose tree it matches (types, split patterns and behaviours, regex and digit switches; offsets and prefix-space
+     * flags aside), or null. llama.cpp's converter recognises a tokenizer by hashing its output instead, and refuses
+     * one it does not know, as the caller does with null.
+     */
+    static String preName(JsonNode preTokenizer) {
+        ObjectMapper json = new ObjectMapper();
+        JsonNode given = shape(json, preTokenizer);
+        for (Pre pre : Pre.values()) {
+            if (pre != Pre.DEFAULT && shape(json, preTokenizer(json, pre)).equals(given)) return pre.name;
+        }
+        return null;
+    }
+
+    /** The parts of a pre_tokenizer tree that decide how text is split. */
+    private static JsonNode shape(ObjectMapper json, JsonNode node) {
+        if (node == null || node.isNull()) return json.nullNode();
+        ObjectNode out = json.createObjectNode();
+        String type = node.path("type").asText("");
+        out.put("type", type);
+        switch (type) {
+            case "Sequence" -> {
+                ArrayNode list = out.putArray("pretokenizers");
+                for (JsonNode p : node.path("pretokenizers")) list.add(shape(json, p));
+            }
+            case "Split" -> out.put("pattern", node.path("pattern").toString()).put("behavior", node.path("behavior").asText())
+                    .put("invert", node.path("invert").asBoolean(false));
+            case "ByteLevel" -> out.put("use_regex", node.path("use_regex").asBoolean(true));
+            case "Digits" -> out.put("individual_digits", node.path("individual_digits").asBoolean(false));
+            default -> out.set("node", node);
+        }
+        return out;
     }
 
     private static ObjectNode preTokenizer(ObjectMapper json, Pre pre) {

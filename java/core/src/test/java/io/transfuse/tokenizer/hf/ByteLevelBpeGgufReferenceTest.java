@@ -56,7 +56,7 @@ class ByteLevelBpeGgufReferenceTest {
         }
     }
 
-    private static List<String> texts() {
+    static List<String> texts() {
         List<String> texts = new ArrayList<>(Fixtures.texts());
         texts.addAll(List.of(
                 "def add(a, b):\r\n\treturn a + b  # sum\r\n\r\n\r\nprint(add(1, 2))",

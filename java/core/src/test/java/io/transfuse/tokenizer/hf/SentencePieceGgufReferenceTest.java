@@ -184,50 +184,22 @@ class SentencePieceGgufReferenceTest {
 
     /**
      * Gemma 3's real vocabulary (262144 pieces, 514906 merges, 6415 added tokens) as a SentencePiece
-     * GGUF vocabulary the way llama.cpp's converter writes it (special added tokens as control, the
-     * others, "&lt;start_of_turn&gt;", "\n\n", HTML tags, as user-defined; no dummy prefix), against the
-     * reference on the original tokenizer.json.
+     * GGUF vocabulary the way {@code transfuse quantize} writes it from a Hugging Face directory
+     * ({@link TokenizerJsonToGguf}: special added tokens as control, the others, "&lt;start_of_turn&gt;",
+     * "\n\n", HTML tags, as user-defined; no dummy prefix; Gemma's tokenizer_config.json naming
+     * &lt;bos&gt; and &lt;eos&gt;), against the reference on the original tokenizer.json.
      */
     @Test
     void gemma3VocabularyMatchesHuggingFaceTokenizers() throws Exception {
         Path json = Fixtures.write(dir.resolve("gemma3"), Fixtures.GEMMA3, null);
-        JsonNode root = Fixtures.MAPPER.readTree(json.toFile());
-        JsonNode vocab = root.get("model").get("vocab");
-        int n = 0;
-        for (JsonNode id : vocab) n = Math.max(n, id.intValue() + 1);
-        for (JsonNode t : root.get("added_tokens")) n = Math.max(n, t.get("id").intValue() + 1); // <image_soft_token> lies past the vocab
-        String[] tokens = new String[n];
-        int[] types = new int[n];
-        float[] scores = new float[n];
-        Map<String, Integer> ids = new java.util.HashMap<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = vocab.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
-            int id = e.getValue().intValue();
-            tokens[id] = e.getKey();
-            types[id] = e.getKey().matches("<0x[0-9A-F]{2}>") ? 6 : 1;
-            ids.put(e.getKey(), id);
-        }
-        for (JsonNode t : root.get("added_tokens")) {
-            int id = t.get("id").intValue();
-            tokens[id] = t.get("content").asText();
-            types[id] = t.get("content").asText().equals("<unk>") ? 2 : t.get("special").asBoolean() ? 3 : 4;
-        }
-        java.util.Arrays.fill(scores, -1e9f);
-        boolean[] scored = new boolean[n];
-        int rank = 0;
-        for (JsonNode m : root.get("model").get("merges")) {
-            Integer id = ids.get(m.get(0).asText() + m.get(1).asText());
-            if (id != null && !scored[id]) {
-                scored[id] = true;
-                scores[id] = -rank;
-            }
-            rank++;
-        }
+        java.nio.file.Files.writeString(dir.resolve("gemma3").resolve("tokenizer_config.json"), "{\"bos_token\": \"<bos>\", \"eos_token\": \"<eos>\"}");
+        Map<String, Object> vocabulary = TokenizerJsonToGguf.metadata(dir.resolve("gemma3"), 262145, null); // <image_soft_token> lies past the pieces
+        assertEquals(false, vocabulary.get("tokenizer.ggml.add_space_prefix"));
+        assertEquals(3, vocabulary.get("tokenizer.ggml.unknown_token_id"));
         Path file = dir.resolve("gemma3").resolve("vocab.gguf");
-        new GgufWriter().put("general.architecture", "gemma3").put("tokenizer.ggml.model", "llama")
-                .put("tokenizer.ggml.tokens", tokens).put("tokenizer.ggml.scores", scores).put("tokenizer.ggml.token_type", types)
-                .put("tokenizer.ggml.bos_token_id", 2).put("tokenizer.ggml.eos_token_id", 1).put("tokenizer.ggml.unknown_token_id", 3)
-                .put("tokenizer.ggml.add_space_prefix", false).write(file);
+        GgufWriter w = new GgufWriter().put("general.architecture", "gemma3");
+        vocabulary.forEach(w::put);
+        w.write(file);
         List<String> texts = new ArrayList<>(texts());
         texts.add("<bos><start_of_turn>user\nYou are helpful.\n\nWrite <b>bold</b> HTML.<end_of_turn>\n<start_of_turn>model\n");
         texts.add("    indented code\n\n\n\tx = [1, 2]  # comment\n");
