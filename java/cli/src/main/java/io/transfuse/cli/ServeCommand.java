@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import java.util.function.IntConsumer;
 
 /**
@@ -86,7 +87,7 @@ final class ServeCommand implements Callable<Integer> {
                 .withContextLength(context).withMaxSequences(maxSequences);
         EngineOptions engine = EngineOptions.defaults().withMaxSequences(maxSequences).withMaxBatchTokens(maxBatchTokens).withMaxQueued(maxQueued);
         PrintWriter err = spec.commandLine().getErr();
-        CountDownLatch stopped = new CountDownLatch(1);
+        CountDownLatch stopped = new CountDownLatch(1), closed = new CountDownLatch(1);
         stop = stopped;
         try (LanguageModel lm = Transfuse.load(modelPath, load);
              EmbeddingModel em = embeddingModel == null ? null : Transfuse.loadEncoder(embeddingModel, LoadOptions.defaults()
@@ -96,7 +97,15 @@ final class ServeCommand implements Callable<Integer> {
                     embeddingModel == null ? null : ServerConfig.idOf(embeddingModel),
                     requestTimeout == 0 ? null : Duration.ofSeconds(requestTimeout), 64);
             try (OpenAiServer server = OpenAiServer.start(config, lm, template, engine, em)) {
-                Thread hook = Thread.ofPlatform().unstarted(stopped::countDown);
+                // On Ctrl-C / SIGTERM: stop, and let this thread close the server and the models before the JVM exits.
+                Thread hook = Thread.ofPlatform().unstarted(() -> {
+                    stopped.countDown();
+                    try {
+                        closed.await(10, TimeUnit.SECONDS);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                });
                 Runtime.getRuntime().addShutdownHook(hook);
                 err.println("transfuse: serving " + config.modelId() + (em == null ? "" : " and " + config.embeddingModelId())
                         + " at http://" + host + ":" + server.port() + "/v1 (Ctrl-C stops)"
@@ -110,6 +119,8 @@ final class ServeCommand implements Callable<Integer> {
                     // the hook itself stopped us
                 }
             }
+        } finally {
+            closed.countDown();
         }
         return 0;
     }
