@@ -13,6 +13,7 @@ import java.io.OutputStream;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -45,7 +46,7 @@ class SlowEngineTest {
                 }
             }
         };
-        ts = new TestServer(EngineOptions.defaults().withMaxQueued(1).withListener(slow), false);
+        ts = new TestServer(EngineOptions.defaults().withMaxQueued(1).withListener(slow), false, Duration.ofMillis(1500));
     }
 
     @AfterAll
@@ -107,6 +108,21 @@ class SlowEngineTest {
         assertTrue(System.nanoTime() - t0 < 4_000_000_000L, "cancelled well before its 400 tokens were done");
         assertEquals(0, ts.server.engine().stats().kvBlocksUsed(), "its KV blocks went back to the pool");
         assertEquals(before + 1, disconnects(), 0, "counted as a client disconnect");
+    }
+
+    @Test
+    void theRequestTimeoutEndsAGenerationWithLength() throws Exception {
+        ts.awaitIdle(0);
+        long t0 = System.nanoTime();
+        HttpResponse<String> r = Http.post(ts.base() + "/v1/completions", request("Once upon a time", 400, false));
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        assertEquals(200, r.statusCode(), r.body());
+        JsonNode body = Http.json(r);
+        int generated = body.get("usage").get("completion_tokens").asInt();
+        assertTrue(generated > 0 && generated < 400, "cut short by the 1.5 s timeout at >= 20 ms a token: " + generated);
+        assertEquals("length", body.get("choices").get(0).get("finish_reason").asText());
+        assertTrue(seconds > 1.4 && seconds < 4, "answered at the deadline: " + seconds + " s");
+        ts.awaitIdle(0);
     }
 
     static final Pattern DISCONNECTS = Pattern.compile("(?m)^transfuse_client_disconnects_total (\\S+)$");

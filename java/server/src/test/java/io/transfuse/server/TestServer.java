@@ -18,6 +18,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Comparator;
 import java.util.stream.Stream;
 
@@ -38,13 +39,18 @@ final class TestServer implements AutoCloseable {
     private final Path dir;
 
     TestServer(EngineOptions engineOptions, boolean withEncoder) {
+        this(engineOptions, withEncoder, null);
+    }
+
+    /** @param requestTimeout the server's deadline per generation request (null: none) */
+    TestServer(EngineOptions engineOptions, boolean withEncoder, Duration requestTimeout) {
         try {
             dir = Files.createTempDirectory("transfuse-server-test");
             model = Transfuse.load(TestModels.storiesGguf(), LoadOptions.defaults().withDevice(Device.CPU).withMaxSequences(64));
             template = plainTemplate();
             encoder = withEncoder ? Transfuse.loadEncoder(new RandomBert("bert", "", 32, 2, 4, 64, 40)
                     .write(dir.resolve(EMBEDDING_ID), 7, DType.F32), LoadOptions.defaults().withDevice(Device.CPU)) : null;
-            server = OpenAiServer.start(ServerConfig.loopback(0, MODEL_ID, withEncoder ? EMBEDDING_ID : null),
+            server = OpenAiServer.start(new ServerConfig("127.0.0.1", 0, MODEL_ID, withEncoder ? EMBEDDING_ID : null, requestTimeout, 64),
                     model, template, engineOptions, encoder);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
