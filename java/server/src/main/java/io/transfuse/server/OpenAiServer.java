@@ -86,6 +86,7 @@ public final class OpenAiServer implements AutoCloseable {
                 .post("/v1/chat/completions", handler("/v1/chat/completions", this::chat))
                 .post("/v1/embeddings", handler("/v1/embeddings", this::embed))
                 .get("/v1/models", handler("/v1/models", (req, res) -> Responses.json(res, 200, models())))
+                .get("/v1/models/{id}", handler("/v1/models/{id}", (req, res) -> Responses.json(res, 200, model(req.path().pathParameters().get("id")))))
                 .get("/health", handler("/health", (req, res) -> Responses.json(res, 200, health())))
                 .get("/metrics", handler("/metrics", (req, res) -> {
                     res.header(HeaderNames.CONTENT_TYPE, metrics.contentType());
@@ -166,19 +167,31 @@ public final class OpenAiServer implements AutoCloseable {
         Responses.json(res, 200, embeddingsEndpoint.run(body));
     }
 
+    private List<String> modelIds() {
+        return embeddings == null ? List.of(config.modelId()) : List.of(config.modelId(), config.embeddingModelId());
+    }
+
     private ObjectNode models() {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("object", "list");
         ArrayNode data = o.putArray("data");
-        for (String id : config.embeddingModelId() == null || embeddings == null ? List.of(config.modelId())
-                : List.of(config.modelId(), config.embeddingModelId())) {
-            ObjectNode m = data.addObject();
-            m.put("id", id);
-            m.put("object", "model");
-            m.put("created", started);
-            m.put("owned_by", "transfuse");
-        }
+        for (String id : modelIds()) data.add(modelObject(id));
         return o;
+    }
+
+    private ObjectNode model(String id) {
+        if (!modelIds().contains(id)) throw new ApiError(404, "invalid_request_error", "model '" + id + "' is not served here; this server has "
+                + modelIds(), "model", "model_not_found", 0);
+        return modelObject(id);
+    }
+
+    private ObjectNode modelObject(String id) {
+        ObjectNode m = JsonNodeFactory.instance.objectNode();
+        m.put("id", id);
+        m.put("object", "model");
+        m.put("created", started);
+        m.put("owned_by", "transfuse");
+        return m;
     }
 
     private ObjectNode health() {

@@ -25,6 +25,7 @@ record SamplingRequest(GenerateOptions options, boolean stream, boolean includeU
      * @param timeout          the server's per-request deadline (null: none)
      */
     static SamplingRequest read(RequestBody body, int defaultMaxTokens, Duration timeout) {
+        Unsupported.check(body);
         long n = body.integer("n", 1, Integer.MIN_VALUE, Integer.MAX_VALUE);
         if (n != 1) throw ApiError.invalid("n", "only n = 1 is supported, got " + n);
         // Chat clients send max_completion_tokens (the newer name); both mean the same here.

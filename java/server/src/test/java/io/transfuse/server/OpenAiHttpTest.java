@@ -96,6 +96,12 @@ class OpenAiHttpTest {
         String chat = ts.base() + "/v1/chat/completions";
         assertEquals("messages", Http.assertError(Http.post(chat, "{\"messages\": []}"), 400).get("param").asText());
         assertEquals("messages[0].role", Http.assertError(Http.post(chat, "{\"messages\": [{\"content\": \"hi\"}]}"), 400).get("param").asText());
+        assertEquals("logprobs", Http.assertError(Http.post(url, "{\"prompt\": \"a\", \"logprobs\": 2}"), 400).get("param").asText());
+        assertEquals("unsupported_parameter", Http.assertError(Http.post(chat, "{\"messages\": [{\"role\": \"user\", \"content\": \"hi\"}], "
+                + "\"tools\": [{\"type\": \"function\"}]}"), 400).get("code").asText());
+        JsonNode chatTooLong = Http.assertError(Http.post(chat, Http.JSON.writeValueAsString(Map.of("messages",
+                List.of(Map.of("role", "user", "content", "Once upon a time ".repeat(300)))))), 400);
+        assertEquals("context_length_exceeded", chatTooLong.get("code").asText());
         // No embedding model on this server.
         Http.assertError(Http.post(ts.base() + "/v1/embeddings", "{\"input\": \"hi\"}"), 400);
         Http.assertError(Http.post(ts.base() + "/v1/nothing", "{}"), 404);
@@ -112,6 +118,19 @@ class OpenAiHttpTest {
         JsonNode models = Http.json(Http.get(ts.base() + "/v1/models"));
         assertEquals(1, models.get("data").size());
         assertEquals(TestServer.MODEL_ID, models.get("data").get(0).get("id").asText());
+        assertEquals(TestServer.MODEL_ID, Http.json(Http.get(ts.base() + "/v1/models/" + TestServer.MODEL_ID)).get("id").asText());
+        Http.assertError(Http.get(ts.base() + "/v1/models/gpt-4"), 404);
+    }
+
+    @Test
+    void stopStringsEndWithStopAsTheLibraryDoes() throws Exception {
+        List<String> stop = List.of(" Lily", "park");
+        GenerationResult expected = ts.model.generate("Once upon a time", new GenerateOptions(60, SamplingOptions.greedy()).withStop(stop), s -> {});
+        assertEquals(GenerationResult.StopReason.STOP_STRING, expected.stopReason(), "the reference stops at a stop string: " + expected.text());
+        JsonNode r = Http.json(Http.post(ts.base() + "/v1/completions", Http.JSON.writeValueAsString(Map.of(
+                "prompt", "Once upon a time", "max_tokens", 60, "temperature", 0, "stop", stop))));
+        assertEquals(expected.text(), r.get("choices").get(0).get("text").asText());
+        assertEquals("stop", r.get("choices").get(0).get("finish_reason").asText());
     }
 
     /** A sample line of the Prometheus text format: name, optional {labels}, value (parsed here, independently of the writer). */
