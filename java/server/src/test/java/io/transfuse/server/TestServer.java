@@ -1,0 +1,93 @@
+package io.transfuse.server;
+
+import io.transfuse.Device;
+import io.transfuse.EmbeddingModel;
+import io.transfuse.LanguageModel;
+import io.transfuse.LoadOptions;
+import io.transfuse.TestModels;
+import io.transfuse.Transfuse;
+import io.transfuse.chat.ChatTemplate;
+import io.transfuse.engine.EngineOptions;
+import io.transfuse.engine.EngineStats;
+import io.transfuse.model.bert.RandomBert;
+import io.transfuse.tensor.DType;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.fail;
+
+/**
+ * A server on a loopback ephemeral port over the bundled stories260K model (CPU, 64 sequences), with a plain chat
+ * template (the model has none) and a small random BERT (written by core's RandomBert) for /v1/embeddings.
+ */
+final class TestServer implements AutoCloseable {
+    static final String MODEL_ID = "stories260K-f32";
+    static final String EMBEDDING_ID = "random-bert";
+
+    final LanguageModel model;
+    final EmbeddingModel encoder;
+    final ChatTemplate template;
+    final OpenAiServer server;
+    private final Path dir;
+
+    TestServer(EngineOptions engineOptions, boolean withEncoder) {
+        this(engineOptions, withEncoder, null);
+    }
+
+    /** @param requestTimeout the server's deadline per generation request (null: none) */
+    TestServer(EngineOptions engineOptions, boolean withEncoder, Duration requestTimeout) {
+        try {
+            dir = Files.createTempDirectory("transfuse-server-test");
+            model = Transfuse.load(TestModels.storiesGguf(), LoadOptions.defaults().withDevice(Device.CPU).withMaxSequences(64));
+            template = plainTemplate();
+            encoder = withEncoder ? Transfuse.loadEncoder(new RandomBert("bert", "", 32, 2, 4, 64, 40)
+                    .write(dir.resolve(EMBEDDING_ID), 7, DType.F32), LoadOptions.defaults().withDevice(Device.CPU)) : null;
+            server = OpenAiServer.start(new ServerConfig("127.0.0.1", 0, MODEL_ID, withEncoder ? EMBEDDING_ID : null, requestTimeout, 64),
+                    model, template, engineOptions, encoder);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    static ChatTemplate plainTemplate() {
+        try (InputStream in = TestServer.class.getResourceAsStream("/plain-chat.jinja")) {
+            return new ChatTemplate(new String(in.readAllBytes(), StandardCharsets.UTF_8), "plain-chat.jinja", null, null);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    String base() {
+        return "http://127.0.0.1:" + server.port();
+    }
+
+    /** Waits until the engine has nothing queued or running and holds no more KV blocks than {@code blocks}. */
+    EngineStats awaitIdle(int blocks) throws InterruptedException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        EngineStats s = server.engine().stats();
+        while (System.nanoTime() < deadline) {
+            s = server.engine().stats();
+            if (s.queued() == 0 && s.running() == 0 && s.kvBlocksUsed() <= blocks) return s;
+            Thread.sleep(10);
+        }
+        return fail("the engine did not return to idle: " + s);
+    }
+
+    @Override
+    public void close() throws IOException {
+        server.close();
+        if (encoder != null) encoder.close();
+        model.close();
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
+    }
+}
