@@ -6,6 +6,7 @@ import dev.langchain4j.data.message.ImageContent;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.TextContent;
 import dev.langchain4j.data.message.UserMessage;
+import dev.langchain4j.exception.RateLimitException;
 import dev.langchain4j.exception.UnsupportedFeatureException;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
@@ -104,18 +105,33 @@ class TransfuseChatModelTest {
         assertEquals(FinishReason.STOP, s.finishReason());
     }
 
+    /**
+     * Each of temperature, topK and topP reaches the sampler: the reply equals Transfuse's for the same sampling
+     * options (same seed), and each configuration is one where leaving that parameter out changes the text.
+     */
     @Test
     void samplingParametersReachTheSampler() {
         long seed = 1234;
+        List<ChatMessage> conversation = List.of(ChatMessage.user("Once upon a time"));
         try (TransfuseChatModel seeded = TransfuseChatModel.builder().engine(engine).chatTemplate(StoriesChat.TEMPLATE)
                 .defaultOptions(GenerateOptions.defaults().withMaxTokens(30).withSampling(new SamplingOptions(0, 0, 1, seed))).build()) {
-            ChatResponse r = seeded.chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time"))
-                    .temperature(0.9).topP(0.95).topK(20).build());
-            GenerationResult want = reference(List.of(ChatMessage.user("Once upon a time")),
-                    GenerateOptions.defaults().withMaxTokens(30).withSampling(new SamplingOptions(0.9f, 20, 0.95f, seed)));
-            assertEquals(want.text(), r.aiMessage().text());
-            String greedy = reference(List.of(ChatMessage.user("Once upon a time")), GenerateOptions.defaults().withMaxTokens(30)).text();
-            assertNotEquals(greedy, r.aiMessage().text(), "temperature 0.9 with this seed samples away from the greedy text");
+            // {temperature, topK, topP}, and the same without the parameter under test
+            float[][][] cases = {
+                    {{1.5f, 0, 1}, {0, 0, 1}},     // temperature
+                    {{1.5f, 2, 1}, {1.5f, 0, 1}},  // topK
+                    {{1.5f, 0, 0.3f}, {1.5f, 0, 1}}, // topP
+            };
+            for (float[][] c : cases) {
+                float[] p = c[0];
+                ChatResponse r = seeded.chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time"))
+                        .temperature((double) p[0]).topK((int) p[1]).topP((double) p[2]).build());
+                String want = reference(conversation, GenerateOptions.defaults().withMaxTokens(30)
+                        .withSampling(new SamplingOptions(p[0], (int) p[1], p[2], seed))).text();
+                String without = reference(conversation, GenerateOptions.defaults().withMaxTokens(30)
+                        .withSampling(new SamplingOptions(c[1][0], (int) c[1][1], c[1][2], seed))).text();
+                assertEquals(want, r.aiMessage().text(), java.util.Arrays.toString(p));
+                assertNotEquals(without, want, "the parameter under test changes the text: " + java.util.Arrays.toString(p));
+            }
         }
     }
 
@@ -157,6 +173,26 @@ class TransfuseChatModelTest {
         var penalty = assertThrows(UnsupportedFeatureException.class, () -> m.chat(ChatRequest.builder()
                 .messages(UserMessage.from("hi")).frequencyPenalty(0.5).build()));
         assertTrue(penalty.getMessage().contains("frequencyPenalty"), penalty.getMessage());
+    }
+
+    /** A full queue is langchain4j's retriable RateLimitException, for the chat and the streaming model alike. */
+    @Test
+    void overloadIsARateLimit() throws Exception {
+        try (Engine full = Engine.start(model, EngineOptions.defaults().withMaxQueued(0));
+             TransfuseChatModel m = TransfuseChatModel.builder().engine(full).chatTemplate(StoriesChat.TEMPLATE).build();
+             TransfuseStreamingChatModel s = TransfuseStreamingChatModel.builder().engine(full).chatTemplate(StoriesChat.TEMPLATE).build()) {
+            var e = assertThrows(RateLimitException.class, () -> m.chat("Once upon a time"));
+            assertTrue(e.getMessage().contains("queue is full"), e.getMessage());
+            var error = new java.util.concurrent.CompletableFuture<Throwable>();
+            s.chat("Once upon a time", new dev.langchain4j.model.chat.response.StreamingChatResponseHandler() {
+                @Override
+                public void onCompleteResponse(ChatResponse r) { error.completeExceptionally(new AssertionError("completed")); }
+
+                @Override
+                public void onError(Throwable t) { error.complete(t); }
+            });
+            assertInstanceOf(RateLimitException.class, error.get(10, java.util.concurrent.TimeUnit.SECONDS));
+        }
     }
 
     @Test

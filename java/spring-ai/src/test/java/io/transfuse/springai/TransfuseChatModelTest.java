@@ -92,16 +92,23 @@ class TransfuseChatModelTest {
         assertEquals(full.substring(0, full.indexOf(stop)), r.getResult().getOutput().getText());
         assertEquals("STOP", r.getResult().getMetadata().getFinishReason());
 
-        long seed = 99;
+        // Each of temperature, topK and topP reaches the sampler: {temperature, topK, topP}, and the same without it.
+        long seed = 1234;
+        List<ChatMessage> conversation = List.of(ChatMessage.user("Once upon a time"));
+        float[][][] cases = {{{1.5f, 0, 1}, {0, 0, 1}}, {{1.5f, 2, 1}, {1.5f, 0, 1}}, {{1.5f, 0, 0.3f}, {1.5f, 0, 1}}};
         try (TransfuseChatModel seeded = TransfuseChatModel.builder().engine(engine).chatTemplate(StoriesChat.TEMPLATE)
                 .defaultOptions(GenerateOptions.defaults().withMaxTokens(30).withSampling(new SamplingOptions(0, 0, 1, seed))).build()) {
-            String sampled = ChatClient.create(seeded).prompt().user("Once upon a time")
-                    .options(ChatOptions.builder().temperature(0.9).topP(0.95).topK(20)).call().content();
-            GenerationResult want = reference(List.of(ChatMessage.user("Once upon a time")),
-                    GenerateOptions.defaults().withMaxTokens(30).withSampling(new SamplingOptions(0.9f, 20, 0.95f, seed)));
-            assertEquals(want.text(), sampled);
-            assertNotEquals(reference(List.of(ChatMessage.user("Once upon a time")), GenerateOptions.defaults().withMaxTokens(30)).text(),
-                    sampled, "temperature 0.9 with this seed samples away from the greedy text");
+            for (float[][] c : cases) {
+                float[] p = c[0];
+                String sampled = ChatClient.create(seeded).prompt().user("Once upon a time")
+                        .options(ChatOptions.builder().temperature((double) p[0]).topK((int) p[1]).topP((double) p[2])).call().content();
+                String want = reference(conversation, GenerateOptions.defaults().withMaxTokens(30)
+                        .withSampling(new SamplingOptions(p[0], (int) p[1], p[2], seed))).text();
+                String without = reference(conversation, GenerateOptions.defaults().withMaxTokens(30)
+                        .withSampling(new SamplingOptions(c[1][0], (int) c[1][1], c[1][2], seed))).text();
+                assertEquals(want, sampled, java.util.Arrays.toString(p));
+                assertNotEquals(without, want, "the parameter under test changes the text: " + java.util.Arrays.toString(p));
+            }
         }
         ChatOptions d = chatModel.getDefaultOptions();
         assertEquals(40, d.getMaxTokens());
