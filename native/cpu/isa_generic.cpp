@@ -47,6 +47,12 @@ struct V {
     static inline f ld_bf16(const uint8_t* p) {
         return _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64((const __m128i*)p)));
     }
+    /* W floats rounded to halves (nearest even) at p: the KV cache's store (no F16C here) */
+    static inline void st_f16(uint16_t* p, f v) {
+        float t[4];
+        _mm_storeu_ps(t, v);
+        for (int i = 0; i < 4; i++) p[i] = tf_f32_to_f16(t[i]);
+    }
     static inline __m128i load4(const uint8_t* p) {
         int v;
         memcpy(&v, p, 4);

@@ -180,7 +180,7 @@ void run_matmul(int type, const char* tname) {
 }  // namespace
 
 TF_TEST(version_and_isa) {
-  EXPECT_EQ(tf_cpu_version(), 3);  // 3: tf_cpu_attention_paged takes softcap
+  EXPECT_EQ(tf_cpu_version(), 4);  // 4: the paged KV cache's element type (kv_type)
   const int best = tf_cpu_best_isa();
   EXPECT(best >= 0 && best <= 2);
   EXPECT_EQ(tf_cpu_set_isa(TF_CPU_ISA_GENERIC), TF_CPU_ISA_GENERIC);
