@@ -3,7 +3,8 @@
  * variable-length attention (transfuse.h, section 1). The attention loops are per ISA (attention.inc);
  * here the work items are counted, the query heads grouped, and the items dealt out to the threads.
  * RoPE is a plain loop over each token's pairs (memory-bound; its cos/sin are libm calls, computed once
- * per token and pair, not per head).
+ * per token and pair, not per head). With a half cache (kv_type TF_F16) each rotated key head goes
+ * through a small f32 buffer and the active table's f32_to_f16 (vcvtps2ph where there is F16C).
  */
 #include <math.h>
 #include <string.h>
@@ -70,14 +71,16 @@ int run_rows(long rows, int n_heads, int n_kv_heads, int group, const int32_t* c
 
 }  // namespace
 
-TF_API void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, float* k_cache, float* v_cache,
+TF_API void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, void* k_cache, void* v_cache, int kv_type,
                                  const int32_t* block_table, const int32_t* positions, const int32_t* seq_ids,
                                  const float* inv_freq, int tokens, int n_heads, int n_kv_heads, int head_dim,
                                  int rotary_dim, int layout, float mscale, int block_size, int max_blocks_per_seq) {
     const long kv_floats = (long)n_kv_heads * head_dim;
     const long work = (long)tokens * (n_heads + 2L * n_kv_heads) * head_dim;
+    const tf_kernels& kern = tf_kernels_active();
     tf_parallel_ranges(tokens, work, [&](long t0, long t1) {
         float c[TF_MAX_HEAD_DIM / 2], s[TF_MAX_HEAD_DIM / 2];
+        float head[TF_MAX_HEAD_DIM];
         for (long t = t0; t < t1; t++) {
             const int p = positions[t];
             for (int i = 0; i < rotary_dim / 2; i++) {
@@ -91,19 +94,28 @@ TF_API void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, float
             }
             const int block = block_table[(long)seq_ids[t] * max_blocks_per_seq + p / block_size];
             const long slot = ((long)block * block_size + p % block_size) * kv_floats;
-            rotate_heads(k_cache + slot, k + t * kv_floats, n_kv_heads, head_dim, rotary_dim, layout, c, s);
-            memcpy(v_cache + slot, v + t * kv_floats, (size_t)kv_floats * 4);
+            if (kv_type == TF_F16) {
+                uint16_t* kc = (uint16_t*)k_cache + slot;
+                for (int h = 0; h < n_kv_heads; h++) {
+                    rotate_heads(head, k + t * kv_floats + (long)h * head_dim, 1, head_dim, rotary_dim, layout, c, s);
+                    kern.f32_to_f16(kc + (long)h * head_dim, head, head_dim);
+                }
+                kern.f32_to_f16((uint16_t*)v_cache + slot, v + t * kv_floats, kv_floats);
+            } else {
+                rotate_heads((float*)k_cache + slot, k + t * kv_floats, n_kv_heads, head_dim, rotary_dim, layout, c, s);
+                memcpy((float*)v_cache + slot, v + t * kv_floats, (size_t)kv_floats * 4);
+            }
         }
     });
 }
 
-TF_API void tf_cpu_attention_paged(float* out, const float* q, const float* k_cache, const float* v_cache,
+TF_API void tf_cpu_attention_paged(float* out, const float* q, const void* k_cache, const void* v_cache, int kv_type,
                                    const int32_t* block_table, const int32_t* context_lens, int tokens, int n_heads,
                                    int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq, float scale,
                                    int window, float softcap) {
     const int group = group_size(tokens, n_heads, n_kv_heads);
     const int run = run_rows(tokens, n_heads, n_kv_heads, group, context_lens, block_table, max_blocks_per_seq);
-    const tf_paged_attention a = {.out = out, .q = q, .k_cache = k_cache, .v_cache = v_cache,
+    const tf_paged_attention a = {.out = out, .q = q, .k_cache = k_cache, .v_cache = v_cache, .kv_type = kv_type,
                                   .block_table = block_table, .context_lens = context_lens, .tokens = tokens,
                                   .n_heads = n_heads, .n_kv_heads = n_kv_heads, .head_dim = head_dim,
                                   .block_size = block_size, .max_blocks_per_seq = max_blocks_per_seq, .window = window,

@@ -84,6 +84,14 @@ static void encoder_shapes() {
 /* Paged attention: a decode step of 16 sequences with 256 cached positions each, and a 128-token prefill
  * of one sequence, over caches of 16-position blocks whose tables are shuffled (so rows are not
  * contiguous). Two shapes: Llama-3-8B's GQA (32 query heads, 8 kv heads of 128) and stories110M's MHA. */
+/* float -> half for the bench's inputs (values in [-1, 1]: normal or zero; truncation is good enough here). */
+static uint16_t tf_bench_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint32_t a = x & 0x7FFFFFFFu, sign = (x >> 16) & 0x8000u;
+    return (uint16_t)(a < 0x38800000u ? sign : sign | ((a - 0x38000000u) >> 13));
+}
+
 static void paged_attention(const char* isa) {
     struct Shape { int heads, kv_heads, head_dim; };
     for (Shape s : {Shape{32, 8, 128}, Shape{12, 12, 64}}) {
@@ -96,13 +104,13 @@ static void paged_attention(const char* isa) {
         for (size_t i = 0; i < table.size(); i++) table[i] = (int32_t)((i * 37) % table.size()); /* 37 is coprime */
         const float scale = 1.0f / sqrtf((float)s.head_dim);
         double dt = best_time(20, [&] {
-            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), table.data(), lens.data(), seqs, s.heads,
+            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), TF_CPU_F32, table.data(), lens.data(), seqs, s.heads,
                                    s.kv_heads, s.head_dim, bs, per_seq, scale, 0, 0.0f);
         });
         printf("%-8s paged attention decode 16 seqs x 256  h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
                s.head_dim, dt * 1e6);
         dt = best_time(20, [&] {
-            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), table.data(), lens.data(), seqs, s.heads,
+            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), TF_CPU_F32, table.data(), lens.data(), seqs, s.heads,
                                    s.kv_heads, s.head_dim, bs, per_seq, scale, 0, 50.0f);
         });
         printf("%-8s   the same with soft-cap 50           h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
@@ -113,10 +121,28 @@ static void paged_attention(const char* isa) {
             prefix[t] = t + 1;
         }
         dt = best_time(5, [&] {
-            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), rows.data(), prefix.data(), 128, s.heads,
+            tf_cpu_attention_paged(out.data(), q.data(), k.data(), v.data(), TF_CPU_F32, rows.data(), prefix.data(), 128, s.heads,
                                    s.kv_heads, s.head_dim, bs, per_seq, scale, 0, 0.0f);
         });
         printf("%-8s paged attention prefill 128 tokens    h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
+               s.head_dim, dt * 1e6);
+        /* the same cache in halves (the CPU backend's default KV cache) */
+        std::vector<uint16_t> kh(k.size()), vh(v.size());
+        for (size_t i = 0; i < k.size(); i++) {
+            kh[i] = tf_bench_f16(k[i]);
+            vh[i] = tf_bench_f16(v[i]);
+        }
+        dt = best_time(20, [&] {
+            tf_cpu_attention_paged(out.data(), q.data(), kh.data(), vh.data(), TF_CPU_F16, table.data(), lens.data(), seqs,
+                                   s.heads, s.kv_heads, s.head_dim, bs, per_seq, scale, 0, 0.0f);
+        });
+        printf("%-8s paged attention decode, f16 cache      h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
+               s.head_dim, dt * 1e6);
+        dt = best_time(5, [&] {
+            tf_cpu_attention_paged(out.data(), q.data(), kh.data(), vh.data(), TF_CPU_F16, rows.data(), prefix.data(), 128,
+                                   s.heads, s.kv_heads, s.head_dim, bs, per_seq, scale, 0, 0.0f);
+        });
+        printf("%-8s paged attention prefill, f16 cache     h%d/kv%d/d%-3d %9.1f us\n", isa, s.heads, s.kv_heads,
                s.head_dim, dt * 1e6);
     }
 }

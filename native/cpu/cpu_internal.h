@@ -111,7 +111,9 @@ struct tf_epilogue {
 enum { TF_ATTENTION_MAX_GROUP = 8, TF_ATTENTION_MAX_RUN = 8 };
 struct tf_paged_attention {
     float* out;
-    const float *q, *k_cache, *v_cache;
+    const float* q;
+    const void *k_cache, *v_cache; /* kv_type elements: TF_F32 floats or TF_F16 halves (IEEE binary16) */
+    int kv_type;
     const int32_t *block_table, *context_lens;
     int tokens, n_heads, n_kv_heads, head_dim, block_size, max_blocks_per_seq, window, group_size, run_rows;
     float scale, softcap; /* softcap 0: none */
@@ -148,6 +150,8 @@ struct tf_kernels {
                       long r1, int dim, float eps);
     tf_bias_act_fn bias_act;
     void (*glu)(float* out, const float* gate, const float* up, long i0, long i1, int act);
+    /* elementwise.inc: dst[i] = src[i] rounded to IEEE half, to nearest even (tf_f32_to_f16), i < n */
+    void (*f32_to_f16)(uint16_t* dst, const float* src, long n);
     /* attention.inc: work items begin, begin + step, ... below end */
     void (*attention_paged)(const tf_paged_attention* a, long begin, long end, long step);
     void (*attention_varlen)(const tf_varlen_attention* a, long begin, long end, long step);
@@ -200,6 +204,32 @@ static inline float tf_f16_to_f32(uint16_t h) {
     float f;
     memcpy(&f, &bits, 4);
     return f;
+}
+
+/* float -> IEEE half, rounded to nearest even (as F16C's vcvtps2ph with _MM_FROUND_TO_NEAREST_INT):
+ * magnitudes from 65520 up become infinity, those below 2^-14 half subnormals (or zero), NaN stays a
+ * quiet NaN. The KV cache's store for ISAs without F16C, and the reference of the tests. */
+static inline uint16_t tf_f32_to_f16(float f) {
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    const uint32_t sign = (x >> 16) & 0x8000u, a = x & 0x7FFFFFFFu;
+    if (a > 0x7F800000u) return (uint16_t)(sign | 0x7E00u | ((a >> 13) & 0x3FFu)); /* NaN, quiet */
+    if (a >= 0x477FF000u) return (uint16_t)(sign | 0x7C00u); /* >= 65520 (infinity too): rounds to infinity */
+    if (a < 0x38800000u) {
+        /* below 2^-14: adding 0.5 (whose ulp is 2^-24, a half subnormal's step) rounds a * 2^24 to an
+         * integer in the float's low mantissa bits, with the FPU's round-to-nearest-even */
+        float v;
+        memcpy(&v, &a, 4);
+        v += 0.5f;
+        uint32_t r;
+        memcpy(&r, &v, 4);
+        return (uint16_t)(sign | (r - 0x3F000000u));
+    }
+    /* normal: rebias the exponent (127 -> 15), then round the 13 dropped bits to nearest even; a carry
+     * out of the mantissa steps the exponent, as it should */
+    uint32_t r = a - 0x38000000u;
+    r += 0xFFFu + ((r >> 13) & 1u);
+    return (uint16_t)(sign | (r >> 13));
 }
 
 static inline float tf_bf16_to_f32(uint16_t h) {

@@ -39,6 +39,7 @@ struct V {
     }
     static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
     static inline f ld_f16(const uint8_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i*)p)); }
+    static inline void st_f16(uint16_t* p, f v) { _mm_storeu_si128((__m128i*)p, _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)); }
     static inline f ld_bf16(const uint8_t* p) {
         return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i*)p)), 16));
     }

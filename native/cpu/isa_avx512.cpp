@@ -39,6 +39,7 @@ struct V {
     }
     static inline float h2f(uint16_t h) { return _cvtsh_ss(h); }
     static inline f ld_f16(const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i*)p)); }
+    static inline void st_f16(uint16_t* p, f v) { _mm256_storeu_si256((__m256i*)p, _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT)); }
     static inline f ld_bf16(const uint8_t* p) {
         return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i*)p)), 16));
     }

@@ -40,12 +40,30 @@ struct V {
         return _mm_cvtss_f32(s);
     }
     static inline float h2f(uint16_t h) { return tf_f16_to_f32(h); }
+    /* Four halves widened with SSE2 integer ops (the F16 KV cache is read through this: four scalar
+     * conversions made decode 4x slower than an F32 cache). The half's exponent and mantissa shifted
+     * into a float's place, times 2^112, is the value for normal and subnormal halves alike (a subnormal
+     * half lands on a float subnormal, scaled exactly); exponent 31 (infinity, NaN) gets the float's all-ones
+     * exponent instead; then the sign. Same results as tf_f16_to_f32. */
     static inline f ld_f16(const uint8_t* p) {
-        return _mm_setr_ps(tf_f16_to_f32(tf_load_u16(p)), tf_f16_to_f32(tf_load_u16(p + 2)),
-                           tf_f16_to_f32(tf_load_u16(p + 4)), tf_f16_to_f32(tf_load_u16(p + 6)));
+        const __m128i h = _mm_unpacklo_epi16(_mm_loadl_epi64((const __m128i*)p), _mm_setzero_si128());
+        const __m128i em = _mm_and_si128(h, _mm_set1_epi32(0x7FFF));
+        const __m128i sign = _mm_slli_epi32(_mm_xor_si128(h, em), 16);
+        const __m128i shifted = _mm_slli_epi32(em, 13);
+        const __m128 finite = _mm_mul_ps(_mm_castsi128_ps(shifted), _mm_castsi128_ps(_mm_set1_epi32(0x77800000)));
+        const __m128i special = _mm_cmpgt_epi32(em, _mm_set1_epi32(0x7BFF));
+        const __m128i infnan = _mm_or_si128(shifted, _mm_set1_epi32(0x7F800000));
+        const __m128i bits = _mm_or_si128(_mm_and_si128(special, infnan), _mm_andnot_si128(special, _mm_castps_si128(finite)));
+        return _mm_castsi128_ps(_mm_or_si128(bits, sign));
     }
     static inline f ld_bf16(const uint8_t* p) {
         return _mm_castsi128_ps(_mm_unpacklo_epi16(_mm_setzero_si128(), _mm_loadl_epi64((const __m128i*)p)));
+    }
+    /* W floats rounded to halves (nearest even) at p: the KV cache's store (no F16C here) */
+    static inline void st_f16(uint16_t* p, f v) {
+        float t[4];
+        _mm_storeu_ps(t, v);
+        for (int i = 0; i < 4; i++) p[i] = tf_f32_to_f16(t[i]);
     }
     static inline __m128i load4(const uint8_t* p) {
         int v;

@@ -153,7 +153,7 @@ void f32_amx_matmul(float* out, const float* x, const void* w, int tokens, int i
 
 const tf_kernels& tf_kernels_active(void) { return *g_k; }
 
-TF_API int tf_cpu_version(void) { return 3; }
+TF_API int tf_cpu_version(void) { return 4; }
 
 TF_API void tf_cpu_set_threads(int n) { g_threads = n < 1 ? 1 : n; }
 

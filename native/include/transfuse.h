@@ -77,7 +77,8 @@ extern "C" {
 /* Largest head_dim of tf_cpu_rope_kv_cache and the attention ops. */
 #define TF_CPU_MAX_HEAD_DIM 1024
 
-/* ABI version of this section (3: tf_cpu_attention_paged takes softcap). */
+/* ABI version of this section (3: tf_cpu_attention_paged takes softcap; 4: the paged KV cache's element type,
+ * kv_type, in tf_cpu_rope_kv_cache and tf_cpu_attention_paged). */
 int tf_cpu_version(void);
 
 /* OpenMP threads the ops use (n >= 1; default: the number of processors OpenMP sees). */
@@ -159,8 +160,12 @@ void tf_cpu_add(float* out, const float* a, const float* b, long n);
 /* out[t] = row ids[t] of table [vocab][dim] (type as for matmul), as f32. ids are not checked. */
 void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim);
 
-/* -- attention: a paged KV cache shared with the CUDA kernels (section 2a/2b), f32 --
- * Per layer, k_cache and v_cache are [num_blocks][block_size][n_kv_heads][head_dim]; a sequence's
+/* -- attention: a paged KV cache shared with the CUDA kernels (section 2a/2b) --
+ * Per layer, k_cache and v_cache are [num_blocks][block_size][n_kv_heads][head_dim] of kv_type:
+ * TF_CPU_F32 (floats) or TF_CPU_F16 (IEEE binary16, half the bytes: batched decode reads the whole cache
+ * every step and is bound by memory bandwidth). A half cache stores each value rounded to nearest even
+ * (with overflow to infinity past 65504, subnormals kept) and widens it to f32 on every read; all
+ * arithmetic stays f32. Queries, inputs and outputs are f32 either way. A sequence's
  * position p lives in block block_table[seq][p / block_size], slot p % block_size, with block_table
  * int32 [rows][max_blocks_per_seq]. Query head h reads kv head h / (n_heads / n_kv_heads) (GQA;
  * n_heads % n_kv_heads == 0). head_dim <= TF_CPU_MAX_HEAD_DIM. Blocks, positions and sequence ids are
@@ -176,7 +181,7 @@ void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* id
  * s = sinf(angle) * mscale, (a, b) -> (a c - b s, a s + b c). Values past rotary_dim (even, <= head_dim)
  * are kept; rotary_dim 0 rotates nothing (a plain cache write; inv_freq may be NULL). The outputs overlap
  * no input, and no two tokens may share a cache slot. */
-void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, float* k_cache, float* v_cache,
+void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, void* k_cache, void* v_cache, int kv_type,
                           const int32_t* block_table, const int32_t* positions, const int32_t* seq_ids,
                           const float* inv_freq, int tokens, int n_heads, int n_kv_heads, int head_dim, int rotary_dim,
                           int layout, float mscale, int block_size, int max_blocks_per_seq);
@@ -188,7 +193,7 @@ void tf_cpu_rope_kv_cache(float* q, const float* k, const float* v, float* k_cac
  * softcap > 0 (Gemma 2's logit soft-capping) and cap(x) = x for softcap 0. context_lens[t] 0 gives out = 0. One
  * call serves decode (a token per sequence) and chunked prefill (a row per token, each with its own
  * context length, e.g. the same table row repeated). out must not overlap q or the caches. */
-void tf_cpu_attention_paged(float* out, const float* q, const float* k_cache, const float* v_cache,
+void tf_cpu_attention_paged(float* out, const float* q, const void* k_cache, const void* v_cache, int kv_type,
                             const int32_t* block_table, const int32_t* context_lens, int tokens, int n_heads,
                             int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq, float scale,
                             int window, float softcap);

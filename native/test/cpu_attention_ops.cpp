@@ -23,6 +23,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -56,6 +57,21 @@ struct PagedCache {
   size_t slot_floats() const { return size_t(n_kv) * head_dim; }
   // The first float of (block, slot).
   size_t slot(int32_t block, int s) const { return (size_t(block) * block_size + s) * slot_floats(); }
+};
+
+// The halves of a PagedCache (tf_test::f32_to_f16, round to nearest even, NaN stays NaN): made from the
+// cache, whose floats it then rounds to the same f16 values in place, so that a reference computed from the
+// cache reads exactly the values the kernel widens from the halves.
+struct HalfCache {
+  std::vector<uint16_t> k, v;
+  explicit HalfCache(PagedCache& c) : k(c.k.size()), v(c.v.size()) {
+    for (size_t i = 0; i < c.k.size(); ++i) {
+      k[i] = f32_to_f16(c.k[i]);
+      v[i] = f32_to_f16(c.v[i]);
+      c.k[i] = f16_to_f32(k[i]);
+      c.v[i] = f16_to_f32(v[i]);
+    }
+  }
 };
 
 // A block table [rows][max_blocks] whose row r lists enough shuffled blocks for `positions[r]` positions;
@@ -177,7 +193,7 @@ TF_TEST(rope_kv_cache) {
         for (const CpuConfig& cfg : cpu_configs()) {
           CHECK(cfg.apply());
           std::vector<float> q = q0, kc = cache.k, vc = cache.v, kin = k;
-          tf_cpu_rope_kv_cache(with_q ? q.data() : nullptr, kin.data(), v.data(), kc.data(), vc.data(), bt.t.data(),
+          tf_cpu_rope_kv_cache(with_q ? q.data() : nullptr, kin.data(), v.data(), kc.data(), vc.data(), TF_CPU_F32, bt.t.data(),
                                positions.data(), seq_ids.data(), c.rot ? inv.data() : nullptr, tokens, c.n_heads,
                                c.n_kv, c.hd, c.rot, layout, c.mscale, c.block_size, max_blocks);
           char what[200];
@@ -201,6 +217,89 @@ TF_TEST(rope_kv_cache) {
           }
         }
       }
+  cpu_restore_defaults();
+}
+
+// The same writes into a cache of halves (kv_type TF_CPU_F16): every unwritten slot keeps its NaN bits; v
+// is stored as tf_test::f32_to_f16 (an independent round-to-nearest-even through double) gives, bit for bit,
+// including values that round to even at ties, to infinity (>= 65520) and to subnormals, on every ISA's
+// vector path and its scalar tail (kv rows of 6 values); a rotated key is the f16 rounding of some float
+// within the f32 test's bound of the double reference (so it lies in [round(ref - b), round(ref + b)]:
+// a truncating or a wrongly rounding store falls outside for about half the values).
+TF_TEST(rope_kv_cache_f16) {
+  struct Case { int n_heads, n_kv, hd, rot, block_size; float mscale; };
+  const Case cases[] = {{4, 2, 8, 8, 4, 1.0f}, {6, 2, 64, 64, 16, 1.0f}, {4, 4, 128, 64, 8, 1.3f}, {3, 1, 6, 2, 1, 1.0f},
+                        {8, 1, 80, 20, 5, 0.7f}};
+  const int seq_of[] = {0, 2, 0, 1, 2, 0, 2, 0, 2, 2, 0};
+  const int pos_of[] = {0, 5, 1, 4099, 6, 2, 7, 3, 8, 9, 4};
+  const int tokens = sizeof seq_of / sizeof seq_of[0];
+  const float special[] = {65504.0f, 65519.996f, 65520.0f, -70000.0f, INFINITY, -0.0f, 1e-8f, 1.5f * 0x1p-24f,
+                           0x1p-25f, 6.1e-5f, 1.0f + 0x1p-11f, 1.0f + 3 * 0x1p-11f, -3.0e-7f, 0x1p-14f, NAN, 1234.567f};
+  const size_t n_special = sizeof special / sizeof special[0];
+  const uint16_t poison = 0x7E00;
+  uint64_t seed = 550;
+  for (const Case& c : cases)
+    for (int layout : {TF_ROPE_ADJACENT, TF_ROPE_HALF_SPLIT}) {
+      const int max_blocks = 4100 / c.block_size + 1;
+      PagedCache cache(3 * 12 / c.block_size + 12, c.block_size, c.n_kv, c.hd, seed++);
+      BlockTable bt = make_table(cache, {10, 0, 10}, max_blocks);
+      bt.t[size_t(1) * max_blocks + 4099 / c.block_size] = cache.allocate();
+      const std::vector<float> inv = inv_freq_table(c.rot, 10000.0);
+      const size_t qrow = size_t(c.n_heads) * c.hd, kvrow = size_t(c.n_kv) * c.hd;
+      const std::vector<float> q0 = random_uniform(tokens * qrow, seed++), k = random_uniform(tokens * kvrow, seed++);
+      std::vector<float> v = random_uniform(tokens * kvrow, seed++);
+      for (size_t i = 0; i < v.size(); i += 3) v[i] = special[(i / 3) % n_special];
+      std::vector<int32_t> positions(pos_of, pos_of + tokens), seq_ids(seq_of, seq_of + tokens);
+      std::vector<double> kc_ref(cache.k.size(), NAN);
+      std::vector<uint16_t> vc_ref(cache.v.size(), poison);
+      for (int t = 0; t < tokens; ++t) {
+        const int p = pos_of[t];
+        const size_t s = cache.slot(bt.at(seq_of[t], p / c.block_size), p % c.block_size);
+        rotate_ref(kc_ref.data() + s, k.data() + t * kvrow, c.n_kv, c.hd, c.rot, layout, p, inv.data(), c.mscale);
+        for (size_t i = 0; i < kvrow; ++i) vc_ref[s + i] = f32_to_f16(v[t * kvrow + i]);
+      }
+      for (const CpuConfig& cfg : cpu_configs()) {
+        CHECK(cfg.apply());
+        std::vector<float> q = q0;
+        std::vector<uint16_t> kc(cache.k.size(), poison), vc(cache.v.size(), poison);
+        tf_cpu_rope_kv_cache(q.data(), k.data(), v.data(), kc.data(), vc.data(), TF_CPU_F16, bt.t.data(), positions.data(),
+                             seq_ids.data(), c.rot ? inv.data() : nullptr, tokens, c.n_heads, c.n_kv, c.hd, c.rot, layout,
+                             c.mscale, c.block_size, max_blocks);
+        char what[200];
+        std::snprintf(what, sizeof what, "rope_kv_cache f16 heads=%d kv=%d hd=%d rot=%d bs=%d layout=%d %s", c.n_heads,
+                      c.n_kv, c.hd, c.rot, c.block_size, layout, cfg.name().c_str());
+        int bad_k = 0, bad_v = 0;
+        for (size_t i = 0; i < kc.size(); ++i) {
+          if (std::isnan(kc_ref[i])) {
+            if (kc[i] != poison && bad_k++ < 3) std::fprintf(stderr, "%s: k slot value %zu written (%04x)\n", what, i, kc[i]);
+            continue;
+          }
+          const double b = (4e-6 + 1e-5 * std::fabs(kc_ref[i])) * std::max(1.f, c.mscale);
+          const float lo = round_f16(float(kc_ref[i] - b)), hi = round_f16(float(kc_ref[i] + b)), got = f16_to_f32(kc[i]);
+          if (!(got >= lo && got <= hi) && bad_k++ < 3)
+            std::fprintf(stderr, "%s: k[%zu] = %g (%04x), the rounded reference [%g, %g]\n", what, i, double(got), kc[i],
+                         double(lo), double(hi));
+        }
+        for (size_t i = 0; i < vc.size(); ++i) {
+          // a written NaN may carry any payload (and may look like the poison)
+          const bool same = vc[i] == vc_ref[i] ||
+                            (vc_ref[i] != poison && std::isnan(f16_to_f32(vc_ref[i])) && std::isnan(f16_to_f32(vc[i])));
+          if (!same && bad_v++ < 3)
+            std::fprintf(stderr, "%s: v[%zu] = %04x, expected %04x\n", what, i, vc[i], vc_ref[i]);
+        }
+        EXPECT_EQ(bad_k, 0);
+        EXPECT_EQ(bad_v, 0);
+        const std::vector<double> qref = [&] {
+          std::vector<double> r(q0.size());
+          for (int t = 0; t < tokens; ++t)
+            rotate_ref(r.data() + t * qrow, q0.data() + t * qrow, c.n_heads, c.hd, c.rot, layout, pos_of[t], inv.data(), c.mscale);
+          return r;
+        }();
+        std::vector<double> qbound(q0.size());
+        for (size_t i = 0; i < qref.size(); ++i) qbound[i] = (4e-6 + 1e-5 * std::fabs(qref[i])) * std::max(1.f, c.mscale);
+        expect_within(std::string(what) + " q (f32)", q.data(), qref.data(), qbound.data(), q.size());
+      }
+    }
   cpu_restore_defaults();
 }
 
@@ -244,6 +343,11 @@ TF_TEST(attention_paged) {
     const int max_blocks = *std::max_element(c.seq_lens.begin(), c.seq_lens.end()) / c.block_size + 2;
     const BlockTable seq_table = make_table(cache, c.seq_lens, max_blocks);
     for (int s = 0; s < nseq; ++s) fill_positions(cache, seq_table, s, c.seq_lens[s], seed++);
+    // first an f32 cache, then the same cache in halves: its f32 values rounded to f16 in place (so that the
+    // reference reads exactly what the kernel widens) and the halves handed to the kernel
+    for (int kv_type : {TF_CPU_F32, TF_CPU_F16}) {
+    std::unique_ptr<HalfCache> half;
+    if (kv_type == TF_CPU_F16) half = std::make_unique<HalfCache>(cache);
     // rows: the last rows_per_seq[s] positions of each sequence (a prefill chunk ends at the sequence's end),
     // either each sequence's rows together (a batch of chunked prefills: consecutive rows form runs) or
     // interleaved round-robin across the sequences
@@ -287,13 +391,16 @@ TF_TEST(attention_paged) {
     for (const CpuConfig& cfg : cpu_configs()) {
       CHECK(cfg.apply());
       std::vector<float> out(ref.size(), NAN);
-      tf_cpu_attention_paged(out.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), context_lens.data(),
-                             rows, c.n_heads, c.n_kv, c.hd, c.block_size, max_blocks, float(scale), c.window, c.softcap);
+      tf_cpu_attention_paged(out.data(), q.data(), half ? (const void*)half->k.data() : cache.k.data(),
+                             half ? (const void*)half->v.data() : cache.v.data(), kv_type, table.data(),
+                             context_lens.data(), rows, c.n_heads, c.n_kv, c.hd, c.block_size, max_blocks, float(scale),
+                             c.window, c.softcap);
       char what[200];
-      std::snprintf(what, sizeof what, "attention_paged heads=%d kv=%d hd=%d bs=%d window=%d softcap=%g rows=%d%s %s",
-                    c.n_heads, c.n_kv, c.hd, c.block_size, c.window, double(c.softcap), rows,
+      std::snprintf(what, sizeof what, "attention_paged %s heads=%d kv=%d hd=%d bs=%d window=%d softcap=%g rows=%d%s %s",
+                    half ? "f16" : "f32", c.n_heads, c.n_kv, c.hd, c.block_size, c.window, double(c.softcap), rows,
                     interleaved ? " interleaved" : "", cfg.name().c_str());
       expect_close(what, out.data(), ref.data(), ref.size(), 2e-5, 1e-4);
+    }
     }
     }
   }
@@ -332,9 +439,27 @@ TF_TEST(attention_paged_shared_prefix_is_not_a_run) {
   for (const CpuConfig& cfg : cpu_configs()) {
     CHECK(cfg.apply());
     std::vector<float> out(ref.size(), NAN);
-    tf_cpu_attention_paged(out.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), ctx.data(), rows, n_heads,
+    tf_cpu_attention_paged(out.data(), q.data(), cache.k.data(), cache.v.data(), TF_CPU_F32, table.data(), ctx.data(), rows, n_heads,
                            n_kv, hd, bs, max_blocks, 0.2f, 0, 0.0f);
     expect_close("attention_paged shared prefix " + cfg.name(), out.data(), ref.data(), ref.size(), 2e-5, 1e-4);
+  }
+  // the same over halves (the reference over the rounded values)
+  const HalfCache half(cache);
+  for (int r = 0; r < rows; ++r) {
+    std::vector<const float*> krows, vrows;
+    for (int p = 0; p < ctx[r]; ++p) {
+      const size_t s = cache.slot(bt.at(r % 2, p / bs), p % bs);
+      krows.push_back(cache.k.data() + s);
+      vrows.push_back(cache.v.data() + s);
+    }
+    attend_ref(ref.data() + r * qrow, q.data() + r * qrow, krows, vrows, n_heads, n_kv, hd, 0.2);
+  }
+  for (const CpuConfig& cfg : cpu_configs()) {
+    CHECK(cfg.apply());
+    std::vector<float> out(ref.size(), NAN);
+    tf_cpu_attention_paged(out.data(), q.data(), half.k.data(), half.v.data(), TF_CPU_F16, table.data(), ctx.data(), rows,
+                           n_heads, n_kv, hd, bs, max_blocks, 0.2f, 0, 0.0f);
+    expect_close("attention_paged shared prefix, f16 cache " + cfg.name(), out.data(), ref.data(), ref.size(), 2e-5, 1e-4);
   }
   cpu_restore_defaults();
 }
@@ -354,17 +479,21 @@ TF_TEST(attention_paged_rows_are_independent) {
   }
   const size_t qrow = size_t(n_heads) * hd;
   const std::vector<float> q = random_uniform(rows * qrow, 702);
+  const HalfCache half(cache);
   for (const CpuConfig& cfg : cpu_configs()) {
     CHECK(cfg.apply());
+    for (int kv_type : {TF_CPU_F32, TF_CPU_F16})
     for (float softcap : {0.0f, 0.5f}) {  // the run kernel and the one-row kernel cap alike
+      const void* kc = kv_type == TF_CPU_F16 ? (const void*)half.k.data() : cache.k.data();
+      const void* vc = kv_type == TF_CPU_F16 ? (const void*)half.v.data() : cache.v.data();
       std::vector<float> all(rows * qrow, NAN), one(qrow, NAN);
-      tf_cpu_attention_paged(all.data(), q.data(), cache.k.data(), cache.v.data(), table.data(), ctx.data(), rows,
+      tf_cpu_attention_paged(all.data(), q.data(), kc, vc, kv_type, table.data(), ctx.data(), rows,
                              n_heads, n_kv, hd, bs, 5, 0.125f, 0, softcap);
       for (int r = 0; r < rows; ++r) {
-        tf_cpu_attention_paged(one.data(), q.data() + r * qrow, cache.k.data(), cache.v.data(), bt.t.data(), &ctx[r], 1,
+        tf_cpu_attention_paged(one.data(), q.data() + r * qrow, kc, vc, kv_type, bt.t.data(), &ctx[r], 1,
                                n_heads, n_kv, hd, bs, 5, 0.125f, 0, softcap);
-        expect_close("attention_paged row " + std::to_string(r) + " alone, softcap " + std::to_string(softcap) + " " +
-                         cfg.name(),
+        expect_close("attention_paged row " + std::to_string(r) + " alone, softcap " + std::to_string(softcap) +
+                         (kv_type == TF_CPU_F16 ? " f16 cache " : " ") + cfg.name(),
                      one.data(), all.data() + r * qrow, qrow, 1e-6, 1e-6);
       }
     }
@@ -448,7 +577,7 @@ TF_TEST(attention_varlen_causal_matches_paged) {
     std::vector<float> a(len * qw, NAN), b(len * qw, NAN);
     tf_cpu_attention_varlen(a.data(), q.data(), k.data(), v.data(), cu.data(), 1, n_heads, n_kv, hd, long(qw), long(kvw),
                             0.2f, 1);
-    tf_cpu_attention_paged(b.data(), q.data(), k.data(), v.data(), table.data(), ctx.data(), len, n_heads, n_kv, hd, 1, len,
+    tf_cpu_attention_paged(b.data(), q.data(), k.data(), v.data(), TF_CPU_F32, table.data(), ctx.data(), len, n_heads, n_kv, hd, 1, len,
                            0.2f, 0, 0.0f);
     expect_close("varlen causal vs paged " + cfg.name(), a, b, 2e-6, 2e-5);
   }

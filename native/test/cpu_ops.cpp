@@ -180,7 +180,7 @@ void run_matmul(int type, const char* tname) {
 }  // namespace
 
 TF_TEST(version_and_isa) {
-  EXPECT_EQ(tf_cpu_version(), 3);  // 3: tf_cpu_attention_paged takes softcap
+  EXPECT_EQ(tf_cpu_version(), 4);  // 4: the paged KV cache's element type (kv_type)
   const int best = tf_cpu_best_isa();
   EXPECT(best >= 0 && best <= 2);
   EXPECT_EQ(tf_cpu_set_isa(TF_CPU_ISA_GENERIC), TF_CPU_ISA_GENERIC);
@@ -205,6 +205,34 @@ TF_TEST(matmul_f32_amx) {
   run_matmul(TF_CPU_F32_AMX, "F32_AMX");
 }
 TF_TEST(matmul_f16) { run_matmul(TF_CPU_F16, "F16"); }
+
+// Every finite half (normal, subnormal, +-0) is widened exactly by each ISA's vector conversion (V::ld_f16,
+// which the F16 KV cache and F16 weights are read through): a one-hot decode matmul returns each weight of
+// its column, compared exactly with tf_test::f16_to_f32 (an independent decoding through ldexp).
+TF_TEST(f16_widening_is_exact) {
+  const int in = 32, out = 63488 / in;  // 63488 = the finite halves (exponent < 31), two signs
+  std::vector<uint16_t> w;
+  for (uint32_t h = 0; h < 0x10000; ++h)
+    if (((h >> 10) & 31) != 31) w.push_back(uint16_t(h));
+  CHECK(w.size() == size_t(in) * out);
+  for (const CpuConfig& cfg : cpu_configs()) {
+    CHECK(cfg.apply());
+    int bad = 0;
+    for (int j = 0; j < in; ++j) {
+      std::vector<float> x(in, 0.0f), y(out, NAN);
+      x[j] = 1.0f;
+      tf_cpu_matmul(y.data(), x.data(), w.data(), TF_CPU_F16, 1, in, out);
+      for (int o = 0; o < out; ++o) {
+        const float want = f16_to_f32(w[size_t(o) * in + j]);  // == : the sum of products may give +0 for -0
+        if (!(y[o] == want) && bad++ < 3)
+          std::fprintf(stderr, "%s: half %04x widened to %a, expected %a\n", cfg.name().c_str(), w[size_t(o) * in + j],
+                       double(y[o]), double(want));
+      }
+    }
+    EXPECT_EQ(bad, 0);
+  }
+  cpu_restore_defaults();
+}
 TF_TEST(matmul_bf16) { run_matmul(TF_CPU_BF16, "BF16"); }
 TF_TEST(matmul_q8_0) { run_matmul(TF_CPU_Q8_0, "Q8_0"); }
 TF_TEST(matmul_q4_0) { run_matmul(TF_CPU_Q4_0, "Q4_0"); }

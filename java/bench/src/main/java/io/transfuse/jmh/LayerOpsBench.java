@@ -1,5 +1,6 @@
 package io.transfuse.jmh;
 
+import io.transfuse.tensor.DType;
 import io.transfuse.backend.cpu.CpuOps;
 import io.transfuse.backend.RopeLayout;
 import org.openjdk.jmh.annotations.*;
@@ -14,7 +15,8 @@ import java.util.concurrent.TimeUnit;
  * cache of 16-position blocks whose block tables are scattered (as a block manager hands them out):
  * attention for one decode token at position 255, for a decode step of 16 sequences at position 255 each,
  * and for a 128-token prefill from position 0; RoPE with the cache write and rmsnorm over 128 tokens. All
- * are small next to the matmuls; these benchmarks show when one stops being small.
+ * are small next to the matmuls; these benchmarks show when one stops being small. {@code kvCache}: the
+ * cache's element type, F16 (the CPU backend's default: half the bytes to read) or F32.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -29,6 +31,11 @@ public class LayerOpsBench {
     @Param({"2"})
     public int threads;
 
+    @Param({"F16", "F32"})
+    public String kvCache;
+
+    private DType kv;
+
     private Arena arena;
     private MemorySegment q, k, v, out, x, norm, invFreq, kCache, vCache;
     /** decode: one row per sequence; prefill: sequence 0's row repeated per token, with its context length */
@@ -41,8 +48,17 @@ public class LayerOpsBench {
         q = OpData.floats(arena, (long) PREFILL * DIM, 1);
         k = OpData.floats(arena, (long) PREFILL * DIM, 2);
         v = OpData.floats(arena, (long) PREFILL * DIM, 3);
+        kv = DType.valueOf(kvCache);
         kCache = OpData.floats(arena, (long) SEQS * CTX * DIM, 6);
         vCache = OpData.floats(arena, (long) SEQS * CTX * DIM, 7);
+        if (kv == DType.F16) { // the same values as halves, in the first half of each segment
+            for (long i = 0; i < (long) SEQS * CTX * DIM; i++) {
+                kCache.setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16(kCache.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
+                vCache.setAtIndex(ValueLayout.JAVA_SHORT, i, Float.floatToFloat16(vCache.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
+            }
+            kCache = kCache.asSlice(0, 2L * SEQS * CTX * DIM);
+            vCache = vCache.asSlice(0, 2L * SEQS * CTX * DIM);
+        }
         out = arena.allocate((long) PREFILL * DIM * 4, 64);
         x = OpData.floats(arena, (long) PREFILL * DIM, 4);
         norm = OpData.floats(arena, DIM, 5);
@@ -74,25 +90,25 @@ public class LayerOpsBench {
 
     @Benchmark
     public void attentionDecode() {
-        CpuOps.attentionPaged(out, q, kCache, vCache, decodeTable, decodeLens, 1, HEADS, HEADS, HEAD_DIM, BLOCK, MAX_BLOCKS,
+        CpuOps.attentionPaged(out, q, kCache, vCache, kv, decodeTable, decodeLens, 1, HEADS, HEADS, HEAD_DIM, BLOCK, MAX_BLOCKS,
                 SCALE, 0, 0f);
     }
 
     @Benchmark
     public void attentionDecode16Sequences() {
-        CpuOps.attentionPaged(out, q, kCache, vCache, decodeTable, decodeLens, SEQS, HEADS, HEADS, HEAD_DIM, BLOCK, MAX_BLOCKS,
+        CpuOps.attentionPaged(out, q, kCache, vCache, kv, decodeTable, decodeLens, SEQS, HEADS, HEADS, HEAD_DIM, BLOCK, MAX_BLOCKS,
                 SCALE, 0, 0f);
     }
 
     @Benchmark
     public void attentionPrefill() {
-        CpuOps.attentionPaged(out, q, kCache, vCache, prefillTable, prefillLens, PREFILL, HEADS, HEADS, HEAD_DIM, BLOCK,
+        CpuOps.attentionPaged(out, q, kCache, vCache, kv, prefillTable, prefillLens, PREFILL, HEADS, HEADS, HEAD_DIM, BLOCK,
                 MAX_BLOCKS, SCALE, 0, 0f);
     }
 
     @Benchmark
     public void ropeKvCachePrefill() {
-        CpuOps.ropeKvCache(x, k, v, kCache, vCache, decodeTable, positions, seqIds, invFreq, PREFILL, HEADS, HEADS, HEAD_DIM,
+        CpuOps.ropeKvCache(x, k, v, kCache, vCache, kv, decodeTable, positions, seqIds, invFreq, PREFILL, HEADS, HEADS, HEAD_DIM,
                 HEAD_DIM, RopeLayout.ADJACENT_PAIRS, 1f, BLOCK, MAX_BLOCKS);
     }
 

@@ -20,8 +20,15 @@ public interface Backend extends AutoCloseable {
     /** {@code cpu}, {@code cuda} or {@code cuda-emu}. */
     String name();
 
-    /** Element type of activations, the KV cache and uploaded parameters on this backend. */
+    /** Element type of activations and uploaded parameters on this backend. */
     DType activationType();
+
+    /**
+     * Element type of the paged KV cache ({@code KvCache} allocates its layers with it; {@link #ropeKv} writes
+     * it and {@link #attention} reads it). By default the activation type (a GPU's F16 or BF16); the CPU
+     * keeps F32 activations but an F16 cache, as batched decode there is bound by reading the cache.
+     */
+    default DType kvCacheType() { return activationType(); }
 
     // ---- memory -------------------------------------------------------------------------------
 

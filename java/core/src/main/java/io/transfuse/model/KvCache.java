@@ -8,7 +8,8 @@ import io.transfuse.tensor.Tensor;
 
 /**
  * The paged KV cache of a decoder, the same on every backend: per layer one key and one value tensor
- * of {@code blocks} blocks of {@code blockSize} positions ({@link KvLayer}), allocated once at load.
+ * of {@code blocks} blocks of {@code blockSize} positions ({@link KvLayer}) of {@link Backend#kvCacheType()},
+ * allocated once at load.
  * Sequences take blocks as their positions grow ({@link PagedSequence#reserve}) and give them back when
  * closed ({@link PagedSequence}); a sequence's block table maps its logical blocks to physical ones, and
  * {@link BlockPool} keeps the numbers (lowest first, so a cache that is large on paper touches only the
@@ -31,8 +32,8 @@ public final class KvCache implements SequenceStore {
         layers = new KvLayer[layerCount];
         long rows = (long) pool.blocks() * pool.blockSize();
         for (int l = 0; l < layerCount; l++) {
-            Tensor k = backend.allocate(owner + " layer " + l + " key cache", backend.activationType(), rows, width);
-            Tensor v = backend.allocate(owner + " layer " + l + " value cache", backend.activationType(), rows, width);
+            Tensor k = backend.allocate(owner + " layer " + l + " key cache", backend.kvCacheType(), rows, width);
+            Tensor v = backend.allocate(owner + " layer " + l + " value cache", backend.kvCacheType(), rows, width);
             layers[l] = new KvLayer(k, v, pool.blockSize());
         }
     }

@@ -14,12 +14,28 @@ import java.lang.foreign.ValueLayout;
  * at block {@code table[p / blockSize]}, slot {@code p % blockSize}). Running a model graph on it checks
  * the graph independently of the native kernels. Activations and weights are F32 (weights of other types
  * are widened at load); strided views are honoured where the op set allows them.
+ *
+ * <p>Its KV cache is F32, holding either the exact keys and values or (for a backend whose cache is F16,
+ * {@link #ReferenceBackend(boolean)}) each one rounded to the nearest f16 value as it is written
+ * ({@link Float#floatToFloat16}, round to nearest even), so that the reference reads what such a cache holds.
  */
 public final class ReferenceBackend implements Backend {
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT;
     private static final ValueLayout.OfInt I = ValueLayout.JAVA_INT;
 
     private final TrackedArena arena = new TrackedArena("reference backend");
+    private final boolean f16KvCache;
+
+    /** A reference with an exact F32 KV cache. */
+    public ReferenceBackend() { this(false); }
+
+    /** @param f16KvCache round every key and value to f16 as it is stored in the KV cache */
+    public ReferenceBackend(boolean f16KvCache) { this.f16KvCache = f16KvCache; }
+
+    /** A value as the KV cache stores it. */
+    private double cached(double x) {
+        return f16KvCache ? Float.float16ToFloat(Float.floatToFloat16((float) x)) : x;
+    }
 
     /** Element (r, c) of a [rows][cols] tensor, with its row stride. */
     private static double at(Tensor t, long r, long c) { return t.data().getAtIndex(F, r * t.rowStride() + c); }
@@ -179,8 +195,8 @@ public final class ReferenceBackend implements Backend {
                 for (int i = 0; i < D; i++) kr[i] = at(k, t, kvh * D + i);
                 rotate(kr, pos, rope);
                 for (int i = 0; i < D; i++) {
-                    put(cache.keys(), row, kvh * D + i, kr[i]);
-                    put(cache.values(), row, kvh * D + i, at(v, t, kvh * D + i));
+                    put(cache.keys(), row, kvh * D + i, cached(kr[i]));
+                    put(cache.values(), row, kvh * D + i, cached(at(v, t, kvh * D + i)));
                 }
             }
         }

@@ -9,6 +9,7 @@ import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Session;
 import io.transfuse.Transfuse;
+import io.transfuse.backend.cpu.CpuBackend;
 import io.transfuse.loader.RandomLlamaModel;
 import io.transfuse.loader.RandomVariantModel;
 import io.transfuse.loader.RandomLlamaModel.Shape;
@@ -29,7 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The cuda-emu graph on random-weight models that stories260K does not cover: a Q8_0 and a Q4_K_M GGUF
  * file (weights dequantised and rounded to fp16 at upload; the CPU reads the blocks in place), head dim 64 with no padding and grouped-query
  * attention, and a Hugging Face F16 directory (half-split RoPE layout, head dim 128). Compared with
- * the CPU backend over a 9-token prefill and 3 decode steps.
+ * the CPU backend (with an F32 KV cache, so that the reference side stays f32 throughout) over a 9-token
+ * prefill and 3 decode steps.
  *
  * <p>Tolerance: relative to the largest reference logit, 1% (fp16 keeps 11 bits, relative 4.9e-4
  * per rounding; a couple of dozen roundings in these 1-2 layer models stay well under 1%), plus 1e-4
@@ -96,8 +98,18 @@ class RandomModelsCudaEmuTest {
         }
     }
 
+    /** The CPU reference with an exact F32 KV cache (its default F16 cache would add its own roundings to the comparison). */
+    private static LanguageModel cpuWithF32Cache(Path model) {
+        System.setProperty(CpuBackend.KV_CACHE_PROPERTY, "f32");
+        try {
+            return Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CPU));
+        } finally {
+            System.clearProperty(CpuBackend.KV_CACHE_PROPERTY);
+        }
+    }
+
     private static void compare(Path model, String what, float relTol) {
-        try (LanguageModel cpu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CPU));
+        try (LanguageModel cpu = cpuWithF32Cache(model);
              LanguageModel emu = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CUDA_EMU));
              Session c = cpu.newSession(); Session g = emu.newSession()) {
             float[] ref = new float[cpu.vocabSize()], got = new float[cpu.vocabSize()];

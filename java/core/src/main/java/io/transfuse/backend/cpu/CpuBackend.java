@@ -24,21 +24,58 @@ import java.lang.foreign.ValueLayout;
  * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), or repacked at load for compute-bound use. Fused ops are native where fusing saves a pass
  * over memory (norms with the residual add, matmul with bias and activation, RoPE with the KV write).
  * Memory is owned by one arena, freed on close; large allocations (the KV cache) are committed lazily.
+ *
+ * <p>The KV cache is F16 by default (values rounded to nearest even as they are written, widened to F32 as
+ * they are read; all arithmetic F32): batched decode reads every cached key and value each step and is
+ * bound by memory bandwidth, so halves take half the time, as in llama.cpp's default cache. The system
+ * property {@value #KV_CACHE_PROPERTY}{@code =f32} (read when a backend is created), or
+ * {@link #create(int, DType)}, keeps an exact F32 cache for whoever needs it (the two differ by the f16
+ * rounding of K and V, relative 2^-11, which moves logits by about 1e-3).
  */
 public final class CpuBackend implements Backend {
+    /** System property choosing the KV cache's element type: {@code f16} (the default) or {@code f32}. */
+    public static final String KV_CACHE_PROPERTY = "transfuse.cpu.kvCache";
+
     private final TrackedArena arena = new TrackedArena("CPU backend");
+    private final DType kvCacheType;
 
-    private CpuBackend() {}
+    private CpuBackend(DType kvCacheType) { this.kvCacheType = kvCacheType; }
 
-    /** @param threads OpenMP threads for the kernels, 0 = one per core. */
+    /**
+     * A backend whose KV cache type comes from the system property {@value #KV_CACHE_PROPERTY} (F16 when unset).
+     *
+     * @param threads OpenMP threads for the kernels, 0 = one per core
+     */
     public static CpuBackend create(int threads) {
+        return create(threads, kvCacheTypeFromProperty());
+    }
+
+    /**
+     * @param threads     OpenMP threads for the kernels, 0 = one per core
+     * @param kvCacheType the KV cache's element type: F16 or F32
+     */
+    public static CpuBackend create(int threads, DType kvCacheType) {
+        if (kvCacheType != DType.F16 && kvCacheType != DType.F32) {
+            throw new IllegalArgumentException("the CPU KV cache is F16 or F32, not " + kvCacheType);
+        }
         if (threads > 0) CpuOps.setThreads(threads);
-        return new CpuBackend();
+        return new CpuBackend(kvCacheType);
+    }
+
+    private static DType kvCacheTypeFromProperty() {
+        String v = System.getProperty(KV_CACHE_PROPERTY, "f16").trim();
+        return switch (v.toLowerCase(java.util.Locale.ROOT)) {
+            case "f16" -> DType.F16;
+            case "f32" -> DType.F32;
+            default -> throw new IllegalArgumentException("system property " + KV_CACHE_PROPERTY + " must be f16 or f32, got '" + v + "'");
+        };
     }
 
     @Override public String name() { return "cpu"; }
 
     @Override public DType activationType() { return DType.F32; }
+
+    @Override public DType kvCacheType() { return kvCacheType; }
 
     // ---- memory ---------------------------------------------------------------------------------
 
@@ -89,12 +126,22 @@ public final class CpuBackend implements Backend {
 
     @Override
     public void write(Tensor dst, float[] values, int from, int count) {
+        if (isF16("write", dst, count)) { // a KV cache: rounded to nearest even, as the kernels store
+            MemorySegment s = host("write", dst);
+            for (int i = 0; i < count; i++) s.setAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i, Float.floatToFloat16(values[from + i]));
+            return;
+        }
         f32("write", dst, count);
         MemorySegment.copy(values, from, host("write", dst), ValueLayout.JAVA_FLOAT, 0, count);
     }
 
     @Override
     public void read(Tensor src, float[] dst, int at, int count) {
+        if (isF16("read", src, count)) { // a KV cache
+            MemorySegment s = host("read", src);
+            for (int i = 0; i < count; i++) dst[at + i] = Float.float16ToFloat(s.getAtIndex(ValueLayout.JAVA_SHORT_UNALIGNED, i));
+            return;
+        }
         f32("read", src, count);
         MemorySegment.copy(host("read", src), ValueLayout.JAVA_FLOAT, 0, dst, at, count);
     }
@@ -175,7 +222,7 @@ public final class CpuBackend implements Backend {
     public void ropeKv(Tensor q, Tensor k, Tensor v, KvLayer cache, Rope rope, Heads heads, DecoderBatch batch) {
         OpChecks.attention("ropeKv", q, k, v, cache, heads, batch);
         CpuOps.ropeKvCache(host("ropeKv", q), host("ropeKv", k), host("ropeKv", v), host("ropeKv", cache.keys()),
-                host("ropeKv", cache.values()), host("ropeKv", batch.blockTables()), host("ropeKv", batch.positions()),
+                host("ropeKv", cache.values()), kvType("ropeKv", cache), host("ropeKv", batch.blockTables()), host("ropeKv", batch.positions()),
                 host("ropeKv", batch.seqIds()), rope.rotaryDim() == 0 ? null : host("ropeKv", rope.invFreq()), batch.tokens(),
                 heads.heads(), heads.kvHeads(), heads.headDim(), rope.rotaryDim(), rope.layout(), rope.mscale(), cache.blockSize(),
                 batch.maxBlocks());
@@ -187,7 +234,7 @@ public final class CpuBackend implements Backend {
         OpChecks.width("attention", "out", out, batch.tokens(), heads.qWidth());
         OpChecks.contiguous("attention", out);
         CpuOps.attentionPaged(host("attention", out), host("attention", q), host("attention", cache.keys()),
-                host("attention", cache.values()), host("attention", batch.tokenBlockTables()), host("attention", batch.contextLens()),
+                host("attention", cache.values()), kvType("attention", cache), host("attention", batch.tokenBlockTables()), host("attention", batch.contextLens()),
                 batch.tokens(), heads.heads(), heads.kvHeads(), heads.headDim(), cache.blockSize(), batch.maxBlocks(), spec.scale(),
                 spec.window(), spec.softcap());
     }
@@ -234,6 +281,25 @@ public final class CpuBackend implements Backend {
 
     private static MemorySegment orNull(Tensor t) {
         return t == null ? null : host("op", t);
+    }
+
+    /** True for a contiguous F16 tensor of at least {@code count} elements; an error for a short or strided one. */
+    private static boolean isF16(String op, Tensor t, long count) {
+        if (t.dtype() != DType.F16) return false;
+        if (!t.isContiguous() || t.elementCount() < count) {
+            throw new IllegalArgumentException(op + ": tensor " + t.describe() + " must be contiguous with at least " + count + " elements");
+        }
+        return true;
+    }
+
+    /** The element type of a KV layer's tensors (both the same). */
+    private static DType kvType(String op, KvLayer cache) {
+        DType t = cache.keys().dtype();
+        if (cache.values().dtype() != t) {
+            throw new IllegalArgumentException(op + ": the key cache " + cache.keys().describe() + " and the value cache "
+                    + cache.values().describe() + " must have one element type");
+        }
+        return t;
     }
 
     private static void f32(String op, Tensor t, long count) {

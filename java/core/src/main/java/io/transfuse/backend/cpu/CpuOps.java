@@ -29,13 +29,14 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * Ops use {@link #getThreads()} OpenMP threads; small ops stay on the calling thread.
  *
  * <p>The paged KV cache (shared with the CUDA kernels): per layer, {@code kCache} and {@code vCache}
- * are F32 [numBlocks][blockSize][kvHeads][headDim], numBlocks being {@code kCache.byteSize()} divided by
+ * are F32 or F16 (the {@code kvType} argument; F16 stores each value rounded to nearest even and widens it
+ * on every read) [numBlocks][blockSize][kvHeads][headDim], numBlocks being {@code kCache.byteSize()} divided by
  * the bytes of one block; position p of a sequence lives in block {@code blockTable[row][p / blockSize]},
  * slot {@code p % blockSize}, with blockTable int32 [rows][maxBlocksPerSeq].
  */
 public final class CpuOps {
     /** The C ABI version this binding expects ({@code tf_cpu_version}). */
-    public static final int ABI_VERSION = 3;
+    public static final int ABI_VERSION = 4;
     /** Largest head dimension of {@link #ropeKvCache} and the attention ops ({@code TF_CPU_MAX_HEAD_DIM}). */
     public static final int MAX_HEAD_DIM = 1024;
     /** Largest kernel width {@link #causalConv1d} accepts ({@code TF_CPU_MAX_CONV_WIDTH}). */
@@ -72,10 +73,10 @@ public final class CpuOps {
             EMBEDDING = handle("tf_cpu_embedding", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT)),
             ROPE_KV_CACHE = handle("tf_cpu_rope_kv_cache", FunctionDescriptor.ofVoid(
-                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                     JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_INT)),
             ATTENTION_PAGED = handle("tf_cpu_attention_paged", FunctionDescriptor.ofVoid(
-                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS,
                     JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, JAVA_FLOAT)),
             ATTENTION_VARLEN = handle("tf_cpu_attention_varlen", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
@@ -381,12 +382,13 @@ public final class CpuOps {
      * (k itself is not modified) and stored, and v is stored unchanged, in that position's cache slot. The
      * first rotaryDim values of each head (even, at most headDim; 0: no rotation, invFreq may be null) turn by
      * {@code positions[t] * invFreq[i]} for pair i, paired as {@code layout} says, scaled by mscale (YaRN's
-     * attention factor; 1 otherwise). All int32: seqIds and positions [tokens]; blockTable has
+     * attention factor; 1 otherwise). The cache is of {@code kvType} (F32, or F16: stored rounded to nearest
+     * even). All int32: seqIds and positions [tokens]; blockTable has
      * {@code blockTable.byteSize() / (4 * maxBlocksPerSeq)} rows. The outputs (q, kCache, vCache) overlap no
      * input, and no two tokens may write the same cache slot.
      */
     public static void ropeKvCache(MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment kCache,
-                                   MemorySegment vCache, MemorySegment blockTable, MemorySegment positions,
+                                   MemorySegment vCache, DType kvType, MemorySegment blockTable, MemorySegment positions,
                                    MemorySegment seqIds, MemorySegment invFreq, int tokens, int heads, int kvHeads,
                                    int headDim, int rotaryDim, RopeLayout layout, float mscale, int blockSize,
                                    int maxBlocksPerSeq) {
@@ -399,7 +401,7 @@ public final class CpuOps {
         }
         if (layout == null) throw new IllegalArgumentException("layout is null");
         if (!Float.isFinite(mscale)) throw new IllegalArgumentException("mscale must be finite, got " + mscale);
-        PagedCache cache = pagedCache(kCache, vCache, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, true);
+        PagedCache cache = pagedCache(kCache, vCache, kvType, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, true);
         long qBytes = (long) tokens * heads * headDim * 4, kvBytes = (long) tokens * kvHeads * headDim * 4;
         long idBytes = (long) tokens * 4, freqBytes = (long) (rotaryDim / 2) * 4;
         if (q != null) writable("q", q, qBytes);
@@ -440,7 +442,8 @@ public final class CpuOps {
         }
         MemorySegment qs = orNull(q), f = orNull(invFreq);
         int code = layout.ordinal();
-        NativeLibrary.call(() -> { ROPE_KV_CACHE.invokeExact(qs, k, v, kCache, vCache, blockTable, positions, seqIds, f,
+        int kvCode = kvType.ggmlType();
+        NativeLibrary.call(() -> { ROPE_KV_CACHE.invokeExact(qs, k, v, kCache, vCache, kvCode, blockTable, positions, seqIds, f,
                 tokens, heads, kvHeads, headDim, rotaryDim, code, mscale, blockSize, maxBlocksPerSeq); });
     }
 
@@ -452,10 +455,11 @@ public final class CpuOps {
      * {@code out = softmax(cap(scale q k^T)) v} with {@code cap(x) = softcap tanh(x / softcap)} when softcap > 0,
      * else the identity. A context length of 0 gives zeros. Query head h reads kv head
      * {@code h / (heads / kvHeads)}. One call serves decode (a row per sequence) and chunked prefill (a row
-     * per token, each with its own context length). out overlaps no input.
+     * per token, each with its own context length). The cache is of {@code kvType} (F32 or F16, widened to
+     * f32 as it is read; the arithmetic is f32). out overlaps no input.
      */
     public static void attentionPaged(MemorySegment out, MemorySegment q, MemorySegment kCache, MemorySegment vCache,
-                                      MemorySegment blockTable, MemorySegment contextLens, int tokens, int heads,
+                                      DType kvType, MemorySegment blockTable, MemorySegment contextLens, int tokens, int heads,
                                       int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq, float scale,
                                       int window, float softcap) {
         positive("tokens", tokens);
@@ -466,7 +470,7 @@ public final class CpuOps {
         if (!(softcap >= 0) || !Float.isFinite(softcap)) {
             throw new IllegalArgumentException("softcap must be finite and >= 0 (0: none), got " + softcap);
         }
-        PagedCache cache = pagedCache(kCache, vCache, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, false);
+        PagedCache cache = pagedCache(kCache, vCache, kvType, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, false);
         if (cache.rows < tokens) {
             throw new IllegalArgumentException("blockTable holds " + cache.rows + " rows of maxBlocksPerSeq " + maxBlocksPerSeq
                     + " entries, needs one per token (" + tokens + ")");
@@ -486,7 +490,8 @@ public final class CpuOps {
             int first = window > 0 && ctx > window ? ctx - window : 0;
             for (int i = first / blockSize; i < (ctx + blockSize - 1) / blockSize; i++) cache.block(t, i);
         }
-        NativeLibrary.call(() -> { ATTENTION_PAGED.invokeExact(out, q, kCache, vCache, blockTable, contextLens,
+        int kvCode = kvType.ggmlType();
+        NativeLibrary.call(() -> { ATTENTION_PAGED.invokeExact(out, q, kCache, vCache, kvCode, blockTable, contextLens,
                 tokens, heads, kvHeads, headDim, blockSize, maxBlocksPerSeq, scale, window, softcap); });
     }
 
@@ -551,12 +556,15 @@ public final class CpuOps {
         }
     }
 
-    /** Checks the cache segments (writable for a cache write) and the block table's shape. */
-    private static PagedCache pagedCache(MemorySegment kCache, MemorySegment vCache, MemorySegment blockTable,
+    /** Checks the cache's element type, its segments (writable for a cache write) and the block table's shape. */
+    private static PagedCache pagedCache(MemorySegment kCache, MemorySegment vCache, DType kvType, MemorySegment blockTable,
                                          int blockSize, int maxBlocksPerSeq, int kvHeads, int headDim, boolean write) {
+        if (kvType != DType.F32 && kvType != DType.F16) {
+            throw new IllegalArgumentException("kvType: the KV cache holds F32 or F16, not " + kvType);
+        }
         positive("blockSize", blockSize);
         positive("maxBlocksPerSeq", maxBlocksPerSeq);
-        long blockBytes = (long) blockSize * kvHeads * headDim * 4;
+        long blockBytes = (long) blockSize * kvHeads * headDim * (kvType == DType.F16 ? 2 : 4);
         if (write) writable("kCache", kCache, blockBytes);
         else readable("kCache", kCache, blockBytes);
         long blocks = kCache.byteSize() / blockBytes, cacheBytes = blocks * blockBytes;

@@ -157,42 +157,44 @@ class CpuArgumentsTest {
             MemorySegment kc = a.allocate(4L * BLOCKS * BS * KV * HD), vc = a.allocate(4L * BLOCKS * BS * KV * HD);
             MemorySegment table = ints(a, 1, 2, 0, 3, 4, 0), pos = ints(a, 3, 0), seq = ints(a, 0, 1), f = a.allocate(8);
             RopeLayout l = RopeLayout.HALF_SPLIT;
-            CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB); // fine
-            CpuOps.ropeKvCache(null, k, v, kc, vc, table, pos, seq, null, tokens, HEADS, KV, HD, 0, l, 1f, BS, MAXB); // fine
-            rejects("tokens", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, 0, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("heads", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, 0, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("kvHeads", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, 0, HD, HD, l, 1f, BS, MAXB));
-            rejects("headDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, 0, 0, l, 1f, BS, MAXB));
-            rejects("headDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, 2048, 4, l, 1f, BS, MAXB));
-            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, 3, l, 1f, BS, MAXB));
-            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, 6, l, 1f, BS, MAXB));
-            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, -2, l, 1f, BS, MAXB));
-            rejects("layout", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, null, 1f, BS, MAXB));
-            rejects("mscale", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, Float.NaN, BS, MAXB));
-            rejects("blockSize", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, 0, MAXB));
-            rejects("maxBlocksPerSeq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, 0));
-            rejects("q", () -> CpuOps.ropeKvCache(q.asSlice(4), k, v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("k", () -> CpuOps.ropeKvCache(q, k.asSlice(4), v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("v", () -> CpuOps.ropeKvCache(q, k, null, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("kCache", () -> CpuOps.ropeKvCache(q, k, v, kc.asSlice(0, 16), vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("kCache", () -> CpuOps.ropeKvCache(q, k, v, kc.asReadOnly(), vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("vCache", () -> CpuOps.ropeKvCache(q, k, v, kc, vc.asSlice(32), table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("blockTable", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table.asSlice(0, 8), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("positions", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos.asSlice(4), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("seqIds", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq.asSlice(4), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("invFreq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, null, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("invFreq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, seq, f.asSlice(4), tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("q must not overlap k", () -> CpuOps.ropeKvCache(q, q.asSlice(0, 32), v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("kCache must not overlap vCache", () -> CpuOps.ropeKvCache(q, k, v, kc, kc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("kCache must not overlap k", () -> CpuOps.ropeKvCache(q, kc.asSlice(0, 32), v, kc, vc, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB); // fine
+            CpuOps.ropeKvCache(null, k, v, kc, vc, DType.F32, table, pos, seq, null, tokens, HEADS, KV, HD, 0, l, 1f, BS, MAXB); // fine
+            rejects("tokens", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, 0, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("heads", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, 0, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kvHeads", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, 0, HD, HD, l, 1f, BS, MAXB));
+            rejects("headDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, 0, 0, l, 1f, BS, MAXB));
+            rejects("headDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, 2048, 4, l, 1f, BS, MAXB));
+            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, 3, l, 1f, BS, MAXB));
+            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, 6, l, 1f, BS, MAXB));
+            rejects("rotaryDim", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, -2, l, 1f, BS, MAXB));
+            rejects("layout", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, null, 1f, BS, MAXB));
+            rejects("mscale", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, Float.NaN, BS, MAXB));
+            rejects("blockSize", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, 0, MAXB));
+            rejects("maxBlocksPerSeq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, 0));
+            rejects("q", () -> CpuOps.ropeKvCache(q.asSlice(4), k, v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("k", () -> CpuOps.ropeKvCache(q, k.asSlice(4), v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("v", () -> CpuOps.ropeKvCache(q, k, null, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kCache", () -> CpuOps.ropeKvCache(q, k, v, kc.asSlice(0, 16), vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kCache", () -> CpuOps.ropeKvCache(q, k, v, kc.asReadOnly(), vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("vCache", () -> CpuOps.ropeKvCache(q, k, v, kc, vc.asSlice(32), DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("blockTable", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table.asSlice(0, 8), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("positions", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos.asSlice(4), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("seqIds", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq.asSlice(4), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("invFreq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, null, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("invFreq", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, seq, f.asSlice(4), tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("q must not overlap k", () -> CpuOps.ropeKvCache(q, q.asSlice(0, 32), v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kCache must not overlap vCache", () -> CpuOps.ropeKvCache(q, k, v, kc, kc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("kCache must not overlap k", () -> CpuOps.ropeKvCache(q, kc.asSlice(0, 32), v, kc, vc, DType.F32, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
             // what the tables say: sequences, positions and blocks in range, one writer per slot
-            rejects("seqIds[1] = 2", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, ints(a, 0, 2), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("seqIds[0] = -1", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, pos, ints(a, -1, 0), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("positions[0] = 6", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, ints(a, 6, 0), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("positions[1] = -1", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, ints(a, 0, -1), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("blockTable[0][1] = 5", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, ints(a, 1, 5, 0, 3, 4, 0), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("blockTable[1][0] = -3", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, ints(a, 1, 2, 0, -3, 4, 0), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
-            rejects("positions[1] = 3", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, table, ints(a, 3, 3), ints(a, 0, 0), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("seqIds[1] = 2", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, ints(a, 0, 2), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("seqIds[0] = -1", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, pos, ints(a, -1, 0), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("positions[0] = 6", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, ints(a, 6, 0), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("positions[1] = -1", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, ints(a, 0, -1), seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("blockTable[0][1] = 5", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, ints(a, 1, 5, 0, 3, 4, 0), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("blockTable[1][0] = -3", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, ints(a, 1, 2, 0, -3, 4, 0), pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            rejects("positions[1] = 3", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F32, table, ints(a, 3, 3), ints(a, 0, 0), f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
+            CpuOps.ropeKvCache(q, k, v, kc, vc, DType.F16, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB); // fine
+            rejects("kvType", () -> CpuOps.ropeKvCache(q, k, v, kc, vc, DType.Q8_0, table, pos, seq, f, tokens, HEADS, KV, HD, HD, l, 1f, BS, MAXB));
         }
     }
 
@@ -204,31 +206,38 @@ class CpuArgumentsTest {
             MemorySegment kc = a.allocate(4L * BLOCKS * BS * KV * HD), vc = a.allocate(4L * BLOCKS * BS * KV * HD);
             // row 1 reads positions 0..2 (blocks 3 and 4); its last entry is never read, so garbage there is fine
             MemorySegment table = ints(a, 1, 2, 0, 3, 4, 99), ctx = ints(a, 5, 3);
-            CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f); // fine
+            CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f); // fine
             // window 2: row 0 reads positions 3, 4 (entries 1, 2), row 1 positions 1, 2 (entries 0, 1)
-            CpuOps.attentionPaged(out, q, kc, vc, ints(a, 77, 2, 0, 3, 4, 99), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 2, 0f); // fine
-            rejects("tokens", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, 0, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("heads", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, 3, 2, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("kvHeads", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, 0, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("headDim", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, 1025, BS, MAXB, 0.5f, 0, 0f));
-            rejects("scale", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, Float.POSITIVE_INFINITY, 0, 0f));
-            rejects("window", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, -1, 0f));
-            rejects("softcap", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, -1f));
-            rejects("softcap", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, Float.NaN));
-            CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 2, 30f); // fine
-            rejects("blockSize", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, -2, MAXB, 0.5f, 0, 0f));
-            rejects("out", () -> CpuOps.attentionPaged(out.asSlice(4), q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("q", () -> CpuOps.attentionPaged(out, q.asSlice(4), kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("kCache", () -> CpuOps.attentionPaged(out, q, null, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("vCache", () -> CpuOps.attentionPaged(out, q, kc, vc.asSlice(4), table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("blockTable", () -> CpuOps.attentionPaged(out, q, kc, vc, table.asSlice(0, 12), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("contextLens", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ctx.asSlice(4), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("contextLens[0] = 7", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 7, 3), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("contextLens[1] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 5, -1), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("blockTable[1][2] = 99", () -> CpuOps.attentionPaged(out, q, kc, vc, table, ints(a, 5, 6), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("blockTable[0][0] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, ints(a, -1, 2, 0, 3, 4, 0), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("out must not overlap q", () -> CpuOps.attentionPaged(q, q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
-            rejects("out must not overlap kCache", () -> CpuOps.attentionPaged(kc.asSlice(0, 64), q, kc, vc, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            CpuOps.attentionPaged(out, q, kc, vc, DType.F32, ints(a, 77, 2, 0, 3, 4, 99), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 2, 0f); // fine
+            rejects("tokens", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, 0, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("heads", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, 3, 2, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("kvHeads", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, 0, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("headDim", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, 1025, BS, MAXB, 0.5f, 0, 0f));
+            rejects("scale", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, Float.POSITIVE_INFINITY, 0, 0f));
+            rejects("window", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, -1, 0f));
+            rejects("softcap", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, -1f));
+            rejects("softcap", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, Float.NaN));
+            CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 2, 30f); // fine
+            rejects("blockSize", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, -2, MAXB, 0.5f, 0, 0f));
+            rejects("out", () -> CpuOps.attentionPaged(out.asSlice(4), q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("q", () -> CpuOps.attentionPaged(out, q.asSlice(4), kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("kCache", () -> CpuOps.attentionPaged(out, q, null, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("vCache", () -> CpuOps.attentionPaged(out, q, kc, vc.asSlice(4), DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("blockTable", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table.asSlice(0, 12), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("contextLens", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ctx.asSlice(4), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("contextLens[0] = 7", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ints(a, 7, 3), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("contextLens[1] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ints(a, 5, -1), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("blockTable[1][2] = 99", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, table, ints(a, 5, 6), tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("blockTable[0][0] = -1", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.F32, ints(a, -1, 2, 0, 3, 4, 0), ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("out must not overlap q", () -> CpuOps.attentionPaged(q, q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("out must not overlap kCache", () -> CpuOps.attentionPaged(kc.asSlice(0, 64), q, kc, vc, DType.F32, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            // an F16 cache: blocks of half the bytes; the element type must be F32 or F16
+            CpuOps.attentionPaged(out, q, kc, vc, DType.F16, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f); // fine
+            long halfBlock = 2L * BS * KV * HD;
+            rejects("outside the cache's blocks [0, 3)", () -> CpuOps.attentionPaged(out, q, kc.asSlice(0, 3 * halfBlock),
+                    vc.asSlice(0, 3 * halfBlock), DType.F16, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("kvType", () -> CpuOps.attentionPaged(out, q, kc, vc, DType.BF16, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
+            rejects("kvType", () -> CpuOps.attentionPaged(out, q, kc, vc, null, table, ctx, tokens, HEADS, KV, HD, BS, MAXB, 0.5f, 0, 0f));
         }
     }
 

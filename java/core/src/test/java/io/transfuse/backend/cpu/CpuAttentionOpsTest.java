@@ -1,5 +1,6 @@
 package io.transfuse.backend.cpu;
 
+import io.transfuse.tensor.DType;
 import io.transfuse.backend.RopeLayout;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -91,7 +92,7 @@ class CpuAttentionOpsTest {
                     String where = "ropeKvCache " + layout + " " + isa + " threads=" + threads;
                     try (Arena a = Arena.ofConfined()) {
                         MemorySegment qs = floats(a, q), ks = floats(a, k), kc = floats(a, nans(kRef.length)), vc = floats(a, nans(kRef.length));
-                        CpuOps.ropeKvCache(qs, ks, floats(a, v), kc, vc, ints(a, table), ints(a, positions), ints(a, seqIds),
+                        CpuOps.ropeKvCache(qs, ks, floats(a, v), kc, vc, DType.F32, ints(a, table), ints(a, positions), ints(a, seqIds),
                                 floats(a, invFreq), tokens, heads, kvHeads, hd, rot, layout, mscale, bs, maxBlocks);
                         assertClose(qRef, toFloats(qs, q.length), 0, 2e-6, where + " q");
                         assertClose(kRef, toFloats(kc, kRef.length), 0, 2e-6, where + " k cache");
@@ -197,7 +198,7 @@ class CpuAttentionOpsTest {
                     CpuOps.setThreads(threads);
                     try (Arena a = Arena.ofConfined()) {
                         MemorySegment out = floats(a, nans(q.length));
-                        CpuOps.attentionPaged(out, floats(a, q), floats(a, kc), floats(a, vc), ints(a, rowTables), ints(a, ctx),
+                        CpuOps.attentionPaged(out, floats(a, q), floats(a, kc), floats(a, vc), DType.F32, ints(a, rowTables), ints(a, ctx),
                                 rows, heads, kvHeads, hd, bs, maxBlocks, scale, window, softcap);
                         assertClose(ref, toFloats(out, q.length), 0, 2e-5, "attentionPaged window=" + window + " softcap=" + softcap + " " + isa
                                 + " threads=" + threads);
