@@ -215,7 +215,11 @@ public final class EngineBench {
         for (int i = 0; i < conc; i++) p[i] = prompt(prompts, promptTokens, lm.decoder().vocabSize());
         List<Generation> gens = new ArrayList<>(conc);
         long t0 = System.nanoTime();
-        for (int i = 0; i < conc; i++) gens.add(engine.submit(p[i], options, text -> {}));
+        for (int i = 0; i < conc; i++) {
+            Generation g = engine.submit(p[i], options, text -> {});
+            g.result().whenComplete((r, e) -> clock.requestEnded());
+            gens.add(g);
+        }
         List<GenerationResult> results = new ArrayList<>(conc);
         long generated = 0;
         for (Generation g : gens) {

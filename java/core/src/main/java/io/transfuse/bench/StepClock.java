@@ -1,6 +1,5 @@
 package io.transfuse.bench;
 
-import io.transfuse.GenerationResult;
 import io.transfuse.engine.EngineListener;
 
 import java.util.Arrays;
@@ -55,8 +54,12 @@ final class StepClock implements EngineListener {
         if (steps > 0) tokens[steps - 1]++;
     }
 
-    @Override
-    public synchronized void finished(GenerationResult result) {
+    /**
+     * A request of the measured round ended (called from its future's completion, which the engine runs
+     * inside the pass that ended it). Not {@link EngineListener#finished}: that also reports requests of other rounds (the
+     * under-load probe) whose callback can come after the bench has moved on and reset the clock.
+     */
+    synchronized void requestEnded() {
         if (steps > 0) finishes[steps - 1]++;
     }
 

@@ -1,6 +1,5 @@
 package io.transfuse.bench;
 
-import io.transfuse.GenerationResult;
 import io.transfuse.loader.RandomLlamaModel;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
@@ -50,7 +49,7 @@ class EngineBenchTest {
         c.step(2, 2, 0); c.interToken(0); c.firstToken(0); // step 2: B's first token
         c.step(2, 2, 0); c.interToken(0); c.interToken(0); // step 3
         c.step(2, 2, 0); c.interToken(0); c.interToken(0); // step 4
-        c.step(2, 2, 0); c.interToken(0); c.interToken(0); c.finished(result()); // step 5: A finishes
+        c.step(2, 2, 0); c.interToken(0); c.interToken(0); c.requestEnded(); // step 5: A finishes
         c.step(1, 1, 0); c.interToken(0);                 // step 6: B alone
         StepClock.Window w = c.window(2);
         assertEquals(3, w.steps());
@@ -63,7 +62,7 @@ class EngineBenchTest {
     @Test
     void windowRunsToTheEndWhenTheFirstFinishedBeforeTheLastStarted() {
         StepClock c = new StepClock();
-        c.step(1, 8, 0); c.firstToken(0); c.finished(result()); // A: one token and done
+        c.step(1, 8, 0); c.firstToken(0); c.requestEnded(); // A: one token and done
         c.step(1, 8, 0); c.firstToken(0);                       // B starts
         c.step(1, 1, 0); c.interToken(0);
         StepClock.Window w = c.window(2);
@@ -85,9 +84,5 @@ class EngineBenchTest {
         int[] p = EngineBench.prompt(new SplittableRandom(1), 50, 300);
         assertEquals(1, p[0]);
         for (int i = 1; i < p.length; i++) assertTrue(p[i] >= 3 && p[i] < 300);
-    }
-
-    private static GenerationResult result() {
-        return new GenerationResult("", new int[0], 0, 0, 0, 0, 0, GenerationResult.StopReason.MAX_TOKENS);
     }
 }
