@@ -139,8 +139,11 @@ for (const c of concurrency) {
     ttft.push(...res.ttft);
     underLoad.push(await ttftUnderLoad(seqs));
   }
-  levels.push({ concurrency: c, decode_tok_s: decode, end_to_end_tok_s: endToEnd, ttft_ms: stat(ttft), ttft_under_load_ms: underLoad });
-  console.error(`llama.cpp x${c}: decode ${decode.map(x => x.toFixed(1)).join(", ")} tok/s, TTFT p50 ${stat(ttft).p50.toFixed(1)} ms, under load ${underLoad.map(x => x.toFixed(1)).join(", ")} ms`);
+  const level = { concurrency: c, decode_tok_s: decode, end_to_end_tok_s: endToEnd, ttft_ms: stat(ttft), ttft_under_load_ms: underLoad };
+  levels.push(level);
+  // Each level as it completes (a slow run that is stopped early keeps what it measured)
+  console.error(`llama.cpp x${c}: decode ${decode.map(x => x.toFixed(2)).join(", ")} tok/s, TTFT p50 ${stat(ttft).p50.toFixed(1)} ms, under load ${underLoad.map(x => x.toFixed(1)).join(", ")} ms`);
+  console.error(`level ${JSON.stringify(level)}`);
   for (const s of seqs) s.dispose();
   await context.dispose();
 }
