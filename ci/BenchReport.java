@@ -6,10 +6,13 @@
 //   jmh.json                  JMH's JSON result (optional)
 //   encoder-NAME.json         io.transfuse.encoders.EncoderVsOnnxRuntime: texts/s per repetition of
 //                             Transfuse and of ONNX Runtime Java (the peer) on the same encoder
+//   engine-transfuse-MODEL.json  `transfuse bench --engine --json` (levels: concurrency, decode tok/s,
+//                             TTFT, TTFT under load); engine-llama-MODEL.json: ci/bench-llama-batch.mjs
+//                             on the same file (optional)
 // and writes bench-results.json: an array of rows {"name", "metric", "unit", "transfuse", "peer",
 // "peer_name", "ratio"} (ratio = transfuse / peer, higher is better for Transfuse; for "us/op" rows
 // there is no peer; for batched decode the "peer" is Transfuse's own one-sequence decode, so the ratio
-// is what batching gains) plus the spread, the share of the machine's limit and the baseline comparison.
+// is what batching gains; for time rows in ms it is peer / transfuse, so higher stays better) plus the spread, the share of the machine's limit and the baseline comparison.
 // Prints a Markdown table. A row regresses when it is worse than the baseline's figure by more than
 // the run-to-run noise measured in this run: (max - min) / median of its repetitions, at least 5%.
 // Usage: java -cp 'java/cli/target/lib/*' ci/BenchReport.java RAW_DIR OUT_JSON BASELINE_JSON
@@ -40,7 +43,8 @@ public class BenchReport {
             return Math.max(MIN_NOISE, value > 0 ? (max - min) / value : 0);
         }
         Double ratio() {
-            return peer == null || peer <= 0 ? null : value / peer;
+            if (peer == null || peer <= 0 || !(value > 0)) return null;
+            return lowerIsBetter ? peer / value : value / peer;
         }
     }
 
@@ -109,6 +113,7 @@ public class BenchReport {
                         d3[0], "1 sequence", null, null, false));
             }
         }
+        engineRows(raw, rows);
         // Encoder rows: texts/s against ONNX Runtime Java, both measured alternately in one JVM.
         try (Stream<Path> s = Files.list(raw)) {
             for (Path p : s.filter(q -> q.getFileName().toString().matches("encoder-.*\\.json"))
@@ -196,10 +201,70 @@ public class BenchReport {
         }
     }
 
-    /** The batch size in an encoder-NAME-batchB.json file name, for sorting batch 1 before batch 32. */
+    /**
+     * The engine rows (issue 16): per model and concurrency C, aggregate decode tok/s of C requests at once
+     * beside llama.cpp at the same C; the x16-vs-x1 scaling (the "peer" is the engine's own x1 figure); TTFT
+     * p50 and TTFT under load beside llama.cpp's. Repetitions (one file each) are pooled per level.
+     */
+    static void engineRows(Path raw, List<Row> rows) throws IOException {
+        Map<String, List<Path>> mine = new java.util.TreeMap<>(BenchReport::byModel), peers = new LinkedHashMap<>();
+        try (Stream<Path> s = Files.list(raw)) {
+            for (Path p : s.sorted().toList()) {
+                String f = p.getFileName().toString().replaceAll("(\\.rep[0-9]+)?\\.json$", "");
+                if (f.startsWith("engine-transfuse-")) mine.computeIfAbsent(f.substring(17), k -> new ArrayList<>()).add(p);
+                else if (f.startsWith("engine-llama-")) peers.computeIfAbsent(f.substring(13), k -> new ArrayList<>()).add(p);
+            }
+        }
+        for (Map.Entry<String, List<Path>> e : mine.entrySet()) {
+            String model = e.getKey();
+            Map<Integer, Map<String, List<Double>>> t = levels(e.getValue()), l = levels(peers.getOrDefault(model, List.of()));
+            for (Map.Entry<Integer, Map<String, List<Double>>> lv : t.entrySet()) {
+                int c = lv.getKey();
+                Map<String, List<Double>> p = l.get(c);
+                rows.add(engineRow(model + " engine x" + c + " decode (aggregate)", "engine decode", "tok/s", lv.getValue().get("decode"),
+                        p == null ? null : p.get("decode"), false));
+                rows.add(engineRow(model + " engine x" + c + " TTFT p50", "engine ttft", "ms", lv.getValue().get("ttft_p50"),
+                        p == null ? null : p.get("ttft_p50"), true));
+                if (c > 1) rows.add(engineRow(model + " engine x" + c + " TTFT under load (1 new + " + (c - 1) + " decoding)",
+                        "engine ttft under load", "ms", lv.getValue().get("under_load"), p == null ? null : p.get("under_load"), true));
+            }
+            if (t.containsKey(1) && t.containsKey(16)) {
+                double[] x16 = stat(t.get(16).get("decode"));
+                rows.add(new Row(model + " engine x16 vs x1 (aggregate decode; target >= 6x)", "engine scaling", "tok/s", x16[0], x16[1], x16[2],
+                        stat(t.get(1).get("decode"))[0], "engine x1", null, null, false));
+            }
+            if (l.containsKey(1) && l.containsKey(16)) { // the peer's own scaling, for comparison
+                double[] x16 = stat(l.get(16).get("decode"));
+                rows.add(new Row(model + " llama.cpp x16 vs x1 (aggregate decode, node-llama-cpp)", "peer scaling", "tok/s", x16[0], x16[1], x16[2],
+                        stat(l.get(1).get("decode"))[0], "llama.cpp x1", null, null, false));
+            }
+        }
+    }
+
+    private static Row engineRow(String name, String metric, String unit, List<Double> v, List<Double> peer, boolean lowerIsBetter) {
+        double[] m = stat(v);
+        boolean hasPeer = peer != null && !peer.isEmpty();
+        return new Row(name, metric, unit, m[0], m[1], m[2], hasPeer ? stat(peer)[0] : null, hasPeer ? "llama.cpp" : null, null, null, lowerIsBetter);
+    }
+
+    /** concurrency -> {"decode", "ttft_p50", "under_load"} -> values over the files' repetitions. */
+    private static Map<Integer, Map<String, List<Double>>> levels(List<Path> files) throws IOException {
+        Map<Integer, Map<String, List<Double>>> out = new java.util.TreeMap<>();
+        for (Path f : files) {
+            for (JsonNode lv : read(f).path("levels")) {
+                Map<String, List<Double>> m = out.computeIfAbsent(lv.path("concurrency").asInt(), k -> new LinkedHashMap<>());
+                lv.path("decode_tok_s").forEach(x -> m.computeIfAbsent("decode", k -> new ArrayList<>()).add(x.asDouble()));
+                m.computeIfAbsent("ttft_p50", k -> new ArrayList<>()).add(lv.path("ttft_ms").path("p50").asDouble());
+                lv.path("ttft_under_load_ms").forEach(x -> m.computeIfAbsent("under_load", k -> new ArrayList<>()).add(x.asDouble()));
+            }
+        }
+        return out;
+    }
+
+    /** The batch size in an encoder-NAME-batchB.json file name, for sorting batch 1 before batch 32 (other rows after). */
     static int encoderBatch(Path p) {
         String digits = p.getFileName().toString().replaceAll(".*batch([0-9]+)\\.json$", "$1");
-        return digits.matches("[0-9]+") ? Integer.parseInt(digits) : 0;
+        return digits.matches("[0-9]+") ? Integer.parseInt(digits) : Integer.MAX_VALUE; // concurrent callers last
     }
 
     /** {median, min, max} */

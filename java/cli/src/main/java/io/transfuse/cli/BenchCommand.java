@@ -5,6 +5,7 @@ import io.transfuse.EncoderOptions;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.bench.EncoderBench;
+import io.transfuse.bench.EngineBench;
 import io.transfuse.bench.LlmBench;
 import io.transfuse.model.EncoderFamily;
 import io.transfuse.model.Families;
@@ -27,7 +28,9 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measures prefill and decode tokens/s (median/min/max over repetitions) and decode weight bandwidth;",
-                "for a text encoder (.onnx file or BERT-family directory), texts/s at --batch texts per call."})
+                "for a text encoder (.onnx file or BERT-family directory), texts/s at --batch texts per call;",
+                "with --engine, aggregate decode tok/s and time to first token of the continuous-batching engine",
+                "at each --concurrency (requests submitted at once)."})
 final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
@@ -64,6 +67,17 @@ final class BenchCommand implements Callable<Integer> {
             description = "Decoders: also measure N sequences decoding together (aggregate tok/s); 0 or 1 = off (default: ${DEFAULT-VALUE}).")
     int batchSequences;
 
+    @Option(names = "--engine",
+            description = "Decoders: measure the continuous-batching engine instead: C requests at once for each C in --concurrency.")
+    boolean engine;
+
+    @Option(names = "--concurrency", paramLabel = "LIST", split = ",", defaultValue = "1,4,16,64",
+            description = "With --engine: the numbers of concurrent requests to measure (default: ${DEFAULT-VALUE}).")
+    int[] concurrency;
+
+    @Option(names = "--seed", paramLabel = "S", defaultValue = "42", description = "With --engine: seed of the random prompt ids (default: ${DEFAULT-VALUE}).")
+    long seed;
+
     @Option(names = "--json", paramLabel = "FILE", description = "Also write the results as JSON to FILE.")
     Path json;
 
@@ -76,7 +90,11 @@ final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("cannot write " + json + ": directory " + parent + " does not exist or is not writable");
             }
         }
-        if (Families.of(model) instanceof EncoderFamily) return encoder();
+        if (Families.of(model) instanceof EncoderFamily) {
+            if (engine) throw new IllegalArgumentException("--engine measures decoders; " + model + " is a text encoder");
+            return encoder();
+        }
+        if (engine) return engine();
         LlmBench.Result r = LlmBench.run(model, o);
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "model %s: dim %d, %d layers, %d heads, %d kv-heads, hidden %d, vocab %d, %s, %.1f MB weights%n",
@@ -88,6 +106,25 @@ final class BenchCommand implements Callable<Integer> {
         row(out, "decode tok/s", r.decode());
         row(out, "decode GB/s", r.decodeGBPerSecond());
         if (r.batchSequences() > 1) row(out, "decode x" + r.batchSequences() + " tok/s", r.batchDecode());
+        out.flush();
+        writeJson(r.toJson());
+        return 0;
+    }
+
+    /** The engine at each concurrency: aggregate decode tok/s, TTFT, TTFT under load. */
+    private int engine() {
+        EngineBench.Result r = EngineBench.run(model, new EngineBench.Options(promptTokens, genTokens, threads, concurrency,
+                repetitions, warmup, warmupSeconds, seed));
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf(Locale.ROOT, "model %s: dim %d, %d layers, %s; engine, prompt %d tokens, %d generated per request, context %d%n",
+                r.model(), r.dim(), r.layers(), r.dtype(), r.promptTokens(), r.genTokens(), r.context());
+        out.printf(Locale.ROOT, "%-6s %14s %14s %11s %11s %11s %14s %7s%n", "conc", "decode tok/s", "e2e tok/s",
+                "TTFT mean", "TTFT p50", "TTFT p90", "TTFT loaded", "early");
+        for (EngineBench.Level l : r.levels()) {
+            out.printf(Locale.ROOT, "%-6d %14.1f %14.1f %9.1fms %9.1fms %9.1fms %12.1fms %7d%s%n", l.concurrency(), l.decode().median(),
+                    LlmBench.Stat.of(l.endToEndTokensPerSecond()).median(), l.ttft().mean(), l.ttft().p50(), l.ttft().p90(),
+                    LlmBench.Stat.of(l.ttftUnderLoadMs()).median(), l.earlyStops(), l.allDecoding() ? "" : "  (window ran to the end)");
+        }
         out.flush();
         writeJson(r.toJson());
         return 0;
