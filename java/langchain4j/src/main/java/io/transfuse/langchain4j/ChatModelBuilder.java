@@ -1,5 +1,6 @@
 package io.transfuse.langchain4j;
 
+import io.transfuse.engine.ChatEngine;
 import io.transfuse.GenerateOptions;
 import io.transfuse.LoadOptions;
 import io.transfuse.chat.ChatTemplate;
@@ -52,7 +53,7 @@ public abstract class ChatModelBuilder<B extends ChatModelBuilder<B>> {
     /** The name responses report (default: the model's file name). */
     public B modelName(String name) { this.modelName = name; return self(); }
 
-    EngineBinding bind() {
-        return EngineBinding.of(engine, modelPath, loadOptions, engineOptions, chatTemplate, modelName);
+    ChatEngine bind() {
+        return ChatEngine.of(engine, modelPath, loadOptions, engineOptions, chatTemplate, modelName);
     }
 }

@@ -1,5 +1,6 @@
 package io.transfuse.langchain4j;
 
+import io.transfuse.engine.ChatEngine;
 import dev.langchain4j.model.chat.ChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
@@ -14,7 +15,7 @@ import io.transfuse.engine.Generation;
  * stopSequences; responses carry the finish reason and token usage. Close it when it loaded its own model.
  */
 public final class TransfuseChatModel implements ChatModel, AutoCloseable {
-    private final EngineBinding binding;
+    private final ChatEngine binding;
     private final GenerateOptions defaults;
 
     private TransfuseChatModel(Builder b) {
@@ -31,7 +32,7 @@ public final class TransfuseChatModel implements ChatModel, AutoCloseable {
         try {
             Generation g = binding.submit(messages, options, text -> {});
             GenerationResult r = g.join();
-            return ChatResponses.of(g.id(), binding.modelName, r);
+            return ChatResponses.of(g.id(), binding.modelName(), r);
         } catch (RuntimeException e) {
             throw Failures.map(e);
         }
@@ -39,7 +40,7 @@ public final class TransfuseChatModel implements ChatModel, AutoCloseable {
 
     @Override
     public ChatRequestParameters defaultRequestParameters() {
-        return ChatRequests.parameters(defaults, binding.modelName);
+        return ChatRequests.parameters(defaults, binding.modelName());
     }
 
     /** Closes the engine and model when the builder loaded them ({@code modelPath}); otherwise does nothing. */

@@ -1,5 +1,6 @@
 package io.transfuse.langchain4j;
 
+import io.transfuse.engine.ChatEngine;
 import dev.langchain4j.model.chat.StreamingChatModel;
 import dev.langchain4j.model.chat.request.ChatRequest;
 import dev.langchain4j.model.chat.request.ChatRequestParameters;
@@ -25,7 +26,7 @@ import java.util.concurrent.LinkedBlockingQueue;
  * failures of the generation (engine overloaded, closed) go to {@link StreamingChatResponseHandler#onError}.
  */
 public final class TransfuseStreamingChatModel implements StreamingChatModel, AutoCloseable {
-    private final EngineBinding binding;
+    private final ChatEngine binding;
     private final GenerateOptions defaults;
 
     private TransfuseStreamingChatModel(Builder b) {
@@ -49,7 +50,7 @@ public final class TransfuseStreamingChatModel implements StreamingChatModel, Au
 
     @Override
     public ChatRequestParameters defaultRequestParameters() {
-        return ChatRequests.parameters(defaults, binding.modelName);
+        return ChatRequests.parameters(defaults, binding.modelName());
     }
 
     /** Closes the engine and model when the builder loaded them ({@code modelPath}); otherwise does nothing. */
@@ -76,7 +77,7 @@ public final class TransfuseStreamingChatModel implements StreamingChatModel, Au
             if (cancelled) g.cancel(); // cancelled from a partial response delivered before submit returned
             // The result completes on the engine's thread after the last text piece was queued, so End comes last.
             g.result().whenComplete((r, e) -> events.add(new End(e == null
-                    ? () -> handler.onCompleteResponse(ChatResponses.of(g.id(), binding.modelName, r))
+                    ? () -> handler.onCompleteResponse(ChatResponses.of(g.id(), binding.modelName(), r))
                     : () -> handler.onError(Failures.map(e)))));
             Thread.ofVirtual().name("transfuse-stream-" + g.id()).start(this::deliver);
         }

@@ -1,5 +1,6 @@
 package io.transfuse.springai;
 
+import io.transfuse.engine.ChatEngine;
 import io.transfuse.ChatMessage;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
@@ -29,12 +30,12 @@ import java.util.concurrent.CompletionException;
  * subscription cancels the generation. Close it when it loaded its own model.
  */
 public final class TransfuseChatModel implements ChatModel, AutoCloseable {
-    private final EngineBinding binding;
+    private final ChatEngine binding;
     private final GenerateOptions defaults;
 
     private TransfuseChatModel(Builder b) {
         this.defaults = b.defaults;
-        this.binding = EngineBinding.of(b.engine, b.modelPath, b.loadOptions, b.engineOptions, b.chatTemplate, b.modelName);
+        this.binding = ChatEngine.of(b.engine, b.modelPath, b.loadOptions, b.engineOptions, b.chatTemplate, b.modelName);
     }
 
     public static Builder builder() { return new Builder(); }
@@ -50,7 +51,7 @@ public final class TransfuseChatModel implements ChatModel, AutoCloseable {
         } catch (CompletionException e) {
             throw e.getCause() instanceof RuntimeException re ? re : e;
         }
-        return ResponseMapping.finished(g.id(), binding.modelName, r.text(), r);
+        return ResponseMapping.finished(g.id(), binding.modelName(), r.text(), r);
     }
 
     @Override
@@ -61,7 +62,7 @@ public final class TransfuseChatModel implements ChatModel, AutoCloseable {
             Generation g;
             try {
                 // Text arrives on the engine's thread: it is only queued in the sink there.
-                g = binding.submit(messages, options, text -> sink.next(ResponseMapping.piece(binding.modelName, text)));
+                g = binding.submit(messages, options, text -> sink.next(ResponseMapping.piece(binding.modelName(), text)));
             } catch (RuntimeException e) {
                 sink.error(e);
                 return;
@@ -71,7 +72,7 @@ public final class TransfuseChatModel implements ChatModel, AutoCloseable {
             });
             g.result().whenComplete((r, e) -> {
                 if (e == null) {
-                    sink.next(ResponseMapping.finished(g.id(), binding.modelName, "", r));
+                    sink.next(ResponseMapping.finished(g.id(), binding.modelName(), "", r));
                     sink.complete();
                 } else {
                     sink.error(e instanceof CompletionException && e.getCause() != null ? e.getCause() : e);
@@ -82,7 +83,7 @@ public final class TransfuseChatModel implements ChatModel, AutoCloseable {
 
     @Override
     public ChatOptions getDefaultOptions() {
-        return PromptMapping.chatOptions(defaults, binding.modelName);
+        return PromptMapping.chatOptions(defaults, binding.modelName());
     }
 
     /** Closes the engine and model when the builder loaded them ({@code modelPath}); otherwise does nothing. */

@@ -1,4 +1,4 @@
-package io.transfuse.springai;
+package io.transfuse.engine;
 
 import io.transfuse.ChatMessage;
 import io.transfuse.GenerateOptions;
@@ -7,26 +7,23 @@ import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
 import io.transfuse.chat.ChatTemplate;
-import io.transfuse.engine.Engine;
-import io.transfuse.engine.EngineOptions;
-import io.transfuse.engine.Generation;
 
 import java.nio.file.Path;
 import java.util.List;
 import java.util.function.Consumer;
 
 /**
- * The engine a chat model submits to, the chat template it renders conversations with, and whether the
- * adapter owns the engine (and its model) and so closes them. (The langchain4j module has its own copy: each
- * adapter depends on transfuse-core alone.)
+ * What a chat front end (the langchain4j and Spring AI adapters) holds: the engine it submits to, the chat
+ * template conversations are rendered with, the name the model is served under, and whether it owns the
+ * engine and its model (it loaded them) and so closes them.
  */
-final class EngineBinding implements AutoCloseable {
-    final Engine engine;
-    final ChatTemplate template;
-    final String modelName;
+public final class ChatEngine implements AutoCloseable {
+    private final Engine engine;
+    private final ChatTemplate template;
+    private final String modelName;
     private final boolean owned;
 
-    private EngineBinding(Engine engine, ChatTemplate template, String modelName, boolean owned) {
+    private ChatEngine(Engine engine, ChatTemplate template, String modelName, boolean owned) {
         this.engine = engine;
         this.template = template;
         this.modelName = modelName;
@@ -37,7 +34,7 @@ final class EngineBinding implements AutoCloseable {
      * Binds to {@code engine} when given (the caller keeps it), else loads {@code modelPath} and starts an engine
      * on it that this binding owns. The template is {@code template} when given, else the model's own.
      */
-    static EngineBinding of(Engine engine, Path modelPath, LoadOptions load, EngineOptions options, ChatTemplate template, String modelName) {
+    public static ChatEngine of(Engine engine, Path modelPath, LoadOptions load, EngineOptions options, ChatTemplate template, String modelName) {
         if ((engine == null) == (modelPath == null)) {
             throw new IllegalArgumentException("give exactly one of engine(Engine) and modelPath(Path) to the builder");
         }
@@ -59,11 +56,18 @@ final class EngineBinding implements AutoCloseable {
                     + "no chat_template in tokenizer_config.json); give one to the builder with chatTemplate(ChatTemplate)");
         }
         String name = modelName != null ? modelName : Path.of(model.source()).getFileName().toString();
-        return new EngineBinding(engine, t, name, owned);
+        return new ChatEngine(engine, t, name, owned);
     }
 
+    public Engine engine() { return engine; }
+
+    public ChatTemplate template() { return template; }
+
+    /** The file or directory name unless the front end named the model. */
+    public String modelName() { return modelName; }
+
     /** Renders {@code messages} with the template and queues the reply's generation. */
-    Generation submit(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+    public Generation submit(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
         int[] prompt = engine.model().chatPrompt(template, messages);
         return engine.submit(prompt, options, onText);
     }
