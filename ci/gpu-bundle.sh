@@ -29,9 +29,11 @@ mvn -B -q ${TRANSFUSE_MVN_ARGS:-} -DskipTests -pl java/cli,java/cuda -am package
 
 rm -rf "$kit"
 mkdir -p "$kit/lib" "$kit/models"
-# Left out on purpose: ONNX Runtime and the MiniLM/BGE model jars (the CI-only agreement tests use them; 100+ MiB)
-# and JCublas (cuBLAS is bound through Panama).
-skip='^(onnxruntime|langchain4j-embeddings|jcublas)'
+# Left out on purpose: ONNX Runtime and the MiniLM/BGE model jars (the CI-only agreement tests use them; 100+ MiB),
+# JCublas (cuBLAS is bound through Panama), and what only `serve` (Helidon, Prometheus) and chat templates
+# (Jinjava with Guava and its other dependencies) need: the GPU run generates from a model without a chat template
+# and serves nothing, and the working tree plus the kit must stay within the 64 MiB that travel.
+skip='^(onnxruntime|langchain4j-embeddings|jcublas|transfuse-server|helidon-|prometheus-|jinjava|guava|failureaccess|listenablefuture|javassist|commons-lang3|commons-net|snakeyaml|jackson-dataformat-yaml|jackson-datatype-jdk8|re2j|hubspot-style|immutable-collection-encodings|immutables-exceptions|derive4j-annotation|algebra-|big-math|java-ipv6|checker-qual|error_prone_annotations|j2objc-annotations|encode-)'
 IFS=: read -r -a deps <"java/cuda/target/gpu-kit.classpath" || true  # no newline at its end
 for jar in "${deps[@]}" java/cli/target/transfuse-cli.jar java/cli/target/lib/*.jar; do  # the CLI and all it needs (picocli, JLine, ...)
   [ -f "$jar" ] || continue

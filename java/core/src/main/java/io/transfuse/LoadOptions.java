@@ -36,11 +36,13 @@ public record LoadOptions(Device device, int threads, int contextLength, int max
 
     /**
      * A decoder's limits: the context (these options' if set, at most the model's), the sequences to plan
-     * for, and {@code batchTokens} tokens per forward pass (the family's default; at least one per sequence).
+     * for, and tokens per forward pass: one decode token per sequence plus {@code batchTokens} (the family's
+     * prefill chunk), so a pass in which every sequence decodes still leaves a whole chunk for a waiting prompt
+     * (with 64 sequences decoding and only 128 tokens a pass, a new prompt got 64 a pass: slow first tokens).
      */
     public DecoderLimits decoderLimits(int modelContext, int batchTokens) {
         int context = contextLength == 0 ? modelContext : Math.min(contextLength, modelContext);
         int sequences = maxSequences == 0 ? DEFAULT_MAX_SEQUENCES : maxSequences;
-        return new DecoderLimits(Math.max(batchTokens, sequences), sequences, context, DecoderLimits.BLOCK_SIZE);
+        return new DecoderLimits(batchTokens + sequences, sequences, context, DecoderLimits.BLOCK_SIZE);
     }
 }
