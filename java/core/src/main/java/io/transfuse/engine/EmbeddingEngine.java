@@ -1,7 +1,12 @@
 package io.transfuse.engine;
 
 import io.transfuse.EmbeddingModel;
+import io.transfuse.EncoderOptions;
+import io.transfuse.LoadOptions;
+import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
+
+import java.nio.file.Path;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +19,8 @@ import java.util.concurrent.LinkedBlockingQueue;
  * into the next one, up to {@code maxBatchTexts} texts, so the encoder runs full packed batches
  * ({@link EmbeddingModel} packs texts without padding) instead of many small ones. Texts longer than the
  * model's {@link EmbeddingModel#maxTokens()} are truncated, or rejected when {@code truncate} is off.
- * Thread-safe; closing it fails what is still waiting and leaves the model open.
+ * Thread-safe; closing it fails what is still waiting, and closes the model only when the engine loaded it
+ * ({@link #open}).
  */
 public final class EmbeddingEngine implements AutoCloseable {
     private record Request(List<String> texts, CompletableFuture<float[][]> result) {}
@@ -24,20 +30,38 @@ public final class EmbeddingEngine implements AutoCloseable {
     private final EmbeddingModel model;
     private final int maxBatchTexts;
     private final boolean truncate;
+    /** Whether the engine loaded the model ({@link #open}) and so closes it. */
+    private final boolean ownsModel;
     private final LinkedBlockingQueue<Request> queue = new LinkedBlockingQueue<>();
     private final Thread worker;
     private volatile boolean closed;
 
-    private EmbeddingEngine(EmbeddingModel model, int maxBatchTexts, boolean truncate) {
+    private EmbeddingEngine(EmbeddingModel model, int maxBatchTexts, boolean truncate, boolean ownsModel) {
         if (maxBatchTexts < 1) throw new IllegalArgumentException("max batch texts must be >= 1, got " + maxBatchTexts);
         this.model = model;
         this.maxBatchTexts = maxBatchTexts;
         this.truncate = truncate;
+        this.ownsModel = ownsModel;
         this.worker = Thread.ofPlatform().name("transfuse-embeddings").daemon().unstarted(this::run);
     }
 
+    /** An engine over {@code model}, which the caller keeps (and closes). */
     public static EmbeddingEngine start(EmbeddingModel model, int maxBatchTexts, boolean truncate) {
-        EmbeddingEngine e = new EmbeddingEngine(model, maxBatchTexts, truncate);
+        return start(new EmbeddingEngine(model, maxBatchTexts, truncate, false));
+    }
+
+    /** Loads the encoder at {@code path} and starts an engine that owns it: closing the engine closes the model. */
+    public static EmbeddingEngine open(Path path, LoadOptions load, EncoderOptions encoder, int maxBatchTexts, boolean truncate) {
+        EmbeddingModel model = Transfuse.loadEncoder(path, load, encoder);
+        try {
+            return start(new EmbeddingEngine(model, maxBatchTexts, truncate, true));
+        } catch (RuntimeException e) {
+            model.close();
+            throw e;
+        }
+    }
+
+    private static EmbeddingEngine start(EmbeddingEngine e) {
         e.worker.start();
         return e;
     }
@@ -122,6 +146,8 @@ public final class EmbeddingEngine implements AutoCloseable {
             worker.join();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+        } finally {
+            if (ownsModel) model.close();
         }
     }
 }

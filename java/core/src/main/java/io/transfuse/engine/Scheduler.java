@@ -33,6 +33,8 @@ final class Scheduler {
     /** In the order they started: the newest is preempted first. */
     final List<Job> running = new ArrayList<>();
     volatile long preemptions;
+    /** Blocks the pass being planned will take when it runs (the pool hands them out only then). */
+    private int plannedBlocks;
 
     Scheduler(Decoder decoder, int maxTokens, int maxSequences, boolean prefixCaching) {
         if (maxTokens < maxSequences) {
@@ -49,7 +51,7 @@ final class Scheduler {
         BlockPool pool = decoder.blockPool();
         List<Work> plan = new ArrayList<>();
         int budget = maxTokens;
-        int[] planned = {0}; // blocks the plan will take
+        plannedBlocks = 0;
         Set<Job> inPlan = Collections.newSetFromMap(new IdentityHashMap<>());
         // Decode steps first, oldest first; then prefill chunks of running sequences.
         for (int pass = 0; pass < 2; pass++) {
@@ -58,7 +60,7 @@ final class Scheduler {
                 boolean decoding = job.pending() == 1 && job.computed > 0;
                 if (decoding != (pass == 0) || inPlan.contains(job) || !running.contains(job)) continue;
                 int n = Math.min(job.pending(), budget);
-                if (!reserveBlocks(pool, job, n, inPlan, planned)) continue; // the job itself was preempted
+                if (!reserveBlocks(pool, job, n, inPlan)) continue; // the job itself was preempted
                 plan.add(new Work(job, job.computed, n, n == job.pending()));
                 inPlan.add(job);
                 budget -= n;
@@ -69,11 +71,11 @@ final class Scheduler {
             Job job = waiting.peekFirst();
             if (!start(job)) break;
             int n = Math.min(job.pending(), budget);
-            if (pool != null && pool.available() - planned[0] < blocksFor(pool, job, n)) {
+            if (pool != null && pool.available() - plannedBlocks < blocksFor(pool, job, n)) {
                 job.release();
                 break;
             }
-            if (pool != null) planned[0] += blocksFor(pool, job, n);
+            if (pool != null) plannedBlocks += blocksFor(pool, job, n);
             waiting.pollFirst();
             running.add(job);
             plan.add(new Work(job, job.computed, n, n == job.pending()));
@@ -104,10 +106,10 @@ final class Scheduler {
      * Makes sure the blocks for a running job's next {@code n} tokens can be taken, preempting the newest
      * running jobs not in the plan as needed. Returns false when the job itself had to be preempted.
      */
-    private boolean reserveBlocks(BlockPool pool, Job job, int n, Set<Job> inPlan, int[] planned) {
+    private boolean reserveBlocks(BlockPool pool, Job job, int n, Set<Job> inPlan) {
         if (pool == null) return true;
         int need = blocksFor(pool, job, n);
-        while (pool.available() - planned[0] < need) {
+        while (pool.available() - plannedBlocks < need) {
             Job victim = null;
             for (int i = running.size() - 1; i >= 0 && victim == null; i--) {
                 Job j = running.get(i);
@@ -116,7 +118,7 @@ final class Scheduler {
             preempt(victim);
             if (victim == job) return false;
         }
-        planned[0] += need;
+        plannedBlocks += need;
         return true;
     }
 

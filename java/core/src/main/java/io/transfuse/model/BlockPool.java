@@ -58,9 +58,6 @@ public final class BlockPool {
     /** Of {@link #prefixQueries()}, those found (computation saved). */
     public synchronized long prefixHits() { return hits; }
 
-    /** Blocks holding a published prefix (held or not). */
-    public synchronized int cachedBlocks() { return cached.size(); }
-
     /** Fills {@code table[from, to)} with blocks taken for one holder each; fails without taking any if too few are available. */
     public synchronized void take(int[] table, int from, int to) {
         int need = to - from, free = available();

@@ -7,7 +7,6 @@ import dev.langchain4j.model.output.Response;
 import dev.langchain4j.model.output.TokenUsage;
 import io.transfuse.EncoderOptions;
 import io.transfuse.LoadOptions;
-import io.transfuse.Transfuse;
 import io.transfuse.engine.EmbeddingEngine;
 
 import java.nio.file.Path;
@@ -29,17 +28,7 @@ public final class TransfuseEmbeddingModel implements EmbeddingModel, AutoClosea
             throw new IllegalArgumentException("give exactly one of engine(EmbeddingEngine) and modelPath(Path) to the builder");
         }
         owned = b.engine == null;
-        if (owned) {
-            io.transfuse.EmbeddingModel model = Transfuse.loadEncoder(b.modelPath, b.loadOptions, b.encoderOptions);
-            try {
-                engine = EmbeddingEngine.start(model, b.maxBatchTexts, b.truncate);
-            } catch (RuntimeException e) {
-                model.close();
-                throw e;
-            }
-        } else {
-            engine = b.engine;
-        }
+        engine = owned ? EmbeddingEngine.open(b.modelPath, b.loadOptions, b.encoderOptions, b.maxBatchTexts, b.truncate) : b.engine;
         modelName = b.modelName != null ? b.modelName
                 : b.modelPath != null ? b.modelPath.toAbsolutePath().normalize().getFileName().toString() : "transfuse-encoder";
     }
@@ -83,12 +72,7 @@ public final class TransfuseEmbeddingModel implements EmbeddingModel, AutoClosea
     /** Closes the engine and model when the builder loaded them ({@code modelPath}); otherwise does nothing. */
     @Override
     public void close() {
-        if (!owned) return;
-        try {
-            engine.close();
-        } finally {
-            engine.model().close();
-        }
+        if (owned) engine.close(); // and the model it loaded
     }
 
     /** An {@link EmbeddingEngine} the caller owns, or a model path that this model loads, batches for and closes. */
