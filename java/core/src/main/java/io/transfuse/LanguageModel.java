@@ -68,7 +68,7 @@ public final class LanguageModel implements AutoCloseable {
      */
     public synchronized Session newSession() {
         checkOpen();
-        return reclaimingAbandoned(() -> new Session(this, model, model.contextLength(), openSessions, reclaimedSessions));
+        return reclaimingAbandoned(0, () -> new Session(this, model, model.contextLength(), openSessions, reclaimedSessions));
     }
 
     /** Sessions dropped without {@code close()} whose KV blocks or state slot the garbage collector gave back so far. */
@@ -80,15 +80,17 @@ public final class LanguageModel implements AutoCloseable {
     /**
      * Runs {@code step}; when the model's sequence state is all held, asks for a garbage collection so that sessions
      * dropped without close() give theirs back (their cleaner runs on its own thread, taking no lock of this model),
-     * waits up to a second for one to do so, and runs {@code step} once more. The error stands when none was abandoned.
+     * waits up to half a second for one to do so, and runs {@code step} once more. The error stands when none was
+     * abandoned, or when no session but the {@code callers} (0 or the one feeding) is open to be.
      */
-    <T> T reclaimingAbandoned(Supplier<T> step) {
+    <T> T reclaimingAbandoned(int callers, Supplier<T> step) {
         try {
             return step.get();
         } catch (SequenceStateExhaustedException full) {
+            if (openSessions.size() <= callers) throw full; // the engine's sequences hold the rest: nothing to reclaim
             long before = reclaimedSessions.get();
             System.gc();
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(1);
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
             while (reclaimedSessions.get() == before && System.nanoTime() < deadline) {
                 try {
                     Thread.sleep(2);

@@ -63,7 +63,7 @@ public final class Session implements AutoCloseable {
             throw new TransfuseException("context full: " + position + " + " + count + " tokens exceed the context of "
                     + sequence.capacity() + " tokens");
         }
-        owner.reclaimingAbandoned(() -> {
+        owner.reclaimingAbandoned(1, () -> {
             synchronized (owner) {
                 owner.model().forward(sequence, tokens, from, count, position, logits);
             }

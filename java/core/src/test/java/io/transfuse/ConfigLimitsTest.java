@@ -56,6 +56,25 @@ class ConfigLimitsTest {
         }
     }
 
+    /** GGUF keys are bounded the same way, named in full ({@code llama.block_count}). */
+    @Test
+    void ggufKeysToo() {
+        for (String key : new String[] {"block_count", "embedding_length", "context_length", "attention.head_count"}) {
+            Path f = dir.resolve(key + ".gguf");
+            io.transfuse.loader.GgufWriter w = new io.transfuse.loader.GgufWriter().put("general.architecture", "llama")
+                    .put("llama.block_count", 2).put("llama.embedding_length", 64).put("llama.context_length", 512)
+                    .put("llama.attention.head_count", 8).put("llama.feed_forward_length", 172);
+            w.put("llama." + key, ABSURD);
+            w.write(f);
+            try (io.transfuse.memory.TrackedArena arena = new io.transfuse.memory.TrackedArena("test")) {
+                io.transfuse.loader.GgufFile gguf = io.transfuse.loader.GgufFile.open(f, arena);
+                TransfuseException e = assertThrows(TransfuseException.class, () -> io.transfuse.model.llama.LlamaConfigs.config(gguf, 512));
+                assertTrue(e.getMessage().contains(f.toString()) && e.getMessage().contains("'llama." + key + "' = " + ABSURD)
+                        && e.getMessage().contains("larger than any model's"), e.getMessage());
+            }
+        }
+    }
+
     /** A large but plausible value is not refused by the bound (it fails later, on the weights, as before). */
     @Test
     void plausibleValuesPassTheBound() throws IOException {
