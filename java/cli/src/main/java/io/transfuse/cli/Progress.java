@@ -10,15 +10,12 @@ import java.util.function.Consumer;
 /**
  * Progress of a long write (make-model, quantize) on stderr. On a terminal one line is rewritten in place
  * with {@code \r}; anywhere else (a file, a pipe, a test's writer) a {@code \r} would leave one long line of
- * overwritten text in a log, so each message is a plain line, at most one a second.
+ * overwritten text in a log, so each message is a plain line (one per tensor written: what a log should keep).
  */
 final class Progress implements Consumer<String> {
-    private static final long PLAIN_LINE_INTERVAL_NANOS = 1_000_000_000L;
-
     private final PrintWriter err;
     private final String prefix;
     private final boolean terminal;
-    private long lastLine = Long.MIN_VALUE;
     private boolean inPlace;
 
     private Progress(PrintWriter err, String prefix, boolean terminal) {
@@ -38,9 +35,6 @@ final class Progress implements Consumer<String> {
             err.print("\r" + prefix + message + "\u001b[K"); // erase what a longer earlier message left on the line
             inPlace = true;
         } else {
-            long now = System.nanoTime();
-            if (lastLine != Long.MIN_VALUE && now - lastLine < PLAIN_LINE_INTERVAL_NANOS) return;
-            lastLine = now;
             err.println(prefix + message);
         }
         err.flush();
