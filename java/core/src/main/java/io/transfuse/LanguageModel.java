@@ -4,14 +4,18 @@ import io.transfuse.chat.ChatTemplate;
 import io.transfuse.generate.Generator;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Decoder;
+import io.transfuse.model.SequenceStateExhaustedException;
 import io.transfuse.tokenizer.Tokenizer;
 
-import java.util.Collections;
-import java.util.IdentityHashMap;
+
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 
 /**
  * A loaded decoder language model. Closing it releases all native memory it took: the mapped
@@ -23,7 +27,10 @@ public final class LanguageModel implements AutoCloseable {
     private final Decoder model;
     private final Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
-    private final Set<Session> sessions = Collections.newSetFromMap(new IdentityHashMap<>());
+    /** What the open sessions give back (not the sessions: an abandoned one must stay collectable). */
+    private final Set<Session.Release> openSessions = ConcurrentHashMap.newKeySet();
+    /** Sessions the collector found dropped without close() and whose state went back. */
+    private final AtomicLong reclaimedSessions = new AtomicLong();
     private Session generationSession;
     private boolean closed;
 
@@ -54,12 +61,47 @@ public final class LanguageModel implements AutoCloseable {
         return tokenizer;
     }
 
-    /** A new sequence with its own KV cache. */
+    /**
+     * A new sequence of up to {@link #contextLength()} tokens. It draws KV blocks from the model's pool as it grows
+     * (see {@link Session} for the memory policy): close it when done; one dropped unclosed is reclaimed by the
+     * garbage collector. Fails when every state slot is held (Mamba: {@link LoadOptions#maxSequences()} sessions).
+     */
     public synchronized Session newSession() {
         checkOpen();
-        Session s = new Session(this, model, model.contextLength());
-        sessions.add(s);
-        return s;
+        return reclaimingAbandoned(0, () -> new Session(this, model, model.contextLength(), openSessions, reclaimedSessions));
+    }
+
+    /** Sessions dropped without {@code close()} whose KV blocks or state slot the garbage collector gave back so far. */
+    public long reclaimedSessions() { return reclaimedSessions.get(); }
+
+    /** Sessions made and neither closed nor reclaimed yet. */
+    public int openSessions() { return openSessions.size(); }
+
+    /**
+     * Runs {@code step}; when the model's sequence state is all held, asks for a garbage collection so that sessions
+     * dropped without close() give theirs back (their cleaner runs on its own thread, taking no lock of this model),
+     * waits up to half a second for one to do so, and runs {@code step} once more. The error stands when none was
+     * abandoned, or when no session but the {@code callers} (0 or the one feeding) is open to be.
+     */
+    <T> T reclaimingAbandoned(int callers, Supplier<T> step) {
+        try {
+            return step.get();
+        } catch (SequenceStateExhaustedException full) {
+            if (openSessions.size() <= callers) throw full; // the engine's sequences hold the rest: nothing to reclaim
+            long before = reclaimedSessions.get();
+            System.gc();
+            long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(500);
+            while (reclaimedSessions.get() == before && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(2);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw full;
+                }
+            }
+            if (reclaimedSessions.get() == before) throw full;
+            return step.get();
+        }
     }
 
     /**
@@ -117,7 +159,6 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     synchronized void forget(Session s) {
-        sessions.remove(s);
         if (s == generationSession) generationSession = null;
     }
 
@@ -128,7 +169,8 @@ public final class LanguageModel implements AutoCloseable {
     @Override
     public synchronized void close() {
         if (closed) return;
-        for (Session s : sessions.toArray(Session[]::new)) s.close();
+        for (Session.Release r : openSessions.toArray(Session.Release[]::new)) r.release(false);
+        generationSession = null;
         closed = true;
         try {
             model.close();

@@ -7,7 +7,9 @@ import io.transfuse.model.DecoderLimits;
  *
  * @param device        where it runs
  * @param threads       CPU threads for the native kernels (0 = one per core)
- * @param contextLength tokens of context a sequence may hold (0 = the model's maximum)
+ * @param contextLength tokens of context a sequence may hold, at most the model's maximum (0 = {@link #DEFAULT_CONTEXT}, or
+ *                      the model's maximum when smaller). The KV cache is sized from it: {@code maxSequences} sequences of
+ *                      this many positions, checked against the memory the device has before anything is allocated.
  * @param maxSequences  sequences a decoder serves at once: its KV cache (or state slots) and the largest
  *                      batch of one forward pass (0 = {@link #DEFAULT_MAX_SEQUENCES})
  */
@@ -15,10 +17,17 @@ public record LoadOptions(Device device, int threads, int contextLength, int max
     /** Sequences a decoder plans for when the options name no number. */
     public static final int DEFAULT_MAX_SEQUENCES = 16;
 
+    /**
+     * Context a sequence holds when the options name none (llama.cpp's default n_ctx). Not the model's stated maximum:
+     * a Llama 3.1 config states 131072 positions, a KV cache of tens of gigabytes for {@link #DEFAULT_MAX_SEQUENCES}
+     * sequences of an 8B model. Ask for more with {@link #withContextLength}.
+     */
+    public static final int DEFAULT_CONTEXT = 4096;
+
     public LoadOptions {
         if (device == null) throw new IllegalArgumentException("device must not be null");
         if (threads < 0) throw new IllegalArgumentException("threads must be >= 0 (0 = one per core), got " + threads);
-        if (contextLength < 0) throw new IllegalArgumentException("context length must be >= 0 (0 = the model's), got " + contextLength);
+        if (contextLength < 0) throw new IllegalArgumentException("context length must be >= 0 (0 = " + DEFAULT_CONTEXT + " or the model's maximum when smaller), got " + contextLength);
         if (maxSequences < 0) throw new IllegalArgumentException("max sequences must be >= 0 (0 = " + DEFAULT_MAX_SEQUENCES + "), got " + maxSequences);
     }
 
@@ -35,13 +44,14 @@ public record LoadOptions(Device device, int threads, int contextLength, int max
     public LoadOptions withMaxSequences(int n) { return new LoadOptions(device, threads, contextLength, n); }
 
     /**
-     * A decoder's limits: the context (these options' if set, at most the model's), the sequences to plan
+     * A decoder's limits, the one sizing rule of its state: the context (these options' if set, else
+     * {@link #DEFAULT_CONTEXT}; at most the model's), the sequences to plan
      * for, and tokens per forward pass: one decode token per sequence plus {@code batchTokens} (the family's
      * prefill chunk), so a pass in which every sequence decodes still leaves a whole chunk for a waiting prompt
      * (with 64 sequences decoding and only 128 tokens a pass, a new prompt got 64 a pass: slow first tokens).
      */
     public DecoderLimits decoderLimits(int modelContext, int batchTokens) {
-        int context = contextLength == 0 ? modelContext : Math.min(contextLength, modelContext);
+        int context = Math.min(contextLength == 0 ? DEFAULT_CONTEXT : contextLength, modelContext);
         int sequences = maxSequences == 0 ? DEFAULT_MAX_SEQUENCES : maxSequences;
         return new DecoderLimits(batchTokens + sequences, sequences, context, DecoderLimits.BLOCK_SIZE);
     }

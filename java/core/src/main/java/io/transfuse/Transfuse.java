@@ -36,7 +36,7 @@ public final class Transfuse {
     /** Loads onto the given backend (null: a new one for the options' device); tests run graphs on a reference backend this way. */
     static LanguageModel load(Path path, LoadOptions options, Backend given) {
         return open(path, options, given, (source, backend, opts) -> {
-            DecoderFamily family = Families.detect(source, DecoderFamily.class, "load it with Transfuse.loadEncoder or loadClassifier");
+            DecoderFamily family = Families.detect(source, DecoderFamily.class);
             DecoderFamily.Parts parts = family.load(source, backend, opts);
             try {
                 warmUp(parts.graph());
@@ -59,7 +59,7 @@ public final class Transfuse {
 
     public static EmbeddingModel loadEncoder(Path path, LoadOptions options, EncoderOptions encoder) {
         return open(path, options, null, (source, backend, opts) -> {
-            EncoderFamily family = Families.detect(source, EncoderFamily.class, "load it with Transfuse.load or loadClassifier");
+            EncoderFamily family = Families.detect(source, EncoderFamily.class);
             EncoderFamily.Parts p = family.load(source, backend, opts, encoder);
             try {
                 return new EmbeddingModel(source.arena(), p.graph(), p.tokenizer(), p.pooling(), encoder.batchSize(), p.maxTokens());
@@ -77,7 +77,7 @@ public final class Transfuse {
      */
     public static ImageClassifier loadClassifier(Path dir, LoadOptions options) {
         return open(dir, options, null, (source, backend, opts) -> {
-            ClassifierFamily family = Families.detect(source, ClassifierFamily.class, "load it with Transfuse.load or loadEncoder");
+            ClassifierFamily family = Families.detect(source, ClassifierFamily.class);
             ClassifierFamily.Parts p = family.load(source, backend, opts);
             return new ImageClassifier(source.arena(), p.graph(), p.preprocessor());
         });

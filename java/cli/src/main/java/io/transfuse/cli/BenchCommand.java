@@ -1,5 +1,6 @@
 package io.transfuse.cli;
 
+import io.transfuse.Device;
 import io.transfuse.EmbeddingModel;
 import io.transfuse.EncoderOptions;
 import io.transfuse.LoadOptions;
@@ -47,6 +48,9 @@ final class BenchCommand implements Callable<Integer> {
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
     int threads;
 
+    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emu (the CUDA backend on the host emulator); auto picks cuda when a GPU is present (default: ${DEFAULT-VALUE}).")
+    String device;
+
     @Option(names = "--repetitions", paramLabel = "R", defaultValue = "5", description = "Measured repetitions (default: ${DEFAULT-VALUE}).")
     int repetitions;
 
@@ -83,7 +87,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        LlmBench.Options o = new LlmBench.Options(promptTokens, genTokens, threads, repetitions, warmup, warmupSeconds, batchSequences);
+        Device d = Device.parse(device);
+        LlmBench.Options o = new LlmBench.Options(promptTokens, genTokens, threads, repetitions, warmup, warmupSeconds, batchSequences, d);
         if (json != null) {
             Path parent = json.toAbsolutePath().getParent();
             if (parent == null || !Files.isDirectory(parent) || !Files.isWritable(parent)) {
@@ -92,15 +97,17 @@ final class BenchCommand implements Callable<Integer> {
         }
         if (Families.of(model) instanceof EncoderFamily) {
             if (engine) throw new IllegalArgumentException("--engine measures decoders; " + model + " is a text encoder");
-            return encoder();
+            return encoder(d);
         }
-        if (engine) return engine();
+        if (engine) return engine(d);
         LlmBench.Result r = LlmBench.run(model, o);
         PrintWriter out = spec.commandLine().getOut();
-        out.printf(Locale.ROOT, "model %s: dim %d, %d layers, %d heads, %d kv-heads, hidden %d, vocab %d, %s, %.1f MB weights%n",
-                r.model(), r.dim(), r.layers(), r.heads(), r.kvHeads(), r.hidden(), r.vocab(), r.dtype(), r.weightBytes() / 1e6);
-        out.printf(Locale.ROOT, "threads %s, prompt %d tokens, decode %d tokens, %d repetitions (+%d warm-up)%n",
-                r.threads() == 0 ? "auto" : String.valueOf(r.threads()), r.promptTokens(), r.genTokens(), r.repetitions(), r.warmup());
+        String heads = r.heads() == 0 ? String.format(Locale.ROOT, "d_inner %d", r.hidden()) // Mamba: no attention
+                : String.format(Locale.ROOT, "%d heads, %d kv-heads, hidden %d", r.heads(), r.kvHeads(), r.hidden());
+        out.printf(Locale.ROOT, "model %s: %s, dim %d, %d layers, %s, vocab %d, %s, %.1f MB weights%n",
+                r.model(), r.architecture(), r.dim(), r.layers(), heads, r.vocab(), r.dtype(), r.weightBytes() / 1e6);
+        out.printf(Locale.ROOT, "device %s, threads %s, prompt %d tokens, decode %d tokens, %d repetitions (+%d warm-up)%n",
+                r.device(), r.threads() == 0 ? "auto" : String.valueOf(r.threads()), r.promptTokens(), r.genTokens(), r.repetitions(), r.warmup());
         out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
         row(out, "prefill tok/s", r.prefill());
         row(out, "decode tok/s", r.decode());
@@ -112,9 +119,9 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** The engine at each concurrency: aggregate decode tok/s, TTFT, TTFT under load. */
-    private int engine() {
+    private int engine(Device d) {
         EngineBench.Result r = EngineBench.run(model, new EngineBench.Options(promptTokens, genTokens, threads, concurrency,
-                repetitions, warmup, warmupSeconds, seed));
+                repetitions, warmup, warmupSeconds, seed, d));
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "model %s: dim %d, %d layers, %s; engine, prompt %d tokens, %d generated per request, context %d%n",
                 r.model(), r.dim(), r.layers(), r.dtype(), r.promptTokens(), r.genTokens(), r.context());
@@ -131,10 +138,10 @@ final class BenchCommand implements Callable<Integer> {
     }
 
     /** Texts/s of embed calls of {@code batch} texts of exactly {@code textTokens} tokens (about 64 texts per repetition). */
-    private int encoder() { // --threads, --repetitions and --warmup were checked by LlmBench.Options in call()
+    private int encoder(Device d) { // --threads, --repetitions and --warmup were checked by LlmBench.Options in call()
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (textTokens < 3) throw new IllegalArgumentException("--text-tokens must be >= 3, got " + textTokens);
-        try (EmbeddingModel m = Transfuse.loadEncoder(model, LoadOptions.defaults().withThreads(threads),
+        try (EmbeddingModel m = Transfuse.loadEncoder(model, LoadOptions.defaults().withThreads(threads).withDevice(d),
                 EncoderOptions.defaults().withBatchSize(batch))) {
             int calls = Math.max(1, (64 + batch - 1) / batch);
             EncoderBench.Result r = EncoderBench.run(m, batch, textTokens, calls, repetitions, warmup);

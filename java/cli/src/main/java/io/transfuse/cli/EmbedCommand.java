@@ -31,7 +31,8 @@ import java.util.concurrent.Callable;
 /** {@code transfuse embed}: one JSON line {"text": ..., "embedding": [...]} per text. */
 @Command(name = "embed", mixinStandardHelpOptions = true,
         description = "Embeds texts with a BERT-family encoder (BERT, RoBERTa, MiniLM, BGE, E5). "
-                + "Texts come from the arguments, or from stdin one per line when none are given.")
+                + "Texts come from the arguments, or from stdin one per line when none are given (each line's embedding "
+                + "is printed as soon as it is computed: lines that have arrived are embedded together, up to --batch).")
 final class EmbedCommand implements Callable<Integer> {
     /** Where texts are read from when none are given (tests replace it). */
     static InputStream stdin = System.in;
@@ -68,16 +69,16 @@ final class EmbedCommand implements Callable<Integer> {
             if (!texts.isEmpty()) {
                 print(json, out, texts, m.embed(texts));
             } else {
+                // Streams: a batch is what has arrived (up to --batch lines), so a line typed or piped in
+                // slowly is answered at once, and a file still goes through in full batches.
                 BufferedReader in = new BufferedReader(new InputStreamReader(stdin, StandardCharsets.UTF_8));
                 List<String> chunk = new ArrayList<>();
                 for (String line; (line = in.readLine()) != null; ) {
                     chunk.add(line);
-                    if (chunk.size() == batch) {
-                        print(json, out, chunk, m.embed(chunk));
-                        chunk.clear();
-                    }
+                    while (chunk.size() < batch && in.ready() && (line = in.readLine()) != null) chunk.add(line);
+                    print(json, out, chunk, m.embed(chunk));
+                    chunk.clear();
                 }
-                if (!chunk.isEmpty()) print(json, out, chunk, m.embed(chunk));
             }
         } catch (IOException e) {
             throw new TransfuseException("cannot read stdin: " + e, e);

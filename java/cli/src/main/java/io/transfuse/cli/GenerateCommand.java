@@ -41,13 +41,18 @@ final class GenerateCommand implements Callable<Integer> {
     @Mixin
     SamplingFlags sampling;
 
+    @Option(names = "--context", paramLabel = "N", defaultValue = "0",
+            description = "Context length in tokens (prompt and reply); 0 = 4096, or the model's maximum when smaller (default: ${DEFAULT-VALUE}).")
+    int context;
+
     @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
     int threads;
 
     @Override
     public Integer call() {
         GenerateOptions options = new GenerateOptions(maxTokens, sampling.options());
-        LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads);
+        if (context < 0) throw new IllegalArgumentException("--context must be >= 0, got " + context);
+        LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads).withContextLength(context);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (LanguageModel lm = Transfuse.load(model != null ? model : ModelHome.defaultModel(), load)) {

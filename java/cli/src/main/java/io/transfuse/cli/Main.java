@@ -12,8 +12,13 @@ import java.io.PrintWriter;
         subcommands = {GenerateCommand.class, ChatCommand.class, ServeCommand.class, InfoCommand.class, EmbedCommand.class, ClassifyCommand.class, ConvertCommand.class,
                 MakeModelCommand.class, QuantizeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
+    /** The writer over the process's stderr (null until {@link #main} runs): {@link Progress} draws in place only on it. */
+    static volatile PrintWriter processErr;
+
     public static void main(String[] args) {
-        System.exit(run(args, new PrintWriter(System.out, true), new PrintWriter(System.err, true)));
+        PrintWriter err = new PrintWriter(System.err, true);
+        processErr = err;
+        System.exit(run(args, new PrintWriter(System.out, true), err));
     }
 
     /** Runs the CLI with the given streams; returns the exit code (0 ok, 1 runtime error, 2 usage error). */

@@ -96,17 +96,15 @@ final class MakeModelCommand implements Callable<Integer> {
                 output, s.dim(), s.layers(), s.heads(), s.kvHeads(), s.hidden(), s.vocab(), s.context(), type, s.parameters() / 1e6);
         err.flush();
         long t0 = System.nanoTime();
-        java.util.function.Consumer<String> progress = msg -> {
-            err.print("\rmake-model: " + msg + "          ");
-            err.flush();
-        };
+        Progress progress = Progress.on(err, "make-model: ");
         if (hf) RandomLlamaModel.writeHf(output, s, type, seed, progress);
         else if (quant != null) {
             var plan = quant.plan(RandomLlamaModel.tensorSpecs(s));
             RandomLlamaModel.writeGguf(output, s, t -> plan.get(t.name()), seed, progress);
         } else RandomLlamaModel.writeGguf(output, s, type, seed, progress);
+        progress.finish();
         long bytes = hf ? output.resolve("model.safetensors").toFile().length() : output.toFile().length();
-        err.printf(Locale.ROOT, "%nmake-model: wrote %s (%.1f MB) in %.1f s%n", output, bytes / 1e6, (System.nanoTime() - t0) / 1e9);
+        err.printf(Locale.ROOT, "make-model: wrote %s (%.1f MB) in %.1f s%n", output, bytes / 1e6, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 

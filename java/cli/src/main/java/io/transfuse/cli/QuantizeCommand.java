@@ -39,11 +39,10 @@ final class QuantizeCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         QuantPreset preset = QuantPreset.parse(type);
         long t0 = System.nanoTime();
-        ModelQuantizer.quantize(in, out, preset, msg -> {
-            err.print("\rquantize: " + msg + "          ");
-            err.flush();
-        });
-        err.printf(Locale.ROOT, "%nquantize: wrote %s (%s, %.1f MB) in %.1f s%n", out, preset.name(), out.toFile().length() / 1e6,
+        Progress progress = Progress.on(err, "quantize: ");
+        ModelQuantizer.quantize(in, out, preset, progress);
+        progress.finish();
+        err.printf(Locale.ROOT, "quantize: wrote %s (%s, %.1f MB) in %.1f s%n", out, preset.name(), out.toFile().length() / 1e6,
                 (System.nanoTime() - t0) / 1e9);
         return 0;
     }

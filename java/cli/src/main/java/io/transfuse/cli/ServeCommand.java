@@ -67,7 +67,7 @@ final class ServeCommand implements Callable<Integer> {
     @Option(names = "--max-queued", paramLabel = "N", defaultValue = "1024", description = "Requests waiting to start before new ones get HTTP 429 (default: ${DEFAULT-VALUE}).")
     int maxQueued;
 
-    @Option(names = "--context", paramLabel = "N", defaultValue = "0", description = "Context length per sequence; 0 = the model's (default: ${DEFAULT-VALUE}).")
+    @Option(names = "--context", paramLabel = "N", defaultValue = "0", description = "Context length per sequence; 0 = 4096, or the model's maximum when smaller (default: ${DEFAULT-VALUE}).")
     int context;
 
     @Option(names = "--request-timeout", paramLabel = "SECONDS", defaultValue = "0", description = "Deadline of each generation request; 0 = none (default: ${DEFAULT-VALUE}).")

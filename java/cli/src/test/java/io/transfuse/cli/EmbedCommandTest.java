@@ -144,6 +144,30 @@ class EmbedCommandTest {
         assertAgree(onnxRuntime(onnx, lines, true), parse(r.out(), lines), "BGE");
     }
 
+    /**
+     * Lines from stdin are answered as they arrive: the first line's embedding is printed while stdin is still
+     * open (it used to wait for --batch lines or the end of input), and agrees with ONNX Runtime.
+     */
+    @Test
+    void stdinStreamsLineByLine() throws Exception {
+        Path onnx = extract("all-minilm-l6-v2");
+        java.io.PipedOutputStream typed = new java.io.PipedOutputStream();
+        EmbedCommand.stdin = new java.io.PipedInputStream(typed, 1 << 16);
+        java.io.StringWriter out = new java.io.StringWriter(), err = new java.io.StringWriter();
+        java.util.concurrent.CompletableFuture<Integer> code = java.util.concurrent.CompletableFuture.supplyAsync(() ->
+                Main.run(new String[] {"embed", "--model", onnx.toString()}, new java.io.PrintWriter(out, true), new java.io.PrintWriter(err, true)));
+        typed.write("Hello world\n".getBytes(StandardCharsets.UTF_8));
+        typed.flush();
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        while (out.toString().lines().count() < 1 && !code.isDone() && System.nanoTime() < deadline) Thread.sleep(20);
+        assertEquals(1, out.toString().lines().count(), "no embedding printed while stdin is open; stderr: " + err);
+        typed.write("Café naïve résumé\n".getBytes(StandardCharsets.UTF_8));
+        typed.close();
+        assertEquals(0, code.get(120, java.util.concurrent.TimeUnit.SECONDS), err.toString());
+        List<String> texts = List.of("Hello world", "Café naïve résumé");
+        assertAgree(onnxRuntime(onnx, texts, false), parse(out.toString(), texts), "MiniLM streamed");
+    }
+
     @Test
     void miniLmAndBgeOnCudaEmuAgreeWithOnnxRuntime() throws Exception {
         Path minilm = extract("all-minilm-l6-v2");
@@ -175,6 +199,9 @@ class EmbedCommandTest {
         for (String f : new String[] {"config.json", "model.safetensors", "tokenizer.json", "modules.json", "1_Pooling/config.json"}) {
             assertTrue(Files.isRegularFile(out.resolve(f)), f);
         }
+        assertTrue(Files.isDirectory(out.resolve("2_Normalize")), "modules.json names 2_Normalize");
+        // The weights get the umask's mode like config.json beside them (they were 0600).
+        assertEquals(Files.getPosixFilePermissions(out.resolve("config.json")), Files.getPosixFilePermissions(out.resolve("model.safetensors")));
         MainTest.Run r = run(concat(List.of("embed", "--model", out.toString(), "--batch", "4"), TEXTS));
         assertEquals(0, r.code(), r.err());
         assertAgree(onnxRuntime(onnx, TEXTS, false), parse(r.out(), TEXTS), "converted MiniLM");

@@ -26,6 +26,8 @@ class QuantizeCommandTest {
         var r = run("quantize", f32.toString(), q.toString(), "q4_k_m");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("output.weight -> Q6_K") && r.err().contains("wrote"), r.err());
+        assertTrue(r.err().lines().anyMatch(l -> l.startsWith("quantize: ") && l.contains("output.weight -> Q6_K")) && !r.err().contains("\r"),
+                "progress as plain lines off a terminal: " + r.err());
         try (TrackedArena a = new TrackedArena("test")) {
             GgufFile f = GgufFile.open(q, a);
             assertEquals(DType.Q6_K, f.tensors().get("output.weight").dtype());

@@ -32,6 +32,13 @@ public interface Backend extends AutoCloseable {
 
     // ---- memory -------------------------------------------------------------------------------
 
+    /**
+     * Bytes the model's state (KV cache, recurrent state slots) may take on this backend, checked before they are
+     * allocated ({@code io.transfuse.model.MemoryBudget}): on the CPU the machine's memory (the cache is committed as
+     * it fills), on a GPU the device memory free at the time. Default: no limit known.
+     */
+    default long memoryAvailable() { return Long.MAX_VALUE; }
+
     /** Zero-filled memory of {@code type} and {@code shape}, owned by this backend. {@code name} appears in errors. */
     Tensor allocate(String name, DType type, long... shape);
 

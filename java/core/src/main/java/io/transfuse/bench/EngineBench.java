@@ -1,5 +1,6 @@
 package io.transfuse.bench;
 
+import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
@@ -9,8 +10,6 @@ import io.transfuse.engine.Engine;
 import io.transfuse.engine.EngineOptions;
 import io.transfuse.engine.EngineStats;
 import io.transfuse.engine.Generation;
-import io.transfuse.model.llama.LlamaConfig;
-import io.transfuse.model.llama.LlamaModel;
 import io.transfuse.sampling.SamplingOptions;
 
 import java.nio.file.Path;
@@ -44,8 +43,15 @@ public final class EngineBench {
     private EngineBench() {}
 
     public record Options(int promptTokens, int genTokens, int threads, int[] concurrency, int repetitions, int warmup,
-                          double warmupSeconds, long seed) {
+                          double warmupSeconds, long seed, Device device) {
+        /** On {@link Device#AUTO}. */
+        public Options(int promptTokens, int genTokens, int threads, int[] concurrency, int repetitions, int warmup,
+                       double warmupSeconds, long seed) {
+            this(promptTokens, genTokens, threads, concurrency, repetitions, warmup, warmupSeconds, seed, Device.AUTO);
+        }
+
         public Options {
+            if (device == null) throw new IllegalArgumentException("device must not be null (Device.AUTO picks one)");
             if (promptTokens < 2) throw new IllegalArgumentException("--prompt-tokens must be >= 2 (BOS and one more), got " + promptTokens);
             if (genTokens < 2) throw new IllegalArgumentException("--gen-tokens must be >= 2 for the engine bench, got " + genTokens);
             if (threads < 0) throw new IllegalArgumentException("--threads must be >= 0, got " + threads);
@@ -145,9 +151,9 @@ public final class EngineBench {
         // requests to keep decoding while the probe is prefilled (they are cancelled after it). A short
         // context keeps the KV pool (max C sequences of it) small.
         int wanted = o.promptTokens() + 4 * o.genTokens() + 16;
-        LoadOptions load = LoadOptions.defaults().withThreads(o.threads()).withMaxSequences(o.maxConcurrency()).withContextLength(wanted);
+        LoadOptions load = LoadOptions.defaults().withThreads(o.threads()).withDevice(o.device()).withMaxSequences(o.maxConcurrency()).withContextLength(wanted);
         try (LanguageModel lm = Transfuse.load(modelPath, load)) {
-            LlamaConfig c = ((LlamaModel) lm.decoder()).config();
+            DecoderShape c = DecoderShape.of(lm.decoder());
             int context = lm.decoder().contextLength();
             if (o.promptTokens() + o.genTokens() >= context) {
                 throw new IllegalArgumentException("prompt-tokens + gen-tokens = " + (o.promptTokens() + o.genTokens())

@@ -1,5 +1,6 @@
 package io.transfuse.bench;
 
+import io.transfuse.Device;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Session;
@@ -8,9 +9,6 @@ import io.transfuse.loader.ModelSource;
 import io.transfuse.loader.WeightFile;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Decoder;
-import io.transfuse.model.llama.LlamaConfig;
-import io.transfuse.model.llama.LlamaModel;
-import io.transfuse.model.llama.LlamaWeights;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
@@ -23,7 +21,7 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Measures prefill and decode speed of a Llama model with token ids (no tokenizer needed).
+ * Measures prefill and decode speed of a decoder (Llama family, GPT-2, Mamba) with token ids (no tokenizer needed).
  * Each repetition starts a fresh sequence: prefill = one feed of the prompt; decode = single-token
  * feeds of the argmax of the previous logits. Warm-up repetitions run first (at least {@code warmup}, and
  * for at least {@code warmupSeconds}) and are discarded. Batched decode (when {@code batchSequences} > 1):
@@ -41,8 +39,14 @@ public final class LlmBench {
      *                      from the kernels while it works), and a benchmark of steady speed must start after that
      */
     public record Options(int promptTokens, int genTokens, int threads, int repetitions, int warmup, double warmupSeconds,
-                          int batchSequences) {
+                          int batchSequences, Device device) {
+        /** On {@link Device#AUTO}. */
+        public Options(int promptTokens, int genTokens, int threads, int repetitions, int warmup, double warmupSeconds, int batchSequences) {
+            this(promptTokens, genTokens, threads, repetitions, warmup, warmupSeconds, batchSequences, Device.AUTO);
+        }
+
         public Options {
+            if (device == null) throw new IllegalArgumentException("device must not be null (Device.AUTO picks one)");
             if (!(warmupSeconds >= 0)) throw new IllegalArgumentException("--warmup-seconds must be >= 0, got " + warmupSeconds);
             if (batchSequences < 0) throw new IllegalArgumentException("--batch-sequences must be >= 0, got " + batchSequences);
             if (promptTokens < 1) throw new IllegalArgumentException("--prompt-tokens must be >= 1, got " + promptTokens);
@@ -52,7 +56,11 @@ public final class LlmBench {
             if (warmup < 0) throw new IllegalArgumentException("--warmup must be >= 0, got " + warmup);
         }
 
-        public static Options defaults() { return new Options(128, 64, 0, 5, 1, 0, 0); }
+        public static Options defaults() { return new Options(128, 64, 0, 5, 1, 0, 0, Device.AUTO); }
+
+        public Options withDevice(Device d) {
+            return new Options(promptTokens, genTokens, threads, repetitions, warmup, warmupSeconds, batchSequences, d);
+        }
     }
 
     /** Median, min and max of one measure over the repetitions. */
@@ -66,7 +74,8 @@ public final class LlmBench {
         }
     }
 
-    public record Result(String model, int dim, int layers, int heads, int kvHeads, int hidden, int vocab, int context,
+    /** @param architecture llama, mistral, qwen2, gpt2, mamba, ...; {@code heads}/{@code kvHeads} are 0 for Mamba */
+    public record Result(String model, String architecture, String device, int dim, int layers, int heads, int kvHeads, int hidden, int vocab, int context,
                          String dtype, int threads, int promptTokens, int genTokens, int repetitions, int warmup, double warmupSeconds,
                          long weightBytes, long decodeBytesPerToken,
                          double[] prefillTokensPerSecond, double[] decodeTokensPerSecond,
@@ -77,6 +86,7 @@ public final class LlmBench {
         public String toJson() {
             StringBuilder b = new StringBuilder("{\n");
             field(b, "model", '"' + model.replace("\\", "\\\\").replace("\"", "\\\"") + '"');
+            field(b, "architecture", '"' + architecture + '"'); field(b, "device", '"' + device + '"');
             field(b, "dim", dim); field(b, "layers", layers); field(b, "heads", heads); field(b, "kv_heads", kvHeads);
             field(b, "hidden", hidden); field(b, "vocab", vocab); field(b, "context", context);
             field(b, "dtype", '"' + dtype + '"'); field(b, "threads", threads);
@@ -113,16 +123,17 @@ public final class LlmBench {
 
     public static Result run(Path modelPath, Options o) {
         WeightInfo w = weightInfo(modelPath);
-        try (LanguageModel lm = Transfuse.load(modelPath, LoadOptions.defaults().withThreads(o.threads()))) {
-            LlamaConfig c = ((LlamaModel) lm.decoder()).config();
+        try (LanguageModel lm = Transfuse.load(modelPath, LoadOptions.defaults().withThreads(o.threads()).withDevice(o.device()))) {
+            DecoderShape c = DecoderShape.of(lm.decoder());
+            String device = ((io.transfuse.model.DecoderGraph) lm.decoder()).backend().name();
             if (o.promptTokens() + o.genTokens() > lm.contextLength()) {
                 throw new IllegalArgumentException("prompt-tokens + gen-tokens = " + (o.promptTokens() + o.genTokens())
                         + " exceed the model's context of " + lm.contextLength());
             }
-            int vocab = c.vocabSize();
+            int vocab = c.vocab();
             int[] prompt = new int[o.promptTokens()];
             for (int i = 0; i < prompt.length; i++) prompt[i] = 3 + (int) ((i * 7919L + 17) % Math.max(1, vocab - 3)) % vocab;
-            float[] logits = new float[vocab];
+            float[] logits = new float[lm.vocabSize()]; // the head may have more rows than the vocabulary (Mamba pads it)
             double[] prefill = new double[o.repetitions()], decode = new double[o.repetitions()],
                     batch = new double[o.repetitions()];
             try (Session s = lm.newSession()) {
@@ -142,7 +153,7 @@ public final class LlmBench {
             }
             double[] gbs = new double[decode.length];
             for (int i = 0; i < gbs.length; i++) gbs[i] = decode[i] * w.decodeBytesPerToken / 1e9;
-            return new Result(modelPath.toString(), c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hiddenDim(), vocab,
+            return new Result(modelPath.toString(), c.architecture(), device, c.dim(), c.layers(), c.heads(), c.kvHeads(), c.hidden(), vocab,
                     lm.contextLength(), w.dtype, o.threads(), o.promptTokens(), o.genTokens(), o.repetitions(), o.warmup(), o.warmupSeconds(),
                     w.totalBytes, w.decodeBytesPerToken, prefill, decode, Stat.of(prefill), Stat.of(decode), Stat.of(gbs),
                     o.batchSequences(), batch, Stat.of(batch));
@@ -203,19 +214,22 @@ public final class LlmBench {
 
     record WeightInfo(long totalBytes, long decodeBytesPerToken, String dtype) {}
 
+    /** The token embedding's name in GGUF (every architecture), HF Llama-family, GPT-2 and Mamba files. */
+    private static final List<String> TOKEN_EMBEDDINGS = List.of("token_embd.weight", "model.embed_tokens.weight",
+            "transformer.wte.weight", "wte.weight", "backbone.embeddings.weight");
+    /** An untied output head's name in GGUF and HF files. */
+    private static final List<String> OUTPUT_HEADS = List.of("output.weight", "lm_head.weight");
+
+    private static Tensor first(WeightFile f, List<String> names) {
+        for (String n : names) if (f.tensors().containsKey(n)) return f.tensors().get(n);
+        return null;
+    }
+
     /** Bytes of the model's tensors, the bytes a decode step streams, and the dtype of the largest matrices. */
     static WeightInfo weightInfo(Path path) {
         try (TrackedArena arena = new TrackedArena("bench weight scan")) {
             ModelSource src = ModelSource.open(path, arena);
-            WeightFile f;
-            LlamaWeights.Names names;
-            if (src.format() == ModelSource.Format.GGUF) {
-                f = src.gguf();
-                names = LlamaWeights.Names.GGUF;
-            } else {
-                f = src.safetensors();
-                names = LlamaWeights.Names.HF;
-            }
+            WeightFile f = src.format() == ModelSource.Format.GGUF ? src.gguf() : src.safetensors();
             long total = 0;
             Map<DType, Long> byType = new TreeMap<>();
             for (Tensor t : f.tensors().values()) {
@@ -223,10 +237,10 @@ public final class LlmBench {
                 total += b;
                 byType.merge(t.dtype(), b, Long::sum);
             }
-            Tensor emb = f.tensors().get(names.tokenEmbedding());
+            Tensor emb = first(f, TOKEN_EMBEDDINGS);
             long embBytes = emb == null ? 0 : emb.data().byteSize();
             long decode = total - embBytes;
-            if (emb != null && !f.tensors().containsKey(names.output())) decode += embBytes; // tied head streams it
+            if (emb != null && first(f, OUTPUT_HEADS) == null) decode += embBytes; // tied head streams it
             if (emb != null) decode += embBytes / Math.max(1, emb.dim(0)); // the one embedding row
             String dtype = byType.entrySet().stream().max(Map.Entry.comparingByValue()).map(e -> e.getKey().toString()).orElse("?");
             return new WeightInfo(total, decode, dtype);

@@ -30,7 +30,7 @@ public final class Json {
         JsonNode v = node.get(key);
         if (v == null || v.isNull()) throw new ModelFormatException(file + ": '" + key + "' is missing");
         if (!v.canConvertToInt() || !v.isIntegralNumber()) throw new ModelFormatException(file + ": '" + key + "' must be an integer, got " + v);
-        return v.intValue();
+        return (int) ConfigLimits.check(file, key, v.intValue()); // a size beyond any model's is an error here, before anything is sized from it
     }
 
     public static int optionalInt(JsonNode node, String key, int fallback, Path file) {

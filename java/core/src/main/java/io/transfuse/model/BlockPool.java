@@ -1,7 +1,5 @@
 package io.transfuse.model;
 
-import io.transfuse.TransfuseException;
-
 import java.util.Arrays;
 import java.util.BitSet;
 import java.util.HashMap;
@@ -62,7 +60,7 @@ public final class BlockPool {
     public synchronized void take(int[] table, int from, int to) {
         int need = to - from, free = available();
         if (free < need) {
-            throw new TransfuseException("KV cache full: a sequence needs " + need + " more blocks of " + blockSize
+            throw new SequenceStateExhaustedException("KV cache full: a sequence needs " + need + " more blocks of " + blockSize
                     + " positions, " + free + " of " + blocks + " are free (close unused sessions, or load with more sequences)");
         }
         int next = 0;

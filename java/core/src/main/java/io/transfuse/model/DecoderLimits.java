@@ -18,4 +18,17 @@ public record DecoderLimits(int maxTokens, int maxSequences, int context, int bl
 
     /** KV blocks one sequence of the full context holds. */
     public int blocksPerSequence() { return (context + blockSize - 1) / blockSize; }
+
+    /**
+     * KV blocks of the whole pool: {@code maxSequences} sequences of the full context. Sessions and the engine draw
+     * from it as their sequences grow, so this bounds the KV memory whatever the number of sequences open.
+     */
+    public int poolBlocks() {
+        long blocks = (long) blocksPerSequence() * maxSequences;
+        if (blocks > Integer.MAX_VALUE) {
+            throw new io.transfuse.TransfuseException("a KV cache of " + maxSequences + " sequences of " + context + " positions is "
+                    + blocks + " blocks of " + blockSize + ", more than a pool numbers (2^31-1); " + MemoryBudget.KV_ADVICE);
+        }
+        return (int) blocks;
+    }
 }

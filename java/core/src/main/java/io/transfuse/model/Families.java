@@ -33,13 +33,29 @@ public final class Families {
                 : "architecture '" + arch + "' is not supported") + " (supported: " + supported() + ")");
     }
 
-    /** The family of {@code source}, which must be of {@code kind} (an error names the task it is for otherwise). */
-    public static <F extends ModelFamily> F detect(ModelSource source, Class<F> kind, String use) {
+    /**
+     * The family of {@code source}, which must be of {@code kind}. Otherwise the error says what the model is for,
+     * which architectures {@code kind} supports, and how to load this one (API and CLI): a BERT directory given to
+     * {@code generate} is an embedding model for {@code transfuse embed}, not an unsupported architecture.
+     */
+    public static <F extends ModelFamily> F detect(ModelSource source, Class<F> kind) {
         ModelFamily f = detect(source);
         if (!kind.isInstance(f)) {
-            throw new ModelFormatException(source.path() + ": a " + f.name() + " model is for " + f.task() + "; " + use);
+            String task = ALL.stream().filter(kind::isInstance).findFirst().map(ModelFamily::task).orElse(kind.getSimpleName());
+            String supported = ALL.stream().filter(kind::isInstance).map(ModelFamily::name).collect(Collectors.joining(", "));
+            throw new ModelFormatException(source.path() + ": this is a " + f.name() + " model, for " + f.task() + ", not " + task
+                    + " (" + task + " supports: " + supported + "); " + howToLoad(f));
         }
         return kind.cast(f);
+    }
+
+    /** How a model of family {@code f} is loaded, in the API and on the command line. */
+    private static String howToLoad(ModelFamily f) {
+        return switch (f) {
+            case DecoderFamily d -> "load it with Transfuse.load (CLI: transfuse generate, chat or serve)";
+            case EncoderFamily e -> "load it with Transfuse.loadEncoder (CLI: transfuse embed)";
+            case ClassifierFamily c -> "load it with Transfuse.loadClassifier (CLI: transfuse classify)";
+        };
     }
 
     /** The family of the model at {@code path} (its header or config is read and released). */

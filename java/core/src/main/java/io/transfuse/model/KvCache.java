@@ -3,6 +3,7 @@ package io.transfuse.model;
 import io.transfuse.TransfuseException;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.KvLayer;
+import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
 
@@ -10,6 +11,8 @@ import io.transfuse.tensor.Tensor;
  * The paged KV cache of a decoder, the same on every backend: per layer one key and one value tensor
  * of {@code blocks} blocks of {@code blockSize} positions ({@link KvLayer}) of {@link Backend#kvCacheType()},
  * allocated once at load.
+ * Its size is the one sizing rule ({@link DecoderLimits#poolBlocks()}: the sequences planned for, each of the context
+ * chosen at load), checked against the backend's memory before anything is allocated ({@link MemoryBudget}).
  * Sequences take blocks as their positions grow ({@link PagedSequence#reserve}) and give them back when
  * closed ({@link PagedSequence}); a sequence's block table maps its logical blocks to physical ones, and
  * {@link BlockPool} keeps the numbers (lowest first, so a cache that is large on paper touches only the
@@ -28,9 +31,15 @@ public final class KvCache implements SequenceStore {
      */
     public KvCache(Backend backend, String owner, int layerCount, int width, DecoderLimits limits) {
         this.maxBlocks = limits.blocksPerSequence();
-        this.pool = new BlockPool(Math.multiplyExact(maxBlocks, limits.maxSequences()), limits.blockSize());
+        int blocks = limits.poolBlocks();
+        long rows = (long) blocks * limits.blockSize();
+        DType type = backend.kvCacheType();
+        long tensorBytes = MemoryBudget.product(rows, width) < 0 ? -1 : type.bytesFor(rows * width);
+        MemoryBudget.require(backend, owner, "the KV cache (" + limits.maxSequences() + " sequences x " + limits.context()
+                + " positions x " + layerCount + " layers x keys and values of " + width + " " + type + ")",
+                tensorBytes < 0 ? -1 : MemoryBudget.product(tensorBytes, 2, layerCount), MemoryBudget.KV_ADVICE);
+        this.pool = new BlockPool(blocks, limits.blockSize());
         layers = new KvLayer[layerCount];
-        long rows = (long) pool.blocks() * pool.blockSize();
         for (int l = 0; l < layerCount; l++) {
             Tensor k = backend.allocate(owner + " layer " + l + " key cache", backend.kvCacheType(), rows, width);
             Tensor v = backend.allocate(owner + " layer " + l + " value cache", backend.kvCacheType(), rows, width);

@@ -50,10 +50,12 @@ class FamiliesTest {
                 && e.getMessage().contains("bert (text embeddings)"), e.getMessage());
         Path vit = RandomVitModel.tiny().write(dir.resolve("vit"));
         ModelFormatException task = assertThrows(ModelFormatException.class, () -> Transfuse.load(vit, LoadOptions.defaults()));
-        assertTrue(task.getMessage().contains("a vit model is for image classification") && task.getMessage().contains("loadClassifier"),
-                task.getMessage());
+        assertTrue(task.getMessage().contains("a vit model, for image classification, not text generation")
+                && task.getMessage().contains("text generation supports: llama, gpt2, mamba")
+                && task.getMessage().contains("Transfuse.loadClassifier (CLI: transfuse classify)"), task.getMessage());
         ModelFormatException encoder = assertThrows(ModelFormatException.class,
                 () -> Transfuse.loadEncoder(TestModels.storiesGguf(), LoadOptions.defaults()));
-        assertTrue(encoder.getMessage().contains("a llama model is for text generation"), encoder.getMessage());
+        assertTrue(encoder.getMessage().contains("a llama model, for text generation, not text embeddings (text embeddings supports: bert)")
+                && encoder.getMessage().contains("transfuse generate"), encoder.getMessage());
     }
 }

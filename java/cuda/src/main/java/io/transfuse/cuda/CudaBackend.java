@@ -85,6 +85,10 @@ public final class CudaBackend implements Backend {
 
     // ---- memory ---------------------------------------------------------------------------------
 
+    /** Device memory free now (cudaMemGetInfo; the emulator's budget less what it handed out). */
+    @Override
+    public long memoryAvailable() { return rt.freeBytes(); }
+
     @Override
     public Tensor allocate(String tensorName, DType type, long... shape) {
         long bytes = type.bytesFor(Tensor.elementCount(shape));

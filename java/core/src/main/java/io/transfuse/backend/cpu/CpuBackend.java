@@ -77,6 +77,9 @@ public final class CpuBackend implements Backend {
 
     @Override public DType kvCacheType() { return kvCacheType; }
 
+    /** The machine's memory, a container's limit, or the system property {@value HostMemory#LIMIT_PROPERTY}, whichever is least. */
+    @Override public long memoryAvailable() { return HostMemory.limit(); }
+
     // ---- memory ---------------------------------------------------------------------------------
 
     @Override

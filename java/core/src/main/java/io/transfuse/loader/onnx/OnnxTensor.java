@@ -39,7 +39,7 @@ public record OnnxTensor(String name, int dataType, long[] dims, MemorySegment d
             case FLOAT -> { need(n * 4); MemorySegment.copy(data, F32, 0, out, 0, (int) n); }
             case FLOAT16 -> { need(n * 2); for (int i = 0; i < n; i++) out[i] = Float.float16ToFloat(data.getAtIndex(F16, i)); }
             case DOUBLE -> { need(n * 8); for (int i = 0; i < n; i++) out[i] = (float) data.getAtIndex(F64, i); }
-            default -> throw error("has data type " + dataType + ", expected a float type");
+            default -> throw error("has data type " + typeName(dataType) + ", expected FLOAT, FLOAT16 or DOUBLE");
         }
         return out;
     }
@@ -56,9 +56,20 @@ public record OnnxTensor(String name, int dataType, long[] dims, MemorySegment d
         switch (dataType) {
             case INT64 -> { need(n * 8); for (int i = 0; i < n; i++) out[i] = data.getAtIndex(I64, i); }
             case INT32 -> { need(n * 4); for (int i = 0; i < n; i++) out[i] = data.getAtIndex(I32, i); }
-            default -> throw error("has data type " + dataType + ", expected an integer type");
+            default -> throw error("has data type " + typeName(dataType) + ", expected INT64 or INT32");
         }
         return out;
+    }
+
+    /**
+     * onnx.proto's name of TensorProto.DataType {@code id} ("BFLOAT16" rather than 16), also for the types not read
+     * here, so that an error names what the file holds; "type N" for ids the spec does not define.
+     */
+    public static String typeName(int id) {
+        String[] names = {"UNDEFINED", "FLOAT", "UINT8", "INT8", "UINT16", "INT16", "INT32", "INT64", "STRING", "BOOL",
+            "FLOAT16", "DOUBLE", "UINT32", "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN",
+            "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4", "INT4", "FLOAT4E2M1"};
+        return id >= 0 && id < names.length ? names[id] + " (" + id + ")" : "type " + id;
     }
 
     private void need(long bytes) {

@@ -61,13 +61,18 @@ public record Pooling(Mode mode, boolean normalize) {
         return new Pooling(mode, normalize);
     }
 
-    /** Writes modules.json and 1_Pooling/config.json describing this pooling (for converted models). */
+    /**
+     * Writes modules.json and 1_Pooling/config.json describing this pooling (for converted models), and, when
+     * normalising, the 2_Normalize folder modules.json names: empty, as sentence-transformers' own save leaves it
+     * (Normalize has no parameters), but present, since loaders resolve every module's path.
+     */
     public void write(Path dir, int dimension) throws java.io.IOException {
         StringBuilder modules = new StringBuilder("[\n  {\"idx\": 0, \"name\": \"0\", \"path\": \"\", \"type\": \"sentence_transformers.models.Transformer\"},\n"
                 + "  {\"idx\": 1, \"name\": \"1\", \"path\": \"1_Pooling\", \"type\": \"sentence_transformers.models.Pooling\"}");
         if (normalize) modules.append(",\n  {\"idx\": 2, \"name\": \"2\", \"path\": \"2_Normalize\", \"type\": \"sentence_transformers.models.Normalize\"}");
         modules.append("\n]\n");
         Files.writeString(dir.resolve("modules.json"), modules);
+        if (normalize) Files.createDirectories(dir.resolve("2_Normalize"));
         Files.createDirectories(dir.resolve("1_Pooling"));
         Files.writeString(dir.resolve("1_Pooling").resolve("config.json"), """
                 {

@@ -2,6 +2,7 @@ package io.transfuse.model.gpt2;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.transfuse.backend.Activation;
+import io.transfuse.loader.ConfigLimits;
 import io.transfuse.loader.GgufFile;
 import io.transfuse.loader.Json;
 import io.transfuse.loader.ModelFormatException;
@@ -53,7 +54,7 @@ public record Gpt2Config(String source, int dim, int layers, int heads, int ffn,
     private static int intKey(GgufFile gguf, String key) {
         long v = gguf.require(key, Long.class);
         if (v <= 0 || v > Integer.MAX_VALUE) throw new ModelFormatException(gguf.path() + ": '" + key + "' = " + v + " is out of range");
-        return (int) v;
+        return (int) ConfigLimits.check(gguf.path(), key, v);
     }
 
     /** From a Hugging Face config.json ({@code c}, read from {@code file}). */

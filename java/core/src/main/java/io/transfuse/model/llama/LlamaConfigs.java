@@ -2,6 +2,7 @@ package io.transfuse.model.llama;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.transfuse.backend.RopeLayout;
+import io.transfuse.loader.ConfigLimits;
 import io.transfuse.loader.GgufFile;
 import io.transfuse.loader.Json;
 import io.transfuse.loader.ModelFormatException;
@@ -127,7 +128,7 @@ public final class LlamaConfigs {
             if (v < min || v > Integer.MAX_VALUE) {
                 throw new ModelFormatException(gguf.path() + ": '" + arch + "." + key + "' = " + v + " is out of range");
             }
-            return (int) v;
+            return (int) ConfigLimits.check(gguf.path(), arch + "." + key, v);
         }
 
         double number(String key, double fallback) {

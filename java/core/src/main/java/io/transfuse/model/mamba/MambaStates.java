@@ -1,8 +1,9 @@
 package io.transfuse.model.mamba;
 
-import io.transfuse.TransfuseException;
 import io.transfuse.backend.Backend;
 import io.transfuse.model.Decoder;
+import io.transfuse.model.MemoryBudget;
+import io.transfuse.model.SequenceStateExhaustedException;
 import io.transfuse.model.SequenceStore;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
@@ -25,6 +26,10 @@ final class MambaStates implements SequenceStore {
     MambaStates(Backend ops, MambaConfig c, int slots) {
         this.c = c;
         this.slots = slots;
+        long perChannel = ops.activationType().bytesFor(c.dConv() - 1) + DType.F32.bytesFor(c.dState());
+        MemoryBudget.require(ops, c.source(), "the Mamba state slots (" + slots + " sequences x " + c.layers() + " layers x "
+                + c.dInner() + " channels of a conv and an SSM state)", MemoryBudget.product(slots, c.layers(), c.dInner(), perChannel),
+                MemoryBudget.SLOT_ADVICE);
         conv = new Tensor[c.layers()];
         ssm = new Tensor[c.layers()];
         for (int l = 0; l < c.layers(); l++) {
@@ -43,7 +48,7 @@ final class MambaStates implements SequenceStore {
     public synchronized Slot newSequence(int capacity) {
         int slot = used.nextClearBit(0);
         if (slot >= slots) {
-            throw new TransfuseException("all " + slots + " Mamba state slots are in use (close unused sessions, or load with more sequences)");
+            throw new SequenceStateExhaustedException("all " + slots + " Mamba state slots are in use (close unused sessions, or load with more sequences)");
         }
         used.set(slot);
         return new Slot(slot, capacity);
