@@ -1,4 +1,4 @@
-/* Op timings (not a test): transfuse_cpu_bench [threads] [matmul|ops]. matmul: GFLOP/s and weight GB/s
+/* Op timings (not a test): transfuse_cpu_bench [threads] [matmul|ops|q8]. matmul: GFLOP/s and weight GB/s
  * for a 2048x768 matvec (decode) and a 128-token 2048x768 matmul (prefill), F32 and Q8_0, then the
  * all-MiniLM-L6-v2 encoder matmuls (panel-packed F32) at batch 1 and 32 of 32-token texts. ops: the
  * attention ops (MiniLM-shaped varlen attention; paged attention for a decode step of 16 sequences at
@@ -289,11 +289,37 @@ static void matmul() {
     encoder_shapes();
 }
 
+/* q8: the best ISA's Q8_0 matmul at the token counts of batched decode (one token per sequence) and
+ * prefill, to see where the integer tile turns compute-bound. */
+static void q8_batch() {
+    const int in = getenv("TRANSFUSE_BENCH_IN") ? atoi(getenv("TRANSFUSE_BENCH_IN")) : 768;
+    const int out = getenv("TRANSFUSE_BENCH_OUT") ? atoi(getenv("TRANSFUSE_BENCH_OUT")) : 2048;
+    std::vector<float> x((size_t)128 * in), y((size_t)128 * out);
+    fill(x, 40503u);
+    std::vector<unsigned char> wq((size_t)out * in / 32 * 34);
+    for (size_t b = 0; b < wq.size() / 34; b++) {
+        unsigned short d = 0x2000;
+        memcpy(&wq[b * 34], &d, 2);
+        for (int j = 0; j < 32; j++) wq[b * 34 + 2 + j] = (unsigned char)((b * 7 + j * 13) % 255);
+    }
+    tf_cpu_set_isa(tf_cpu_best_isa());
+    for (int tokens : {1, 2, 4, 8, 16, 32, 64, 128}) {
+        double dt = best_time(tokens <= 16 ? 100 : 10,
+                              [&] { tf_cpu_matmul(y.data(), x.data(), wq.data(), TF_CPU_Q8_0, tokens, in, out); });
+        printf("best     Q8_0  tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n", tokens, dt * 1e6,
+               2.0 * tokens * in * out / dt / 1e9, wq.size() / dt / 1e9);
+    }
+}
+
 int main(int argc, char** argv) {
     const int threads = argc > 1 ? atoi(argv[1]) : 2;
     const char* what = argc > 2 ? argv[2] : "all";
     g_cpu_clock = getenv("TRANSFUSE_BENCH_CPUTIME") != nullptr;
     tf_cpu_set_threads(threads);
+    if (strcmp(what, "q8") == 0) {
+        q8_batch();
+        return 0;
+    }
     if (strcmp(what, "ops") != 0) matmul();
     if (strcmp(what, "matmul") != 0) ops();
     return 0;

@@ -192,6 +192,14 @@ void run_matmul(const TypeInfo& t) {
                         cfg.name().c_str());
           expect_within(std::string(what) + " vs quantised x", out.data(), ref.data(), bound.data(), ref.size());
           expect_within(what, out.data(), ref_x.data(), bound_x.data(), ref.size());
+          // each token's row the same bits as that token alone (a sequence decodes alike alone or in a batch)
+          for (int tk = 0; tokens > 1 && tk < tokens; ++tk) {
+            std::vector<float> alone(size_t(out_dim), NAN);
+            tf_cpu_matmul(alone.data(), x.data() + size_t(tk) * in_dim, w.bytes.data(), t.type, 1, in_dim, out_dim);
+            if (!expect_same_bits(std::string(what) + " row alone", out.data() + size_t(tk) * out_dim, alone.data(),
+                                  size_t(out_dim)))
+              break;
+          }
         }
       }
     }

@@ -237,6 +237,37 @@ TF_TEST(matmul_bf16) { run_matmul(TF_CPU_BF16, "BF16"); }
 TF_TEST(matmul_q8_0) { run_matmul(TF_CPU_Q8_0, "Q8_0"); }
 TF_TEST(matmul_q4_0) { run_matmul(TF_CPU_Q4_0, "Q4_0"); }
 
+// A row of the output does not depend on the other rows of x that came in the same call: a batch of 64
+// decoding sequences must give each sequence the bits it would get alone (the engine's greedy outputs are
+// the same in a batch as alone). Every weight type on the per-row kernels, every configuration without AMX
+// (AMX takes 16 or more tokens to its own int8 tiles), token counts up to a batch of 64; in_dim 1056 is
+// 33 blocks, a partial last group for every integer layout.
+TF_TEST(matmul_rows_do_not_depend_on_the_batch) {
+  const int types[] = {TF_CPU_Q8_0, TF_CPU_Q4_0, TF_CPU_F32, TF_CPU_F16, TF_CPU_BF16};
+  uint64_t seed = 17000;
+  for (int type : types)
+    for (int in_dim : {96, 1056}) {
+      const int out_dim = 173;
+      const Weights w = make_weights(type, out_dim, in_dim, seed++);
+      const std::vector<float> x = random_uniform(size_t(64) * in_dim, seed++);
+      for (const CpuConfig& cfg : cpu_configs(false)) {
+        CHECK(cfg.apply());
+        std::vector<float> alone(size_t(64) * out_dim, NAN);
+        for (int t = 0; t < 64; ++t)
+          tf_cpu_matmul(alone.data() + size_t(t) * out_dim, x.data() + size_t(t) * in_dim, w.bytes.data(), type, 1,
+                        in_dim, out_dim);
+        for (int tokens : {2, 3, 5, 16, 64}) {
+          std::vector<float> batch(size_t(tokens) * out_dim, NAN);
+          tf_cpu_matmul(batch.data(), x.data(), w.bytes.data(), type, tokens, in_dim, out_dim);
+          char what[160];
+          std::snprintf(what, sizeof what, "matmul type=%d in=%d tokens=%d vs one at a time %s", type, in_dim, tokens,
+                        cfg.name().c_str());
+          if (!expect_same_bits(what, batch.data(), alone.data(), batch.size())) break;
+        }
+      }
+    }
+}
+
 // tf_cpu_matmul_bias against its parts: bit for bit tf_cpu_matmul then tf_cpu_bias_act, for every weight
 // type, activation, with and without a bias, under every configuration. With F32_PANELS and F32_AMX the
 // epilogue runs per output block inside the matmul: output widths end inside a panel (173, 7) and token
