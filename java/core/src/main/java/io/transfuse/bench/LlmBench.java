@@ -1,5 +1,6 @@
 package io.transfuse.bench;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Session;
@@ -114,7 +115,7 @@ public final class LlmBench {
     public static Result run(Path modelPath, Options o) {
         WeightInfo w = weightInfo(modelPath);
         try (LanguageModel lm = Transfuse.load(modelPath, LoadOptions.defaults().withThreads(o.threads()))) {
-            LlamaConfig c = ((LlamaModel) lm.decoder()).config();
+            LlamaConfig c = ((LlamaModel) Internals.decoder(lm)).config();
             if (o.promptTokens() + o.genTokens() > lm.contextLength()) {
                 throw new IllegalArgumentException("prompt-tokens + gen-tokens = " + (o.promptTokens() + o.genTokens())
                         + " exceed the model's context of " + lm.contextLength());
@@ -136,7 +137,7 @@ public final class LlmBench {
             }
             if (o.batchSequences() > 1) {
                 for (int r = -o.warmup(); r < o.repetitions(); r++) {
-                    double tps = batchDecode(lm.decoder(), prompt, o.genTokens(), o.batchSequences());
+                    double tps = batchDecode(Internals.decoder(lm), prompt, o.genTokens(), o.batchSequences());
                     if (r >= 0) batch[r] = tps;
                 }
             }

@@ -75,7 +75,7 @@ public final class EmbeddingEngine implements AutoCloseable {
             String t = texts.get(i);
             if (t == null) throw new IllegalArgumentException("text " + i + " is null");
             if (!truncate) {
-                int n = model.tokenizer().encode(t, true, Integer.MAX_VALUE).length();
+                int n = model.countTokens(t);
                 if (n > model.maxTokens()) {
                     throw new TransfuseException("text " + i + " is " + n + " tokens; the model takes at most " + model.maxTokens());
                 }

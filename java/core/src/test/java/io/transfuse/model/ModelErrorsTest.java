@@ -6,7 +6,7 @@ import io.transfuse.TestModels;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
 import io.transfuse.loader.ModelFormatException;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
