@@ -18,6 +18,7 @@ public final class Sampler {
     /** The logits after the penalties, and occurrences per token in the window (null without penalties). */
     private final float[] penalized;
     private final int[] counts;
+    private static final int[] NO_TOKENS = {};
 
     public Sampler(SamplingOptions options, int vocabularySize) {
         this.options = options;
@@ -30,7 +31,7 @@ public final class Sampler {
 
     /** The chosen token id with no tokens before it (no penalties apply); {@code logits} is not modified. */
     public int sample(float[] logits) {
-        return sample(logits, new int[0], 0);
+        return sample(logits, NO_TOKENS, 0);
     }
 
     /**
@@ -50,7 +51,17 @@ public final class Sampler {
             probabilities[i] = p;
             sum += p;
         }
-        if (options.topK() == 0 && options.topP() >= 1 && options.minP() == 0) return draw(sum, n);
+        if (options.topK() == 0 && options.topP() >= 1) {
+            if (options.minP() == 0) return draw(sum, n);
+            // min-p alone needs no sorting: zero what falls below the floor (the most likely token has p = 1 here).
+            float floor = (float) options.minP();
+            sum = 0;
+            for (int i = 0; i < n; i++) {
+                if (probabilities[i] < floor) probabilities[i] = 0;
+                sum += probabilities[i];
+            }
+            return draw(sum, n);
+        }
         // Candidates: the top-k (or all), sorted by probability, then cut at top-p.
         int k = options.topK() == 0 ? n : Math.min(options.topK(), n);
         int candidates = selectTop(k, n);
