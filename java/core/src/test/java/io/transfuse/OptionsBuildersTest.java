@@ -71,6 +71,8 @@ class OptionsBuildersTest {
         assertEquals("sampling", assertThrows(NullPointerException.class, () -> GenerateOptions.builder().sampling(null)).getMessage());
         assertEquals("sampling", assertThrows(NullPointerException.class, () -> new GenerateOptions(1, null)).getMessage());
         assertEquals("stop", assertThrows(NullPointerException.class, () -> GenerateOptions.builder().stop((String[]) null)).getMessage());
+        assertEquals("content", assertThrows(NullPointerException.class, () -> ChatMessage.user(null)).getMessage());
+        assertEquals("role", assertThrows(NullPointerException.class, () -> new ChatMessage(null, "hi")).getMessage());
     }
 
     private static void assertNamed(String field, Supplier<?> build) {
