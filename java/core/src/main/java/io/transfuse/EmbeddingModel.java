@@ -1,5 +1,6 @@
 package io.transfuse;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.EncoderGraph;
 import io.transfuse.model.bert.Pooling;
@@ -8,6 +9,7 @@ import io.transfuse.tokenizer.hf.HfTokenizer;
 
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 
 /**
  * A loaded text encoder: texts in, one embedding each out. Texts are tokenized with the model's
@@ -16,6 +18,10 @@ import java.util.List;
  * Closing it releases all its native memory. Thread-safe: calls run one at a time.
  */
 public final class EmbeddingModel implements AutoCloseable {
+    static {
+        Internals.encoderTokenizerAccessor(m -> m.tokenizer);
+    }
+
     private final TrackedArena arena;
     private final EncoderGraph model;
     private final HfTokenizer tokenizer;
@@ -40,21 +46,61 @@ public final class EmbeddingModel implements AutoCloseable {
         this.maxTokens = maxTokens;
     }
 
-    public Pooling pooling() { return pooling; }
+    /**
+     * How token states become an embedding (the model's own unless {@link EncoderOptions#pooling()} chose).
+     *
+     * @return the pooling mode
+     */
+    public PoolingMode pooling() { return pooling.apiMode(); }
 
-    public HfTokenizer tokenizer() { return tokenizer; }
+    /**
+     * Whether embeddings are L2-normalised (the model's own choice unless {@link EncoderOptions#normalize()} chose).
+     *
+     * @return true when normalised
+     */
+    public boolean normalizes() { return pooling.normalize(); }
 
-    /** The architecture, shape and device in a few words. */
+    /**
+     * Tokens of {@code text} with the special tokens the model adds ([CLS], [SEP]), before truncation: more
+     * than {@link #maxTokens()} means the text is truncated when embedded.
+     *
+     * @param text the text
+     * @return its token count
+     */
+    public int countTokens(String text) {
+        Objects.requireNonNull(text, "text");
+        return tokenizer.encode(text, true, Integer.MAX_VALUE).length();
+    }
+
+    /**
+     * The architecture, shape and device in a few words.
+     *
+     * @return a one-line description
+     */
     public String describe() { return model.describe(); }
 
-    /** Length of the embeddings. */
+    /**
+     * Length of the embeddings.
+     *
+     * @return floats per embedding
+     */
     public int dimension() { return model.dimension(); }
 
-    /** Longest token sequence per text; longer texts are truncated. */
+    /**
+     * Longest token sequence per text; longer texts are truncated.
+     *
+     * @return tokens per text at most (special tokens included)
+     */
     public int maxTokens() { return maxTokens; }
 
-    /** One embedding per text, in order. */
+    /**
+     * One embedding per text, in order.
+     *
+     * @param texts the texts (none null)
+     * @return {@code texts.size()} embeddings of {@link #dimension()} floats
+     */
     public synchronized float[][] embed(List<String> texts) {
+        Objects.requireNonNull(texts, "texts");
         if (closed) throw new IllegalStateException("this model was closed");
         int n = texts.size();
         Encoding[] enc = new Encoding[n];
@@ -92,7 +138,14 @@ public final class EmbeddingModel implements AutoCloseable {
         return out;
     }
 
+    /**
+     * The embedding of one text.
+     *
+     * @param text the text
+     * @return {@link #dimension()} floats
+     */
     public float[] embed(String text) {
+        Objects.requireNonNull(text, "text");
         return embed(List.of(text))[0];
     }
 
@@ -115,7 +168,11 @@ public final class EmbeddingModel implements AutoCloseable {
         return e;
     }
 
-    /** Native bytes this model holds (weights it copied, workspace; mapped files count too). */
+    /**
+     * Native bytes this model holds (weights it copied, workspace; mapped files count too).
+     *
+     * @return bytes
+     */
     public long nativeBytes() { return arena.bytes(); }
 
     @Override

@@ -8,6 +8,7 @@ import java.awt.image.BufferedImage;
 import java.nio.file.Path;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Objects;
 import java.util.stream.IntStream;
 
 /**
@@ -34,15 +35,18 @@ public final class ImageClassifier implements AutoCloseable {
 
     /** The {@code topK} most probable classes of an image file, most probable first. */
     public List<Prediction> classify(Path image, int topK) {
+        Objects.requireNonNull(image, "image");
         return classify(ImagePreprocessor.read(image), topK);
     }
 
     public List<Prediction> classify(BufferedImage image, int topK) {
+        Objects.requireNonNull(image, "image");
         return classify(ImagePreprocessor.Rgb.of(image), topK);
     }
 
     /** The classifier's raw scores ([labels]) for an image. */
     public float[] logits(BufferedImage image) {
+        Objects.requireNonNull(image, "image");
         return logits(ImagePreprocessor.Rgb.of(image));
     }
 

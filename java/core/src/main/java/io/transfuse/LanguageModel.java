@@ -5,10 +5,11 @@ import io.transfuse.generate.Generator;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Decoder;
 import io.transfuse.model.SequenceStateExhaustedException;
-import io.transfuse.tokenizer.Tokenizer;
+import io.transfuse.internal.Internals;
 
 
 import java.util.List;
+import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,14 +19,21 @@ import java.util.function.Consumer;
 import java.util.function.Supplier;
 
 /**
- * A loaded decoder language model. Closing it releases all native memory it took: the mapped
- * weights, the backend's memory (workspace, KV cache) and every session. Methods are thread-safe;
- * forward passes of one model run one at a time.
+ * A loaded decoder language model ({@link Transfuse#load}). Closing it releases all native memory it took: the
+ * mapped weights, the backend's memory (workspace, KV cache) and every session. Methods are thread-safe;
+ * forward passes of one model run one at a time (many requests at once: {@link io.transfuse.engine.Engine}).
+ *
+ * <p>{@link #generate} and {@link #chat} stream text to a callback and return the whole result; the options'
+ * default ({@link GenerateOptions#defaults()}) is greedy. A {@link CancellationToken} stops a call early.
  */
 public final class LanguageModel implements AutoCloseable {
+    static {
+        Internals.decoderAccessor(lm -> lm.model); // no lock: an engine pass may hold it
+    }
+
     private final TrackedArena arena;
     private final Decoder model;
-    private final Tokenizer tokenizer;
+    private final io.transfuse.tokenizer.Tokenizer tokenizer;
     private final ChatTemplate chatTemplate;
     /** What the open sessions give back (not the sessions: an abandoned one must stay collectable). */
     private final Set<Session.Release> openSessions = ConcurrentHashMap.newKeySet();
@@ -34,25 +42,40 @@ public final class LanguageModel implements AutoCloseable {
     private Session generationSession;
     private boolean closed;
 
-    LanguageModel(TrackedArena arena, Decoder model, Tokenizer tokenizer, ChatTemplate chatTemplate) {
+    LanguageModel(TrackedArena arena, Decoder model, io.transfuse.tokenizer.Tokenizer tokenizer, ChatTemplate chatTemplate) {
         this.arena = arena;
         this.model = model;
         this.tokenizer = tokenizer;
         this.chatTemplate = chatTemplate;
     }
 
-    /** The model graph (its class says the architecture; LlamaModel exposes its config). */
-    public Decoder decoder() { return model; }
-
-    /** The file or directory the model was loaded from. */
+    /**
+     * The file or directory the model was loaded from.
+     *
+     * @return its path as given
+     */
     public String source() { return model.source(); }
 
+    /**
+     * The model's vocabulary: the length of the logits a {@link Session} writes.
+     *
+     * @return logits per position (may exceed the tokenizer's vocabulary when padded)
+     */
     public int vocabSize() { return model.vocabSize(); }
 
-    /** Context length the sessions of this model hold. */
+    /**
+     * Context length the sessions of this model hold.
+     *
+     * @return tokens per sequence at most
+     */
     public int contextLength() { return model.contextLength(); }
 
-    /** The tokenizer, or an error when the model directory has none. */
+    /**
+     * The model's tokenizer.
+     *
+     * @return the tokenizer
+     * @throws TransfuseException when the model's files have none
+     */
     public Tokenizer tokenizer() {
         if (tokenizer == null) {
             throw new TransfuseException(source() + ": this model has no tokenizer "
@@ -65,6 +88,8 @@ public final class LanguageModel implements AutoCloseable {
      * A new sequence of up to {@link #contextLength()} tokens. It draws KV blocks from the model's pool as it grows
      * (see {@link Session} for the memory policy): close it when done; one dropped unclosed is reclaimed by the
      * garbage collector. Fails when every state slot is held (Mamba: {@link LoadOptions#maxSequences()} sessions).
+     *
+     * @return the session
      */
     public synchronized Session newSession() {
         checkOpen();
@@ -106,15 +131,41 @@ public final class LanguageModel implements AutoCloseable {
 
     /**
      * Generates a continuation of {@code prompt}, passing text to {@code onText} as it is produced
-     * (whole characters only). Returns the text, tokens and timings.
+     * (whole characters only), and returns the text, tokens and timings.
+     *
+     * @param prompt  the text to continue (tokenized with BOS where the model adds one)
+     * @param options how many tokens, how to sample, where to stop
+     * @param onText  receives each new piece of text
+     * @return the result
      */
-    public synchronized GenerationResult generate(String prompt, GenerateOptions options, Consumer<String> onText) {
-        checkOpen();
-        if (generationSession == null) generationSession = newSession();
-        return Generator.run(generationSession, tokenizer(), prompt, options, onText);
+    public GenerationResult generate(String prompt, GenerateOptions options, Consumer<String> onText) {
+        return generate(prompt, options, onText, new CancellationToken());
     }
 
-    /** The chat template the model's files carry (GGUF tokenizer.chat_template, tokenizer_config.json), if any. */
+    /**
+     * As {@link #generate(String, GenerateOptions, Consumer)}, stopping before the next token once {@code cancel}
+     * is cancelled (from any thread, or from {@code onText}); the result then says
+     * {@link GenerationResult.StopReason#CANCELLED} and keeps the text so far.
+     *
+     * @param prompt  the text to continue
+     * @param options how many tokens, how to sample, where to stop
+     * @param onText  receives each new piece of text
+     * @param cancel  stops the generation when cancelled
+     * @return the result
+     */
+    public synchronized GenerationResult generate(String prompt, GenerateOptions options, Consumer<String> onText,
+                                                  CancellationToken cancel) {
+        Objects.requireNonNull(prompt, "prompt");
+        checkArguments(options, onText, cancel);
+        checkOpen();
+        return Generator.run(generationSession(), tokenizer(), tokenizer().encode(prompt, true), options, onText, cancel);
+    }
+
+    /**
+     * The chat template the model's files carry (GGUF tokenizer.chat_template, tokenizer_config.json), if any.
+     *
+     * @return the template, or empty
+     */
     public Optional<ChatTemplate> chatTemplate() {
         return Optional.ofNullable(chatTemplate);
     }
@@ -124,33 +175,94 @@ public final class LanguageModel implements AutoCloseable {
      * template (with the generation prompt), tokenized with the special tokens in it taken as
      * such, and generation stops at any end-of-generation token ({@link Tokenizer#endOfGeneration()}).
      * Text streams to {@code onText}; the result's text is the reply. A model whose files carry no
-     * chat template is an error (use {@link #chat(ChatTemplate, List, GenerateOptions, Consumer)}
+     * chat template is an error (use {@link #chat(ChatTemplate, List, GenerateOptions, Consumer, CancellationToken)}
      * with a template of your own, or {@link #generate} with a prompt written by hand).
+     *
+     * @param messages the conversation so far (at least one message)
+     * @param options  how many tokens, how to sample, where to stop
+     * @param onText   receives each new piece of the reply
+     * @return the result
      */
     public GenerationResult chat(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+        return chat(messages, options, onText, new CancellationToken());
+    }
+
+    /**
+     * As {@link #chat(List, GenerateOptions, Consumer)}, stopping once {@code cancel} is cancelled.
+     *
+     * @param messages the conversation so far (at least one message)
+     * @param options  how many tokens, how to sample, where to stop
+     * @param onText   receives each new piece of the reply
+     * @param cancel   stops the generation when cancelled
+     * @return the result
+     */
+    public GenerationResult chat(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText,
+                                 CancellationToken cancel) {
         if (chatTemplate == null) {
             throw new TransfuseException(source() + ": the model has no chat template (no tokenizer.chat_template in a GGUF file, "
                     + "no chat_template in tokenizer_config.json or chat_template.jinja); pass one to chat(template, ...) "
                     + "(CLI: --chat-template FILE) or use generate with a prompt of your own");
         }
-        return chat(chatTemplate, messages, options, onText);
+        return chat(chatTemplate, messages, options, onText, cancel);
     }
 
-    /** As {@link #chat(List, GenerateOptions, Consumer)} with the given template instead of the model's. */
-    public synchronized GenerationResult chat(ChatTemplate template, List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+    /**
+     * As {@link #chat(List, GenerateOptions, Consumer)} with the given template instead of the model's.
+     *
+     * @param template the chat template
+     * @param messages the conversation so far (at least one message)
+     * @param options  how many tokens, how to sample, where to stop
+     * @param onText   receives each new piece of the reply
+     * @return the result
+     */
+    public GenerationResult chat(ChatTemplate template, List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+        return chat(template, messages, options, onText, new CancellationToken());
+    }
+
+    /**
+     * As {@link #chat(List, GenerateOptions, Consumer, CancellationToken)} with the given template instead of the model's.
+     *
+     * @param template the chat template
+     * @param messages the conversation so far (at least one message)
+     * @param options  how many tokens, how to sample, where to stop
+     * @param onText   receives each new piece of the reply
+     * @param cancel   stops the generation when cancelled
+     * @return the result
+     */
+    public synchronized GenerationResult chat(ChatTemplate template, List<ChatMessage> messages, GenerateOptions options,
+                                              Consumer<String> onText, CancellationToken cancel) {
+        checkArguments(options, onText, cancel);
         checkOpen();
-        if (messages.isEmpty()) throw new IllegalArgumentException("chat needs at least one message");
         int[] prompt = chatPrompt(template, messages);
-        if (generationSession == null) generationSession = newSession();
-        return Generator.run(generationSession, tokenizer(), prompt, options, onText);
+        return Generator.run(generationSession(), tokenizer(), prompt, options, onText, cancel);
     }
 
     /**
      * The tokens {@link #chat} feeds the model: the rendered template, special tokens parsed, and no
      * BOS/EOS added beyond what the template writes (Hugging Face's apply_chat_template does the same).
+     *
+     * @param template the chat template
+     * @param messages the conversation (at least one message)
+     * @return the prompt's token ids
      */
     public int[] chatPrompt(ChatTemplate template, List<ChatMessage> messages) {
+        Objects.requireNonNull(template, "template");
+        Objects.requireNonNull(messages, "messages");
+        if (messages.isEmpty()) throw new IllegalArgumentException("chat needs at least one message");
+        for (int i = 0; i < messages.size(); i++) Objects.requireNonNull(messages.get(i), "messages[" + i + "]");
         return tokenizer().encode(template.render(messages, true), false);
+    }
+
+    private static void checkArguments(GenerateOptions options, Consumer<String> onText, CancellationToken cancel) {
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(onText, "onText");
+        Objects.requireNonNull(cancel, "cancel");
+    }
+
+    /** The session generate and chat reuse (made on first use). */
+    private Session generationSession() {
+        if (generationSession == null) generationSession = newSession();
+        return generationSession;
     }
 
     synchronized Decoder model() {
@@ -166,6 +278,7 @@ public final class LanguageModel implements AutoCloseable {
         if (closed) throw new IllegalStateException("model " + source() + " is closed");
     }
 
+    /** Closes every session and frees all native memory of the model; later calls fail. Closing twice does nothing. */
     @Override
     public synchronized void close() {
         if (closed) return;

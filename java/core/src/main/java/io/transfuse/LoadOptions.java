@@ -1,7 +1,5 @@
 package io.transfuse;
 
-import io.transfuse.model.DecoderLimits;
-
 /**
  * How to load a model.
  *
@@ -42,17 +40,4 @@ public record LoadOptions(Device device, int threads, int contextLength, int max
     public LoadOptions withContextLength(int n) { return new LoadOptions(device, threads, n, maxSequences); }
 
     public LoadOptions withMaxSequences(int n) { return new LoadOptions(device, threads, contextLength, n); }
-
-    /**
-     * A decoder's limits, the one sizing rule of its state: the context (these options' if set, else
-     * {@link #DEFAULT_CONTEXT}; at most the model's), the sequences to plan
-     * for, and tokens per forward pass: one decode token per sequence plus {@code batchTokens} (the family's
-     * prefill chunk), so a pass in which every sequence decodes still leaves a whole chunk for a waiting prompt
-     * (with 64 sequences decoding and only 128 tokens a pass, a new prompt got 64 a pass: slow first tokens).
-     */
-    public DecoderLimits decoderLimits(int modelContext, int batchTokens) {
-        int context = Math.min(contextLength == 0 ? DEFAULT_CONTEXT : contextLength, modelContext);
-        int sequences = maxSequences == 0 ? DEFAULT_MAX_SEQUENCES : maxSequences;
-        return new DecoderLimits(batchTokens + sequences, sequences, context, DecoderLimits.BLOCK_SIZE);
-    }
 }

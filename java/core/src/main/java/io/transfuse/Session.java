@@ -6,6 +6,7 @@ import java.lang.ref.Cleaner;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.Objects;
 
 /**
  * One sequence being processed: its state in the model (KV blocks or a recurrent state) and its
@@ -39,26 +40,58 @@ public final class Session implements AutoCloseable {
         this.cleanable = CLEANER.register(this, release);
     }
 
-    /** Tokens processed so far (the position of the next one). */
+    /**
+     * Tokens processed so far.
+     *
+     * @return the position of the next token
+     */
     public int position() { return position; }
 
-    /** Size of the logits {@link #feed} writes: the model's vocabulary (may exceed the tokenizer's when padded). */
+    /**
+     * Size of the logits {@link #feed} writes: the model's vocabulary.
+     *
+     * @return logits per position (may exceed the tokenizer's vocabulary when padded)
+     */
     public int vocabSize() { return owner.vocabSize(); }
 
-    /** Context capacity in tokens. */
+    /**
+     * Context capacity in tokens.
+     *
+     * @return positions the session holds
+     */
     public int capacity() { return sequence.capacity(); }
 
     /** Forgets the sequence; its state is reused. */
     public void reset() { position = 0; }
 
-    /** Feeds {@code tokens} and returns the logits after the last one (copied into {@code logits}). */
+    /**
+     * Feeds {@code tokens} and returns the logits after the last one.
+     *
+     * @param tokens token ids (at least one)
+     * @param logits receives the logits after the last token ({@link #vocabSize()} floats at least)
+     */
     public void feed(int[] tokens, float[] logits) {
+        Objects.requireNonNull(tokens, "tokens");
         feed(tokens, 0, tokens.length, logits);
     }
 
+    /**
+     * Feeds {@code tokens[from, from + count)} and returns the logits after the last one.
+     *
+     * @param tokens token ids
+     * @param from   first one to feed
+     * @param count  how many to feed (at least one)
+     * @param logits receives the logits after the last token ({@link #vocabSize()} floats at least)
+     */
     public void feed(int[] tokens, int from, int count, float[] logits) {
-        if (count <= 0) throw new IllegalArgumentException("feed needs at least one token");
+        Objects.requireNonNull(tokens, "tokens");
+        Objects.requireNonNull(logits, "logits");
+        if (count <= 0) throw new IllegalArgumentException("feed needs at least one token, got count " + count);
         if (release.done.get()) throw new IllegalStateException("the session is closed");
+        Objects.checkFromIndexSize(from, count, tokens.length);
+        if (logits.length < vocabSize()) {
+            throw new IllegalArgumentException("logits holds " + logits.length + " floats; the model writes " + vocabSize());
+        }
         if (position + count > sequence.capacity()) {
             throw new TransfuseException("context full: " + position + " + " + count + " tokens exceed the context of "
                     + sequence.capacity() + " tokens");
@@ -72,6 +105,7 @@ public final class Session implements AutoCloseable {
         position += count;
     }
 
+    /** Gives the session's state back to the model. */
     @Override
     public void close() {
         release.release(false);

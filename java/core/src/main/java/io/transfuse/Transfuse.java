@@ -2,7 +2,7 @@ package io.transfuse;
 
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backends;
-import io.transfuse.chat.ChatTemplates;
+import io.transfuse.loader.ChatTemplates;
 import io.transfuse.loader.ModelSource;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.ClassifierFamily;
@@ -12,9 +12,12 @@ import io.transfuse.model.EncoderFamily;
 import io.transfuse.model.Families;
 
 import java.nio.file.Path;
+import java.util.Objects;
 
 /**
  * Entry point: {@code try (var model = Transfuse.load(path)) { model.generate(prompt, options, System.out::print); }}
+ * Loads language models ({@link #load}), text encoders ({@link #loadEncoder}) and image classifiers
+ * ({@link #loadClassifier}); a null argument is a NullPointerException naming it.
  *
  * <p>Every load goes the same way: the device is chosen ({@link LoadOptions#device()}, AUTO = a GPU when
  * one is present), the model's files are found and parsed once ({@link ModelSource}: a GGUF file, a
@@ -58,6 +61,7 @@ public final class Transfuse {
     }
 
     public static EmbeddingModel loadEncoder(Path path, LoadOptions options, EncoderOptions encoder) {
+        Objects.requireNonNull(encoder, "encoder");
         return open(path, options, null, (source, backend, opts) -> {
             EncoderFamily family = Families.detect(source, EncoderFamily.class);
             EncoderFamily.Parts p = family.load(source, backend, opts, encoder);
@@ -91,6 +95,8 @@ public final class Transfuse {
 
     /** The common path: device, files, backend, family; frees everything when a step fails. */
     private static <T> T open(Path path, LoadOptions options, Backend given, Build<T> build) {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
         Device device = given != null ? Device.CPU : Backends.resolve(options.device());
         if (given == null) Backends.requireAvailable(device); // fail before reading the model (e.g. --device cuda, no driver)
         LoadOptions resolved = options.withDevice(device);

@@ -1,7 +1,6 @@
 package io.transfuse;
 
 import io.transfuse.chat.ChatTemplateException;
-import io.transfuse.sampling.SamplingOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 

@@ -1,5 +1,6 @@
 package io.transfuse;
 
+import io.transfuse.internal.Internals;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.transfuse.backend.cpu.HostMemory;
@@ -51,14 +52,14 @@ class ContextSizingTest {
         try (LanguageModel lm = Transfuse.load(m, LoadOptions.defaults().withThreads(1))) {
             assertEquals(LoadOptions.DEFAULT_CONTEXT, lm.contextLength());
             assertEquals(4096, lm.contextLength());
-            assertEquals(16 * 4096 / 16, lm.decoder().blockPool().blocks(), "the pool: 16 sequences of 4096 positions");
+            assertEquals(16 * 4096 / 16, Internals.decoder(lm).blockPool().blocks(), "the pool: 16 sequences of 4096 positions");
             try (Session s = lm.newSession()) {
                 assertEquals(4096, s.capacity());
             }
         }
         try (LanguageModel lm = Transfuse.load(m, LoadOptions.defaults().withThreads(1).withContextLength(8192).withMaxSequences(2))) {
             assertEquals(8192, lm.contextLength(), "the caller's request");
-            assertEquals(2 * 8192 / 16, lm.decoder().blockPool().blocks());
+            assertEquals(2 * 8192 / 16, Internals.decoder(lm).blockPool().blocks());
         }
         try (LanguageModel lm = Transfuse.load(TestModels.storiesGguf(), LoadOptions.defaults().withThreads(1))) {
             assertEquals(512, lm.contextLength(), "a model whose maximum is below the default keeps its maximum");

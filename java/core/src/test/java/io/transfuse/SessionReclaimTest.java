@@ -1,5 +1,6 @@
 package io.transfuse;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.loader.RandomMambaModel;
 import io.transfuse.model.BlockPool;
 import io.transfuse.model.SequenceStateExhaustedException;
@@ -28,7 +29,7 @@ class SessionReclaimTest {
     @Test
     void tenThousandAbandonedSessionsRunInThePoolsMemory() {
         try (LanguageModel lm = Transfuse.load(TestModels.storiesGguf(), LoadOptions.defaults().withThreads(1))) {
-            BlockPool pool = lm.decoder().blockPool();
+            BlockPool pool = Internals.decoder(lm).blockPool();
             assertEquals(16 * 512 / 16, pool.blocks(), "16 sequences of 512 positions");
             float[] logits = new float[lm.vocabSize()], first = null;
             for (int i = 0; i < 10_000; i++) {
@@ -49,7 +50,7 @@ class SessionReclaimTest {
     @Test
     void closingReturnsBlocksAtOnceAndHeldSessionsHitAClearBound() {
         try (LanguageModel lm = Transfuse.load(TestModels.storiesGguf(), LoadOptions.defaults().withThreads(1).withMaxSequences(2))) {
-            BlockPool pool = lm.decoder().blockPool();
+            BlockPool pool = Internals.decoder(lm).blockPool();
             float[] logits = new float[lm.vocabSize()];
             try (Session s = lm.newSession()) {
                 s.feed(new int[] {1, 2, 3}, logits);
@@ -79,7 +80,7 @@ class SessionReclaimTest {
         s.feed(new int[] {1, 2}, new float[lm.vocabSize()]);
         lm.close();
         assertEquals(0, lm.openSessions());
-        assertEquals(0, lm.decoder().blockPool().held());
+        assertEquals(0, Internals.decoder(lm).blockPool().held());
         s.close(); // harmless after the model closed
     }
 

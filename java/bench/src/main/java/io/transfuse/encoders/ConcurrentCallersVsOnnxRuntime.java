@@ -1,5 +1,6 @@
 package io.transfuse.encoders;
 
+import io.transfuse.internal.Internals;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import io.transfuse.EmbeddingModel;
@@ -35,7 +36,7 @@ final class ConcurrentCallersVsOnnxRuntime {
     static void run(EmbeddingModel model, OrtEnvironment env, OrtSession session, String peerVersion, Path out, int threads,
                     int tokens, int reps, int textsPerRep, int warmupReps, double warmupSeconds) throws Exception {
         List<String> texts = new ArrayList<>();
-        for (int i = 0; i < CALLERS; i++) texts.add(EncoderBench.text(model.tokenizer(), tokens, i));
+        for (int i = 0; i < CALLERS; i++) texts.add(EncoderBench.text(model, tokens, i));
         ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
         try (EmbeddingEngine engine = EmbeddingEngine.start(model, CALLERS, true)) {
             List<Input> peers = new ArrayList<>();
@@ -98,7 +99,7 @@ final class ConcurrentCallersVsOnnxRuntime {
     private static Input input(EmbeddingModel model, List<String> texts, int batch, int tokens) {
         long[][] ids = new long[batch][tokens], mask = new long[batch][tokens], types = new long[batch][tokens];
         for (int b = 0; b < batch; b++) {
-            Encoding e = model.tokenizer().encode(texts.get(b % texts.size()), true, model.maxTokens());
+            Encoding e = Internals.tokenizer(model).encode(texts.get(b % texts.size()), true, model.maxTokens());
             for (int t = 0; t < tokens; t++) {
                 ids[b][t] = e.ids()[t];
                 mask[b][t] = 1;

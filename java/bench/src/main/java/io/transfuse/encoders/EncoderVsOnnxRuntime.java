@@ -1,5 +1,6 @@
 package io.transfuse.encoders;
 
+import io.transfuse.internal.Internals;
 import ai.onnxruntime.OnnxTensor;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
@@ -78,10 +79,10 @@ public final class EncoderVsOnnxRuntime {
              OrtSession session = env.createSession(onnx.toString(), opts)) {
             for (int batch : BATCHES) {
                 List<String> texts = new ArrayList<>();
-                for (int i = 0; i < batch; i++) texts.add(EncoderBench.text(model.tokenizer(), tokens, i));
+                for (int i = 0; i < batch; i++) texts.add(EncoderBench.text(model, tokens, i));
                 long[][] ids = new long[batch][tokens], mask = new long[batch][tokens], types = new long[batch][tokens];
                 for (int b = 0; b < batch; b++) {
-                    Encoding e = model.tokenizer().encode(texts.get(b), true, model.maxTokens());
+                    Encoding e = Internals.tokenizer(model).encode(texts.get(b), true, model.maxTokens());
                     for (int t = 0; t < tokens; t++) {
                         ids[b][t] = e.ids()[t];
                         mask[b][t] = 1;

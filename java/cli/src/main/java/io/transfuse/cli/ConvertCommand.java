@@ -32,7 +32,7 @@ final class ConvertCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (!onnx.getFileName().toString().endsWith(".onnx")) throw new IllegalArgumentException(onnx + ": expected an .onnx file");
-        EncoderConverter.convert(onnx, outDir, new Pooling(EmbedCommand.parsePooling(pooling), true), s -> { });
+        EncoderConverter.convert(onnx, outDir, new Pooling(Pooling.Mode.valueOf(EmbedCommand.parsePooling(pooling).name()), true), s -> { });
         spec.commandLine().getErr().println("wrote " + outDir);
         return 0;
     }

@@ -9,7 +9,7 @@ import io.transfuse.EncoderOptions;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
-import io.transfuse.model.bert.Pooling;
+import io.transfuse.PoolingMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -88,11 +88,11 @@ final class EmbedCommand implements Callable<Integer> {
     }
 
     /** "mean" or "cls" (any case); null stays null (the model's own). */
-    static Pooling.Mode parsePooling(String s) {
+    static PoolingMode parsePooling(String s) {
         if (s == null) return null;
         return switch (s.toLowerCase(Locale.ROOT)) {
-            case "mean" -> Pooling.Mode.MEAN;
-            case "cls" -> Pooling.Mode.CLS;
+            case "mean" -> PoolingMode.MEAN;
+            case "cls" -> PoolingMode.CLS;
             default -> throw new IllegalArgumentException("--pooling must be mean or cls, got '" + s + "'");
         };
     }

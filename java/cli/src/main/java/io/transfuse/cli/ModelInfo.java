@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.transfuse.chat.ChatTemplate;
-import io.transfuse.chat.ChatTemplates;
+import io.transfuse.loader.ChatTemplates;
 import io.transfuse.loader.GgufFile;
 import io.transfuse.loader.Json;
 import io.transfuse.loader.ModelSource;

@@ -51,6 +51,25 @@ class MainTest {
         assertTrue(r.err.contains("decode: 60 tokens") && r.err.contains("tok/s"), r.err);
     }
 
+    /** With no sampling flag the CLI is greedy, as the API's defaults are: llama2.c's greedy text again. */
+    @Test
+    void theDefaultIsGreedyLikeTheApi() throws IOException {
+        JsonNode ref = new ObjectMapper().readTree(Files.readString(ROOT.resolve("models/stories260K/reference_outputs.json")));
+        String full = ref.get("greedy_from_bos_200_steps").get("text").asText();
+        Run r = run("generate", "--max-tokens", "60", "Once upon a time");
+        assertEquals(0, r.code, r.err);
+        String printed = r.out.stripTrailing();
+        assertTrue(printed.length() > 150 && full.startsWith(printed), "got: " + printed);
+        assertEquals(0, io.transfuse.GenerateOptions.defaults().sampling().temperature());
+    }
+
+    @Test
+    void penaltyFlagsAreCheckedByName() {
+        assertOneLineError(run("generate", "--min-p", "2", "hi"), 2, "--min-p");
+        assertOneLineError(run("generate", "--repeat-penalty", "0", "hi"), 2, "--repeat-penalty");
+        assertOneLineError(run("generate", "--repeat-last-n", "0", "hi"), 2, "--repeat-last-n");
+    }
+
     @Test
     void seededSamplingIsReproducible() {
         Run a = run("generate", "--temperature", "0.9", "--top-k", "40", "--top-p", "0.9", "--seed", "7", "--max-tokens", "30", "Once");

@@ -4,7 +4,7 @@ import io.transfuse.GenerateOptions;
 import io.transfuse.LanguageModel;
 import io.transfuse.Transfuse;
 import io.transfuse.loader.RandomMambaModel;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

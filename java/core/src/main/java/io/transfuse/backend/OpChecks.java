@@ -68,7 +68,7 @@ public final class OpChecks {
         }
     }
 
-    /** {@code t} is [rows][width] (any row count when rows < 0). */
+    /** {@code t} is [rows][width] (any row count when {@code rows < 0}). */
     public static void width(String op, String name, Tensor t, long rows, long width) {
         present(op, name, t);
         if (t.cols() != width || (rows >= 0 && t.rows() != rows)) {

@@ -1,7 +1,6 @@
 package io.transfuse.bench;
 
 import io.transfuse.EmbeddingModel;
-import io.transfuse.tokenizer.hf.HfTokenizer;
 
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -54,7 +53,7 @@ public final class EncoderBench {
         }
         if (tokensPerText > model.maxTokens()) throw new IllegalArgumentException("tokensPerText " + tokensPerText + " exceeds the model's " + model.maxTokens());
         List<String> texts = new ArrayList<>();
-        for (int i = 0; i < batch; i++) texts.add(text(model.tokenizer(), tokensPerText, i));
+        for (int i = 0; i < batch; i++) texts.add(text(model, tokensPerText, i));
         double[] tps = new double[repetitions];
         for (int r = -warmup; r < repetitions; r++) {
             long t0 = System.nanoTime();
@@ -66,19 +65,19 @@ public final class EncoderBench {
     }
 
     /** A text of common one-token words (different for each seed) that encodes to exactly {@code tokens} tokens. */
-    public static String text(HfTokenizer tok, int tokens, int seed) {
+    public static String text(EmbeddingModel tok, int tokens, int seed) {
         StringBuilder sb = new StringBuilder();
         int i = seed;
-        while (tok.encode(sb.toString(), true, 0).length() < tokens) {
+        while (tok.countTokens(sb.toString()) < tokens) {
             String next = (sb.isEmpty() ? "" : " ") + WORDS[i++ % WORDS.length];
             int before = sb.length();
             sb.append(next);
-            if (tok.encode(sb.toString(), true, 0).length() > tokens) {
+            if (tok.countTokens(sb.toString()) > tokens) {
                 sb.setLength(before);
                 sb.append(sb.isEmpty() ? "a" : " a");
             }
         }
-        if (tok.encode(sb.toString(), true, 0).length() != tokens) {
+        if (tok.countTokens(sb.toString()) != tokens) {
             throw new IllegalStateException("cannot build a text of exactly " + tokens + " tokens with this tokenizer");
         }
         return sb.toString();

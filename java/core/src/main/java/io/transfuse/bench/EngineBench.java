@@ -1,6 +1,7 @@
 package io.transfuse.bench;
 
 import io.transfuse.Device;
+import io.transfuse.internal.Internals;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
@@ -10,7 +11,7 @@ import io.transfuse.engine.Engine;
 import io.transfuse.engine.EngineOptions;
 import io.transfuse.engine.EngineStats;
 import io.transfuse.engine.Generation;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -153,8 +154,8 @@ public final class EngineBench {
         int wanted = o.promptTokens() + 4 * o.genTokens() + 16;
         LoadOptions load = LoadOptions.defaults().withThreads(o.threads()).withDevice(o.device()).withMaxSequences(o.maxConcurrency()).withContextLength(wanted);
         try (LanguageModel lm = Transfuse.load(modelPath, load)) {
-            DecoderShape c = DecoderShape.of(lm.decoder());
-            int context = lm.decoder().contextLength();
+            DecoderShape c = DecoderShape.of(Internals.decoder(lm));
+            int context = Internals.decoder(lm).contextLength();
             if (o.promptTokens() + o.genTokens() >= context) {
                 throw new IllegalArgumentException("prompt-tokens + gen-tokens = " + (o.promptTokens() + o.genTokens())
                         + " do not fit the model's context of " + context + " (" + modelPath + ")");
@@ -218,7 +219,7 @@ public final class EngineBench {
         clock.reset();
         GenerateOptions options = new GenerateOptions(gen, SamplingOptions.greedy());
         int[][] p = new int[conc][];
-        for (int i = 0; i < conc; i++) p[i] = prompt(prompts, promptTokens, lm.decoder().vocabSize());
+        for (int i = 0; i < conc; i++) p[i] = prompt(prompts, promptTokens, Internals.decoder(lm).vocabSize());
         List<Generation> gens = new ArrayList<>(conc);
         long t0 = System.nanoTime();
         for (int i = 0; i < conc; i++) {
@@ -243,10 +244,10 @@ public final class EngineBench {
     private static long[] ttftUnderLoad(Engine engine, StepClock clock, LanguageModel lm, SplittableRandom prompts, int conc, int promptTokens) {
         awaitIdle(engine);
         clock.reset();
-        int vocab = lm.decoder().vocabSize();
+        int vocab = Internals.decoder(lm).vocabSize();
         int background = conc - 1;
         // As long as the context allows: they must still be decoding when the probe is prefilled.
-        GenerateOptions longRun = new GenerateOptions(lm.decoder().contextLength() - promptTokens - 1, SamplingOptions.greedy());
+        GenerateOptions longRun = new GenerateOptions(Internals.decoder(lm).contextLength() - promptTokens - 1, SamplingOptions.greedy());
         List<Generation> others = new ArrayList<>(background);
         for (int i = 0; i < background; i++) others.add(engine.submit(prompt(prompts, promptTokens, vocab), longRun, text -> {}));
         long until = System.nanoTime() + 600_000_000_000L;

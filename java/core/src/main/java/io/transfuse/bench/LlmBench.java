@@ -1,6 +1,7 @@
 package io.transfuse.bench;
 
 import io.transfuse.Device;
+import io.transfuse.internal.Internals;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Session;
@@ -124,8 +125,8 @@ public final class LlmBench {
     public static Result run(Path modelPath, Options o) {
         WeightInfo w = weightInfo(modelPath);
         try (LanguageModel lm = Transfuse.load(modelPath, LoadOptions.defaults().withThreads(o.threads()).withDevice(o.device()))) {
-            DecoderShape c = DecoderShape.of(lm.decoder());
-            String device = ((io.transfuse.model.DecoderGraph) lm.decoder()).backend().name();
+            DecoderShape c = DecoderShape.of(Internals.decoder(lm));
+            String device = ((io.transfuse.model.DecoderGraph) Internals.decoder(lm)).backend().name();
             if (o.promptTokens() + o.genTokens() > lm.contextLength()) {
                 throw new IllegalArgumentException("prompt-tokens + gen-tokens = " + (o.promptTokens() + o.genTokens())
                         + " exceed the model's context of " + lm.contextLength());
@@ -147,7 +148,7 @@ public final class LlmBench {
             }
             if (o.batchSequences() > 1) {
                 for (int r = -o.warmup(); r < o.repetitions(); r++) {
-                    double tps = batchDecode(lm.decoder(), prompt, o.genTokens(), o.batchSequences());
+                    double tps = batchDecode(Internals.decoder(lm), prompt, o.genTokens(), o.batchSequences());
                     if (r >= 0) batch[r] = tps;
                 }
             }

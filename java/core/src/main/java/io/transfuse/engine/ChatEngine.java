@@ -68,6 +68,7 @@ public final class ChatEngine implements AutoCloseable {
 
     /** Renders {@code messages} with the template and queues the reply's generation. */
     public Generation submit(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+        java.util.Objects.requireNonNull(messages, "messages");
         int[] prompt = engine.model().chatPrompt(template, messages);
         return engine.submit(prompt, options, onText);
     }

@@ -47,6 +47,7 @@ public final class EmbeddingEngine implements AutoCloseable {
 
     /** An engine over {@code model}, which the caller keeps (and closes). */
     public static EmbeddingEngine start(EmbeddingModel model, int maxBatchTexts, boolean truncate) {
+        java.util.Objects.requireNonNull(model, "model");
         return start(new EmbeddingEngine(model, maxBatchTexts, truncate, false));
     }
 
@@ -70,12 +71,13 @@ public final class EmbeddingEngine implements AutoCloseable {
 
     /** One embedding per text, in order. Fails at once for a null text or, without truncation, one that is too long. */
     public CompletableFuture<float[][]> embed(List<String> texts) {
+        java.util.Objects.requireNonNull(texts, "texts");
         if (closed) throw new IllegalStateException("the embedding engine is closed");
         for (int i = 0; i < texts.size(); i++) {
             String t = texts.get(i);
             if (t == null) throw new IllegalArgumentException("text " + i + " is null");
             if (!truncate) {
-                int n = model.tokenizer().encode(t, true, Integer.MAX_VALUE).length();
+                int n = model.countTokens(t);
                 if (n > model.maxTokens()) {
                     throw new TransfuseException("text " + i + " is " + n + " tokens; the model takes at most " + model.maxTokens());
                 }

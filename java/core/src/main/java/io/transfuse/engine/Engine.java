@@ -8,12 +8,14 @@ import io.transfuse.LanguageModel;
 import io.transfuse.TransfuseException;
 import io.transfuse.chat.ChatTemplate;
 import io.transfuse.generate.Decoding;
+import io.transfuse.internal.Internals;
 import io.transfuse.model.BlockPool;
 import io.transfuse.model.Decoder;
-import io.transfuse.tokenizer.Tokenizer;
+import io.transfuse.Tokenizer;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -74,7 +76,9 @@ public final class Engine implements AutoCloseable {
 
     /** Starts an engine on {@code model} (loaded with LoadOptions.withMaxSequences for the concurrency wanted). */
     public static Engine start(LanguageModel model, EngineOptions options) {
-        return start(new Engine(model, model.decoder(), model.tokenizer(), model, options));
+        Objects.requireNonNull(model, "model");
+        Objects.requireNonNull(options, "options");
+        return start(new Engine(model, Internals.decoder(model), model.tokenizer(), model, options));
     }
 
     /** An engine over a bare decoder (tests drive the scheduler with a model of known behaviour). */
@@ -91,11 +95,13 @@ public final class Engine implements AutoCloseable {
 
     /** A continuation of {@code prompt} (tokenized with BOS where the model adds one). */
     public Generation generate(String prompt, GenerateOptions options, Consumer<String> onText) {
+        Objects.requireNonNull(prompt, "prompt");
         return submit(tokenizer.encode(prompt, true), options, onText);
     }
 
     /** The assistant's reply to {@code messages}, rendered with the model's chat template (as {@link LanguageModel#chat}). */
     public Generation chat(List<ChatMessage> messages, GenerateOptions options, Consumer<String> onText) {
+        Objects.requireNonNull(messages, "messages");
         if (messages.isEmpty()) throw new IllegalArgumentException("chat needs at least one message");
         ChatTemplate template = model.chatTemplate().orElseThrow(() -> new TransfuseException(model.source()
                 + ": the model has no chat template (no tokenizer.chat_template in a GGUF file, no chat_template in tokenizer_config.json)"));
@@ -107,6 +113,9 @@ public final class Engine implements AutoCloseable {
      * in the context, or with {@link EngineOverloadedException} when the queue is full.
      */
     public Generation submit(int[] promptTokens, GenerateOptions options, Consumer<String> onText) {
+        Objects.requireNonNull(promptTokens, "promptTokens");
+        Objects.requireNonNull(options, "options");
+        Objects.requireNonNull(onText, "onText");
         if (closed) throw new IllegalStateException("the engine is closed");
         long now = System.nanoTime();
         Decoding d = new Decoding(tokenizer, promptTokens, decoder.contextLength(), decoder.vocabSize(), options, onText);

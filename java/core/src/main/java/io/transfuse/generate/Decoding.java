@@ -5,7 +5,7 @@ import io.transfuse.GenerationResult;
 import io.transfuse.GenerationResult.StopReason;
 import io.transfuse.TransfuseException;
 import io.transfuse.sampling.Sampler;
-import io.transfuse.tokenizer.Tokenizer;
+import io.transfuse.Tokenizer;
 
 import java.util.Arrays;
 import java.util.Set;
@@ -82,7 +82,7 @@ public final class Decoding {
      */
     public boolean next(float[] logits) {
         if (done()) throw new IllegalStateException("generation has ended (" + reason + ")");
-        int id = sampler.sample(logits);
+        int id = sampler.sample(logits, tokens, length);
         if (endOfGeneration.contains(id) || id == tokenizer.bos()) return finish(StopReason.END_OF_SEQUENCE);
         stream.accept(tokenizer.decode(tokens[length - 1], id));
         if (length == tokens.length) tokens = Arrays.copyOf(tokens, Math.min(capacity, 2 * length));

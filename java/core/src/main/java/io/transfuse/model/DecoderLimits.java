@@ -16,6 +16,20 @@ public record DecoderLimits(int maxTokens, int maxSequences, int context, int bl
         }
     }
 
+    /**
+     * A decoder's limits from the load options, the one sizing rule of its state: the context (the options' if set,
+     * else {@link io.transfuse.LoadOptions#DEFAULT_CONTEXT}; at most the model's), the
+     * sequences to plan for, and tokens per forward pass: one decode token per sequence plus {@code batchTokens}
+     * (the family's prefill chunk), so a pass in which every sequence decodes still leaves a whole chunk for a
+     * waiting prompt (with 64 sequences decoding and only 128 tokens a pass, a new prompt got 64 a pass: slow
+     * first tokens). (Here, not in LoadOptions, so that the API does not show this internal type.)
+     */
+    public static DecoderLimits of(io.transfuse.LoadOptions options, int modelContext, int batchTokens) {
+        int context = Math.min(options.contextLength() == 0 ? io.transfuse.LoadOptions.DEFAULT_CONTEXT : options.contextLength(), modelContext);
+        int sequences = options.maxSequences() == 0 ? io.transfuse.LoadOptions.DEFAULT_MAX_SEQUENCES : options.maxSequences();
+        return new DecoderLimits(batchTokens + sequences, sequences, context, BLOCK_SIZE);
+    }
+
     /** KV blocks one sequence of the full context holds. */
     public int blocksPerSequence() { return (context + blockSize - 1) / blockSize; }
 

@@ -3,7 +3,7 @@ package io.transfuse.quantize;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.transfuse.backend.RopeLayout;
 import io.transfuse.chat.ChatTemplate;
-import io.transfuse.chat.ChatTemplates;
+import io.transfuse.loader.ChatTemplates;
 import io.transfuse.loader.GgufWriter;
 import io.transfuse.loader.Json;
 import io.transfuse.loader.ModelFormatException;

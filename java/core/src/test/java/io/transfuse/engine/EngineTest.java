@@ -1,5 +1,6 @@
 package io.transfuse.engine;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
@@ -7,7 +8,7 @@ import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.TestModels;
 import io.transfuse.Transfuse;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -51,7 +52,7 @@ class EngineTest {
         for (int i = 0; i < 64; i++) {
             serial.add(model.generate(PROMPTS[i % PROMPTS.length], options(i), s -> {}));
         }
-        int before = model.decoder().blockPool().held(); // the model's own generate session keeps its blocks
+        int before = Internals.decoder(model).blockPool().held(); // the model's own generate session keeps its blocks
         try (Engine engine = Engine.start(model, EngineOptions.defaults())) {
             engine.generate(SHARED, options(0), t -> {}).join(); // its blocks stay cached for the others
             // Submitted from 64 threads at once.
@@ -89,7 +90,7 @@ class EngineTest {
 
     @Test
     void cancelFreesBlocks() throws Exception {
-        int before = model.decoder().blockPool().held();
+        int before = Internals.decoder(model).blockPool().held();
         try (Engine engine = Engine.start(model, EngineOptions.defaults())) {
             Generation g = engine.generate("Once upon a time", GenerateOptions.defaults().withMaxTokens(200), s -> {});
             g.cancel();

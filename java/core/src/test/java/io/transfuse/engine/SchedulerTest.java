@@ -2,7 +2,7 @@ package io.transfuse.engine;
 
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.Test;
 
 import java.time.Duration;

@@ -5,7 +5,7 @@ import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
 import io.transfuse.Transfuse;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 
 import java.nio.file.Path;
 import java.util.ArrayList;

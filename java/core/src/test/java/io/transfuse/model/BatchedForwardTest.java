@@ -1,5 +1,6 @@
 package io.transfuse.model;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
@@ -31,7 +32,7 @@ class BatchedForwardTest {
 
     static void check(Path model, String what) {
         try (LanguageModel lm = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CPU))) {
-            MixedBatch.Result r = MixedBatch.run(lm.decoder(), lm.vocabSize(), 42);
+            MixedBatch.Result r = MixedBatch.run(Internals.decoder(lm), lm.vocabSize(), 42);
             double tol = 1e-4 * Math.max(1, r.maxAbs());
             assertTrue(r.maxDiff() <= tol, what + ": batched logits differ from alone by " + r.maxDiff() + " > " + tol);
         }

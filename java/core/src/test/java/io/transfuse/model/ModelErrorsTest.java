@@ -6,7 +6,7 @@ import io.transfuse.TestModels;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
 import io.transfuse.loader.ModelFormatException;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -80,9 +80,9 @@ class ModelErrorsTest {
     @Test
     void invalidOptionValues() {
         assertTrue(assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(-1, 0, 1, 0)).getMessage().contains("temperature"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(1, -3, 1, 0)).getMessage().contains("top-k"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(1, 0, 0, 0)).getMessage().contains("top-p"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(1, 0, 1.5f, 0)).getMessage().contains("top-p"));
-        assertTrue(assertThrows(IllegalArgumentException.class, () -> GenerateOptions.defaults().withMaxTokens(-1)).getMessage().contains("max-tokens"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(1, -3, 1, 0)).getMessage().contains("topK"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(1, 0, 0, 0)).getMessage().contains("topP"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> new SamplingOptions(1, 0, 1.5f, 0)).getMessage().contains("topP"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> GenerateOptions.defaults().withMaxTokens(-1)).getMessage().contains("maxTokens"));
     }
 }

@@ -11,7 +11,7 @@ import io.transfuse.loader.GgufWriter;
 import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.RandomLlamaModel;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 import io.transfuse.tokenizer.hf.HfTokenizer;

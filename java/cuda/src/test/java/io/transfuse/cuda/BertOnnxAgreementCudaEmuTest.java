@@ -42,7 +42,7 @@ class BertOnnxAgreementCudaEmuTest {
     private static void check(Path onnx, Pooling.Mode mode) throws Exception {
         long device = DeviceArena.bytesInUse(), host = TrackedArena.bytesInUse();
         LoadOptions emu = LoadOptions.defaults().withDevice(Device.CUDA_EMU);
-        try (EmbeddingModel m = Transfuse.loadEncoder(onnx, emu, EncoderOptions.defaults().withPooling(mode).withBatchSize(4))) {
+        try (EmbeddingModel m = Transfuse.loadEncoder(onnx, emu, EncoderOptions.defaults().withPooling(io.transfuse.PoolingMode.valueOf(mode.name())).withBatchSize(4))) {
             List<float[]> reference = OnnxRuntimeAgreementTest.onnxRuntime(onnx, m, mode);
             long start = System.nanoTime();
             float[][] got = m.embed(TEXTS);

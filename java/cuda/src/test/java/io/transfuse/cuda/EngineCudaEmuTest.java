@@ -1,5 +1,6 @@
 package io.transfuse.cuda;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
@@ -29,7 +30,7 @@ class EngineCudaEmuTest {
         try (LanguageModel lm = Transfuse.load(TestModel.stories260K(), LoadOptions.defaults().withDevice(Device.CUDA_EMU).withMaxSequences(8))) {
             List<GenerationResult> serial = new ArrayList<>();
             for (int i = 0; i < prompts.length; i++) serial.add(lm.generate(prompts[i], GenerateOptions.defaults().withMaxTokens(12 + 3 * i), s -> {}));
-            int before = lm.decoder().blockPool().held();
+            int before = Internals.decoder(lm).blockPool().held();
             try (Engine engine = Engine.start(lm, EngineOptions.defaults().withMaxBatchTokens(32))) {
                 engine.generate(shared, GenerateOptions.defaults().withMaxTokens(2), s -> {}).join();
                 List<Generation> gens = new ArrayList<>();
@@ -37,7 +38,7 @@ class EngineCudaEmuTest {
                 for (int i = 0; i < prompts.length; i++) assertEquals(serial.get(i).text(), gens.get(i).join().text(), prompts[i]);
                 long until = System.nanoTime() + 5_000_000_000L;
                 while (engine.stats().running() > 0 && System.nanoTime() < until) Thread.onSpinWait();
-                assertEquals(before, lm.decoder().blockPool().held(), "KV blocks not given back: " + engine.stats());
+                assertEquals(before, Internals.decoder(lm).blockPool().held(), "KV blocks not given back: " + engine.stats());
                 assertEquals(true, engine.stats().prefixHitBlocks() > 0, engine.stats().toString());
             }
         }

@@ -1,5 +1,6 @@
 package io.transfuse.cuda;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
@@ -11,7 +12,7 @@ import io.transfuse.loader.RandomGpt2Model;
 import io.transfuse.loader.RandomGpt2Model.Shape;
 import io.transfuse.model.MixedBatch;
 import io.transfuse.model.gpt2.Gpt2Reference;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -94,7 +95,7 @@ class Gpt2CudaEmuTest {
 
     @Test
     void mixedBatchMatchesEachSequenceAlone() {
-        MixedBatch.Result r = MixedBatch.run(emu.decoder(), emu.vocabSize(), 13);
+        MixedBatch.Result r = MixedBatch.run(Internals.decoder(emu), emu.vocabSize(), 13);
         System.out.printf("gpt2 cuda-emu mixed batch: batched vs alone %.5f%n", r.maxDiff());
         assertTrue(r.maxDiff() <= TOLERANCE, "batched vs alone: " + r.maxDiff());
     }

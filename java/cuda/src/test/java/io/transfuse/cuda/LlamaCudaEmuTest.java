@@ -1,5 +1,6 @@
 package io.transfuse.cuda;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.LanguageModel;
@@ -10,7 +11,7 @@ import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.model.DecoderGraph;
 import io.transfuse.model.MixedBatch;
 import io.transfuse.tensor.DType;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -107,7 +108,7 @@ class LlamaCudaEmuTest {
     }
 
     static CudaBackend backend(LanguageModel m) {
-        return (CudaBackend) ((DecoderGraph) m.decoder()).backend();
+        return (CudaBackend) ((DecoderGraph) Internals.decoder(m)).backend();
     }
 
     @Test
@@ -132,8 +133,8 @@ class LlamaCudaEmuTest {
      */
     @Test
     void mixedBatchMatchesEachSequenceAloneAndTheCpu() {
-        MixedBatch.Result onEmu = MixedBatch.run(emu.decoder(), emu.vocabSize(), 5);
-        MixedBatch.Result onCpu = MixedBatch.run(cpu.decoder(), cpu.vocabSize(), 5);
+        MixedBatch.Result onEmu = MixedBatch.run(Internals.decoder(emu), emu.vocabSize(), 5);
+        MixedBatch.Result onCpu = MixedBatch.run(Internals.decoder(cpu), cpu.vocabSize(), 5);
         System.out.printf("cuda-emu mixed batch: batched vs alone %.5f, vs cpu %.5f%n", onEmu.maxDiff(),
                 new MixedBatch.Result(onEmu.batched(), onCpu.alone()).maxDiff());
         assertTrue(onEmu.maxDiff() <= TOLERANCE, "batched vs alone on cuda-emu: " + onEmu.maxDiff());

@@ -1,5 +1,6 @@
 package io.transfuse.cuda;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
@@ -19,7 +20,7 @@ import io.transfuse.model.MixedBatch;
 import io.transfuse.model.mamba.MambaConfig;
 import io.transfuse.model.mamba.MambaModel;
 import io.transfuse.model.mamba.MambaWeights;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -194,7 +195,7 @@ public class MambaCudaEmuTest {
                         () -> small.forward(s, new int[] {1}, 0, 1, 3, new float[small.vocabSize()]));
                 assertTrue(rewind.getMessage().contains("continues at position " + prompt.length), rewind.getMessage());
                 assertThrows(IllegalArgumentException.class, () -> small.forward(s2, new int[] {small.vocabSize()}, 0, 1, 0, new float[small.vocabSize()]));
-                try (Decoder.Sequence foreign = emu.decoder().newSequence(8)) {
+                try (Decoder.Sequence foreign = Internals.decoder(emu).newSequence(8)) {
                     IllegalArgumentException other = assertThrows(IllegalArgumentException.class,
                             () -> small.forward(foreign, new int[] {1}, 0, 1, 0, new float[small.vocabSize()]));
                     assertTrue(other.getMessage().contains("does not belong"), other.getMessage());
@@ -223,8 +224,8 @@ public class MambaCudaEmuTest {
     /** Several Mamba sequences per pass (each keeps its own state slot): batched equals alone, on the emulator and against the CPU. */
     @Test
     void mixedBatchMatchesEachSequenceAloneAndTheCpu() {
-        MixedBatch.Result onEmu = MixedBatch.run(emuUntied.decoder(), emuUntied.vocabSize(), 9);
-        MixedBatch.Result onCpu = MixedBatch.run(cpuUntied.decoder(), cpuUntied.vocabSize(), 9);
+        MixedBatch.Result onEmu = MixedBatch.run(Internals.decoder(emuUntied), emuUntied.vocabSize(), 9);
+        MixedBatch.Result onCpu = MixedBatch.run(Internals.decoder(cpuUntied), cpuUntied.vocabSize(), 9);
         double vsCpu = new MixedBatch.Result(onEmu.batched(), onCpu.alone()).maxDiff();
         System.out.printf("mamba cuda-emu mixed batch: batched vs alone %.5f, vs cpu %.5f%n", onEmu.maxDiff(), vsCpu);
         assertTrue(onEmu.maxDiff() <= UNTIED_TOLERANCE, "batched vs alone on cuda-emu: " + onEmu.maxDiff());
@@ -252,7 +253,7 @@ public class MambaCudaEmuTest {
     void deviceMemoryReturnsToZeroAfterClose() {
         long before = DeviceArena.bytesInUse();
         LanguageModel m = Transfuse.load(tiny, LoadOptions.defaults().withDevice(Device.CUDA_EMU));
-        assertTrue(m.decoder() instanceof MambaModel);
+        assertTrue(Internals.decoder(m) instanceof MambaModel);
         assertTrue(DeviceArena.bytesInUse() > before);
         try (Session s = m.newSession()) {
             s.feed(new int[] {1, 2, 3}, new float[m.vocabSize()]);
@@ -264,7 +265,7 @@ public class MambaCudaEmuTest {
 
     @Test
     void decoderReportsThePaddedHeadLikeCpu() {
-        Decoder d = emu.decoder();
+        Decoder d = Internals.decoder(emu);
         assertEquals(cpu.vocabSize(), d.vocabSize());
         assertEquals(RandomMambaModel.Shape.TINY.vocabRows(), d.vocabSize());
     }

@@ -1,5 +1,6 @@
 package io.transfuse.cuda;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
@@ -54,7 +55,7 @@ class NoGpuTest {
     @Test
     void autoPicksTheCpu() {
         try (LanguageModel m = Transfuse.load(TestModel.stories260K(), LoadOptions.defaults())) {
-            assertInstanceOf(LlamaModel.class, m.decoder());
+            assertInstanceOf(LlamaModel.class, Internals.decoder(m));
         }
     }
 }

@@ -10,7 +10,7 @@ import dev.langchain4j.model.chat.request.ResponseFormat;
 import dev.langchain4j.model.chat.request.ResponseFormatType;
 import io.transfuse.ChatMessage;
 import io.transfuse.GenerateOptions;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -48,8 +48,9 @@ final class ChatRequests {
     }
 
     /**
-     * {@code base} with the request's maxOutputTokens, temperature, topP, topK and stopSequences where they are set
-     * (the seed and timeout stay the base's). Parameters Transfuse does not implement are refused rather than ignored.
+     * {@code base} with the request's maxOutputTokens, temperature, topP, topK, frequencyPenalty, presencePenalty and
+     * stopSequences where they are set (the seed and timeout stay the base's). Parameters Transfuse does not implement
+     * are refused rather than ignored.
      */
     static GenerateOptions options(ChatRequest request, GenerateOptions base) {
         ChatRequestParameters p = request.parameters();
@@ -61,31 +62,22 @@ final class ChatRequests {
         if (format != null && format.type() != ResponseFormatType.TEXT) {
             throw new UnsupportedFeatureException("Transfuse chat models answer in plain text, not response format " + format.type());
         }
-        unsupportedPenalty("frequencyPenalty", p.frequencyPenalty());
-        unsupportedPenalty("presencePenalty", p.presencePenalty());
         GenerateOptions o = base;
         if (p.maxOutputTokens() != null) {
             if (p.maxOutputTokens() < 1) throw new IllegalArgumentException("maxOutputTokens must be >= 1, got " + p.maxOutputTokens());
             o = o.withMaxTokens(p.maxOutputTokens());
         }
-        SamplingOptions s = o.sampling();
-        if (p.temperature() != null || p.topP() != null || p.topK() != null) {
-            s = new SamplingOptions(
-                    p.temperature() == null ? s.temperature() : p.temperature().floatValue(),
-                    p.topK() == null ? s.topK() : p.topK(),
-                    p.topP() == null ? s.topP() : p.topP().floatValue(),
-                    s.seed());
-            o = o.withSampling(s);
-        }
+        SamplingOptions.Builder s = o.sampling().toBuilder();
+        if (p.temperature() != null) s.temperature(p.temperature());
+        if (p.topK() != null) s.topK(p.topK());
+        if (p.topP() != null) s.topP(p.topP());
+        if (p.frequencyPenalty() != null) s.frequencyPenalty(p.frequencyPenalty());
+        if (p.presencePenalty() != null) s.presencePenalty(p.presencePenalty());
+        o = o.withSampling(s.build());
         if (p.stopSequences() != null && !p.stopSequences().isEmpty()) o = o.withStop(p.stopSequences());
         return o;
     }
 
-    private static void unsupportedPenalty(String name, Double value) {
-        if (value != null && value != 0) {
-            throw new UnsupportedFeatureException("Transfuse does not implement " + name + " (got " + value + "; leave it unset or 0)");
-        }
-    }
 
     /** The defaults as langchain4j parameters, so ChatModel.chat merges request parameters over them. */
     static ChatRequestParameters parameters(GenerateOptions base, String modelName) {
@@ -93,9 +85,11 @@ final class ChatRequests {
         return ChatRequestParameters.builder()
                 .modelName(modelName)
                 .maxOutputTokens(base.maxTokens())
-                .temperature((double) s.temperature())
-                .topP((double) s.topP())
+                .temperature(s.temperature())
+                .topP(s.topP())
                 .topK(s.topK())
+                .frequencyPenalty(s.frequencyPenalty())
+                .presencePenalty(s.presencePenalty())
                 .stopSequences(base.stop())
                 .build();
     }

@@ -20,12 +20,12 @@ final class ChatResponses {
                 .build();
     }
 
-    /** The token limit and a full context are both LENGTH (cut short); a timeout is OTHER; the rest ended by itself. */
+    /** The token limit and a full context are both LENGTH (cut short); a timeout or a cancellation is OTHER; the rest ended by itself. */
     static FinishReason finishReason(GenerationResult.StopReason why) {
         return switch (why) {
             case END_OF_SEQUENCE, STOP_STRING -> FinishReason.STOP;
             case MAX_TOKENS, CONTEXT_FULL -> FinishReason.LENGTH;
-            case TIMEOUT -> FinishReason.OTHER;
+            case TIMEOUT, CANCELLED -> FinishReason.OTHER;
         };
     }
 }

@@ -54,7 +54,7 @@ public final class TransfuseEmbeddingModel implements EmbeddingModel, AutoClosea
         int tokens = 0;
         for (int i = 0; i < vectors.length; i++) {
             out.add(Embedding.from(vectors[i]));
-            tokens += model.tokenizer().encode(texts.get(i), true, model.maxTokens()).length();
+            tokens += Math.min(model.countTokens(texts.get(i)), model.maxTokens()); // what was embedded (truncated)
         }
         return Response.from(out, new TokenUsage(tokens));
     }

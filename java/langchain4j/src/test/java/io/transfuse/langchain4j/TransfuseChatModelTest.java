@@ -20,7 +20,7 @@ import io.transfuse.TestModels;
 import io.transfuse.TransfuseException;
 import io.transfuse.engine.Engine;
 import io.transfuse.engine.EngineOptions;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -170,9 +170,21 @@ class TransfuseChatModelTest {
         var image = assertThrows(UnsupportedFeatureException.class, () -> m.chat(UserMessage.from(
                 TextContent.from("what is this?"), ImageContent.from("https://example.invalid/cat.png"))));
         assertTrue(image.getMessage().contains("message 0"), image.getMessage());
-        var penalty = assertThrows(UnsupportedFeatureException.class, () -> m.chat(ChatRequest.builder()
-                .messages(UserMessage.from("hi")).frequencyPenalty(0.5).build()));
-        assertTrue(penalty.getMessage().contains("frequencyPenalty"), penalty.getMessage());
+    }
+
+    /** frequencyPenalty and presencePenalty reach the sampler: the reply is Transfuse's with the same penalties. */
+    @Test
+    void penaltiesReachTheSampler() {
+        List<ChatMessage> conversation = List.of(ChatMessage.user("Once upon a time"));
+        try (TransfuseChatModel m = TransfuseChatModel.builder().engine(engine).chatTemplate(StoriesChat.TEMPLATE)
+                .defaultOptions(GenerateOptions.defaults().withMaxTokens(30)).build()) {
+            ChatResponse r = m.chat(ChatRequest.builder().messages(UserMessage.from("Once upon a time"))
+                    .frequencyPenalty(1.5).presencePenalty(3.0).build());
+            String want = reference(conversation, GenerateOptions.builder().maxTokens(30).frequencyPenalty(1.5).presencePenalty(3).build()).text();
+            String without = reference(conversation, GenerateOptions.defaults().withMaxTokens(30)).text();
+            assertEquals(want, r.aiMessage().text());
+            assertNotEquals(without, want, "the penalties change the greedy text");
+        }
     }
 
     /** A full queue is langchain4j's retriable RateLimitException, for the chat and the streaming model alike. */

@@ -1,5 +1,6 @@
 package io.transfuse.langchain4j;
 
+import io.transfuse.internal.Internals;
 import dev.langchain4j.data.message.SystemMessage;
 import dev.langchain4j.data.message.UserMessage;
 import dev.langchain4j.model.chat.StreamingChatModel;
@@ -97,7 +98,7 @@ class TransfuseStreamingChatModelTest {
     @Test
     void cancellingFromThePartialResponseStopsTheStream() throws Exception {
         awaitIdle(-1); // earlier tests' cancelled requests are let go first
-        int before = model.decoder().blockPool().held();
+        int before = Internals.decoder(model).blockPool().held();
         CompletableFuture<Void> cancelled = new CompletableFuture<>();
         List<String> after = new CopyOnWriteArrayList<>();
         CompletableFuture<Object> terminal = new CompletableFuture<>();
@@ -130,8 +131,8 @@ class TransfuseStreamingChatModelTest {
      */
     static void awaitIdle(int blocks) throws InterruptedException {
         long until = System.nanoTime() + 10_000_000_000L;
-        while (engine.stats().running() + engine.stats().queued() > 0 || blocks >= 0 && model.decoder().blockPool().held() != blocks) {
-            assertTrue(System.nanoTime() < until, "the engine is not idle: " + engine.stats() + ", pool holds " + model.decoder().blockPool().held());
+        while (engine.stats().running() + engine.stats().queued() > 0 || blocks >= 0 && Internals.decoder(model).blockPool().held() != blocks) {
+            assertTrue(System.nanoTime() < until, "the engine is not idle: " + engine.stats() + ", pool holds " + Internals.decoder(model).blockPool().held());
             Thread.sleep(5);
         }
     }

@@ -40,7 +40,7 @@ final class EmbeddingsEndpoint {
         long dimensions = body.integer("dimensions", dim, 1, Integer.MAX_VALUE);
         if (dimensions != dim) throw ApiError.invalid("dimensions", "this model's embeddings have " + dim + " dimensions, not " + dimensions);
         int tokens = 0;
-        for (String s : input) tokens += engine.model().tokenizer().encode(s, true, Integer.MAX_VALUE).length();
+        for (String s : input) tokens += engine.model().countTokens(s);
         float[][] vectors;
         try {
             vectors = engine.embed(input).get();

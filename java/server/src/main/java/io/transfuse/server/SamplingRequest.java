@@ -2,7 +2,7 @@ package io.transfuse.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.transfuse.GenerateOptions;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 
 import java.time.Duration;
 import java.util.List;
@@ -36,6 +36,11 @@ record SamplingRequest(GenerateOptions options, boolean stream, boolean includeU
         double topP = body.number("top_p", 1.0);
         if (!(topP > 0 && topP <= 1)) throw ApiError.invalid("top_p", "'top_p' must be in (0, 1], got " + topP);
         int topK = (int) body.integer("top_k", 0, 0, Integer.MAX_VALUE); // not OpenAI's, but llama.cpp's and vLLM's servers take it
+        // OpenAI's penalties, in its range; Transfuse counts occurrences over the last 64 tokens (prompt included).
+        double frequencyPenalty = body.number("frequency_penalty", 0.0);
+        if (!(frequencyPenalty >= -2 && frequencyPenalty <= 2)) throw ApiError.invalid("frequency_penalty", "'frequency_penalty' must be in [-2, 2], got " + frequencyPenalty);
+        double presencePenalty = body.number("presence_penalty", 0.0);
+        if (!(presencePenalty >= -2 && presencePenalty <= 2)) throw ApiError.invalid("presence_penalty", "'presence_penalty' must be in [-2, 2], got " + presencePenalty);
         long seed = body.integer("seed", System.nanoTime(), Long.MIN_VALUE, Long.MAX_VALUE);
         List<String> stop = body.strings("stop");
         if (stop.size() > MAX_STOP) throw ApiError.invalid("stop", "'stop' takes at most " + MAX_STOP + " sequences, got " + stop.size());
@@ -49,7 +54,8 @@ record SamplingRequest(GenerateOptions options, boolean stream, boolean includeU
             if (iu != null && !iu.isNull() && !iu.isBoolean()) throw ApiError.invalid("stream_options.include_usage", "must be true or false");
             includeUsage = iu != null && iu.asBoolean(false);
         }
-        SamplingOptions sampling = new SamplingOptions((float) temperature, topK, (float) topP, seed);
+        SamplingOptions sampling = SamplingOptions.builder().temperature(temperature).topK(topK).topP(topP)
+                .frequencyPenalty(frequencyPenalty).presencePenalty(presencePenalty).seed(seed).build();
         return new SamplingRequest(new GenerateOptions(maxTokens, sampling, stop, timeout), stream, includeUsage);
     }
 }

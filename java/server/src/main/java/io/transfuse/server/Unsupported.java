@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 /**
  * OpenAI request fields this server does not implement, refused with a 400 naming the field rather than ignored
- * (a client asking for log-probabilities, tools or penalties would otherwise get an answer that silently differs
+ * (a client asking for log-probabilities or tools would otherwise get an answer that silently differs
  * from what it asked for). A field set to its neutral value (null, false, 0, 1 for best_of, "text" format) is fine.
  */
 final class Unsupported {
@@ -19,8 +19,6 @@ final class Unsupported {
         refuseIf(body, "tools", n -> n.size() > 0, "tools");
         refuseIf(body, "functions", n -> n.size() > 0, "functions");
         refuseIf(body, "logit_bias", n -> n.size() > 0, "logit_bias");
-        refuseIf(body, "presence_penalty", n -> n.asDouble(0) != 0, "presence_penalty");
-        refuseIf(body, "frequency_penalty", n -> n.asDouble(0) != 0, "frequency_penalty");
         refuseIf(body, "response_format", n -> !"text".equals(n.path("type").asText("text")), "response_format other than text");
     }
 

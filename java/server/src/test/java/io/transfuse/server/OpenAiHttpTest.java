@@ -1,11 +1,12 @@
 package io.transfuse.server;
 
+import io.transfuse.internal.Internals;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.engine.EngineOptions;
 import io.transfuse.engine.EngineStats;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -22,6 +23,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -88,6 +90,8 @@ class OpenAiHttpTest {
         assertEquals("prompt", Http.assertError(Http.post(url, "{\"max_tokens\": 3}"), 400).get("param").asText());
         assertEquals("prompt", Http.assertError(Http.post(url, "{\"prompt\": [\"a\", \"b\"]}"), 400).get("param").asText());
         assertEquals("stop", Http.assertError(Http.post(url, "{\"prompt\": \"a\", \"stop\": [\"1\",\"2\",\"3\",\"4\",\"5\"]}"), 400).get("param").asText());
+        assertEquals("frequency_penalty", Http.assertError(Http.post(url, "{\"prompt\": \"a\", \"frequency_penalty\": 2.5}"), 400).get("param").asText());
+        assertEquals("presence_penalty", Http.assertError(Http.post(url, "{\"prompt\": \"a\", \"presence_penalty\": -3}"), 400).get("param").asText());
         JsonNode model = Http.assertError(Http.post(url, "{\"prompt\": \"a\", \"model\": \"llama-70b\"}"), 400);
         assertEquals("model", model.get("param").asText());
         assertEquals("model_not_found", model.get("code").asText());
@@ -131,6 +135,18 @@ class OpenAiHttpTest {
                 "prompt", "Once upon a time", "max_tokens", 60, "temperature", 0, "stop", stop))));
         assertEquals(expected.text(), r.get("choices").get(0).get("text").asText());
         assertEquals("stop", r.get("choices").get(0).get("finish_reason").asText());
+    }
+
+    /** OpenAI's frequency_penalty and presence_penalty reach the sampler: the text is the library's with the same penalties. */
+    @Test
+    void penaltiesGiveTheLibrarysText() throws Exception {
+        GenerateOptions options = GenerateOptions.builder().maxTokens(30).frequencyPenalty(1.5).presencePenalty(2).build();
+        GenerationResult expected = ts.model.generate("Once upon a time", options, s -> {});
+        GenerationResult plain = ts.model.generate("Once upon a time", GenerateOptions.defaults().withMaxTokens(30), s -> {});
+        assertNotEquals(plain.text(), expected.text(), "the penalties change the greedy text");
+        JsonNode r = Http.json(Http.post(ts.base() + "/v1/completions", Http.JSON.writeValueAsString(Map.of(
+                "prompt", "Once upon a time", "max_tokens", 30, "temperature", 0, "frequency_penalty", 1.5, "presence_penalty", 2))));
+        assertEquals(expected.text(), r.get("choices").get(0).get("text").asText());
     }
 
     /** A sample line of the Prometheus text format: name, optional {labels}, value (parsed here, independently of the writer). */
@@ -189,7 +205,7 @@ class OpenAiHttpTest {
             GenerationResult r = ts.model.generate(PROMPTS[i % PROMPTS.length], new GenerateOptions(maxTokens(i), SamplingOptions.greedy()), s -> {});
             expected.add(r.text());
         }
-        int baseline = ts.model.decoder().blockPool().held(); // the model's own generate session keeps its blocks
+        int baseline = Internals.decoder(ts.model).blockPool().held(); // the model's own generate session keeps its blocks
         List<Future<String>> results = new ArrayList<>();
         List<Future<HttpResponse<String>>> bad = new ArrayList<>();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {

@@ -15,7 +15,7 @@ import io.transfuse.ChatMessage;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.engine.EngineOptions;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

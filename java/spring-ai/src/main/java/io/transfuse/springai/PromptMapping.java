@@ -2,7 +2,7 @@ package io.transfuse.springai;
 
 import io.transfuse.ChatMessage;
 import io.transfuse.GenerateOptions;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.springframework.ai.chat.messages.AssistantMessage;
 import org.springframework.ai.chat.messages.Message;
 import org.springframework.ai.chat.messages.UserMessage;
@@ -45,43 +45,36 @@ final class PromptMapping {
     }
 
     /**
-     * {@code base} with the options' maxTokens, temperature, topP, topK and stopSequences where they are set (the
-     * seed and timeout stay the base's). Options Transfuse does not implement are refused rather than ignored.
+     * {@code base} with the options' maxTokens, temperature, topP, topK, frequencyPenalty, presencePenalty and
+     * stopSequences where they are set (the seed and timeout stay the base's). Options Transfuse does not implement
+     * are refused rather than ignored.
      */
     static GenerateOptions options(ChatOptions o, GenerateOptions base) {
         if (o == null) return base;
         if (o instanceof ToolCallingChatOptions t && t.getToolCallbacks() != null && !t.getToolCallbacks().isEmpty()) {
             throw new UnsupportedOperationException("Transfuse chat models do not call tools (the options have " + t.getToolCallbacks().size() + " tool callbacks)");
         }
-        unsupportedPenalty("frequencyPenalty", o.getFrequencyPenalty());
-        unsupportedPenalty("presencePenalty", o.getPresencePenalty());
         GenerateOptions g = base;
         if (o.getMaxTokens() != null) {
             if (o.getMaxTokens() < 1) throw new IllegalArgumentException("maxTokens must be >= 1, got " + o.getMaxTokens());
             g = g.withMaxTokens(o.getMaxTokens());
         }
-        if (o.getTemperature() != null || o.getTopP() != null || o.getTopK() != null) {
-            SamplingOptions s = g.sampling();
-            g = g.withSampling(new SamplingOptions(
-                    o.getTemperature() == null ? s.temperature() : o.getTemperature().floatValue(),
-                    o.getTopK() == null ? s.topK() : o.getTopK(),
-                    o.getTopP() == null ? s.topP() : o.getTopP().floatValue(),
-                    s.seed()));
-        }
+        SamplingOptions.Builder s = g.sampling().toBuilder();
+        if (o.getTemperature() != null) s.temperature(o.getTemperature());
+        if (o.getTopK() != null) s.topK(o.getTopK());
+        if (o.getTopP() != null) s.topP(o.getTopP());
+        if (o.getFrequencyPenalty() != null) s.frequencyPenalty(o.getFrequencyPenalty());
+        if (o.getPresencePenalty() != null) s.presencePenalty(o.getPresencePenalty());
+        g = g.withSampling(s.build());
         if (o.getStopSequences() != null && !o.getStopSequences().isEmpty()) g = g.withStop(o.getStopSequences());
         return g;
     }
 
-    private static void unsupportedPenalty(String name, Double value) {
-        if (value != null && value != 0) {
-            throw new UnsupportedOperationException("Transfuse does not implement " + name + " (got " + value + "; leave it unset or 0)");
-        }
-    }
 
     /** The defaults as Spring AI ChatOptions (what {@code getDefaultOptions()} reports and ChatClient merges over). */
     static ChatOptions chatOptions(GenerateOptions base, String modelName) {
         SamplingOptions s = base.sampling();
-        return ChatOptions.builder().model(modelName).maxTokens(base.maxTokens()).temperature((double) s.temperature())
-                .topP((double) s.topP()).topK(s.topK()).stopSequences(base.stop()).build();
+        return ChatOptions.builder().model(modelName).maxTokens(base.maxTokens()).temperature(s.temperature())
+                .topP(s.topP()).topK(s.topK()).frequencyPenalty(s.frequencyPenalty()).presencePenalty(s.presencePenalty()).stopSequences(base.stop()).build();
     }
 }

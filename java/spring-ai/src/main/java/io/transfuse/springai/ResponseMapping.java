@@ -32,13 +32,14 @@ final class ResponseMapping {
 
     /**
      * OpenAI's finish reason names, as Spring AI's OpenAI model reports them: STOP for an end-of-generation token or a
-     * stop string, LENGTH for the token limit or a full context, TIMEOUT for Transfuse's deadline.
+     * stop string, LENGTH for the token limit or a full context, TIMEOUT for Transfuse's deadline, CANCELLED for a cancelled generation.
      */
     static String finishReason(GenerationResult.StopReason why) {
         return switch (why) {
             case END_OF_SEQUENCE, STOP_STRING -> "STOP";
             case MAX_TOKENS, CONTEXT_FULL -> "LENGTH";
             case TIMEOUT -> "TIMEOUT";
+            case CANCELLED -> "CANCELLED";
         };
     }
 }

@@ -1,5 +1,6 @@
 package io.transfuse.springai;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.ChatMessage;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
@@ -7,7 +8,7 @@ import io.transfuse.LanguageModel;
 import io.transfuse.TestModels;
 import io.transfuse.engine.Engine;
 import io.transfuse.engine.EngineOptions;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -140,7 +141,7 @@ class TransfuseChatModelTest {
     @Test
     void disposingTheStreamCancelsTheGeneration() throws Exception {
         awaitIdle(-1);
-        int before = model.decoder().blockPool().held();
+        int before = Internals.decoder(model).blockPool().held();
         List<String> got = new CopyOnWriteArrayList<>();
         Disposable d = chatModel.stream(new Prompt("Once upon a time", ChatOptions.builder().maxTokens(200).build()))
                 .subscribe(r -> got.add(r.getResult().getOutput().getText()));
@@ -158,8 +159,8 @@ class TransfuseChatModelTest {
     /** Waits until nothing runs or waits in the engine and (unless -1) the model's KV pool holds {@code blocks} blocks. */
     static void awaitIdle(int blocks) throws InterruptedException {
         long until = System.nanoTime() + 10_000_000_000L;
-        while (engine.stats().running() + engine.stats().queued() > 0 || blocks >= 0 && model.decoder().blockPool().held() != blocks) {
-            assertTrue(System.nanoTime() < until, "the engine is not idle: " + engine.stats() + ", pool holds " + model.decoder().blockPool().held());
+        while (engine.stats().running() + engine.stats().queued() > 0 || blocks >= 0 && Internals.decoder(model).blockPool().held() != blocks) {
+            assertTrue(System.nanoTime() < until, "the engine is not idle: " + engine.stats() + ", pool holds " + Internals.decoder(model).blockPool().held());
             Thread.sleep(5);
         }
     }
@@ -184,9 +185,18 @@ class TransfuseChatModelTest {
         var tool = assertThrows(UnsupportedOperationException.class, () -> chatModel.call(new Prompt(List.of(new UserMessage("hi"),
                 ToolResponseMessage.builder().responses(List.of(new ToolResponseMessage.ToolResponse("1", "weather", "sunny"))).build()))));
         assertTrue(tool.getMessage().contains("message 1"), tool.getMessage());
-        var penalty = assertThrows(UnsupportedOperationException.class, () -> chatModel.call(new Prompt("hi",
-                ChatOptions.builder().presencePenalty(0.3).build())));
-        assertTrue(penalty.getMessage().contains("presencePenalty"), penalty.getMessage());
+    }
+
+    /** frequencyPenalty and presencePenalty reach the sampler: the reply is Transfuse's with the same penalties. */
+    @Test
+    void penaltiesReachTheSampler() {
+        List<ChatMessage> conversation = List.of(ChatMessage.user("Once upon a time"));
+        String got = chatModel.call(new Prompt("Once upon a time", ChatOptions.builder().maxTokens(30)
+                .frequencyPenalty(1.5).presencePenalty(3.0).build())).getResult().getOutput().getText();
+        String want = reference(conversation, GenerateOptions.builder().maxTokens(30).frequencyPenalty(1.5).presencePenalty(3).build()).text();
+        String without = reference(conversation, GenerateOptions.defaults().withMaxTokens(30)).text();
+        assertEquals(want, got);
+        assertNotEquals(without, want, "the penalties change the greedy text");
     }
 
     @Test

@@ -613,7 +613,7 @@ public final class CpuOps {
      * {@code dt = delta[t][d] + deltaBias[d]} (softplus'd when {@code deltaSoftplus});
      * {@code state[d][n] = exp(dt A[d][n]) state[d][n] + dt B[t][n] u[t][d]};
      * {@code out[t][d] = (sum_n state[d][n] C[t][n] + D[d] u[t][d]) * silu(z[t][d])}.
-     * B, C [tokens][dstate]; A [dim][dstate] (dstate <= {@value #MAX_DSTATE}); D, deltaBias [dim]. D, z and deltaBias may be null
+     * B, C [tokens][dstate]; A [dim][dstate] (dstate at most {@value #MAX_DSTATE}); D, deltaBias [dim]. D, z and deltaBias may be null
      * (no skip term, no gate, no bias). out may be u, delta or z itself (exactly); nothing else overlaps.
      */
     public static void selectiveScan(MemorySegment out, MemorySegment state, MemorySegment u, MemorySegment delta,

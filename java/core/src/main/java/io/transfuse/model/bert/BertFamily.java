@@ -49,7 +49,7 @@ public final class BertFamily implements EncoderFamily {
         BertWeights w = BertWeights.from(weights, config);
         int seq = config.maxSequence();
         int rows = Math.max(seq, Math.min(WORKSPACE_ROWS, encoder.batchSize() * seq));
-        Pooling pooling = encoder.resolve(Pooling.read(dir));
+        Pooling pooling = Pooling.read(dir).resolve(encoder);
         BertModel graph = new BertModel(config, w, backend, rows, encoder.batchSize(), source.arena());
         return new Parts(graph, tokenizer, pooling, maxTokens(dir, config, tokenizer));
     }

@@ -23,6 +23,17 @@ public record Pooling(Mode mode, boolean normalize) {
 
     public Pooling withMode(Mode m) { return new Pooling(m, normalize); }
 
+    /** The pooling to use: the caller's choices where {@code options} make them, else this (the model's own). */
+    public Pooling resolve(io.transfuse.EncoderOptions options) {
+        return new Pooling(options.pooling() != null ? Mode.valueOf(options.pooling().name()) : mode,
+                options.normalize() != null ? options.normalize() : normalize);
+    }
+
+    /** The API's name for the mode. */
+    public io.transfuse.PoolingMode apiMode() {
+        return io.transfuse.PoolingMode.valueOf(mode.name());
+    }
+
     /**
      * Reads sentence-transformers' {@code modules.json} in {@code dir}: the Pooling module's
      * {@code config.json} gives the mode (pooling_mode_mean_tokens or pooling_mode_cls_token; other

@@ -41,7 +41,7 @@ public final class Gpt2Family implements DecoderFamily {
             weights = Gpt2Weights.fromHf(source.safetensors(), config, source.arena());
             tokenizer = HfTokenizer.forModel(source.directory(), config.vocabSize());
         }
-        DecoderLimits limits = options.decoderLimits(config.context(), BATCH_TOKENS);
+        DecoderLimits limits = DecoderLimits.of(options, config.context(), BATCH_TOKENS);
         return new Parts(new Gpt2Model(config, weights, backend, limits), tokenizer);
     }
 }

@@ -23,7 +23,7 @@ import io.transfuse.tensor.Tensor;
  *   x = wte[token] + wpe[position]
  *   per layer:  h = LN1(x += delta)                        (the first layer: LN1(x))
  *               q, k, v = h Wqkv^T + bqkv                  (the rows of c_attn, as three projections)
- *               cache <- k, v;  delta = attention(q, cache) Wo^T + bo     (causal; no rotary embedding)
+ *               cache &lt;- k, v;  delta = attention(q, cache) Wo^T + bo     (causal; no rotary embedding)
  *               h = LN2(x += delta)
  *               delta = gelu(h W1^T + b1) W2^T + b2
  *   logits = LN_f(x += delta)[last token of each sequence] wte^T

@@ -16,12 +16,16 @@ import java.util.List;
  * them so (views into the mapped file); Hugging Face's GPT-2 uses Conv1D modules, whose weights are
  * [in][out], so those are transposed once at load (an F32 copy in the model's arena).
  *
- * @param wqkv   the fused attention input projection [3 dim][dim] (q rows, then k, then v), bias [3 dim]
  * @param output the head, or the token embedding when tied
  */
 public record Gpt2Weights(Tensor tokenEmbedding, Tensor positionEmbedding, Layer[] layers, Tensor normF, Tensor normFBias,
                           Tensor output) {
 
+    /**
+     * One block's tensors.
+     *
+     * @param wqkv the fused attention input projection [3 dim][dim] (q rows, then k, then v), bias {@code bqkv} [3 dim]
+     */
     public record Layer(Tensor ln1, Tensor ln1Bias, Tensor wqkv, Tensor bqkv, Tensor wo, Tensor bo, Tensor ln2, Tensor ln2Bias,
                         Tensor wUp, Tensor bUp, Tensor wDown, Tensor bDown) {}
 

@@ -54,7 +54,7 @@ public record LlamaConfig(
     /**
      * @param scale         multiplies q.k (1/sqrt(headDim); Gemma: 1/sqrt(query_pre_attn_scalar))
      * @param window        a query at position p sees keys p - window + 1 .. p on sliding layers; 0: none
-     * @param windowPattern which layers slide: 1 every layer, n every layer but each n-th (l % n < n - 1)
+     * @param windowPattern which layers slide: 1 every layer, n every layer but each n-th ({@code l % n < n - 1})
      * @param softcap       scores become {@code cap * tanh(score / cap)} before softmax (Gemma 2); 0: none
      */
     public record AttentionParams(float scale, int window, int windowPattern, float softcap) {

@@ -46,7 +46,7 @@ public final class LlamaFamily implements DecoderFamily {
             weights = LlamaWeights.from(source.safetensors(), LlamaWeights.Names.hf(config.variant()), config, true, source.arena());
             tokenizer = HfTokenizer.forModel(source.directory(), config.vocabSize());
         }
-        DecoderLimits limits = options.decoderLimits(config.contextLength(), BATCH_TOKENS);
+        DecoderLimits limits = DecoderLimits.of(options, config.contextLength(), BATCH_TOKENS);
         return new Parts(new LlamaModel(config, weights, backend, limits), tokenizer);
     }
 }

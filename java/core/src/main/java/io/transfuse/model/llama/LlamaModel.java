@@ -28,7 +28,7 @@ import java.util.Arrays;
  *   per layer:  xb = rmsnorm(res += delta)                       (the first layer: rmsnorm(res))
  *               q, k, v = xb Wq^T, xb Wk^T, xb Wv^T              [Qwen2: + biases; Phi-3: one fused matrix]
  *                                                                [Qwen3, Gemma 3: rmsnorm over each head of q, k]
- *               cache <- rope(k), v;  rope(q)                     (paged; [Gemma 3: local layers their own base])
+ *               cache &lt;- rope(k), v;  rope(q)                     (paged; [Gemma 3: local layers their own base])
  *               delta = attention(q, cache) Wo^T                  (causal, grouped-query; [sliding window, soft-cap])
  *                                                                [Gemma 2/3: delta = rmsnorm(delta)]
  *               xb = rmsnorm(res += delta)

@@ -27,7 +27,7 @@ public final class MambaFamily implements DecoderFamily {
     public Parts load(ModelSource source, Backend backend, LoadOptions options) {
         MambaConfig config = MambaConfig.from(source.config(), source.configPath());
         MambaWeights weights = MambaWeights.from(source.safetensors(), config);
-        DecoderLimits limits = options.decoderLimits(MambaModel.DEFAULT_CONTEXT, BATCH_TOKENS);
+        DecoderLimits limits = DecoderLimits.of(options, MambaModel.DEFAULT_CONTEXT, BATCH_TOKENS);
         // Mamba checkpoints ship GPT-NeoX's byte-level BPE; the embedding may have more rows than it has tokens.
         HfTokenizer tokenizer = HfTokenizer.forModel(source.directory(), (int) weights.head().dim(0));
         return new Parts(new MambaModel(config, weights, backend, limits), tokenizer);

@@ -1,5 +1,6 @@
 package io.transfuse.model.bert;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.EmbeddingModel;
 import io.transfuse.EncoderOptions;
 import io.transfuse.LoadOptions;
@@ -47,7 +48,7 @@ class BertModelTest {
             assertEquals(maxTokens, model.maxTokens());
             float[][] got = model.embed(TEXTS);
             for (int i = 0; i < TEXTS.size(); i++) {
-                Encoding e = model.tokenizer().encode(TEXTS.get(i), true, model.maxTokens());
+                Encoding e = Internals.tokenizer(model).encode(TEXTS.get(i), true, model.maxTokens());
                 assertTrue(e.length() <= model.maxTokens());
                 double[] want = ref.embed(e.ids(), e.typeIds(), cls, normalize);
                 double dot = 0, nw = 0, ng = 0, maxErr = 0;
@@ -87,7 +88,7 @@ class BertModelTest {
         assertEquals(new Pooling(Pooling.Mode.CLS, false), Pooling.read(dir));
         assertMatchesReference(m, dir, EncoderOptions.defaults().withBatchSize(3), true, false);
         // options override the model's pooling
-        assertMatchesReference(m, dir, EncoderOptions.defaults().withPooling(Pooling.Mode.MEAN).withNormalize(true), false, true);
+        assertMatchesReference(m, dir, EncoderOptions.defaults().withPooling(io.transfuse.PoolingMode.MEAN).withNormalize(true), false, true);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.transfuse.model.bert;
 
+import io.transfuse.internal.Internals;
 import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtSession;
 import io.transfuse.EmbeddingModel;
@@ -52,18 +53,19 @@ public class OnnxRuntimeAgreementTest {
         Path converted = tmp.resolve("converted");
         EncoderConverter.convert(onnx, converted, new Pooling(mode, true), s -> { });
         List<float[]> reference;
-        try (EmbeddingModel direct = Transfuse.loadEncoder(onnx, LoadOptions.defaults(), EncoderOptions.defaults().withPooling(mode))) {
+        try (EmbeddingModel direct = Transfuse.loadEncoder(onnx, LoadOptions.defaults(), EncoderOptions.defaults().withPooling(io.transfuse.PoolingMode.valueOf(mode.name())))) {
             reference = onnxRuntime(onnx, direct, mode);
             compare("onnx batch 1", reference, direct, 1, null);
             compare("onnx batch 5", reference, direct, 5, null);
         }
         try (EmbeddingModel dir = Transfuse.loadEncoder(converted, LoadOptions.defaults())) {
-            assertEquals(new Pooling(mode, true), dir.pooling(), "pooling read from the converted modules.json");
+            assertEquals(mode.name(), dir.pooling().name(), "pooling read from the converted modules.json");
+            assertTrue(dir.normalizes(), "normalisation read from the converted modules.json");
             compare("converted batch 32", reference, dir, 32, null);
         }
         for (int batch : new int[] {3}) { // internal batching: batches of 3 texts of mixed lengths
             try (EmbeddingModel m = Transfuse.loadEncoder(onnx, LoadOptions.defaults(),
-                    EncoderOptions.defaults().withPooling(mode).withBatchSize(batch))) {
+                    EncoderOptions.defaults().withPooling(io.transfuse.PoolingMode.valueOf(mode.name())).withBatchSize(batch))) {
                 compare("onnx batchSize " + batch, reference, m, batch, m.embed(TEXTS));
             }
         }
@@ -95,7 +97,7 @@ public class OnnxRuntimeAgreementTest {
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions();
              OrtSession session = env.createSession(onnx.toString(), opts)) {
             for (String text : TEXTS) {
-                Encoding e = model.tokenizer().encode(text, true, model.maxTokens());
+                Encoding e = Internals.tokenizer(model).encode(text, true, model.maxTokens());
                 int n = e.length();
                 long[][] ids = new long[1][n], mask = new long[1][n], types = new long[1][n];
                 for (int i = 0; i < n; i++) {

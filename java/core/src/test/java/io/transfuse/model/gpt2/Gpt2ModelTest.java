@@ -9,7 +9,7 @@ import io.transfuse.Session;
 import io.transfuse.Transfuse;
 import io.transfuse.loader.RandomGpt2Model;
 import io.transfuse.loader.RandomGpt2Model.Shape;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -1,5 +1,6 @@
 package io.transfuse.model.llama;
 
+import io.transfuse.internal.Internals;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.transfuse.Device;
@@ -78,7 +79,7 @@ class LlamaVariantsLlamaCppTest {
     /** Transfuse on {@code prompt}, token by token, and its first {@code prefill} tokens as one prefill pass. */
     static Run run(Path model, Device device, int[] prompt, int prefill, int greedySteps, double tolerance) {
         try (LanguageModel lm = Transfuse.load(model, LoadOptions.defaults().withDevice(device).withContextLength(256))) {
-            int vocab = lm.decoder().vocabSize();
+            int vocab = Internals.decoder(lm).vocabSize();
             float[][] logits = new float[prompt.length][vocab];
             try (Session one = lm.newSession(); Session whole = lm.newSession()) {
                 for (int i = 0; i < prompt.length; i++) one.feed(new int[] {prompt[i]}, logits[i]);

@@ -1,14 +1,15 @@
 package io.transfuse.model.mamba;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
 import io.transfuse.Transfuse;
 import io.transfuse.loader.RandomMambaModel;
 import io.transfuse.loader.RandomMambaModel.Shape;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import io.transfuse.tensor.DType;
-import io.transfuse.tokenizer.Tokenizer;
+import io.transfuse.Tokenizer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -56,7 +57,7 @@ class MambaGenerateTest {
         String prompt = "the weather in the south";
         int max = 24;
         try (LanguageModel lm = Transfuse.load(dir)) {
-            assertInstanceOf(MambaModel.class, lm.decoder());
+            assertInstanceOf(MambaModel.class, Internals.decoder(lm));
             assertEquals(s.vocabRows(), lm.vocabSize());
             Tokenizer tok = lm.tokenizer();
             assertEquals(s.vocab(), tok.vocabularySize());

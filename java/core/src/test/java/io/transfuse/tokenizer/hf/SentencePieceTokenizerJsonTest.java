@@ -10,7 +10,7 @@ import io.transfuse.Transfuse;
 import io.transfuse.loader.GgufFile;
 import io.transfuse.loader.ModelFormatException;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import io.transfuse.tokenizer.SentencePieceBpe;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

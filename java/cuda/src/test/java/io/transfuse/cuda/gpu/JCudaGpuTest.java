@@ -1,5 +1,6 @@
 package io.transfuse.cuda.gpu;
 
+import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.LanguageModel;
@@ -15,7 +16,7 @@ import io.transfuse.cuda.memory.DeviceBuffer;
 import io.transfuse.cuda.runtime.GemmTest;
 import io.transfuse.cuda.runtime.GpuOutOfMemoryException;
 import io.transfuse.loader.RandomMambaModel;
-import io.transfuse.sampling.SamplingOptions;
+import io.transfuse.SamplingOptions;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -83,7 +84,7 @@ class JCudaGpuTest {
     void mixedBatchMatchesEachSequenceAlone() {
         Path model = Path.of(System.getProperty("transfuse.root", "../..")).resolve("models/stories260K");
         try (LanguageModel gpu = Transfuse.load(model, LoadOptions.defaults().withDevice(GpuTestDevice.DEVICE))) {
-            MixedBatch.Result r = MixedBatch.run(gpu.decoder(), gpu.vocabSize(), 5);
+            MixedBatch.Result r = MixedBatch.run(Internals.decoder(gpu), gpu.vocabSize(), 5);
             assertTrue(r.maxDiff() <= 0.05, "batched vs alone on the GPU: " + r.maxDiff());
         }
     }

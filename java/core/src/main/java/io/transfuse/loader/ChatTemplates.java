@@ -1,10 +1,7 @@
-package io.transfuse.chat;
+package io.transfuse.loader;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.transfuse.loader.GgufFile;
-import io.transfuse.loader.Json;
-import io.transfuse.loader.ModelFormatException;
-import io.transfuse.loader.ModelSource;
+import io.transfuse.chat.ChatTemplate;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
