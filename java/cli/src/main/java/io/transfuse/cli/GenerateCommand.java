@@ -6,6 +6,7 @@ import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
+import io.transfuse.TransfuseException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -56,7 +57,7 @@ final class GenerateCommand implements Callable<Integer> {
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         try (LanguageModel lm = Transfuse.load(model != null ? model : ModelHome.defaultModel(), load)) {
-            lm.tokenizer(); // fail before printing anything when the model has none
+            checkPromptFits(lm);
             out.print(prompt);
             out.flush();
             GenerationResult r = lm.generate(prompt, options, piece -> {
@@ -70,5 +71,20 @@ final class GenerateCommand implements Callable<Integer> {
                     r.stopReason().name().toLowerCase(Locale.ROOT).replace('_', ' '));
         }
         return 0;
+    }
+
+    /**
+     * Fails before anything is printed when the model has no tokenizer or the prompt leaves no room to generate: a
+     * long prompt would otherwise be echoed whole before the error. The prompt is tokenized again by generate; that
+     * costs far less than its prefill (tokenizing is linear: about 0.5 s per 100k words).
+     */
+    private void checkPromptFits(LanguageModel lm) {
+        int tokens = lm.tokenizer().encode(prompt, true).length;
+        int context = lm.contextLength();
+        if (tokens >= context) {
+            throw new TransfuseException(String.format(Locale.ROOT, "the prompt is %d tokens but the context of %s holds %d, and at least "
+                    + "one must be left to generate: pass a PROMPT of at most %d tokens (about %d%% of this one), or a --model with a "
+                    + "longer context", tokens, lm.source(), context, context - 1, Math.max(1, (int) ((context - 1) * 100L / tokens))));
+        }
     }
 }

@@ -88,6 +88,19 @@ class MainTest {
         assertOneLineError(run("generate"), 2, "PROMPT");
     }
 
+    /** stories260K holds 512 positions: the over-long prompt is refused before a character of it is echoed. */
+    @Test
+    void promptLongerThanTheContextFailsBeforeEchoingIt() {
+        String prompt = "Once upon a time there was a little girl who liked to play in the park. ".repeat(60);
+        Run r = run("generate", "--max-tokens", "4", prompt);
+        assertOneLineError(r, 1, "the prompt is ", " tokens but the context of ", "holds 512", "at most 511 tokens", "--model");
+        int tokens = Integer.parseInt(r.err().replaceAll("(?s).*the prompt is (\\d+) tokens.*", "$1"));
+        assertTrue(tokens > 512, r.err());
+        // One token short of the limit still generates.
+        Run fits = run("generate", "--max-tokens", "2", "--temperature", "0", prompt.substring(0, prompt.length() * 500 / tokens));
+        assertEquals(0, fits.code(), fits.err());
+    }
+
     @Test
     void missingModelFile() {
         assertOneLineError(run("generate", "--model", "/nonexistent/model.gguf", "hi"), 1, "/nonexistent/model.gguf", "no such file");

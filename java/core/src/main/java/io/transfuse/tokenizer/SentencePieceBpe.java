@@ -17,7 +17,8 @@ import java.util.Map;
  * match at each position); each stretch of text between them gets the dummy-prefix space when
  * {@code tokenizer.ggml.add_space_prefix} is true (the default; Gemma: false) and it opens the text
  * or follows a special token, is split into code points (or byte tokens), and then the adjacent
- * pair whose concatenation is a piece with the highest score is merged until none is.
+ * pair whose concatenation is a piece with the highest score (the leftmost among equal scores) is
+ * merged until none is, in O(n log n) for n code points ({@link BpeMerge}).
  * {@code encode(text, true)} adds BOS and EOS as {@code tokenizer.ggml.add_bos_token} (default
  * true) and {@code add_eos_token} (default false) say.
  * Decoding: U+2581 becomes a space; control tokens print nothing; with the dummy prefix, the space
@@ -32,7 +33,7 @@ public final class SentencePieceBpe implements Tokenizer {
     private static final int TYPE_BYTE = 6;
 
     private final String[] pieces;
-    private final float[] scores;
+    private final int[] scoreRank;
     private final byte[][] bytes;
     private final Map<String, Integer> ids = new HashMap<>();
     private final int[] byteTokens = new int[256];
@@ -61,7 +62,10 @@ public final class SentencePieceBpe implements Tokenizer {
 
     public SentencePieceBpe(String[] pieces, float[] scores, int[] types, int bos, int eos, Options options) {
         this.pieces = pieces;
-        this.scores = scores;
+        if (scores.length != pieces.length || types.length != pieces.length) {
+            throw new IllegalArgumentException(pieces.length + " pieces but " + scores.length + " scores and " + types.length + " token types");
+        }
+        this.scoreRank = scoreRanks(scores);
         this.bos = bos;
         this.eos = eos;
         this.options = options;
@@ -141,6 +145,7 @@ public final class SentencePieceBpe implements Tokenizer {
         int n = 0;
         if (addBos && options.addBos()) tokens[n++] = bos;
         boolean afterSpecial = true; // the text's start counts as following a special token
+        BpeMerge.Pairs pairs = BpeMerge.memoized(this::mergeOf);
         for (SpecialTokenMatcher.Fragment f : specials.split(text)) {
             if (f.token() >= 0) {
                 tokens[n++] = f.token();
@@ -150,7 +155,7 @@ public final class SentencePieceBpe implements Tokenizer {
             String raw = (options.addSpacePrefix() && afterSpecial ? " " : "") + f.text();
             int start = n;
             n = appendPiece(raw.replace(" ", SPACE), tokens, n);
-            n = start + merge(tokens, start, n - start);
+            n = start + BpeMerge.merge(tokens, start, n - start, pairs);
             afterSpecial = false;
         }
         if (addBos && options.addEos()) tokens[n++] = eos;
@@ -177,24 +182,38 @@ public final class SentencePieceBpe implements Tokenizer {
         return n;
     }
 
-    /** Greedy BPE over tokens[from, from + n): merge the best-scoring adjacent pair until none is a piece; returns the new count. */
-    private int merge(int[] tokens, int from, int n) {
-        while (true) {
-            float bestScore = Float.NEGATIVE_INFINITY;
-            int bestId = -1, bestAt = -1;
-            for (int i = from; i + 1 < from + n; i++) {
-                Integer id = ids.get(pieces[tokens[i]] + pieces[tokens[i + 1]]);
-                if (id != null && scores[id] > bestScore) {
-                    bestScore = scores[id];
-                    bestId = id;
-                    bestAt = i;
-                }
+    /**
+     * The merge rule: the piece two adjacent tokens make, ranked by its score (the best merges first, the leftmost
+     * among equal scores); pieces with a NaN or -infinity score never win, as in a scan for the best score.
+     */
+    private long mergeOf(int left, int right) {
+        Integer id = ids.get(pieces[left].concat(pieces[right]));
+        if (id == null || scoreRank[id] < 0) return BpeMerge.NONE;
+        return BpeMerge.candidate(scoreRank[id], id);
+    }
+
+    /**
+     * Each piece's place among the distinct scores, best first (0), so that equal scores tie and the leftmost pair
+     * wins as in a scan for the best score: -1 for scores no scan would pick (NaN, -infinity); -0.0 equals 0.0.
+     */
+    private static int[] scoreRanks(float[] scores) {
+        float[] distinct = new float[scores.length];
+        int n = 0;
+        for (float s : scores) if (s > Float.NEGATIVE_INFINITY) distinct[n++] = s == 0 ? 0f : s;
+        distinct = java.util.Arrays.copyOf(distinct, n);
+        java.util.Arrays.sort(distinct);
+        int unique = 0;
+        for (int i = 0; i < n; i++) if (unique == 0 || distinct[i] != distinct[unique - 1]) distinct[unique++] = distinct[i];
+        int[] ranks = new int[scores.length];
+        for (int i = 0; i < scores.length; i++) {
+            if (!(scores[i] > Float.NEGATIVE_INFINITY)) {
+                ranks[i] = -1;
+                continue;
             }
-            if (bestAt < 0) return n;
-            tokens[bestAt] = bestId;
-            System.arraycopy(tokens, bestAt + 2, tokens, bestAt + 1, from + n - bestAt - 2);
-            n--;
+            int at = java.util.Arrays.binarySearch(distinct, 0, unique, scores[i] == 0 ? 0f : scores[i]);
+            ranks[i] = unique - 1 - at;
         }
+        return ranks;
     }
 
     @Override

@@ -1,5 +1,7 @@
 package io.transfuse.tokenizer.hf;
 
+import io.transfuse.tokenizer.LongestMatch;
+
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -82,33 +84,26 @@ final class AddedVocabulary {
     }
 
     private static final class Matcher {
-        private final Map<Character, List<Integer>> byFirst = new HashMap<>();
+        private final LongestMatch byPattern = new LongestMatch(); // pattern -> its first index
         private final List<Token> tokens;
         private final List<String> patterns;
 
         Matcher(List<Token> tokens, List<String> patterns) {
             this.tokens = tokens;
             this.patterns = patterns;
-            for (int i = 0; i < patterns.size(); i++) byFirst.computeIfAbsent(patterns.get(i).charAt(0), k -> new ArrayList<>()).add(i);
+            for (int i = 0; i < patterns.size(); i++) byPattern.add(patterns.get(i), i);
         }
 
         List<Piece> split(String text, boolean atStart) {
             List<Piece> out = new ArrayList<>();
-            if (byFirst.isEmpty()) {
+            if (byPattern.isEmpty()) {
                 if (!text.isEmpty()) out.add(new Piece(text, -1, atStart));
                 return out;
             }
             int startOffset = 0;
             int i = 0;
             while (i < text.length()) {
-                List<Integer> candidates = byFirst.get(text.charAt(i));
-                int best = -1;
-                if (candidates != null) {
-                    for (int k : candidates) {
-                        String p = patterns.get(k);
-                        if (text.startsWith(p, i) && (best < 0 || p.length() > patterns.get(best).length())) best = k;
-                    }
-                }
+                int best = byPattern.longestAt(text, i); // leftmost-longest, as the Rust library's Aho-Corasick
                 if (best < 0) { i++; continue; }
                 Token t = tokens.get(best);
                 int start = i, stop = i + patterns.get(best).length();

@@ -1,5 +1,7 @@
 package io.transfuse.tokenizer.hf;
 
+import io.transfuse.tokenizer.BpeMerge;
+
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
@@ -10,9 +12,8 @@ import java.util.concurrent.ConcurrentHashMap;
  * character (a character missing from the vocabulary becomes its UTF-8 byte tokens
  * {@code <0xNN>} with {@code byte_fallback}, else the unknown token, fused with its unknown
  * neighbours when {@code fuse_unk}); then the adjacent pair with the lowest merge rank is merged
- * until none is left. Symbols form a linked list over the word and candidate pairs sit in a
- * min-heap keyed by (rank, position), so a word of n characters costs O(n log n); stale heap
- * entries are skipped when popped. Results are cached per word. With {@code ignore_merges} a word
+ * until none is left, in O(n log n) for a word of n characters ({@link BpeMerge}: a heap of
+ * candidate pairs over a linked list of symbols). Results are cached per word. With {@code ignore_merges} a word
  * that is itself a vocabulary entry is taken whole.
  */
 final class Bpe extends VocabModel {
@@ -142,54 +143,15 @@ final class Bpe extends VocabModel {
         if (pendingUnk >= 0) ids[count++] = pendingUnk;
         if (count < 2) return Arrays.copyOf(ids, count);
 
-        // Merge loop over a linked list of symbols.
-        int[] prev = new int[count], nextSym = new int[count];
-        boolean[] removed = new boolean[count];
-        for (int i = 0; i < count; i++) {
-            prev[i] = i - 1;
-            nextSym[i] = i + 1 < count ? i + 1 : -1;
-        }
-        LongHeap heap = new LongHeap(count);
-        for (int i = 0; i + 1 < count; i++) {
-            long m = merges.get(pair(ids[i], ids[i + 1]));
-            if (m >= 0) heap.push((m & 0xFFFFFFFF00000000L) | i);
-        }
-        int alive = count;
-        while (!heap.isEmpty()) {
-            long top = heap.pop();
-            int pos = (int) top;
-            long rank = top >>> 32;
-            if (removed[pos]) continue;
-            int right = nextSym[pos];
-            if (right < 0) continue;
-            long m = merges.get(pair(ids[pos], ids[right]));
-            if (m < 0 || (m >>> 32) != rank) continue;
-            ids[pos] = (int) m;
-            removed[right] = true;
-            alive--;
-            nextSym[pos] = nextSym[right];
-            if (nextSym[pos] >= 0) prev[nextSym[pos]] = pos;
-            if (prev[pos] >= 0) {
-                long pm = merges.get(pair(ids[prev[pos]], ids[pos]));
-                if (pm >= 0) heap.push((pm & 0xFFFFFFFF00000000L) | prev[pos]);
-            }
-            if (nextSym[pos] >= 0) {
-                long nm = merges.get(pair(ids[pos], ids[nextSym[pos]]));
-                if (nm >= 0) heap.push((nm & 0xFFFFFFFF00000000L) | pos);
-            }
-        }
-        int[] out = new int[alive];
-        int k = 0;
-        for (int i = 0; i >= 0 && k < alive; i = nextSym[i]) out[k++] = ids[i];
-        return out;
+        int merged = BpeMerge.merge(ids, 0, count, (left, right) -> merges.get(pair(left, right)));
+        return Arrays.copyOf(ids, merged);
     }
 
     boolean byteFallback() {
         return byteFallback;
     }
 
-
-    /** Open-addressing map from a token pair to (rank << 32 | merged id); -1 when absent. */
+    /** Open-addressing map from a token pair to (rank << 32 | merged id), as {@link BpeMerge#candidate} writes it; -1 when absent. */
     static final class MergeTable {
         private final long[] keys;
         private final long[] values;
@@ -218,48 +180,6 @@ final class Bpe extends VocabModel {
             int i = slot(key);
             keys[i] = key;
             values[i] = value;
-        }
-    }
-
-    /** Binary min-heap of longs: (rank << 32 | position) orders by rank, then position. */
-    static final class LongHeap {
-        private long[] a;
-        private int size;
-
-        LongHeap(int capacity) {
-            a = new long[Math.max(4, capacity)];
-        }
-
-        boolean isEmpty() {
-            return size == 0;
-        }
-
-        void push(long v) {
-            if (size == a.length) a = Arrays.copyOf(a, size * 2);
-            int i = size++;
-            while (i > 0) {
-                int p = (i - 1) >>> 1;
-                if (a[p] <= v) break;
-                a[i] = a[p];
-                i = p;
-            }
-            a[i] = v;
-        }
-
-        long pop() {
-            long top = a[0];
-            long v = a[--size];
-            int i = 0;
-            while (true) {
-                int l = 2 * i + 1;
-                if (l >= size) break;
-                int c = l + 1 < size && a[l + 1] < a[l] ? l + 1 : l;
-                if (a[c] >= v) break;
-                a[i] = a[c];
-                i = c;
-            }
-            a[i] = v;
-            return top;
         }
     }
 }

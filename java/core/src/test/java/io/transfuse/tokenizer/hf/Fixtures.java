@@ -101,4 +101,36 @@ final class Fixtures {
         }
         return texts;
     }
+
+    /**
+     * A long text of {@code words} words, the same for the same seed, without special-token texts: English-like
+     * words in three casings, numbers up to ten digits, punctuation, accented and combining Latin, Greek, Cyrillic,
+     * Arabic digits, CJK, Hangul, emoji (with skin tone and ZWJ sequences), U+2581, and whitespace runs (spaces,
+     * tabs, newlines, CRLF, NBSP, ideographic space) between and at both ends.
+     */
+    static String longText(int words, long seed) {
+        String[] syllables = {"th", "e", "an", "ing", "tion", "re", "con", "pro", "ex", "al", "er", "ly", "ment", "un", "qu", "o", "st", "i"};
+        String[] foreign = {"naïve", "résumé", "straße", "Øre", "İstanbul", "ΣΑΣ", "λόγος", "привет", "мир", "١٢٣", "你好", "世界", "日本語",
+                "한국어", "こんにちは", "🤗", "👍🏽", "👨‍👩‍👧", "e\u0301", "n\u0303o", "\u2581x", "Ελλάδα", "façade", "漢字テスト"};
+        String[] punctuation = {".", ",", ";", ":", "!", "?", "'s", "n't", "'ll", ")", "\"", "...", "--", "%", "$", "(", "#"};
+        String[] gaps = {"  ", "   ", "\t", "\n", "\n\n", "\r\n", " \t ", "\u00A0", "\u3000", "\n    ", "          "};
+        Random random = new Random(seed);
+        StringBuilder sb = new StringBuilder(words * 8).append("  ");
+        for (int w = 0; w < words; w++) {
+            if (w > 0) sb.append(random.nextInt(8) == 0 ? gaps[random.nextInt(gaps.length)] : " ");
+            int kind = random.nextInt(20);
+            if (kind < 12) {
+                int at = sb.length();
+                for (int k = 1 + random.nextInt(4); k > 0; k--) sb.append(syllables[random.nextInt(syllables.length)]);
+                if (kind == 0) sb.setCharAt(at, Character.toUpperCase(sb.charAt(at)));
+                if (kind == 1) sb.replace(at, sb.length(), sb.substring(at).toUpperCase(java.util.Locale.ROOT));
+            } else if (kind < 15) {
+                sb.append(Math.abs(random.nextLong()) % new long[] {10, 1000, 100_000, 10_000_000_000L}[random.nextInt(4)]);
+            } else {
+                sb.append(foreign[random.nextInt(foreign.length)]);
+            }
+            if (random.nextInt(5) == 0) sb.append(punctuation[random.nextInt(punctuation.length)]);
+        }
+        return sb.append(" \n\n  ").toString();
+    }
 }
