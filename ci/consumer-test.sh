@@ -8,8 +8,12 @@
 # (ci/consumer/minilm-hello-world.txt; ci/consumer/OnnxRuntimeReference.java says how it was made), cosine >= 0.9999.
 # ~/.m2 is only read: the private repository is seeded from it with hard links, without io/transfuse, and the few
 # files Maven rewrites in place are copied rather than linked. Offline; needs the usual plugins in ~/.m2.
-#   usage: ci/consumer-test.sh [--keep] (--keep: leave the temporary folder)   TRANSFUSE_MVN_ARGS adds Maven arguments to the install (e.g. -Dtransfuse.cuda=auto;
-#                                     the default leaves the GPU kernels out: nvcc is slow and the consumer uses the CPU)
+# Finally the CLI: java -jar java/cli/target/transfuse-cli.jar and the ./transfuse launcher through a symlink on PATH,
+# both run from another directory, must print llama2.c's text too. Builds in this tree's target/ folders, as any
+# mvn install does. About 4-5 minutes on two busy cores (most of it the install), so not part of ci/test.sh.
+#   usage: ci/consumer-test.sh [--keep]     --keep leaves the temporary folder (repository, consumer, outputs)
+#   TRANSFUSE_MVN_ARGS adds Maven arguments to the install (e.g. -Dtransfuse.cuda=auto); by default the GPU kernels
+#   are left out (nvcc is slow and the consumer runs on the CPU).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
