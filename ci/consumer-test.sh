@@ -10,7 +10,7 @@
 # files Maven rewrites in place are copied rather than linked. Offline; needs the usual plugins in ~/.m2.
 # Finally the CLI: java -jar java/cli/target/transfuse-cli.jar and the ./transfuse launcher through a symlink on PATH,
 # both run from another directory, must print llama2.c's text too. Builds in this tree's target/ folders, as any
-# mvn install does. About 4-5 minutes on two busy cores (most of it the install), so not part of ci/test.sh.
+# mvn install does. 2.5 to 5 minutes on two shared cores (most of it the install), so not part of ci/test.sh.
 #   usage: ci/consumer-test.sh [--keep]     --keep leaves the temporary folder (repository, consumer, outputs)
 #   TRANSFUSE_MVN_ARGS adds Maven arguments to the install (e.g. -Dtransfuse.cuda=auto); by default the GPU kernels
 #   are left out (nvcc is slow and the consumer runs on the CPU).
