@@ -75,7 +75,7 @@ java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 transfuse() { "${java[@]}" -cp "java/cli/target/transfuse-cli.jar:java/cli/target/lib/*" io.transfuse.cli.Main "$@"; }
 
 say "build (log: $out/build.log)"
-if ! mvn -B -DskipTests -pl java/cli,java/bench -am package >"$out/build.log" 2>&1; then
+if ! mvn -B -DskipTests -Dmaven.source.skip=true -Dmaven.javadoc.skip=true -pl java/cli,java/bench -am package >"$out/build.log" 2>&1; then
   grep -E '^\[ERROR\]|transfuse:' "$out/build.log" | head -n 20 >&2
   echo "ci/bench.sh: build failed; full log in $out/build.log" >&2
   exit 1

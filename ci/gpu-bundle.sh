@@ -23,7 +23,7 @@ say() { echo "gpu-bundle: $*" >&2; }
 # 1. Jars, test classes and the test classpath of java/cuda (its GPU tests and their dependencies).
 say "building jars (mvn package, tests skipped)"
 # shellcheck disable=SC2086
-mvn -B -q ${TRANSFUSE_MVN_ARGS:-} -DskipTests -pl java/cli,java/cuda -am package dependency:build-classpath \
+mvn -B -q ${TRANSFUSE_MVN_ARGS:-} -DskipTests -Dmaven.source.skip=true -Dmaven.javadoc.skip=true -pl java/cli,java/cuda -am package dependency:build-classpath \
   -Dmdep.includeScope=test -Dmdep.outputFile=target/gpu-kit.classpath >"$root/build/gpu-bundle.mvn.log" 2>&1 ||
   { tail -n 30 "$root/build/gpu-bundle.mvn.log" >&2; say "Maven build failed (log: build/gpu-bundle.mvn.log)"; exit 1; }
 
@@ -41,7 +41,9 @@ for jar in "${deps[@]}" java/cli/target/transfuse-cli.jar java/cli/target/lib/*.
   [[ $name =~ $skip ]] && continue
   cp "$jar" "$kit/lib/$name"
 done
-cp java/cuda/target/transfuse-cuda-*.jar "$kit/lib/"
+for jar in java/cuda/target/transfuse-cuda-*.jar; do  # the jar itself: not the sources or javadoc of an earlier install
+  case $jar in *-sources.jar|*-javadoc.jar) ;; *) cp "$jar" "$kit/lib/" ;; esac
+done
 (cd java/cuda/target/test-classes && "$JAVA_HOME/bin/jar" --create --file "$kit/lib/transfuse-cuda-tests.jar" .)
 # jar_without JAR PATTERN...: rewrites JAR without the entries matching the patterns (the JDK's jar tool cannot
 # delete; zip may be missing). The jar's own manifest is kept as it is (--no-manifest: none generated).

@@ -23,7 +23,7 @@ presets=("$@")
 [ "$quantized" = only ] || [ ${#presets[@]} -gt 0 ] || presets=(llama3-tiny mistral-tiny qwen2-tiny qwen3-tiny gemma-tiny gemma2-tiny gemma3-tiny phi3-tiny)
 # The test prompt: BOS, then 23 ids spread over the 512-token vocabulary (LlamaVariantsLlamaCppTest.PROMPT).
 tokens=1,45,300,77,12,400,263,5,99,310,150,61,222,480,33,270,19,350,90,130,444,8,201,377
-mvn -B -q -o -pl java/cli -am package -DskipTests >/dev/null
+mvn -B -q -o -pl java/cli -am package -DskipTests -Dmaven.source.skip=true -Dmaven.javadoc.skip=true >/dev/null
 java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED -cp "java/cli/target/transfuse-cli.jar:java/cli/target/lib/*" io.transfuse.cli.Main)
 out=java/core/src/test/resources/llamacpp/variants
 mkdir -p build/llama-fixtures "$out"

@@ -23,6 +23,7 @@ import jcuda.runtime.cudaEvent_t;
 import jcuda.runtime.cudaStream_t;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.SymbolLookup;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -50,6 +51,8 @@ public final class JCudaRuntime implements GpuRuntime {
     public JCudaRuntime(int device) {
         String absent = GpuProbe.absenceReason();
         if (absent != null) throw new GpuException(absent);
+        // The GPU library first: a build without it (the launcher's quick build) fails before anything is allocated.
+        SymbolLookup kernelSymbols = kernelLibrary();
         // No JCuda class is touched above this line (they cannot initialise without a driver).
         JCuda.setExceptionsEnabled(false);
         check(JCuda.cudaSetDevice(device), "cudaSetDevice(" + device + ")");
@@ -63,7 +66,18 @@ public final class JCudaRuntime implements GpuRuntime {
         cudaStream_t s = new cudaStream_t();
         check(JCuda.cudaStreamCreate(s), "cudaStreamCreate");
         defaultStream = new Stream(s, true);
-        kernels = new KernelLibrary(NativeLibrary.load("transfuse_cuda"), "libtransfuse_cuda", this);
+        kernels = new KernelLibrary(kernelSymbols, "libtransfuse_cuda", this);
+    }
+
+    /** libtransfuse_cuda, or an error that says how to build it when this transfuse-cuda jar was built without nvcc. */
+    private static SymbolLookup kernelLibrary() {
+        try {
+            return NativeLibrary.load("transfuse_cuda");
+        } catch (IllegalStateException e) {
+            if (e.getMessage() == null || !e.getMessage().contains("not found")) throw e;
+            throw new GpuException(e.getMessage() + "; this build has no CUDA kernels: rebuild with nvcc on PATH and "
+                    + "TRANSFUSE_CUDA=1 (./transfuse) or -Dtransfuse.cuda=true (Maven)");
+        }
     }
 
     @Override public DeviceProperties properties() { return props; }
