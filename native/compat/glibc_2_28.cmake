@@ -27,6 +27,8 @@ function(transfuse_glibc_2_28 target)
   # LINKER: reaches the linker from g++ and from nvcc alike; the static runtimes are compiler driver flags.
   target_link_options(${target} PRIVATE ${wraps}
                       "LINKER:--no-as-needed,-l:libpthread.so.0,-l:libdl.so.2,-l:librt.so.1,--as-needed"
+                      # the static libstdc++'s symbols stay inside (no clash with another library's copy)
+                      "LINKER:--exclude-libs,ALL"
                       $<$<LINK_LANGUAGE:CXX>:-static-libstdc++>
                       $<$<LINK_LANGUAGE:CXX>:-static-libgcc>
                       $<$<LINK_LANGUAGE:CUDA>:-Xcompiler=-static-libstdc++,-static-libgcc>)
