@@ -2,7 +2,7 @@
 # ci/bench.sh: Transfuse's CPU benchmarks next to llama.cpp, on the same files, in one run.
 #
 #   ci/bench.sh [--smoke] [--reps N] [--threads N] [--models stories15M-f32,stories110M-q8_0,...]
-#               [--concurrency 1,4,16,64] [--engine-only]
+#               [--concurrency 1,4,16,64] [--engine-only] [--contention]
 #
 # 1. builds the CLI, the JMH module and the machine probe (CMake target transfuse_machine_probe);
 # 2. measures the machine: STREAM-style triad GB/s and peak FP32 FMA GFLOP/s (2 threads);
@@ -35,6 +35,12 @@
 #    measured peak FLOP/s) and flags regressions against ci/bench-baseline.json that exceed the
 #    spread measured in this run.
 # --engine-only: only the engine rows (5b) and the encoder rows (6b); no single-sequence rows, no JMH.
+# --contention: only the busy-machine rows (issue 19): stories110M Q8_0 decode and all-MiniLM-L6-v2 batch 1
+#    (32-token texts) with 2 threads on a quiet machine, then with 2 and with 1 thread while a competing busy
+#    loop (`sh -c 'while :; do :; done'`, pinned with taskset to the last CPU) runs, side by side in each
+#    repetition (--reps, default 3); prints the medians and the ratios busy/quiet (target >= 0.45) and
+#    busy 2 threads / busy 1 thread (target >= 1), and the load average before the run (the machine may
+#    be shared). Results also in build/bench/contention.txt.
 # The last line printed is the path of bench-results.json.
 #
 # --smoke: the whole path in well under a minute, for ci/test.sh: the bundled stories260K model plus
@@ -48,17 +54,18 @@ cd "$root"
 . ci/find-jdk.sh
 transfuse_find_jdk
 
-smoke=0 reps=5 threads=2 only="" concurrency=1,4,16,64 engine_only=0
+smoke=0 reps=5 threads=2 only="" concurrency=1,4,16,64 engine_only=0 contention=0 reps_given=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 ;;
-    --reps) reps=${2:?--reps needs a number}; shift ;;
+    --reps) reps=${2:?--reps needs a number}; reps_given=1; shift ;;
     --threads) threads=${2:?--threads needs a number}; shift ;;
     --models) only=${2:?--models needs a comma-separated list}; shift ;;
     --concurrency) concurrency=${2:?--concurrency needs a comma-separated list}; shift ;;
     --engine-only) engine_only=1 ;;
-    -h|--help) sed -n '2,44p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) echo "ci/bench.sh: unknown argument '$1' (use --smoke, --reps N, --threads N, --models LIST, --concurrency LIST, --engine-only)" >&2; exit 2 ;;
+    --contention) contention=1 ;;
+    -h|--help) sed -n '2,50p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "ci/bench.sh: unknown argument '$1' (use --smoke, --reps N, --threads N, --models LIST, --concurrency LIST, --engine-only, --contention)" >&2; exit 2 ;;
   esac
   shift
 done
@@ -82,6 +89,12 @@ if ! mvn -B -DskipTests -Dmaven.source.skip=true -Dmaven.javadoc.skip=true -pl j
 fi
 cmake -S . -B build/bench/native -DTRANSFUSE_KERNELS=OFF -DCMAKE_BUILD_TYPE=Release >>"$out/build.log"
 cmake --build build/bench/native --target transfuse_machine_probe -j "$(nproc)" >>"$out/build.log"
+
+if [ "$contention" = 1 ]; then
+  [ "$reps_given" = 1 ] || reps=3
+  ci/bench-contention.sh "$reps"
+  exit 0
+fi
 
 say "machine limits ($threads threads)"
 if [ "$smoke" = 1 ]; then probe_args=("$threads" 16 1); else probe_args=("$threads" 256 5); fi

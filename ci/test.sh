@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# All tests: native (ctest: CPU kernels and the emulated CUDA kernels under two schedules), the
+# All tests: native (ctest: CPU kernels and the emulated CUDA kernels under two schedules), the glibc
+# baseline of the shipped libraries (ci/glibc-check.sh: 2.28), the
 # kernel report (register spills, tensor-core use) where nvcc exists, the Java tests (Maven), and the GPU kit's
 # dry run (ci/gpu-test.sh --dry-run) so the kit for GPU machines cannot rot.
 set -euo pipefail
@@ -17,6 +18,11 @@ cmake --build build/ci -j "$jobs"
 
 echo "== native tests (ctest)"
 ctest --test-dir build/ci --output-on-failure -j "$jobs"
+
+echo "== shipped libraries need at most glibc 2.28 (ci/glibc-check.sh)"
+libs=(build/ci/native/cpu/libtransfuse_cpu.so build/ci/native/emu/libtransfuse_emu.so)
+[ -f build/ci/native/cuda/libtransfuse_cuda.so ] && libs+=(build/ci/native/cuda/libtransfuse_cuda.so)
+ci/glibc-check.sh --max 2.28 "${libs[@]}"
 
 if [ -x ci/kernel-report.sh ]; then
   echo "== kernel report"

@@ -25,11 +25,11 @@
  * chunk's tokens go 32 at a time, so that the pair's weight tiles are reused from L1/L2.
  */
 #include <immintrin.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cpu_internal.h"
+#include "parallel.h"
 
 namespace {
 
@@ -169,8 +169,9 @@ int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int
         if (!g_xp) return 0;
     }
     uint16_t* xp = g_xp;
-#pragma omp parallel num_threads(threads)
-    {
+    /* One chunk per thread, each with its own slice of xp (the worker id picks it): every chunk re-splits
+     * x, so more chunks would repeat that work; a late worker's chunk is still taken by another thread. */
+    auto chunk = [&](long cp0, long cp1, int id) {
         tf_tile_config cfg;
         memset(&cfg, 0, sizeof cfg);
         cfg.palette = 1;
@@ -179,12 +180,9 @@ int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int
             cfg.colsb[i] = 64;
         }
         _tile_loadconfig(&cfg);
-        const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-        const int per = cps / nt, extra = cps % nt;
-        const int cp0 = id * per + (id < extra ? id : extra);
-        pairs(out, x, xp + id * per_thread, (const uint16_t*)w, in_dim, tokens, out_dim, cp0,
-              cp0 + per + (id < extra ? 1 : 0), epi);
+        pairs(out, x, xp + id * per_thread, (const uint16_t*)w, in_dim, tokens, out_dim, (int)cp0, (int)cp1, epi);
         _tile_release();
-    }
+    };
+    tf_pool_run(threads, cps, threads, tf_chunk_trampoline<decltype(chunk)>, &chunk);
     return 1;
 }

@@ -20,13 +20,13 @@
  * into a zero-padded 16-row buffer; tokens beyond the last full group are zero (q = 0, d = 0).
  */
 #include <immintrin.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cpu_internal.h"
+#include "parallel.h"
 
 namespace {
 
@@ -157,37 +157,30 @@ int tf_amx_q8_matmul(float* out, const float* x, const void* w, int tokens, int 
     const int tiles = (out_dim + 15) / 16;
     if (threads > tiles) threads = tiles;
     if (threads < 1) threads = 1;
-    int ok = 1;
-#pragma omp parallel num_threads(threads)
-    {
-#pragma omp for schedule(static)
-        for (long t = 0; t < groups * TT; t++) {
+    int ok = 1; /* cleared (atomically: any thread may) when a thread cannot get its buffers */
+    tf_parallel_chunks(threads, groups * TT, [&](long a, long b, int) {
+        for (long t = a; t < b; t++) {
             uint8_t* gb = group_base(xp, t / TT, nb);
             if (t < tokens) quantize_token(x + t * (long)in_dim, nb, gb, (int)(t % TT));
             else zero_token(nb, gb, (int)(t % TT));
         }
-        /* per thread: the tile configuration, the row tile's scales and (for a partial tile) its rows */
+    });
+    tf_parallel_chunks(threads, tiles, [&](long a, long b, int) {
+        /* per chunk: the thread's row-tile scales and partial-tile rows, and the tile configuration */
         if (!worker_buffers(nb)) {
-#pragma omp atomic write
-            ok = 0;
+            __atomic_store_n(&ok, 0, __ATOMIC_RELAXED);
+            return;
         }
-#pragma omp barrier
-        if (ok) {
-            tf_tile_config cfg;
-            memset(&cfg, 0, sizeof cfg);
-            cfg.palette = 1;
-            cfg.colsb[0] = 64; cfg.rows[0] = 16; /* C: 16 rows x 16 int32 */
-            cfg.colsb[1] = 32; cfg.rows[1] = 16; /* A: 16 weight rows x 32 int8 */
-            cfg.colsb[2] = 64; cfg.rows[2] = 8;  /* B: 8 rows x (16 tokens x 4 int8) */
-            _tile_loadconfig(&cfg);
-            const int nt = omp_get_num_threads(), id = omp_get_thread_num();
-            const int per = tiles / nt, extra = tiles % nt;
-            const int t0 = id * per + (id < extra ? id : extra);
-            const int t1 = t0 + per + (id < extra ? 1 : 0);
-            for (int it = t0; it < t1; it++)
-                row_tile(out, xp, (const uint8_t*)w, row_bytes, nb, tokens, out_dim, it * 16, g_dw, g_pad);
-            _tile_release();
-        }
-    }
+        tf_tile_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.palette = 1;
+        cfg.colsb[0] = 64; cfg.rows[0] = 16; /* C: 16 rows x 16 int32 */
+        cfg.colsb[1] = 32; cfg.rows[1] = 16; /* A: 16 weight rows x 32 int8 */
+        cfg.colsb[2] = 64; cfg.rows[2] = 8;  /* B: 8 rows x (16 tokens x 4 int8) */
+        _tile_loadconfig(&cfg);
+        for (long it = a; it < b; it++)
+            row_tile(out, xp, (const uint8_t*)w, row_bytes, nb, tokens, out_dim, (int)it * 16, g_dw, g_pad);
+        _tile_release();
+    });
     return ok;
 }

@@ -126,11 +126,12 @@ TF_API void tf_cpu_attention_paged(float* out, const float* q, const void* k_cac
     const tf_kernels& k = tf_kernels_active();
     const long items = tf_attention_items((tokens + run - 1) / run, n_heads, n_kv_heads, group);
     const long work = keys * n_heads * head_dim * 2;
-    /* Prefill chunks cost more the later they sit (causal): dealt out cyclically. Rows of similar cost go in
-     * contiguous shares: a thread then reads whole cache slots, where dealing out the kv heads of a row
-     * cyclically made two cores share each slot's cache lines (decode measured 1.3x slower on 2 threads). */
+    /* Prefill chunks cost more the later they sit (causal): small chunks, claimed in turn. Rows of similar
+     * cost go in larger contiguous chunks: a thread then reads whole cache slots, where dealing out the kv
+     * heads of a row cyclically made two cores share each slot's cache lines (decode measured 1.3x slower
+     * on 2 threads). */
     if (run > 1)
-        tf_parallel_cyclic(items, work, [&](long first, long step) { k.attention_paged(&a, first, items, step); });
+        tf_parallel_fine(items, work, [&](long begin, long end) { k.attention_paged(&a, begin, end, 1); });
     else
         tf_parallel_ranges(items, work, [&](long begin, long end) { k.attention_paged(&a, begin, end, 1); });
 }

@@ -1,11 +1,11 @@
 /* The AVX2 + FMA + F16C kernels: 8 floats per vector, 16 registers. See isa_kernels.inc. */
 #include <immintrin.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <utility>
 
 #include "cpu_internal.h"
+#include "parallel.h"
 
 namespace {
 

@@ -3,11 +3,11 @@
  * defined and -mavx512vnni (table "avx512-vnni"); only the Q8_0/Q4_0 dot product differs. */
 #include <immintrin.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <utility>
 
 #include "cpu_internal.h"
+#include "parallel.h"
 
 namespace {
 

@@ -2,11 +2,11 @@
  * nowhere, but written for correctness first: this is what runs on CPUs without AVX2. */
 #include <emmintrin.h>
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <utility>
 
 #include "cpu_internal.h"
+#include "parallel.h"
 
 namespace {
 

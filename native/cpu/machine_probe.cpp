@@ -8,17 +8,28 @@
  *    enough to cover the FMA latency of 4 cycles on 2 ports), 2 FLOPs per lane; AVX-512 where the
  *    CPU has it, else AVX2+FMA.
  * Each figure is measured `repetitions` times: median, min and max (the spread is the run-to-run
- * noise on this machine). Not a test; built on demand (EXCLUDE_FROM_ALL). */
+ * noise on this machine). Not a test; built on demand (EXCLUDE_FROM_ALL). Plain std::threads, one
+ * static share each: a probe of the machine's limits wants every thread busy all the time, not the
+ * library's pool (whose point is to tolerate threads that are not). */
 #include <immintrin.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 namespace {
+
+/* f(begin, end) on `threads` threads, one contiguous share of [0, n) each; returns when all are done. */
+template <class F>
+void on_threads(int threads, long n, F f) {
+    std::vector<std::thread> ts;
+    for (int i = 1; i < threads; i++) ts.emplace_back([=] { f(n * i / threads, n * (i + 1) / threads); });
+    f(0, n / threads);
+    for (auto& t : ts) t.join();
+}
 
 double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
@@ -35,14 +46,16 @@ std::vector<double> triad(int threads, long n, int reps) {
     double* b = static_cast<double*>(std::aligned_alloc(64, n * sizeof(double)));
     double* c = static_cast<double*>(std::aligned_alloc(64, n * sizeof(double)));
     if (!a || !b || !c) { std::fprintf(stderr, "machine_probe: cannot allocate 3 x %ld doubles\n", n); std::exit(1); }
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (long i = 0; i < n; i++) { a[i] = 0.0; b[i] = 1.0; c[i] = 2.0; }
+    on_threads(threads, n, [=](long lo, long hi) {
+        for (long i = lo; i < hi; i++) { a[i] = 0.0; b[i] = 1.0; c[i] = 2.0; }
+    });
     std::vector<double> gbs;
     const double s = 3.0;
     for (int r = 0; r < reps + 1; r++) {
         const double t0 = now();
-#pragma omp parallel for num_threads(threads) schedule(static)
-        for (long i = 0; i < n; i++) a[i] = b[i] + s * c[i];
+        on_threads(threads, n, [=](long lo, long hi) {
+            for (long i = lo; i < hi; i++) a[i] = b[i] + s * c[i];
+        });
         const double dt = now() - t0;
         if (r > 0) gbs.push_back(24.0 * n / dt / 1e9); /* the first pass is a warm-up */
     }
@@ -92,11 +105,10 @@ std::vector<double> fma_peak(int threads, int reps, bool avx512) {
     volatile float sink = 0;
     for (int r = 0; r < reps + 1; r++) {
         const double t0 = now();
-#pragma omp parallel num_threads(threads)
-        {
+        on_threads(threads, threads, [&](long, long) {
             const float v = avx512 ? fma_avx512(iters) : fma_avx2(iters);
             if (v == 12345.0f) sink = v;
-        }
+        });
         const double dt = now() - t0;
         if (r > 0) gflops.push_back(2.0 * 12 * lanes * iters * threads / dt / 1e9);
     }

@@ -5,12 +5,10 @@
  * The other families have their own files: elementwise_ops.cpp, attention_ops.cpp, ssm_ops.cpp.
  */
 #include <math.h>
-#include <omp.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <vector>
 
 #include "cpu_internal.h"
 #include "parallel.h"
@@ -71,7 +69,9 @@ int best_isa() {
 }
 
 __attribute__((constructor)) void tf_cpu_init() {
-    g_threads = omp_get_max_threads();
+    /* one thread per processor this process may run on (the pool starts them on first use) */
+    cpu_set_t set;
+    g_threads = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     if (g_threads < 1) g_threads = 1;
     int isa = best_isa();
     const char* env = getenv("TRANSFUSE_CPU_ISA");
@@ -129,16 +129,19 @@ void embed_row(float* out, const uint8_t* row, int type, int dim) {
 void f32_amx_plain(float* out, const float* x, const uint16_t* w, int tokens, int in_dim, int out_dim,
                    const tf_epilogue* epi) {
     tf_parallel_ranges(out_dim, (long)tokens * in_dim * out_dim, [=](long c0, long c1) {
-        std::vector<float> col(in_dim);
+        /* the column's weights, rebuilt once per column (or per use when there is no memory for them) */
+        float* col = (float*)malloc((size_t)in_dim * sizeof(float));
         for (long c = c0; c < c1; c++) {
-            for (int k = 0; k < in_dim; k++) col[k] = tf_amx_f32_weight(w, in_dim, (int)c, k);
+            if (col)
+                for (int k = 0; k < in_dim; k++) col[k] = tf_amx_f32_weight(w, in_dim, (int)c, k);
             for (int t = 0; t < tokens; t++) {
                 const float* xt = x + (long)t * in_dim;
                 float acc = 0.0f;
-                for (int k = 0; k < in_dim; k++) acc += xt[k] * col[k];
+                for (int k = 0; k < in_dim; k++) acc += xt[k] * (col ? col[k] : tf_amx_f32_weight(w, in_dim, (int)c, k));
                 out[(long)t * out_dim + c] = acc;
             }
         }
+        free(col);
         if (epi) epi->fn(out, out_dim, epi->bias, epi->act, 0, tokens, (int)c0, (int)c1);
     });
 }

@@ -39,7 +39,7 @@ extern "C" {
 /* ==== 1. CPU backend ==================================================================== */
 /* (section: CPU backend) */
 /*
- * libtransfuse_cpu: optimised CPU kernels (OpenMP threads + SIMD). All activations are f32,
+ * libtransfuse_cpu: optimised CPU kernels (its own thread pool + SIMD). All activations are f32,
  * row-major; `tokens` rows of `dim` values are contiguous. Weight matrices are [out][in] in a
  * GGML type: TF_CPU_F32 0, TF_CPU_F16 1, TF_CPU_Q4_0 2, TF_CPU_Q8_0 8, TF_CPU_BF16 30
  * (Q8_0 block: f16 scale + 32 int8; Q4_0 block: f16 scale + 16 bytes, element j in the low
@@ -81,7 +81,7 @@ extern "C" {
  * kv_type, in tf_cpu_rope_kv_cache and tf_cpu_attention_paged). */
 int tf_cpu_version(void);
 
-/* OpenMP threads the ops use (n >= 1; default: the number of processors OpenMP sees). */
+/* Threads the ops use, the caller included (n >= 1; default: the processors this process may run on). */
 void tf_cpu_set_threads(int n);
 int tf_cpu_get_threads(void);
 
@@ -170,7 +170,7 @@ void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* id
  * int32 [rows][max_blocks_per_seq]. Query head h reads kv head h / (n_heads / n_kv_heads) (GQA;
  * n_heads % n_kv_heads == 0). head_dim <= TF_CPU_MAX_HEAD_DIM. Blocks, positions and sequence ids are
  * not checked here (the Java binding checks them all). The attention ops keep their scratch on the stack
- * of each thread that runs them (the caller's and OpenMP's): up to about 200 KiB. */
+ * of each thread that runs them (the caller's and the pool's): up to about 200 KiB. */
 
 /* RoPE fused with the cache write (tf_rope_kv_cache's semantics, section 2b): for token t of sequence
  * seq_ids[t] at position p = positions[t], q [tokens][n_heads][head_dim] is rotated in place (q may be

@@ -3,7 +3,7 @@
 // A configuration is an instruction-set table (tf_cpu_set_isa: generic, avx2, avx512; on a CPU with
 // AVX512-VNNI the avx512 ISA has two tables, with and without VNNI, chosen by TRANSFUSE_CPU_VNNI, and
 // each holds its own compiled copy of every kernel) and a thread count (1 and 2: the serial path and
-// the OpenMP split). matmul tests add AMX on/off (TRANSFUSE_CPU_AMX). ISAs this CPU lacks are skipped.
+// the pool's split). matmul tests add AMX on/off (TRANSFUSE_CPU_AMX). ISAs this CPU lacks are skipped.
 #pragma once
 #include <cmath>
 #include <cstdio>

@@ -28,7 +28,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * CMake build output, for example).
  *
  * <p>Libraries are loaded into {@link Arena#global()} and never unloaded: closing an arena that
- * loaded an OpenMP library unloads libgomp under its live worker threads and kills the JVM.
+ * loaded a library with worker threads (libtransfuse_cpu's pool) unloads their code under them and kills the JVM.
  * Each library is loaded once per JVM; later calls return the same lookup.
  *
  * <p>Every downcall handle is made by {@link #downcall}, which remembers its descriptor: GraalVM

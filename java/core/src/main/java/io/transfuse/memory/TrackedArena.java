@@ -21,8 +21,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * check that closing a model returns everything it took ({@link #bytesInUse()}).
  *
  * <p>Backed by a shared {@link Arena}: segments may be read from any thread (the CPU backend's
- * OpenMP workers read them natively anyway). Native libraries are NOT loaded through this class:
- * they belong to {@code Arena.global()} (unloading OpenMP under live threads crashes the JVM).
+ * worker threads read them natively anyway). Native libraries are NOT loaded through this class:
+ * they belong to {@code Arena.global()} (unloading a library under its live threads crashes the JVM).
  */
 public final class TrackedArena implements AutoCloseable {
     private static final AtomicLong IN_USE = new AtomicLong();

@@ -19,7 +19,7 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * The op set on libtransfuse_cpu (OpenMP + SIMD), the embedded default. Activations are F32 in host
+ * The op set on libtransfuse_cpu (thread pool + SIMD), the embedded default. Activations are F32 in host
  * memory; weights are read where they lie (a memory-mapped file) in their stored type (F32, F16, BF16,
  * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K), or repacked at load for compute-bound use. Fused ops are native where fusing saves a pass
  * over memory (norms with the residual add, matmul with bias and activation, RoPE with the KV write).
@@ -44,14 +44,14 @@ public final class CpuBackend implements Backend {
     /**
      * A backend whose KV cache type comes from the system property {@value #KV_CACHE_PROPERTY} (F16 when unset).
      *
-     * @param threads OpenMP threads for the kernels, 0 = one per core
+     * @param threads threads for the kernels, 0 = one per core
      */
     public static CpuBackend create(int threads) {
         return create(threads, kvCacheTypeFromProperty());
     }
 
     /**
-     * @param threads     OpenMP threads for the kernels, 0 = one per core
+     * @param threads     threads for the kernels, 0 = one per core
      * @param kvCacheType the KV cache's element type: F16 or F32
      */
     public static CpuBackend create(int threads, DType kvCacheType) {

@@ -26,7 +26,7 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
  * supported, quantised rows whole blocks, and for the paged KV cache every sequence id, position and
  * block id that the op would follow) and throws {@link IllegalArgumentException} naming the offending
  * argument: a bad call never reaches C. A {@code null} segment is C's NULL where the op allows one.
- * Ops use {@link #getThreads()} OpenMP threads; small ops stay on the calling thread.
+ * Ops use {@link #getThreads()} threads (the caller and libtransfuse_cpu's pool); small ops stay on the calling thread.
  *
  * <p>The paged KV cache (shared with the CUDA kernels): per layer, {@code kCache} and {@code vCache}
  * are F32 or F16 (the {@code kvType} argument; F16 stores each value rounded to nearest even and widens it
@@ -108,13 +108,13 @@ public final class CpuOps {
         return NativeLibrary.callInt(() -> (int) VERSION.invokeExact());
     }
 
-    /** Sets the OpenMP threads the ops use (at least 1). */
+    /** Sets the threads the ops use, the caller included (at least 1). */
     public static void setThreads(int n) {
         if (n < 1) throw new IllegalArgumentException("threads must be >= 1, got " + n);
         NativeLibrary.call(() -> { SET_THREADS.invokeExact(n); });
     }
 
-    /** The OpenMP threads the ops use (default: one per processor). */
+    /** The threads the ops use (default: one per processor). */
     public static int getThreads() {
         return NativeLibrary.callInt(() -> (int) GET_THREADS.invokeExact());
     }
