@@ -111,6 +111,7 @@ public record BertConfig(String modelType, int vocabSize, int hidden, int layers
         if (!embType.equals("absolute")) {
             throw new ModelFormatException(configJson + ": position_embedding_type '" + embType + "' is not supported (absolute)");
         }
+        int vocab = Json.requireInt(c, "vocab_size", configJson);
         int hidden = Json.requireInt(c, "hidden_size", configJson), layers = Json.requireInt(c, "num_hidden_layers", configJson);
         int groups = layers;
         if (layout == Layout.ALBERT) {
@@ -120,9 +121,7 @@ public record BertConfig(String modelType, int vocabSize, int hidden, int layers
         }
         // ALBERT's and ELECTRA's configs default embedding_size to 128 (transformers' AlbertConfig, ElectraConfig).
         int embedding = layout == Layout.BERT ? hidden : Json.optionalInt(c, "embedding_size", 128, configJson);
-        return new BertConfig(type,
-                Json.requireInt(c, "vocab_size", configJson),
-                hidden, layers,
+        return new BertConfig(type, vocab, hidden, layers,
                 Json.requireInt(c, "num_attention_heads", configJson),
                 Json.requireInt(c, "intermediate_size", configJson),
                 Json.requireInt(c, "max_position_embeddings", configJson),

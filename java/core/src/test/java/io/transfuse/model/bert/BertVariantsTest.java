@@ -23,7 +23,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The one BERT graph configured as RoBERTa, XLM-R (type_vocab_size 1), DistilBERT (no token types, its
  * own names), ALBERT (factorised embeddings, layers sharing weights, gelu_new) and ELECTRA (projected and
  * unprojected embeddings), on the CPU backend, against {@link VariantReference} on random-weight
- * checkpoints: the first token's state (CLS pooling, not normalised) and the mean of all states, per text.
+ * checkpoints: the first token's state (CLS pooling, not normalised) and the mean of all states, per text,
+ * in a packed batch and alone.
  * Tolerance as {@link BertModelTest}: float32 vs double through 2-4 layers, cosine >= 0.99999 and max
  * error 2e-4 relative to the vector's length. A wrong group mapping (ALBERT), a missing projection, a
  * token-type term where there is none or the wrong GELU moves cosines far below that.
@@ -82,6 +83,11 @@ public class BertVariantsTest {
                     String where = name + " " + mode + " text " + i + " (" + e.length() + " tokens) on " + load.device();
                     assertTrue(cos >= minCos, where + ": cosine " + cos);
                     assertTrue(err <= maxRelErr * Math.sqrt(nw), where + ": max error " + err + " for length " + Math.sqrt(nw));
+                    // Alone, the text gives what it gave packed in a batch with the others.
+                    float[] alone = model.embed(TEXTS.get(i));
+                    for (int d = 0; d < m.hidden; d++) {
+                        assertEquals(got[i][d], alone[d], maxRelErr * Math.sqrt(nw), where + ": alone vs batched, entry " + d);
+                    }
                 }
             }
         }
