@@ -10,6 +10,8 @@ import io.transfuse.model.Decoder;
 import io.transfuse.model.DecoderFamily;
 import io.transfuse.model.EncoderFamily;
 import io.transfuse.model.Families;
+import io.transfuse.model.bert.BertFamily;
+import io.transfuse.model.bert.BertHead;
 
 import java.nio.file.Path;
 import java.util.Objects;
@@ -84,6 +86,58 @@ public final class Transfuse {
             ClassifierFamily family = Families.detect(source, ClassifierFamily.class);
             ClassifierFamily.Parts p = family.load(source, backend, opts);
             return new ImageClassifier(source.arena(), p.graph(), p.preprocessor());
+        });
+    }
+
+    /**
+     * A text classifier (sentiment, topic, NLI): a Hugging Face directory of a BERT-family
+     * {@code *ForSequenceClassification} model (BERT, RoBERTa, XLM-R, DistilBERT, ALBERT, ELECTRA) with
+     * tokenizer.json; labels from config.json {@code id2label}.
+     */
+    public static TextClassifier loadTextClassifier(Path dir, LoadOptions options) {
+        return new TextClassifier(loadTask(dir, options, BertHead.Kind.SEQUENCE, 0));
+    }
+
+    /**
+     * A token classifier (named entities, part of speech): a BERT-family {@code *ForTokenClassification}
+     * directory, or ELECTRA's discriminator ({@code ElectraForPreTraining}).
+     */
+    public static TokenClassifier loadTokenClassifier(Path dir, LoadOptions options) {
+        return new TokenClassifier(loadTask(dir, options, BertHead.Kind.TOKEN, 0));
+    }
+
+    /** A cross-encoder reranker: a BERT-family {@code *ForSequenceClassification} directory with one output. */
+    public static Reranker loadReranker(Path dir, LoadOptions options) {
+        return new Reranker(loadTask(dir, options, BertHead.Kind.SEQUENCE, 1));
+    }
+
+    /** An encoder with the task head {@code kind} (TOKEN also takes REPLACED_TOKEN); {@code outputs > 0} requires that many labels. */
+    private static EncoderRunner loadTask(Path dir, LoadOptions options, BertHead.Kind kind, int outputs) {
+        EncoderOptions encoder = EncoderOptions.defaults();
+        return open(dir, options, null, (source, backend, opts) -> {
+            EncoderFamily family = Families.detect(source, EncoderFamily.class, "load it with Transfuse.load or loadClassifier");
+            if (!(family instanceof BertFamily bert) || source.format() != ModelSource.Format.HF_DIRECTORY) {
+                throw new io.transfuse.loader.ModelFormatException(source.path() + ": task heads are read from a Hugging Face directory"
+                        + " of a BERT-family model (config.json with architectures *ForSequenceClassification or *ForTokenClassification)");
+            }
+            BertHead head = bert.head(source); // before the graph: a model without the head fails fast
+            boolean fits = head.kind() == kind || (kind == BertHead.Kind.TOKEN && head.kind() == BertHead.Kind.REPLACED_TOKEN);
+            if (!fits) {
+                throw new io.transfuse.loader.ModelFormatException(source.path() + ": the model's head classifies "
+                        + (head.kind() == BertHead.Kind.SEQUENCE ? "whole texts: load it with Transfuse.loadTextClassifier or loadReranker"
+                        : "tokens: load it with Transfuse.loadTokenClassifier"));
+            }
+            if (outputs > 0 && head.labels().length != outputs) {
+                throw new io.transfuse.loader.ModelFormatException(source.path() + ": a reranker has " + outputs + " output, this head has "
+                        + head.labels().length + " labels " + java.util.Arrays.toString(head.labels()) + ": load it with Transfuse.loadTextClassifier");
+            }
+            EncoderFamily.Parts p = family.load(source, backend, opts, encoder);
+            try {
+                return new EncoderRunner(source.arena(), p.graph(), p.tokenizer(), head, encoder.batchSize(), p.maxTokens());
+            } catch (RuntimeException e) {
+                p.graph().close();
+                throw e;
+            }
         });
     }
 

@@ -88,7 +88,7 @@ class ClassifyCommandTest {
         assertOneLineError(run("classify", "--model", model.toString(), tmp.resolve("missing.png").toString()), 1, "missing.png");
         assertOneLineError(run("classify", "--model", tmp.resolve("nowhere").toString(), "x.png"), 1, "nowhere");
         assertOneLineError(run("classify", "--model", model.toString(), "--top", "0", "x.png"), 2, "--top");
-        assertOneLineError(run("classify", "--model", model.toString()), 2, "IMAGE");
+        assertOneLineError(run("classify", "--model", model.toString()), 2, "INPUT");
     }
 
     private static BufferedImage image(int w, int h, int rgb) {

@@ -44,6 +44,7 @@ public final class EncoderStack {
 
     private final Backend ops;
     private final Norm norm;
+    private final Activation activation;
     private final Heads heads;
     private final float eps, scale;
     private final int dim;
@@ -58,9 +59,19 @@ public final class EncoderStack {
      */
     public EncoderStack(Backend ops, String source, List<LayerWeights> weights, Norm norm, int dim, int heads, int ffn, float eps,
                         int maxTokens, TrackedArena hostArena) {
+        this(ops, source, weights, norm, Activation.GELU_ERF, dim, heads, ffn, eps, maxTokens, hostArena);
+    }
+
+    /**
+     * As above with the feed-forward block's activation ({@code GELU_ERF} or {@code GELU_TANH}). Layers
+     * given the same {@link LayerWeights} object (ALBERT's shared layers) share one copy on the backend.
+     */
+    public EncoderStack(Backend ops, String source, List<LayerWeights> weights, Norm norm, Activation activation, int dim, int heads,
+                        int ffn, float eps, int maxTokens, TrackedArena hostArena) {
         if (dim % heads != 0) throw new ModelFormatException(source + ": hidden size " + dim + " is not a multiple of " + heads + " heads");
         this.ops = ops;
         this.norm = norm;
+        this.activation = activation;
         this.dim = dim;
         this.eps = eps;
         int d = dim / heads, D = ops.attentionHeadDim(d, false);
@@ -68,8 +79,13 @@ public final class EncoderStack {
         this.scale = (float) (1.0 / Math.sqrt(d));
         DType act = ops.activationType();
         layers = new Layer[weights.size()];
+        java.util.Map<LayerWeights, Layer> built = new java.util.IdentityHashMap<>();
         for (int l = 0; l < layers.length; l++) {
             LayerWeights w = weights.get(l);
+            if (built.containsKey(w)) {
+                layers[l] = built.get(w); // shared weights (ALBERT): uploaded once
+                continue;
+            }
             try (TrackedArena staging = new TrackedArena(source + " layer " + l + " staging")) {
                 Tensor wq = w.wq(), wk = w.wk(), wv = w.wv(), wo = w.wo(), bq = w.bq(), bk = w.bk(), bv = w.bv();
                 if (D != d) {
@@ -94,6 +110,7 @@ public final class EncoderStack {
                 layers[l] = new Layer(wQkv, bias, ops.weight(wo, WeightUse.BATCHED),
                         upload(w.bo()), upload(w.ln1w()), upload(w.ln1b()), ops.weight(w.w1(), WeightUse.BATCHED), upload(w.b1()),
                         ops.weight(w.w2(), WeightUse.BATCHED), upload(w.b2()), upload(w.ln2w()), upload(w.ln2b()));
+                built.put(w, layers[l]);
             }
         }
         qkv = ops.allocate("fused QKV", act, maxTokens, 3L * this.heads.qWidth());
@@ -118,7 +135,7 @@ public final class EncoderStack {
                 ops.attentionVarlen(att, q, k, v, heads, batch, scale, false);
                 ops.linear(delta, att, L.wo, L.bo, Activation.IDENTITY);
                 ops.layerNorm(x, x, delta, L.ln1w, L.ln1b, eps);
-                ops.linear(inter, x, L.w1, L.b1, Activation.GELU_ERF);
+                ops.linear(inter, x, L.w1, L.b1, activation);
                 ops.linear(delta, inter, L.w2, L.b2, Activation.IDENTITY);
                 ops.layerNorm(x, x, delta, L.ln2w, L.ln2b, eps);
             } else {
@@ -128,7 +145,7 @@ public final class EncoderStack {
                 ops.attentionVarlen(att, q, k, v, heads, batch, scale, false);
                 ops.linear(delta, att, L.wo, L.bo, Activation.IDENTITY);
                 ops.layerNorm(h, x, delta, L.ln2w, L.ln2b, eps);
-                ops.linear(inter, h, L.w1, L.b1, Activation.GELU_ERF);
+                ops.linear(inter, h, L.w1, L.b1, activation);
                 ops.linear(delta, inter, L.w2, L.b2, Activation.IDENTITY);
             }
         }

@@ -15,7 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Registry entry: BERT-family text encoders (BERT, RoBERTa, MiniLM, BGE, E5), from a Hugging Face
+ * Registry entry: BERT-family text encoders (BERT, RoBERTa, XLM-R, DistilBERT, ALBERT, ELECTRA, MiniLM, BGE, E5), from a Hugging Face
  * directory (config.json, model.safetensors, tokenizer.json, optional sentence-transformers modules.json
  * and sentence_bert_config.json) or an ONNX export ({@code model.onnx} with {@code tokenizer.json} beside it).
  */
@@ -52,6 +52,13 @@ public final class BertFamily implements EncoderFamily {
         Pooling pooling = Pooling.read(dir).resolve(encoder);
         BertModel graph = new BertModel(config, w, backend, rows, encoder.batchSize(), source.arena());
         return new Parts(graph, tokenizer, pooling, maxTokens(dir, config, tokenizer));
+    }
+
+    /** The task head of a Hugging Face directory's model (config.json architectures), read from its weights. */
+    public BertHead head(ModelSource source) {
+        BertConfig config = BertConfig.read(source.config(), source.configPath());
+        WeightFile weights = source.safetensors();
+        return BertHead.read(source.config(), source.configPath(), weights, config, BertWeights.from(weights, config).prefix());
     }
 
     /**

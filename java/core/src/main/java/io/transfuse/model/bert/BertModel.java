@@ -1,5 +1,6 @@
 package io.transfuse.model.bert;
 
+import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backend.WeightUse;
 import io.transfuse.backend.EncoderBatch;
@@ -10,12 +11,15 @@ import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * The BERT encoder (Devlin et al. 2019), once for every backend: embeddings
- * {@code x = LN(word[id] + position[offset + i] + tokenType[type])}, then the post-LN
- * {@link EncoderStack}. Sequences are packed without padding; the last hidden state comes back to the
+ * {@code e = LN(word[id] + position[offset + i] + tokenType[type])} (no token-type term for DistilBERT),
+ * {@code x = e} or, where the embeddings are narrower than the layers (ALBERT, small ELECTRAs),
+ * {@code x = e P^T + p}; then the post-LN {@link EncoderStack} (ALBERT's shared layers run the same weights). Sequences are packed without padding; the last hidden state comes back to the
  * host for pooling. Activations live in a workspace planned at load for {@code maxTokens} rows.
  */
 public final class BertModel implements EncoderGraph {
@@ -23,8 +27,8 @@ public final class BertModel implements EncoderGraph {
     private final Backend ops;
     private final EncoderBatch batch;
     private final EncoderStack stack;
-    private final Tensor word, position, tokenType, normW, normB;
-    private final Tensor x, tmp, ids, types;
+    private final Tensor word, position, tokenType, normW, normB, projection, projectionBias;
+    private final Tensor x, emb, tmp, ids, types;
     private final int[] hostIds, hostTypes;
     private final float[] hidden;
     private boolean closed;
@@ -41,21 +45,26 @@ public final class BertModel implements EncoderGraph {
         DType act = ops.activationType();
         word = ops.weight(w.wordEmbeddings(), WeightUse.STREAMED);
         position = ops.upload(w.positionEmbeddings(), act);
-        tokenType = ops.upload(w.tokenTypeEmbeddings(), act);
+        tokenType = w.tokenTypeEmbeddings() == null ? null : ops.upload(w.tokenTypeEmbeddings(), act);
         normW = ops.upload(w.embeddingNormWeight(), act);
         normB = ops.upload(w.embeddingNormBias(), act);
+        projection = w.projection() == null ? null : ops.weight(w.projection(), WeightUse.BATCHED);
+        projectionBias = w.projectionBias() == null ? null : ops.upload(w.projectionBias(), act);
         List<EncoderStack.LayerWeights> layers = new ArrayList<>();
+        Map<BertWeights.Layer, EncoderStack.LayerWeights> shared = new IdentityHashMap<>();
         for (BertWeights.Layer L : w.layers()) {
             // Post-LN: attention.output.LayerNorm closes the attention block, output.LayerNorm the FFN block.
-            layers.add(new EncoderStack.LayerWeights(L.query(), L.queryBias(), L.key(), L.keyBias(), L.value(), L.valueBias(),
+            // The same Layer object (ALBERT's shared weights) maps to the same LayerWeights, uploaded once by the stack.
+            layers.add(shared.computeIfAbsent(L, k -> new EncoderStack.LayerWeights(L.query(), L.queryBias(), L.key(), L.keyBias(), L.value(), L.valueBias(),
                     L.attentionOutput(), L.attentionOutputBias(), L.attentionNormWeight(), L.attentionNormBias(),
-                    L.intermediate(), L.intermediateBias(), L.output(), L.outputBias(), L.outputNormWeight(), L.outputNormBias()));
+                    L.intermediate(), L.intermediateBias(), L.output(), L.outputBias(), L.outputNormWeight(), L.outputNormBias())));
         }
-        stack = new EncoderStack(ops, c.source(), layers, EncoderStack.Norm.POST, c.hidden(), c.heads(), c.intermediate(),
+        stack = new EncoderStack(ops, c.source(), layers, EncoderStack.Norm.POST, c.activation(), c.hidden(), c.heads(), c.intermediate(),
                 c.layerNormEps(), maxTokens, hostArena);
         batch = new EncoderBatch(ops, maxTokens, Math.min(maxTokens, Math.max(1, maxSequences)), c.positionOffset());
         x = ops.allocate("hidden state", act, maxTokens, c.hidden());
-        tmp = ops.allocate("embedding terms", act, maxTokens, c.hidden());
+        emb = c.projectsEmbeddings() ? ops.allocate("embeddings", act, maxTokens, c.embeddingSize()) : x;
+        tmp = ops.allocate("embedding terms", act, maxTokens, c.embeddingSize());
         ids = ops.allocate("token ids", DType.I32, maxTokens, 1);
         types = ops.allocate("token types", DType.I32, maxTokens, 1);
         hostIds = new int[maxTokens];
@@ -68,6 +77,8 @@ public final class BertModel implements EncoderGraph {
     @Override
     public String describe() {
         return "hidden " + c.hidden() + ", " + c.layers() + " layers, " + c.heads() + " heads, intermediate " + c.intermediate()
+                + (c.projectsEmbeddings() ? ", embeddings " + c.embeddingSize() : "")
+                + (c.layerGroups() < c.layers() ? ", " + c.layerGroups() + " shared layer group(s)" : "")
                 + " (" + c.modelType() + ", on " + ops.name() + ")";
     }
 
@@ -97,7 +108,9 @@ public final class BertModel implements EncoderGraph {
             for (int i = 0; i < len; i++) {
                 int id = i < t.length ? t[i] : 0, type = ty != null && i < t.length ? ty[i] : 0;
                 if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + c.vocabSize() + ")");
-                if (type < 0 || type >= c.typeVocabSize()) throw new IllegalArgumentException("token type " + type + " is outside [0, " + c.typeVocabSize() + ")");
+                if (type < 0 || type >= Math.max(1, c.typeVocabSize())) {
+                    throw new IllegalArgumentException("token type " + type + " is outside [0, " + Math.max(1, c.typeVocabSize()) + ")");
+                }
                 hostIds[n + i] = id;
                 hostTypes[n + i] = type;
             }
@@ -106,12 +119,15 @@ public final class BertModel implements EncoderGraph {
         batch.commit();
         ops.write(ids, hostIds, 0, n);
         ops.write(types, hostTypes, 0, n);
-        Tensor x = this.x.rows(0, n), tmp = this.tmp.rows(0, n);
-        ops.gatherRows(x, word, ids.rows(0, n).reshape(n));
+        Tensor x = this.x.rows(0, n), e = this.emb.rows(0, n), tmp = this.tmp.rows(0, n);
+        ops.gatherRows(e, word, ids.rows(0, n).reshape(n));
         ops.gatherRows(tmp, position, batch.positions());
-        ops.add(x, x, tmp);
-        ops.gatherRows(tmp, tokenType, types.rows(0, n).reshape(n));
-        ops.layerNorm(x, x, tmp, normW, normB, c.layerNormEps());
+        if (tokenType != null) {
+            ops.add(e, e, tmp);
+            ops.gatherRows(tmp, tokenType, types.rows(0, n).reshape(n));
+        }
+        ops.layerNorm(e, e, tmp, normW, normB, c.layerNormEps());
+        if (projection != null) ops.linear(x, e, projection, projectionBias, Activation.IDENTITY);
         stack.forward(x, batch);
         ops.read(x, hidden, 0, n * c.hidden());
         return hidden;

@@ -45,6 +45,12 @@ public final class Encoding {
         return mask;
     }
 
+    /** The first {@code n} tokens. */
+    Encoding prefix(int n) {
+        if (n == ids.length) return this;
+        return new Encoding(Arrays.copyOf(ids, n), Arrays.copyOf(typeIds, n), Arrays.copyOf(tokens, n), Arrays.copyOf(special, n));
+    }
+
     public int length() {
         return ids.length;
     }

@@ -25,7 +25,8 @@ import java.util.List;
  *
  * <p>The {@code truncation} and {@code padding} a file may carry are ignored: the caller picks
  * the maximum length per call ({@link #modelMaxLength()} reports the file's value) and no
- * padding is added. Non-goals: pairs of sequences, offsets, Unigram models, BPE dropout.
+ * padding is added. Pairs of texts follow the post-processor's pair template ({@link #encodePair}).
+ * Non-goals: offsets, Unigram models, BPE dropout.
  * Instances are immutable and thread-safe.
  */
 public final class HfTokenizer implements Tokenizer {
@@ -201,6 +202,50 @@ public final class HfTokenizer implements Tokenizer {
         for (int i = 0; i < n; i++) specialMask[i] = special.get(i);
         Encoding encoding = new Encoding(Arrays.copyOf(ids.values(), n), new int[n], tokens.subList(0, n).toArray(String[]::new), specialMask);
         return postProcessor == null ? encoding : postProcessor.process(encoding, addSpecialTokens);
+    }
+
+    /**
+     * Encodes a pair of texts as one sequence with the post-processor's pair template (a cross-encoder's
+     * query and document: {@code [CLS] a [SEP] b [SEP]}, b with type id 1, for BERT; {@code <s> a </s></s> b </s>}
+     * for RoBERTa). {@code maxLength > 0} truncates as Hugging Face's "longest_first" strategy does: the
+     * shorter text is kept when it fits in half the room, else both get half.
+     *
+     * @throws UnsupportedOperationException when the file's post-processor has no pair template
+     */
+    public Encoding encodePair(String first, String second, int maxLength) {
+        if (maxLength < 0) throw new IllegalArgumentException("maxLength must be >= 0, got " + maxLength);
+        if (postProcessor == null) throw new UnsupportedOperationException("this tokenizer has no post_processor to join pairs of texts");
+        Encoding a = encode(first, false, 0), b = encode(second, false, 0);
+        int na = a.length(), nb = b.length();
+        int budget = Math.max(0, maxLength - postProcessor.addedTokensPair());
+        if (maxLength > 0 && na + nb > budget) {
+            // Hugging Face's LongestFirst for pairs: the shorter text keeps its length when it fits in half the
+            // budget and the longer takes the rest; otherwise both get half (the longer the odd token).
+            boolean swap = na > nb;
+            int shorter = Math.min(na, nb), longer;
+            longer = shorter > budget ? shorter : Math.max(shorter, budget - shorter);
+            if (shorter + longer > budget) {
+                shorter = budget / 2;
+                longer = shorter + budget % 2;
+            }
+            na = swap ? longer : shorter;
+            nb = swap ? shorter : longer;
+        }
+        return postProcessor.processPair(a.prefix(na), b.prefix(nb));
+    }
+
+    /**
+     * Ids that were tokenized elsewhere (a text's words one by one) wrapped in the post-processor's special
+     * tokens, as {@link #encode} would wrap them; truncated first so the result is at most {@code maxLength}
+     * long when that is positive.
+     */
+    public Encoding withSpecialTokens(int[] ids, int maxLength) {
+        int n = ids.length;
+        if (maxLength > 0) n = Math.min(n, Math.max(0, maxLength - (postProcessor == null ? 0 : postProcessor.addedTokens())));
+        String[] tokens = new String[n];
+        for (int i = 0; i < n; i++) tokens[i] = idToToken(ids[i]);
+        Encoding e = new Encoding(Arrays.copyOf(ids, n), new int[n], tokens, new boolean[n]);
+        return postProcessor == null ? e : postProcessor.process(e, true);
     }
 
     /** The token string is the matched text (with any lstrip/rstrip spaces), as in the Rust library. */

@@ -5,7 +5,9 @@ import java.util.List;
 
 /**
  * The {@code post_processor} of tokenizer.json: wraps the tokens of one sequence in the model's
- * special tokens ([CLS] ... [SEP], &lt;s&gt; ...) and sets the type ids. Single sequences only.
+ * special tokens ([CLS] ... [SEP], &lt;s&gt; ...) and sets the type ids; for a pair of sequences (a
+ * cross-encoder's query and document) it follows the file's pair template
+ * ({@code [CLS] A [SEP] B [SEP]} with B's type id 1 for BERT, {@code <s> A </s></s> B </s>} for RoBERTa).
  */
 interface PostProcessor {
     /** How many tokens {@link #process} adds when asked to add special tokens. */
@@ -13,13 +15,31 @@ interface PostProcessor {
 
     Encoding process(Encoding sequence, boolean addSpecialTokens);
 
+    /** How many tokens {@link #processPair} adds. */
+    default int addedTokensPair() {
+        throw new UnsupportedOperationException("this tokenizer's post_processor has no template for pairs of sequences");
+    }
+
+    /** Joins two sequences with the special tokens of the pair template. */
+    default Encoding processPair(Encoding a, Encoding b) {
+        throw new UnsupportedOperationException("this tokenizer's post_processor has no template for pairs of sequences");
+    }
+
     static PostProcessor fromSpec(Spec spec) {
         if (spec.isNull()) return null;
         return switch (spec.type()) {
             case "TemplateProcessing" -> Template.fromSpec(spec);
-            case "BertProcessing", "RobertaProcessing" -> {
+            case "BertProcessing" -> {
                 Item cls = pairItem(spec.child("cls")), sep = pairItem(spec.child("sep"));
-                yield new Template(List.of(cls, new Item(null, null, 0), sep));
+                Item sep1 = new Item(sep.ids(), sep.tokens(), 1);
+                yield new Template(List.of(cls, new Item(null, null, 0), sep),
+                        List.of(cls, new Item(null, null, 0), sep, new Item(null, new String[] {"B"}, 1), sep1));
+            }
+            case "RobertaProcessing" -> {
+                // Hugging Face's RobertaProcessing: <s> A </s> </s> B </s>, every type id 0.
+                Item cls = pairItem(spec.child("cls")), sep = pairItem(spec.child("sep"));
+                yield new Template(List.of(cls, new Item(null, null, 0), sep),
+                        List.of(cls, new Item(null, null, 0), sep, sep, new Item(null, new String[] {"B"}, 0), sep));
             }
             case "ByteLevel" -> null; // only trims offsets, which we do not compute
             case "Sequence" -> {
@@ -40,18 +60,29 @@ interface PostProcessor {
         return new Item(new int[] {s.node().get(1).intValue()}, new String[] {s.node().get(0).asText()}, 0);
     }
 
-    /** A template piece: special token ids (or null for the sequence itself) and its type id. */
+    /**
+     * A template piece: special token ids and their token strings, or for a sequence null ids and
+     * tokens {"A"} or {"B"} (null: A), and its type id.
+     */
     record Item(int[] ids, String[] tokens, int typeId) {}
 
-    record Template(List<Item> single) implements PostProcessor {
+    /** {@code pair} is null when the file has no pair template. */
+    record Template(List<Item> single, List<Item> pair) implements PostProcessor {
         static Template fromSpec(Spec spec) {
-            Spec items = spec.list("single");
+            List<Item> single = items(spec, spec.list("single"));
+            return new Template(single, spec.child("pair").isNull() ? null : items(spec, spec.list("pair")));
+        }
+
+        private static List<Item> items(Spec spec, Spec items) {
             Spec specials = spec.child("special_tokens");
             List<Item> out = new ArrayList<>();
             for (int i = 0; i < items.size(); i++) {
                 Spec item = items.at(i);
                 if (item.node().has("Sequence")) {
-                    out.add(new Item(null, null, item.child("Sequence").integer("type_id", 0)));
+                    Spec seq = item.child("Sequence");
+                    String which = seq.node().path("id").asText("A");
+                    if (!which.equals("A") && !which.equals("B")) throw seq.error("id must be A or B, got '" + which + "'");
+                    out.add(new Item(null, new String[] {which}, seq.integer("type_id", 0)));
                 } else if (item.node().has("SpecialToken")) {
                     Spec st = item.child("SpecialToken");
                     String name = st.requireString("id");
@@ -69,7 +100,7 @@ interface PostProcessor {
                     throw item.error("must be a Sequence or a SpecialToken");
                 }
             }
-            return new Template(out);
+            return out;
         }
 
         @Override
@@ -77,6 +108,41 @@ interface PostProcessor {
             int n = 0;
             for (Item i : single) if (i.ids != null) n += i.ids.length;
             return n;
+        }
+
+        @Override
+        public int addedTokensPair() {
+            if (pair == null) PostProcessor.super.addedTokensPair();
+            int n = 0;
+            for (Item i : pair) if (i.ids != null) n += i.ids.length;
+            return n;
+        }
+
+        @Override
+        public Encoding processPair(Encoding a, Encoding b) {
+            if (pair == null) PostProcessor.super.processPair(a, b);
+            int n = a.length() + b.length() + addedTokensPair();
+            int[] ids = new int[n], types = new int[n];
+            String[] tokens = new String[n];
+            boolean[] special = new boolean[n];
+            int k = 0;
+            for (Item item : pair) {
+                int[] ii = item.ids;
+                String[] tt = item.tokens;
+                boolean isSpecial = ii != null;
+                if (!isSpecial) {
+                    Encoding e = tt != null && tt[0].equals("B") ? b : a;
+                    ii = e.ids();
+                    tt = e.tokens();
+                }
+                for (int j = 0; j < ii.length; j++, k++) {
+                    ids[k] = ii[j];
+                    tokens[k] = tt[j];
+                    special[k] = isSpecial;
+                    types[k] = item.typeId;
+                }
+            }
+            return new Encoding(ids, types, tokens, special);
         }
 
         @Override
@@ -111,6 +177,22 @@ interface PostProcessor {
     }
 
     record Sequence(List<PostProcessor> parts) implements PostProcessor {
+        @Override
+        public int addedTokensPair() {
+            return only().addedTokensPair();
+        }
+
+        @Override
+        public Encoding processPair(Encoding a, Encoding b) {
+            return only().processPair(a, b);
+        }
+
+        /** Pairs go through a Sequence only when one processor in it adds tokens (ByteLevel ones are dropped at parse). */
+        private PostProcessor only() {
+            if (parts.size() != 1) throw new UnsupportedOperationException("pairs through a Sequence of " + parts.size() + " post-processors are not supported");
+            return parts.get(0);
+        }
+
         @Override
         public int addedTokens() {
             int n = 0;
