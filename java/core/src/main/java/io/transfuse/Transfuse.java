@@ -115,7 +115,7 @@ public final class Transfuse {
     private static EncoderRunner loadTask(Path dir, LoadOptions options, BertHead.Kind kind, int outputs) {
         EncoderOptions encoder = EncoderOptions.defaults();
         return open(dir, options, null, (source, backend, opts) -> {
-            EncoderFamily family = Families.detect(source, EncoderFamily.class, "load it with Transfuse.load or loadClassifier");
+            EncoderFamily family = Families.detect(source, EncoderFamily.class);
             if (!(family instanceof BertFamily bert) || source.format() != ModelSource.Format.HF_DIRECTORY) {
                 throw new io.transfuse.loader.ModelFormatException(source.path() + ": task heads are read from a Hugging Face directory"
                         + " of a BERT-family model (config.json with architectures *ForSequenceClassification or *ForTokenClassification)");

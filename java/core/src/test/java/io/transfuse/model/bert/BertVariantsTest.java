@@ -62,14 +62,14 @@ public class BertVariantsTest {
         HfTokenizer tok = HfTokenizer.load(dir.resolve("tokenizer.json"));
         long before = TrackedArena.bytesInUse();
         double worst = 1;
-        for (Pooling.Mode mode : Pooling.Mode.values()) {
+        for (io.transfuse.PoolingMode mode : io.transfuse.PoolingMode.values()) {
             try (EmbeddingModel model = Transfuse.loadEncoder(dir, load, EncoderOptions.defaults().withPooling(mode).withNormalize(false).withBatchSize(4))) {
                 float[][] got = model.embed(TEXTS);
                 for (int i = 0; i < TEXTS.size(); i++) {
                     Encoding e = tok.encode(TEXTS.get(i), true, model.maxTokens());
                     double[][] x = ref.hiddenStates(e.ids(), e.typeIds());
                     double[] want = new double[m.hidden];
-                    int rows = mode == Pooling.Mode.CLS ? 1 : x.length;
+                    int rows = mode == io.transfuse.PoolingMode.CLS ? 1 : x.length;
                     for (int t = 0; t < rows; t++) for (int d = 0; d < m.hidden; d++) want[d] += x[t][d] / rows;
                     double dot = 0, nw = 0, ng = 0, err = 0;
                     for (int d = 0; d < m.hidden; d++) {
