@@ -10,6 +10,11 @@
  *  - spinning is bounded: a worker spins about TF_SPIN_NS for the next op (decode issues ops
  *    microseconds apart), then sleeps on a futex; the caller, waiting for chunks held by others, spins
  *    the same bound and then sleeps too, leaving its core to the thread it waits for;
+ *  - contention backs off: when the caller, done with its own chunks, waited for another thread longer
+ *    than half its own work took plus TF_STRAGGLER_NS (that thread was descheduled, not merely slower), the
+ *    next jobs run on the calling thread alone for a while (1 ms, doubling on each repeat up to 64 ms,
+ *    back to 1 ms after a job without a straggler). A busy core then costs one late chunk per backoff
+ *    period instead of one per op, and 2 threads stay about as fast as 1 (issue 19: "never slower");
  *  - no libgomp, so the shipped library needs nothing beyond glibc 2.28's own libraries
  *    (native/compat/glibc_2_28.cmake, ci/glibc-check.sh).
  *
@@ -40,6 +45,10 @@ namespace {
 /* About one decode op's gap: workers keep polling this long before sleeping, so back-to-back ops do
  * not pay a futex wake each (TRANSFUSE_CPU_SPIN_US overrides, for measurements). */
 constexpr long TF_SPIN_NS = 50 * 1000;
+/* A wait for others' chunks longer than half the caller's own work plus this means a thread that is not
+ * running (on a balanced, quiet machine the wait is at most one chunk: a quarter of the caller's work). */
+constexpr long TF_STRAGGLER_NS = 10 * 1000;
+constexpr long TF_BACKOFF_MIN_NS = 1000 * 1000, TF_BACKOFF_MAX_NS = 64 * 1000 * 1000;
 /* Workers the pool starts at most (tf_cpu_set_threads beyond this runs with this many). */
 constexpr int TF_MAX_WORKERS = 255;
 
@@ -59,6 +68,10 @@ alignas(64) std::atomic<int> g_sleepers{0};
 alignas(64) Slot g_slots[2];
 std::atomic<bool> g_busy{false};
 int g_workers = 0; /* started so far; only the caller holding g_busy starts more */
+/* Contention backoff (written only by the caller holding g_busy; read racily by others: a stale value
+ * only makes one job serial or parallel) */
+std::atomic<long> g_serial_until{0};
+long g_backoff_ns = TF_BACKOFF_MIN_NS;
 long g_spin_ns = TF_SPIN_NS;
 
 long futex_wait(std::atomic<uint32_t>* word, uint32_t expected) {
@@ -109,7 +122,10 @@ void* worker_main(void* arg) {
             int polls = 0;
             while ((seq = g_seq.load(std::memory_order_acquire)) == seen) {
                 cpu_relax();
-                if (++polls % 64 == 0 && now_ns() > until) break;
+                if (++polls % 64 == 0) {
+                    if (now_ns() > until) break;
+                    sched_yield(); /* a thread sharing this core (the one we wait for, or the caller) runs first */
+                }
             }
         }
         if (seq == seen) {
@@ -163,7 +179,12 @@ void tf_pool_run(int threads, long n, long chunks, tf_chunk_fn fn, void* ctx) {
     if (chunks > n) chunks = n;
     if (chunks < 1) chunks = 1;
     if (chunks > 0x7fffffffL) chunks = 0x7fffffffL;
-    if (threads <= 1 || chunks == 1 || g_busy.exchange(true, std::memory_order_acquire)) {
+    if (threads <= 1 || chunks == 1) {
+        run_serial(n, chunks, fn, ctx);
+        return;
+    }
+    const long t0 = now_ns();
+    if (t0 < g_serial_until.load(std::memory_order_relaxed) || g_busy.exchange(true, std::memory_order_acquire)) {
         run_serial(n, chunks, fn, ctx);
         return;
     }
@@ -186,18 +207,31 @@ void tf_pool_run(int threads, long n, long chunks, tf_chunk_fn fn, void* ctx) {
 
     /* Chunks still held by workers: spin a little, then sleep until the last one wakes us. */
     uint32_t d = s.done.load(std::memory_order_acquire);
-    if (d != (uint32_t)chunks) {
+    if (d == (uint32_t)chunks) {
+        g_backoff_ns = TF_BACKOFF_MIN_NS;
+    } else {
+        const long t1 = now_ns();
         const long until = now_ns() + g_spin_ns;
         int polls = 0;
         while ((d = s.done.load(std::memory_order_acquire)) != (uint32_t)chunks) {
             cpu_relax();
-            if (++polls % 64 == 0 && now_ns() > until) break;
+            if (++polls % 64 == 0) {
+                if (now_ns() > until) break;
+                sched_yield();
+            }
         }
         while (d != (uint32_t)chunks) {
             s.caller_sleeps.store(1, std::memory_order_seq_cst);
             d = s.done.load(std::memory_order_seq_cst);
             if (d != (uint32_t)chunks) futex_wait(&s.done, d);
             d = s.done.load(std::memory_order_acquire);
+        }
+        const long t2 = now_ns();
+        if (t2 - t1 > (t1 - t0) / 2 + TF_STRAGGLER_NS) {
+            g_serial_until.store(t2 + g_backoff_ns, std::memory_order_relaxed);
+            g_backoff_ns = g_backoff_ns * 2 > TF_BACKOFF_MAX_NS ? TF_BACKOFF_MAX_NS : g_backoff_ns * 2;
+        } else {
+            g_backoff_ns = TF_BACKOFF_MIN_NS;
         }
     }
     g_busy.store(false, std::memory_order_release);

@@ -87,6 +87,10 @@ TF_TEST(back_to_back_jobs) {
 
 // A worker that stalls inside its first chunk (as if descheduled by another process) holds only that chunk:
 // the caller does all the others and the job ends when the stalled chunk does, not later.
+// A job that found a descheduled thread makes the pool run the next jobs on the caller alone for up to
+// 64 ms (thread_pool.cpp, contention backoff): tests that need a parallel job wait that out.
+void after_backoff() { std::this_thread::sleep_for(std::chrono::milliseconds(70)); }
+
 TF_TEST(stalled_worker_holds_only_its_chunk) {
   const long chunks = 16;
   std::atomic<int> by_worker{0}, by_caller{0};
@@ -106,6 +110,7 @@ TF_TEST(stalled_worker_holds_only_its_chunk) {
   by_worker = 0;
   by_caller = 0;
   stalled = false;
+  after_backoff();
   const auto t0 = std::chrono::steady_clock::now();
   tf_pool_run(2, chunks, chunks, tf_chunk_trampoline<decltype(f)>, &f);
   const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
@@ -125,6 +130,7 @@ TF_TEST(stalled_worker_holds_only_its_chunk) {
 TF_TEST(stalled_first_chunk_holds_only_itself) {
   const long chunks = 32;
   for (int threads : {2, 3}) {
+    after_backoff();
     std::atomic<int> per_worker[3] = {0, 0, 0};
     std::atomic<int> stalled_worker{-1};
     auto f = [&](long a, long, int w) {
@@ -139,6 +145,32 @@ TF_TEST(stalled_first_chunk_holds_only_itself) {
     EXPECT_EQ(per_worker[0] + per_worker[1] + per_worker[2], (int)chunks);
     EXPECT_EQ(per_worker[stalled_worker.load()].load(), 1);
   }
+}
+
+// The backoff: after a job in which the caller waited for a stalled worker far longer than its own work
+// took, the next job runs on the caller alone; once the backoff has passed, workers take part again.
+TF_TEST(a_stalled_worker_makes_the_next_jobs_serial_for_a_while) {
+  const long chunks = 16;
+  std::atomic<int> by_worker{0};
+  std::atomic<bool> stall{true};
+  auto f = [&](long, long, int w) {
+    if (w == 0) {
+      std::this_thread::sleep_for(std::chrono::microseconds(300));  // slow enough that the worker claims chunks
+      return;
+    }
+    by_worker++;
+    if (stall.exchange(false)) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  };
+  after_backoff();
+  tf_pool_run(2, chunks, chunks, tf_chunk_trampoline<decltype(f)>, &f);  // the worker stalls: backoff starts
+  CHECK(by_worker.load() >= 1);
+  by_worker = 0;
+  tf_pool_run(2, chunks, chunks, tf_chunk_trampoline<decltype(f)>, &f);
+  EXPECT_EQ(by_worker.load(), 0);  // within the backoff: all on the caller
+  after_backoff();
+  by_worker = 0;
+  tf_pool_run(2, chunks, chunks, tf_chunk_trampoline<decltype(f)>, &f);
+  EXPECT(by_worker.load() > 0);  // backoff over: the worker takes part again
 }
 
 // Two threads calling at once (two Java threads running ops): one gets the pool, the other runs its
