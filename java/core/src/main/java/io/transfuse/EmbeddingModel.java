@@ -7,7 +7,6 @@ import io.transfuse.model.bert.Pooling;
 import io.transfuse.tokenizer.hf.Encoding;
 import io.transfuse.tokenizer.hf.HfTokenizer;
 
-import java.util.Comparator;
 import java.util.List;
 import java.util.Objects;
 
@@ -22,27 +21,19 @@ public final class EmbeddingModel implements AutoCloseable {
         Internals.encoderTokenizerAccessor(m -> m.tokenizer);
     }
 
-    private final TrackedArena arena;
-    private final EncoderGraph model;
+    private final EncoderRunner runner; /* the graph, its arena and the packed batches (as the task heads use it) */
     private final HfTokenizer tokenizer;
     private final Pooling pooling;
-    private final int batchSize;
     private final int maxTokens;
-    private boolean closed;
 
     /**
      * @param model     the transformer stack (CPU or device), closed with this model
      * @param maxTokens tokens per text after truncation (special tokens included), at most the position table's length
      */
     EmbeddingModel(TrackedArena arena, EncoderGraph model, HfTokenizer tokenizer, Pooling pooling, int batchSize, int maxTokens) {
-        if (maxTokens < 1 || maxTokens > model.maxSequenceLength()) {
-            throw new IllegalArgumentException("maxTokens must be in [1, " + model.maxSequenceLength() + "], got " + maxTokens);
-        }
-        this.arena = arena;
-        this.model = model;
+        this.runner = new EncoderRunner(arena, model, tokenizer, null, batchSize, maxTokens);
         this.tokenizer = tokenizer;
         this.pooling = pooling;
-        this.batchSize = batchSize;
         this.maxTokens = maxTokens;
     }
 
@@ -77,14 +68,14 @@ public final class EmbeddingModel implements AutoCloseable {
      *
      * @return a one-line description
      */
-    public String describe() { return model.describe(); }
+    public String describe() { return runner.describe(); }
 
     /**
      * Length of the embeddings.
      *
      * @return floats per embedding
      */
-    public int dimension() { return model.dimension(); }
+    public int dimension() { return runner.dimension(); }
 
     /**
      * Longest token sequence per text; longer texts are truncated.
@@ -101,40 +92,16 @@ public final class EmbeddingModel implements AutoCloseable {
      */
     public synchronized float[][] embed(List<String> texts) {
         Objects.requireNonNull(texts, "texts");
-        if (closed) throw new IllegalStateException("this model was closed");
         int n = texts.size();
         Encoding[] enc = new Encoding[n];
-        Integer[] order = new Integer[n];
         for (int i = 0; i < n; i++) {
             String text = texts.get(i);
             if (text == null) throw new IllegalArgumentException("text " + i + " is null");
             enc[i] = tokenizer.encode(text, true, maxTokens);
-            order[i] = i;
         }
-        // Longest first, so each batch holds texts of similar lengths.
-        java.util.Arrays.sort(order, Comparator.comparingInt((Integer i) -> enc[i].length()).reversed());
         float[][] out = new float[n][];
         int h = dimension();
-        for (int start = 0; start < n; ) {
-            int count = 0, tokens = 0;
-            while (start + count < n && count < Math.min(batchSize, model.maxBatchSequences())
-                    && tokens + Math.max(1, enc[order[start + count]].length()) <= model.maxBatchTokens()) {
-                tokens += Math.max(1, enc[order[start + count]].length());
-                count++;
-            }
-            int[][] ids = new int[count][], types = new int[count][];
-            for (int b = 0; b < count; b++) {
-                ids[b] = enc[order[start + b]].ids();
-                types[b] = enc[order[start + b]].typeIds();
-            }
-            float[] hidden = model.forward(ids, types);
-            int row = 0;
-            for (int b = 0; b < count; b++) {
-                out[order[start + b]] = pool(hidden, row, ids[b].length, h);
-                row += Math.max(1, ids[b].length);
-            }
-            start += count;
-        }
+        runner.run(enc, (i, hidden, row, len) -> out[i] = pool(hidden, row, len, h));
         return out;
     }
 
@@ -173,16 +140,8 @@ public final class EmbeddingModel implements AutoCloseable {
      *
      * @return bytes
      */
-    public long nativeBytes() { return arena.bytes(); }
+    public long nativeBytes() { return runner.nativeBytes(); }
 
     @Override
-    public synchronized void close() {
-        if (closed) return;
-        closed = true;
-        try {
-            model.close();
-        } finally {
-            arena.close();
-        }
-    }
+    public void close() { runner.close(); }
 }

@@ -10,8 +10,8 @@ import java.util.Arrays;
 import java.util.Comparator;
 
 /**
- * What {@link TextClassifier}, {@link TokenClassifier} and {@link Reranker} share: an encoder graph with
- * its tokenizer and task head, run over tokenized texts in packed batches (longest first, so each batch
+ * What {@link EmbeddingModel}, {@link TextClassifier}, {@link TokenClassifier} and {@link Reranker} share: an encoder graph with
+ * its tokenizer and task head (none for embeddings), run over tokenized texts in packed batches (longest first, so each batch
  * holds texts of similar lengths), each text's rows of the last hidden state handed to a sink. Owns the
  * graph and the model's arena. Calls run one at a time.
  */
@@ -42,6 +42,8 @@ final class EncoderRunner implements AutoCloseable {
     }
 
     String describe() { return graph.describe(); }
+
+    int dimension() { return graph.dimension(); }
 
     synchronized void run(Encoding[] enc, Sink sink) {
         if (closed) throw new IllegalStateException("this model was closed");
