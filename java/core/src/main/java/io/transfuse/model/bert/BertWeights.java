@@ -54,9 +54,9 @@ public record BertWeights(Tensor wordEmbeddings, Tensor positionEmbeddings, Tens
                 continue;
             }
             layers[l] = switch (c.layout()) {
-                case BERT, ELECTRA -> bertLayer(file, p + LAYER.formatted(l), c);
-                case DISTILBERT -> distilBertLayer(file, p + "transformer.layer." + l + ".", c);
-                case ALBERT -> albertLayer(file, p + "encoder.albert_layer_groups." + (l / perGroup) + ".albert_layers.0.", c);
+                case BERT, ELECTRA -> layer(file, p + LAYER.formatted(l), c, BERT_NAMES);
+                case DISTILBERT -> layer(file, p + "transformer.layer." + l + ".", c, DISTILBERT_NAMES);
+                case ALBERT -> layer(file, p + "encoder.albert_layer_groups." + (l / perGroup) + ".albert_layers.0.", c, ALBERT_NAMES);
             };
         }
         Tensor projection = null, projectionBias = null;
@@ -74,44 +74,31 @@ public record BertWeights(Tensor wordEmbeddings, Tensor positionEmbeddings, Tens
                 projection, projectionBias, layers, p);
     }
 
-    private static Layer bertLayer(WeightFile file, String n, BertConfig c) {
-        int h = c.hidden(), in = c.intermediate();
-        return new Layer(
-                file.tensor(n + "attention.self.query.weight", h, h), file.tensor(n + "attention.self.query.bias", h),
-                file.tensor(n + "attention.self.key.weight", h, h), file.tensor(n + "attention.self.key.bias", h),
-                file.tensor(n + "attention.self.value.weight", h, h), file.tensor(n + "attention.self.value.bias", h),
-                file.tensor(n + "attention.output.dense.weight", h, h), file.tensor(n + "attention.output.dense.bias", h),
-                file.tensor(n + "attention.output.LayerNorm.weight", h), file.tensor(n + "attention.output.LayerNorm.bias", h),
-                file.tensor(n + "intermediate.dense.weight", in, h), file.tensor(n + "intermediate.dense.bias", in),
-                file.tensor(n + "output.dense.weight", h, in), file.tensor(n + "output.dense.bias", h),
-                file.tensor(n + "output.LayerNorm.weight", h), file.tensor(n + "output.LayerNorm.bias", h));
-    }
+    /**
+     * One layout's names for a layer's eight weight/bias pairs, in {@link Layer}'s order: query, key, value, attention
+     * output, attention LayerNorm, FFN in, FFN out, output LayerNorm.
+     */
+    private record LayerNames(String q, String k, String v, String o, String ln1, String ffnIn, String ffnOut, String ln2) { }
 
-    /** DistilBERT's TransformerBlock: q_lin/k_lin/v_lin/out_lin, sa_layer_norm, ffn.lin1/lin2, output_layer_norm (post-LN as BERT). */
-    private static Layer distilBertLayer(WeightFile file, String n, BertConfig c) {
-        int h = c.hidden(), in = c.intermediate();
-        return new Layer(
-                file.tensor(n + "attention.q_lin.weight", h, h), file.tensor(n + "attention.q_lin.bias", h),
-                file.tensor(n + "attention.k_lin.weight", h, h), file.tensor(n + "attention.k_lin.bias", h),
-                file.tensor(n + "attention.v_lin.weight", h, h), file.tensor(n + "attention.v_lin.bias", h),
-                file.tensor(n + "attention.out_lin.weight", h, h), file.tensor(n + "attention.out_lin.bias", h),
-                file.tensor(n + "sa_layer_norm.weight", h), file.tensor(n + "sa_layer_norm.bias", h),
-                file.tensor(n + "ffn.lin1.weight", in, h), file.tensor(n + "ffn.lin1.bias", in),
-                file.tensor(n + "ffn.lin2.weight", h, in), file.tensor(n + "ffn.lin2.bias", h),
-                file.tensor(n + "output_layer_norm.weight", h), file.tensor(n + "output_layer_norm.bias", h));
-    }
+    private static final LayerNames BERT_NAMES = new LayerNames("attention.self.query", "attention.self.key", "attention.self.value",
+            "attention.output.dense", "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm");
+    /** DistilBERT's TransformerBlock (post-LN as BERT). */
+    private static final LayerNames DISTILBERT_NAMES = new LayerNames("attention.q_lin", "attention.k_lin", "attention.v_lin",
+            "attention.out_lin", "sa_layer_norm", "ffn.lin1", "ffn.lin2", "output_layer_norm");
+    /** ALBERT's AlbertLayer. */
+    private static final LayerNames ALBERT_NAMES = new LayerNames("attention.query", "attention.key", "attention.value",
+            "attention.dense", "attention.LayerNorm", "ffn", "ffn_output", "full_layer_layer_norm");
 
-    /** ALBERT's AlbertLayer: attention.{query,key,value,dense,LayerNorm}, ffn, ffn_output, full_layer_layer_norm. */
-    private static Layer albertLayer(WeightFile file, String n, BertConfig c) {
+    private static Layer layer(WeightFile file, String n, BertConfig c, LayerNames t) {
         int h = c.hidden(), in = c.intermediate();
         return new Layer(
-                file.tensor(n + "attention.query.weight", h, h), file.tensor(n + "attention.query.bias", h),
-                file.tensor(n + "attention.key.weight", h, h), file.tensor(n + "attention.key.bias", h),
-                file.tensor(n + "attention.value.weight", h, h), file.tensor(n + "attention.value.bias", h),
-                file.tensor(n + "attention.dense.weight", h, h), file.tensor(n + "attention.dense.bias", h),
-                file.tensor(n + "attention.LayerNorm.weight", h), file.tensor(n + "attention.LayerNorm.bias", h),
-                file.tensor(n + "ffn.weight", in, h), file.tensor(n + "ffn.bias", in),
-                file.tensor(n + "ffn_output.weight", h, in), file.tensor(n + "ffn_output.bias", h),
-                file.tensor(n + "full_layer_layer_norm.weight", h), file.tensor(n + "full_layer_layer_norm.bias", h));
+                file.tensor(n + t.q() + ".weight", h, h), file.tensor(n + t.q() + ".bias", h),
+                file.tensor(n + t.k() + ".weight", h, h), file.tensor(n + t.k() + ".bias", h),
+                file.tensor(n + t.v() + ".weight", h, h), file.tensor(n + t.v() + ".bias", h),
+                file.tensor(n + t.o() + ".weight", h, h), file.tensor(n + t.o() + ".bias", h),
+                file.tensor(n + t.ln1() + ".weight", h), file.tensor(n + t.ln1() + ".bias", h),
+                file.tensor(n + t.ffnIn() + ".weight", in, h), file.tensor(n + t.ffnIn() + ".bias", in),
+                file.tensor(n + t.ffnOut() + ".weight", h, in), file.tensor(n + t.ffnOut() + ".bias", h),
+                file.tensor(n + t.ln2() + ".weight", h), file.tensor(n + t.ln2() + ".bias", h));
     }
 }
