@@ -5,11 +5,9 @@ import dev.langchain4j.data.segment.TextSegment;
 import dev.langchain4j.model.embedding.EmbeddingModel;
 import dev.langchain4j.model.output.Response;
 import dev.langchain4j.model.output.TokenUsage;
-import io.transfuse.EncoderOptions;
-import io.transfuse.LoadOptions;
 import io.transfuse.engine.EmbeddingEngine;
+import io.transfuse.engine.EmbeddingFrontEndBuilder;
 
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -19,18 +17,14 @@ import java.util.List;
  * (after truncation to the model's limit). Close it when it loaded its own model.
  */
 public final class TransfuseEmbeddingModel implements EmbeddingModel, AutoCloseable {
+    private final EmbeddingFrontEndBuilder.Binding binding;
     private final EmbeddingEngine engine;
-    private final boolean owned;
     private final String modelName;
 
     private TransfuseEmbeddingModel(Builder b) {
-        if ((b.engine == null) == (b.modelPath == null)) {
-            throw new IllegalArgumentException("give exactly one of engine(EmbeddingEngine) and modelPath(Path) to the builder");
-        }
-        owned = b.engine == null;
-        engine = owned ? EmbeddingEngine.open(b.modelPath, b.loadOptions, b.encoderOptions, b.maxBatchTexts, b.truncate) : b.engine;
-        modelName = b.modelName != null ? b.modelName
-                : b.modelPath != null ? b.modelPath.toAbsolutePath().normalize().getFileName().toString() : "transfuse-encoder";
+        binding = b.bind();
+        engine = binding.engine();
+        modelName = binding.modelName();
     }
 
     public static Builder builder() { return new Builder(); }
@@ -72,40 +66,15 @@ public final class TransfuseEmbeddingModel implements EmbeddingModel, AutoClosea
     /** Closes the engine and model when the builder loaded them ({@code modelPath}); otherwise does nothing. */
     @Override
     public void close() {
-        if (owned) engine.close(); // and the model it loaded
+        binding.close();
     }
 
     /** An {@link EmbeddingEngine} the caller owns, or a model path that this model loads, batches for and closes. */
-    public static final class Builder {
-        private EmbeddingEngine engine;
-        private Path modelPath;
-        private LoadOptions loadOptions = LoadOptions.defaults();
-        private EncoderOptions encoderOptions = EncoderOptions.defaults();
-        private int maxBatchTexts = 64;
-        private boolean truncate = true;
-        private String modelName;
-
+    public static final class Builder extends EmbeddingFrontEndBuilder<Builder> {
         private Builder() {}
 
-        /** Embeds with this engine; closing the embedding model leaves it (and its model) open. */
-        public Builder engine(EmbeddingEngine engine) { this.engine = engine; return this; }
-
-        /** Loads this encoder (a Hugging Face directory: BERT family) and starts an embedding engine on it. */
-        public Builder modelPath(Path path) { this.modelPath = path; return this; }
-
-        public Builder loadOptions(LoadOptions options) { this.loadOptions = options; return this; }
-
-        /** Pooling, normalization and encoder batch size for {@link #modelPath}. */
-        public Builder encoderOptions(EncoderOptions options) { this.encoderOptions = options; return this; }
-
-        /** Texts one batch of the engine started for {@link #modelPath} takes at most (default 64). */
-        public Builder maxBatchTexts(int n) { this.maxBatchTexts = n; return this; }
-
-        /** Whether texts longer than the model takes are truncated (default) or refused. */
-        public Builder truncate(boolean on) { this.truncate = on; return this; }
-
-        /** The name {@link #modelName()} reports (default: the model directory's name, or "transfuse-encoder" for an engine). */
-        public Builder modelName(String name) { this.modelName = name; return this; }
+        @Override
+        protected Builder self() { return this; }
 
         public TransfuseEmbeddingModel build() { return new TransfuseEmbeddingModel(this); }
     }
