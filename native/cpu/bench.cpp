@@ -303,12 +303,21 @@ static void q8_batch() {
         for (int j = 0; j < 32; j++) wq[b * 34 + 2 + j] = (unsigned char)((b * 7 + j * 13) % 255);
     }
     tf_cpu_set_isa(tf_cpu_best_isa());
-    for (int tokens : {1, 2, 4, 8, 16, 32, 64, 128}) {
-        double dt = best_time(tokens <= 16 ? 100 : 10,
-                              [&] { tf_cpu_matmul(y.data(), x.data(), wq.data(), TF_CPU_Q8_0, tokens, in, out); });
-        printf("best     Q8_0  tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n", tokens, dt * 1e6,
-               2.0 * tokens * in * out / dt / 1e9, wq.size() / dt / 1e9);
+    /* and the same weights repacked into 16-row groups, where this CPU's kernels prefer that */
+    std::vector<unsigned char> wr;
+    if (tf_cpu_q8_0_r16_enabled()) {
+        wr.resize((size_t)tf_cpu_packed_q8_0_r16_bytes(in, out));
+        tf_cpu_pack_q8_0_r16(wr.data(), wq.data(), in, out);
     }
+    for (int tokens : {1, 2, 4, 8, 16, 32, 64, 128})
+        for (int r16 = 0; r16 <= (wr.empty() ? 0 : 1); r16++) {
+            const void* w = r16 ? (const void*)wr.data() : (const void*)wq.data();
+            const int type = r16 ? TF_CPU_Q8_0_R16 : TF_CPU_Q8_0;
+            double dt = best_time(tokens <= 16 ? 100 : 10,
+                                  [&] { tf_cpu_matmul(y.data(), x.data(), w, type, tokens, in, out); });
+            printf("best     %-8s tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n", r16 ? "Q8_0_R16" : "Q8_0",
+                   tokens, dt * 1e6, 2.0 * tokens * in * out / dt / 1e9, wq.size() / dt / 1e9);
+        }
 }
 
 int main(int argc, char** argv) {

@@ -124,6 +124,49 @@ void embed_row(float* out, const uint8_t* row, int type, int dim) {
     }
 }
 
+/* Row `row` of TF_Q8_0_R16 weights (in_dim / 32 = nb blocks) as q (int8) and d per block. */
+inline int8_t q8r16_q(const uint8_t* w, int nb, long row, int b, int e) {
+    const uint8_t* quants = w + row / TF_R16 * tf_q8r16_group_bytes(nb) + (long)b * TF_R16_QBYTES;
+    return (int8_t)(quants[64 * (e / 4) + 4 * (row % TF_R16) + e % 4] ^ 0x80);
+}
+inline float q8r16_d(const uint8_t* w, int nb, long row, int b) {
+    const uint8_t* scales = w + row / TF_R16 * tf_q8r16_group_bytes(nb) + (long)nb * TF_R16_QBYTES + 32L * b;
+    return tf_f16_to_f32(tf_load_u16(scales + 2 * (row % TF_R16)));
+}
+
+/* TF_Q8_0_R16 weights without VNNI: the numerics of q8_0_r16.cpp in scalar code, so the same bits (x
+ * quantised as there, each block's exact integer dot product, fma(sum, d_w * d_x, acc) block by block). */
+void q8r16_plain(float* out, const float* x, const uint8_t* w, int tokens, int in_dim, int out_dim) {
+    const int nb = in_dim / TF_QK;
+    int8_t* xq = (int8_t*)malloc((size_t)tokens * in_dim + 1);
+    float* xd = (float*)malloc(((size_t)tokens * nb + 1) * sizeof(float));
+    if (xq && xd) {
+        for (long t = 0; t < tokens; t++)
+            for (int b = 0; b < nb; b++) {
+                const float* xb = x + t * in_dim + 32L * b;
+                float amax = 0.0f;
+                for (int e = 0; e < 32; e++) amax = fmaxf(amax, fabsf(xb[e]));
+                const float id = amax > 0.0f ? 127.0f / amax : 0.0f;
+                for (int e = 0; e < 32; e++) xq[t * in_dim + 32L * b + e] = (int8_t)lrintf(xb[e] * id);
+                xd[t * nb + b] = amax / 127.0f;
+            }
+        tf_parallel_ranges(out_dim, (long)tokens * in_dim * out_dim, [=](long o0, long o1) {
+            for (long o = o0; o < o1; o++)
+                for (long t = 0; t < tokens; t++) {
+                    float acc = 0.0f;
+                    for (int b = 0; b < nb; b++) {
+                        int32_t sum = 0;
+                        for (int e = 0; e < 32; e++) sum += q8r16_q(w, nb, o, b, e) * xq[t * in_dim + 32L * b + e];
+                        acc = fmaf((float)sum, q8r16_d(w, nb, o, b) * xd[t * nb + b], acc);
+                    }
+                    out[t * out_dim + o] = acc;
+                }
+        });
+    }
+    free(xq);
+    free(xd);
+}
+
 /* TF_F32_AMX weights without the tile unit (AMX off, or no memory for the split x): each column's
  * weights rebuilt exactly (h + m + l) and summed over k in order in f32, like a plain F32 loop. */
 void f32_amx_plain(float* out, const float* x, const uint16_t* w, int tokens, int in_dim, int out_dim,
@@ -175,6 +218,10 @@ TF_API int tf_cpu_get_isa(void) { return g_isa; }
 TF_API int tf_cpu_best_isa(void) { return best_isa(); }
 
 TF_API void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim) {
+    if (w_type == TF_Q8_0_R16) {
+        if (g_k == &tf_kernels_avx512_vnni) return tf_q8r16_matmul_vnni(out, x, w, tokens, in_dim, out_dim, g_threads);
+        return q8r16_plain(out, x, (const uint8_t*)w, tokens, in_dim, out_dim);
+    }
     /* 16 tokens fill one AMX tile; fewer stay on the vector path (decode is bandwidth-bound anyway) */
     if ((g_amx & TF_AMX_INT8) && w_type == TF_Q8_0 && tokens >= 16 &&
         tf_amx_q8_matmul(out, x, w, tokens, in_dim, out_dim, g_threads))
@@ -228,6 +275,32 @@ TF_API void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_d
     });
 }
 
+TF_API int tf_cpu_q8_0_r16_enabled(void) { return g_k == &tf_kernels_avx512_vnni && !(g_amx & TF_AMX_INT8); }
+
+TF_API long tf_cpu_packed_q8_0_r16_bytes(int in_dim, int out_dim) { return tf_q8r16_bytes(in_dim, out_dim); }
+
+TF_API void tf_cpu_pack_q8_0_r16(void* dst, const void* w, int in_dim, int out_dim) {
+    const int nb = in_dim / TF_QK;
+    const long groups = (out_dim + TF_R16 - 1) / TF_R16, gbytes = tf_q8r16_group_bytes(nb);
+    const long row_bytes = (long)nb * TF_Q8_0_BYTES;
+    tf_parallel_ranges(groups, (long)in_dim * out_dim, [=](long g0, long g1) {
+        for (long g = g0; g < g1; g++) {
+            uint8_t* grp = (uint8_t*)dst + g * gbytes;
+            memset(grp, 0, (size_t)gbytes); /* padding rows: d = 0 (their q bytes are set below) */
+            for (int j = 0; j < TF_R16; j++) {
+                const long row = g * TF_R16 + j;
+                for (int b = 0; b < nb; b++) {
+                    const uint8_t* blk = (const uint8_t*)w + row * row_bytes + (long)b * TF_Q8_0_BYTES;
+                    uint8_t* quants = grp + (long)b * TF_R16_QBYTES;
+                    for (int e = 0; e < TF_QK; e++)
+                        quants[64 * (e / 4) + 4 * j + e % 4] = row < out_dim ? (uint8_t)(blk[2 + e] ^ 0x80) : 0x80;
+                    if (row < out_dim) memcpy(grp + (long)nb * TF_R16_QBYTES + 32L * b + 2 * j, blk, 2);
+                }
+            }
+        }
+    });
+}
+
 TF_API void tf_cpu_add(float* out, const float* a, const float* b, long n) {
     /* memory-bound: threads only help for large vectors */
     tf_parallel_ranges(n, n / 4, [=](long lo, long hi) {
@@ -236,6 +309,18 @@ TF_API void tf_cpu_add(float* out, const float* a, const float* b, long n) {
 }
 
 TF_API void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim) {
+    if (type == TF_Q8_0_R16) {
+        const int nb = dim / TF_QK;
+        tf_parallel_ranges(tokens, (long)tokens * dim, [=](long a, long b) {
+            for (long t = a; t < b; t++)
+                for (int blk = 0; blk < nb; blk++) {
+                    const float d = q8r16_d((const uint8_t*)table, nb, ids[t], blk);
+                    for (int e = 0; e < TF_QK; e++)
+                        out[t * dim + 32L * blk + e] = d * (float)q8r16_q((const uint8_t*)table, nb, ids[t], blk, e);
+                }
+        });
+        return;
+    }
     const long row_bytes = tf_row_bytes(type, dim);
     if (row_bytes < 0) return;
     tf_parallel_ranges(tokens, (long)tokens * dim, [=](long a, long b) {

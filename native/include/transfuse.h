@@ -69,6 +69,9 @@ extern "C" {
 /* F32 weights split by tf_cpu_pack_f32_amx into three bf16 parts in AMX tile order (not a GGML type;
  * only matmul reads it). */
 #define TF_CPU_F32_AMX 201
+/* Q8_0 weights repacked by tf_cpu_pack_q8_0_r16 into groups of 16 rows (not a GGML type; matmul and
+ * embedding read it). */
+#define TF_CPU_Q8_0_R16 202
 
 #define TF_CPU_ISA_GENERIC 0
 #define TF_CPU_ISA_AVX2 1
@@ -131,6 +134,24 @@ long tf_cpu_packed_f32_amx_bytes(int in_dim, int out_dim);
 /* Writes W (f32 [out_dim][in_dim], finite) into dst (tf_cpu_packed_f32_amx_bytes bytes). */
 void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_dim);
 
+/* 1 when Q8_0 weights are best repacked with tf_cpu_pack_q8_0_r16 now: the AVX-512 instruction set with
+ * VNNI chosen and AMX int8 not in use (AMX takes Q8_0 prefill to its own tiles). In TF_CPU_Q8_0_R16 each
+ * vpdpbusd lane sums one row's whole 32-element block, 16 rows per vector, with x broadcast: 11 vector
+ * instructions per 512 multiply-adds instead of 32, which batched decode (compute-bound from a few
+ * sequences on) needs; one token reads the same bytes as Q8_0. The numerics are those of Q8_0 (x
+ * quantised per block as tf_cpu_matmul says, exact int32 block dot products scaled by d_w * d_x and
+ * summed in f32 in block order), so every token count and every instruction set gives the same bits for a
+ * row. Other instruction sets read TF_CPU_Q8_0_R16 correctly, slowly. */
+int tf_cpu_q8_0_r16_enabled(void);
+/* Bytes of W [out_dim][in_dim] Q8_0 (in_dim % 32 == 0) in the TF_CPU_Q8_0_R16 layout: ceil(out_dim / 16)
+ * groups of 16 rows, each nb = in_dim / 32 blocks of 512 quant bytes, then nb * 16 f16 scales, then zero
+ * padding to a multiple of 64 bytes. Quant byte 64 * (e / 4) + 4 * j + e % 4 of block b holds element e of
+ * block b of row 16 * group + j as q + 128 (unsigned); scale j of block b is that row's d. Rows past
+ * out_dim are q = 0, d = 0. Same size as Q8_0 but for that padding. */
+long tf_cpu_packed_q8_0_r16_bytes(int in_dim, int out_dim);
+/* Writes W (Q8_0 [out_dim][in_dim]) into dst (tf_cpu_packed_q8_0_r16_bytes bytes). */
+void tf_cpu_pack_q8_0_r16(void* dst, const void* w, int in_dim, int out_dim);
+
 /* -- norms and activations (rows of dim contiguous values) -- */
 
 /* RMSNorm with optional fused residual add (the contract of tf_rmsnorm, section 2b): residual NULL:
@@ -157,7 +178,8 @@ void tf_cpu_glu(float* out, const float* gate, const float* up, long n, int act)
 /* out = a + b over n values; out may alias a or b. */
 void tf_cpu_add(float* out, const float* a, const float* b, long n);
 
-/* out[t] = row ids[t] of table [vocab][dim] (type as for matmul), as f32. ids are not checked. */
+/* out[t] = row ids[t] of table [vocab][dim] (type as for matmul, TF_CPU_Q8_0_R16 included), as f32. ids are
+ * not checked. */
 void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim);
 
 /* -- attention: a paged KV cache shared with the CUDA kernels (section 2a/2b) --

@@ -27,6 +27,8 @@
 //  - matmul_bias: bit for bit the result of tf_cpu_matmul then tf_cpu_bias_act (transfuse.h promises it;
 //    both parts have reference tests), and within the matmul bound of act(W x + b) for F32.
 //  - add and embedding: exact (one rounding of an exact sum; exact conversions).
+//  - Q8_0_R16 (Q8_0 weights repacked by tf_cpu_pack_q8_0_r16) has the bounds of Q8_0; its rows do not depend
+//    on the batch, and every instruction set gives the same bits.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -101,6 +103,14 @@ Weights make_weights(int type, int rows, int cols, uint64_t seed) {
   return w;
 }
 
+// Q8_0 weights repacked by tf_cpu_pack_q8_0_r16 (TF_CPU_Q8_0_R16) into NaN-filled memory: every byte must
+// be written.
+std::vector<uint8_t> pack_q8_0_r16(const Weights& w, int in_dim, int out_dim) {
+  std::vector<uint8_t> packed(size_t(tf_cpu_packed_q8_0_r16_bytes(in_dim, out_dim)), 0xFF);
+  tf_cpu_pack_q8_0_r16(packed.data(), w.bytes.data(), in_dim, out_dim);
+  return packed;
+}
+
 // ---- matmul -----------------------------------------------------------------------------------
 void run_matmul(int type, const char* tname) {
   // AMX on and off only where it changes the kernel
@@ -111,19 +121,21 @@ void run_matmul(int type, const char* tname) {
       // F32_PANELS / F32_AMX: F32 weights packed by tf_cpu_pack_f32 / tf_cpu_pack_f32_amx (into NaN-filled
       // memory: every byte must be written)
       const bool amx_type = type == TF_CPU_F32_AMX, packs = type == TF_CPU_F32_PANELS || amx_type;
-      const Weights w = make_weights(packs ? TF_CPU_F32 : type, out_dim, in_dim, seed++);
+      const bool r16 = type == TF_CPU_Q8_0_R16;
+      const Weights w = make_weights(packs ? TF_CPU_F32 : r16 ? TF_CPU_Q8_0 : type, out_dim, in_dim, seed++);
       std::vector<uint8_t> packed;
+      if (r16) packed = pack_q8_0_r16(w, in_dim, out_dim);
       if (packs) {
         const float* wf = reinterpret_cast<const float*>(w.bytes.data());
         packed.assign(size_t(amx_type ? tf_cpu_packed_f32_amx_bytes(in_dim, out_dim) : tf_cpu_packed_f32_bytes(in_dim, out_dim)), 0xFF);
         if (amx_type) tf_cpu_pack_f32_amx(packed.data(), wf, in_dim, out_dim);
         else tf_cpu_pack_f32(packed.data(), wf, in_dim, out_dim);
       }
-      const void* wdata = packs ? static_cast<const void*>(packed.data()) : w.bytes.data();
+      const void* wdata = packs || r16 ? static_cast<const void*>(packed.data()) : w.bytes.data();
       for (int tokens : {1, 3, 17, 130, 263}) {  // 263: the packed F32 path (PK_MIN = 256), 263 = 43 * 6 + 5 = 21 * 12 + 11 (register tiles)
         const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, seed++);
         std::vector<double> ref(size_t(tokens) * out_dim), bound(ref.size());
-        const bool qx = type == TF_CPU_Q8_0 || type == TF_CPU_Q4_0;
+        const bool qx = type == TF_CPU_Q8_0 || type == TF_CPU_Q4_0 || r16;
         // x as the library quantises it (quantised types only): xq = d q, and the slack per element
         std::vector<double> xq(x.size()), dhalf(x.size()), tie(x.size(), 0.0);
         if (qx)
@@ -236,6 +248,35 @@ TF_TEST(f16_widening_is_exact) {
 TF_TEST(matmul_bf16) { run_matmul(TF_CPU_BF16, "BF16"); }
 TF_TEST(matmul_q8_0) { run_matmul(TF_CPU_Q8_0, "Q8_0"); }
 TF_TEST(matmul_q4_0) { run_matmul(TF_CPU_Q4_0, "Q4_0"); }
+TF_TEST(matmul_q8_0_r16) { run_matmul(TF_CPU_Q8_0_R16, "Q8_0_R16"); }
+
+// TF_CPU_Q8_0_R16 promises the same bits on every instruction set (the VNNI kernel and the plain loop of
+// the others), for every token count: a row tile of 16, token tiles of 6 and out_dim 173 (a partial group)
+// are all crossed.
+TF_TEST(matmul_q8_0_r16_same_bits_on_every_isa) {
+  const int in_dim = 1056, out_dim = 173;
+  const Weights w = make_weights(TF_CPU_Q8_0, out_dim, in_dim, 19000);
+  const std::vector<uint8_t> packed = pack_q8_0_r16(w, in_dim, out_dim);
+  for (int tokens : {1, 7, 64}) {
+    const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, 19001 + tokens);
+    std::vector<float> first;
+    std::string first_name;
+    for (const CpuConfig& cfg : cpu_configs(true)) {
+      CHECK(cfg.apply());
+      std::vector<float> out(size_t(tokens) * out_dim, NAN);
+      tf_cpu_matmul(out.data(), x.data(), packed.data(), TF_CPU_Q8_0_R16, tokens, in_dim, out_dim);
+      if (first.empty()) {
+        first = out;
+        first_name = cfg.name();
+        continue;
+      }
+      if (!expect_same_bits("Q8_0_R16 tokens=" + std::to_string(tokens) + " " + cfg.name() + " vs " + first_name,
+                            out.data(), first.data(), out.size()))
+        break;
+    }
+  }
+  cpu_restore_defaults();
+}
 
 // A row of the output does not depend on the other rows of x that came in the same call: a batch of 64
 // decoding sequences must give each sequence the bits it would get alone (the engine's greedy outputs are
@@ -243,12 +284,15 @@ TF_TEST(matmul_q4_0) { run_matmul(TF_CPU_Q4_0, "Q4_0"); }
 // (AMX takes 16 or more tokens to its own int8 tiles), token counts up to a batch of 64; in_dim 1056 is
 // 33 blocks, a partial last group for every integer layout.
 TF_TEST(matmul_rows_do_not_depend_on_the_batch) {
-  const int types[] = {TF_CPU_Q8_0, TF_CPU_Q4_0, TF_CPU_F32, TF_CPU_F16, TF_CPU_BF16};
+  const int types[] = {TF_CPU_Q8_0, TF_CPU_Q4_0, TF_CPU_F32, TF_CPU_F16, TF_CPU_BF16, TF_CPU_Q8_0_R16};
   uint64_t seed = 17000;
   for (int type : types)
     for (int in_dim : {96, 1056}) {
       const int out_dim = 173;
-      const Weights w = make_weights(type, out_dim, in_dim, seed++);
+      const bool r16 = type == TF_CPU_Q8_0_R16;
+      const Weights w0 = make_weights(r16 ? TF_CPU_Q8_0 : type, out_dim, in_dim, seed++);
+      Weights w = w0;
+      if (r16) w.bytes = pack_q8_0_r16(w0, in_dim, out_dim);
       const std::vector<float> x = random_uniform(size_t(64) * in_dim, seed++);
       for (const CpuConfig& cfg : cpu_configs(false)) {
         CHECK(cfg.apply());
@@ -275,26 +319,26 @@ TF_TEST(matmul_rows_do_not_depend_on_the_batch) {
 // that a block left out or done twice shows. The parts have their own reference tests; the sum W x + b is
 // also checked against a double reference (F32 weights, identity) so that the bias is applied at all.
 TF_TEST(matmul_bias_equals_matmul_then_bias_act) {
-  const int types[] = {TF_CPU_F32, TF_CPU_F16, TF_CPU_BF16, TF_CPU_Q8_0, TF_CPU_Q4_0, TF_CPU_F32_PANELS, TF_CPU_F32_AMX};
+  const int types[] = {TF_CPU_F32, TF_CPU_F16, TF_CPU_BF16, TF_CPU_Q8_0, TF_CPU_Q4_0, TF_CPU_F32_PANELS, TF_CPU_F32_AMX,
+                       TF_CPU_Q8_0_R16};
   const int acts[] = {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY};
   struct Shape { int in_dim, out_dim; };
   uint64_t seed = 13000;
   for (int type : types)
     for (Shape sh : {Shape{64, 173}, Shape{96, 7}}) {
-      const bool packs = type == TF_CPU_F32_PANELS || type == TF_CPU_F32_AMX;
-      const Weights w = make_weights(packs ? TF_CPU_F32 : type, sh.out_dim, sh.in_dim, seed++);
+      const bool packs = type == TF_CPU_F32_PANELS || type == TF_CPU_F32_AMX, r16 = type == TF_CPU_Q8_0_R16;
+      const Weights w = make_weights(packs ? TF_CPU_F32 : r16 ? TF_CPU_Q8_0 : type, sh.out_dim, sh.in_dim, seed++);
       std::vector<uint8_t> packed;
+      if (r16) packed = pack_q8_0_r16(w, sh.in_dim, sh.out_dim);
       if (packs) {
         const float* wf = reinterpret_cast<const float*>(w.bytes.data());
-        if (type == TF_CPU_F32_AMX) {
-          packed.resize(size_t(tf_cpu_packed_f32_amx_bytes(sh.in_dim, sh.out_dim)));
-          tf_cpu_pack_f32_amx(packed.data(), wf, sh.in_dim, sh.out_dim);
-        } else {
-          packed.resize(size_t(tf_cpu_packed_f32_bytes(sh.in_dim, sh.out_dim)));
-          tf_cpu_pack_f32(packed.data(), wf, sh.in_dim, sh.out_dim);
-        }
+        const bool amx = type == TF_CPU_F32_AMX;
+        packed = std::vector<uint8_t>(size_t(amx ? tf_cpu_packed_f32_amx_bytes(sh.in_dim, sh.out_dim)
+                                                 : tf_cpu_packed_f32_bytes(sh.in_dim, sh.out_dim)));
+        if (amx) tf_cpu_pack_f32_amx(packed.data(), wf, sh.in_dim, sh.out_dim);
+        else tf_cpu_pack_f32(packed.data(), wf, sh.in_dim, sh.out_dim);
       }
-      const void* wd = packs ? static_cast<const void*>(packed.data()) : w.bytes.data();
+      const void* wd = packs || r16 ? static_cast<const void*>(packed.data()) : w.bytes.data();
       const std::vector<float> bias = random_uniform(sh.out_dim, seed++, -3.f, 3.f);
       // 263 tokens: the packed kernels' register tiles end inside (263 = 21 * 12 + 11 = 43 * 6 + 5); the other
       // types run matmul and bias_act in turn, where a small count covers it
@@ -359,14 +403,16 @@ TF_TEST(add) {
 TF_TEST(embedding) {
   struct T { int type; const char* name; };
   const T types[] = {{TF_CPU_F32, "F32"}, {TF_CPU_F16, "F16"}, {TF_CPU_BF16, "BF16"}, {TF_CPU_Q8_0, "Q8_0"},
-                     {TF_CPU_Q4_0, "Q4_0"}};
+                     {TF_CPU_Q4_0, "Q4_0"}, {TF_CPU_Q8_0_R16, "Q8_0_R16"}};
   uint64_t seed = 12000;
   for (int threads : {1, 2})
     for (const T& ty : types)
       for (int dim : {32, 96, 288, 4096}) {
         tf_cpu_set_threads(threads);
         const int vocab = 37;
-        const Weights w = make_weights(ty.type, vocab, dim, seed++);
+        const bool r16 = ty.type == TF_CPU_Q8_0_R16;  // 37 rows: a partial last group of 16
+        Weights w = make_weights(r16 ? TF_CPU_Q8_0 : ty.type, vocab, dim, seed++);
+        if (r16) w.bytes = pack_q8_0_r16(w, dim, vocab);
         tf_test::Rng r(seed++);
         for (int tokens : {1, 5, 64}) {
           std::vector<int32_t> ids(tokens);

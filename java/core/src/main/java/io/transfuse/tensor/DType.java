@@ -37,7 +37,14 @@ public enum DType {
      * whole tiles). Made at load by {@code Backend.weight} (BATCHED) on CPUs with AMX-BF16; only the
      * CPU matmul reads it, with f32-level accuracy. Not a GGUF type.
      */
-    F32_AMX(-1, 1, 4);
+    F32_AMX(-1, 1, 4),
+    /**
+     * Q8_0 weights repacked into groups of 16 rows (transfuse.h, TF_CPU_Q8_0_R16: each vector lane one row's
+     * block; padded to whole groups). Made at load by {@code Backend.weight} on CPUs whose kernels prefer it
+     * (AVX-512 VNNI without AMX); the CPU matmul and embedding read it, with the numerics of Q8_0. Not a GGUF
+     * type.
+     */
+    Q8_0_R16(-1, 32, 34);
 
     private final int ggmlType;
     private final int blockSize;
@@ -60,6 +67,9 @@ public enum DType {
     public int blockBytes() { return blockBytes; }
 
     public boolean quantized() { return blockSize > 1; }
+
+    /** A backend's load-time layout of a weight (whole row groups or panels): no row or column views of it. */
+    public boolean repacked() { return this == F32_PANELS || this == F32_AMX || this == Q8_0_R16; }
 
     /** Bytes needed for {@code elements} elements; throws if they do not fill whole blocks. */
     public long bytesFor(long elements) {

@@ -101,6 +101,7 @@ public final class Tensor {
 
     /** Rows {@code [first, first + count)} as a [count][cols] view. */
     public Tensor rows(long first, long count) {
+        if (dtype.repacked()) throw new IllegalArgumentException("tensor " + describe() + ": no row views of a repacked weight");
         long cols = cols();
         if (first < 0 || count < 0 || first + count > rows()) {
             throw new IndexOutOfBoundsException("rows [" + first + ", " + (first + count) + ") of tensor " + describe());
@@ -117,7 +118,9 @@ public final class Tensor {
         if (first < 0 || count < 0 || first + count > cols()) {
             throw new IndexOutOfBoundsException("columns [" + first + ", " + (first + count) + ") of tensor " + describe());
         }
-        if (dtype.quantized()) throw new IllegalArgumentException("tensor " + describe() + ": no column views of a block-quantised type");
+        if (dtype.quantized() || dtype.repacked()) {
+            throw new IllegalArgumentException("tensor " + describe() + ": no column views of a block-quantised or repacked type");
+        }
         long[] s = {rows(), count};
         return new Tensor(name, dtype, s, storage.slice(dtype.bytesFor(first), span(dtype, s, rowStride)), rowStride);
     }
