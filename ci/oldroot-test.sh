@@ -25,7 +25,8 @@ cd "$root"
 . ci/find-jdk.sh
 transfuse_find_jdk
 
-jar=java/cli/target/transfuse-cli.jar
+default_jar=java/cli/target/transfuse-cli.jar
+jar=$default_jar
 native_dir=""
 self_test=false
 while [ $# -gt 0 ]; do
@@ -49,11 +50,14 @@ done
 command -v dpkg-deb >/dev/null || command -v ar >/dev/null || skip "neither dpkg-deb nor ar (binutils) is installed to unpack a .deb"
 
 if [ ! -f "$jar" ]; then
+  [ "$jar" = "$default_jar" ] || fail "$jar: no such file (--jar)"
   say "$jar not found; building it (mvn package, tests and GPU kernels skipped)"
   mvn -B -q -DskipTests -Dmaven.source.skip=true -Dmaven.javadoc.skip=true -Dtransfuse.cuda=false -pl java/cli -am package \
     >build/oldroot-mvn.log 2>&1 || { tail -n 30 build/oldroot-mvn.log >&2; fail "Maven build failed (log: build/oldroot-mvn.log)"; }
 fi
 jar=$(readlink -f "$jar")
+ls "$(dirname "$jar")"/lib/transfuse-core-*.jar >/dev/null 2>&1 || fail "no lib/transfuse-core-*.jar beside $jar (the CLI jar's class path)"
+[ -z "$native_dir" ] || [ -d "$native_dir" ] || fail "$native_dir: no such directory (--native-dir)"
 
 # --- the old root: Debian 11's libc6, verified, unpacked once --------------------------------------------------
 fetch() {  # fetch URL FILE: downloads, or SKIPs when the mirror is unreachable
