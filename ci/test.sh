@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All tests: native (ctest: CPU kernels and the emulated CUDA kernels under two schedules), the glibc
-# baseline of the shipped libraries (ci/glibc-check.sh: 2.28), the
+# baseline of the shipped libraries (ci/glibc-check.sh: 2.28; ci/oldroot-test.sh loads them under Debian 11's
+# glibc 2.31, once the jars are built), the
 # kernel report (register spills, tensor-core use) where nvcc exists, the Java tests (Maven), and the GPU kit's
 # dry run (ci/gpu-test.sh --dry-run) so the kit for GPU machines cannot rot.
 set -euo pipefail
@@ -35,4 +36,6 @@ echo "== GPU kit dry run (ci/gpu-bundle.sh, then ci/gpu-test.sh --dry-run: the k
 ci/gpu-bundle.sh >/dev/null
 ci/gpu-test.sh --dry-run >build/gpu-test-dry-run.out 2>&1 || { cat build/gpu-test-dry-run.out; exit 1; }
 sed -n '/^| step/,/^$/p' build/gpu-test-dry-run.out
+echo "== the shipped libraries load and run under an older glibc (ci/oldroot-test.sh: Debian 11's libc6, the jars just built)"
+ci/oldroot-test.sh
 echo "== benchmark smoke (ci/bench.sh --smoke: the whole benchmark path on tiny models)"; ci/bench.sh --smoke | tail -n 2

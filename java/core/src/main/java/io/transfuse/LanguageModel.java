@@ -162,6 +162,38 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     /**
+     * As {@link #generate(String, GenerateOptions, Consumer)} from a prompt already tokenized, for a caller that
+     * needed the tokens first (to check the prompt's length, say): {@code tokenizer().encode(prompt, true)} gives
+     * what the text overload feeds. An empty array starts from the BOS token.
+     *
+     * @param promptTokens the prompt's token ids (copied), each in [0, {@link #vocabSize()})
+     * @param options      how many tokens, how to sample, where to stop
+     * @param onText       receives each new piece of text
+     * @return the result
+     */
+    public GenerationResult generate(int[] promptTokens, GenerateOptions options, Consumer<String> onText) {
+        return generate(promptTokens, options, onText, new CancellationToken());
+    }
+
+    /**
+     * As {@link #generate(int[], GenerateOptions, Consumer)}, stopping before the next token once {@code cancel}
+     * is cancelled.
+     *
+     * @param promptTokens the prompt's token ids (copied), each in [0, {@link #vocabSize()})
+     * @param options      how many tokens, how to sample, where to stop
+     * @param onText       receives each new piece of text
+     * @param cancel       stops the generation when cancelled
+     * @return the result
+     */
+    public synchronized GenerationResult generate(int[] promptTokens, GenerateOptions options, Consumer<String> onText,
+                                                  CancellationToken cancel) {
+        Objects.requireNonNull(promptTokens, "promptTokens");
+        checkArguments(options, onText, cancel);
+        checkOpen();
+        return Generator.run(generationSession(), tokenizer(), promptTokens.clone(), options, onText, cancel);
+    }
+
+    /**
      * The chat template the model's files carry (GGUF tokenizer.chat_template, tokenizer_config.json), if any.
      *
      * @return the template, or empty

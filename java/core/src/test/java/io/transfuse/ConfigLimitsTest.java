@@ -4,7 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.transfuse.loader.RandomGpt2Model;
 import io.transfuse.loader.RandomMambaModel;
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,7 +49,7 @@ class ConfigLimitsTest {
             Path m = copyWith(gpt2, field, ABSURD);
             assertFieldError(() -> Transfuse.load(m, LoadOptions.defaults().withThreads(1)), field);
         }
-        Path bert = new RandomBert("bert", "", 32, 1, 2, 64, 64).write(dir.resolve("bert"), 1, DType.F32);
+        Path bert = RandomEncoder.bert(32, 1, 2, 64, 64).write(dir.resolve("bert"), 1, DType.F32);
         for (String field : new String[] {"num_hidden_layers", "max_position_embeddings", "hidden_size"}) {
             Path m = copyWith(bert, field, ABSURD);
             assertFieldError(() -> Transfuse.loadEncoder(m, LoadOptions.defaults().withThreads(1)), field);

@@ -63,6 +63,30 @@ class GenerationApiTest {
     }
 
     @Test
+    void generateFromTokensFollowsLlama2cAndTheTextOverload() {
+        int[] ref = TestModels.ints(TestModels.reference().get("greedy_from_bos_200_steps").get("ids"));
+        GenerateOptions forty = GenerateOptions.builder().maxTokens(40).build();
+        GenerationResult fromBos = model.generate(new int[] {ref[0]}, forty, IGNORE);
+        assertEquals(41, fromBos.tokens().length);
+        assertArrayEquals(Arrays.copyOf(ref, 41), fromBos.tokens());
+        // The ids the tokenizer gives for a text, fed as ids, continue as the text does.
+        String prompt = "Once upon a time";
+        GenerationResult fromText = model.generate(prompt, forty, IGNORE);
+        GenerationResult fromIds = model.generate(model.tokenizer().encode(prompt, true), forty, IGNORE);
+        assertArrayEquals(fromText.tokens(), fromIds.tokens());
+        assertEquals(fromText.text(), fromIds.text());
+        assertEquals(fromText.promptTokens(), fromIds.promptTokens());
+    }
+
+    @Test
+    void generateFromTokensRejectsIdsOutsideTheVocabularyNamingThem() {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> model.generate(new int[] {1, 400, 100_000}, GenerateOptions.defaults(), IGNORE));
+        assertTrue(e.getMessage().contains("100000") && e.getMessage().contains("index 2"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> model.generate(new int[] {-1}, GenerateOptions.defaults(), IGNORE));
+    }
+
+    @Test
     void theCallbackCancelsThroughTheToken() {
         CancellationToken cancel = new CancellationToken();
         List<String> pieces = new ArrayList<>();
@@ -128,7 +152,8 @@ class GenerationApiTest {
     @Test
     void nullArgumentsAreNamed() {
         GenerateOptions o = GenerateOptions.defaults();
-        assertNpe("prompt", () -> model.generate(null, o, IGNORE));
+        assertNpe("prompt", () -> model.generate((String) null, o, IGNORE));
+        assertNpe("promptTokens", () -> model.generate((int[]) null, o, IGNORE));
         assertNpe("options", () -> model.generate("x", null, IGNORE));
         assertNpe("onText", () -> model.generate("x", o, null));
         assertNpe("cancel", () -> model.generate("x", o, IGNORE, null));

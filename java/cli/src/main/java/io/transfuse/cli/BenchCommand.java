@@ -3,7 +3,6 @@ package io.transfuse.cli;
 import io.transfuse.Device;
 import io.transfuse.EmbeddingModel;
 import io.transfuse.EncoderOptions;
-import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.bench.EncoderBench;
 import io.transfuse.bench.EngineBench;
@@ -11,6 +10,7 @@ import io.transfuse.bench.LlmBench;
 import io.transfuse.model.EncoderFamily;
 import io.transfuse.model.Families;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,6 +36,9 @@ final class BenchCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Mixin
+    DeviceFlags where;
+
     @Option(names = "--model", paramLabel = "PATH", required = true, description = "GGUF file, Hugging Face directory, or encoder .onnx file.")
     Path model;
 
@@ -44,12 +47,6 @@ final class BenchCommand implements Callable<Integer> {
 
     @Option(names = "--gen-tokens", paramLabel = "N", defaultValue = "64", description = "Decode steps, one token each (default: ${DEFAULT-VALUE}).")
     int genTokens;
-
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
-    int threads;
-
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emu (the CUDA backend on the host emulator); auto picks cuda when a GPU is present (default: ${DEFAULT-VALUE}).")
-    String device;
 
     @Option(names = "--repetitions", paramLabel = "R", defaultValue = "5", description = "Measured repetitions (default: ${DEFAULT-VALUE}).")
     int repetitions;
@@ -87,8 +84,8 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        Device d = Device.parse(device);
-        LlmBench.Options o = new LlmBench.Options(promptTokens, genTokens, threads, repetitions, warmup, warmupSeconds, batchSequences, d);
+        Device d = where.device();
+        LlmBench.Options o = new LlmBench.Options(promptTokens, genTokens, where.threads, repetitions, warmup, warmupSeconds, batchSequences, d);
         if (json != null) {
             Path parent = json.toAbsolutePath().getParent();
             if (parent == null || !Files.isDirectory(parent) || !Files.isWritable(parent)) {
@@ -120,7 +117,7 @@ final class BenchCommand implements Callable<Integer> {
 
     /** The engine at each concurrency: aggregate decode tok/s, TTFT, TTFT under load. */
     private int engine(Device d) {
-        EngineBench.Result r = EngineBench.run(model, new EngineBench.Options(promptTokens, genTokens, threads, concurrency,
+        EngineBench.Result r = EngineBench.run(model, new EngineBench.Options(promptTokens, genTokens, where.threads, concurrency,
                 repetitions, warmup, warmupSeconds, seed, d));
         PrintWriter out = spec.commandLine().getOut();
         out.printf(Locale.ROOT, "model %s: dim %d, %d layers, %s; engine, prompt %d tokens, %d generated per request, context %d%n",
@@ -141,18 +138,18 @@ final class BenchCommand implements Callable<Integer> {
     private int encoder(Device d) { // --threads, --repetitions and --warmup were checked by LlmBench.Options in call()
         if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         if (textTokens < 3) throw new IllegalArgumentException("--text-tokens must be >= 3, got " + textTokens);
-        try (EmbeddingModel m = Transfuse.loadEncoder(model, LoadOptions.defaults().withThreads(threads).withDevice(d),
+        try (EmbeddingModel m = Transfuse.loadEncoder(model, where.loadOptions(),
                 EncoderOptions.defaults().withBatchSize(batch))) {
             int calls = Math.max(1, (64 + batch - 1) / batch);
             EncoderBench.Result r = EncoderBench.run(m, batch, textTokens, calls, repetitions, warmup);
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "model %s: encoder, %s%n", model, m.describe());
             out.printf(Locale.ROOT, "threads %s, batch %d, %d tokens per text, %d repetitions of %d texts (+%d warm-up)%n",
-                    threads == 0 ? "auto" : String.valueOf(threads), batch, textTokens, repetitions, calls * batch, warmup);
+                    where.threads == 0 ? "auto" : String.valueOf(where.threads), batch, textTokens, repetitions, calls * batch, warmup);
             out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
             row(out, "texts/s", r.stat());
             out.flush();
-            writeJson(r.toJson(model.toString(), threads, repetitions, warmup));
+            writeJson(r.toJson(model.toString(), where.threads, repetitions, warmup));
         }
         return 0;
     }

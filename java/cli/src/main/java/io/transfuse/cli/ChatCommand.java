@@ -1,7 +1,6 @@
 package io.transfuse.cli;
 
 import io.transfuse.ChatMessage;
-import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
@@ -46,6 +45,9 @@ final class ChatCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Mixin
+    DeviceFlags where;
+
     @Option(names = "--model", paramLabel = "PATH", required = true,
             description = "GGUF file or Hugging Face directory with a chat template (tokenizer.chat_template / tokenizer_config.json).")
     Path model;
@@ -63,9 +65,6 @@ final class ChatCommand implements Callable<Integer> {
     @Option(names = "--show-prompt", description = "Print each rendered prompt to stderr before the reply.")
     boolean showPrompt;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emu (default: ${DEFAULT-VALUE}).")
-    String device;
-
     @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "512", description = "Most new tokens per reply (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
@@ -76,9 +75,6 @@ final class ChatCommand implements Callable<Integer> {
             description = "Context length in tokens (prompt and reply); 0 = 4096, or the model's maximum when smaller (default: ${DEFAULT-VALUE}).")
     int context;
 
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
-    int threads;
-
     /** Where piped input comes from; tests replace it. */
     static InputStream stdin = System.in;
 
@@ -86,7 +82,7 @@ final class ChatCommand implements Callable<Integer> {
     public Integer call() throws IOException {
         GenerateOptions options = new GenerateOptions(maxTokens, sampling.options());
         if (context < 0) throw new IllegalArgumentException("--context must be >= 0, got " + context);
-        LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads).withContextLength(context);
+        LoadOptions load = where.loadOptions().withContextLength(context);
         PrintWriter out = spec.commandLine().getOut();
         PrintWriter err = spec.commandLine().getErr();
         boolean interactive = prompts.isEmpty() && System.console() != null && System.console().isTerminal() && stdin == System.in;

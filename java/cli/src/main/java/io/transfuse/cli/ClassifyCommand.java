@@ -1,6 +1,5 @@
 package io.transfuse.cli;
 
-import io.transfuse.Device;
 import io.transfuse.ImageClassifier;
 import io.transfuse.LoadOptions;
 import io.transfuse.TextClassifier;
@@ -8,6 +7,7 @@ import io.transfuse.TokenClassifier;
 import io.transfuse.Transfuse;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -30,6 +30,9 @@ final class ClassifyCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Mixin
+    DeviceFlags where;
+
     @Parameters(arity = "1..*", paramLabel = "INPUT", description = "Image files (PNG, JPEG, BMP, GIF), or texts for a text model.")
     List<String> inputs;
 
@@ -45,16 +48,10 @@ final class ClassifyCommand implements Callable<Integer> {
     @Option(names = "--top", paramLabel = "K", defaultValue = "5", description = "Labels to print per image (default: ${DEFAULT-VALUE}).")
     int top;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emu (the CUDA backend on the host emulator); auto picks cuda when a GPU is present (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
-    int threads;
-
     @Override
     public Integer call() {
         if (top <= 0) throw new IllegalArgumentException("--top must be positive, got " + top);
-        LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads);
+        LoadOptions load = where.loadOptions();
         PrintWriter out = spec.commandLine().getOut();
         String t = task.equals("auto") ? TextTasks.taskOf(model) : task;
         switch (t) {

@@ -3,7 +3,6 @@ package io.transfuse.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.transfuse.Device;
 import io.transfuse.EmbeddingModel;
 import io.transfuse.EncoderOptions;
 import io.transfuse.LoadOptions;
@@ -12,6 +11,7 @@ import io.transfuse.TransfuseException;
 import io.transfuse.PoolingMode;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -40,6 +40,9 @@ final class EmbedCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Mixin
+    DeviceFlags where;
+
     @Parameters(paramLabel = "TEXT", arity = "0..*", description = "Texts to embed (default: stdin, one per line).")
     List<String> texts = new ArrayList<>();
 
@@ -53,16 +56,10 @@ final class EmbedCommand implements Callable<Integer> {
     @Option(names = "--batch", paramLabel = "N", defaultValue = "32", description = "Texts per forward pass (default: ${DEFAULT-VALUE}).")
     int batch;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emu (the CUDA backend on the host emulator); auto picks cuda when a GPU is present (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
-    int threads;
-
     @Override
     public Integer call() {
         EncoderOptions options = EncoderOptions.defaults().withBatchSize(batch).withPooling(parsePooling(pooling));
-        LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads);
+        LoadOptions load = where.loadOptions();
         PrintWriter out = spec.commandLine().getOut();
         ObjectMapper json = new ObjectMapper();
         try (EmbeddingModel m = Transfuse.loadEncoder(model, load, options)) {

@@ -1,11 +1,11 @@
 package io.transfuse.cli;
 
-import io.transfuse.Device;
 import io.transfuse.LoadOptions;
 import io.transfuse.Reranker;
 import io.transfuse.Transfuse;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
@@ -24,6 +24,9 @@ final class RerankCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Mixin
+    DeviceFlags where;
+
     @Parameters(index = "0", paramLabel = "QUERY", description = "The query.")
     String query;
 
@@ -36,16 +39,10 @@ final class RerankCommand implements Callable<Integer> {
     @Option(names = "--top", paramLabel = "K", defaultValue = "0", description = "Print only the K best documents; 0 = all (default: ${DEFAULT-VALUE}).")
     int top;
 
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emu (the CUDA backend on the host emulator); auto picks cuda when a GPU is present (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
-    int threads;
-
     @Override
     public Integer call() {
         if (top < 0) throw new IllegalArgumentException("--top must be >= 0, got " + top);
-        LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads);
+        LoadOptions load = where.loadOptions();
         PrintWriter out = spec.commandLine().getOut();
         try (Reranker reranker = Transfuse.loadReranker(model, load)) {
             List<Reranker.Result> ranked = reranker.rank(query, documents);

@@ -1,6 +1,5 @@
 package io.transfuse.cli;
 
-import io.transfuse.Device;
 import io.transfuse.EmbeddingModel;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
@@ -10,6 +9,7 @@ import io.transfuse.engine.EngineOptions;
 import io.transfuse.server.OpenAiServer;
 import io.transfuse.server.ServerConfig;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
 import picocli.CommandLine.Model.CommandSpec;
@@ -36,6 +36,9 @@ final class ServeCommand implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    @Mixin
+    DeviceFlags where;
+
     @Option(names = "--model", paramLabel = "PATH", description = "GGUF file or Hugging Face directory (default: the bundled stories260K).")
     Path model;
 
@@ -50,12 +53,6 @@ final class ServeCommand implements Callable<Integer> {
 
     @Option(names = "--port", paramLabel = "N", defaultValue = "8080", description = "TCP port; 0 = any free one (default: ${DEFAULT-VALUE}).")
     int port;
-
-    @Option(names = "--device", paramLabel = "DEVICE", defaultValue = "auto", description = "auto, cpu, cuda or cuda-emu (default: ${DEFAULT-VALUE}).")
-    String device;
-
-    @Option(names = "--threads", paramLabel = "N", defaultValue = "0", description = "CPU threads; 0 = one per core (default: ${DEFAULT-VALUE}).")
-    int threads;
 
     @Option(names = "--max-sequences", paramLabel = "N", defaultValue = "0", description = "Requests generating at once; 0 = "
             + LoadOptions.DEFAULT_MAX_SEQUENCES + " (default: ${DEFAULT-VALUE}).")
@@ -83,15 +80,14 @@ final class ServeCommand implements Callable<Integer> {
         if (requestTimeout < 0) throw new IllegalArgumentException("--request-timeout must be >= 0, got " + requestTimeout);
         if (context < 0) throw new IllegalArgumentException("--context must be >= 0, got " + context);
         Path modelPath = model != null ? model : ModelHome.defaultModel();
-        LoadOptions load = LoadOptions.defaults().withDevice(Device.parse(device)).withThreads(threads)
+        LoadOptions load = where.loadOptions()
                 .withContextLength(context).withMaxSequences(maxSequences);
         EngineOptions engine = EngineOptions.defaults().withMaxSequences(maxSequences).withMaxBatchTokens(maxBatchTokens).withMaxQueued(maxQueued);
         PrintWriter err = spec.commandLine().getErr();
         CountDownLatch stopped = new CountDownLatch(1), closed = new CountDownLatch(1);
         stop = stopped;
         try (LanguageModel lm = Transfuse.load(modelPath, load);
-             EmbeddingModel em = embeddingModel == null ? null : Transfuse.loadEncoder(embeddingModel, LoadOptions.defaults()
-                     .withDevice(Device.parse(device)).withThreads(threads))) {
+             EmbeddingModel em = embeddingModel == null ? null : Transfuse.loadEncoder(embeddingModel, where.loadOptions())) {
             ChatTemplate template = chatTemplate == null ? null : fromFile(chatTemplate, lm);
             ServerConfig config = new ServerConfig(host, port, ServerConfig.idOf(modelPath),
                     embeddingModel == null ? null : ServerConfig.idOf(embeddingModel),

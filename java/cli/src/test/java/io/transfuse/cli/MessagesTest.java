@@ -1,6 +1,6 @@
 package io.transfuse.cli;
 
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -18,7 +18,7 @@ class MessagesTest {
     /** generate on a BERT directory said "supported: llama"; it is an embedding model, for transfuse embed. */
     @Test
     void generateOnAnEncoderNamesTheCommandToUse(@TempDir Path dir) {
-        Path bert = new RandomBert("bert", "", 32, 1, 2, 64, 64).write(dir.resolve("bert"), 1, DType.F32);
+        Path bert = RandomEncoder.bert(32, 1, 2, 64, 64).write(dir.resolve("bert"), 1, DType.F32);
         MainTest.Run r = run("generate", "--model", bert.toString(), "hello");
         assertOneLineError(r, 1, "bert model, for text embeddings, not text generation", "text generation supports: llama, gpt2, mamba",
                 "transfuse embed");

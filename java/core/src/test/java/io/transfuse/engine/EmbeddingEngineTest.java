@@ -4,7 +4,7 @@ import io.transfuse.EmbeddingModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,7 +30,7 @@ class EmbeddingEngineTest {
 
     @Test
     void concurrentCallersGetTheirOwnEmbeddings() throws Exception {
-        Path m = new RandomBert("bert", "", 32, 2, 4, 64, 40).write(dir.resolve("bert"), 5, DType.F32);
+        Path m = RandomEncoder.bert(32, 2, 4, 64, 40).write(dir.resolve("bert"), 5, DType.F32);
         try (EmbeddingModel model = Transfuse.loadEncoder(m, LoadOptions.defaults());
              EmbeddingEngine engine = EmbeddingEngine.start(model, 64, true)) {
             List<List<String>> requests = new ArrayList<>();

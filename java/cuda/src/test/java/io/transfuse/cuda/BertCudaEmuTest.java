@@ -9,9 +9,9 @@ import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.bert.BertReference;
+import io.transfuse.model.bert.VariantReference;
 import io.transfuse.model.bert.Pooling;
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 import io.transfuse.tokenizer.hf.Encoding;
 import org.junit.jupiter.api.Test;
@@ -28,7 +28,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Random-weight BERT-family encoders through {@code Transfuse.loadEncoder(..., cuda-emu)} against
- * core's plain double-precision {@link BertReference} (per text, unpadded), and against the CPU graph.
+ * core's plain double-precision {@link VariantReference} (per text, unpadded), and against the CPU graph.
  *
  * <p>Tolerance. The device stores weights and activations in fp16 (unit roundoff 2^-11), accumulating
  * in fp32; about 5e-3 absolute on the O(1) hidden states of two post-LN
@@ -45,20 +45,20 @@ class BertCudaEmuTest {
 
     @Test
     void bertMeanPoolingHeadDim8PaddedMatchesReference() {
-        RandomBert m = new RandomBert("bert", "", 32, 2, 4, 64, 40); // head dim 8: padded to 32 on the device
+        RandomEncoder m = RandomEncoder.bert(32, 2, 4, 64, 40); // head dim 8: padded to 32 on the device
         check(m, m.write(tmp.resolve("bert"), 1, DType.F32), EncoderOptions.defaults().withBatchSize(4), false, true);
     }
 
     @Test
     void robertaF16ClsPoolingHeadDim32MatchesReference() throws Exception {
-        RandomBert m = new RandomBert("roberta", "roberta.", 64, 2, 2, 128, 50); // position offset 2
+        RandomEncoder m = new RandomEncoder(RandomEncoder.Variant.ROBERTA, 64, 2, 2, 128, 50, 64, 1, "gelu").prefixed(); // position offset 2
         Path dir = m.write(tmp.resolve("roberta"), 2, DType.F16);
         new Pooling(Pooling.Mode.CLS, false).write(dir, m.hidden);
         check(m, dir, EncoderOptions.defaults().withBatchSize(3), true, false);
     }
 
-    private static void check(RandomBert m, Path dir, EncoderOptions options, boolean cls, boolean normalize) {
-        BertReference ref = new BertReference(m);
+    private static void check(RandomEncoder m, Path dir, EncoderOptions options, boolean cls, boolean normalize) {
+        VariantReference ref = new VariantReference(m);
         long device = DeviceArena.bytesInUse(), host = TrackedArena.bytesInUse();
         float[][] cpu;
         try (EmbeddingModel model = Transfuse.loadEncoder(dir, LoadOptions.defaults().withDevice(Device.CPU), options)) {
@@ -101,7 +101,7 @@ class BertCudaEmuTest {
 
     @Test
     void cudaWithoutGpuIsOneLineAndAutoStaysOnCpu() {
-        RandomBert m = new RandomBert("bert", "", 32, 1, 4, 64, 40);
+        RandomEncoder m = RandomEncoder.bert(32, 1, 4, 64, 40);
         Path dir = m.write(tmp.resolve("nogpu"), 5, DType.F32);
         org.junit.jupiter.api.Assumptions.assumeFalse(io.transfuse.cuda.jcuda.GpuProbe.present(), "a GPU is present");
         TransfuseException e = assertThrows(TransfuseException.class, () -> Transfuse.loadEncoder(dir, LoadOptions.defaults().withDevice(Device.CUDA)));

@@ -7,7 +7,7 @@ import dev.langchain4j.model.output.Response;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.engine.EmbeddingEngine;
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -24,7 +24,7 @@ import java.util.concurrent.Future;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * TransfuseEmbeddingModel through langchain4j's EmbeddingModel API on a tiny random BERT (core's RandomBert
+ * TransfuseEmbeddingModel through langchain4j's EmbeddingModel API on a tiny random BERT (core's RandomEncoder
  * fixture, with the real MiniLM tokenizer), against Transfuse's own EmbeddingModel.embed on a separately loaded copy.
  */
 class TransfuseEmbeddingModelTest {
@@ -38,7 +38,7 @@ class TransfuseEmbeddingModelTest {
 
     @BeforeAll
     static void write() {
-        new RandomBert("bert", "", 32, 2, 4, 64, 40).write(dir, 7, DType.F32);
+        RandomEncoder.bert(32, 2, 4, 64, 40).write(dir, 7, DType.F32);
         reference = Transfuse.loadEncoder(dir, LoadOptions.defaults());
         want = reference.embed(TEXTS);
     }

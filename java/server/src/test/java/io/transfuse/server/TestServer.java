@@ -9,7 +9,7 @@ import io.transfuse.Transfuse;
 import io.transfuse.chat.ChatTemplate;
 import io.transfuse.engine.EngineOptions;
 import io.transfuse.engine.EngineStats;
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 
 import java.io.IOException;
@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * A server on a loopback ephemeral port over the bundled stories260K model (CPU, 64 sequences), with a plain chat
- * template (the model has none) and a small random BERT (written by core's RandomBert) for /v1/embeddings.
+ * template (the model has none) and a small random BERT (written by core's RandomEncoder) for /v1/embeddings.
  */
 final class TestServer implements AutoCloseable {
     static final String MODEL_ID = "stories260K-f32";
@@ -48,7 +48,7 @@ final class TestServer implements AutoCloseable {
             dir = Files.createTempDirectory("transfuse-server-test");
             model = Transfuse.load(TestModels.storiesGguf(), LoadOptions.defaults().withDevice(Device.CPU).withMaxSequences(64));
             template = plainTemplate();
-            encoder = withEncoder ? Transfuse.loadEncoder(new RandomBert("bert", "", 32, 2, 4, 64, 40)
+            encoder = withEncoder ? Transfuse.loadEncoder(RandomEncoder.bert(32, 2, 4, 64, 40)
                     .write(dir.resolve(EMBEDDING_ID), 7, DType.F32), LoadOptions.defaults().withDevice(Device.CPU)) : null;
             server = OpenAiServer.start(new ServerConfig("127.0.0.1", 0, MODEL_ID, withEncoder ? EMBEDDING_ID : null, requestTimeout, 64),
                     model, template, engineOptions, encoder);

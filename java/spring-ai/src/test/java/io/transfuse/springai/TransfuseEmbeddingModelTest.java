@@ -3,7 +3,7 @@ package io.transfuse.springai;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.engine.EmbeddingEngine;
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -22,7 +22,7 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * TransfuseEmbeddingModel through Spring AI's EmbeddingModel API on a tiny random BERT (core's RandomBert fixture,
+ * TransfuseEmbeddingModel through Spring AI's EmbeddingModel API on a tiny random BERT (core's RandomEncoder fixture,
  * with the real MiniLM tokenizer), against Transfuse's own EmbeddingModel.embed on a separately loaded copy.
  */
 class TransfuseEmbeddingModelTest {
@@ -36,7 +36,7 @@ class TransfuseEmbeddingModelTest {
 
     @BeforeAll
     static void write() {
-        new RandomBert("bert", "", 32, 2, 4, 64, 40).write(dir, 11, DType.F32);
+        RandomEncoder.bert(32, 2, 4, 64, 40).write(dir, 11, DType.F32);
         reference = Transfuse.loadEncoder(dir, LoadOptions.defaults());
         want = reference.embed(TEXTS);
     }

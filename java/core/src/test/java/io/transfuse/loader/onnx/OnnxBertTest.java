@@ -4,7 +4,7 @@ import io.transfuse.loader.ModelFormatException;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.bert.BertConfig;
 import io.transfuse.model.bert.BertWeights;
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -32,7 +32,7 @@ class OnnxBertTest {
     enum Heads { CONCAT, SCALE_DIV, NONE }
 
     /** Writes m's weights as an ONNX graph skeleton (the structure OnnxBert reads; not runnable). */
-    static Path export(RandomBert m, Path file, Heads heads, boolean dropOneBias) throws Exception {
+    static Path export(RandomEncoder m, Path file, Heads heads, boolean dropOneBias) throws Exception {
         Proto graph = new Proto();
         int anon = 100;
         for (Map.Entry<String, float[]> e : m.weights.entrySet()) {
@@ -96,7 +96,7 @@ class OnnxBertTest {
 
     @Test
     void weightsComeBackUnderHfNamesWithHfLayout(@TempDir Path tmp) throws Exception {
-        RandomBert m = new RandomBert("bert", "", 24, 2, 3, 40, 20);
+        RandomEncoder m = RandomEncoder.bert(24, 2, 3, 40, 20);
         m.generate(11, DType.F32);
         for (Heads h : new Heads[] {Heads.CONCAT, Heads.SCALE_DIV}) {
             Path file = export(m, tmp.resolve(h + ".onnx"), h, false);
@@ -126,7 +126,7 @@ class OnnxBertTest {
 
     @Test
     void unmappableGraphsAreClearErrors(@TempDir Path tmp) throws Exception {
-        RandomBert m = new RandomBert("bert", "", 24, 1, 3, 40, 20);
+        RandomEncoder m = RandomEncoder.bert(24, 1, 3, 40, 20);
         m.generate(12, DType.F32);
         long before = TrackedArena.bytesInUse();
         Path noBias = export(m, tmp.resolve("nobias.onnx"), Heads.CONCAT, true);

@@ -20,8 +20,8 @@ import java.util.List;
 import static org.junit.jupiter.api.Assertions.*;
 
 /**
- * The BERT graph on the CPU backend against {@link BertReference} (plain Java, double precision) on
- * small random-weight models written by {@link RandomBert}: BERT and RoBERTa layouts, F32 and F16
+ * The BERT graph on the CPU backend against {@link VariantReference} (plain Java, double precision) on
+ * small random-weight models written by {@link RandomEncoder}: BERT and RoBERTa layouts, F32 and F16
  * weights, with and without a checkpoint prefix, mean and CLS pooling, batch 1 and mixed-length
  * batches, truncation at the position table; plus loading errors.
  */
@@ -37,12 +37,12 @@ class BertModelTest {
             "Short one.",
             "Another sentence of medium length, with commas, numbers 12345 and symbols #@%.");
 
-    private static void assertMatchesReference(RandomBert m, Path dir, EncoderOptions options, boolean cls, boolean normalize) {
+    private static void assertMatchesReference(RandomEncoder m, Path dir, EncoderOptions options, boolean cls, boolean normalize) {
         assertMatchesReference(m, dir, options, cls, normalize, Math.min(m.maxPositions - m.positionOffset, 128));
     }
 
-    private static void assertMatchesReference(RandomBert m, Path dir, EncoderOptions options, boolean cls, boolean normalize, int maxTokens) {
-        BertReference ref = new BertReference(m);
+    private static void assertMatchesReference(RandomEncoder m, Path dir, EncoderOptions options, boolean cls, boolean normalize, int maxTokens) {
+        VariantReference ref = new VariantReference(m);
         long before = TrackedArena.bytesInUse();
         try (EmbeddingModel model = Transfuse.loadEncoder(dir, LoadOptions.defaults(), options)) {
             assertEquals(maxTokens, model.maxTokens());
@@ -74,7 +74,7 @@ class BertModelTest {
 
     @Test
     void bertF32MeanPooling(@TempDir Path tmp) {
-        RandomBert m = new RandomBert("bert", "", 32, 2, 4, 64, 40);
+        RandomEncoder m = RandomEncoder.bert(32, 2, 4, 64, 40);
         Path dir = m.write(tmp.resolve("bert"), 1, DType.F32);
         assertMatchesReference(m, dir, EncoderOptions.defaults().withBatchSize(4), false, true);
         assertMatchesReference(m, dir, EncoderOptions.defaults().withBatchSize(1), false, true);
@@ -82,7 +82,7 @@ class BertModelTest {
 
     @Test
     void robertaF16PrefixedClsPooling(@TempDir Path tmp) throws Exception {
-        RandomBert m = new RandomBert("roberta", "roberta.", 48, 2, 3, 96, 50);
+        RandomEncoder m = new RandomEncoder(RandomEncoder.Variant.ROBERTA, 48, 2, 3, 96, 50, 48, 1, "gelu").prefixed();
         Path dir = m.write(tmp.resolve("roberta"), 2, DType.F16);
         new Pooling(Pooling.Mode.CLS, false).write(dir, m.hidden); // sentence-transformers config: CLS, no Normalize
         assertEquals(new Pooling(Pooling.Mode.CLS, false), Pooling.read(dir));
@@ -94,7 +94,7 @@ class BertModelTest {
     @Test
     void bertPrefixedWithLongPositionTable(@TempDir Path tmp) throws Exception {
         // 200 positions: the tokenizer.json's own truncation (128) is the limit
-        RandomBert m = new RandomBert("bert", "bert.", 32, 1, 2, 64, 200);
+        RandomEncoder m = RandomEncoder.bert(32, 1, 2, 64, 200).prefixed();
         Path dir = m.write(tmp.resolve("bert-prefixed"), 3, DType.F32);
         assertMatchesReference(m, dir, EncoderOptions.defaults().withBatchSize(32), false, true);
         // sentence-transformers' max_seq_length takes precedence over the tokenizer's limit
@@ -106,7 +106,7 @@ class BertModelTest {
 
     @Test
     void loadingErrorsNameTheCulprit(@TempDir Path tmp) throws Exception {
-        RandomBert m = new RandomBert("bert", "", 32, 2, 4, 64, 40);
+        RandomEncoder m = RandomEncoder.bert(32, 2, 4, 64, 40);
         Path dir = m.write(tmp.resolve("ok"), 4, DType.F32);
         long before = TrackedArena.bytesInUse();
 

@@ -15,8 +15,8 @@ import java.util.zip.GZIPInputStream;
 
 /**
  * Test fixture generator: a small random-weight BERT variant (RoBERTa, XLM-R, DistilBERT, ALBERT,
- * ELECTRA, or BERT itself) with an optional task head, as a Hugging Face directory (config.json,
- * model.safetensors, tokenizer.json). Tensor names and config keys are spelled here as each model's
+ * ELECTRA, or BERT itself: {@link #bert}) with an optional task head, as a Hugging Face directory (config.json,
+ * model.safetensors, tokenizer.json); {@link #generate} gives the weights alone (the ONNX tests export them). Tensor names and config keys are spelled here as each model's
  * Hugging Face modeling code and config class define them (modeling_distilbert.py, modeling_albert.py,
  * modeling_electra.py, modeling_roberta.py, modeling_bert.py), independently of the graph's
  * {@link BertWeights}. The weights stay available (after any F16 rounding) for {@link VariantReference}.
@@ -48,6 +48,8 @@ public final class RandomEncoder {
     /** config.json architectures[0] (a task class, or the bare model class), and the head's labels (null: no head). */
     public String architecture;
     public String[] labels;
+    /** Whether a model without a head still names its tensors with the variant's prefix ("bert.", as a checkpoint saved from a task class does). */
+    private boolean prefixed;
     public final Map<String, float[]> weights = new LinkedHashMap<>();
     public final Map<String, long[]> shapes = new LinkedHashMap<>();
 
@@ -79,6 +81,22 @@ public final class RandomEncoder {
         };
     }
 
+    /** A plain BERT (gelu, embedding size = hidden size), the fixture most encoder tests start from. */
+    public static RandomEncoder bert(int hidden, int layers, int heads, int intermediate, int maxPositions) {
+        return new RandomEncoder(Variant.BERT, hidden, layers, heads, intermediate, maxPositions, hidden, 1, "gelu");
+    }
+
+    /** Names the bare model's tensors with the variant's prefix ("bert.embeddings..."): the loader must strip it. */
+    public RandomEncoder prefixed() {
+        this.prefixed = true;
+        return this;
+    }
+
+    /** The prefix of every tensor name: the variant's for a task model or a {@link #prefixed()} one, else none. */
+    public String prefix() {
+        return labels != null || prefixed ? variant.prefix : "";
+    }
+
     /** Gives the model a task head: {@code task} "SequenceClassification", "TokenClassification" or "PreTraining" (ELECTRA). */
     public RandomEncoder withHead(String task, String... labels) {
         String cls = architecture.replace("Model", "");
@@ -87,11 +105,18 @@ public final class RandomEncoder {
         return this;
     }
 
+    /** Writes the model to dir; matrices (and embeddings) in {@code matrixType} (F32 or F16), vectors in F32. */
     public Path write(Path dir, long seed, DType matrixType) {
+        generate(seed, matrixType);
+        return writeFiles(dir, matrixType);
+    }
+
+    /** Fills {@link #weights} and {@link #shapes} (names with {@link #prefix()}), writing nothing. */
+    public void generate(long seed, DType matrixType) {
         Random r = new Random(seed);
         weights.clear();
         shapes.clear();
-        String p = labels == null ? "" : variant.prefix;
+        String p = prefix();
         int h = hidden, e = embeddingSize;
         add(p + "embeddings.word_embeddings.weight", r, 1f, matrixType, vocab, e);
         add(p + "embeddings.position_embeddings.weight", r, 1f, matrixType, maxPositions, e);
@@ -130,7 +155,6 @@ public final class RandomEncoder {
             }
         }
         if (labels != null) head(r, matrixType);
-        return writeFiles(dir, matrixType);
     }
 
     private void head(Random r, DType type) {

@@ -13,8 +13,9 @@ import java.util.Map;
  *   x = e, or Linear(e) into the hidden size                              ALBERT always, ELECTRA when embedding_size != hidden_size
  *   layer l (ALBERT: group l / (layers / groups)):
  *       a = LayerNorm(x + O·MHA(Q x, K x, V x));  x = LayerNorm(a + W2·act(W1·a))
- *   heads: see {@link #sequenceLogits} and {@link #tokenLogits}
+ *   heads: see {@link #sequenceLogits} and {@link #tokenLogits}; sentence embeddings: {@link #embed}
  * </pre>
+ * For BERT itself this is the equations of Devlin et al. (2019) in the Hugging Face BertModel layout.
  */
 public final class VariantReference {
     private final RandomEncoder m;
@@ -24,7 +25,22 @@ public final class VariantReference {
     public VariantReference(RandomEncoder m) {
         this.m = m;
         this.w = m.weights;
-        this.p = m.labels == null ? "" : m.variant.prefix;
+        this.p = m.prefix();
+    }
+
+    /** The sentence embedding: the mean of the last hidden states (or the first token's, {@code cls}), optionally L2-normalised. */
+    public double[] embed(int[] ids, int[] types, boolean cls, boolean normalize) {
+        double[][] x = hiddenStates(ids, types);
+        double[] e = new double[m.hidden];
+        int rows = cls ? 1 : ids.length;
+        for (int i = 0; i < rows; i++) for (int d = 0; d < m.hidden; d++) e[d] += x[i][d] / rows;
+        if (normalize) {
+            double norm = 0;
+            for (double v : e) norm += v * v;
+            norm = Math.sqrt(norm);
+            for (int d = 0; d < m.hidden; d++) e[d] /= norm;
+        }
+        return e;
     }
 
     public double[][] hiddenStates(int[] ids, int[] types) {

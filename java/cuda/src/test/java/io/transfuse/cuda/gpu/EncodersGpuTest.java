@@ -8,7 +8,7 @@ import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.loader.RandomVitModel;
-import io.transfuse.model.bert.RandomBert;
+import io.transfuse.model.bert.RandomEncoder;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -42,7 +42,7 @@ class EncodersGpuTest {
 
     @Test
     void bertEmbeddingsMatchTheCpu() {
-        RandomBert m = new RandomBert("bert", "", 64, 2, 2, 128, 40);
+        RandomEncoder m = RandomEncoder.bert(64, 2, 2, 128, 40);
         Path dir = m.write(tmp.resolve("bert"), 3, DType.F32);
         EncoderOptions options = EncoderOptions.defaults().withBatchSize(4);
         long before = DeviceArena.bytesInUse();
