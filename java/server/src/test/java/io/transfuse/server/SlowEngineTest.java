@@ -63,7 +63,13 @@ class SlowEngineTest {
         List<Future<HttpResponse<String>>> burst = new ArrayList<>();
         try (ExecutorService pool = Executors.newVirtualThreadPerTaskExecutor()) {
             Future<HttpResponse<String>> longOne = pool.submit(() -> Http.post(ts.base() + "/v1/completions", request("Once upon a time", 30, false)));
-            Thread.sleep(100); // it runs; each pass now takes 20 ms, in which the queue (room for one) fills
+            // wait until it runs (not a fixed sleep: on a busy machine the request may take a while to arrive);
+            // each pass then takes 20 ms, in which the queue (room for one) fills
+            long deadline = System.nanoTime() + 30_000_000_000L;
+            while (ts.server.engine().stats().running() < 1) {
+                assertTrue(System.nanoTime() < deadline, "the long request started within 30 s");
+                Thread.sleep(5);
+            }
             for (int i = 0; i < 16; i++) burst.add(pool.submit(() -> Http.post(ts.base() + "/v1/completions", request("The dog", 3, false))));
             int ok = 0, rejected = 0;
             for (Future<HttpResponse<String>> f : burst) {
