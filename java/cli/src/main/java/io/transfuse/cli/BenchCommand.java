@@ -76,6 +76,11 @@ final class BenchCommand implements Callable<Integer> {
             description = "With --engine: the numbers of concurrent requests to measure (default: ${DEFAULT-VALUE}).")
     int[] concurrency;
 
+    @Option(names = "--shared-prefix", paramLabel = "N", defaultValue = "0",
+            description = {"With --engine: instead of the levels, requests that share an N-token prefix (a system prompt) then have",
+                    "--prompt-tokens of their own, at the largest --concurrency, with the prefix cache on and off (default: off)."})
+    int sharedPrefix;
+
     @Option(names = "--seed", paramLabel = "S", defaultValue = "42", description = "With --engine: seed of the random prompt ids (default: ${DEFAULT-VALUE}).")
     long seed;
 
@@ -115,11 +120,24 @@ final class BenchCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The engine at each concurrency: aggregate decode tok/s, TTFT, TTFT under load. */
+    /** The engine at each concurrency: aggregate decode tok/s, TTFT, TTFT under load (or the shared-prefix comparison). */
     private int engine(Device d) {
-        EngineBench.Result r = EngineBench.run(model, new EngineBench.Options(promptTokens, genTokens, where.threads, concurrency,
-                repetitions, warmup, warmupSeconds, seed, d));
+        EngineBench.Options o = new EngineBench.Options(promptTokens, genTokens, where.threads, concurrency, repetitions, warmup,
+                warmupSeconds, seed, d);
         PrintWriter out = spec.commandLine().getOut();
+        if (sharedPrefix != 0) {
+            EngineBench.SharedPrefix p = EngineBench.sharedPrefix(model, o, sharedPrefix);
+            out.printf(Locale.ROOT, "model %s: %d requests at once, each a shared %d-token prefix + %d tokens of its own, %d generated%n",
+                    model, p.concurrency(), p.prefixTokens(), promptTokens, genTokens);
+            out.printf(Locale.ROOT, "%-14s %11s %11s %11s %14s%n", "prefix cache", "TTFT mean", "TTFT p50", "TTFT p90", "e2e tok/s");
+            out.printf(Locale.ROOT, "%-14s %9.1fms %9.1fms %9.1fms %14.1f   (prompt blocks found cached: %.0f%%)%n", "on",
+                    p.ttftCached().mean(), p.ttftCached().p50(), p.ttftCached().p90(), p.endToEndCached(), 100 * p.hitRate());
+            out.printf(Locale.ROOT, "%-14s %9.1fms %9.1fms %9.1fms %14.1f%n", "off",
+                    p.ttftUncached().mean(), p.ttftUncached().p50(), p.ttftUncached().p90(), p.endToEndUncached());
+            out.flush();
+            return 0;
+        }
+        EngineBench.Result r = EngineBench.run(model, o);
         out.printf(Locale.ROOT, "model %s: dim %d, %d layers, %s; engine, prompt %d tokens, %d generated per request, context %d%n",
                 r.model(), r.dim(), r.layers(), r.dtype(), r.promptTokens(), r.genTokens(), r.context());
         out.printf(Locale.ROOT, "%-6s %14s %14s %11s %11s %11s %14s %7s%n", "conc", "decode tok/s", "e2e tok/s",

@@ -178,6 +178,79 @@ public final class EngineBench {
         }
     }
 
+    /**
+     * Requests that share a system prompt, with the engine's prefix cache on and off (issue 16: the prefix-cache
+     * effect): each of the {@code o.maxConcurrency()} requests of a round is the same {@code prefixTokens}-token
+     * prefix (BOS and random ids, the same for the whole run, like a server's system prompt) followed by its own
+     * {@code o.promptTokens()} random ids, greedy, {@code o.genTokens()} each, submitted at once. Per setting:
+     * time to first token of every measured request (from submission), end-to-end tokens/s of the rounds, and
+     * the share of prompt blocks found in the cache. Warm-up rounds first (so the cache holds the prefix, as on a
+     * server that has been up for a while).
+     */
+    public record SharedPrefix(int prefixTokens, int concurrency, Millis ttftCached, Millis ttftUncached,
+                               double endToEndCached, double endToEndUncached, double hitRate) {}
+
+    public static SharedPrefix sharedPrefix(Path modelPath, Options o, int prefixTokens) {
+        if (prefixTokens < 1) throw new IllegalArgumentException("--shared-prefix must be >= 1, got " + prefixTokens);
+        int conc = o.maxConcurrency();
+        int wanted = prefixTokens + o.promptTokens() + o.genTokens() + 16;
+        LoadOptions load = LoadOptions.defaults().withThreads(o.threads()).withDevice(o.device()).withMaxSequences(conc).withContextLength(wanted);
+        try (LanguageModel lm = Transfuse.load(modelPath, load)) {
+            int vocab = Internals.decoder(lm).vocabSize();
+            SplittableRandom random = new SplittableRandom(o.seed());
+            int[] prefix = prompt(random, prefixTokens, vocab);
+            Millis[] ttft = new Millis[2];
+            double[] endToEnd = new double[2];
+            double hitRate = 0;
+            for (int cached = 1; cached >= 0; cached--) {
+                try (Engine engine = Engine.start(lm, EngineOptions.defaults().withMaxSequences(conc).withPrefixCaching(cached == 1))) {
+                    long warmEnd = System.nanoTime() + (long) (o.warmupSeconds() * 1e9);
+                    for (int w = 0; w < Math.max(1, o.warmup()) || System.nanoTime() < warmEnd; w++) {
+                        sharedRound(engine, random, prefix, conc, o.promptTokens(), Math.min(o.genTokens(), 8), vocab);
+                    }
+                    EngineStats before = engine.stats();
+                    double[] ms = new double[o.repetitions() * conc];
+                    long generated = 0;
+                    double seconds = 0;
+                    for (int r = 0; r < o.repetitions(); r++) {
+                        long t0 = System.nanoTime();
+                        List<GenerationResult> results = sharedRound(engine, random, prefix, conc, o.promptTokens(), o.genTokens(), vocab);
+                        seconds += (System.nanoTime() - t0) / 1e9;
+                        for (int i = 0; i < conc; i++) {
+                            ms[r * conc + i] = results.get(i).prefillNanos() / 1e6;
+                            generated += results.get(i).generatedTokens();
+                        }
+                    }
+                    EngineStats after = engine.stats();
+                    ttft[cached] = Millis.of(ms);
+                    endToEnd[cached] = generated / seconds;
+                    if (cached == 1) {
+                        long queried = after.prefixQueryBlocks() - before.prefixQueryBlocks();
+                        hitRate = queried == 0 ? 0 : (double) (after.prefixHitBlocks() - before.prefixHitBlocks()) / queried;
+                    }
+                }
+            }
+            return new SharedPrefix(prefixTokens, conc, ttft[1], ttft[0], endToEnd[1], endToEnd[0], hitRate);
+        }
+    }
+
+    /** {@code conc} requests of the shared prefix plus their own {@code suffix} random ids, submitted at once. */
+    private static List<GenerationResult> sharedRound(Engine engine, SplittableRandom random, int[] prefix, int conc, int suffix,
+                                                      int gen, int vocab) {
+        awaitIdle(engine);
+        GenerateOptions options = new GenerateOptions(gen, SamplingOptions.greedy());
+        List<Generation> gens = new ArrayList<>(conc);
+        for (int i = 0; i < conc; i++) {
+            int[] p = Arrays.copyOf(prefix, prefix.length + suffix);
+            int[] own = prompt(random, suffix + 1, vocab); // BOS dropped: only the prefix starts with it
+            System.arraycopy(own, 1, p, prefix.length, suffix);
+            gens.add(engine.submit(p, options, text -> {}));
+        }
+        List<GenerationResult> results = new ArrayList<>(conc);
+        for (Generation g : gens) results.add(g.join());
+        return results;
+    }
+
     private static Level level(Engine engine, StepClock clock, LanguageModel lm, SplittableRandom prompts, int conc, Options o) {
         int reps = o.repetitions();
         double[] decode = new double[reps], endToEnd = new double[reps], underLoad = new double[reps];

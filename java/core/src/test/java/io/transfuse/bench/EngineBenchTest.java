@@ -40,6 +40,25 @@ class EngineBenchTest {
         assertThrows(IllegalArgumentException.class, () -> EngineBench.run(file, new EngineBench.Options(100, 40, 1, new int[] {1}, 1, 0, 0, 7)));
     }
 
+    /**
+     * With the cache on, the shared prefix's full blocks are found (the rounds after the warm-up compute only each
+     * request's own tokens); with it off nothing is, and each setting measured every request of every round.
+     */
+    @Test
+    void sharedPrefixIsFoundInTheCacheWhenItIsOn() {
+        Path file = dir.resolve("tiny.gguf");
+        RandomLlamaModel.Shape s = new RandomLlamaModel.Shape(64, 2, 4, 4, 96, 300, 256);
+        RandomLlamaModel.writeGguf(file, s, DType.F32, 1, m -> { });
+        // a 64-token prefix: whole KV blocks of the shared part (block sizes up to 64), then 5 tokens of each request's own
+        EngineBench.SharedPrefix p = EngineBench.sharedPrefix(file, new EngineBench.Options(5, 4, 1, new int[] {3}, 2, 1, 0, 7), 64);
+        assertEquals(3, p.concurrency());
+        assertEquals(64, p.prefixTokens());
+        assertTrue(p.hitRate() > 0.99, "every full prompt block is the shared prefix's: " + p);
+        assertTrue(p.ttftCached().p50() > 0 && p.ttftUncached().p50() > 0, p.toString());
+        assertTrue(p.endToEndCached() > 0 && p.endToEndUncached() > 0, p.toString());
+        assertThrows(IllegalArgumentException.class, () -> EngineBench.sharedPrefix(file, new EngineBench.Options(5, 4, 1, new int[] {3}, 1, 0, 0, 7), 0));
+    }
+
     /** Window picked by hand from a made-up step log: 2 requests, first tokens in steps 0 and 2, first finish in step 5. */
     @Test
     void windowRunsFromLastFirstTokenToFirstFinish() {
