@@ -305,9 +305,9 @@ static void q8_batch() {
     tf_cpu_set_isa(tf_cpu_best_isa());
     /* and the same weights repacked into 16-row groups, where this CPU's kernels prefer that */
     std::vector<unsigned char> wr;
-    if (tf_cpu_q8_0_r16_enabled()) {
-        wr.resize((size_t)tf_cpu_packed_q8_0_r16_bytes(in, out));
-        tf_cpu_pack_q8_0_r16(wr.data(), wq.data(), in, out);
+    if (tf_cpu_rows16_type(TF_CPU_Q8_0) == TF_CPU_Q8_0_R16) {
+        wr.resize((size_t)tf_cpu_packed_rows16_bytes(TF_CPU_Q8_0_R16, in, out));
+        tf_cpu_pack_rows16(TF_CPU_Q8_0_R16, wr.data(), wq.data(), in, out);
     }
     for (int tokens : {1, 2, 4, 8, 16, 32, 64, 128})
         for (int r16 = 0; r16 <= (wr.empty() ? 0 : 1); r16++) {

@@ -54,13 +54,15 @@ static inline void tf_pack_panels(float* dst, const float* w, int in_dim, int ou
     }
 }
 
-/* Q8_0 weights in groups of 16 rows (transfuse.h: TF_CPU_Q8_0_R16; q8_0_r16.cpp): group g starts at
- * g * tf_q8r16_group_bytes(nb), its block b's 512 quant bytes at + 512 b, its block b's 16 f16 scales at
- * + 512 nb + 32 b. */
-enum { TF_Q8_0_R16 = 202, TF_R16 = 16, TF_R16_QBYTES = 512 };
-static inline long tf_q8r16_group_bytes(int nb) { return ((long)nb * (TF_R16_QBYTES + 32) + 63) / 64 * 64; }
-static inline long tf_q8r16_bytes(int in_dim, int out_dim) {
-    return (long)((out_dim + TF_R16 - 1) / TF_R16) * tf_q8r16_group_bytes(in_dim / 32);
+/* Q8_0 / Q4_0 weights in groups of 16 rows (transfuse.h: TF_CPU_Q8_0_R16, TF_CPU_Q4_0_R16; rows16.cpp): group
+ * g starts at g * tf_r16_group_bytes(type, nb), its block b's quant bytes (tf_r16_qbytes) at + qbytes * b, its
+ * block b's 16 f16 scales at + qbytes * nb + 32 b. */
+enum { TF_Q8_0_R16 = 202, TF_Q4_0_R16 = 203, TF_R16 = 16 };
+static inline int tf_is_r16_type(int type) { return type == TF_Q8_0_R16 || type == TF_Q4_0_R16; }
+static inline long tf_r16_qbytes(int type) { return type == TF_Q8_0_R16 ? 512 : 256; }
+static inline long tf_r16_group_bytes(int type, int nb) { return ((long)nb * (tf_r16_qbytes(type) + 32) + 63) / 64 * 64; }
+static inline long tf_r16_bytes(int type, int in_dim, int out_dim) {
+    return (long)((out_dim + TF_R16 - 1) / TF_R16) * tf_r16_group_bytes(type, in_dim / 32);
 }
 
 /* Elements per block and bytes per block of the quantised GGML types. */
@@ -188,8 +190,9 @@ int tf_amx_features(void);
  * (amx_f32.cpp; epi as for tf_kernels.matmul, may be null). Both return 0, having written nothing to
  * out, when out of memory. */
 int tf_amx_q8_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads);
-/* TF_Q8_0_R16 matmul with AVX-512 VNNI (q8_0_r16.cpp; the caller checked the CPU has it). */
-void tf_q8r16_matmul_vnni(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads);
+/* TF_Q8_0_R16 / TF_Q4_0_R16 matmul with AVX-512 VNNI (rows16.cpp; the caller checked the CPU has it). */
+void tf_r16_matmul_vnni(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim,
+                        int threads);
 int tf_amx_f32_matmul(float* out, const float* x, const void* w, int tokens, int in_dim, int out_dim, int threads,
                       const tf_epilogue* epi);
 

@@ -124,19 +124,24 @@ void embed_row(float* out, const uint8_t* row, int type, int dim) {
     }
 }
 
-/* Row `row` of TF_Q8_0_R16 weights (in_dim / 32 = nb blocks) as q (int8) and d per block. */
-inline int8_t q8r16_q(const uint8_t* w, int nb, long row, int b, int e) {
-    const uint8_t* quants = w + row / TF_R16 * tf_q8r16_group_bytes(nb) + (long)b * TF_R16_QBYTES;
-    return (int8_t)(quants[64 * (e / 4) + 4 * (row % TF_R16) + e % 4] ^ 0x80);
+/* Element e of block b of row `row` of TF_Q8_0_R16 / TF_Q4_0_R16 weights (nb blocks per row) as q, and
+ * that block's d (layouts in transfuse.h). */
+inline int r16_q(int type, const uint8_t* w, int nb, long row, int b, int e) {
+    const uint8_t* quants = w + row / TF_R16 * tf_r16_group_bytes(type, nb) + b * tf_r16_qbytes(type);
+    const long j = row % TF_R16;
+    if (type == TF_Q8_0_R16) return (int8_t)(quants[64 * (e / 4) + 4 * j + e % 4] ^ 0x80);
+    const int f = e % 16; /* Q4_0: elements f and 16 + f share a byte, low and high nibble */
+    const uint8_t byte = quants[64 * (f / 4) + 4 * j + f % 4];
+    return (e < 16 ? byte & 0x0F : byte >> 4) - 8;
 }
-inline float q8r16_d(const uint8_t* w, int nb, long row, int b) {
-    const uint8_t* scales = w + row / TF_R16 * tf_q8r16_group_bytes(nb) + (long)nb * TF_R16_QBYTES + 32L * b;
+inline float r16_d(int type, const uint8_t* w, int nb, long row, int b) {
+    const uint8_t* scales = w + row / TF_R16 * tf_r16_group_bytes(type, nb) + nb * tf_r16_qbytes(type) + 32L * b;
     return tf_f16_to_f32(tf_load_u16(scales + 2 * (row % TF_R16)));
 }
 
-/* TF_Q8_0_R16 weights without VNNI: the numerics of q8_0_r16.cpp in scalar code, so the same bits (x
- * quantised as there, each block's exact integer dot product, fma(sum, d_w * d_x, acc) block by block). */
-void q8r16_plain(float* out, const float* x, const uint8_t* w, int tokens, int in_dim, int out_dim) {
+/* 16-row-group weights without VNNI: the numerics of rows16.cpp in scalar code, so the same bits (x quantised
+ * as there, each block's exact integer dot product, fma(sum, d_w * d_x, acc) block by block). */
+void r16_plain(float* out, const float* x, const uint8_t* w, int type, int tokens, int in_dim, int out_dim) {
     const int nb = in_dim / TF_QK;
     int8_t* xq = (int8_t*)malloc((size_t)tokens * in_dim + 1);
     float* xd = (float*)malloc(((size_t)tokens * nb + 1) * sizeof(float));
@@ -156,8 +161,8 @@ void q8r16_plain(float* out, const float* x, const uint8_t* w, int tokens, int i
                     float acc = 0.0f;
                     for (int b = 0; b < nb; b++) {
                         int32_t sum = 0;
-                        for (int e = 0; e < 32; e++) sum += q8r16_q(w, nb, o, b, e) * xq[t * in_dim + 32L * b + e];
-                        acc = fmaf((float)sum, q8r16_d(w, nb, o, b) * xd[t * nb + b], acc);
+                        for (int e = 0; e < 32; e++) sum += r16_q(type, w, nb, o, b, e) * xq[t * in_dim + 32L * b + e];
+                        acc = fmaf((float)sum, r16_d(type, w, nb, o, b) * xd[t * nb + b], acc);
                     }
                     out[t * out_dim + o] = acc;
                 }
@@ -218,9 +223,9 @@ TF_API int tf_cpu_get_isa(void) { return g_isa; }
 TF_API int tf_cpu_best_isa(void) { return best_isa(); }
 
 TF_API void tf_cpu_matmul(float* out, const float* x, const void* w, int w_type, int tokens, int in_dim, int out_dim) {
-    if (w_type == TF_Q8_0_R16) {
-        if (g_k == &tf_kernels_avx512_vnni) return tf_q8r16_matmul_vnni(out, x, w, tokens, in_dim, out_dim, g_threads);
-        return q8r16_plain(out, x, (const uint8_t*)w, tokens, in_dim, out_dim);
+    if (tf_is_r16_type(w_type)) {
+        if (g_k == &tf_kernels_avx512_vnni) return tf_r16_matmul_vnni(out, x, w, w_type, tokens, in_dim, out_dim, g_threads);
+        return r16_plain(out, x, (const uint8_t*)w, w_type, tokens, in_dim, out_dim);
     }
     /* 16 tokens fill one AMX tile; fewer stay on the vector path (decode is bandwidth-bound anyway) */
     if ((g_amx & TF_AMX_INT8) && w_type == TF_Q8_0 && tokens >= 16 &&
@@ -275,26 +280,36 @@ TF_API void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_d
     });
 }
 
-TF_API int tf_cpu_q8_0_r16_enabled(void) { return g_k == &tf_kernels_avx512_vnni && !(g_amx & TF_AMX_INT8); }
+TF_API int tf_cpu_rows16_type(int type) {
+    if (g_k != &tf_kernels_avx512_vnni) return -1;
+    if (type == TF_Q8_0) return g_amx & TF_AMX_INT8 ? -1 : TF_Q8_0_R16; /* AMX takes Q8_0 prefill to its own tiles */
+    return type == TF_Q4_0 ? TF_Q4_0_R16 : -1;
+}
 
-TF_API long tf_cpu_packed_q8_0_r16_bytes(int in_dim, int out_dim) { return tf_q8r16_bytes(in_dim, out_dim); }
+TF_API long tf_cpu_packed_rows16_bytes(int type, int in_dim, int out_dim) {
+    return tf_is_r16_type(type) ? tf_r16_bytes(type, in_dim, out_dim) : -1;
+}
 
-TF_API void tf_cpu_pack_q8_0_r16(void* dst, const void* w, int in_dim, int out_dim) {
+TF_API void tf_cpu_pack_rows16(int type, void* dst, const void* w, int in_dim, int out_dim) {
+    if (!tf_is_r16_type(type)) return;
+    const bool q8 = type == TF_Q8_0_R16;
     const int nb = in_dim / TF_QK;
-    const long groups = (out_dim + TF_R16 - 1) / TF_R16, gbytes = tf_q8r16_group_bytes(nb);
-    const long row_bytes = (long)nb * TF_Q8_0_BYTES;
+    const long groups = (out_dim + TF_R16 - 1) / TF_R16, gbytes = tf_r16_group_bytes(type, nb), qbytes = tf_r16_qbytes(type);
+    const long block_bytes = q8 ? TF_Q8_0_BYTES : TF_Q4_0_BYTES, row_bytes = nb * block_bytes;
     tf_parallel_ranges(groups, (long)in_dim * out_dim, [=](long g0, long g1) {
         for (long g = g0; g < g1; g++) {
             uint8_t* grp = (uint8_t*)dst + g * gbytes;
-            memset(grp, 0, (size_t)gbytes); /* padding rows: d = 0 (their q bytes are set below) */
+            memset(grp, 0, (size_t)gbytes); /* padding rows: d = 0 (their q bytes, q = 0, are set below) */
             for (int j = 0; j < TF_R16; j++) {
                 const long row = g * TF_R16 + j;
                 for (int b = 0; b < nb; b++) {
-                    const uint8_t* blk = (const uint8_t*)w + row * row_bytes + (long)b * TF_Q8_0_BYTES;
-                    uint8_t* quants = grp + (long)b * TF_R16_QBYTES;
-                    for (int e = 0; e < TF_QK; e++)
-                        quants[64 * (e / 4) + 4 * j + e % 4] = row < out_dim ? (uint8_t)(blk[2 + e] ^ 0x80) : 0x80;
-                    if (row < out_dim) memcpy(grp + (long)nb * TF_R16_QBYTES + 32L * b + 2 * j, blk, 2);
+                    const uint8_t* blk = (const uint8_t*)w + row * row_bytes + b * block_bytes;
+                    uint8_t* quants = grp + b * qbytes;
+                    /* Q8_0: byte e of the block + 128; Q4_0: byte f (elements f and 16 + f) as it is */
+                    for (int e = 0; e < (q8 ? TF_QK : TF_QK / 2); e++)
+                        quants[64 * (e / 4) + 4 * j + e % 4] =
+                            row >= out_dim ? (q8 ? 0x80 : 0x88) : q8 ? (uint8_t)(blk[2 + e] ^ 0x80) : blk[2 + e];
+                    if (row < out_dim) memcpy(grp + nb * qbytes + 32L * b + 2 * j, blk, 2);
                 }
             }
         }
@@ -309,14 +324,14 @@ TF_API void tf_cpu_add(float* out, const float* a, const float* b, long n) {
 }
 
 TF_API void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim) {
-    if (type == TF_Q8_0_R16) {
+    if (tf_is_r16_type(type)) {
         const int nb = dim / TF_QK;
+        const uint8_t* w = (const uint8_t*)table;
         tf_parallel_ranges(tokens, (long)tokens * dim, [=](long a, long b) {
             for (long t = a; t < b; t++)
                 for (int blk = 0; blk < nb; blk++) {
-                    const float d = q8r16_d((const uint8_t*)table, nb, ids[t], blk);
-                    for (int e = 0; e < TF_QK; e++)
-                        out[t * dim + 32L * blk + e] = d * (float)q8r16_q((const uint8_t*)table, nb, ids[t], blk, e);
+                    const float d = r16_d(type, w, nb, ids[t], blk);
+                    for (int e = 0; e < TF_QK; e++) out[t * dim + 32L * blk + e] = d * (float)r16_q(type, w, nb, ids[t], blk, e);
                 }
         });
         return;

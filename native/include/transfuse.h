@@ -69,9 +69,10 @@ extern "C" {
 /* F32 weights split by tf_cpu_pack_f32_amx into three bf16 parts in AMX tile order (not a GGML type;
  * only matmul reads it). */
 #define TF_CPU_F32_AMX 201
-/* Q8_0 weights repacked by tf_cpu_pack_q8_0_r16 into groups of 16 rows (not a GGML type; matmul and
- * embedding read it). */
+/* Q8_0 / Q4_0 weights repacked by tf_cpu_pack_rows16 into groups of 16 rows (not GGML types; matmul and
+ * embedding read them). */
 #define TF_CPU_Q8_0_R16 202
+#define TF_CPU_Q4_0_R16 203
 
 #define TF_CPU_ISA_GENERIC 0
 #define TF_CPU_ISA_AVX2 1
@@ -134,23 +135,29 @@ long tf_cpu_packed_f32_amx_bytes(int in_dim, int out_dim);
 /* Writes W (f32 [out_dim][in_dim], finite) into dst (tf_cpu_packed_f32_amx_bytes bytes). */
 void tf_cpu_pack_f32_amx(void* dst, const float* w, int in_dim, int out_dim);
 
-/* 1 when Q8_0 weights are best repacked with tf_cpu_pack_q8_0_r16 now: the AVX-512 instruction set with
- * VNNI chosen and AMX int8 not in use (AMX takes Q8_0 prefill to its own tiles). In TF_CPU_Q8_0_R16 each
- * vpdpbusd lane sums one row's whole 32-element block, 16 rows per vector, with x broadcast: 11 vector
- * instructions per 512 multiply-adds instead of 32, which batched decode (compute-bound from a few
- * sequences on) needs; one token reads the same bytes as Q8_0. The numerics are those of Q8_0 (x
- * quantised per block as tf_cpu_matmul says, exact int32 block dot products scaled by d_w * d_x and
- * summed in f32 in block order), so every token count and every instruction set gives the same bits for a
- * row. Other instruction sets read TF_CPU_Q8_0_R16 correctly, slowly. */
-int tf_cpu_q8_0_r16_enabled(void);
-/* Bytes of W [out_dim][in_dim] Q8_0 (in_dim % 32 == 0) in the TF_CPU_Q8_0_R16 layout: ceil(out_dim / 16)
- * groups of 16 rows, each nb = in_dim / 32 blocks of 512 quant bytes, then nb * 16 f16 scales, then zero
- * padding to a multiple of 64 bytes. Quant byte 64 * (e / 4) + 4 * j + e % 4 of block b holds element e of
- * block b of row 16 * group + j as q + 128 (unsigned); scale j of block b is that row's d. Rows past
- * out_dim are q = 0, d = 0. Same size as Q8_0 but for that padding. */
-long tf_cpu_packed_q8_0_r16_bytes(int in_dim, int out_dim);
-/* Writes W (Q8_0 [out_dim][in_dim]) into dst (tf_cpu_packed_q8_0_r16_bytes bytes). */
-void tf_cpu_pack_q8_0_r16(void* dst, const void* w, int in_dim, int out_dim);
+/* The 16-row-group type the kernels prefer for weights of `type` now, or -1 to keep them as they are:
+ * TF_CPU_Q8_0 -> TF_CPU_Q8_0_R16 and TF_CPU_Q4_0 -> TF_CPU_Q4_0_R16 with the AVX-512 instruction set with
+ * VNNI chosen (Q8_0 only while AMX int8 is not in use: AMX takes Q8_0 prefill to its own tiles). In these
+ * layouts each vpdpbusd lane sums one row's whole 32-element block, 16 rows per vector, with x broadcast:
+ * 11 vector instructions per 512 multiply-adds instead of 32 (Q4_0: 3 more per block and group, shared by
+ * the tokens), which batched decode (compute-bound from a few sequences on) needs; one token reads the
+ * same bytes. The numerics are those of Q8_0 / Q4_0 (x quantised per block as tf_cpu_matmul says, exact
+ * int32 block dot products scaled by d_w * d_x and summed in f32 in block order), so every token count
+ * and every instruction set gives the same bits for a row. Other instruction sets read the 16-row types
+ * correctly, slowly. */
+int tf_cpu_rows16_type(int type);
+/* Bytes of W [out_dim][in_dim] (in_dim % 32 == 0) in 16-row-group type `type` (TF_CPU_Q8_0_R16 or
+ * TF_CPU_Q4_0_R16; -1 for others): ceil(out_dim / 16) groups of 16 rows, each nb = in_dim / 32 blocks of
+ * quant bytes (512 for Q8_0, 256 for Q4_0), then nb * 16 f16 scales, then zero padding to a multiple of 64
+ * bytes. Q8_0: quant byte 64 * (e / 4) + 4 * j + e % 4 of block b holds element e of block b of row
+ * 16 * group + j as q + 128 (unsigned). Q4_0: byte 64 * (f / 4) + 4 * j + f % 4 (f < 16) is byte f of the
+ * row's Q4_0 block as stored (element f, q + 8, in the low nibble and element 16 + f in the high one).
+ * Scale j of block b is that row's d. Rows past out_dim are q = 0, d = 0. Q8_0 and Q4_0 sizes but for
+ * that padding. */
+long tf_cpu_packed_rows16_bytes(int type, int in_dim, int out_dim);
+/* Writes W (Q8_0 for TF_CPU_Q8_0_R16, Q4_0 for TF_CPU_Q4_0_R16, [out_dim][in_dim]) into dst
+ * (tf_cpu_packed_rows16_bytes bytes). */
+void tf_cpu_pack_rows16(int type, void* dst, const void* w, int in_dim, int out_dim);
 
 /* -- norms and activations (rows of dim contiguous values) -- */
 
@@ -178,7 +185,7 @@ void tf_cpu_glu(float* out, const float* gate, const float* up, long n, int act)
 /* out = a + b over n values; out may alias a or b. */
 void tf_cpu_add(float* out, const float* a, const float* b, long n);
 
-/* out[t] = row ids[t] of table [vocab][dim] (type as for matmul, TF_CPU_Q8_0_R16 included), as f32. ids are
+/* out[t] = row ids[t] of table [vocab][dim] (type as for matmul, the 16-row types included), as f32. ids are
  * not checked. */
 void tf_cpu_embedding(float* out, const void* table, int type, const int32_t* ids, int tokens, int dim);
 

@@ -27,8 +27,8 @@
 //  - matmul_bias: bit for bit the result of tf_cpu_matmul then tf_cpu_bias_act (transfuse.h promises it;
 //    both parts have reference tests), and within the matmul bound of act(W x + b) for F32.
 //  - add and embedding: exact (one rounding of an exact sum; exact conversions).
-//  - Q8_0_R16 (Q8_0 weights repacked by tf_cpu_pack_q8_0_r16) has the bounds of Q8_0; its rows do not depend
-//    on the batch, and every instruction set gives the same bits.
+//  - Q8_0_R16 / Q4_0_R16 (Q8_0 / Q4_0 weights repacked by tf_cpu_pack_rows16) have the bounds of Q8_0 / Q4_0;
+//    their rows do not depend on the batch, and every instruction set gives the same bits.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -103,11 +103,13 @@ Weights make_weights(int type, int rows, int cols, uint64_t seed) {
   return w;
 }
 
-// Q8_0 weights repacked by tf_cpu_pack_q8_0_r16 (TF_CPU_Q8_0_R16) into NaN-filled memory: every byte must
-// be written.
-std::vector<uint8_t> pack_q8_0_r16(const Weights& w, int in_dim, int out_dim) {
-  std::vector<uint8_t> packed(size_t(tf_cpu_packed_q8_0_r16_bytes(in_dim, out_dim)), 0xFF);
-  tf_cpu_pack_q8_0_r16(packed.data(), w.bytes.data(), in_dim, out_dim);
+// The 16-row-group types: the GGML type they are made from, and weights of it repacked by tf_cpu_pack_rows16
+// into NaN-filled memory (every byte must be written).
+bool is_r16(int type) { return type == TF_CPU_Q8_0_R16 || type == TF_CPU_Q4_0_R16; }
+int stored_type(int type) { return type == TF_CPU_Q8_0_R16 ? TF_CPU_Q8_0 : type == TF_CPU_Q4_0_R16 ? TF_CPU_Q4_0 : type; }
+std::vector<uint8_t> pack_rows16(int type, const Weights& w, int in_dim, int out_dim) {
+  std::vector<uint8_t> packed(size_t(tf_cpu_packed_rows16_bytes(type, in_dim, out_dim)), 0xFF);
+  tf_cpu_pack_rows16(type, packed.data(), w.bytes.data(), in_dim, out_dim);
   return packed;
 }
 
@@ -121,10 +123,10 @@ void run_matmul(int type, const char* tname) {
       // F32_PANELS / F32_AMX: F32 weights packed by tf_cpu_pack_f32 / tf_cpu_pack_f32_amx (into NaN-filled
       // memory: every byte must be written)
       const bool amx_type = type == TF_CPU_F32_AMX, packs = type == TF_CPU_F32_PANELS || amx_type;
-      const bool r16 = type == TF_CPU_Q8_0_R16;
-      const Weights w = make_weights(packs ? TF_CPU_F32 : r16 ? TF_CPU_Q8_0 : type, out_dim, in_dim, seed++);
+      const bool r16 = is_r16(type);
+      const Weights w = make_weights(packs ? TF_CPU_F32 : stored_type(type), out_dim, in_dim, seed++);
       std::vector<uint8_t> packed;
-      if (r16) packed = pack_q8_0_r16(w, in_dim, out_dim);
+      if (r16) packed = pack_rows16(type, w, in_dim, out_dim);
       if (packs) {
         const float* wf = reinterpret_cast<const float*>(w.bytes.data());
         packed.assign(size_t(amx_type ? tf_cpu_packed_f32_amx_bytes(in_dim, out_dim) : tf_cpu_packed_f32_bytes(in_dim, out_dim)), 0xFF);
@@ -135,7 +137,7 @@ void run_matmul(int type, const char* tname) {
       for (int tokens : {1, 3, 17, 130, 263}) {  // 263: the packed F32 path (PK_MIN = 256), 263 = 43 * 6 + 5 = 21 * 12 + 11 (register tiles)
         const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, seed++);
         std::vector<double> ref(size_t(tokens) * out_dim), bound(ref.size());
-        const bool qx = type == TF_CPU_Q8_0 || type == TF_CPU_Q4_0 || r16;
+        const bool qx = type == TF_CPU_Q8_0 || type == TF_CPU_Q4_0 || r16;  // the 16-row types quantise x too
         // x as the library quantises it (quantised types only): xq = d q, and the slack per element
         std::vector<double> xq(x.size()), dhalf(x.size()), tie(x.size(), 0.0);
         if (qx)
@@ -249,30 +251,33 @@ TF_TEST(matmul_bf16) { run_matmul(TF_CPU_BF16, "BF16"); }
 TF_TEST(matmul_q8_0) { run_matmul(TF_CPU_Q8_0, "Q8_0"); }
 TF_TEST(matmul_q4_0) { run_matmul(TF_CPU_Q4_0, "Q4_0"); }
 TF_TEST(matmul_q8_0_r16) { run_matmul(TF_CPU_Q8_0_R16, "Q8_0_R16"); }
+TF_TEST(matmul_q4_0_r16) { run_matmul(TF_CPU_Q4_0_R16, "Q4_0_R16"); }
 
-// TF_CPU_Q8_0_R16 promises the same bits on every instruction set (the VNNI kernel and the plain loop of
-// the others), for every token count: a row tile of 16, token tiles of 6 and out_dim 173 (a partial group)
-// are all crossed.
-TF_TEST(matmul_q8_0_r16_same_bits_on_every_isa) {
+// The 16-row types promise the same bits on every instruction set (the VNNI kernel and the plain loop of the
+// others), for every token count: a row tile of 16, token tiles of 6 and out_dim 173 (a partial group) are
+// all crossed.
+TF_TEST(matmul_rows16_same_bits_on_every_isa) {
   const int in_dim = 1056, out_dim = 173;
-  const Weights w = make_weights(TF_CPU_Q8_0, out_dim, in_dim, 19000);
-  const std::vector<uint8_t> packed = pack_q8_0_r16(w, in_dim, out_dim);
-  for (int tokens : {1, 7, 64}) {
-    const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, 19001 + tokens);
-    std::vector<float> first;
-    std::string first_name;
-    for (const CpuConfig& cfg : cpu_configs(true)) {
-      CHECK(cfg.apply());
-      std::vector<float> out(size_t(tokens) * out_dim, NAN);
-      tf_cpu_matmul(out.data(), x.data(), packed.data(), TF_CPU_Q8_0_R16, tokens, in_dim, out_dim);
-      if (first.empty()) {
-        first = out;
-        first_name = cfg.name();
-        continue;
+  for (int type : {TF_CPU_Q8_0_R16, TF_CPU_Q4_0_R16}) {
+    const Weights w = make_weights(stored_type(type), out_dim, in_dim, 19000 + type);
+    const std::vector<uint8_t> packed = pack_rows16(type, w, in_dim, out_dim);
+    for (int tokens : {1, 7, 64}) {
+      const std::vector<float> x = random_uniform(size_t(tokens) * in_dim, 19001 + tokens);
+      std::vector<float> first;
+      std::string first_name;
+      for (const CpuConfig& cfg : cpu_configs(true)) {
+        CHECK(cfg.apply());
+        std::vector<float> out(size_t(tokens) * out_dim, NAN);
+        tf_cpu_matmul(out.data(), x.data(), packed.data(), type, tokens, in_dim, out_dim);
+        if (first.empty()) {
+          first = out;
+          first_name = cfg.name();
+          continue;
+        }
+        if (!expect_same_bits("type=" + std::to_string(type) + " tokens=" + std::to_string(tokens) + " " + cfg.name() +
+                                  " vs " + first_name, out.data(), first.data(), out.size()))
+          break;
       }
-      if (!expect_same_bits("Q8_0_R16 tokens=" + std::to_string(tokens) + " " + cfg.name() + " vs " + first_name,
-                            out.data(), first.data(), out.size()))
-        break;
     }
   }
   cpu_restore_defaults();
@@ -284,15 +289,14 @@ TF_TEST(matmul_q8_0_r16_same_bits_on_every_isa) {
 // (AMX takes 16 or more tokens to its own int8 tiles), token counts up to a batch of 64; in_dim 1056 is
 // 33 blocks, a partial last group for every integer layout.
 TF_TEST(matmul_rows_do_not_depend_on_the_batch) {
-  const int types[] = {TF_CPU_Q8_0, TF_CPU_Q4_0, TF_CPU_F32, TF_CPU_F16, TF_CPU_BF16, TF_CPU_Q8_0_R16};
+  const int types[] = {TF_CPU_Q8_0, TF_CPU_Q4_0, TF_CPU_F32, TF_CPU_F16, TF_CPU_BF16, TF_CPU_Q8_0_R16, TF_CPU_Q4_0_R16};
   uint64_t seed = 17000;
   for (int type : types)
     for (int in_dim : {96, 1056}) {
       const int out_dim = 173;
-      const bool r16 = type == TF_CPU_Q8_0_R16;
-      const Weights w0 = make_weights(r16 ? TF_CPU_Q8_0 : type, out_dim, in_dim, seed++);
+      const Weights w0 = make_weights(stored_type(type), out_dim, in_dim, seed++);
       Weights w = w0;
-      if (r16) w.bytes = pack_q8_0_r16(w0, in_dim, out_dim);
+      if (is_r16(type)) w.bytes = pack_rows16(type, w0, in_dim, out_dim);
       const std::vector<float> x = random_uniform(size_t(64) * in_dim, seed++);
       for (const CpuConfig& cfg : cpu_configs(false)) {
         CHECK(cfg.apply());
@@ -320,16 +324,16 @@ TF_TEST(matmul_rows_do_not_depend_on_the_batch) {
 // also checked against a double reference (F32 weights, identity) so that the bias is applied at all.
 TF_TEST(matmul_bias_equals_matmul_then_bias_act) {
   const int types[] = {TF_CPU_F32, TF_CPU_F16, TF_CPU_BF16, TF_CPU_Q8_0, TF_CPU_Q4_0, TF_CPU_F32_PANELS, TF_CPU_F32_AMX,
-                       TF_CPU_Q8_0_R16};
+                       TF_CPU_Q8_0_R16, TF_CPU_Q4_0_R16};
   const int acts[] = {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY};
   struct Shape { int in_dim, out_dim; };
   uint64_t seed = 13000;
   for (int type : types)
     for (Shape sh : {Shape{64, 173}, Shape{96, 7}}) {
-      const bool packs = type == TF_CPU_F32_PANELS || type == TF_CPU_F32_AMX, r16 = type == TF_CPU_Q8_0_R16;
-      const Weights w = make_weights(packs ? TF_CPU_F32 : r16 ? TF_CPU_Q8_0 : type, sh.out_dim, sh.in_dim, seed++);
+      const bool packs = type == TF_CPU_F32_PANELS || type == TF_CPU_F32_AMX, r16 = is_r16(type);
+      const Weights w = make_weights(packs ? TF_CPU_F32 : stored_type(type), sh.out_dim, sh.in_dim, seed++);
       std::vector<uint8_t> packed;
-      if (r16) packed = pack_q8_0_r16(w, sh.in_dim, sh.out_dim);
+      if (r16) packed = pack_rows16(type, w, sh.in_dim, sh.out_dim);
       if (packs) {
         const float* wf = reinterpret_cast<const float*>(w.bytes.data());
         const bool amx = type == TF_CPU_F32_AMX;
@@ -403,16 +407,15 @@ TF_TEST(add) {
 TF_TEST(embedding) {
   struct T { int type; const char* name; };
   const T types[] = {{TF_CPU_F32, "F32"}, {TF_CPU_F16, "F16"}, {TF_CPU_BF16, "BF16"}, {TF_CPU_Q8_0, "Q8_0"},
-                     {TF_CPU_Q4_0, "Q4_0"}, {TF_CPU_Q8_0_R16, "Q8_0_R16"}};
+                     {TF_CPU_Q4_0, "Q4_0"}, {TF_CPU_Q8_0_R16, "Q8_0_R16"}, {TF_CPU_Q4_0_R16, "Q4_0_R16"}};
   uint64_t seed = 12000;
   for (int threads : {1, 2})
     for (const T& ty : types)
       for (int dim : {32, 96, 288, 4096}) {
         tf_cpu_set_threads(threads);
         const int vocab = 37;
-        const bool r16 = ty.type == TF_CPU_Q8_0_R16;  // 37 rows: a partial last group of 16
-        Weights w = make_weights(r16 ? TF_CPU_Q8_0 : ty.type, vocab, dim, seed++);
-        if (r16) w.bytes = pack_q8_0_r16(w, dim, vocab);
+        Weights w = make_weights(stored_type(ty.type), vocab, dim, seed++);  // 37 rows: a partial last group of 16
+        if (is_r16(ty.type)) w.bytes = pack_rows16(ty.type, w, dim, vocab);
         tf_test::Rng r(seed++);
         for (int tokens : {1, 5, 64}) {
           std::vector<int32_t> ids(tokens);

@@ -44,7 +44,9 @@ public enum DType {
      * (AVX-512 VNNI without AMX); the CPU matmul and embedding read it, with the numerics of Q8_0. Not a GGUF
      * type.
      */
-    Q8_0_R16(-1, 32, 34);
+    Q8_0_R16(-1, 32, 34),
+    /** Q4_0 weights repacked into groups of 16 rows (transfuse.h, TF_CPU_Q4_0_R16), as {@link #Q8_0_R16} for Q8_0. */
+    Q4_0_R16(-1, 32, 18);
 
     private final int ggmlType;
     private final int blockSize;
@@ -69,7 +71,7 @@ public enum DType {
     public boolean quantized() { return blockSize > 1; }
 
     /** A backend's load-time layout of a weight (whole row groups or panels): no row or column views of it. */
-    public boolean repacked() { return this == F32_PANELS || this == F32_AMX || this == Q8_0_R16; }
+    public boolean repacked() { return this == F32_PANELS || this == F32_AMX || this == Q8_0_R16 || this == Q4_0_R16; }
 
     /** Bytes needed for {@code elements} elements; throws if they do not fill whole blocks. */
     public long bytesFor(long elements) {

@@ -94,8 +94,8 @@ public final class CpuBackend implements Backend {
     }
 
     /**
-     * Q8_0 weights are repacked into 16-row groups (DType.Q8_0_R16) where the kernels prefer it (AVX-512 VNNI
-     * without AMX, CpuOps.q8R16Enabled): the same bytes per decode step, a third of the vector work per
+     * Q8_0 and Q4_0 weights are repacked into 16-row groups (DType.Q8_0_R16, Q4_0_R16) where the kernels prefer it
+     * (AVX-512 VNNI; Q8_0 without AMX; CpuOps.rows16Type): the same bytes per decode step, a third of the vector work per
      * multiply-add for batched decode and prefill. Other STREAMED weights are used as they are (read in place,
      * in their stored type). BATCHED F32 weights are
      * packed once: on CPUs with AMX-BF16 into AMX tiles (DType.F32_AMX, see CpuOps.packF32Amx; f32-accurate,
@@ -111,11 +111,12 @@ public final class CpuBackend implements Backend {
             default -> throw new IllegalArgumentException("weight " + w.describe() + ": the CPU backend reads F32, F16, BF16, "
                     + "Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K or Q6_K");
         }
-        if (w.dtype() == DType.Q8_0 && w.rank() == 2 && w.isContiguous() && CpuOps.q8R16Enabled()) {
+        DType rows16 = w.rank() == 2 && w.isContiguous() ? CpuOps.rows16Type(w.dtype()) : null;
+        if (rows16 != null) {
             int outDim = Math.toIntExact(w.rows()), inDim = Math.toIntExact(w.cols());
-            MemorySegment groups = arena.allocate(CpuOps.packedQ8R16Bytes(inDim, outDim));
-            CpuOps.packQ8R16(groups, w.data(), inDim, outDim);
-            return new Tensor(w.name(), DType.Q8_0_R16, w.shape(), groups);
+            MemorySegment groups = arena.allocate(CpuOps.packedRows16Bytes(rows16, inDim, outDim));
+            CpuOps.packRows16(rows16, groups, w.data(), inDim, outDim);
+            return new Tensor(w.name(), rows16, w.shape(), groups);
         }
         if (use == WeightUse.STREAMED || w.dtype() != DType.F32) return w;
         Tensor m = w.rank() == 2 ? w : w.reshape(w.rows(), w.cols());

@@ -63,9 +63,9 @@ public final class CpuOps {
             F32_AMX_ENABLED = handle("tf_cpu_f32_amx_enabled", FunctionDescriptor.of(JAVA_INT)),
             PACKED_F32_AMX_BYTES = handle("tf_cpu_packed_f32_amx_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT)),
             PACK_F32_AMX = handle("tf_cpu_pack_f32_amx", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT)),
-            Q8_0_R16_ENABLED = handle("tf_cpu_q8_0_r16_enabled", FunctionDescriptor.of(JAVA_INT)),
-            PACKED_Q8_0_R16_BYTES = handle("tf_cpu_packed_q8_0_r16_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT)),
-            PACK_Q8_0_R16 = handle("tf_cpu_pack_q8_0_r16", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT)),
+            ROWS16_TYPE = handle("tf_cpu_rows16_type", FunctionDescriptor.of(JAVA_INT, JAVA_INT)),
+            PACKED_ROWS16_BYTES = handle("tf_cpu_packed_rows16_bytes", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT)),
+            PACK_ROWS16 = handle("tf_cpu_pack_rows16", FunctionDescriptor.ofVoid(JAVA_INT, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT)),
             RMSNORM = handle("tf_cpu_rmsnorm", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_FLOAT)),
             LAYERNORM = handle("tf_cpu_layernorm", FunctionDescriptor.ofVoid(
@@ -146,7 +146,7 @@ public final class CpuOps {
     /**
      * {@code out[t][o] = sum_i w[o][i] * x[t][i]}: x F32 [tokens][inDim], w [outDim][inDim] of
      * {@code wType} (F32, F16, BF16, a ggml block type: Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K;
-     * F32_PANELS from {@link #packF32}, F32_AMX from {@link #packF32Amx}, Q8_0_R16 from {@link #packQ8R16};
+     * F32_PANELS from {@link #packF32}, F32_AMX from {@link #packF32Amx}, Q8_0_R16 / Q4_0_R16 from {@link #packRows16};
      * block types need inDim a
      * multiple of their block size, 32 or 256), out F32 [tokens][outDim], not overlapping x or w. With
      * Q8_0/Q4_0 weights x is first quantised to int8 per block of 32, with the other block types per 256
@@ -187,7 +187,7 @@ public final class CpuOps {
         if (!panels && !amx) weightType("wType", wType, inDim, "inDim");
         long wBytes = panels ? packedF32Bytes(inDim, outDim)
                 : amx ? packedF32AmxBytes(inDim, outDim)
-                : wType == DType.Q8_0_R16 ? packedQ8R16Bytes(inDim, outDim) : (long) outDim * wType.bytesFor(inDim);
+                : wType.repacked() ? packedRows16Bytes(wType, inDim, outDim) : (long) outDim * wType.bytesFor(inDim);
         long outBytes = (long) tokens * outDim * 4;
         writable("out", out, outBytes);
         readable("x", x, (long) tokens * inDim * 4);
@@ -196,12 +196,13 @@ public final class CpuOps {
         return typeCode(wType);
     }
 
-    /** The native weight-type code: the ggml id, or transfuse.h's TF_CPU_F32_PANELS, TF_CPU_F32_AMX, TF_CPU_Q8_0_R16. */
+    /** The native weight-type code: the ggml id, or transfuse.h's TF_CPU_F32_PANELS, _F32_AMX, _Q8_0_R16, _Q4_0_R16. */
     private static int typeCode(DType type) {
         return switch (type) {
             case F32_PANELS -> 200;
             case F32_AMX -> 201;
             case Q8_0_R16 -> 202;
+            case Q4_0_R16 -> 203;
             default -> type.ggmlType();
         };
     }
@@ -244,31 +245,40 @@ public final class CpuOps {
     }
 
     /**
-     * True when Q8_0 weights are best repacked with {@link #packQ8R16} now: the AVX-512 VNNI kernels chosen
-     * and AMX int8 not in use (transfuse.h, tf_cpu_q8_0_r16_enabled). Batched decode then does about a third
-     * of the vector work per multiply-add; one token reads the same bytes. Other instruction sets still
-     * read {@link DType#Q8_0_R16}, slowly, with the same results.
+     * The 16-row-group type the kernels prefer now for weights of {@code type}, or null to keep them as they are:
+     * Q8_0 to {@link DType#Q8_0_R16} and Q4_0 to {@link DType#Q4_0_R16} with the AVX-512 VNNI kernels chosen (Q8_0
+     * only while AMX int8 is not in use; transfuse.h, tf_cpu_rows16_type). Batched decode then does about a third
+     * of the vector work per multiply-add; one token reads the same bytes. Other instruction sets still read the
+     * 16-row types, slowly, with the same results.
      */
-    public static boolean q8R16Enabled() {
-        return NativeLibrary.callInt(() -> (int) Q8_0_R16_ENABLED.invokeExact()) != 0;
+    public static DType rows16Type(DType type) {
+        if (type != DType.Q8_0 && type != DType.Q4_0) return null;
+        int code = type.ggmlType();
+        int r = NativeLibrary.callInt(() -> (int) ROWS16_TYPE.invokeExact(code));
+        return r == typeCode(DType.Q8_0_R16) ? DType.Q8_0_R16 : r == typeCode(DType.Q4_0_R16) ? DType.Q4_0_R16 : null;
     }
 
-    /** Bytes of a Q8_0 [outDim][inDim] weight in 16-row groups (inDim a multiple of 32; whole groups, 64-byte padded). */
-    public static long packedQ8R16Bytes(int inDim, int outDim) {
-        weightType("Q8_0_R16 weights", DType.Q8_0_R16, inDim, "inDim");
-        return packedBytes(PACKED_Q8_0_R16_BYTES, inDim, outDim);
+    /** Bytes of an [outDim][inDim] weight in 16-row-group type {@code type} (inDim a multiple of 32; whole groups, 64-byte padded). */
+    public static long packedRows16Bytes(DType type, int inDim, int outDim) {
+        if (type != DType.Q8_0_R16 && type != DType.Q4_0_R16) throw new IllegalArgumentException("type " + type + " is not a 16-row-group type");
+        weightType("16-row-group weights", type, inDim, "inDim");
+        positive("outDim", outDim);
+        int code = typeCode(type);
+        return NativeLibrary.callLong(() -> (long) PACKED_ROWS16_BYTES.invokeExact(code, inDim, outDim));
     }
 
     /**
-     * Writes w (Q8_0 [outDim][inDim]) into dst ({@link #packedQ8R16Bytes} bytes) in 16-row groups, the layout
-     * matmul and embedding read as {@link DType#Q8_0_R16}.
+     * Writes w (Q8_0 for {@link DType#Q8_0_R16}, Q4_0 for {@link DType#Q4_0_R16}, [outDim][inDim]) into dst
+     * ({@link #packedRows16Bytes} bytes) in 16-row groups, the layout matmul and embedding read as {@code type}.
      */
-    public static void packQ8R16(MemorySegment dst, MemorySegment w, int inDim, int outDim) {
-        long bytes = packedQ8R16Bytes(inDim, outDim), wBytes = (long) outDim * DType.Q8_0.bytesFor(inDim);
+    public static void packRows16(DType type, MemorySegment dst, MemorySegment w, int inDim, int outDim) {
+        long bytes = packedRows16Bytes(type, inDim, outDim);
+        long wBytes = (long) outDim * (type == DType.Q8_0_R16 ? DType.Q8_0 : DType.Q4_0).bytesFor(inDim);
         writable("dst", dst, bytes);
         readable("w", w, wBytes);
         disjoint(span("dst", dst, bytes), span("w", w, wBytes));
-        NativeLibrary.call(() -> { PACK_Q8_0_R16.invokeExact(dst, w, inDim, outDim); });
+        int code = typeCode(type);
+        NativeLibrary.call(() -> { PACK_ROWS16.invokeExact(code, dst, w, inDim, outDim); });
     }
 
     /** A packed layout's size function (long f(int inDim, int outDim)), after checking the dimensions. */
@@ -398,9 +408,9 @@ public final class CpuOps {
         long outBytes = (long) tokens * dim * 4;
         writable("out", out, outBytes);
         readable("ids", ids, (long) tokens * 4);
-        // Q8_0_R16: whole groups of 16 rows (the rows padding the last group read as zeros)
-        boolean r16 = type == DType.Q8_0_R16;
-        long unitBytes = r16 ? packedQ8R16Bytes(dim, 16) : type.bytesFor(dim);
+        // 16-row-group types: whole groups of 16 rows (the rows padding the last group read as zeros)
+        boolean r16 = type == DType.Q8_0_R16 || type == DType.Q4_0_R16;
+        long unitBytes = r16 ? packedRows16Bytes(type, dim, 16) : type.bytesFor(dim);
         readable("table", table, unitBytes);
         disjoint(span("out", out, outBytes), span("ids", ids, (long) tokens * 4), span("table", table, table.byteSize()));
         long vocab = table.byteSize() / unitBytes * (r16 ? 16 : 1);
@@ -716,14 +726,14 @@ public final class CpuOps {
         if (type == null) throw new IllegalArgumentException(name + " is null");
         switch (type) {
             case F32, F16, BF16 -> { }
-            case Q8_0, Q8_0_R16, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K -> {
+            case Q8_0, Q8_0_R16, Q4_0, Q4_0_R16, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K -> {
                 if (inner % type.blockSize() != 0) {
                     throw new IllegalArgumentException(innerName + " must be a multiple of " + type.blockSize()
                             + " for " + name + " " + type + ", got " + inner);
                 }
             }
             default -> throw new IllegalArgumentException(name + " " + type + " is not supported by the CPU backend"
-                    + " (F32, F16, BF16, Q8_0, Q8_0_R16, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)");
+                    + " (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K; Q8_0_R16, Q4_0_R16)");
         }
     }
 

@@ -64,7 +64,7 @@ class CpuMatmulTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "F32_PANELS", "F32_AMX", "Q8_0_R16"})
+    @EnumSource(value = DType.class, names = {"F32", "F16", "BF16", "Q8_0", "Q4_0", "F32_PANELS", "F32_AMX", "Q8_0_R16", "Q4_0_R16"})
     void matchesReferenceOnEveryIsaAndThreadCount(DType type) {
         Random r = new Random(42 + type.ordinal());
         DType stored = stored(type);
@@ -165,7 +165,7 @@ class CpuMatmulTest {
         Random r = new Random(7);
         int tokens = 6, in = 320, outDim = 70;
         List<DType> types = new ArrayList<>(List.of(WEIGHT_TYPES));
-        types.addAll(List.of(DType.F32_PANELS, DType.F32_AMX, DType.Q8_0_R16));
+        types.addAll(List.of(DType.F32_PANELS, DType.F32_AMX, DType.Q8_0_R16, DType.Q4_0_R16));
         for (DType type : types) {
             byte[] wb = randomWeights(r, stored(type), outDim, in);
             float[] x = random(r, tokens * in, 1f);
@@ -191,15 +191,16 @@ class CpuMatmulTest {
         return switch (type) {
             case F32_PANELS, F32_AMX -> DType.F32;
             case Q8_0_R16 -> DType.Q8_0;
+            case Q4_0_R16 -> DType.Q4_0;
             default -> type;
         };
     }
 
     /** Weights (in ws, of {@link #stored}) repacked as {@code type} when it is a repacked type, else ws itself. */
     private static MemorySegment weights(Arena arena, DType type, MemorySegment ws, int outDim, int in) {
-        if (type == DType.Q8_0_R16) {
-            MemorySegment p = arena.allocate(CpuOps.packedQ8R16Bytes(in, outDim), 64);
-            CpuOps.packQ8R16(p, ws, in, outDim);
+        if (type == DType.Q8_0_R16 || type == DType.Q4_0_R16) {
+            MemorySegment p = arena.allocate(CpuOps.packedRows16Bytes(type, in, outDim), 64);
+            CpuOps.packRows16(type, p, ws, in, outDim);
             return p;
         }
         if (type == DType.F32_PANELS) {
@@ -231,35 +232,37 @@ class CpuMatmulTest {
     }
 
     /**
-     * Q8_0 weights are repacked into 16-row groups exactly where the kernels prefer it (any use: one token
-     * reads the same bytes), the repacked weight gives the unpacked one's results within the matmul bound,
-     * and its rows read back as the same embedding rows.
+     * Q8_0 and Q4_0 weights are repacked into 16-row groups exactly where the kernels prefer it (any use: one token
+     * reads the same bytes), the repacked weight gives the unpacked one's results within the matmul bound, and
+     * its rows read back as the same embedding rows.
      */
-    @Test
-    void q8WeightsAreRepackedWhereTheKernelsPreferIt() {
+    @ParameterizedTest
+    @EnumSource(value = DType.class, names = {"Q8_0", "Q4_0"})
+    void blockWeightsAreRepackedWhereTheKernelsPreferIt(DType type) {
         int outDim = 37, in = 96, tokens = 5;
         Random r = new Random(11);
-        byte[] wb = randomWeights(r, DType.Q8_0, outDim, in);
+        byte[] wb = randomWeights(r, type, outDim, in);
         float[] x = random(r, tokens * in, 1f);
         try (Arena arena = Arena.ofConfined(); CpuBackend backend = CpuBackend.create(0)) {
-            Tensor w = new Tensor("w", DType.Q8_0, new long[] {outDim, in}, bytes(arena, wb));
+            Tensor w = new Tensor("w", type, new long[] {outDim, in}, bytes(arena, wb));
             for (CpuOps.Isa isa : supportedIsas()) {
                 assertTrue(CpuOps.setIsa(isa));
                 Tensor prepared = backend.weight(w, io.transfuse.backend.Backend.WeightUse.STREAMED);
-                assertEquals(CpuOps.q8R16Enabled() ? DType.Q8_0_R16 : DType.Q8_0, prepared.dtype(), isa.toString());
-                if (isa != CpuOps.Isa.AVX512) assertFalse(CpuOps.q8R16Enabled(), isa + " has no VNNI kernel");
-                if (prepared.dtype() != DType.Q8_0_R16) continue;
+                DType rows16 = CpuOps.rows16Type(type);
+                assertEquals(rows16 != null ? rows16 : type, prepared.dtype(), isa.toString());
+                if (isa != CpuOps.Isa.AVX512) assertNull(rows16, isa + " has no VNNI kernel");
+                if (rows16 == null) continue;
                 assertThrows(IllegalArgumentException.class, () -> prepared.rows(0, 16), "no row views of 16-row groups");
                 MemorySegment xs = floats(arena, x), a = arena.allocate(4L * tokens * outDim), b = arena.allocate(4L * tokens * outDim);
-                CpuOps.matmul(a, xs, w.data(), DType.Q8_0, tokens, in, outDim);
-                CpuOps.matmul(b, xs, prepared.data(), DType.Q8_0_R16, tokens, in, outDim);
+                CpuOps.matmul(a, xs, w.data(), type, tokens, in, outDim);
+                CpuOps.matmul(b, xs, prepared.data(), rows16, tokens, in, outDim);
                 // both sum the same exact block products in float, in different orders: |w| <= 6.4, |x| <= 1
                 assertArrayEquals(toFloats(a, tokens * outDim), toFloats(b, tokens * outDim), (float) (4 * (in + 4) * U * 6.4 * in));
                 MemorySegment ids = arena.allocate(8), ea = arena.allocate(4L * 2 * in), eb = arena.allocate(4L * 2 * in);
                 ids.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, 0, outDim - 1);
                 ids.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, 1, 17);
-                CpuOps.embedding(ea, w.data(), DType.Q8_0, ids, 2, in);
-                CpuOps.embedding(eb, prepared.data(), DType.Q8_0_R16, ids, 2, in);
+                CpuOps.embedding(ea, w.data(), type, ids, 2, in);
+                CpuOps.embedding(eb, prepared.data(), rows16, ids, 2, in);
                 assertArrayEquals(toFloats(ea, 2 * in), toFloats(eb, 2 * in), 0f, "embedding rows of the repacked table");
             }
         }
