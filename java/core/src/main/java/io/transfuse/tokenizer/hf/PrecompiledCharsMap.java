@@ -19,7 +19,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * matches), a has-leaf flag (bit 8) and the offset to its children (bits 10-31, shifted left by 8 more when bit 9 is
  * set); a leaf unit holds the value in bits 0-30.
  */
-final class PrecompiledCharsMap {
+public final class PrecompiledCharsMap {
     private final int[] units;
     private final byte[] replacements;
     /** Replacement strings decoded so far, by offset. */
@@ -31,7 +31,7 @@ final class PrecompiledCharsMap {
     }
 
     /** Parses the raw bytes; {@code where} names the source in errors. */
-    static PrecompiledCharsMap parse(byte[] map, String where) {
+    public static PrecompiledCharsMap parse(byte[] map, String where) {
         if (map.length < 4) throw new IllegalArgumentException(where + ": precompiled_charsmap has " + map.length + " bytes, too few for its header");
         ByteBuffer b = ByteBuffer.wrap(map).order(ByteOrder.LITTLE_ENDIAN);
         long trieBytes = Integer.toUnsignedLong(b.getInt());
@@ -66,6 +66,33 @@ final class PrecompiledCharsMap {
             if (((unit >>> 8) & 1) == 1) return replacementAt(units[node] & 0x7FFFFFFF);
         }
         return null;
+    }
+
+    /**
+     * SentencePiece's own lookup (and llama.cpp's): the longest rule that {@code utf8[from, to)} begins with, as
+     * {@code consumed << 32 | offset of its replacement}, or -1 when none matches; {@link #replacement} gives the
+     * text.
+     */
+    public long longestPrefix(byte[] utf8, int from, int to) {
+        int node = offset(units[0]);
+        long best = -1;
+        for (int i = from; i < to; i++) {
+            int c = utf8[i] & 0xFF;
+            if (c == 0) break;
+            node ^= c;
+            if (node < 0 || node >= units.length) break;
+            int unit = units[node];
+            if ((unit & 0x800000FF) != c) break;
+            node ^= offset(unit);
+            if (node < 0 || node >= units.length) break;
+            if (((unit >>> 8) & 1) == 1) best = ((long) (i + 1 - from) << 32) | (units[node] & 0x7FFFFFFF);
+        }
+        return best;
+    }
+
+    /** The replacement string at an offset {@link #longestPrefix} returned. */
+    public String replacement(int offset) {
+        return replacementAt(offset);
     }
 
     private static int offset(int unit) {
