@@ -20,8 +20,11 @@ public final class PrefixTrie {
     private int[] values = {-1};
     private int nodes = 1;
 
+    /** {@code expectedEdges}: about how many edges will be added (at most the strings' total length); it only sizes the table. */
     public PrefixTrie(int expectedEdges) {
-        int capacity = Integer.highestOneBit(Math.max(16, expectedEdges * 2 - 1)) << 1;
+        // the smallest power of two that holds the edges at the 3/4 load the table grows at
+        long want = Math.max(16, (long) expectedEdges * 4 / 3 + 1);
+        int capacity = (int) Math.min(1 << 30, Long.highestOneBit(want - 1) << 1);
         keys = new long[capacity];
         Arrays.fill(keys, EMPTY);
         children = new int[capacity];
