@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Tokenizer scaling (issue 19): encodes one text of 1k, 10k and 100k words with real vocabularies (Llama 2's
 # SentencePiece pieces as a GGUF "llama" vocabulary, Llama 3's byte-level BPE as GGUF "gpt2", and the Llama 3 and
-# Llama 2 tokenizer.json files from java/core/src/test/resources/tokenizers) and prints a Markdown table of
+# Llama 2 tokenizer.json files and the T5/XLM-R-layout SentencePiece Unigram ones from
+# java/core/src/test/resources/tokenizers) and prints a Markdown table of
 # seconds, microseconds per word, CPU seconds of the encoding thread and megabytes allocated. Linear growth
 # shows as a flat per-word time. Target: 100k words in under 2 s.
 #
-#   ci/bench-tokenizer.sh [--words 1000,10000,100000] [--only gguf-llama,gguf-gpt2,json-llama3,json-llama2] [--max-seconds S] [--reps N]
+#   ci/bench-tokenizer.sh [--words 1000,10000,100000] [--only gguf-llama,gguf-gpt2,json-llama3,json-llama2,json-t5,json-xlmr]
+#                         [--max-seconds S] [--reps N]
 #
 # The arguments go to io.transfuse.tokenizers.TokenizerScaling (java/bench). No network, no model files.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 . ci/find-jdk.sh
 transfuse_find_jdk
 command -v mvn >/dev/null || { echo "ci/bench-tokenizer.sh: Maven (mvn) not found; install Apache Maven >= 3.8." >&2; exit 1; }

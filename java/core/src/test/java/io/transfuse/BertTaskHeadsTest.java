@@ -232,12 +232,12 @@ class BertTaskHeadsTest {
                 .replace("\"hidden_act\": \"gelu_new\"", "\"hidden_act\": \"swish\""));
         e = assertThrows(ModelFormatException.class, () -> Transfuse.loadEncoder(albert, cpu));
         assertTrue(e.getMessage().contains("hidden_act 'swish'"), e.getMessage());
-        // ALBERT and XLM-R checkpoints ship SentencePiece Unigram tokenizers, which are not read yet: one line naming it.
+        // A broken Unigram tokenizer.json (ALBERT and XLM-R ship Unigram ones): one line naming the file and the field.
         Files.writeString(albert.resolve("config.json"), Files.readString(albert.resolve("config.json")).replace("\"hidden_act\": \"swish\"", "\"hidden_act\": \"gelu_new\""));
         Files.writeString(albert.resolve("tokenizer.json"), "{\"version\": \"1.0\", \"added_tokens\": [], \"normalizer\": null, \"pre_tokenizer\": null,"
-                + " \"post_processor\": null, \"decoder\": null, \"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"vocab\": [[\"<unk>\", 0.0], [\"\u2581a\", -1.0]]}}");
+                + " \"post_processor\": null, \"decoder\": null, \"model\": {\"type\": \"Unigram\", \"unk_id\": 2, \"vocab\": [[\"<unk>\", 0.0], [\"\u2581a\", -1.0]]}}");
         e = assertThrows(ModelFormatException.class, () -> Transfuse.loadEncoder(albert, cpu));
-        assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains("Unigram"), e.getMessage());
+        assertTrue(e.getMessage().contains("tokenizer.json") && e.getMessage().contains("'unk_id' 2 is outside the vocabulary of 2 pieces"), e.getMessage());
         assertEquals(before, TrackedArena.bytesInUse(), "failed loads release their memory");
     }
 }

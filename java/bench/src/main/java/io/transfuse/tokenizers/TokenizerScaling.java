@@ -34,6 +34,9 @@ import java.util.zip.GZIPInputStream;
  * <li>gguf-gpt2: Llama 3's byte-level BPE as a GGUF "gpt2" vocabulary (pre-tokenizer "llama-bpe").</li>
  * <li>json-llama3: Llama 3's tokenizer.json (Split regex + ByteLevel, then BPE per word).</li>
  * <li>json-llama2: Llama 2's tokenizer.json (no pre-tokenizer: the whole text is one BPE word).</li>
+ * <li>json-t5: the T5-layout SentencePiece Unigram fixture (8000 pieces; Precompiled nmt_nfkc normaliser,
+ *     WhitespaceSplit + Metaspace, Viterbi per word).</li>
+ * <li>json-xlmr: the XLM-R-layout Unigram fixture (Precompiled + Replace, Metaspace split).</li>
  * </ul>
  * The text is seeded and varied: English-like words, capitals, numbers, punctuation, accented Latin, Cyrillic,
  * Greek, CJK, emoji, and runs of spaces, tabs and newlines.
@@ -53,7 +56,7 @@ public final class TokenizerScaling {
     public static void main(String[] args) throws Exception {
         Path fixtures = Path.of("java/core/src/test/resources/tokenizers");
         int[] sizes = {1_000, 10_000, 100_000};
-        List<String> only = List.of("gguf-llama", "gguf-gpt2", "json-llama3", "json-llama2");
+        List<String> only = List.of("gguf-llama", "gguf-gpt2", "json-llama3", "json-llama2", "json-t5", "json-xlmr");
         double maxSeconds = 120;
         int reps = 3;
         for (int i = 0; i < args.length; i++) {
@@ -117,7 +120,9 @@ public final class TokenizerScaling {
             case "gguf-gpt2" -> gguf(fixtures, "llama3-tokenizer.json.gz", 128256, work.resolve("llama3"), arena);
             case "json-llama3" -> HfTokenizer.load(unpack(fixtures, "llama3-tokenizer.json.gz", work.resolve("json-llama3")));
             case "json-llama2" -> HfTokenizer.load(unpack(fixtures, "llama2-tokenizer.json.gz", work.resolve("json-llama2")));
-            default -> throw new IllegalArgumentException("unknown tokenizer '" + name + "' (gguf-llama, gguf-gpt2, json-llama3, json-llama2)");
+            case "json-t5" -> HfTokenizer.load(unpack(fixtures, "spm-t5-unigram-tokenizer.json.gz", work.resolve("json-t5")));
+            case "json-xlmr" -> HfTokenizer.load(unpack(fixtures, "spm-xlmr-unigram-tokenizer.json.gz", work.resolve("json-xlmr")));
+            default -> throw new IllegalArgumentException("unknown tokenizer '" + name + "' (gguf-llama, gguf-gpt2, json-llama3, json-llama2, json-t5, json-xlmr)");
         };
     }
 

@@ -168,7 +168,10 @@ class GgufTokenizersTest {
             m.put("tokenizer.ggml.pre", "llama-bpe");
         }, "tokenizer.ggml.bos_token_id");
         error("unsupported-model", m -> m.put("tokenizer.ggml.model", "bert"), "tokenizer.ggml.model", "'bert'", "llama, gpt2");
-        error("t5", m -> m.put("tokenizer.ggml.model", "t5"), "'t5'");
+        error("t5-without-scores", m -> {
+            m.put("tokenizer.ggml.model", "t5"); // Unigram (GgufUnigram) needs each piece's score
+            m.remove("tokenizer.ggml.scores");
+        }, "tokenizer.ggml.scores", "missing");
         error("no-model", m -> m.remove("tokenizer.ggml.model"), "tokenizer.ggml.model");
         assertNull(load("no-tokens", m -> m.keySet().removeIf(k -> k.startsWith("tokenizer."))));
     }

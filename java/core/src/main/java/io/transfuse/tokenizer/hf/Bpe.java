@@ -147,7 +147,8 @@ final class Bpe extends VocabModel {
         return Arrays.copyOf(ids, merged);
     }
 
-    boolean byteFallback() {
+    @Override
+    public boolean byteFallback() {
         return byteFallback;
     }
 

@@ -18,15 +18,16 @@ import java.util.List;
 /**
  * A Hugging Face {@code tokenizer.json} tokenizer, in pure Java, built the way the file is:
  * added tokens are cut out of the text first, the rest goes through the {@link Normalizer},
- * the {@link PreTokenizer} (into words) and the {@link Model} (WordPiece, BPE or WordLevel);
+ * the {@link PreTokenizer} (into words) and the {@link Model} (WordPiece, BPE, Unigram or WordLevel);
  * the {@link PostProcessor} adds special tokens and the {@link Decoder} turns tokens back into
  * text. Covers BERT-style WordPiece, SentencePiece-style BPE with byte fallback (Llama-2,
- * Mistral, TinyLlama) and byte-level BPE (GPT-2, Llama-3, Qwen2).
+ * Mistral, TinyLlama), byte-level BPE (GPT-2, Llama-3, Qwen2) and SentencePiece Unigram with its
+ * Precompiled normaliser (T5, ALBERT, XLM-R, mBART).
  *
  * <p>The {@code truncation} and {@code padding} a file may carry are ignored: the caller picks
  * the maximum length per call ({@link #modelMaxLength()} reports the file's value) and no
  * padding is added. Pairs of texts follow the post-processor's pair template ({@link #encodePair}).
- * Non-goals: offsets, Unigram models, BPE dropout.
+ * Non-goals: offsets, BPE dropout, Unigram sampling (subword regularisation).
  * Instances are immutable and thread-safe.
  */
 public final class HfTokenizer implements Tokenizer {
@@ -61,7 +62,7 @@ public final class HfTokenizer implements Tokenizer {
         Spec spec = new Spec(root, source, "tokenizer");
         this.normalizer = Normalizer.fromSpec(spec.child("normalizer"));
         this.preTokenizer = PreTokenizer.fromSpec(spec.child("pre_tokenizer"));
-        this.model = Model.fromSpec(spec.child("model"), parsed.vocab(), parsed.merges());
+        this.model = Model.fromSpec(spec.child("model"), parsed.vocab(), parsed.merges(), parsed.scored());
         this.added = new AddedVocabulary(spec.child("added_tokens"), normalizer);
         this.postProcessor = PostProcessor.fromSpec(spec.child("post_processor"));
         this.decoder = Decoder.fromSpec(spec.child("decoder"));
@@ -185,11 +186,11 @@ public final class HfTokenizer implements Tokenizer {
                 if (preTokenizer == null) words.add(part.text());
                 else preTokenizer.split(part.text(), part.atStart(), words);
                 for (String word : words) {
-                    for (int id : model.tokenize(word)) {
+                    model.tokenize(word, (id, token) -> {
                         ids.add(id);
-                        tokens.add(model.idToToken(id));
+                        tokens.add(token);
                         special.add(false);
-                    }
+                    });
                 }
             }
         }
@@ -313,7 +314,7 @@ public final class HfTokenizer implements Tokenizer {
             if (b != null) return b;
         }
         int b = Decoder.byteToken(token);
-        if (b >= 0 && model instanceof Bpe bpe && bpe.byteFallback()) return new byte[] {(byte) b};
+        if (b >= 0 && model.byteFallback()) return new byte[] {(byte) b};
         // At the start (or right after BOS) the decoder's start-of-text rules apply (the leading
         // space of a SentencePiece piece is dropped); elsewhere the token adds what decoding it
         // after the previous one adds (spaces between WordPiece words, no space before "##").

@@ -7,6 +7,19 @@ import java.util.Map;
 interface Model {
     int[] tokenize(String word);
 
+    /** Receives each token of a word: its id and its text in the encoding. */
+    interface TokenSink {
+        void add(int id, String token);
+    }
+
+    /**
+     * The tokens of one word with their texts: the vocabulary entry, except where a model keeps the text it covered
+     * (a Unigram unknown token carries the characters it stands for, as in the Rust library).
+     */
+    default void tokenize(String word, TokenSink out) {
+        for (int id : tokenize(word)) out.add(id, idToToken(id));
+    }
+
     /** Id of a vocabulary entry, or -1. */
     int tokenToId(String token);
 
@@ -16,10 +29,18 @@ interface Model {
     /** One past the largest id in the vocabulary. */
     int size();
 
-    /** {@code vocab} and {@code merges} come separately: they are streamed, not kept as a tree. */
-    static Model fromSpec(Spec spec, Map<String, Integer> vocab, List<Object> merges) {
+    /** Whether unknown text becomes {@code <0xXX>} byte tokens (and those decode to bytes). */
+    default boolean byteFallback() {
+        return false;
+    }
+
+    /** {@code vocab}, {@code merges} and a Unigram's scored vocabulary come separately: they are streamed, not kept as a tree. */
+    static Model fromSpec(Spec spec, Map<String, Integer> vocab, List<Object> merges, TokenizerJson.Scored scored) {
         if (spec.isNull()) throw spec.error("is missing");
-        String type = spec.node().has("type") ? spec.type() : guessType(spec, merges);
+        String type = spec.node().has("type") ? spec.type() : guessType(spec, merges, scored);
+        if (type.equals("Unigram")) {
+            return Unigram.fromSpec(spec, scored == null ? null : scored.pieces(), scored == null ? null : scored.scores());
+        }
         if (!type.equals("WordPiece") && !type.equals("BPE") && !type.equals("WordLevel")) throw spec.unsupported("model");
         if (vocab == null) throw spec.error("'vocab' must be an object of token to id");
         return switch (type) {
@@ -30,9 +51,10 @@ interface Model {
         };
     }
 
-    /** Old files omit the model type; BPE is the one with merges. */
-    private static String guessType(Spec spec, List<Object> merges) {
+    /** Old files omit the model type; BPE is the one with merges, Unigram the one with scores. */
+    private static String guessType(Spec spec, List<Object> merges, TokenizerJson.Scored scored) {
         if (merges != null) return "BPE";
+        if (scored != null) return "Unigram";
         if (spec.node().has("continuing_subword_prefix")) return "WordPiece";
         throw spec.error("has no 'type'");
     }

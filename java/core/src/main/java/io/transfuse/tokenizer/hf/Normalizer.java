@@ -18,10 +18,11 @@ interface Normalizer {
             case "NFC" -> t -> java.text.Normalizer.normalize(t, java.text.Normalizer.Form.NFC);
             case "NFKD" -> t -> java.text.Normalizer.normalize(t, java.text.Normalizer.Form.NFKD);
             case "NFKC" -> t -> java.text.Normalizer.normalize(t, java.text.Normalizer.Form.NFKC);
-            case "StripAccents" -> Normalizer::stripMarks;
+            case "StripAccents" -> Normalizer::stripAllMarks;
             case "Strip" -> new Strip(spec.bool("strip_left", true), spec.bool("strip_right", true));
             case "Replace" -> new Replace(Patterns.of(spec.child("pattern")), spec.requireString("content"));
             case "Prepend" -> new Prepend(spec.requireString("prepend"));
+            case "Precompiled" -> precompiled(spec);
             case "Sequence" -> {
                 Spec list = spec.list("normalizers");
                 List<Normalizer> parts = new ArrayList<>();
@@ -33,6 +34,36 @@ interface Normalizer {
             }
             default -> throw spec.unsupported("normalizer");
         };
+    }
+
+    /** SentencePiece's compiled rules; a file without them (null or empty) normalises nothing, as the Rust library does. */
+    private static Normalizer precompiled(Spec spec) {
+        String base64 = spec.string("precompiled_charsmap", null);
+        if (base64 == null || base64.isEmpty()) return null;
+        byte[] bytes;
+        try {
+            bytes = java.util.Base64.getDecoder().decode(base64);
+        } catch (IllegalArgumentException e) {
+            throw spec.error("'precompiled_charsmap' is not base64 (" + e.getMessage() + ")");
+        }
+        try {
+            return new PrecompiledNormalizer(PrecompiledCharsMap.parse(bytes, spec.file() + ": " + spec.where()));
+        } catch (IllegalArgumentException e) {
+            throw new io.transfuse.loader.ModelFormatException(e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The StripAccents normaliser: removes every combining mark (categories Mn, Mc and Me, the Rust library's
+     * {@code is_combining_mark}), so Devanagari vowel signs go too; BERT's own accent stripping removes only Mn.
+     */
+    static String stripAllMarks(String text) {
+        StringBuilder out = new StringBuilder(text.length());
+        text.codePoints().filter(c -> {
+            int t = Character.getType(c);
+            return t != Character.NON_SPACING_MARK && t != Character.COMBINING_SPACING_MARK && t != Character.ENCLOSING_MARK;
+        }).forEach(out::appendCodePoint);
+        return out.toString();
     }
 
     /** Removes non-spacing marks (category Mn); after NFD that strips accents. */

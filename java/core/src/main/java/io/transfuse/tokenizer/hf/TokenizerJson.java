@@ -25,8 +25,19 @@ final class TokenizerJson {
     private static final ObjectMapper MAPPER = new ObjectMapper(JsonFactory.builder()
             .disable(JsonFactory.Feature.INTERN_FIELD_NAMES).disable(JsonFactory.Feature.CANONICALIZE_FIELD_NAMES).build());
 
-    /** The file without model.vocab and model.merges, and those two read separately. */
-    record Parsed(ObjectNode root, Map<String, Integer> vocab, List<Object> merges) {}
+    /**
+     * The file without model.vocab and model.merges, and those two read separately: {@code vocab} when it is an
+     * object of token to id (BPE, WordPiece, WordLevel), {@code scored} when it is a list of [piece, score]
+     * (Unigram).
+     */
+    record Parsed(ObjectNode root, Map<String, Integer> vocab, List<Object> merges, Scored scored) {
+        Parsed(ObjectNode root, Map<String, Integer> vocab, List<Object> merges) {
+            this(root, vocab, merges, null);
+        }
+    }
+
+    /** A Unigram vocabulary: the pieces in id order and their scores (log probabilities). */
+    record Scored(List<String> pieces, double[] scores) {}
 
     private TokenizerJson() {}
 
@@ -36,6 +47,7 @@ final class TokenizerJson {
             ObjectNode root = MAPPER.createObjectNode();
             Map<String, Integer> vocab = null;
             List<Object> merges = null;
+            Scored scored = null;
             while (p.nextToken() == JsonToken.FIELD_NAME) {
                 String field = p.currentName();
                 JsonToken value = p.nextToken();
@@ -46,6 +58,8 @@ final class TokenizerJson {
                         JsonToken v = p.nextToken();
                         if (key.equals("vocab") && v == JsonToken.START_OBJECT) {
                             vocab = readVocab(p, source);
+                        } else if (key.equals("vocab") && v == JsonToken.START_ARRAY) {
+                            scored = readScored(p, source);
                         } else if (key.equals("merges") && v == JsonToken.START_ARRAY) {
                             merges = readMerges(p, source);
                         } else {
@@ -57,7 +71,7 @@ final class TokenizerJson {
                     root.set(field, value == JsonToken.VALUE_NULL ? root.nullNode() : MAPPER.readTree(p));
                 }
             }
-            return new Parsed(root, vocab, merges);
+            return new Parsed(root, vocab, merges, scored);
         } catch (IOException e) {
             throw new ModelFormatException(source + ": invalid JSON (" + e.getMessage().lines().findFirst().orElse("") + ")", e);
         }
@@ -73,6 +87,31 @@ final class TokenizerJson {
             vocab.put(token, p.getIntValue());
         }
         return vocab;
+    }
+
+    /** [[piece, score], ...] as XLM-R's 250k entries: a tree of them would be several times slower to build. */
+    private static Scored readScored(JsonParser p, String source) throws IOException {
+        List<String> pieces = new ArrayList<>(1 << 15);
+        double[] scores = new double[1 << 15];
+        JsonToken t;
+        while ((t = p.nextToken()) != JsonToken.END_ARRAY) {
+            int i = pieces.size();
+            if (t != JsonToken.START_ARRAY || p.nextToken() != JsonToken.VALUE_STRING) {
+                throw new ModelFormatException(source + ": tokenizer.model.vocab[" + i + "] must be [piece, score]");
+            }
+            String piece = p.getText();
+            JsonToken score = p.nextToken();
+            if (score != JsonToken.VALUE_NUMBER_FLOAT && score != JsonToken.VALUE_NUMBER_INT) {
+                throw new ModelFormatException(source + ": tokenizer.model.vocab[" + i + "] ('" + piece + "') has no numeric score");
+            }
+            if (i == scores.length) scores = java.util.Arrays.copyOf(scores, i * 2);
+            scores[i] = p.getDoubleValue();
+            if (p.nextToken() != JsonToken.END_ARRAY) {
+                throw new ModelFormatException(source + ": tokenizer.model.vocab[" + i + "] ('" + piece + "') must be [piece, score]");
+            }
+            pieces.add(piece);
+        }
+        return new Scored(pieces, java.util.Arrays.copyOf(scores, pieces.size()));
     }
 
     /** Each merge as the string "a b" or a String[2] {a, b}; anything else as its tree (rejected later). */

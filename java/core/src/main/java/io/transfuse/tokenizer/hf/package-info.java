@@ -6,7 +6,8 @@
  * Lowercase, NFD/NFC/NFKD/NFKC, StripAccents, Strip, Replace, Prepend, Sequence),
  * {@code PreTokenizer} (BertPreTokenizer, ByteLevel with the GPT-2 regex, Metaspace, Split,
  * Whitespace, WhitespaceSplit, Punctuation, Digits, CharDelimiterSplit, Sequence), the model
- * ({@code WordPiece}, {@code Bpe} with byte fallback / fuse_unk / ignore_merges, WordLevel),
+ * ({@code WordPiece}, {@code Bpe} with byte fallback / fuse_unk / ignore_merges, {@code Unigram} (Viterbi, byte
+ * fallback), WordLevel),
  * {@code PostProcessor} (TemplateProcessing, BertProcessing, RobertaProcessing, ByteLevel,
  * Sequence) and {@code Decoder} (WordPiece, ByteLevel, Metaspace, Replace, ByteFallback, Fuse,
  * Strip, BPEDecoder, Sequence). {@code TokenizerJson} streams the large vocabulary and merges.
@@ -17,7 +18,6 @@
  * tokenizer.json; {@link io.transfuse.tokenizer.GgufTokenizers} picks the loader for a file.
  *
  * <p>The semantics follow the Rust tokenizers library (version 0.21), which the tests run as
- * the reference on real files. Non-goals: Unigram models (T5, XLM-R), the Precompiled
- * normaliser, BPE dropout, pairs of sequences, offsets, padding.
+ * the reference on real files. Non-goals: BPE dropout, Unigram sampling, offsets, padding.
  */
 package io.transfuse.tokenizer.hf;

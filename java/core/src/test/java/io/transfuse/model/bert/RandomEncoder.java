@@ -22,7 +22,7 @@ import java.util.zip.GZIPInputStream;
  * {@link BertWeights}. The weights stay available (after any F16 rounding) for {@link VariantReference}.
  *
  * <p>Tokenizers: the WordPiece variants get the real all-MiniLM-L6-v2 tokenizer.json (real ALBERT and
- * XLM-R use SentencePiece Unigram, which Transfuse does not read yet); the RoBERTa/XLM-R fixtures get the
+ * XLM-R use SentencePiece Unigram: UnigramEncoderTest swaps such a file in); the RoBERTa/XLM-R fixtures get the
  * real GPT-2 byte-level BPE with a RobertaProcessing post-processor (&lt;|endoftext|&gt; standing in for
  * &lt;s&gt; and &lt;/s&gt;), which is RoBERTa's own tokenizer layout.
  */

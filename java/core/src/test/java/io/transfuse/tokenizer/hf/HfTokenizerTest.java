@@ -82,15 +82,23 @@ class HfTokenizerTest {
 
     @Test
     void unsupportedComponentsAreNamedWithTheFile() throws Exception {
-        Path file = Fixtures.write(dir, Fixtures.GPT2, root -> root.set("normalizer",
-                Fixtures.MAPPER.createObjectNode().put("type", "Precompiled").put("precompiled_charsmap", "AAAA")));
+        Path file = Fixtures.write(dir, Fixtures.GPT2, root -> root.set("normalizer", Fixtures.MAPPER.createObjectNode().put("type", "Nmt")));
         var e = assertThrows(ModelFormatException.class, () -> HfTokenizer.load(file));
-        assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains("normalizer type 'Precompiled'"), e.getMessage());
+        assertTrue(e.getMessage().contains(file.toString()) && e.getMessage().contains("normalizer type 'Nmt'"), e.getMessage());
+
+        // A Precompiled normaliser whose charsmap is too short to hold its header: the file and the field.
+        Path charsmap = dir.resolve("charsmap.json");
+        Files.writeString(charsmap, "{\"normalizer\": {\"type\": \"Precompiled\", \"precompiled_charsmap\": \"AAAA\"},"
+                + " \"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"vocab\": [[\"<unk>\", 0.0], [\"a\", -1.5]]}}");
+        var c = assertThrows(ModelFormatException.class, () -> HfTokenizer.load(charsmap));
+        assertTrue(c.getMessage().startsWith(charsmap + ": tokenizer.normalizer: precompiled_charsmap has 3 bytes"), c.getMessage());
 
         Path unigram = dir.resolve("unigram.json");
         Files.writeString(unigram, "{\"normalizer\": null, \"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"vocab\": [[\"<unk>\", 0.0], [\"a\", -1.5]]}}");
+        assertArrayEquals(new int[] {1, 0, 1}, HfTokenizer.load(unigram).encode("aba", false, 0).ids()); // Unigram is read now
+        Files.writeString(unigram, "{\"model\": {\"type\": \"Unigram\", \"unk_id\": 0, \"vocab\": [[\"<unk>\", \"high\"]]}}");
         var u = assertThrows(ModelFormatException.class, () -> HfTokenizer.load(unigram));
-        assertTrue(u.getMessage().contains(unigram.toString()) && u.getMessage().contains("model type 'Unigram'"), u.getMessage());
+        assertTrue(u.getMessage().startsWith(unigram + ": tokenizer.model.vocab[0] ('<unk>') has no numeric score"), u.getMessage());
 
         String badMerge = "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},\"merges\":[\"a b\"]}}";
         var m = assertThrows(ModelFormatException.class, () -> HfTokenizer.load(new ByteArrayInputStream(badMerge.getBytes(StandardCharsets.UTF_8)), "mem.json"));
