@@ -11,8 +11,8 @@
 // whatever the dtype. The kernel's fp32 error is relative to the magnitudes summed, not to the (possibly
 // cancelling) result: mag is the same recurrence on absolute values (|a S| + |dt x B|, |S C|, |D x|). The
 // chunked form sums up to 32 decayed products per output where the recurrence sums one: 3e-5 * mag
-// (about 250 fp32 ulp of the largest contributing term; measured worst ratio well under 1); a wrong mask,
-// decay or group moves outputs by O(mag).
+// (about 250 fp32 ulp of the largest contributing term; measured worst err/tol 0.53, f32, seqlen 33); a
+// wrong mask, decay, group or a missing barrier moves outputs by O(mag).
 #include "tf_test.h"
 #include "transfuse.h"
 #include "dtype_buffer.h"
