@@ -9,9 +9,9 @@ import java.nio.file.Path;
 /**
  * Hyper-parameters of a Mamba-2 language model (Dao &amp; Gu 2024, "Transformers are SSMs") as Hugging Face's
  * {@code Mamba2Config} writes them in config.json ({@code model_type "mamba2"}), also accepting mamba_ssm's
- * {@code d_model} / {@code n_layer}. Missing optional fields take Mamba2Config's defaults (state_size 128,
- * n_groups 1 here as in every released checkpoint, head_dim 64, expand 2, conv_kernel 4, chunk_size 256,
- * layer_norm_epsilon 1e-5, use_bias false, use_conv_bias true); num_heads defaults to expand * hidden_size / head_dim.
+ * {@code d_model} / {@code n_layer}. Missing optional fields take HF Mamba2Config's defaults (num_heads 128,
+ * head_dim 64, n_groups 8, state_size 128, expand 2, conv_kernel 4, chunk_size 256, layer_norm_epsilon 1e-5,
+ * use_bias false, use_conv_bias true, tie_word_embeddings false); HF's config.json files write them all.
  *
  * @param dModel    residual stream width (hidden_size)
  * @param dInner    mixer width = expand * hidden_size = heads * headDim
@@ -113,9 +113,9 @@ public record Mamba2Config(
         int dInner = Math.multiplyExact(expand, dModel);
         int headDim = Json.optionalInt(c, "head_dim", 64, file);
         ModelFormatException.requirePositive(file.toString(), "'head_dim'", headDim);
-        int heads = Json.optionalInt(c, "num_heads", dInner / headDim, file);
+        int heads = Json.optionalInt(c, "num_heads", 128, file);
         return new Mamba2Config(file.toString(), dModel, layers, vocab, dInner, heads, headDim,
-                Json.optionalInt(c, "n_groups", 1, file),
+                Json.optionalInt(c, "n_groups", 8, file),
                 Json.optionalInt(c, "state_size", 128, file),
                 Json.optionalInt(c, "conv_kernel", 4, file),
                 Json.optionalInt(c, "chunk_size", 256, file),
