@@ -84,4 +84,24 @@ class Mamba2CudaEmuTest {
             assertTrue(r.maxDiff() <= tolerance(f) / 2, "batched vs alone: " + r.maxDiff());
         }
     }
+
+    /** Decode steps are recorded once per state slot and replayed; the replayed steps still match the reference. */
+    @Test
+    void decodeStepIsRecordedOnceAndReplayed() {
+        Mamba2Fixture f = Mamba2Fixture.load("tiny");
+        CudaBackend b = backend();
+        try (TrackedArena arena = new TrackedArena("test"); Mamba2Model graph = f.graph(arena, b, 128);
+             Decoder.Sequence seq = graph.newSequence(256)) {
+            float[] logits = new float[graph.vocabSize()];
+            graph.forward(seq, f.prompt(), 0, 60, 0, logits);
+            for (int t = 60; t < 63; t++) graph.forward(seq, f.prompt(), t, 1, t, logits); // run once, then recorded
+            int graphs = b.recordedGraphs();
+            for (int t = 63; t < f.prompt().length; t++) {
+                graph.forward(seq, f.prompt(), t, 1, t, logits);
+                assertTrue(f.diff(t, logits) <= tolerance(f), "replayed step " + t + ": " + f.diff(t, logits));
+            }
+            assertTrue(graphs >= 1, "a decode step was recorded");
+            org.junit.jupiter.api.Assertions.assertEquals(graphs, b.recordedGraphs(), "later steps replay the recorded graph");
+        }
+    }
 }
