@@ -144,7 +144,7 @@ if [ $dry = 0 ]; then
     local failed=0 cs
     cs=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
     for spec in "memcheck gpu_emu_norm" "memcheck gpu_emu_rope" "memcheck gpu_emu_attention_decode" \
-                "racecheck gpu_emu_transpose" "racecheck gpu_emu_selective_scan"; do
+                "racecheck gpu_emu_transpose" "racecheck gpu_emu_selective_scan" "racecheck gpu_emu_ssd_scan"; do
       set -- $spec
       echo "-- $1 $2"
       # memcheck: one managed allocation per buffer, so each buffer's exact bounds are checked (not the pool's)

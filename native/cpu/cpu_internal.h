@@ -148,6 +148,14 @@ static inline long tf_attention_items(long rows, int n_heads, int n_kv_heads, in
 
 /* One instruction set's kernels (isa_kernels.inc). Ranges are half-open; "on the calling thread" for all but
  * matmul, which splits its own work over `threads` (its x packing and quantisation are shared). */
+/* The arguments of tf_cpu_ssd_scan (transfuse.h), handed to the per-ISA loop of a range of heads. */
+struct tf_ssd_args {
+    float* out;
+    float* state;
+    const float *x, *dt, *A, *B, *C, *D, *dt_bias;
+    int tokens, heads, head_dim, groups, dstate;
+};
+
 struct tf_kernels {
     const char* name;
     /* matmul.inc. epi: null, or (w_type TF_F32_PANELS only) applied to every output block as it is written */
@@ -172,6 +180,10 @@ struct tf_kernels {
     void (*scan_block)(float* out, float* state, const float* u, const float* delta, const float* A, const float* B,
                        const float* C, const float* D, const float* z, const float* delta_bias, int tokens, int dim,
                        int dstate, int delta_softplus, int d0, int d1);
+    /* ssd.inc: heads [h0, h1) of tf_cpu_ssd_scan; rows [r0, r1) of tf_cpu_gated_rmsnorm */
+    void (*ssd_heads)(const tf_ssd_args* a, int h0, int h1);
+    void (*gated_rmsnorm)(float* out, const float* x, const float* z, const float* weight, long r0, long r1, int dim,
+                          int group_size, float eps);
 };
 
 extern const tf_kernels tf_kernels_generic;

@@ -263,6 +263,29 @@ void tf_cpu_selective_scan(float* out, float* state, const float* u, const float
                            const float* B, const float* C, const float* D, const float* z, const float* delta_bias,
                            int tokens, int dim, int dstate, int delta_softplus);
 
+/* -- Mamba-2 ops (ssd_ops.cpp): the SSD ("state space duality", Dao & Gu 2024) scan and the gated
+ * RMSNorm of the Mamba-2 mixer. Token-major f32, state carried per sequence as for the Mamba-1 ops. -- */
+#define TF_CPU_MAX_SSD_STATE 256
+/* SSD scan over one sequence, heads h of head_dim p-channels, groups g of B/C shared by heads/groups heads
+ * (head h reads group h / (heads / groups)); per head h and token t:
+ *  dt = softplus(dt_in[t][h] + dt_bias[h]);  a = exp(dt * A[h])            (A[h] < 0: Mamba-2's -exp(A_log))
+ *  state[h][p][n] = a * state[h][p][n] + dt * x[t][h][p] * B[t][g][n]
+ *  out[t][h][p]   = sum_n C[t][g][n] * state[h][p][n] + D[h] * x[t][h][p]
+ *  x, out [tokens][heads * head_dim]; dt_in [tokens][heads]; B, C [tokens][groups * dstate]; A, D, dt_bias
+ *  [heads] (D and dt_bias may be NULL); state [heads][head_dim][dstate] in/out, zeros at the start of a
+ *  sequence; dstate <= TF_CPU_MAX_SSD_STATE; heads % groups == 0. One token is the plain recurrence (decode);
+ *  more run in the chunked form (chunks of TF_CPU_SSD_CHUNK tokens: within a chunk the masked product
+ *  (C B^T o decay) x, between chunks the state passed on), equal up to rounding. out overlaps nothing. */
+#define TF_CPU_SSD_CHUNK 64
+void tf_cpu_ssd_scan(float* out, float* state, const float* x, const float* dt_in, const float* A, const float* B,
+                     const float* C, const float* D, const float* dt_bias, int tokens, int heads, int head_dim,
+                     int groups, int dstate);
+/* Gated RMSNorm (Mamba-2's mixer norm, norm_before_gate = false), per row r and group of group_size columns:
+ *  v = x[r][i] * silu(z[r][i]);  out[r][i] = v / sqrt(mean over the group of v^2 + eps) * weight[i]
+ *  x, z, out [rows][dim], dim % group_size == 0; weight [dim]. out may alias x or z exactly. */
+void tf_cpu_gated_rmsnorm(float* out, const float* x, const float* z, const float* weight, int rows, int dim,
+                          int group_size, float eps);
+
 
 /* ==== 2. CUDA kernel launchers =========================================================== */
 /* Every launcher takes a stream as void* (cudaStream_t on the GPU, ignored by the emulator)
@@ -405,7 +428,7 @@ int tf_glu(void* out, const void* gate, const void* up, int tokens, int ffn, lon
 int tf_glu_gemv(void* out, const void* w_gate, const void* w_up, const void* x, int ffn, int dim, int act,
                 int w_dtype, int x_dtype, void* stream);
 
-/* -- 2c. selective scan, conv1d, transpose -- */
+/* -- 2c. selective scan, conv1d, transpose; Mamba-2 SSD scan and gated RMSNorm -- */
 /* Mamba-1 selective scan (the semantics of mamba_ssm's selective_scan_fn), dtype codes as in 2b.
  *  u, delta, z, out: [batch][dim][seqlen] of dtype; A: float [dim][dstate]; B, C:
  *  [batch][n_groups][dstate][seqlen] of dtype (channel d uses group d / (dim / n_groups); dim %
@@ -447,6 +470,26 @@ int tf_causal_conv1d_update(void* out, void* conv_state, const void* x, const vo
  * changes around the Mamba kernels ([tokens][dim] <-> [dim][tokens] per sequence). out must not overlap
  * in. rows, cols >= 0 (either 0: nothing to do). */
 int tf_transpose(void* out, const void* in, int rows, int cols, int dtype, void* stream);
+
+/* Mamba-2 SSD scan over one sequence, token-major (the layout of tf_cpu_ssd_scan, section 1), dtype codes
+ * as in 2b for out, x, dt, B, C; A, D, dt_bias [heads] and the state [heads][head_dim][dstate] fp32. Per head h
+ * (group g = h / (heads / groups)): dt = softplus(dt[t][h] + dt_bias[h]); state = exp(dt A[h]) state + dt x[t][h]
+ * B[t][g]^T; out[t][h] = state C[t][g] + D[h] x[t][h]. The state is read (zeros instead when fresh != 0) and
+ * the final state written back. Chunked (ssd_scan.cuh). dstate <= 128; heads % groups == 0; D, dt_bias may
+ * be NULL; out overlaps nothing. */
+int tf_ssd_scan(void* out, float* state, const void* x, const void* dt, const float* A, const void* B, const void* C,
+                const float* D, const float* dt_bias, int fresh, int seqlen, int heads, int head_dim, int groups,
+                int dstate, int dtype, void* stream);
+/* One token per sequence of the SSD scan (decode): x, out [batch][heads * head_dim], dt [batch][heads], B, C
+ * [batch][groups * dstate], state [batch][heads * head_dim][dstate] fp32 in place. out must not alias x. */
+int tf_ssd_state_update(void* out, float* state, const void* x, const void* dt, const float* A, const void* B,
+                        const void* C, const float* D, const float* dt_bias, int batch, int heads, int head_dim,
+                        int groups, int dstate, int dtype, void* stream);
+/* Gated RMSNorm (Mamba-2's mixer norm): per row and group of group_size columns, v = x * silu(z),
+ * out = v * rsqrt(mean over the group of v^2 + eps) * weight. [rows][dim], dim % group_size == 0, weight [dim];
+ * out may alias x or z. */
+int tf_gated_rmsnorm(void* out, const void* x, const void* z, const void* weight, int rows, int dim, int group_size,
+                     float eps, int dtype, void* stream);
 
 /* -- 2d. encoder epilogues -- */
 /* The elementwise pass after an encoder layer's GEMMs (BERT, ViT), dtype codes as in 2b:

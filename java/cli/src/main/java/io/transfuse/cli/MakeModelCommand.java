@@ -3,6 +3,7 @@ package io.transfuse.cli;
 import io.transfuse.loader.RandomGpt2Model;
 import io.transfuse.loader.RandomLlamaModel;
 import io.transfuse.loader.RandomLlamaModel.Shape;
+import io.transfuse.loader.RandomMamba2Model;
 import io.transfuse.loader.RandomMambaModel;
 import io.transfuse.loader.RandomVariantModel;
 import io.transfuse.loader.RandomVitModel;
@@ -34,7 +35,7 @@ final class MakeModelCommand implements Callable<Integer> {
             description = "stories15M (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, context 256), "
                     + "stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, context 1024), "
                     + "kquant-tiny (dim 256, 4 layers, 8 heads, 2 kv-heads, hidden 768, vocab 512, context 128), "
-                    + "mamba-tiny, mamba-130m (Mamba-1 HF directories), gpt2-tiny (GPT-2: GGUF, or an HF directory with --format safetensors) "
+                    + "mamba-tiny, mamba-130m (Mamba-1 HF directories), mamba2-tiny, mamba2-130m (Mamba-2 HF directories), gpt2-tiny (GPT-2: GGUF, or an HF directory with --format safetensors) "
                     + "vit-tiny (a ViT classifier HF directory), or a tiny model of a Llama-family architecture: "
                     + "llama3-tiny, mistral-tiny, qwen2-tiny, qwen3-tiny, gemma-tiny, gemma2-tiny, gemma3-tiny, phi3-tiny, "
                     + "or the one-layer llama3-micro, gemma2-micro (dim 256, hidden 256, vocab 260) "
@@ -63,6 +64,7 @@ final class MakeModelCommand implements Callable<Integer> {
     public Integer call() {
         PrintWriter err = spec.commandLine().getErr();
         if (preset.toLowerCase(Locale.ROOT).startsWith("mamba-")) return makeMamba(err); // mamba-tiny, mamba-130m: an HF directory
+        if (preset.toLowerCase(Locale.ROOT).startsWith("mamba2-")) return makeMamba2(err); // mamba2-tiny, mamba2-130m: likewise
         if (preset.equalsIgnoreCase("vit-tiny")) return makeVit(err);
         if (preset.equalsIgnoreCase("gpt2-tiny")) return makeGpt2(err);
         if (RandomVariantModel.PRESETS.stream().anyMatch(v -> v.name().equalsIgnoreCase(preset))) return makeVariant(err);
@@ -138,6 +140,22 @@ final class MakeModelCommand implements Callable<Integer> {
         RandomMambaModel.write(output, s, type, seed, msg -> { });
         err.printf(Locale.ROOT, "make-model: wrote Mamba %s (d_model %d, %d layers, d_state %d) to %s in %.1f s%n",
                 preset, s.dModel(), s.layers(), s.dState(), output, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    /** A random-weight Mamba-2 model (HF directory with config.json, model.safetensors, tokenizer.json) of a preset shape. */
+    private int makeMamba2(PrintWriter err) {
+        RandomMamba2Model.Shape s = RandomMamba2Model.Shape.preset(preset);
+        requireNoShapeOverrides("Mamba-2 presets take no shape overrides (--dim, --layers, --heads, --kv-heads, --hidden, --vocab, --context)");
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            default -> throw new IllegalArgumentException("Mamba-2 presets support --dtype f32 and f16, not '" + dtype + "'");
+        };
+        long t0 = System.nanoTime();
+        RandomMamba2Model.write(output, s, type, seed, msg -> { });
+        err.printf(Locale.ROOT, "make-model: wrote Mamba-2 %s (d_model %d, %d layers, %d heads of %d, d_state %d) to %s in %.1f s%n",
+                preset, s.dModel(), s.layers(), s.heads(), s.headDim(), s.dState(), output, (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 

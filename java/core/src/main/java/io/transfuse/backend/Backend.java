@@ -175,4 +175,24 @@ public interface Backend extends AutoCloseable {
      */
     void selectiveScan(Tensor out, Tensor state, Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor d, Tensor z,
                        Tensor deltaBias, boolean softplus, boolean freshState);
+
+    /**
+     * The Mamba-2 SSD scan (Dao &amp; Gu 2024) over one sequence, token-major, carrying {@code state}
+     * [heads * headDim][dstate] (F32; head h's rows h*headDim ..). heads = dt's cols, headDim = x's cols / heads,
+     * dstate = state's cols, groups = b's cols / dstate (head h reads group h / (heads / groups)). Per token t
+     * and head h: {@code dt = softplus(dt[t][h] + dtBias[h])}, {@code state[h] = exp(dt A[h]) state[h] + dt x[t][h] B[t][g]^T},
+     * {@code out[t][h] = state[h] C[t][g] + D[h] x[t][h]}. x, out [n][heads * headDim]; dt [n][heads]; B, C
+     * [n][groups * dstate]; A, D, dtBias [heads] (F32; D and dtBias may be null). A backend runs many tokens in
+     * the chunked form and one token as the recurrence; the results agree up to rounding. out overlaps nothing.
+     * {@code freshState} as for {@link #causalConv1d}.
+     */
+    void ssdScan(Tensor out, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor d, Tensor dtBias,
+                 boolean freshState);
+
+    /**
+     * Gated RMSNorm (the Mamba-2 mixer norm): per row and group of {@code groupSize} columns,
+     * {@code v = x * silu(z)}, {@code out = v / sqrt(mean(v^2 over the group) + eps) * weight}. out, x, z
+     * [n][dim] (dim a multiple of groupSize), weight [dim]. out may be x or z.
+     */
+    void gatedRmsNorm(Tensor out, Tensor x, Tensor z, Tensor weight, int groupSize, float eps);
 }

@@ -124,6 +124,44 @@ public final class OpChecks {
         vector(op, "deltaBias", deltaBias, u.cols(), true);
     }
 
+    /**
+     * SSD scan: out, x [n][heads * headDim]; dt [n][heads]; B, C [n][groups * dstate]; state [heads * headDim][dstate];
+     * A, D, dtBias [heads] (D, dtBias or null), heads a multiple of groups.
+     */
+    public static void ssd(String op, Tensor out, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor d,
+                           Tensor dtBias) {
+        present(op, "dt", dt);
+        present(op, "state", state);
+        present(op, "B", b);
+        sameShape(op, out, x);
+        sameShape(op, b, c);
+        contiguous(op, out, state, x, dt, b, c);
+        long heads = dt.cols(), dstate = state.cols();
+        if (heads <= 0 || x.cols() % heads != 0) {
+            throw new IllegalArgumentException(op + ": x " + x.describe() + " must hold dt's " + heads + " heads of equal width");
+        }
+        width(op, "dt", dt, x.rows(), heads);
+        width(op, "state", state, x.cols(), dstate);
+        if (dstate <= 0 || b.cols() % dstate != 0 || b.rows() != x.rows() || heads % (b.cols() / dstate) != 0) {
+            throw new IllegalArgumentException(op + ": B " + b.describe() + " must be [" + x.rows() + "][groups * " + dstate
+                    + "] with the " + heads + " heads a multiple of groups");
+        }
+        vector(op, "A", a, heads, false);
+        vector(op, "D", d, heads, true);
+        vector(op, "dtBias", dtBias, heads, true);
+    }
+
+    /** Gated RMSNorm: out, x, z contiguous [n][dim], weight [dim], groupSize > 0 dividing dim. */
+    public static void gatedNorm(String op, Tensor out, Tensor x, Tensor z, Tensor weight, int groupSize) {
+        present(op, "z", z);
+        sameShape(op, out, x, z);
+        contiguous(op, out, x, z);
+        vector(op, "weight", weight, x.cols(), false);
+        if (groupSize <= 0 || x.cols() % groupSize != 0) {
+            throw new IllegalArgumentException(op + ": group size " + groupSize + " must divide the row width " + x.cols());
+        }
+    }
+
     private static void present(String op, String name, Tensor t) {
         if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
     }

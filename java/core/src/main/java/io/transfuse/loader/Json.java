@@ -1,7 +1,9 @@
 package io.transfuse.loader;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -10,7 +12,8 @@ import java.nio.file.Path;
 
 /** Reads small JSON files (configs, indexes) with errors that name the file and the key. */
 public final class Json {
-    private static final ObjectMapper MAPPER = new ObjectMapper();
+    /** Accepts NaN and Infinity as Python's json module writes them (Mamba-2's time_step_limit is [0.0, Infinity]). */
+    private static final ObjectMapper MAPPER = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
 
     private Json() {}
 

@@ -6,6 +6,7 @@ import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.bert.BertFamily;
 import io.transfuse.model.gpt2.Gpt2Family;
 import io.transfuse.model.llama.LlamaFamily;
+import io.transfuse.model.mamba.Mamba2Family;
 import io.transfuse.model.mamba.MambaFamily;
 import io.transfuse.model.vit.ViTFamily;
 
@@ -20,6 +21,7 @@ public final class Families {
             new LlamaFamily(),
             new Gpt2Family(),
             new MambaFamily(),
+            new Mamba2Family(),
             new BertFamily(),
             new ViTFamily());
 

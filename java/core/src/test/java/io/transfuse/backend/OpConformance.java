@@ -69,6 +69,7 @@ public final class OpConformance {
             c.decoderAttention(256, 3, 6, 2f);
             c.varlenAttention();
             c.stateSpace();
+            c.ssd();
         } finally {
             c.r.close();
             c.host.close();
@@ -369,6 +370,36 @@ public final class OpConformance {
             r.causalConv1d(x.r(), x.r(), convState.r(), convW.r(), convB.r(), false, false);
             same("causalConv1d in place, " + what, x);
         }
+    }
+
+    /**
+     * The Mamba-2 ops: an SSD scan of 4 heads of 8 channels in 2 groups of B/C, state 16, over a fresh prefill of
+     * 70 tokens (more than one chunk on every backend), a continued chunk of 5 and two decode steps; then the
+     * gated RMSNorm in 2 groups, out of place and in place over x.
+     */
+    private void ssd() {
+        int heads = 4, headDim = 8, groups = 2, dstate = 16, w = heads * headDim;
+        Pair a = f32(negativeExp(random("A_log", 0.5, heads))), d = f32(random("D", 1, heads)), dtBias = f32(random("dt bias", 0.5, heads));
+        Pair ssm = zeros("ssd state", DType.F32, w, dstate);
+        int[] chunks = {70, 5, 1, 1};
+        for (int i = 0; i < chunks.length; i++) {
+            int n = chunks[i];
+            boolean fresh = i == 0;
+            String what = (fresh ? "fresh prefill" : n > 1 ? "continued chunk" : "decode step") + " of " + n;
+            Pair x = act("x", 1, n, w), dt = act("dt", 1, n, heads), bm = act("B", 1, n, groups * dstate), cm = act("C", 1, n, groups * dstate);
+            Pair y = zeros("y", b.activationType(), n, w);
+            b.ssdScan(y.b(), ssm.b(), x.b(), dt.b(), a.b(), bm.b(), cm.b(), d.b(), dtBias.b(), fresh);
+            r.ssdScan(y.r(), ssm.r(), x.r(), dt.r(), a.r(), bm.r(), cm.r(), d.r(), dtBias.r(), fresh);
+            same("ssdScan " + what, y);
+            same("ssdScan state after the " + what, ssm);
+        }
+        Pair weight = act("norm weight", 1, w), x = act("x", 1, 3, w), z = act("z", 1, 3, w), out = zeros("gated norm", b.activationType(), 3, w);
+        b.gatedRmsNorm(out.b(), x.b(), z.b(), weight.b(), w / groups, 1e-5f);
+        r.gatedRmsNorm(out.r(), x.r(), z.r(), weight.r(), w / groups, 1e-5f);
+        same("gatedRmsNorm", out);
+        b.gatedRmsNorm(x.b(), x.b(), z.b(), weight.b(), w / groups, 1e-5f);
+        r.gatedRmsNorm(x.r(), x.r(), z.r(), weight.r(), w / groups, 1e-5f);
+        same("gatedRmsNorm in place", x);
     }
 
     private Tensor negativeExp(Tensor t) {

@@ -322,4 +322,45 @@ public final class ReferenceBackend implements Backend {
             for (int n = 0; n < dstate; n++) put(state, ch, n, h[n]);
         }
     }
+
+    @Override
+    public void ssdScan(Tensor out, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor d, Tensor dtBias,
+                        boolean freshState) {
+        int heads = (int) dt.cols(), p = (int) (x.cols() / heads), n = (int) state.cols(), groups = (int) (b.cols() / n);
+        for (int h = 0; h < heads; h++) {
+            int g = h / (heads / groups);
+            double[][] s = new double[p][n];
+            for (int i = 0; i < p; i++) for (int j = 0; j < n; j++) s[i][j] = freshState ? 0 : at(state, (long) h * p + i, j);
+            for (long t = 0; t < x.rows(); t++) {
+                double v = at(dt, t, h) + (dtBias == null ? 0 : at(dtBias, h));
+                double step = v > 20 ? v : Math.log1p(Math.exp(v)), decay = Math.exp(step * at(a, h));
+                for (int i = 0; i < p; i++) {
+                    double xv = at(x, t, (long) h * p + i), y = d == null ? 0 : at(d, h) * xv;
+                    for (int j = 0; j < n; j++) {
+                        s[i][j] = decay * s[i][j] + step * xv * at(b, t, (long) g * n + j);
+                        y += s[i][j] * at(c, t, (long) g * n + j);
+                    }
+                    put(out, t, (long) h * p + i, y);
+                }
+            }
+            for (int i = 0; i < p; i++) for (int j = 0; j < n; j++) put(state, (long) h * p + i, j, s[i][j]);
+        }
+    }
+
+    @Override
+    public void gatedRmsNorm(Tensor out, Tensor x, Tensor z, Tensor weight, int groupSize, float eps) {
+        double[] v = new double[groupSize];
+        for (long r = 0; r < x.rows(); r++) {
+            for (int g0 = 0; g0 < x.cols(); g0 += groupSize) {
+                double ss = 0;
+                for (int i = 0; i < groupSize; i++) {
+                    double zv = at(z, r, g0 + i);
+                    v[i] = at(x, r, g0 + i) * zv / (1 + Math.exp(-zv));
+                    ss += v[i] * v[i];
+                }
+                double scale = 1 / Math.sqrt(ss / groupSize + eps);
+                for (int i = 0; i < groupSize; i++) put(out, r, g0 + i, v[i] * scale * at(weight, g0 + i));
+            }
+        }
+    }
 }

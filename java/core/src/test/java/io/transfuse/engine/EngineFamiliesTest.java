@@ -6,6 +6,7 @@ import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.loader.RandomGpt2Model;
+import io.transfuse.loader.RandomMamba2Model;
 import io.transfuse.loader.RandomMambaModel;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
@@ -50,6 +51,13 @@ class EngineFamiliesTest {
     void mamba() {
         Path m = dir.resolve("mamba");
         RandomMambaModel.write(m, RandomMambaModel.Shape.TINY, DType.F32, 3, s -> {});
+        check(m, 4);
+    }
+
+    @Test
+    void mamba2() {
+        Path m = dir.resolve("mamba2");
+        RandomMamba2Model.write(m, RandomMamba2Model.Shape.TINY, DType.F32, 3, s -> {});
         check(m, 4);
     }
 }

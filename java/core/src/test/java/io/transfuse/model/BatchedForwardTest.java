@@ -8,6 +8,7 @@ import io.transfuse.TestModels;
 import io.transfuse.Transfuse;
 import io.transfuse.loader.RandomGpt2Model;
 import io.transfuse.loader.RandomMambaModel;
+import io.transfuse.loader.RandomMamba2Model;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -55,5 +56,12 @@ class BatchedForwardTest {
         Path m = dir.resolve("mamba");
         RandomMambaModel.write(m, RandomMambaModel.Shape.TINY, DType.F32, 3, s -> {});
         check(m, "mamba-tiny");
+    }
+
+    @Test
+    void mamba2() {
+        Path m = dir.resolve("mamba2");
+        RandomMamba2Model.write(m, RandomMamba2Model.Shape.TINY, DType.F32, 3, s -> {});
+        check(m, "mamba2-tiny");
     }
 }

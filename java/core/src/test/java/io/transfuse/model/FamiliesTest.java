@@ -6,10 +6,12 @@ import io.transfuse.Transfuse;
 import io.transfuse.loader.GgufWriter;
 import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.RandomGpt2Model;
+import io.transfuse.loader.RandomMamba2Model;
 import io.transfuse.loader.RandomMambaModel;
 import io.transfuse.loader.RandomVitModel;
 import io.transfuse.model.gpt2.Gpt2Family;
 import io.transfuse.model.llama.LlamaFamily;
+import io.transfuse.model.mamba.Mamba2Family;
 import io.transfuse.model.mamba.MambaFamily;
 import io.transfuse.model.vit.ViTFamily;
 import io.transfuse.tensor.DType;
@@ -38,6 +40,9 @@ class FamiliesTest {
         assertInstanceOf(Gpt2Family.class, Families.of(gpt2));
         assertInstanceOf(Gpt2Family.class, Families.of(gpt2Hf));
         assertInstanceOf(MambaFamily.class, Families.of(mamba));
+        Path mamba2 = dir.resolve("mamba2");
+        RandomMamba2Model.write(mamba2, RandomMamba2Model.Shape.TINY, DType.F32, 1, s -> {});
+        assertInstanceOf(Mamba2Family.class, Families.of(mamba2));
         assertInstanceOf(ViTFamily.class, Families.of(RandomVitModel.tiny().write(dir.resolve("vit"))));
     }
 

@@ -393,6 +393,33 @@ public final class CudaBackend implements Backend {
         kk.transpose(stream, address(out), yT, dim, n, act);
     }
 
+    @Override
+    public void ssdScan(Tensor out, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor d, Tensor dtBias,
+                        boolean freshState) {
+        OpChecks.ssd("ssdScan", out, state, x, dt, a, b, c, d, dtBias);
+        int n = rows(x), heads = cols(dt), dstate = cols(state), headDim = cols(x) / heads, groups = cols(b) / dstate;
+        sameType("ssdScan", out, x, dt, b, c);
+        sameType("ssdScan", state, a, d, dtBias);
+        if (state.dtype() != DType.F32) throw new IllegalArgumentException("ssdScan: the state, A, D and dtBias are F32");
+        long st = address(state), dd = d == null ? 0 : address(d), db = dtBias == null ? 0 : address(dtBias);
+        if (n == 1) {
+            // decode: the one-step update, in place on the state
+            if (freshState) rt.memset(stream, st, 0, state.spanBytes());
+            kk.ssdStateUpdate(stream, address(out), st, address(x), address(dt), address(a), address(b), address(c), dd, db, 1,
+                    heads, headDim, groups, dstate, act);
+            return;
+        }
+        kk.ssdScan(stream, address(out), st, address(x), address(dt), address(a), address(b), address(c), dd, db, freshState, n,
+                heads, headDim, groups, dstate, act);
+    }
+
+    @Override
+    public void gatedRmsNorm(Tensor out, Tensor x, Tensor z, Tensor weight, int groupSize, float eps) {
+        OpChecks.gatedNorm("gatedRmsNorm", out, x, z, weight, groupSize);
+        sameType("gatedRmsNorm", out, x, z, weight);
+        kk.gatedRmsnorm(stream, address(out), address(x), address(z), address(weight), rows(x), cols(x), groupSize, eps, act);
+    }
+
     // ---- helpers --------------------------------------------------------------------------------
 
     /** Scratch buffer {@code slot} of at least {@code bytes}, grown outside recordings (only multi-token ops use scratch). */

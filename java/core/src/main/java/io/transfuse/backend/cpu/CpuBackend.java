@@ -282,6 +282,24 @@ public final class CpuBackend implements Backend {
                 rows(u), dim, dstate, softplus);
     }
 
+    @Override
+    public void ssdScan(Tensor out, Tensor state, Tensor x, Tensor dt, Tensor a, Tensor b, Tensor c, Tensor d, Tensor dtBias,
+                        boolean freshState) {
+        OpChecks.ssd("ssdScan", out, state, x, dt, a, b, c, d, dtBias);
+        int heads = cols(dt), dstate = cols(state);
+        MemorySegment s = host("ssdScan", state);
+        if (freshState) s.fill((byte) 0);
+        CpuOps.ssdScan(host("ssdScan", out), s, host("ssdScan", x), host("ssdScan", dt), host("ssdScan", a), host("ssdScan", b),
+                host("ssdScan", c), orNull(d), orNull(dtBias), rows(x), heads, cols(x) / heads, cols(b) / dstate, dstate);
+    }
+
+    @Override
+    public void gatedRmsNorm(Tensor out, Tensor x, Tensor z, Tensor weight, int groupSize, float eps) {
+        OpChecks.gatedNorm("gatedRmsNorm", out, x, z, weight, groupSize);
+        CpuOps.gatedRmsNorm(host("gatedRmsNorm", out), host("gatedRmsNorm", x), host("gatedRmsNorm", z),
+                host("gatedRmsNorm", weight), rows(x), cols(x), groupSize, eps);
+    }
+
     // ---- helpers --------------------------------------------------------------------------------
 
     /** The host segment of {@code t}, or an error naming it when it lives on a device. */

@@ -43,6 +43,8 @@ public final class CpuOps {
     public static final int MAX_CONV_WIDTH = 4;
     /** Largest state size {@link #selectiveScan} accepts ({@code TF_CPU_MAX_DSTATE}, as the CUDA kernel). */
     public static final int MAX_DSTATE = 256;
+    /** Largest state size {@link #ssdScan} accepts ({@code TF_CPU_MAX_SSD_STATE}). */
+    public static final int MAX_SSD_STATE = 256;
 
     /** Instruction sets of the kernels ({@code TF_CPU_ISA_*}). */
     public enum Isa { GENERIC, AVX2, AVX512 }
@@ -88,7 +90,12 @@ public final class CpuOps {
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
             SELECTIVE_SCAN = handle("tf_cpu_selective_scan", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
-                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
+            SSD_SCAN = handle("tf_cpu_ssd_scan", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
+            GATED_RMSNORM = handle("tf_cpu_gated_rmsnorm", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT));
 
     static {
         int v = version();
@@ -697,6 +704,68 @@ public final class CpuOps {
         int softplus = deltaSoftplus ? 1 : 0;
         NativeLibrary.call(() -> { SELECTIVE_SCAN.invokeExact(out, state, u, delta, a, b, c, dd, zz, db,
                 tokens, dim, dstate, softplus); });
+    }
+
+    // ---- Mamba-2 ops ------------------------------------------------------------------------------
+
+    /**
+     * Mamba-2 SSD scan over [tokens] of {@code heads} heads of {@code headDim} channels, carrying {@code state}
+     * [heads][headDim][dstate] (F32, in/out; zeros at the start of a sequence). Per head h (group g = h / (heads /
+     * groups)) and token t: {@code dt = softplus(dtIn[t][h] + dtBias[h])};
+     * {@code state[h][p][n] = exp(dt A[h]) state[h][p][n] + dt x[t][h][p] B[t][g][n]};
+     * {@code out[t][h][p] = sum_n C[t][g][n] state[h][p][n] + D[h] x[t][h][p]}. x, out [tokens][heads * headDim];
+     * dtIn [tokens][heads]; B, C [tokens][groups * dstate]; A, D, dtBias [heads] (D, dtBias may be null). dstate at
+     * most {@value #MAX_SSD_STATE}. out overlaps nothing; the state overlaps nothing.
+     */
+    public static void ssdScan(MemorySegment out, MemorySegment state, MemorySegment x, MemorySegment dtIn, MemorySegment a,
+                               MemorySegment b, MemorySegment c, MemorySegment d, MemorySegment dtBias, int tokens, int heads,
+                               int headDim, int groups, int dstate) {
+        positive("tokens", tokens);
+        positive("heads", heads);
+        positive("headDim", headDim);
+        positive("groups", groups);
+        positive("dstate", dstate);
+        if (dstate > MAX_SSD_STATE) throw new IllegalArgumentException("dstate must be <= " + MAX_SSD_STATE + ", got " + dstate);
+        if (heads % groups != 0) throw new IllegalArgumentException("heads (" + heads + ") must be a multiple of groups (" + groups + ")");
+        long act = (long) tokens * heads * headDim * 4, stateBytes = (long) heads * headDim * dstate * 4;
+        long bc = (long) tokens * groups * dstate * 4, dts = (long) tokens * heads * 4, perHead = (long) heads * 4;
+        writable("out", out, act);
+        writable("state", state, stateBytes);
+        readable("x", x, act);
+        readable("dt", dtIn, dts);
+        readable("A", a, perHead);
+        readable("B", b, bc);
+        readable("C", c, bc);
+        if (d != null) readable("D", d, perHead);
+        if (dtBias != null) readable("dtBias", dtBias, perHead);
+        Span o = span("out", out, act), st = span("state", state, stateBytes), xs = span("x", x, act), ds = span("dt", dtIn, dts);
+        Span bs = span("B", b, bc), cs = span("C", c, bc);
+        disjoint(o, st, xs, ds, bs, cs);
+        disjoint(st, xs, ds, bs, cs, span("A", a, perHead));
+        MemorySegment dd = orNull(d), db = orNull(dtBias);
+        NativeLibrary.call(() -> { SSD_SCAN.invokeExact(out, state, x, dtIn, a, b, c, dd, db, tokens, heads, headDim, groups, dstate); });
+    }
+
+    /**
+     * Gated RMSNorm over [rows][dim] in groups of {@code groupSize} columns: {@code v = x silu(z)},
+     * {@code out = v / sqrt(mean_group(v^2) + eps) weight}. weight [dim]. out may be x or z itself (exactly).
+     */
+    public static void gatedRmsNorm(MemorySegment out, MemorySegment x, MemorySegment z, MemorySegment weight, int rows, int dim,
+                                    int groupSize, float eps) {
+        positive("rows", rows);
+        positive("dim", dim);
+        positive("groupSize", groupSize);
+        if (dim % groupSize != 0) throw new IllegalArgumentException("groupSize (" + groupSize + ") must divide dim (" + dim + ")");
+        long bytes = (long) rows * dim * 4;
+        writable("out", out, bytes);
+        readable("x", x, bytes);
+        readable("z", z, bytes);
+        readable("weight", weight, (long) dim * 4);
+        Span o = span("out", out, bytes);
+        sameOrDisjoint(o, span("x", x, bytes));
+        sameOrDisjoint(o, span("z", z, bytes));
+        disjoint(o, span("weight", weight, (long) dim * 4));
+        NativeLibrary.call(() -> { GATED_RMSNORM.invokeExact(out, x, z, weight, rows, dim, groupSize, eps); });
     }
 
     // ---- argument checks ---------------------------------------------------------------------

@@ -11,38 +11,59 @@ import io.transfuse.tensor.Tensor;
 import java.util.BitSet;
 
 /**
- * What Mamba sequences carry between forward passes, in slots allocated once at load: per layer the conv
- * state ([slots * dInner][dConv - 1], the last dConv-1 inputs of the causal conv, of the activation type)
- * and the SSM state ([slots * dInner][dState], F32). A sequence holds one slot from creation to close; its
- * size does not grow with its length. A recurrent state cannot rewind: a pass continues where the
- * sequence stopped or restarts it at position 0. Thread-safe.
+ * What Mamba sequences carry between forward passes, in slots allocated once at load: per layer the
+ * states of one or more causal convs (each [slots * channels][width - 1], the last width-1 inputs, of the
+ * activation type) and the SSM state ([slots * rows][cols], F32). Mamba-1: one conv over dInner channels
+ * and a [dInner][dState] SSM state per slot; Mamba-2: convs over x, B and C and a [heads * headDim][dState]
+ * state. A sequence holds one slot from creation to close; its size does not grow with its length. A
+ * recurrent state cannot rewind: a pass continues where the sequence stopped or restarts it at position 0.
+ * Thread-safe.
  */
 final class MambaStates implements SequenceStore {
-    private final MambaConfig c;
-    private final Tensor[] conv, ssm;
+    private final Tensor[][] conv;
+    private final Tensor[] ssm;
+    private final int[] convChannels;
+    private final int ssmRows;
     private final int slots;
     private final BitSet used = new BitSet();
 
+    /** Mamba-1's slots: one conv over dInner channels, a [dInner][dState] SSM state. */
     MambaStates(Backend ops, MambaConfig c, int slots) {
-        this.c = c;
+        this(ops, c.source(), "Mamba", c.layers(), slots, new int[] {c.dInner()}, c.dConv(), c.dInner(), c.dState());
+    }
+
+    /**
+     * @param convChannels the channels of each conv of a layer (its state [slots * channels][convWidth - 1])
+     * @param ssmRows      rows of a slot's SSM state per layer ([slots * ssmRows][ssmCols], F32)
+     */
+    MambaStates(Backend ops, String source, String model, int layers, int slots, int[] convChannels, int convWidth, int ssmRows,
+                int ssmCols) {
         this.slots = slots;
-        long perChannel = ops.activationType().bytesFor(c.dConv() - 1) + DType.F32.bytesFor(c.dState());
-        MemoryBudget.require(ops, c.source(), "the Mamba state slots (" + slots + " sequences x " + c.layers() + " layers x "
-                + c.dInner() + " channels of a conv and an SSM state)", MemoryBudget.product(slots, c.layers(), c.dInner(), perChannel),
-                MemoryBudget.SLOT_ADVICE);
-        conv = new Tensor[c.layers()];
-        ssm = new Tensor[c.layers()];
-        for (int l = 0; l < c.layers(); l++) {
-            conv[l] = ops.allocate("layer " + l + " conv states", ops.activationType(), (long) slots * c.dInner(), c.dConv() - 1);
-            ssm[l] = ops.allocate("layer " + l + " SSM states", DType.F32, (long) slots * c.dInner(), c.dState());
+        this.convChannels = convChannels.clone();
+        this.ssmRows = ssmRows;
+        long perSlot = DType.F32.bytesFor((long) ssmRows * ssmCols);
+        for (int ch : convChannels) perSlot += ops.activationType().bytesFor((long) ch * (convWidth - 1));
+        MemoryBudget.require(ops, source, "the " + model + " state slots (" + slots + " sequences x " + layers + " layers of conv and SSM states)",
+                MemoryBudget.product(slots, layers, 1, perSlot), MemoryBudget.SLOT_ADVICE);
+        conv = new Tensor[layers][convChannels.length];
+        ssm = new Tensor[layers];
+        for (int l = 0; l < layers; l++) {
+            for (int k = 0; k < convChannels.length; k++) {
+                conv[l][k] = ops.allocate("layer " + l + " conv states" + (convChannels.length > 1 ? " " + k : ""), ops.activationType(),
+                        (long) slots * convChannels[k], convWidth - 1);
+            }
+            ssm[l] = ops.allocate("layer " + l + " SSM states", DType.F32, (long) slots * ssmRows, ssmCols);
         }
     }
 
-    /** The conv state [dInner][dConv-1] of layer l in a slot. */
-    Tensor conv(int layer, int slot) { return conv[layer].rows((long) slot * c.dInner(), c.dInner()); }
+    /** The state [channels][width-1] of conv {@code k} of layer l in a slot. */
+    Tensor conv(int layer, int k, int slot) { return conv[layer][k].rows((long) slot * convChannels[k], convChannels[k]); }
 
-    /** The SSM state [dInner][dState] of layer l in a slot. */
-    Tensor ssm(int layer, int slot) { return ssm[layer].rows((long) slot * c.dInner(), c.dInner()); }
+    /** The state [dInner][dConv-1] of Mamba-1's conv of layer l in a slot. */
+    Tensor conv(int layer, int slot) { return conv(layer, 0, slot); }
+
+    /** The SSM state of layer l in a slot. */
+    Tensor ssm(int layer, int slot) { return ssm[layer].rows((long) slot * ssmRows, ssmRows); }
 
     @Override
     public synchronized Slot newSequence(int capacity) {

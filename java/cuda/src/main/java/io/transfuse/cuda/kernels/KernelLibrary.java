@@ -31,13 +31,15 @@ public final class KernelLibrary {
     public static final int[] PREFILL_HEAD_DIMS = {32, 64, 128, 256};
     /** Largest SSM state (dstate) the selective-scan kernels take. */
     public static final int MAX_SCAN_STATE = 256;
+    /** Largest SSM state (dstate) the Mamba-2 SSD kernels take. */
+    public static final int MAX_SSD_STATE = 128;
     /** Widest causal conv1d the conv kernels take. */
     public static final int MAX_CONV_WIDTH = 4;
 
     private final GpuRuntime rt;
     private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
             decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen, selectiveScan, selectiveStateUpdate, causalConv1d,
-            causalConv1dUpdate, layernorm, biasAct, transpose;
+            causalConv1dUpdate, layernorm, biasAct, transpose, ssdScan, ssdStateUpdate, gatedRmsnorm;
 
     public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
         this.rt = rt;
@@ -72,6 +74,12 @@ public final class KernelLibrary {
         causalConv1dUpdate = b.bind("tf_causal_conv1d_update", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         transpose = b.bind("tf_transpose", fd(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        ssdScan = b.bind("tf_ssd_scan", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        ssdStateUpdate = b.bind("tf_ssd_state_update", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        gatedRmsnorm = b.bind("tf_gated_rmsnorm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT,
+                JAVA_INT, ADDRESS));
     }
 
     /** RMSNorm with optional fused residual (residual 0 = none): see tf_rmsnorm. out may be x, residual or both. */
@@ -272,6 +280,49 @@ public final class KernelLibrary {
         checkConvWidth(width);
         rt.launch(s, "tf_causal_conv1d_update", st -> (int) causalConv1dUpdate.invokeExact(p(out), p(convState), p(x), p(weight),
                 p(bias), batch, dim, width, silu ? 1 : 0, t.tfCode(), st));
+    }
+
+    /**
+     * Mamba-2 SSD scan over one token-major sequence (chunked): see tf_ssd_scan. A, D, dtBias and the state are fp32
+     * (D, dtBias may be 0); the state is read unless {@code fresh} and written back. out must not overlap the inputs.
+     */
+    public void ssdScan(GpuStream s, long out, long state, long x, long dt, long a, long b, long c, long d, long dtBias,
+                        boolean fresh, int seqlen, int heads, int headDim, int groups, int dstate, DType t) {
+        nonNull("ssd_scan", out, state, x, dt, a, b, c);
+        positive("ssd_scan seqlen", seqlen);
+        checkSsd("ssd_scan", 1, heads, headDim, groups, dstate);
+        rt.launch(s, "tf_ssd_scan", st -> (int) ssdScan.invokeExact(p(out), p(state), p(x), p(dt), p(a), p(b), p(c), p(d),
+                p(dtBias), fresh ? 1 : 0, seqlen, heads, headDim, groups, dstate, t.tfCode(), st));
+    }
+
+    /** One token per sequence of the SSD scan (decode), fp32 state in place: see tf_ssd_state_update. out must not be x. */
+    public void ssdStateUpdate(GpuStream s, long out, long state, long x, long dt, long a, long b, long c, long d, long dtBias,
+                               int batch, int heads, int headDim, int groups, int dstate, DType t) {
+        nonNull("ssd_state_update", out, state, x, dt, a, b, c);
+        checkSsd("ssd_state_update", batch, heads, headDim, groups, dstate);
+        rt.launch(s, "tf_ssd_state_update", st -> (int) ssdStateUpdate.invokeExact(p(out), p(state), p(x), p(dt), p(a), p(b),
+                p(c), p(d), p(dtBias), batch, heads, headDim, groups, dstate, t.tfCode(), st));
+    }
+
+    /** Gated RMSNorm in groups of {@code groupSize} columns: see tf_gated_rmsnorm. out may be x or z. */
+    public void gatedRmsnorm(GpuStream s, long out, long x, long z, long weight, int rows, int dim, int groupSize, float eps, DType t) {
+        nonNull("gated_rmsnorm", out, x, z, weight);
+        positive("gated_rmsnorm rows", rows);
+        positive("gated_rmsnorm dim", dim);
+        positive("gated_rmsnorm group size", groupSize);
+        if (dim % groupSize != 0) throw new IllegalArgumentException("gated_rmsnorm: group size " + groupSize + " must divide dim " + dim);
+        rt.launch(s, "tf_gated_rmsnorm", st -> (int) gatedRmsnorm.invokeExact(p(out), p(x), p(z), p(weight), rows, dim, groupSize,
+                eps, t.tfCode(), st));
+    }
+
+    private static void checkSsd(String op, int batch, int heads, int headDim, int groups, int dstate) {
+        positive(op + " batch", batch);
+        positive(op + " heads", heads);
+        positive(op + " head dim", headDim);
+        positive(op + " groups", groups);
+        positive(op + " dstate", dstate);
+        if (heads % groups != 0) throw new IllegalArgumentException(op + ": heads " + heads + " must be a multiple of groups " + groups);
+        if (dstate > MAX_SSD_STATE) throw new IllegalArgumentException(op + ": dstate must be <= " + MAX_SSD_STATE + ", got " + dstate);
     }
 
     /**
