@@ -289,35 +289,39 @@ static void matmul() {
     encoder_shapes();
 }
 
-/* q8: the best ISA's Q8_0 matmul at the token counts of batched decode (one token per sequence) and
- * prefill, to see where the integer tile turns compute-bound. */
+/* q8: the best ISA's Q8_0 and Q4_0 matmuls at the token counts of batched decode (one token per sequence) and
+ * prefill, as stored and (where this CPU's kernels prefer it) repacked into 16-row groups, to see where the
+ * integer tiles turn compute-bound. */
 static void q8_batch() {
     const int in = getenv("TRANSFUSE_BENCH_IN") ? atoi(getenv("TRANSFUSE_BENCH_IN")) : 768;
     const int out = getenv("TRANSFUSE_BENCH_OUT") ? atoi(getenv("TRANSFUSE_BENCH_OUT")) : 2048;
     std::vector<float> x((size_t)128 * in), y((size_t)128 * out);
     fill(x, 40503u);
-    std::vector<unsigned char> wq((size_t)out * in / 32 * 34);
-    for (size_t b = 0; b < wq.size() / 34; b++) {
-        unsigned short d = 0x2000;
-        memcpy(&wq[b * 34], &d, 2);
-        for (int j = 0; j < 32; j++) wq[b * 34 + 2 + j] = (unsigned char)((b * 7 + j * 13) % 255);
-    }
     tf_cpu_set_isa(tf_cpu_best_isa());
-    /* and the same weights repacked into 16-row groups, where this CPU's kernels prefer that */
-    std::vector<unsigned char> wr;
-    if (tf_cpu_rows16_type(TF_CPU_Q8_0) == TF_CPU_Q8_0_R16) {
-        wr.resize((size_t)tf_cpu_packed_rows16_bytes(TF_CPU_Q8_0_R16, in, out));
-        tf_cpu_pack_rows16(TF_CPU_Q8_0_R16, wr.data(), wq.data(), in, out);
-    }
-    for (int tokens : {1, 2, 4, 8, 16, 32, 64, 128})
-        for (int r16 = 0; r16 <= (wr.empty() ? 0 : 1); r16++) {
-            const void* w = r16 ? (const void*)wr.data() : (const void*)wq.data();
-            const int type = r16 ? TF_CPU_Q8_0_R16 : TF_CPU_Q8_0;
-            double dt = best_time(tokens <= 16 ? 100 : 10,
-                                  [&] { tf_cpu_matmul(y.data(), x.data(), w, type, tokens, in, out); });
-            printf("best     %-8s tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n", r16 ? "Q8_0_R16" : "Q8_0",
-                   tokens, dt * 1e6, 2.0 * tokens * in * out / dt / 1e9, wq.size() / dt / 1e9);
+    for (int type : {TF_CPU_Q8_0, TF_CPU_Q4_0}) {
+        const int bytes = type == TF_CPU_Q8_0 ? 34 : 18;
+        std::vector<unsigned char> wq((size_t)out * in / 32 * bytes);
+        for (size_t b = 0; b < wq.size() / bytes; b++) {
+            unsigned short d = 0x2000;
+            memcpy(&wq[b * bytes], &d, 2);
+            for (int j = 2; j < bytes; j++) wq[b * bytes + j] = (unsigned char)((b * 7 + j * 13) % 255);
         }
+        std::vector<unsigned char> wr;
+        const int r16_type = tf_cpu_rows16_type(type);
+        if (r16_type >= 0) {
+            wr.resize((size_t)tf_cpu_packed_rows16_bytes(r16_type, in, out));
+            tf_cpu_pack_rows16(r16_type, wr.data(), wq.data(), in, out);
+        }
+        for (int tokens : {1, 2, 4, 8, 16, 32, 64, 128})
+            for (int r16 = 0; r16 <= (wr.empty() ? 0 : 1); r16++) {
+                const void* w = r16 ? (const void*)wr.data() : (const void*)wq.data();
+                double dt = best_time(tokens <= 16 ? 100 : 10,
+                                      [&] { tf_cpu_matmul(y.data(), x.data(), w, r16 ? r16_type : type, tokens, in, out); });
+                printf("best     %-4s%-4s tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n",
+                       type == TF_CPU_Q8_0 ? "Q8_0" : "Q4_0", r16 ? "_R16" : "", tokens, dt * 1e6,
+                       2.0 * tokens * in * out / dt / 1e9, wq.size() / dt / 1e9);
+            }
+    }
 }
 
 int main(int argc, char** argv) {
