@@ -4,14 +4,10 @@ import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backend.WeightUse;
 import io.transfuse.backend.DecoderBatch;
-import io.transfuse.model.DecoderGraph;
 import io.transfuse.model.DecoderLimits;
 import io.transfuse.tensor.DType;
-import io.transfuse.tensor.Dequantize;
 import io.transfuse.tensor.Tensor;
 
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The Mamba-2 language model (Dao &amp; Gu 2024, "Transformers are SSMs", section 7 and Figure 6: the Mamba-2
@@ -32,7 +28,7 @@ import java.util.List;
  * depthwise, so a conv over x, B and C is three convs), so every activation is a contiguous token-major
  * [tokens][width] block.
  */
-public final class Mamba2Model extends DecoderGraph {
+public final class Mamba2Model extends StateSpaceGraph {
     /** Positions a sequence may hold when the caller names none: the state does not grow, so this only bounds counters. */
     public static final int DEFAULT_CONTEXT = MambaModel.DEFAULT_CONTEXT;
 
@@ -43,8 +39,6 @@ public final class Mamba2Model extends DecoderGraph {
     // Workspace: res the residual stream, h the normed input / block output [maxTokens][dModel]; z, x, y
     // [maxTokens][dInner]; bm, cm [maxTokens][groups * dState]; dt [maxTokens][heads].
     private final Tensor res, h, delta, z, x, y, bm, cm, dt;
-    /** The state slot of each sequence of the current pass. */
-    private final int[] slots;
 
     /**
      * Per layer: the norm; in_proj's z, x, B, C, dt row blocks (and biases); the conv's x, B, C row blocks
@@ -61,7 +55,7 @@ public final class Mamba2Model extends DecoderGraph {
     }
 
     private Mamba2Model(Mamba2Config config, Mamba2Weights w, Backend ops, DecoderLimits limits, MambaStates states) {
-        super(ops, config.source(), config.dModel(), (int) w.head().dim(0), limits.context(), limits, states);
+        super(ops, config.source(), config.dModel(), (int) w.head().dim(0), limits, states);
         this.c = config;
         this.states = states;
         int di = c.dInner(), gn = c.bcWidth(), nh = c.heads(), dm = c.dModel();
@@ -88,7 +82,7 @@ public final class Mamba2Model extends DecoderGraph {
                 if (L.convBias() != null) convBias[k] = ops.upload(L.convBias().reshape(c.convDim(), 1).rows(r0, n), act);
             }
             layers[l] = new Layer(ops.upload(L.norm(), act), in, inBias, conv, convBias, ops.upload(L.dtBias(), DType.F32),
-                    minusExp(L.aLog()), ops.upload(L.d(), DType.F32), ops.upload(L.gateNorm(), act),
+                    minusExp(L.aLog(), c.heads()), ops.upload(L.d(), DType.F32), ops.upload(L.gateNorm(), act),
                     ops.weight(L.outProj(), WeightUse.STREAMED), L.outProjBias() == null ? null : ops.upload(L.outProjBias(), act));
         }
         int n = limits.maxTokens();
@@ -101,32 +95,9 @@ public final class Mamba2Model extends DecoderGraph {
         bm = ops.allocate("SSM input matrix B", act, n, gn);
         cm = ops.allocate("SSM output matrix C", act, n, gn);
         dt = ops.allocate("time steps", act, n, nh);
-        slots = new int[limits.maxSequences()];
-    }
-
-    /** A = -exp(A_log) [heads], F32 on the backend. */
-    private Tensor minusExp(Tensor aLog) {
-        float[] a = Dequantize.toFloats(aLog);
-        for (int i = 0; i < a.length; i++) a[i] = (float) -Math.exp(a[i]);
-        Tensor t = ops.allocate(aLog.name() + " as A", DType.F32, c.heads());
-        ops.write(t, a, 0, a.length);
-        return t;
     }
 
     public Mamba2Config config() { return c; }
-
-    /** A recorded decode step reads and writes the state slots of its sequences, and zeroes those that start afresh. */
-    @Override
-    protected Object replayKey(DecoderBatch b) {
-        List<Integer> key = new ArrayList<>();
-        for (int s = 0; s < b.sequences(); s++) key.add(slots[s] * 2 + (b.startPos(s) == 0 ? 1 : 0));
-        return key;
-    }
-
-    @Override
-    protected void admitted(int s, Sequence sequence) {
-        slots[s] = ((MambaStates.Slot) sequence).slot;
-    }
 
     @Override
     protected void compute(DecoderBatch b) {

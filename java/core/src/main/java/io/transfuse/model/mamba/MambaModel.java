@@ -7,11 +7,8 @@ import io.transfuse.backend.DecoderBatch;
 import io.transfuse.model.DecoderGraph;
 import io.transfuse.model.DecoderLimits;
 import io.transfuse.tensor.DType;
-import io.transfuse.tensor.Dequantize;
 import io.transfuse.tensor.Tensor;
 
-import java.util.ArrayList;
-import java.util.List;
 
 /**
  * The Mamba-1 language model (Gu &amp; Dao 2023, "Mamba: Linear-Time Sequence Modeling with Selective
@@ -31,7 +28,7 @@ import java.util.List;
  * <p>The in_proj and x_proj outputs are split by taking row ranges of their weights, so every activation
  * is a contiguous token-major [tokens][width] block.
  */
-public final class MambaModel extends DecoderGraph {
+public final class MambaModel extends StateSpaceGraph {
     /** Positions a sequence may hold when the caller names none: the state does not grow, so this only bounds counters. */
     public static final int DEFAULT_CONTEXT = 1 << 20;
 
@@ -42,8 +39,6 @@ public final class MambaModel extends DecoderGraph {
     // Workspace: res the residual stream, h the normed input / block output [maxTokens][dModel]; u, z, dt
     // [maxTokens][dInner]; dtLow [maxTokens][dtRank]; bm, cm [maxTokens][dState].
     private final Tensor res, h, delta, u, z, dt, dtLow, bm, cm;
-    /** The state slot of each sequence of the current pass. */
-    private final int[] slots;
 
     /**
      * Per layer: the norm; in_proj's x and z halves (and biases); conv weight [dInner][dConv] and bias;
@@ -59,7 +54,7 @@ public final class MambaModel extends DecoderGraph {
     }
 
     private MambaModel(MambaConfig config, MambaWeights w, Backend ops, DecoderLimits limits, MambaStates states) {
-        super(ops, config.source(), config.dModel(), (int) w.head().dim(0), limits.context(), limits, states);
+        super(ops, config.source(), config.dModel(), (int) w.head().dim(0), limits, states);
         this.c = config;
         this.states = states;
         int di = c.dInner(), ds = c.dState(), r = c.dtRank(), dm = c.dModel();
@@ -78,7 +73,7 @@ public final class MambaModel extends DecoderGraph {
                     ops.upload(L.convWeight().reshape(di, c.dConv()), act),
                     L.convBias() == null ? null : ops.upload(L.convBias(), act),
                     weight(L.xProj().rows(0, r)), weight(L.xProj().rows(r, ds)), weight(L.xProj().rows(r + ds, ds)),
-                    weight(L.dtProj()), ops.upload(L.dtBias(), DType.F32), minusExp(L.aLog()), ops.upload(L.d(), DType.F32),
+                    weight(L.dtProj()), ops.upload(L.dtBias(), DType.F32), minusExp(L.aLog(), c.dInner(), c.dState()), ops.upload(L.d(), DType.F32),
                     weight(L.outProj()), L.outProjBias() == null ? null : ops.upload(L.outProjBias(), act));
         }
         int n = limits.maxTokens();
@@ -91,34 +86,11 @@ public final class MambaModel extends DecoderGraph {
         dtLow = ops.allocate("low-rank time steps", act, n, r);
         bm = ops.allocate("SSM input matrix B", act, n, ds);
         cm = ops.allocate("SSM output matrix C", act, n, ds);
-        slots = new int[limits.maxSequences()];
     }
 
     private Tensor weight(Tensor w) { return ops.weight(w, WeightUse.STREAMED); }
 
-    /** A = -exp(A_log), F32 on the backend. */
-    private Tensor minusExp(Tensor aLog) {
-        float[] a = Dequantize.toFloats(aLog);
-        for (int i = 0; i < a.length; i++) a[i] = (float) -Math.exp(a[i]);
-        Tensor t = ops.allocate(aLog.name() + " as A", DType.F32, c.dInner(), c.dState());
-        ops.write(t, a, 0, a.length);
-        return t;
-    }
-
     public MambaConfig config() { return c; }
-
-    /** A recorded decode step reads and writes the state slots of its sequences, and zeroes those that start afresh. */
-    @Override
-    protected Object replayKey(DecoderBatch b) {
-        List<Integer> key = new ArrayList<>();
-        for (int s = 0; s < b.sequences(); s++) key.add(slots[s] * 2 + (b.startPos(s) == 0 ? 1 : 0));
-        return key;
-    }
-
-    @Override
-    protected void admitted(int s, Sequence sequence) {
-        slots[s] = ((MambaStates.Slot) sequence).slot;
-    }
 
     @Override
     protected void compute(DecoderBatch b) {
