@@ -7,6 +7,7 @@ import io.transfuse.model.bert.BertFamily;
 import io.transfuse.model.gpt2.Gpt2Family;
 import io.transfuse.model.llama.LlamaFamily;
 import io.transfuse.model.mamba.MambaFamily;
+import io.transfuse.model.swin.SwinFamily;
 import io.transfuse.model.vit.ViTFamily;
 
 import java.nio.file.Path;
@@ -21,7 +22,8 @@ public final class Families {
             new Gpt2Family(),
             new MambaFamily(),
             new BertFamily(),
-            new ViTFamily());
+            new ViTFamily(),
+            new SwinFamily());
 
     private Families() {}
 
