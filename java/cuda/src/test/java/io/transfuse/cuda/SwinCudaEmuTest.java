@@ -22,13 +22,13 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * backend over the host emulator, fp16 activations) against torchvision's Swin ({@link SwinFixture}) and the CPU graph.
  *
  * <p>Tolerance. Logits are O(1) (up to 2.3); fp16 rounding (2^-11) of weights' products and activations through
- * 6 blocks and 2 mergings, with P rounded to fp16 in the attention, gives errors of order 1e-2 (the measured value
- * is printed). Budget: max |logit error| <= 0.05 against torchvision and the CPU graph, the same top-1 and top-2
- * classes, and the top-1 probability within 0.01. A wrong shift, mask, bias index or merge order moves logits by
+ * 6 blocks and 2 mergings, with P rounded to fp16 in the attention, could reach ~1e-2; measured 3.4e-4 (printed by the
+ * test). Budget: max |logit error| <= 0.01 against torchvision and the CPU graph, the same top-1 and top-2 classes,
+ * and the top-1 probability within 0.005. A wrong shift, mask, bias index or merge order moves logits by
  * O(0.1-1).
  */
 class SwinCudaEmuTest {
-    static final double LOGIT_TOLERANCE = 0.05;
+    static final double LOGIT_TOLERANCE = 0.01;
 
     @Test
     void cudaEmuMatchesTorchvisionAndCpu() throws IOException {
@@ -57,7 +57,7 @@ class SwinCudaEmuTest {
             assertEquals(top5[1], top.get(1).index(), "top-2 class");
             double sum = 0;
             for (double v : want) sum += Math.exp(v - want[top5[0]]);
-            assertEquals(1 / sum, top.get(0).probability(), 0.01, "top-1 probability");
+            assertEquals(1 / sum, top.get(0).probability(), 0.005, "top-1 probability");
             float[] again = clf.logits(image); // the same workspace again
             for (int i = 0; i < got.length; i++) assertEquals(got[i], again[i], 1e-6, "repeated call");
         }
