@@ -157,9 +157,9 @@ TF_API void tf_cpu_attention_varlen(float* out, const float* q, const float* k, 
 }
 
 TF_API void tf_cpu_window_attention(float* out, const float* q, const float* k, const float* v, const float* bias,
-                                    int grid_h, int grid_w, int window, int shift, int n_heads, int head_dim,
-                                    long stride, float scale) {
-    const tf_window_args a = {.out = out, .q = q, .k = k, .v = v, .bias = bias, .grid_h = grid_h,
+                                    const float* logit_scale, int grid_h, int grid_w, int window, int shift,
+                                    int n_heads, int head_dim, long stride, float scale) {
+    const tf_window_args a = {.out = out, .q = q, .k = k, .v = v, .bias = bias, .logit_scale = logit_scale, .grid_h = grid_h,
                                    .grid_w = grid_w, .window = window, .shift = shift, .n_heads = n_heads,
                                    .head_dim = head_dim, .stride = stride, .scale = scale};
     const long windows = (long)(grid_h / window) * (grid_w / window), n = (long)window * window;

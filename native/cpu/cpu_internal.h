@@ -133,7 +133,7 @@ struct tf_varlen_attention {
 /* tf_cpu_window_attention's arguments (transfuse.h); a work item is (window, head), item = window * n_heads + head. */
 struct tf_window_args {
     float* out;
-    const float *q, *k, *v, *bias;
+    const float *q, *k, *v, *bias, *logit_scale; /* logit_scale: NULL, or Swin-V2's cosine attention */
     int grid_h, grid_w, window, shift, n_heads, head_dim;
     long stride;
     float scale;

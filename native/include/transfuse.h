@@ -223,12 +223,15 @@ void tf_cpu_attention_varlen(float* out, const float* q, const float* k, const f
  * q, k, v: row t's heads [n_heads][head_dim] at q + t * stride (and k, v: one fused QKV buffer's column
  * blocks); out [grid_h * grid_w][n_heads * head_dim] packed, overlapping no input. grid_h and grid_w are
  * multiples of window, 0 <= shift < window, window^2 <= TF_CPU_WINDOW_MAX_TOKENS, head_dim <=
- * TF_CPU_WINDOW_MAX_HEAD_DIM. f32; a work item is (window, head). */
+ * TF_CPU_WINDOW_MAX_HEAD_DIM. f32; a work item is (window, head).
+ * logit_scale non-NULL (f32 [n_heads]): Swin-V2's cosine attention instead of scale q . k: q and k are each
+ * divided by max(|x|, 1e-12) over the head and the score is logit_scale[h] cos(q_i, k_j) (the caller passes
+ * exp(min(logit_scale, ln 100)) as HF/torchvision apply it); scale is then unused. */
 #define TF_CPU_WINDOW_MAX_TOKENS 144
 #define TF_CPU_WINDOW_MAX_HEAD_DIM 64
 void tf_cpu_window_attention(float* out, const float* q, const float* k, const float* v, const float* bias,
-                             int grid_h, int grid_w, int window, int shift, int n_heads, int head_dim, long stride,
-                             float scale);
+                             const float* logit_scale, int grid_h, int grid_w, int window, int shift, int n_heads,
+                             int head_dim, long stride, float scale);
 
 /* -- Mamba-1 ops (ssm_ops.cpp). Token-major [tokens][dim] f32; each carries a per-sequence state, so
  * one call serves prefill (many tokens) and decode (tokens = 1). Same recurrences as the CUDA
@@ -334,8 +337,10 @@ int tf_attention_decode_bf16(const void* q, const void* k_cache, const void* v_c
  * semantics (section 1) on the GPU, fp16 or bf16 (dtype: TF_DTYPE_F16 / TF_DTYPE_BF16 of 2b) with fp32
  * accumulation and P rounded to the dtype before P V. One CTA per (window, head). window^2 <= 64
  * (window <= 8), head_dim 32 or 64, stride a multiple of 8 elements, q, k, v, o 16-byte aligned; bias is f32
- * [(2 window - 1)^2][n_heads]. Returns 1 (invalid argument) for anything else. */
-int tf_window_attention(const void* q, const void* k, const void* v, void* o, const float* bias, int grid_h,
+ * [(2 window - 1)^2][n_heads]; logit_scale NULL, or f32 [n_heads] for Swin-V2's cosine attention (as in
+ * section 1). Returns 1 (invalid argument) for anything else. */
+int tf_window_attention(const void* q, const void* k, const void* v, void* o, const float* bias,
+                        const float* logit_scale, int grid_h,
                         int grid_w, int window, int shift, int n_heads, int head_dim, long stride, float scale,
                         int dtype, void* stream);
 

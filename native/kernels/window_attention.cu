@@ -19,7 +19,8 @@ int launch(const WindowParams& p, int head_dim, void* stream) {
 }  // namespace
 }  // namespace tf_win
 
-extern "C" int tf_window_attention(const void* q, const void* k, const void* v, void* o, const float* bias, int grid_h,
+extern "C" int tf_window_attention(const void* q, const void* k, const void* v, void* o, const float* bias,
+                                   const float* logit_scale, int grid_h,
                                    int grid_w, int window, int shift, int n_heads, int head_dim, long stride,
                                    float scale, int dtype, void* stream) {
   using tf_ew::aligned;
@@ -29,7 +30,7 @@ extern "C" int tf_window_attention(const void* q, const void* k, const void* v, 
   if (grid_h % window != 0 || grid_w % window != 0 || shift < 0 || shift >= window) return kErrInvalidArgument;
   if (n_heads < 1 || n_heads > 65535 || stride < long(n_heads) * head_dim || stride % 8 != 0) return kErrInvalidArgument;
   if (!aligned(q, 16) || !aligned(k, 16) || !aligned(v, 16) || !aligned(o, 16)) return kErrInvalidArgument;
-  const tf_win::WindowParams p{q, k, v, o, bias, grid_h, grid_w, window, shift, n_heads, stride, scale};
+  const tf_win::WindowParams p{q, k, v, o, bias, logit_scale, grid_h, grid_w, window, shift, n_heads, stride, scale};
   switch (dtype) {
     case tf_ew::kF16: return tf_win::launch<__half>(p, head_dim, stream);
     case tf_ew::kBF16: return tf_win::launch<__nv_bfloat16>(p, head_dim, stream);

@@ -12,6 +12,8 @@
 //   partition/reverse are index maps (window_token): row i of a window is token ((ys + shift) % grid_h,
 //   (xs + shift) % grid_w) and its output goes back to that token's row, so no rolled or partitioned copy of
 //   Q, K, V or O is made (a gather op would move 4 x tokens x C elements more per block for nothing).
+//   Swin-V2 (logit_scale given): cosine attention, logit_scale[h] q_i . k_j / (max(|q_i|, 1e-12) max(|k_j|, 1e-12))
+//   in place of scale q_i . k_j; the inverse norms are taken once per staged row and applied to the fp32 scores.
 //   q, k, v: token t's heads [n_heads][D] at q + t * stride (the column blocks of one fused QKV projection);
 //   O packed [tokens][n_heads * D]. Rows are staged in 16-byte cp.async chunks: q, k, v, o 16-byte aligned,
 //   stride and D multiples of 8 elements (the launcher rejects anything else).
@@ -30,7 +32,8 @@
 // Registers vs shared memory
 //   Registers per thread: S/P 32 fp32, O D/2 fp32, Q fragments D/4 x 32-bit, P fragments 16 x 32-bit.
 //   Shared memory (static): Q, K, V tiles 64 x (D + 8) elements of T: 15 KiB at D = 32, 27 KiB at D = 64;
-//   the 16-byte row pad keeps ldmatrix conflict free (attention_common.cuh).
+//   the 16-byte row pad keeps ldmatrix conflict free (attention_common.cuh); 512 B of inverse row norms (V2).
+//   ptxas: 63 registers at D = 32, 72-96 at D = 64, no spills (sm_80, sm_90).
 //
 // Bytes per FLOP
 //   Per CTA 4 N^2 D FLOPs (two GEMMs; 64^2 computed for N = 49, 41 % of it padding) for 4 N D sizeof(T)
@@ -39,6 +42,7 @@
 //   and MLP GEMMs (cuBLAS); what matters here is one launch per block and no extra passes over memory.
 #pragma once
 #include "attention_common.cuh"
+#include "norm_elementwise_io.cuh"
 
 namespace tf_win {
 
@@ -54,6 +58,7 @@ struct WindowParams {
   const void* v;
   void* o;
   const float* bias;  // [(2 window - 1)^2][n_heads]
+  const float* logit_scale;  // nullptr, or Swin-V2's cosine attention: [n_heads]
   int grid_h, grid_w, window, shift, n_heads;
   long stride;        // elements between tokens' rows of q, k, v
   float scale;
@@ -94,6 +99,21 @@ __global__ void __launch_bounds__(kWinThreads) window_attention_kernel(WindowPar
   tf::cp_async_commit();
   tf::cp_async_wait<0>();
   __syncthreads();
+  // Swin-V2: 1 / max(|row|, 1e-12) of every Q and K row (threads 0-63 Q, 64-127 K), applied to the fp32 scores
+  // below, so the normalised rows are never rounded to T.
+  __shared__ float inv_norm[2 * kWinRows];
+  const bool cosine = p.logit_scale != nullptr;
+  if (cosine) {
+    const T* row = (tid < kWinRows ? qtile : ktile) + (tid % kWinRows) * kSmemStride<D>;
+    float ss = 0.f;
+#pragma unroll 8
+    for (int d = 0; d < D; ++d) {
+      const float x = tf_ew::to_f32(row[d]);
+      ss += x * x;
+    }
+    inv_norm[tid] = 1.f / fmaxf(sqrtf(ss), 1e-12f);
+    __syncthreads();
+  }
 
   // S = Q K^T for this warp's 16 rows and all 64 (padded) keys.
   uint32_t qf[D / 16][4];
@@ -105,6 +125,7 @@ __global__ void __launch_bounds__(kWinThreads) window_attention_kernel(WindowPar
   // (padding queries) compute finite garbage that is never stored.
   const int g = lane >> 2, t = lane & 3, win = p.window, span = 2 * win - 1;
   const int windows_x = p.grid_w / win, wy = (w / windows_x) * win, wx = (w % windows_x) * win;
+  const float logit = cosine ? __ldg(p.logit_scale + h) : 0.f;
   int qi[2], qregion[2];
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
@@ -125,7 +146,8 @@ __global__ void __launch_bounds__(kWinThreads) window_attention_kernel(WindowPar
       }
       const int i = qi[r];
       const int rel = (i / win - key / win + win - 1) * span + (i % win - key % win + win - 1);
-      float x = s[j][e] * p.scale + __ldg(p.bias + rel * p.n_heads + h);
+      const float dot = cosine ? s[j][e] * inv_norm[i] * inv_norm[kWinRows + key] * logit : s[j][e] * p.scale;
+      float x = dot + __ldg(p.bias + rel * p.n_heads + h);
       if (p.shift != 0) {
         const int kregion = window_region(wy + key / win, p.grid_h, win, p.shift) * 3 +
                             window_region(wx + key % win, p.grid_w, win, p.shift);

@@ -19,7 +19,8 @@
 
 namespace {
 
-void run(int dt, int grid_h, int grid_w, int window, int shift, int heads, int head_dim, uint64_t seed) {
+void run(int dt, int grid_h, int grid_w, int window, int shift, int heads, int head_dim, uint64_t seed,
+         bool cosine = false) {
   const int C = heads * head_dim, T = grid_h * grid_w, span = 2 * window - 1;
   const long stride = 3L * C;
   DBuf qkv(dt, size_t(T) * stride), out(dt, size_t(T) * C);
@@ -31,15 +32,19 @@ void run(int dt, int grid_h, int grid_w, int window, int shift, int heads, int h
   kd.resize(qd.size());
   vd.resize(qd.size());
   const double scale = 1.0 / std::sqrt(double(head_dim));
+  std::vector<float> logit;  // Swin-V2: per-head logit scales (10 at init, up to the clamp 100 would be too sharp for fp16 P)
+  for (int h = 0; cosine && h < heads; ++h) logit.push_back(h % 2 ? 20.f : 10.f);
   const std::vector<double> ref = window_attention_ref(qd, kd, vd, stride, std::vector<double>(bias.begin(), bias.end()),
-                                                       grid_h, grid_w, window, shift, heads, head_dim, scale);
+                                                       grid_h, grid_w, window, shift, heads, head_dim, scale,
+                                                       std::vector<double>(logit.begin(), logit.end()));
   const size_t es = DBuf::esize(dt);
   char* base = static_cast<char*>(qkv.data());
   char what[200];
-  std::snprintf(what, sizeof what, "window attention %s grid %dx%d window %d shift %d heads %d head_dim %d",
-                dtype_name(dt), grid_h, grid_w, window, shift, heads, head_dim);
+  std::snprintf(what, sizeof what, "window attention %s grid %dx%d window %d shift %d heads %d head_dim %d%s",
+                dtype_name(dt), grid_h, grid_w, window, shift, heads, head_dim, cosine ? " cosine" : "");
   const int err = tf_window_attention(base, base + size_t(C) * es, base + size_t(2 * C) * es, out.data(), bias.data(),
-                                      grid_h, grid_w, window, shift, heads, head_dim, stride, float(scale), dt, nullptr);
+                                      cosine ? logit.data() : nullptr, grid_h, grid_w, window, shift, heads, head_dim,
+                                      stride, float(scale), dt, nullptr);
   if (err) { tf_test::fail(__FILE__, __LINE__, std::string(what) + " launch error " + std::to_string(err)); return; }
   const double u = unit_roundoff(dt);
   const std::vector<float> got = out.values();
@@ -64,12 +69,21 @@ TF_TEST(window_attention_other_windows_and_head_dims) {
   }
 }
 
+// Swin-V2's cosine attention: window 8 (V2's), shifted and not, head_dim 32 and 64.
+TF_TEST(window_attention_cosine_v2) {
+  for (int dt : {TF_DTYPE_F16, TF_DTYPE_BF16}) {
+    run(dt, 16, 16, 8, 4, 2, 32, 51, true);
+    run(dt, 8, 8, 8, 0, 2, 64, 52, true);
+  }
+}
+
 TF_TEST(window_attention_refuses_what_it_cannot_run) {
   std::vector<uint16_t> buf(64 * 64 * 3 + 64);
   std::vector<float> bias(17 * 17);
   void* p = buf.data();
   auto call = [&](int grid, int window, int shift, int head_dim, long stride, int dt) {
-    return tf_window_attention(p, p, p, p, bias.data(), grid, grid, window, shift, 1, head_dim, stride, 0.1f, dt, nullptr);
+    return tf_window_attention(p, p, p, p, bias.data(), nullptr, grid, grid, window, shift, 1, head_dim, stride, 0.1f, dt,
+                               nullptr);
   };
   EXPECT_EQ(call(9, 9, 0, 32, 96, TF_DTYPE_F16), 1);  // N = 81 > 64
   EXPECT_EQ(call(14, 7, 7, 32, 96, TF_DTYPE_F16), 1); // shift not below the window

@@ -9,11 +9,13 @@
 #include <vector>
 
 // q, k, v: element (token t, column c) at [t * stride + c]; bias [(2w-1)^2][heads]; returns out
-// [grid_h * grid_w][heads * head_dim].
+// [grid_h * grid_w][heads * head_dim]. logit_scale empty: scores scale q . k (V1); else Swin-V2's
+// F.normalize(q) . F.normalize(k) * logit_scale[h].
 inline std::vector<double> window_attention_ref(const std::vector<double>& q, const std::vector<double>& k,
                                                 const std::vector<double>& v, long stride,
                                                 const std::vector<double>& bias, int grid_h, int grid_w, int window,
-                                                int shift, int heads, int head_dim, double scale) {
+                                                int shift, int heads, int head_dim, double scale,
+                                                const std::vector<double>& logit_scale = {}) {
   const int H = grid_h, W = grid_w, w = window, N = w * w, C = heads * head_dim, T = H * W;
   // 1. the rolled grid: rolled[ys][xs] = token ((ys + shift) mod H, (xs + shift) mod W) (torch.roll by -shift)
   std::vector<int> rolled(T);
@@ -52,9 +54,15 @@ inline std::vector<double> window_attention_ref(const std::vector<double>& q, co
           std::vector<double> s(N);
           double mx = -1e300;
           for (int j = 0; j < N; ++j) {
-            double dot = 0;
-            for (int d = 0; d < head_dim; ++d)
-              dot += q[size_t(tok[i]) * stride + h * head_dim + d] * k[size_t(tok[j]) * stride + h * head_dim + d];
+            double dot = 0, qq = 0, kk = 0;
+            for (int d = 0; d < head_dim; ++d) {
+              const double a = q[size_t(tok[i]) * stride + h * head_dim + d], b = k[size_t(tok[j]) * stride + h * head_dim + d];
+              dot += a * b;
+              qq += a * a;
+              kk += b * b;
+            }
+            if (!logit_scale.empty())
+              dot = dot / std::fmax(std::sqrt(qq), 1e-12) / std::fmax(std::sqrt(kk), 1e-12) * logit_scale[h] / scale;
             s[j] = dot * scale + bias[size_t(rel_index[i * N + j]) * heads + h] + (label[i] != label[j] ? -100.0 : 0.0);
             mx = std::fmax(mx, s[j]);
           }

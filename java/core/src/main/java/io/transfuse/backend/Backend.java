@@ -163,9 +163,12 @@ public interface Backend extends AutoCloseable {
      * relative_position_bias_table, F32 [(2w-1)^2][heads]) and M = -100 between tokens of different regions of
      * the shifted grid (Swin's attention mask). Each output lands in its token's own row (the roll and the window
      * partition are undone). q, k, v [tokens][heads * headDim] may be column views of one QKV tensor (one row
-     * stride); out is contiguous.
+     * stride); out is contiguous. {@code logitScale} null: scores {@code scale q k^T} (Swin V1); else Swin-V2's cosine
+     * attention, {@code logitScale[head] cos(q, k)} (q and k divided by max(norm, 1e-12) per head; F32 [heads], the
+     * caller's exp(min(logit_scale, ln 100))) and {@code scale} unused.
      */
-    void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, WindowGrid grid, int heads, float scale);
+    void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid, int heads,
+                         float scale);
 
     // ---- state-space (Mamba) --------------------------------------------------------------------
 

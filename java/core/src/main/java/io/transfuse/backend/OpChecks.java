@@ -102,8 +102,12 @@ public final class OpChecks {
         }
     }
 
-    /** Window attention: out, q, k, v [grid tokens][width], q, k, v one row stride, out contiguous, bias F32 [(2w-1)^2][heads]. */
-    public static void window(String op, Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, WindowGrid grid, int heads) {
+    /**
+     * Window attention: out, q, k, v [grid tokens][width], q, k, v one row stride, out contiguous, bias F32 [(2w-1)^2][heads],
+     * logitScale null or F32 [heads].
+     */
+    public static void window(String op, Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid,
+                              int heads) {
         if (heads < 1) throw new IllegalArgumentException(op + ": heads must be positive, got " + heads);
         present(op, "out", out);
         long width = out.cols();
@@ -119,6 +123,9 @@ public final class OpChecks {
         width(op, "bias", bias, grid.biasRows(), heads);
         if (bias.dtype() != DType.F32) throw new IllegalArgumentException(op + ": bias " + bias.describe() + " must be F32");
         contiguous(op, bias);
+        if (logitScale != null && (logitScale.dtype() != DType.F32 || logitScale.elementCount() != heads || !logitScale.isContiguous())) {
+            throw new IllegalArgumentException(op + ": logitScale " + logitScale.describe() + " must be F32 with " + heads + " values");
+        }
     }
 
     /** Causal conv1d: out and x [n][dim], weight [dim][width], state [dim][width-1], bias [dim] or null. */

@@ -353,9 +353,16 @@ public final class OpConformance {
             Pair qkv = act("qkv", 1, n, 3L * w);
             Pair bias = f32(random("relative position bias", 1, g.biasRows(), heads));
             Pair out = zeros("window attention", b.activationType(), n, w);
-            b.windowAttention(out.b(), qkv.b().columns(0, w), qkv.b().columns(w, w), qkv.b().columns(2L * w, w), bias.b(), g, heads, 0.2f);
-            r.windowAttention(out.r(), qkv.r().columns(0, w), qkv.r().columns(w, w), qkv.r().columns(2L * w, w), bias.r(), g, heads, 0.2f);
+            b.windowAttention(out.b(), qkv.b().columns(0, w), qkv.b().columns(w, w), qkv.b().columns(2L * w, w), bias.b(), null, g, heads, 0.2f);
+            r.windowAttention(out.r(), qkv.r().columns(0, w), qkv.r().columns(w, w), qkv.r().columns(2L * w, w), bias.r(), null, g, heads, 0.2f);
             same("windowAttention over a fused QKV tensor, " + g, out);
+            // Swin-V2's cosine attention with per-head logit scales
+            Tensor scales = random("logit scales", 1, heads);
+            for (int h = 0; h < heads; h++) scales.data().setAtIndex(ValueLayout.JAVA_FLOAT, h, 5f + 5 * h);
+            Pair logit = f32(scales);
+            b.windowAttention(out.b(), qkv.b().columns(0, w), qkv.b().columns(w, w), qkv.b().columns(2L * w, w), bias.b(), logit.b(), g, heads, 0.2f);
+            r.windowAttention(out.r(), qkv.r().columns(0, w), qkv.r().columns(w, w), qkv.r().columns(2L * w, w), bias.r(), logit.r(), g, heads, 0.2f);
+            same("windowAttention (cosine, Swin-V2) over a fused QKV tensor, " + g, out);
         }
     }
 

@@ -282,8 +282,9 @@ public final class ReferenceBackend implements Backend {
 
     /** Window attention straight from the definition: each window of the rolled grid, its tokens found by un-rolling. */
     @Override
-    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, WindowGrid g, int heads, float scale) {
-        OpChecks.window("windowAttention", out, q, k, v, bias, g, heads);
+    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid g, int heads,
+                                float scale) {
+        OpChecks.window("windowAttention", out, q, k, v, bias, logitScale, g, heads);
         int w = g.window(), n = w * w, D = (int) out.cols() / heads;
         for (int wy = 0; wy < g.height(); wy += w) {
             for (int wx = 0; wx < g.width(); wx += w) {
@@ -298,10 +299,18 @@ public final class ReferenceBackend implements Backend {
                         double[] p = new double[n];
                         double max = Double.NEGATIVE_INFINITY;
                         for (int j = 0; j < n; j++) {
-                            double dot = 0;
-                            for (int d = 0; d < D; d++) dot += at(q, token[i], h * D + d) * at(k, token[j], h * D + d);
+                            double dot = 0, qq = 0, kk = 0;
+                            for (int d = 0; d < D; d++) {
+                                double a = at(q, token[i], h * D + d), c = at(k, token[j], h * D + d);
+                                dot += a * c;
+                                qq += a * a;
+                                kk += c * c;
+                            }
+                            // Swin-V2: F.normalize(q) . F.normalize(k) times the head's logit scale
+                            dot = logitScale == null ? dot * scale
+                                    : dot / Math.max(Math.sqrt(qq), 1e-12) / Math.max(Math.sqrt(kk), 1e-12) * at(logitScale, h);
                             int rel = (i / w - j / w + w - 1) * (2 * w - 1) + (i % w - j % w + w - 1);
-                            p[j] = dot * scale + at(bias, rel, h) + (region[i] != region[j] ? -100 : 0);
+                            p[j] = dot + at(bias, rel, h) + (region[i] != region[j] ? -100 : 0);
                             max = Math.max(max, p[j]);
                         }
                         double sum = 0;

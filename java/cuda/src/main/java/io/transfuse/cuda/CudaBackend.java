@@ -344,10 +344,12 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, WindowGrid grid, int heads, float scale) {
-        OpChecks.window("windowAttention", out, q, k, v, bias, grid, heads);
+    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid, int heads,
+                                float scale) {
+        OpChecks.window("windowAttention", out, q, k, v, bias, logitScale, grid, heads);
         sameType("windowAttention", out, q, k, v);
-        kk.windowAttention(stream, address(q), address(k), address(v), address(out), address(bias), grid.height(), grid.width(),
+        kk.windowAttention(stream, address(q), address(k), address(v), address(out), address(bias),
+                logitScale == null ? 0 : address(logitScale), grid.height(), grid.width(),
                 grid.window(), grid.shift(), heads, Math.toIntExact(out.cols() / heads), q.rowStride(), scale, act);
     }
 

@@ -252,10 +252,12 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, WindowGrid grid, int heads, float scale) {
-        OpChecks.window("windowAttention", out, q, k, v, bias, grid, heads);
+    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid, int heads,
+                                float scale) {
+        OpChecks.window("windowAttention", out, q, k, v, bias, logitScale, grid, heads);
         String op = "windowAttention";
-        CpuOps.windowAttention(host(op, out), host(op, q), host(op, k), host(op, v), host(op, bias), grid.height(), grid.width(),
+        CpuOps.windowAttention(host(op, out), host(op, q), host(op, k), host(op, v), host(op, bias), orNull(logitScale),
+                grid.height(), grid.width(),
                 grid.window(), grid.shift(), heads, Math.toIntExact(out.cols() / heads), q.rowStride(), scale);
     }
 

@@ -86,7 +86,7 @@ public final class CpuOps {
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                     JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, JAVA_INT)),
             WINDOW_ATTENTION = handle("tf_cpu_window_attention", FunctionDescriptor.ofVoid(
-                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
                     JAVA_LONG, JAVA_FLOAT)),
             CAUSAL_CONV1D = handle("tf_cpu_causal_conv1d", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
@@ -554,10 +554,11 @@ public final class CpuOps {
      * rolled by -shift is cut into window x window windows, each token attends to its window with the relative
      * position bias {@code bias} [(2 window - 1)^2][heads] and, when shift > 0, the -100 region mask; its output
      * lands in its own row. Row t's heads start at float {@code t * stride} of q, k and v (column blocks of one
-     * fused QKV buffer allowed); out is packed [tokens][heads * headDim] and overlaps no input.
+     * fused QKV buffer allowed); out is packed [tokens][heads * headDim] and overlaps no input. {@code logitScale}
+     * null, or F32 [heads] for Swin-V2's cosine attention (scores logitScale[h] cos(q, k); scale unused).
      */
     public static void windowAttention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment bias,
-                                       int gridH, int gridW, int window, int shift, int heads, int headDim, long stride,
+                                       MemorySegment logitScale, int gridH, int gridW, int window, int shift, int heads, int headDim, long stride,
                                        float scale) {
         positive("gridH", gridH);
         positive("gridW", gridW);
@@ -585,9 +586,12 @@ public final class CpuOps {
         readable("k", k, inBytes);
         readable("v", v, inBytes);
         readable("bias", bias, biasBytes);
+        if (logitScale != null) readable("logitScale", logitScale, (long) heads * 4);
         disjoint(span("out", out, outBytes), span("q", q, inBytes), span("k", k, inBytes), span("v", v, inBytes),
                 span("bias", bias, biasBytes));
-        NativeLibrary.call(() -> { WINDOW_ATTENTION.invokeExact(out, q, k, v, bias, gridH, gridW, window, shift, heads, headDim,
+        if (logitScale != null) disjoint(span("out", out, outBytes), span("logitScale", logitScale, (long) heads * 4));
+        MemorySegment ls = orNull(logitScale);
+        NativeLibrary.call(() -> { WINDOW_ATTENTION.invokeExact(out, q, k, v, bias, ls, gridH, gridW, window, shift, heads, headDim,
                 stride, scale); });
     }
 

@@ -10,17 +10,20 @@ import java.util.Arrays;
 
 /**
  * Hyper-parameters of a Swin Transformer classifier (Liu et al. 2021) in Hugging Face's
- * {@code SwinForImageClassification} layout (config.json model_type "swin"): stage s has {@code depths[s]}
+ * {@code SwinForImageClassification} layout (config.json model_type "swin"), or a Swin-V2 one (Liu et al. 2022,
+ * {@code Swinv2ForImageClassification}, "swinv2": cosine attention, log-spaced continuous position bias, the
+ * LayerNorms after the attention and MLP, reduction before norm in patch merging): stage s has {@code depths[s]}
  * blocks of width {@code embedDim * 2^s} with {@code numHeads[s]} heads, on a token grid of
  * {@code imageSize / patchSize / 2^s} a side; stages after the first start with a 2x2 patch merging.
  *
  * @param labels class names by index (id2label; "LABEL_i" where the config has none)
  */
 public record SwinConfig(String source, int imageSize, int patchSize, int channels, int embedDim, int[] depths, int[] numHeads,
-                         int windowSize, double mlpRatio, float layerNormEps, boolean qkvBias, String[] labels) {
+                         int windowSize, double mlpRatio, float layerNormEps, boolean qkvBias, String[] labels, boolean v2,
+                         int[] pretrainedWindowSizes) {
 
-    /** The config.json model_type this graph reads. */
-    public static final String MODEL_TYPE = "swin";
+    /** The config.json model_type values this graph reads. */
+    public static final java.util.Set<String> MODEL_TYPES = java.util.Set.of("swin", "swinv2");
 
     public SwinConfig {
         ModelFormatException.requirePositive(source, "'image_size'", imageSize);
@@ -44,6 +47,10 @@ public record SwinConfig(String source, int imageSize, int patchSize, int channe
             throw new ModelFormatException(source + ": mlp_ratio " + mlpRatio + " does not give a whole MLP width");
         }
         if (labels.length == 0) throw new ModelFormatException(source + ": the classifier has no labels (num_labels / id2label)");
+        if (pretrainedWindowSizes.length != depths.length) {
+            throw new ModelFormatException(source + ": 'pretrained_window_sizes' has " + pretrainedWindowSizes.length + " entries for "
+                    + depths.length + " stages");
+        }
         String why = gridProblem(imageSize, imageSize, patchSize, depths.length, windowSize);
         if (why != null) throw new ModelFormatException(source + ": image_size " + imageSize + ": " + why);
     }
@@ -52,8 +59,17 @@ public record SwinConfig(String source, int imageSize, int patchSize, int channe
 
     public int stages() { return depths.length; }
 
+    /** The tensor-name prefix: "swin" or "swinv2". */
+    public String prefix() { return v2 ? "swinv2" : "swin"; }
+
     /** Width of stage s: embed_dim * 2^s. */
     public int dim(int stage) { return dim(embedDim, stage); }
+
+    /**
+     * Stage s's window at the config's image size: window_size, or the stage's token grid where that is smaller (HF
+     * builds each block's attention, and so its position bias table, for this window).
+     */
+    public int stageWindow(int stage) { return Math.min(windowSize, (imageSize / patchSize) >> stage); }
 
     /** The feature width after the last stage (swin.layernorm, the classifier's input). */
     public int finalDim() { return dim(stages() - 1); }
@@ -89,9 +105,10 @@ public record SwinConfig(String source, int imageSize, int patchSize, int channe
 
     public static SwinConfig read(JsonNode c, Path configJson) {
         String type = c.path("model_type").asText("");
-        if (!type.equals(MODEL_TYPE)) {
-            throw new ModelFormatException(configJson + ": model_type '" + type + "' is not Swin (supported: swin)");
+        if (!MODEL_TYPES.contains(type)) {
+            throw new ModelFormatException(configJson + ": model_type '" + type + "' is not Swin (supported: swin, swinv2)");
         }
+        int[] depths = ints(c, "depths", new int[] {2, 2, 6, 2}, configJson);
         String act = c.path("hidden_act").asText("gelu");
         if (!act.equals("gelu")) throw new ModelFormatException(configJson + ": hidden_act '" + act + "' is not supported (supported: gelu)");
         if (c.path("use_absolute_embeddings").asBoolean(false)) {
@@ -102,13 +119,15 @@ public record SwinConfig(String source, int imageSize, int patchSize, int channe
                 Json.optionalInt(c, "patch_size", 4, configJson),
                 Json.optionalInt(c, "num_channels", 3, configJson),
                 Json.optionalInt(c, "embed_dim", 96, configJson),
-                ints(c, "depths", new int[] {2, 2, 6, 2}, configJson),
+                depths,
                 ints(c, "num_heads", new int[] {3, 6, 12, 24}, configJson),
                 Json.optionalInt(c, "window_size", 7, configJson),
                 Json.optionalNumber(c, "mlp_ratio", 4.0, configJson),
                 (float) Json.optionalNumber(c, "layer_norm_eps", 1e-5, configJson),
                 c.path("qkv_bias").asBoolean(true),
-                ViTConfig.labels(c, configJson));
+                ViTConfig.labels(c, configJson),
+                type.equals("swinv2"),
+                ints(c, "pretrained_window_sizes", new int[depths.length], configJson));
     }
 
     private static int[] ints(JsonNode c, String key, int[] fallback, Path file) {

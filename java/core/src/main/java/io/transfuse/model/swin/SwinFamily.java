@@ -8,7 +8,7 @@ import io.transfuse.model.vit.ImagePreprocessor;
 
 /**
  * Registry entry: Swin Transformer image classifiers, Hugging Face {@code SwinForImageClassification} directories
- * (config.json model_type "swin" with id2label, safetensors, preprocessor_config.json).
+ * (config.json model_type "swin" with id2label; "swinv2" for Swinv2ForImageClassification, safetensors, preprocessor_config.json).
  */
 public final class SwinFamily implements ClassifierFamily {
     @Override
@@ -16,7 +16,7 @@ public final class SwinFamily implements ClassifierFamily {
 
     @Override
     public boolean recognizes(ModelSource source) {
-        return source.format() == ModelSource.Format.HF_DIRECTORY && SwinConfig.MODEL_TYPE.equals(source.architecture());
+        return source.format() == ModelSource.Format.HF_DIRECTORY && SwinConfig.MODEL_TYPES.contains(source.architecture());
     }
 
     @Override

@@ -14,7 +14,7 @@ import io.transfuse.tensor.Dequantize;
 import io.transfuse.tensor.Tensor;
 
 /**
- * The Swin Transformer classifier (Liu et al. 2021), once for every backend:
+ * The Swin Transformer classifier (Liu et al. 2021), once for every backend (Swin-V2, Liu et al. 2022, below):
  * <pre>
  *   x = LN(patches W_p + b_p)                                  patch embedding (a stride-p convolution: im2col + matmul)
  *   per stage s, per block b (pre-LN, window w_s, shift 0 in even blocks, w_s / 2 in odd ones):
@@ -24,6 +24,9 @@ import io.transfuse.tensor.Tensor;
  *                   gather, then LayerNorm and a 4C -> 2C linear)
  *   logits = mean over tokens of LN(x), times W_c + b_c
  * </pre>
+ * Swin-V2 differs in three places: attention is cosine attention times a per-head logit scale with the bias
+ * 16 sigmoid(MLP(log-spaced relative coordinates)) (computed once at load, {@link SwinV2PositionBias}); the norms
+ * follow the attention and the MLP (x = x + LN1(attention(x)), x = x + LN2(mlp(x))); merging reduces, then normalises.
  * As in HF's SwinLayer, a stage whose token grid is not larger than the window uses one window of the grid and
  * no shift. The token mean (a few thousand values) is taken on the host between the final LayerNorm and the head.
  * The workspace is planned at load for the config's image size; other sizes up to it work when every stage's grid
@@ -40,8 +43,9 @@ public final class SwinModel implements ClassifierGraph {
     private int mergeGridW = -1, mergeGridH = -1;
     private boolean closed;
 
-    private record Block(Tensor wQkv, Tensor bQkv, Tensor biasTable, Tensor wo, Tensor bo, Tensor ln1w, Tensor ln1b,
-                         Tensor w1, Tensor b1, Tensor w2, Tensor b2, Tensor ln2w, Tensor ln2b) {}
+    /** A block on the backend; logitScale (F32 [heads]) only for Swin-V2, whose biasTable is 16 sigmoid(CPB MLP). */
+    private record Block(Tensor wQkv, Tensor bQkv, Tensor biasTable, Tensor logitScale, Tensor wo, Tensor bo, Tensor ln1w,
+                         Tensor ln1b, Tensor w1, Tensor b1, Tensor w2, Tensor b2, Tensor ln2w, Tensor ln2b) {}
 
     /**
      * A stage's blocks, its merging weights (null in the last stage) and its workspace: x the residual stream,
@@ -72,7 +76,7 @@ public final class SwinModel implements ClassifierGraph {
             SwinWeights.Stage ws = w.stages()[s];
             int d = c.dim(s), mlp = c.mlpDim(s);
             Block[] blocks = new Block[ws.blocks().length];
-            for (int b = 0; b < blocks.length; b++) blocks[b] = block(ws.blocks()[b], "stage " + s + " block " + b, hostArena);
+            for (int b = 0; b < blocks.length; b++) blocks[b] = block(ws.blocks()[b], s, "stage " + s + " block " + b, hostArena);
             boolean merges = ws.mergeReduction() != null;
             String at = "stage " + s + " ";
             stages[s] = new Stage(d, c.numHeads()[s], blocks,
@@ -95,8 +99,11 @@ public final class SwinModel implements ClassifierGraph {
         hostLogits = new float[c.labels().length];
     }
 
-    /** A block on the backend: Q, K, V stacked into one [3 dim][dim] projection, the bias table as F32. */
-    private Block block(SwinWeights.Block b, String where, TrackedArena hostArena) {
+    /**
+     * A block on the backend: Q, K, V stacked into one [3 dim][dim] projection (V2: a zero K bias), the bias table as
+     * F32 (V2: computed here from the position-bias MLP, and the clamped, exponentiated logit scales).
+     */
+    private Block block(SwinWeights.Block b, int stage, String where, TrackedArena hostArena) {
         DType act = ops.activationType();
         try (TrackedArena staging = new TrackedArena(c.source() + " " + where + " staging")) {
             String name = c.source() + " " + where + " fused QKV";
@@ -104,9 +111,16 @@ public final class SwinModel implements ClassifierGraph {
             Tensor wQkv = ops.weight(fused, WeightUse.BATCHED);
             // Read in place by the backend: keep a copy that lives as long as the model.
             if (wQkv == fused) wQkv = ops.weight(EncoderStack.stackRows(name, hostArena, fused), WeightUse.BATCHED);
+            Tensor bk = b.bk() != null ? row(b.bk(), staging) : b.bq() == null ? null
+                    : new Tensor(name + " K bias (none: zeros)", DType.F32, new long[] {1, b.bq().elementCount()},
+                            staging.allocateFloats(b.bq().elementCount()));
             Tensor bQkv = b.bq() == null ? null : ops.upload(EncoderStack.stackRows(name + " bias", staging,
-                    row(b.bq(), staging), row(b.bk(), staging), row(b.bv(), staging)), act);
-            return new Block(wQkv, bQkv, ops.upload(b.biasTable(), DType.F32), ops.weight(b.wo(), WeightUse.BATCHED),
+                    row(b.bq(), staging), bk, row(b.bv(), staging)), act);
+            Tensor table = c.v2() ? SwinV2PositionBias.table(b, c.stageWindow(stage), c.pretrainedWindowSizes()[stage], staging)
+                    : b.biasTable();
+            Tensor logit = c.v2() ? SwinV2PositionBias.logitScales(b.logitScale(), staging) : null;
+            return new Block(wQkv, bQkv, ops.upload(table, DType.F32), logit == null ? null : ops.upload(logit, DType.F32),
+                    ops.weight(b.wo(), WeightUse.BATCHED),
                     ops.upload(b.bo(), act), ops.upload(b.ln1Weight(), act), ops.upload(b.ln1Bias(), act),
                     ops.weight(b.wUp(), WeightUse.BATCHED), ops.upload(b.bUp(), act),
                     ops.weight(b.wDown(), WeightUse.BATCHED), ops.upload(b.bDown(), act),
@@ -141,13 +155,18 @@ public final class SwinModel implements ClassifierGraph {
         ops.layerNorm(first.x.rows(0, n), null, first.delta.rows(0, n), embedNormW, embedNormB, c.layerNormEps());
         for (int s = 0; s < stages.length; s++) {
             Stage st = stages[s];
-            runBlocks(st, gw, gh);
+            runBlocks(st, s, gw, gh);
             if (st.reduction != null) {
                 int m = n / 4;
-                Tensor merged = st.merged.rows(0, m);
+                Tensor merged = st.merged.rows(0, m), next = stages[s + 1].x.rows(0, m);
                 ops.gatherRows(merged.reshape(n, st.dim), st.x.rows(0, n), st.mergeRows);
-                ops.layerNorm(merged, null, merged, st.mergeNormW, st.mergeNormB, c.layerNormEps());
-                ops.linear(stages[s + 1].x.rows(0, m), merged, st.reduction, null, Activation.IDENTITY);
+                if (c.v2()) { // reduction, then LayerNorm over 2C
+                    ops.linear(next, merged, st.reduction, null, Activation.IDENTITY);
+                    ops.layerNorm(next, null, next, st.mergeNormW, st.mergeNormB, c.layerNormEps());
+                } else {      // LayerNorm over 4C, then reduction
+                    ops.layerNorm(merged, null, merged, st.mergeNormW, st.mergeNormB, c.layerNormEps());
+                    ops.linear(next, merged, st.reduction, null, Activation.IDENTITY);
+                }
                 gw /= 2;
                 gh /= 2;
                 n = m;
@@ -166,10 +185,15 @@ public final class SwinModel implements ClassifierGraph {
         return hostLogits.clone();
     }
 
-    /** The blocks of one stage over its gw x gh grid. */
-    private void runBlocks(Stage st, int gw, int gh) {
+    /** The blocks of stage s over its gw x gh grid. */
+    private void runBlocks(Stage st, int s, int gw, int gh) {
         int n = gw * gh, d = st.dim;
         int window = Math.min(c.windowSize(), Math.min(gw, gh));
+        if (window != c.stageWindow(s)) { // the position bias tables are built for the load-time window
+            throw new IllegalArgumentException(c.source() + ": a " + gw + "x" + gh + " token grid in stage " + s + " needs " + window + "x"
+                    + window + " windows; the model's position bias is for " + c.stageWindow(s) + "x" + c.stageWindow(s)
+                    + " (image_size " + c.imageSize() + ")");
+        }
         boolean canShift = Math.min(gw, gh) > c.windowSize();
         float scale = (float) (1.0 / Math.sqrt(d / st.heads));
         Tensor x = st.x.rows(0, n), h = st.h.rows(0, n), qkv = st.qkv.rows(0, n), att = st.att.rows(0, n),
@@ -178,9 +202,21 @@ public final class SwinModel implements ClassifierGraph {
         for (int b = 0; b < st.blocks.length; b++) {
             Block B = st.blocks[b];
             WindowGrid grid = new WindowGrid(gh, gw, window, canShift && b % 2 == 1 ? c.windowSize() / 2 : 0);
+            if (c.v2()) { // res-post-norm: x += LN1(attention(x)); x += LN2(mlp(x))
+                ops.linear(qkv, x, B.wQkv, B.bQkv, Activation.IDENTITY);
+                ops.windowAttention(att, q, k, v, B.biasTable, B.logitScale, grid, st.heads, scale);
+                ops.linear(delta, att, B.wo, B.bo, Activation.IDENTITY);
+                ops.layerNorm(h, null, delta, B.ln1w, B.ln1b, c.layerNormEps());
+                ops.add(x, x, h);
+                ops.linear(inter, x, B.w1, B.b1, Activation.GELU_ERF);
+                ops.linear(delta, inter, B.w2, B.b2, Activation.IDENTITY);
+                ops.layerNorm(h, null, delta, B.ln2w, B.ln2b, c.layerNormEps());
+                ops.add(x, x, h);
+                continue;
+            }
             ops.layerNorm(h, null, x, B.ln1w, B.ln1b, c.layerNormEps());
             ops.linear(qkv, h, B.wQkv, B.bQkv, Activation.IDENTITY);
-            ops.windowAttention(att, q, k, v, B.biasTable, grid, st.heads, scale);
+            ops.windowAttention(att, q, k, v, B.biasTable, null, grid, st.heads, scale);
             ops.linear(delta, att, B.wo, B.bo, Activation.IDENTITY);
             ops.layerNorm(h, x, delta, B.ln2w, B.ln2b, c.layerNormEps()); // x += attention; h = LN2(x)
             ops.linear(inter, h, B.w1, B.b1, Activation.GELU_ERF);

@@ -27,9 +27,13 @@ class SwinErrorsTest {
 
     /** A copy of the fixture model with its config.json edited by {@code edit}. */
     private Path variant(String name, Consumer<ObjectNode> edit) throws Exception {
+        return variant("swin-tiny", name, edit);
+    }
+
+    private Path variant(String model, String name, Consumer<ObjectNode> edit) throws Exception {
         Path dir = Files.createDirectories(tmp.resolve(name));
         for (String f : new String[] {"config.json", "model.safetensors", "preprocessor_config.json"}) {
-            Files.copy(SwinFixture.model().resolve(f), dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
+            Files.copy(SwinFixture.model(model).resolve(f), dir.resolve(f), StandardCopyOption.REPLACE_EXISTING);
         }
         ObjectNode config = (ObjectNode) Json.read(dir.resolve("config.json"));
         edit.accept(config);
@@ -89,5 +93,24 @@ class SwinErrorsTest {
             var e = assertThrows(IllegalArgumentException.class, () -> clf.classify(SwinFixture.image(), 3));
             assertTrue(e.getMessage().contains("stage 0's token grid 26x28 is not a whole number of 7x7 windows"), e.getMessage());
         }
+    }
+
+    @Test
+    void v2ImageTooSmallForItsPositionBiasWindows() throws Exception {
+        Path dir = variant("swinv2-tiny", "v2small", c -> { });
+        // 64 x 64 pixels: stage 2's grid is 4 x 4, but its continuous position bias was built for 8 x 8 windows
+        Files.writeString(dir.resolve("preprocessor_config.json"), Files.readString(dir.resolve("preprocessor_config.json"))
+                .replaceFirst("\"width\": 128", "\"width\": 64").replaceFirst("\"height\": 128", "\"height\": 64"));
+        try (ImageClassifier clf = Transfuse.loadClassifier(dir, LoadOptions.defaults())) {
+            var e = assertThrows(IllegalArgumentException.class, () -> clf.classify(SwinFixture.image(), 3));
+            assertTrue(e.getMessage().contains("a 4x4 token grid in stage 2 needs 4x4 windows; the model's position bias is for 8x8"),
+                    e.getMessage());
+        }
+    }
+
+    @Test
+    void v2MissingTensorIsNamed() throws Exception {
+        String m = loadError(variant("swinv2-tiny", "v2deeper", c -> ((ArrayNode) c.get("depths")).set(2, 3)));
+        assertTrue(m.contains("tensor 'swinv2.encoder.layers.2.blocks.2.layernorm_before.weight' is missing"), m);
     }
 }

@@ -7,9 +7,9 @@ import java.net.URISyntaxException;
 import java.nio.file.Path;
 
 /**
- * The torchvision Swin reference of test resources vision/swin (made by make_swin_fixture.py there, command in its
- * docstring): a small swin_t-shaped model in HF's layout (swin-tiny/) and torchvision's float64 logits for
- * vision/test-image.png (swin-tiny-logits.json).
+ * The torchvision Swin references of test resources vision/swin (made by make_swin_fixture.py there, commands in
+ * its docstring): small swin_t- and swin_v2_t-shaped models in HF's layouts (swin-tiny/, swinv2-tiny/) and
+ * torchvision's float64 logits for vision/test-image.png (swin-tiny-logits.json, swinv2-tiny-logits.json).
  */
 public final class SwinFixture {
     private SwinFixture() {}
@@ -22,23 +22,32 @@ public final class SwinFixture {
         }
     }
 
-    /** The model directory. */
-    public static Path model() { return resource("swin/swin-tiny"); }
+    /** The Swin (V1) model directory. */
+    public static Path model() { return model("swin-tiny"); }
+
+    /** A model directory: "swin-tiny" (V1) or "swinv2-tiny" (V2, made with --v2). */
+    public static Path model(String name) { return resource("swin/" + name); }
 
     /** The image the logits are for. */
     public static Path image() { return resource("test-image.png"); }
 
-    /** torchvision's logits. */
-    public static double[] logits() {
-        JsonNode n = Json.read(resource("swin/swin-tiny-logits.json")).path("logits");
+    /** torchvision's logits for the V1 model. */
+    public static double[] logits() { return logits("swin-tiny"); }
+
+    /** torchvision's logits for model {@code name}. */
+    public static double[] logits(String name) {
+        JsonNode n = Json.read(resource("swin/" + name + "-logits.json")).path("logits");
         double[] r = new double[n.size()];
         for (int i = 0; i < r.length; i++) r[i] = n.get(i).asDouble();
         return r;
     }
 
-    /** torchvision's top-5 class indices. */
-    public static int[] top5() {
-        JsonNode n = Json.read(resource("swin/swin-tiny-logits.json")).path("top5");
+    /** torchvision's top-5 class indices for the V1 model. */
+    public static int[] top5() { return top5("swin-tiny"); }
+
+    /** torchvision's top-5 class indices for model {@code name}. */
+    public static int[] top5(String name) {
+        JsonNode n = Json.read(resource("swin/" + name + "-logits.json")).path("top5");
         int[] r = new int[n.size()];
         for (int i = 0; i < r.length; i++) r[i] = n.get(i).asInt();
         return r;

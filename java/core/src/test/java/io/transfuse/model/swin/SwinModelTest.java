@@ -12,9 +12,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The Swin graph on the CPU backend against torchvision's independent Swin ({@link SwinFixture}: a swin_t-shaped
- * model with 3 stages, W-MSA and SW-MSA blocks, patch merging, random F16 weights; torchvision ran in float64 on
- * the same F16 values and the same preprocessed pixels).
+ * The Swin graph on the CPU backend against torchvision's independent Swin ({@link SwinFixture}: swin_t- and
+ * swin_v2_t-shaped models with 3 stages, W-MSA and SW-MSA blocks, patch merging, random F16 weights; torchvision ran
+ * in float64 on the same F16 values and the same preprocessed pixels).
  *
  * <p>Tolerance: the graph computes in F32 (unit roundoff 6e-8) through 6 blocks and 2 mergings of matmuls of
  * length <= 512 on O(1) activations; measured max |logit error| is reported by the test and is ~1e-5. Budget
@@ -23,18 +23,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  */
 class SwinModelTest {
     @Test
-    void cpuMatchesTorchvision() {
-        double[] want = SwinFixture.logits();
+    void cpuMatchesTorchvision() { check("swin-tiny"); }
+
+    /** Swin-V2: cosine attention, continuous position bias, post-norms, reduce-then-norm merging. */
+    @Test
+    void v2CpuMatchesTorchvision() { check("swinv2-tiny"); }
+
+    private void check(String name) {
+        double[] want = SwinFixture.logits(name);
         long before = TrackedArena.bytesInUse();
-        try (ImageClassifier clf = Transfuse.loadClassifier(SwinFixture.model(), LoadOptions.defaults().withThreads(2))) {
+        try (ImageClassifier clf = Transfuse.loadClassifier(SwinFixture.model(name), LoadOptions.defaults().withThreads(2))) {
             float[] got = clf.logits(javax.imageio.ImageIO.read(SwinFixture.image().toFile()));
             assertEquals(want.length, got.length);
             double worst = 0;
             for (int i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-            System.out.printf("swin-tiny on cpu: max logit difference %.2e to torchvision%n", worst);
+            System.out.printf("%s on cpu: max logit difference %.2e to torchvision%n", name, worst);
             assertTrue(worst < 1e-3, "worst logit difference " + worst);
             List<ImageClassifier.Prediction> top = clf.classify(SwinFixture.image(), 5);
-            int[] order = SwinFixture.top5();
+            int[] order = SwinFixture.top5(name);
             double max = want[order[0]], sum = 0;
             for (double v : want) sum += Math.exp(v - max);
             for (int k = 0; k < 5; k++) {

@@ -73,7 +73,7 @@ public final class KernelLibrary {
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         causalConv1dUpdate = b.bind("tf_causal_conv1d_update", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-        windowAttention = b.bind("tf_window_attention", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
+        windowAttention = b.bind("tf_window_attention", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT, JAVA_INT, ADDRESS));
         transpose = b.bind("tf_transpose", fd(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
     }
@@ -251,9 +251,10 @@ public final class KernelLibrary {
     /**
      * Swin's (shifted) window attention over one image's gridH x gridW tokens (tf_window_attention): q, k, v rows
      * {@code stride} elements apart (fused QKV column blocks), out packed, bias F32 [(2 window - 1)^2][heads] on the
-     * device. Window at most 8 (64 tokens), head dim 32 or 64, stride a multiple of 8, F16 or BF16.
+     * device; logitScale 0, or F32 [heads] for Swin-V2's cosine attention. Window at most 8 (64 tokens), head dim 32 or
+     * 64, stride a multiple of 8, F16 or BF16.
      */
-    public void windowAttention(GpuStream s, long q, long k, long v, long out, long bias, int gridH, int gridW, int window,
+    public void windowAttention(GpuStream s, long q, long k, long v, long out, long bias, long logitScale, int gridH, int gridW, int window,
                                 int shift, int heads, int headDim, long stride, float scale, DType t) {
         nonNull("window attention", q, k, v, out, bias);
         positive("window attention heads", heads);
@@ -272,7 +273,7 @@ public final class KernelLibrary {
             throw new IllegalArgumentException("window attention: row stride " + stride + " must be a multiple of 8 and >= heads * headDim");
         }
         if (t != DType.F16 && t != DType.BF16) throw new IllegalArgumentException("window attention: F16 or BF16, not " + t);
-        rt.launch(s, "tf_window_attention", st -> (int) windowAttention.invokeExact(p(q), p(k), p(v), p(out), p(bias), gridH, gridW,
+        rt.launch(s, "tf_window_attention", st -> (int) windowAttention.invokeExact(p(q), p(k), p(v), p(out), p(bias), p(logitScale), gridH, gridW,
                 window, shift, heads, headDim, stride, scale, t.tfCode(), st));
     }
 
