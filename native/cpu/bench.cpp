@@ -173,7 +173,7 @@ static void swin_window_attention(const char* isa) {
         fill(qkv, 40503u);
         fill(bias, 7919u);
         double dt = best_time(20, [&] {
-            tf_cpu_window_attention(out.data(), qkv.data(), qkv.data() + c, qkv.data() + 2 * c, bias.data(), g, g, 7, shift,
+            tf_cpu_window_attention(out.data(), qkv.data(), qkv.data() + c, qkv.data() + 2 * c, bias.data(), nullptr, g, g, 7, shift,
                                     heads[s], 32, 3L * c, 0.1767767f);
         });
         printf("%-8s swin-T window attention stage %d (%2dx%2d, %2d heads)  %9.1f us\n", isa, s + 1, g, g, heads[s], dt * 1e6);
