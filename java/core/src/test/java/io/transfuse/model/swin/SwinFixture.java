@@ -28,6 +28,25 @@ public final class SwinFixture {
     /** A model directory: "swin-tiny" (V1) or "swinv2-tiny" (V2, made with --v2). */
     public static Path model(String name) { return resource("swin/" + name); }
 
+    /**
+     * A copy of model directory {@code name} in {@code dir}, read through the class loader: works where the test
+     * resources are inside a jar (the GPU kit of ci/gpu-test.sh), where {@link #model(String)} has no path.
+     */
+    public static Path copyModel(String name, Path dir) {
+        try {
+            java.nio.file.Files.createDirectories(dir);
+            for (String f : new String[] {"config.json", "model.safetensors", "preprocessor_config.json"}) {
+                try (java.io.InputStream in = SwinFixture.class.getResourceAsStream("/vision/swin/" + name + "/" + f)) {
+                    if (in == null) throw new IllegalStateException("test resource vision/swin/" + name + "/" + f + " is missing");
+                    java.nio.file.Files.copy(in, dir.resolve(f), java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+                }
+            }
+            return dir;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
     /** The image the logits are for. */
     public static Path image() { return resource("test-image.png"); }
 
