@@ -335,8 +335,8 @@ int tf_attention_decode_bf16(const void* q, const void* k_cache, const void* v_c
 
 /* Swin's (shifted) window attention over one image (window_attention.cuh): tf_cpu_window_attention's
  * semantics (section 1) on the GPU, fp16 or bf16 (dtype: TF_DTYPE_F16 / TF_DTYPE_BF16 of 2b) with fp32
- * accumulation and P rounded to the dtype before P V. One CTA per (window, head). window^2 <= 64
- * (window <= 8), head_dim 32 or 64, stride a multiple of 8 elements, q, k, v, o 16-byte aligned; bias is f32
+ * accumulation and P rounded to the dtype before P V. One CTA per (window, head). window <= 8 with
+ * head_dim 32 or 64, or window 9-12 with head_dim 32, stride a multiple of 8 elements, q, k, v, o 16-byte aligned; bias is f32
  * [(2 window - 1)^2][n_heads]; logit_scale NULL, or f32 [n_heads] for Swin-V2's cosine attention (as in
  * section 1). Returns 1 (invalid argument) for anything else. */
 int tf_window_attention(const void* q, const void* k, const void* v, void* o, const float* bias,

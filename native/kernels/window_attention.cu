@@ -9,11 +9,15 @@ namespace {
 template <typename T>
 int launch(const WindowParams& p, int head_dim, void* stream) {
   const dim3 grid((p.grid_h / p.window) * (p.grid_w / p.window), p.n_heads);
-  switch (head_dim) {
-    case 32: return TF_LAUNCH((window_attention_kernel<32, T>), grid, kWinThreads, 0, stream, p);
-    case 64: return TF_LAUNCH((window_attention_kernel<64, T>), grid, kWinThreads, 0, stream, p);
-    default: return tf_ew::kErrInvalidArgument;
-  }
+  const int n = p.window * p.window;
+  constexpr int kSmall = kWinThreads<kWinRowsSmall>, kLarge = kWinThreads<kWinRowsLarge>;
+  if (n <= kWinRowsSmall && head_dim == 32)
+    return TF_LAUNCH((window_attention_kernel<32, kWinRowsSmall, T>), grid, kSmall, 0, stream, p);
+  if (n <= kWinRowsSmall && head_dim == 64)
+    return TF_LAUNCH((window_attention_kernel<64, kWinRowsSmall, T>), grid, kSmall, 0, stream, p);
+  if (n <= kWinRowsLarge && head_dim == 32)
+    return TF_LAUNCH((window_attention_kernel<32, kWinRowsLarge, T>), grid, kLarge, 0, stream, p);
+  return tf_ew::kErrInvalidArgument;
 }
 
 }  // namespace
@@ -26,7 +30,7 @@ extern "C" int tf_window_attention(const void* q, const void* k, const void* v, 
   using tf_ew::aligned;
   using tf_ew::kErrInvalidArgument;
   if (!q || !k || !v || !o || !bias) return kErrInvalidArgument;
-  if (window < 1 || window * window > tf_win::kWinRows || grid_h < window || grid_w < window) return kErrInvalidArgument;
+  if (window < 1 || window * window > tf_win::kWinRowsLarge || grid_h < window || grid_w < window) return kErrInvalidArgument;
   if (grid_h % window != 0 || grid_w % window != 0 || shift < 0 || shift >= window) return kErrInvalidArgument;
   if (n_heads < 1 || n_heads > 65535 || stride < long(n_heads) * head_dim || stride % 8 != 0) return kErrInvalidArgument;
   if (!aligned(q, 16) || !aligned(k, 16) || !aligned(v, 16) || !aligned(o, 16)) return kErrInvalidArgument;

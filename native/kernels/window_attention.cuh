@@ -2,7 +2,8 @@
 //
 // What it computes
 //   One image's tokens lie on a grid_h x grid_w grid, row-major (token y * grid_w + x). The grid rolled by
-//   -shift on both axes is cut into window x window windows (N = window^2 <= 64 tokens each); per head h and
+//   -shift on both axes is cut into window x window windows (N = window^2 <= 64 tokens each, or <= 144 at head
+//   dim 32); per head h and
 //   token i of a window:
 //     O[i] = sum_j softmax_j(scale q_i . k_j + bias[rel(i, j)][h] + mask(i, j)) v_j    over the window's tokens,
 //   rel(i, j) = (yi - yj + window - 1)(2 window - 1) + (xi - xj + window - 1) on local coordinates (HF's
@@ -21,8 +22,8 @@
 // How it tiles the work
 //   One CTA of 4 warps per (window, head): gridDim = (windows, n_heads), so a Swin-T stage-1 block (56x56
 //   tokens, 3 heads) is one launch of 192 CTAs, not 192 tiny GEMMs. The window's Q, K and V rows (N <= 64,
-//   padded to 64 with zero rows) are staged once into shared memory with cp.async. Each warp owns 16 query
-//   rows: S = Q K^T over all 64 keys (mma.m16n8k16, fp32 accumulate; Q as A fragments from ldmatrix, K rows as
+//   padded to 64 with zero rows; windows 9-12: N <= 144, padded to 144, 9 warps, head dim 32) are staged once
+//   into shared memory with cp.async. Each warp owns 16 query rows: S = Q K^T over all 64 (144) keys (mma.m16n8k16, fp32 accumulate; Q as A fragments from ldmatrix, K rows as
 //   the "col" B operand), then scale, bias and mask are added to the fragments in place (keys past N get
 //   -inf), one softmax over the row (the whole row is in registers: one online_softmax step from an empty
 //   state), P rounded to T and reused in registers as the A operand of O = P V (V via ldmatrix.trans). O is
@@ -30,10 +31,11 @@
 //   attention_common.cuh's, shared with attention prefill.
 //
 // Registers vs shared memory
-//   Registers per thread: S/P 32 fp32, O D/2 fp32, Q fragments D/4 x 32-bit, P fragments 16 x 32-bit.
+//   Registers per thread: S/P ROWS/2 fp32 (32 or 72), O D/2 fp32, Q fragments D/4 x 32-bit, P fragments ROWS/4.
 //   Shared memory (static): Q, K, V tiles 64 x (D + 8) elements of T: 15 KiB at D = 32, 27 KiB at D = 64;
 //   the 16-byte row pad keeps ldmatrix conflict free (attention_common.cuh); 512 B of inverse row norms (V2).
-//   ptxas: 63 registers at D = 32, 72-96 at D = 64, no spills (sm_80, sm_90).
+//   ROWS = 144: 35 KiB. ptxas: 63 registers at D = 32, 72-96 at D = 64, 114-124 for ROWS = 144, no spills (sm_80,
+//   sm_90).
 //
 // Bytes per FLOP
 //   Per CTA 4 N^2 D FLOPs (two GEMMs; 64^2 computed for N = 49, 41 % of it padding) for 4 N D sizeof(T)
@@ -49,8 +51,12 @@ namespace tf_win {
 using tf_attn::ElemTraits;
 using tf_attn::kSmemStride;
 
-constexpr int kWinThreads = 128;  // 4 warps x 16 query rows
-constexpr int kWinRows = 64;      // padded window tokens (N <= 64: window <= 8)
+// Padded window tokens of the two instantiations: 64 (N <= 64: windows up to 8, Swin at 224/256 px) and 144
+// (windows 9-12, Swin at 384 px; head dim 32 only: its three tiles of D = 64 would pass 48 KiB of static shared
+// memory). A CTA has one warp per 16 rows: 4 or 9 warps.
+constexpr int kWinRowsSmall = 64;
+constexpr int kWinRowsLarge = 144;
+template <int ROWS> constexpr int kWinThreads = ROWS / 16 * 32;
 
 struct WindowParams {
   const void* q;
@@ -79,8 +85,10 @@ __device__ __forceinline__ int window_region(int c, int n, int window, int shift
   return c < n - window ? 0 : c < n - shift ? 1 : 2;
 }
 
-template <int D, typename T>
-__global__ void __launch_bounds__(kWinThreads) window_attention_kernel(WindowParams p) {
+template <int D, int ROWS, typename T>
+__global__ void __launch_bounds__(kWinThreads<ROWS>) window_attention_kernel(WindowParams p) {
+  constexpr int kWinRows = ROWS, kThreads = kWinThreads<ROWS>;
+  static_assert(ROWS % 16 == 0 && kThreads == 2 * ROWS, "one warp per 16 rows; one thread per Q or K row for the norms");
   __shared__ uint4 smem[3 * kWinRows * kSmemStride<D> * sizeof(T) / 16];  // uint4: 16-byte aligned for cp.async
   T* qtile = reinterpret_cast<T*>(smem);
   T* ktile = qtile + kWinRows * kSmemStride<D>;
@@ -93,13 +101,13 @@ __global__ void __launch_bounds__(kWinThreads) window_attention_kernel(WindowPar
   auto row_of = [&](const T* base) {
     return [&p, w, n, base](int r) -> const T* { return r < n ? base + window_token(p, w, r) * p.stride : nullptr; };
   };
-  tf_attn::stage_rows_async<kWinRows, D, kWinThreads>(qtile, row_of(q), q, tid);
-  tf_attn::stage_rows_async<kWinRows, D, kWinThreads>(ktile, row_of(k), k, tid);
-  tf_attn::stage_rows_async<kWinRows, D, kWinThreads>(vtile, row_of(v), v, tid);
+  tf_attn::stage_rows_async<kWinRows, D, kThreads>(qtile, row_of(q), q, tid);
+  tf_attn::stage_rows_async<kWinRows, D, kThreads>(ktile, row_of(k), k, tid);
+  tf_attn::stage_rows_async<kWinRows, D, kThreads>(vtile, row_of(v), v, tid);
   tf::cp_async_commit();
   tf::cp_async_wait<0>();
   __syncthreads();
-  // Swin-V2: 1 / max(|row|, 1e-12) of every Q and K row (threads 0-63 Q, 64-127 K), applied to the fp32 scores
+  // Swin-V2: 1 / max(|row|, 1e-12) of every Q and K row (threads 0..ROWS-1 Q, the rest K), applied to the fp32 scores
   // below, so the normalised rows are never rounded to T.
   __shared__ float inv_norm[2 * kWinRows];
   const bool cosine = p.logit_scale != nullptr;

@@ -66,6 +66,8 @@ TF_TEST(window_attention_other_windows_and_head_dims) {
     run(dt, 8, 12, 4, 2, 2, 64, 41);   // non-square grid, N = 16, head_dim 64
     run(dt, 16, 8, 8, 4, 1, 32, 42);   // window 8: N = 64, every padded row used
     run(dt, 6, 4, 2, 1, 2, 32, 43);    // N = 4: a single warp's rows, most keys padding
+    run(dt, 24, 12, 12, 6, 2, 32, 44); // window 12 (Swin at 384 px): N = 144, the 9-warp instantiation
+    run(dt, 9, 18, 9, 4, 1, 32, 45);   // window 9: N = 81, padded to 144
   }
 }
 
@@ -79,13 +81,14 @@ TF_TEST(window_attention_cosine_v2) {
 
 TF_TEST(window_attention_refuses_what_it_cannot_run) {
   std::vector<uint16_t> buf(64 * 64 * 3 + 64);
-  std::vector<float> bias(17 * 17);
+  std::vector<float> bias(25 * 25);
   void* p = buf.data();
   auto call = [&](int grid, int window, int shift, int head_dim, long stride, int dt) {
     return tf_window_attention(p, p, p, p, bias.data(), nullptr, grid, grid, window, shift, 1, head_dim, stride, 0.1f, dt,
                                nullptr);
   };
-  EXPECT_EQ(call(9, 9, 0, 32, 96, TF_DTYPE_F16), 1);  // N = 81 > 64
+  EXPECT_EQ(call(9, 9, 0, 64, 96, TF_DTYPE_F16), 1);  // N = 81 > 64 at head dim 64
+  EXPECT_EQ(call(13, 13, 0, 32, 96, TF_DTYPE_F16), 1); // N = 169 > 144
   EXPECT_EQ(call(14, 7, 7, 32, 96, TF_DTYPE_F16), 1); // shift not below the window
   EXPECT_EQ(call(14, 4, 0, 32, 96, TF_DTYPE_F16), 1); // grid not a whole number of windows
   EXPECT_EQ(call(14, 7, 0, 48, 144, TF_DTYPE_F16), 1); // head_dim 48 not instantiated

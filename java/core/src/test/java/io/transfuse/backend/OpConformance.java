@@ -343,12 +343,14 @@ public final class OpConformance {
 
     /**
      * Swin's window attention over fused QKV column views: a 14 x 7 grid in 7 x 7 windows with and without the
-     * shift (the mask cuts both windows), and an 8 x 8 grid in 4 x 4 windows shifted by 2; head dim 32, 3 heads,
+     * shift (the mask cuts both windows), an 8 x 8 grid in 4 x 4 windows shifted by 2 and a 12 x 24 grid in 12 x 12
+     * windows (Swin at 384 px; 144 tokens) shifted by 6; head dim 32, 3 heads,
      * a bias table of std 1 so that a wrong relative position moves outputs by O(1).
      */
     private void windowAttention() {
         int heads = 3, headDim = 32, w = heads * headDim;
-        for (WindowGrid g : new WindowGrid[] {new WindowGrid(14, 7, 7, 3), new WindowGrid(14, 7, 7, 0), new WindowGrid(8, 8, 4, 2)}) {
+        for (WindowGrid g : new WindowGrid[] {new WindowGrid(14, 7, 7, 3), new WindowGrid(14, 7, 7, 0), new WindowGrid(8, 8, 4, 2),
+                new WindowGrid(12, 24, 12, 6)}) {
             int n = g.tokens();
             Pair qkv = act("qkv", 1, n, 3L * w);
             Pair bias = f32(random("relative position bias", 1, g.biasRows(), heads));

@@ -33,8 +33,8 @@ public final class KernelLibrary {
     public static final int MAX_SCAN_STATE = 256;
     /** Widest causal conv1d the conv kernels take. */
     public static final int MAX_CONV_WIDTH = 4;
-    /** Most tokens per window of the window-attention kernel (window 8; one 64-row tile). */
-    public static final int MAX_WINDOW_TOKENS = 64;
+    /** Most tokens per window of the window-attention kernel: window 8 (a 64-row tile), or window 12 at head dim 32. */
+    public static final int MAX_WINDOW_TOKENS = 64, MAX_WINDOW_TOKENS_HEAD_DIM_32 = 144;
 
     private final GpuRuntime rt;
     private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
@@ -251,16 +251,17 @@ public final class KernelLibrary {
     /**
      * Swin's (shifted) window attention over one image's gridH x gridW tokens (tf_window_attention): q, k, v rows
      * {@code stride} elements apart (fused QKV column blocks), out packed, bias F32 [(2 window - 1)^2][heads] on the
-     * device; logitScale 0, or F32 [heads] for Swin-V2's cosine attention. Window at most 8 (64 tokens), head dim 32 or
-     * 64, stride a multiple of 8, F16 or BF16.
+     * device; logitScale 0, or F32 [heads] for Swin-V2's cosine attention. Window at most 8 (64 tokens) at head dim 64,
+     * 12 (144 tokens) at head dim 32; stride a multiple of 8; F16 or BF16.
      */
     public void windowAttention(GpuStream s, long q, long k, long v, long out, long bias, long logitScale, int gridH, int gridW, int window,
                                 int shift, int heads, int headDim, long stride, float scale, DType t) {
         nonNull("window attention", q, k, v, out, bias);
         positive("window attention heads", heads);
-        if (window < 1 || window * window > MAX_WINDOW_TOKENS) {
+        int maxTokens = headDim == 32 ? MAX_WINDOW_TOKENS_HEAD_DIM_32 : MAX_WINDOW_TOKENS;
+        if (window < 1 || window * window > maxTokens) {
             throw new IllegalArgumentException("window attention: window " + window + " has " + (long) window * window
-                    + " tokens; the CUDA kernel takes at most " + MAX_WINDOW_TOKENS + " (window 8)");
+                    + " tokens; the CUDA kernel takes at most " + maxTokens + " at head dim " + headDim);
         }
         if (headDim != 32 && headDim != 64) {
             throw new IllegalArgumentException("window attention: head dim " + headDim + " is not one the CUDA kernel is built for (32, 64)");
