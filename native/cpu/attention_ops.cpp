@@ -1,7 +1,8 @@
 /*
  * attention_ops.cpp: RoPE with the paged KV-cache write, attention over the paged cache, and packed
- * variable-length attention (transfuse.h, section 1). The attention loops are per ISA (attention.inc);
- * here the work items are counted, the query heads grouped, and the items dealt out to the threads.
+ * variable-length attention, and Swin's window attention (transfuse.h, section 1). The attention loops are
+ * per ISA (attention.inc, window_attention.inc); here the work items are counted, the query heads grouped,
+ * and the items dealt out to the threads.
  * RoPE is a plain loop over each token's pairs (memory-bound; its cos/sin are libm calls, computed once
  * per token and pair, not per head). With a half cache (kv_type TF_F16) each rotated key head goes
  * through a small f32 buffer and the active table's f32_to_f16 (vcvtps2ph where there is F16C).
@@ -153,4 +154,17 @@ TF_API void tf_cpu_attention_varlen(float* out, const float* q, const float* k, 
     const long items = tf_attention_items(batch, n_heads, n_kv_heads, a.group_size);
     tf_parallel_ranges(items, pairs * n_heads * head_dim * 2,
                        [&](long begin, long end) { kern.attention_varlen(&a, begin, end, 1); });
+}
+
+TF_API void tf_cpu_window_attention(float* out, const float* q, const float* k, const float* v, const float* bias,
+                                    const float* logit_scale, int grid_h, int grid_w, int window, int shift,
+                                    int n_heads, int head_dim, long stride, float scale) {
+    const tf_window_args a = {.out = out, .q = q, .k = k, .v = v, .bias = bias, .logit_scale = logit_scale, .grid_h = grid_h,
+                                   .grid_w = grid_w, .window = window, .shift = shift, .n_heads = n_heads,
+                                   .head_dim = head_dim, .stride = stride, .scale = scale};
+    const long windows = (long)(grid_h / window) * (grid_w / window), n = (long)window * window;
+    const tf_kernels& kern = tf_kernels_active();
+    /* every item costs the same: contiguous shares */
+    tf_parallel_ranges(windows * n_heads, windows * n_heads * n * n * head_dim * 2,
+                       [&](long begin, long end) { kern.window_attention(&a, begin, end, 1); });
 }

@@ -163,6 +163,23 @@ static void encoder_attention(const char* isa) {
     }
 }
 
+/* Swin-T's window attention at 224 px, stage by stage (grid, heads; window 7, head dim 32), odd blocks' shift
+ * of 3 included; the four stages' sum is one image's W-MSA + SW-MSA pair per stage. */
+static void swin_window_attention(const char* isa) {
+    const int grids[4] = {56, 28, 14, 7}, heads[4] = {3, 6, 12, 24};
+    for (int s = 0; s < 4; s++) {
+        const int g = grids[s], c = heads[s] * 32, shift = g > 7 ? 3 : 0;
+        std::vector<float> qkv((size_t)g * g * 3 * c), out((size_t)g * g * c), bias(13 * 13 * heads[s]);
+        fill(qkv, 40503u);
+        fill(bias, 7919u);
+        double dt = best_time(20, [&] {
+            tf_cpu_window_attention(out.data(), qkv.data(), qkv.data() + c, qkv.data() + 2 * c, bias.data(), nullptr, g, g, 7, shift,
+                                    heads[s], 32, 3L * c, 0.1767767f);
+        });
+        printf("%-8s swin-T window attention stage %d (%2dx%2d, %2d heads)  %9.1f us\n", isa, s + 1, g, g, heads[s], dt * 1e6);
+    }
+}
+
 /* Norms and activations at encoder (MiniLM: 32 tokens, hidden 384, FFN 1536) and decoder (128 x 4096,
  * 128 x 2048 GLU) shapes. */
 static void elementwise(const char* isa) {
@@ -225,6 +242,7 @@ static void ops() {
     for (int isa = 0; isa <= 2; isa++) {
         if (tf_cpu_set_isa(isa) < 0) continue;
         encoder_attention(isas[isa]);
+        swin_window_attention(isas[isa]);
         paged_attention(isas[isa]);
         elementwise(isas[isa]);
         mamba(isas[isa]);

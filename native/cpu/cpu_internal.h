@@ -141,6 +141,15 @@ struct tf_varlen_attention {
     float scale;
 };
 
+/* tf_cpu_window_attention's arguments (transfuse.h); a work item is (window, head), item = window * n_heads + head. */
+struct tf_window_args {
+    float* out;
+    const float *q, *k, *v, *bias, *logit_scale; /* logit_scale: NULL, or Swin-V2's cosine attention */
+    int grid_h, grid_w, window, shift, n_heads, head_dim;
+    long stride;
+    float scale;
+};
+
 /* Work items of the attention tables (the same formula on both sides of the table). */
 static inline long tf_attention_items(long rows, int n_heads, int n_kv_heads, int group_size) {
     return rows * n_kv_heads * (n_heads / n_kv_heads / group_size);
@@ -174,6 +183,8 @@ struct tf_kernels {
     /* attention.inc: work items begin, begin + step, ... below end */
     void (*attention_paged)(const tf_paged_attention* a, long begin, long end, long step);
     void (*attention_varlen)(const tf_varlen_attention* a, long begin, long end, long step);
+    /* window_attention.inc: (window, head) items begin, begin + step, ... below end */
+    void (*window_attention)(const tf_window_args* a, long begin, long end, long step);
     /* ssm.inc: channels [d0, d1) (at most TF_SSM_BLOCK) of tf_cpu_causal_conv1d / tf_cpu_selective_scan */
     void (*conv_block)(float* out, float* state, const float* x, const float* weight, const float* bias, int tokens,
                        int dim, int width, int silu, int d0, int d1);

@@ -238,6 +238,30 @@ void tf_cpu_attention_varlen(float* out, const float* q, const float* k, const f
                              int batch, int n_heads, int n_kv_heads, int head_dim, long q_stride, long kv_stride,
                              float scale, int causal);
 
+/* Swin's (shifted) window attention over one image (Liu et al. 2021, "Swin Transformer", section 3.2), as
+ * Hugging Face's SwinSelfAttention with its roll / window partition / reverse folded into index maps:
+ * tokens are the grid_h x grid_w grid row-major (token y * grid_w + x). The grid is rolled by -shift on
+ * both axes (shifted position (ys, xs) holds token ((ys + shift) % grid_h, (xs + shift) % grid_w)) and cut
+ * into window x window windows; each token attends to the N = window^2 tokens of its window:
+ *   out_i = sum_j softmax_j(scale q_i . k_j + bias[rel(i, j)][h] + mask(i, j)) v_j     per head h,
+ * rel(i, j) = (yi - yj + window - 1) * (2 window - 1) + (xi - xj + window - 1) on the window's local
+ * coordinates (HF relative_position_index), bias the relative_position_bias_table f32
+ * [(2 window - 1)^2][n_heads], and mask(i, j) = -100 when shift > 0 and i, j lie in different regions of
+ * the shifted grid (region of a row ys: 0 below grid_h - window, 1 below grid_h - shift, else 2; the same
+ * for columns; HF/torchvision's attn_mask), else 0. The output of token t goes to row t (the roll undone).
+ * q, k, v: row t's heads [n_heads][head_dim] at q + t * stride (and k, v: one fused QKV buffer's column
+ * blocks); out [grid_h * grid_w][n_heads * head_dim] packed, overlapping no input. grid_h and grid_w are
+ * multiples of window, 0 <= shift < window, window^2 <= TF_CPU_WINDOW_MAX_TOKENS, head_dim <=
+ * TF_CPU_WINDOW_MAX_HEAD_DIM. f32; a work item is (window, head).
+ * logit_scale non-NULL (f32 [n_heads]): Swin-V2's cosine attention instead of scale q . k: q and k are each
+ * divided by max(|x|, 1e-12) over the head and the score is logit_scale[h] cos(q_i, k_j) (the caller passes
+ * exp(min(logit_scale, ln 100)) as HF/torchvision apply it); scale is then unused. */
+#define TF_CPU_WINDOW_MAX_TOKENS 144
+#define TF_CPU_WINDOW_MAX_HEAD_DIM 64
+void tf_cpu_window_attention(float* out, const float* q, const float* k, const float* v, const float* bias,
+                             const float* logit_scale, int grid_h, int grid_w, int window, int shift, int n_heads,
+                             int head_dim, long stride, float scale);
+
 /* -- Mamba-1 ops (ssm_ops.cpp). Token-major [tokens][dim] f32; each carries a per-sequence state, so
  * one call serves prefill (many tokens) and decode (tokens = 1). Same recurrences as the CUDA
  * tf_causal_conv1d / tf_selective_scan (section 2c), which are channel-major. -- */
@@ -360,6 +384,17 @@ int tf_attention_decode_bf16(const void* q, const void* k_cache, const void* v_c
                              int n_kv_heads, int head_dim, int block_size, int max_blocks_per_seq,
                              int max_context_len, int kv_split_len, float softmax_scale, int window,
                              float softcap, const float* alibi_slopes, void* workspace, void* stream);
+
+/* Swin's (shifted) window attention over one image (window_attention.cuh): tf_cpu_window_attention's
+ * semantics (section 1) on the GPU, fp16 or bf16 (dtype: TF_DTYPE_F16 / TF_DTYPE_BF16 of 2b) with fp32
+ * accumulation and P rounded to the dtype before P V. One CTA per (window, head). window <= 8 with
+ * head_dim 32 or 64, or window 9-12 with head_dim 32, stride a multiple of 8 elements, q, k, v, o 16-byte aligned; bias is f32
+ * [(2 window - 1)^2][n_heads]; logit_scale NULL, or f32 [n_heads] for Swin-V2's cosine attention (as in
+ * section 1). Returns 1 (invalid argument) for anything else. */
+int tf_window_attention(const void* q, const void* k, const void* v, void* o, const float* bias,
+                        const float* logit_scale, int grid_h,
+                        int grid_w, int window, int shift, int n_heads, int head_dim, long stride, float scale,
+                        int dtype, void* stream);
 
 /* -- 2b. rope, glu, norms, embedding -- */
 /* Element types of these launchers (and of 2c): an int dtype code. Activations are row-major;

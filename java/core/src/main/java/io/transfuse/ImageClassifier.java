@@ -33,6 +33,12 @@ public final class ImageClassifier implements AutoCloseable {
     /** Class names by index. */
     public List<String> labels() { return List.of(model.labels()); }
 
+    /** The side of the square image the preprocessor makes (its crop or fixed size; 224 where it keeps the input's aspect). */
+    public int inputSize() {
+        int side = preprocessor.maxOutputSide();
+        return side > 0 ? side : 224;
+    }
+
     /** The {@code topK} most probable classes of an image file, most probable first. */
     public List<Prediction> classify(Path image, int topK) {
         Objects.requireNonNull(image, "image");

@@ -3,10 +3,13 @@ package io.transfuse.cli;
 import io.transfuse.Device;
 import io.transfuse.EmbeddingModel;
 import io.transfuse.EncoderOptions;
+import io.transfuse.ImageClassifier;
+import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.bench.EncoderBench;
 import io.transfuse.bench.EngineBench;
 import io.transfuse.bench.LlmBench;
+import io.transfuse.model.ClassifierFamily;
 import io.transfuse.model.EncoderFamily;
 import io.transfuse.model.Families;
 import picocli.CommandLine.Command;
@@ -25,11 +28,13 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code transfuse bench}: prefill and decode tokens/s of a language model, with token ids (no tokenizer
- * needed); for a text encoder (an .onnx file or a BERT-family directory), texts/s of embed calls.
+ * needed); for a text encoder (an .onnx file or a BERT-family directory), texts/s of embed calls; for an image
+ * classifier (ViT, DeiT, Swin directory), images/s.
  */
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = {"Measures prefill and decode tokens/s (median/min/max over repetitions) and decode weight bandwidth;",
                 "for a text encoder (.onnx file or BERT-family directory), texts/s at --batch texts per call;",
+                "for an image classifier (ViT/DeiT/Swin directory), images/s over --batch images per repetition;",
                 "with --engine, aggregate decode tok/s and time to first token of the continuous-batching engine",
                 "at each --concurrency (requests submitted at once)."})
 final class BenchCommand implements Callable<Integer> {
@@ -97,6 +102,10 @@ final class BenchCommand implements Callable<Integer> {
                 throw new IllegalArgumentException("cannot write " + json + ": directory " + parent + " does not exist or is not writable");
             }
         }
+        if (Families.of(model) instanceof ClassifierFamily) {
+            if (engine) throw new IllegalArgumentException("--engine measures decoders; " + model + " is an image classifier");
+            return classifier(d);
+        }
         if (Families.of(model) instanceof EncoderFamily) {
             if (engine) throw new IllegalArgumentException("--engine measures decoders; " + model + " is a text encoder");
             return encoder(d);
@@ -149,6 +158,36 @@ final class BenchCommand implements Callable<Integer> {
         }
         out.flush();
         writeJson(r.toJson());
+        return 0;
+    }
+
+    /**
+     * Images/s of an image classifier (ViT, DeiT, Swin): {@code --batch} classifications of one random RGB image at
+     * the model's input size per repetition (preprocessing included: it is a rescale and normalise at that size).
+     */
+    private int classifier(Device d) {
+        if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        if (repetitions < 1 || warmup < 0) throw new IllegalArgumentException("--repetitions must be >= 1 and --warmup >= 0");
+        try (ImageClassifier clf = Transfuse.loadClassifier(model, LoadOptions.defaults().withThreads(threads).withDevice(d))) {
+            int side = clf.inputSize();
+            java.util.Random rnd = new java.util.Random(seed);
+            java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(side, side, java.awt.image.BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < side; y++) for (int x = 0; x < side; x++) image.setRGB(x, y, rnd.nextInt(1 << 24));
+            double[] rates = new double[repetitions];
+            for (int r = -warmup; r < repetitions; r++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < batch; i++) clf.logits(image);
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                if (r >= 0) rates[r] = batch / seconds;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "model %s: image classifier, %d labels, %dx%d input%n", model, clf.labels().size(), side, side);
+            out.printf(Locale.ROOT, "device %s, threads %s, %d repetitions of %d images (+%d warm-up)%n", d,
+                    threads == 0 ? "auto" : String.valueOf(threads), repetitions, batch, warmup);
+            out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
+            row(out, "images/s", LlmBench.Stat.of(rates));
+            out.flush();
+        }
         return 0;
     }
 

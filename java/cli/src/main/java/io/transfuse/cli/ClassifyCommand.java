@@ -23,7 +23,7 @@ import java.util.concurrent.Callable;
  * token-classification model, the entities of each text.
  */
 @Command(name = "classify", mixinStandardHelpOptions = true,
-        description = {"Classifies images (ViT/DeiT) or texts (BERT-family *ForSequenceClassification: top labels with probabilities;"
+        description = {"Classifies images (ViT/DeiT/Swin) or texts (BERT-family *ForSequenceClassification: top labels with probabilities;"
                 + " *ForTokenClassification: entities with character offsets). The task follows the model's config.json"
                 + " unless --task says otherwise."})
 final class ClassifyCommand implements Callable<Integer> {

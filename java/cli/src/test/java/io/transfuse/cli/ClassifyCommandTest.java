@@ -6,6 +6,7 @@ import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.cuda.jcuda.GpuProbe;
 import io.transfuse.loader.RandomVitModel;
+import io.transfuse.model.swin.SwinFixture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -18,6 +19,7 @@ import java.util.Locale;
 import static io.transfuse.cli.MainTest.assertOneLineError;
 import static io.transfuse.cli.MainTest.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeFalse;
 
 /** `transfuse classify` prints, per image, the API's top-k labels and probabilities (on cpu and cuda-emu); errors are one line. */
@@ -42,6 +44,30 @@ class ClassifyCommandTest {
             }
         }
         assertEquals(want.toString(), r.out());
+    }
+
+    /** A Swin and a Swin-V2 directory (core's torchvision fixtures): torchvision's top-3, in order, for the test image. */
+    @Test
+    void classifiesWithSwinAndSwinV2() {
+        Path image = SwinFixture.image();
+        for (String name : new String[] {"swin-tiny", "swinv2-tiny"}) {
+            Path model = SwinFixture.copyModel(name, tmp.resolve(name));
+            MainTest.Run r = run("classify", "--model", model.toString(), "--top", "3", image.toString());
+            assertEquals(0, r.code(), r.err());
+            int[] top = SwinFixture.top5(name);
+            String[] lines = r.out().split("\n");
+            assertEquals(image.toString(), lines[0]);
+            for (int k = 0; k < 3; k++) assertTrue(lines[k + 1].endsWith("  class " + top[k]), name + " rank " + k + ": " + lines[k + 1]);
+        }
+    }
+
+    @Test
+    void swinWithInconsistentConfigIsOneLine() throws Exception {
+        Path model = SwinFixture.copyModel("swin-tiny", tmp.resolve("broken"));
+        Path config = model.resolve("config.json");
+        java.nio.file.Files.writeString(config, java.nio.file.Files.readString(config).replaceFirst("\"num_heads\": \\[\\s*1,", "\"num_heads\": ["));
+        MainTest.Run r = run("classify", "--model", model.toString(), SwinFixture.image().toString());
+        assertOneLineError(r, 1, "'depths' has 3 stages [2, 2, 2] but 'num_heads' has 2 [2, 4]");
     }
 
     @Test

@@ -155,6 +155,21 @@ public interface Backend extends AutoCloseable {
      */
     void attentionVarlen(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, boolean causal);
 
+    /**
+     * Swin's window multi-head self-attention (W-MSA, or SW-MSA when {@code grid.shift() > 0}) over one image's
+     * tokens, the {@code grid} row-major: the grid rolled by {@code -shift} is cut into windows and every token
+     * attends to the tokens of its window, {@code out = softmax(scale q k^T + B + M) v} per head, B the
+     * relative position bias {@code bias[(yi - yj + w - 1)(2w - 1) + xi - xj + w - 1][head]} (HF's
+     * relative_position_bias_table, F32 [(2w-1)^2][heads]) and M = -100 between tokens of different regions of
+     * the shifted grid (Swin's attention mask). Each output lands in its token's own row (the roll and the window
+     * partition are undone). q, k, v [tokens][heads * headDim] may be column views of one QKV tensor (one row
+     * stride); out is contiguous. {@code logitScale} null: scores {@code scale q k^T} (Swin V1); else Swin-V2's cosine
+     * attention, {@code logitScale[head] cos(q, k)} (q and k divided by max(norm, 1e-12) per head; F32 [heads], the
+     * caller's exp(min(logit_scale, ln 100))) and {@code scale} unused.
+     */
+    void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid, int heads,
+                         float scale);
+
     // ---- state-space (Mamba) --------------------------------------------------------------------
 
     /**

@@ -102,6 +102,32 @@ public final class OpChecks {
         }
     }
 
+    /**
+     * Window attention: out, q, k, v [grid tokens][width], q, k, v one row stride, out contiguous, bias F32 [(2w-1)^2][heads],
+     * logitScale null or F32 [heads].
+     */
+    public static void window(String op, Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid,
+                              int heads) {
+        if (heads < 1) throw new IllegalArgumentException(op + ": heads must be positive, got " + heads);
+        present(op, "out", out);
+        long width = out.cols();
+        if (width % heads != 0) throw new IllegalArgumentException(op + ": out " + out.describe() + " is not " + heads + " heads wide");
+        width(op, "out", out, grid.tokens(), width);
+        width(op, "q", q, grid.tokens(), width);
+        width(op, "k", k, grid.tokens(), width);
+        width(op, "v", v, grid.tokens(), width);
+        contiguous(op, out);
+        if (q.rowStride() != k.rowStride() || k.rowStride() != v.rowStride()) {
+            throw new IllegalArgumentException(op + ": q " + q.describe() + ", k and v must have one row stride");
+        }
+        width(op, "bias", bias, grid.biasRows(), heads);
+        if (bias.dtype() != DType.F32) throw new IllegalArgumentException(op + ": bias " + bias.describe() + " must be F32");
+        contiguous(op, bias);
+        if (logitScale != null && (logitScale.dtype() != DType.F32 || logitScale.elementCount() != heads || !logitScale.isContiguous())) {
+            throw new IllegalArgumentException(op + ": logitScale " + logitScale.describe() + " must be F32 with " + heads + " values");
+        }
+    }
+
     /** Causal conv1d: out and x [n][dim], weight [dim][width], state [dim][width-1], bias [dim] or null. */
     public static void conv(String op, Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias) {
         sameShape(op, out, x);

@@ -155,7 +155,7 @@ public final class EncoderStack {
     public int dim() { return dim; }
 
     /** The blocks' rows stacked into one [sum of rows][in] host tensor of their common type (a copy in arena). */
-    private static Tensor stackRows(String name, TrackedArena arena, Tensor... blocks) {
+    public static Tensor stackRows(String name, TrackedArena arena, Tensor... blocks) {
         DType type = blocks[0].dtype();
         long rows = 0, cols = blocks[0].cols();
         for (Tensor b : blocks) {

@@ -8,6 +8,7 @@ import io.transfuse.model.gpt2.Gpt2Family;
 import io.transfuse.model.llama.LlamaFamily;
 import io.transfuse.model.mamba.Mamba2Family;
 import io.transfuse.model.mamba.MambaFamily;
+import io.transfuse.model.swin.SwinFamily;
 import io.transfuse.model.vit.ViTFamily;
 
 import java.nio.file.Path;
@@ -23,7 +24,8 @@ public final class Families {
             new MambaFamily(),
             new Mamba2Family(),
             new BertFamily(),
-            new ViTFamily());
+            new ViTFamily(),
+            new SwinFamily());
 
     private Families() {}
 

@@ -68,6 +68,7 @@ public final class OpConformance {
             c.decoderAttention(64, 3, 0, 2f);
             c.decoderAttention(256, 3, 6, 2f);
             c.varlenAttention();
+            c.windowAttention();
             c.stateSpace();
             c.ssd();
         } finally {
@@ -338,6 +339,33 @@ public final class OpConformance {
             b.attentionVarlen(out.b(), qkv.b().columns(0, w), qkv.b().columns(w, w), qkv.b().columns(2L * w, w), heads, eb, 0.3f, causal);
             r.attentionVarlen(out.r(), qkv.r().columns(0, w), qkv.r().columns(w, w), qkv.r().columns(2L * w, w), heads, er, 0.3f, causal);
             same("attentionVarlen over a fused QKV tensor, causal " + causal, out);
+        }
+    }
+
+    /**
+     * Swin's window attention over fused QKV column views: a 14 x 7 grid in 7 x 7 windows with and without the
+     * shift (the mask cuts both windows), an 8 x 8 grid in 4 x 4 windows shifted by 2 and a 12 x 24 grid in 12 x 12
+     * windows (Swin at 384 px; 144 tokens) shifted by 6; head dim 32, 3 heads,
+     * a bias table of std 1 so that a wrong relative position moves outputs by O(1).
+     */
+    private void windowAttention() {
+        int heads = 3, headDim = 32, w = heads * headDim;
+        for (WindowGrid g : new WindowGrid[] {new WindowGrid(14, 7, 7, 3), new WindowGrid(14, 7, 7, 0), new WindowGrid(8, 8, 4, 2),
+                new WindowGrid(12, 24, 12, 6)}) {
+            int n = g.tokens();
+            Pair qkv = act("qkv", 1, n, 3L * w);
+            Pair bias = f32(random("relative position bias", 1, g.biasRows(), heads));
+            Pair out = zeros("window attention", b.activationType(), n, w);
+            b.windowAttention(out.b(), qkv.b().columns(0, w), qkv.b().columns(w, w), qkv.b().columns(2L * w, w), bias.b(), null, g, heads, 0.2f);
+            r.windowAttention(out.r(), qkv.r().columns(0, w), qkv.r().columns(w, w), qkv.r().columns(2L * w, w), bias.r(), null, g, heads, 0.2f);
+            same("windowAttention over a fused QKV tensor, " + g, out);
+            // Swin-V2's cosine attention with per-head logit scales
+            Tensor scales = random("logit scales", 1, heads);
+            for (int h = 0; h < heads; h++) scales.data().setAtIndex(ValueLayout.JAVA_FLOAT, h, 5f + 5 * h);
+            Pair logit = f32(scales);
+            b.windowAttention(out.b(), qkv.b().columns(0, w), qkv.b().columns(w, w), qkv.b().columns(2L * w, w), bias.b(), logit.b(), g, heads, 0.2f);
+            r.windowAttention(out.r(), qkv.r().columns(0, w), qkv.r().columns(w, w), qkv.r().columns(2L * w, w), bias.r(), logit.r(), g, heads, 0.2f);
+            same("windowAttention (cosine, Swin-V2) over a fused QKV tensor, " + g, out);
         }
     }
 

@@ -280,6 +280,56 @@ public final class ReferenceBackend implements Backend {
         }
     }
 
+    /** Window attention straight from the definition: each window of the rolled grid, its tokens found by un-rolling. */
+    @Override
+    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid g, int heads,
+                                float scale) {
+        OpChecks.window("windowAttention", out, q, k, v, bias, logitScale, g, heads);
+        int w = g.window(), n = w * w, D = (int) out.cols() / heads;
+        for (int wy = 0; wy < g.height(); wy += w) {
+            for (int wx = 0; wx < g.width(); wx += w) {
+                int[] token = new int[n], region = new int[n];
+                for (int i = 0; i < n; i++) {
+                    int ys = wy + i / w, xs = wx + i % w; // position on the rolled grid
+                    token[i] = ((ys + g.shift()) % g.height()) * g.width() + (xs + g.shift()) % g.width();
+                    region[i] = g.shift() == 0 ? 0 : 3 * region(ys, g.height(), w, g.shift()) + region(xs, g.width(), w, g.shift());
+                }
+                for (int h = 0; h < heads; h++) {
+                    for (int i = 0; i < n; i++) {
+                        double[] p = new double[n];
+                        double max = Double.NEGATIVE_INFINITY;
+                        for (int j = 0; j < n; j++) {
+                            double dot = 0, qq = 0, kk = 0;
+                            for (int d = 0; d < D; d++) {
+                                double a = at(q, token[i], h * D + d), c = at(k, token[j], h * D + d);
+                                dot += a * c;
+                                qq += a * a;
+                                kk += c * c;
+                            }
+                            // Swin-V2: F.normalize(q) . F.normalize(k) times the head's logit scale
+                            dot = logitScale == null ? dot * scale
+                                    : dot / Math.max(Math.sqrt(qq), 1e-12) / Math.max(Math.sqrt(kk), 1e-12) * at(logitScale, h);
+                            int rel = (i / w - j / w + w - 1) * (2 * w - 1) + (i % w - j % w + w - 1);
+                            p[j] = dot + at(bias, rel, h) + (region[i] != region[j] ? -100 : 0);
+                            max = Math.max(max, p[j]);
+                        }
+                        double sum = 0;
+                        for (int j = 0; j < n; j++) sum += p[j] = Math.exp(p[j] - max);
+                        for (int d = 0; d < D; d++) {
+                            double acc = 0;
+                            for (int j = 0; j < n; j++) acc += p[j] / sum * at(v, token[j], h * D + d);
+                            put(out, token[i], h * D + d, acc);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    private static int region(int c, int size, int window, int shift) {
+        return c < size - window ? 0 : c < size - shift ? 1 : 2;
+    }
+
     @Override
     public void causalConv1d(Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias, boolean silu, boolean freshState) {
         int width = (int) weight.cols(), h = width - 1, tokens = (int) x.rows();

@@ -9,6 +9,7 @@ import io.transfuse.backend.Heads;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
 import io.transfuse.backend.Rope;
+import io.transfuse.backend.WindowGrid;
 import io.transfuse.cuda.kernels.KernelLibrary;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;
@@ -340,6 +341,16 @@ public final class CudaBackend implements Backend {
         long cu = address(batch.cuSeqlens());
         kk.attentionPrefill(stream, address(q), address(k), address(v), address(out), cu, cu, batch.sequences(), batch.maxLength(),
                 heads.heads(), heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, causal, act);
+    }
+
+    @Override
+    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid, int heads,
+                                float scale) {
+        OpChecks.window("windowAttention", out, q, k, v, bias, logitScale, grid, heads);
+        sameType("windowAttention", out, q, k, v);
+        kk.windowAttention(stream, address(q), address(k), address(v), address(out), address(bias),
+                logitScale == null ? 0 : address(logitScale), grid.height(), grid.width(),
+                grid.window(), grid.shift(), heads, Math.toIntExact(out.cols() / heads), q.rowStride(), scale, act);
     }
 
     // ---- state-space (Mamba) --------------------------------------------------------------------

@@ -9,6 +9,7 @@ import io.transfuse.backend.Heads;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
 import io.transfuse.backend.Rope;
+import io.transfuse.backend.WindowGrid;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Dequantize;
@@ -258,6 +259,16 @@ public final class CpuBackend implements Backend {
         CpuOps.attentionVarlen(host("attentionVarlen", out), host("attentionVarlen", q), host("attentionVarlen", k),
                 host("attentionVarlen", v), host("attentionVarlen", batch.cuSeqlens()), batch.sequences(), heads.heads(),
                 heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, causal);
+    }
+
+    @Override
+    public void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid, int heads,
+                                float scale) {
+        OpChecks.window("windowAttention", out, q, k, v, bias, logitScale, grid, heads);
+        String op = "windowAttention";
+        CpuOps.windowAttention(host(op, out), host(op, q), host(op, k), host(op, v), host(op, bias), orNull(logitScale),
+                grid.height(), grid.width(),
+                grid.window(), grid.shift(), heads, Math.toIntExact(out.cols() / heads), q.rowStride(), scale);
     }
 
     @Override

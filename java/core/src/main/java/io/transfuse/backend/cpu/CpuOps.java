@@ -45,6 +45,10 @@ public final class CpuOps {
     public static final int MAX_DSTATE = 256;
     /** Largest state size {@link #ssdScan} accepts ({@code TF_CPU_MAX_SSD_STATE}). */
     public static final int MAX_SSD_STATE = 256;
+    /** Most tokens per window of {@link #windowAttention} ({@code TF_CPU_WINDOW_MAX_TOKENS}: window 12). */
+    public static final int MAX_WINDOW_TOKENS = 144;
+    /** Largest head dimension of {@link #windowAttention} ({@code TF_CPU_WINDOW_MAX_HEAD_DIM}). */
+    public static final int MAX_WINDOW_HEAD_DIM = 64;
 
     /** Instruction sets of the kernels ({@code TF_CPU_ISA_*}). */
     public enum Isa { GENERIC, AVX2, AVX512 }
@@ -86,6 +90,9 @@ public final class CpuOps {
             ATTENTION_VARLEN = handle("tf_cpu_attention_varlen", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                     JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_FLOAT, JAVA_INT)),
+            WINDOW_ATTENTION = handle("tf_cpu_window_attention", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+                    JAVA_LONG, JAVA_FLOAT)),
             CAUSAL_CONV1D = handle("tf_cpu_causal_conv1d", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
             SELECTIVE_SCAN = handle("tf_cpu_selective_scan", FunctionDescriptor.ofVoid(
@@ -598,6 +605,52 @@ public final class CpuOps {
         int c = causal ? 1 : 0;
         NativeLibrary.call(() -> { ATTENTION_VARLEN.invokeExact(out, q, k, v, cuSeqlens, batch, heads, kvHeads, headDim,
                 qStride, kvStride, scale, c); });
+    }
+
+    /**
+     * Swin's (shifted) window attention over one image's gridH x gridW tokens (tf_cpu_window_attention): the grid
+     * rolled by -shift is cut into window x window windows, each token attends to its window with the relative
+     * position bias {@code bias} [(2 window - 1)^2][heads] and, when shift > 0, the -100 region mask; its output
+     * lands in its own row. Row t's heads start at float {@code t * stride} of q, k and v (column blocks of one
+     * fused QKV buffer allowed); out is packed [tokens][heads * headDim] and overlaps no input. {@code logitScale}
+     * null, or F32 [heads] for Swin-V2's cosine attention (scores logitScale[h] cos(q, k); scale unused).
+     */
+    public static void windowAttention(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment bias,
+                                       MemorySegment logitScale, int gridH, int gridW, int window, int shift, int heads, int headDim, long stride,
+                                       float scale) {
+        positive("gridH", gridH);
+        positive("gridW", gridW);
+        positive("window", window);
+        positive("heads", heads);
+        positive("headDim", headDim);
+        if (gridH % window != 0 || gridW % window != 0) {
+            throw new IllegalArgumentException("the " + gridH + "x" + gridW + " grid is not a whole number of " + window + "x" + window + " windows");
+        }
+        if (shift < 0 || shift >= window) throw new IllegalArgumentException("shift must be in [0, " + window + "), got " + shift);
+        if ((long) window * window > MAX_WINDOW_TOKENS) {
+            throw new IllegalArgumentException("window " + window + " has " + window * window + " tokens; the CPU kernel takes at most "
+                    + MAX_WINDOW_TOKENS + " (window 12)");
+        }
+        if (headDim > MAX_WINDOW_HEAD_DIM) {
+            throw new IllegalArgumentException("head dim " + headDim + " is above the window attention's " + MAX_WINDOW_HEAD_DIM);
+        }
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
+        long width = (long) heads * headDim, tokens = (long) gridH * gridW;
+        if (stride < width) throw new IllegalArgumentException("stride must be >= heads * headDim = " + width + ", got " + stride);
+        long outBytes = tokens * width * 4, inBytes = ((tokens - 1) * stride + width) * 4;
+        long biasBytes = (long) (2 * window - 1) * (2 * window - 1) * heads * 4;
+        writable("out", out, outBytes);
+        readable("q", q, inBytes);
+        readable("k", k, inBytes);
+        readable("v", v, inBytes);
+        readable("bias", bias, biasBytes);
+        if (logitScale != null) readable("logitScale", logitScale, (long) heads * 4);
+        disjoint(span("out", out, outBytes), span("q", q, inBytes), span("k", k, inBytes), span("v", v, inBytes),
+                span("bias", bias, biasBytes));
+        if (logitScale != null) disjoint(span("out", out, outBytes), span("logitScale", logitScale, (long) heads * 4));
+        MemorySegment ls = orNull(logitScale);
+        NativeLibrary.call(() -> { WINDOW_ATTENTION.invokeExact(out, q, k, v, bias, ls, gridH, gridW, window, shift, heads, headDim,
+                stride, scale); });
     }
 
     /** A checked paged cache: its spans, the block table's rows and the cache's blocks. */

@@ -72,7 +72,8 @@ public record ViTConfig(String source, String prefix, int hidden, int layers, in
                 labels(c, configJson));
     }
 
-    private static String[] labels(JsonNode c, Path file) {
+    /** Class names by index from id2label / num_labels ("LABEL_i" where the config names none); shared with Swin. */
+    public static String[] labels(JsonNode c, Path file) {
         JsonNode map = c.path("id2label");
         int n = map.isObject() && map.size() > 0 ? map.size() : Json.optionalInt(c, "num_labels", 2, file);
         String[] labels = new String[n];

@@ -108,7 +108,7 @@ public final class ViTModel implements ClassifierGraph {
         }
         Tensor x = this.x.rows(0, n);
         setPositions(gh, gw);
-        float[] cols = im2col(image);
+        float[] cols = Patches.im2col(image, p);
         ops.write(patches, cols, 0, cols.length);
         ops.linear(x.rows(first, n - first), patches.rows(0, n - first), patchW, patchB, Activation.IDENTITY);
         ops.write(x, prefix, 0, prefix.length);
@@ -143,24 +143,6 @@ public final class ViTModel implements ClassifierGraph {
         ops.write(pos, table, 0, table.length);
         gridH = gh;
         gridW = gw;
-    }
-
-    /** Patch (py, px) becomes row py * gridW + px: its pixels in [channel][y][x] order, matching the projection's layout. */
-    private float[] im2col(ImagePreprocessor.Pixels image) {
-        int p = c.patchSize(), W = image.width(), H = image.height(), gw = W / p, gh = H / p;
-        float[] px = image.data(), out = new float[gh * gw * 3 * p * p];
-        int i = 0;
-        for (int py = 0; py < gh; py++) {
-            for (int pxi = 0; pxi < gw; pxi++) {
-                for (int ch = 0; ch < 3; ch++) {
-                    for (int y = 0; y < p; y++) {
-                        System.arraycopy(px, ch * H * W + (py * p + y) * W + pxi * p, out, i, p);
-                        i += p;
-                    }
-                }
-            }
-        }
-        return out;
     }
 
     @Override

@@ -35,11 +35,13 @@ public final class KernelLibrary {
     public static final int MAX_SSD_STATE = 128;
     /** Widest causal conv1d the conv kernels take. */
     public static final int MAX_CONV_WIDTH = 4;
+    /** Most tokens per window of the window-attention kernel: window 8 (a 64-row tile), or window 12 at head dim 32. */
+    public static final int MAX_WINDOW_TOKENS = 64, MAX_WINDOW_TOKENS_HEAD_DIM_32 = 144;
 
     private final GpuRuntime rt;
     private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
             decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen, selectiveScan, selectiveStateUpdate, causalConv1d,
-            causalConv1dUpdate, layernorm, biasAct, transpose, ssdScan, ssdStateUpdate, gatedRmsnorm;
+            causalConv1dUpdate, layernorm, biasAct, transpose, ssdScan, ssdStateUpdate, gatedRmsnorm, windowAttention;
 
     public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
         this.rt = rt;
@@ -73,6 +75,8 @@ public final class KernelLibrary {
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         causalConv1dUpdate = b.bind("tf_causal_conv1d_update", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        windowAttention = b.bind("tf_window_attention", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT, JAVA_INT, ADDRESS));
         transpose = b.bind("tf_transpose", fd(ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         ssdScan = b.bind("tf_ssd_scan", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
@@ -250,6 +254,36 @@ public final class KernelLibrary {
         checkScan("selective_state_update", batch, dim, dstate, nGroups);
         rt.launch(s, "tf_selective_state_update", st -> (int) selectiveStateUpdate.invokeExact(p(out), p(state), p(x), p(delta),
                 p(a), p(b), p(c), p(d), p(z), p(deltaBias), batch, dim, dstate, nGroups, 1, t.tfCode(), st));
+    }
+
+    /**
+     * Swin's (shifted) window attention over one image's gridH x gridW tokens (tf_window_attention): q, k, v rows
+     * {@code stride} elements apart (fused QKV column blocks), out packed, bias F32 [(2 window - 1)^2][heads] on the
+     * device; logitScale 0, or F32 [heads] for Swin-V2's cosine attention. Window at most 8 (64 tokens) at head dim 64,
+     * 12 (144 tokens) at head dim 32; stride a multiple of 8; F16 or BF16.
+     */
+    public void windowAttention(GpuStream s, long q, long k, long v, long out, long bias, long logitScale, int gridH, int gridW, int window,
+                                int shift, int heads, int headDim, long stride, float scale, DType t) {
+        nonNull("window attention", q, k, v, out, bias);
+        positive("window attention heads", heads);
+        int maxTokens = headDim == 32 ? MAX_WINDOW_TOKENS_HEAD_DIM_32 : MAX_WINDOW_TOKENS;
+        if (window < 1 || window * window > maxTokens) {
+            throw new IllegalArgumentException("window attention: window " + window + " has " + (long) window * window
+                    + " tokens; the CUDA kernel takes at most " + maxTokens + " at head dim " + headDim);
+        }
+        if (headDim != 32 && headDim != 64) {
+            throw new IllegalArgumentException("window attention: head dim " + headDim + " is not one the CUDA kernel is built for (32, 64)");
+        }
+        if (gridH % window != 0 || gridW % window != 0 || gridH < 1 || gridW < 1) {
+            throw new IllegalArgumentException("window attention: the " + gridH + "x" + gridW + " grid is not a whole number of windows of " + window);
+        }
+        if (shift < 0 || shift >= window) throw new IllegalArgumentException("window attention: shift " + shift + " outside [0, " + window + ")");
+        if (stride % 8 != 0 || stride < (long) heads * headDim) {
+            throw new IllegalArgumentException("window attention: row stride " + stride + " must be a multiple of 8 and >= heads * headDim");
+        }
+        if (t != DType.F16 && t != DType.BF16) throw new IllegalArgumentException("window attention: F16 or BF16, not " + t);
+        rt.launch(s, "tf_window_attention", st -> (int) windowAttention.invokeExact(p(q), p(k), p(v), p(out), p(bias), p(logitScale), gridH, gridW,
+                window, shift, heads, headDim, stride, scale, t.tfCode(), st));
     }
 
     /**

@@ -9,6 +9,7 @@ import io.transfuse.Transfuse;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.loader.RandomVitModel;
 import io.transfuse.model.bert.RandomEncoder;
+import io.transfuse.model.swin.SwinFixture;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
@@ -24,7 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * GPU-only: the BERT and ViT encoders on the device ({@link GpuTestDevice}) against the CPU graph, with the budgets
+ * GPU-only: the BERT, ViT and Swin (V1, V2: the window-attention kernel on tensor cores) encoders on the device ({@link GpuTestDevice}) against the CPU graph, with the budgets
  * of BertCudaEmuTest (cosine >= 0.9999: fp16 activations) and ViTCudaEmuTest (max |logit difference| <= 0.01), and
  * device memory back where it started after close. Random-weight models made on the spot (no files travel).
  */
@@ -78,6 +79,22 @@ class EncodersGpuTest {
         System.out.printf("vit on %s: max |logit difference| to the CPU %.2e%n", GpuTestDevice.name(), worst);
         assertTrue(worst <= 0.01, "worst logit difference to the CPU graph " + worst);
         assertEquals(before, DeviceArena.bytesInUse(), "device memory back after close");
+    }
+
+    /** Swin and Swin-V2 (core's torchvision fixtures, copied out of the test jar) against the CPU graph, as SwinCudaEmuTest. */
+    @Test
+    void swinLogitsMatchTheCpu() {
+        BufferedImage image = randomImage(64, 48, 9);
+        for (String name : new String[] {"swin-tiny", "swinv2-tiny"}) {
+            Path dir = SwinFixture.copyModel(name, tmp.resolve(name));
+            long before = DeviceArena.bytesInUse();
+            float[] cpu = logits(dir, Device.CPU, image), got = logits(dir, GpuTestDevice.DEVICE, image);
+            double worst = 0;
+            for (int i = 0; i < cpu.length; i++) worst = Math.max(worst, Math.abs(cpu[i] - got[i]));
+            System.out.printf("%s on %s: max |logit difference| to the CPU %.2e%n", name, GpuTestDevice.name(), worst);
+            assertTrue(worst <= 0.01, name + ": worst logit difference to the CPU graph " + worst);
+            assertEquals(before, DeviceArena.bytesInUse(), "device memory back after close");
+        }
     }
 
     private static float[] logits(Path dir, Device device, BufferedImage image) {
