@@ -68,6 +68,7 @@ public final class CudaBackend implements Backend {
     private boolean replaying, capturing, closed;
     private CudnnConv2d cudnn;
     private boolean cudnnTried;
+    private String convEngine;
 
     /**
      * @param name     {@code cuda} or {@code cuda-emu}
@@ -388,13 +389,21 @@ public final class CudaBackend implements Backend {
         if (c != null) {
             try {
                 c.run(stream.handle(), conv, out.dtype(), address(out), address(x), address(weight), b, relu);
+                convEngine = c.describe();
                 return;
             } catch (CudnnNotSupportedException e) {
                 // no cuDNN engine for this shape or type here: the kernel below computes the same
             }
         }
         kk.conv2d(stream, address(out), address(x), address(weight), b, conv, relu, out.dtype());
+        convEngine = "kernel";
     }
+
+    /**
+     * What ran the last conv2d: {@code "cuDNN <version> (<library>)"} or {@code "kernel"} (the CUDA-dialect
+     * implicit GEMM); null before the first. For tests and reports.
+     */
+    public String convolutionEngine() { return convEngine; }
 
     /** The cuDNN convolution on a real GPU when enabled, opened at the first conv; null otherwise (said once when missing). */
     private CudnnConv2d cudnn() {

@@ -251,6 +251,12 @@ public final class CudnnConv2d implements AutoCloseable {
         NativeLibrary.callInt(() -> (int) lib.destroyDescriptor.invokeExact(desc));
     }
 
+    /** One line for reports: which cuDNN runs the convolutions. */
+    public String describe() {
+        long v = lib.version();
+        return "cuDNN " + (v / 10000) + "." + (v / 100 % 100) + "." + (v % 100) + " (" + lib.library() + ")";
+    }
+
     /** Destroys every plan and descriptor, frees the workspaces and the handle. */
     @Override
     public synchronized void close() {
