@@ -66,6 +66,8 @@ public final class CudaBackend implements Backend {
     private MemorySegment staging;
     /** Inside {@link #replay}: the step's launches must not depend on the batch's host values (its first run included). */
     private boolean replaying, capturing, closed;
+    /** {@link CudnnConv2d#enabled()} when this backend was made (read once: a property changed later does not switch it). */
+    private final boolean cudnnWanted = CudnnConv2d.enabled();
     private CudnnConv2d cudnn;
     private boolean cudnnTried;
     private String convEngine;
@@ -409,7 +411,7 @@ public final class CudaBackend implements Backend {
     private CudnnConv2d cudnn() {
         if (cudnnTried) return cudnn;
         cudnnTried = true;
-        if (!"cuda".equals(name) || !CudnnConv2d.enabled()) return null;
+        if (!"cuda".equals(name) || !cudnnWanted) return null;
         try {
             cudnn = new CudnnConv2d(CudnnLibrary.open(CudnnLocator.system()), arena);
         } catch (CudnnException e) {
