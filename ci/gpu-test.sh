@@ -8,7 +8,8 @@
 #      against the same double-precision references
 #   d  compute-sanitizer memcheck and racecheck on a short selection of them
 #   e  Java with the kit's runtime: which GPU path works (driver, JCuda runtime, Panama cuBLAS), the tests tagged
-#      gpu through JUnit's console launcher, and `transfuse generate --device cuda` against the CPU's text
+#      gpu through JUnit's console launcher, `transfuse generate --device cuda` against the CPU's text, and (e6)
+#      conv2d on cuDNN 9 through Panama against the CUDA-dialect conv kernel and the CPU (CudnnConvGpuTest)
 #   f  ci/gpu-bench.sh (kernel timings) and end-to-end decode tokens/s on a stories110M-shape random model
 #   g  writes summary.md first, then one log per step, under $OUT if set, else build/gpu-test/
 # The whole run has a budget of 470 s (TRANSFUSE_GPU_TEST_BUDGET_S); a step gets at most what is left of it.
@@ -197,12 +198,20 @@ junit() {
 export -f junit
 discover() {
   junit cuda discover | tee "$work/discovered.txt" && grep -q 'JCudaGpuTest' "$work/discovered.txt" &&
-    grep -q 'EncodersGpuTest' "$work/discovered.txt"
+    grep -q 'EncodersGpuTest' "$work/discovered.txt" && grep -q 'CudnnConvGpuTest' "$work/discovered.txt"
 }
 step "e3 GPU tests discovered" "$java_log" 60 discover
 device=cuda
 [ $dry = 1 ] && device=cuda-emu
-step "e4 Java GPU tests on $device" "$java_log" 150 junit "$device" execute --fail-if-no-tests
+step "e4 Java GPU tests on $device" "$java_log" 150 junit "$device" execute --fail-if-no-tests --exclude-tag=cudnn
+# cuDNN 9 (Panama, -Dtransfuse.cudnn=on) against the CUDA-dialect conv kernel and the CPU; on a GPU it must really run
+# cuDNN (the lent machines carry it in PyTorch's pip wheels, which CudnnLocator searches). Dry run: the kernel alone.
+cudnn_conv() {
+  java_run ${native_opt:+"$native_opt"} -Dtransfuse.gpu.test.device="$1" -cp "$java_cp" org.junit.platform.console.ConsoleLauncher \
+    execute --disable-banner --details=tree --include-tag=cudnn --select-class=io.transfuse.cuda.gpu.CudnnConvGpuTest --fail-if-no-tests
+}
+export -f cudnn_conv
+step "e6 conv2d: cuDNN = kernel = cpu on $device" "$java_log" 90 cudnn_conv "$device"
 generate_vs_cpu() {
   local args=(-cp "$java_cp" io.transfuse.cli.Main generate --model "$kit/models/stories260K" --temperature 0 --max-tokens 120 "Once upon a time")
   java_run "${args[@]}" --device cpu >"$work/gen-cpu.txt" 2>/dev/null &&

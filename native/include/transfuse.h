@@ -275,6 +275,24 @@ void tf_cpu_window_attention(float* out, const float* q, const float* k, const f
  *  [dim][1][width]); bias [dim] or NULL. out may alias x exactly; conv_state overlaps neither. */
 void tf_cpu_causal_conv1d(float* out, float* conv_state, const float* x, const float* weight, const float* bias,
                           int tokens, int dim, int width, int silu);
+/* -- 2-D convolution, NHWC (conv_ops.cpp; the CUDA tf_conv2d in section 2c has the same contract) --
+ * Geometry: TF_CONV2D_GEOM_INTS ints in the order of this enum (Java passes one int array):
+ *  x [n][h][w][c_in], weight [c_out][kh][kw][c_in / groups] (PyTorch's OIHW weight permuted to OHWI),
+ *  bias [c_out] or NULL, out [n][oh][ow][c_out] with oh = (h + 2 pad_h - dil_h (kh - 1) - 1) / stride_h + 1
+ *  (likewise ow; both >= 1). Output channel o belongs to group o / (c_out / groups), which reads input
+ *  channels [g c_in/groups, (g+1) c_in/groups). out[p][o] = act(bias[o] + sum x * weight), zero padding;
+ *  relu != 0: max(0, .). NHWC because a feature map is then [pixels][channels], the [rows][cols] of every
+ *  other op (DETR flattens the backbone output into tokens with no transpose), im2col rows are GEMM rows
+ *  and cuDNN's tensor-core convolutions want NHWC too. */
+enum {
+  TF_CONV2D_N, TF_CONV2D_H, TF_CONV2D_W, TF_CONV2D_C_IN, TF_CONV2D_C_OUT, TF_CONV2D_KH, TF_CONV2D_KW,
+  TF_CONV2D_STRIDE_H, TF_CONV2D_STRIDE_W, TF_CONV2D_PAD_H, TF_CONV2D_PAD_W, TF_CONV2D_DIL_H, TF_CONV2D_DIL_W,
+  TF_CONV2D_GROUPS, TF_CONV2D_GEOM_INTS
+};
+/* Returns 0, -1 for a geometry that is not valid (checked here too), -2 when scratch memory could not be
+ * had. out must not overlap x, weight or bias. f32 throughout. */
+int tf_cpu_conv2d(float* out, const float* x, const float* weight, const float* bias, int relu, const int32_t* geom);
+
 /* Selective scan: per channel d and state n, for t = 0 .. tokens-1:
  *  dt = delta[t][d] + delta_bias[d];  if delta_softplus: dt = softplus(dt) = log1p(exp(dt)) (dt > 20: dt)
  *  state[d][n] = exp(dt * A[d][n]) * state[d][n] + dt * B[t][n] * u[t][d]
@@ -499,6 +517,12 @@ int tf_causal_conv1d(void* out, void* conv_state_out, const void* x, const void*
  * (in place: each element is read by the thread that writes it, before it writes it). */
 int tf_causal_conv1d_update(void* out, void* conv_state, const void* x, const void* weight, const void* bias,
                             int batch, int dim, int width, int silu, int dtype, void* stream);
+
+/* 2-D convolution, NHWC, with the geometry and layouts of tf_cpu_conv2d (section 1): x, weight, bias and
+ *  out of dtype, fp32 accumulation, bias then ReLU (relu != 0) fused, one rounding to dtype. geom is a
+ *  host array of TF_CONV2D_GEOM_INTS ints. Returns 0, or kErrInvalidArgument for a bad geometry. */
+int tf_conv2d(void* out, const void* x, const void* weight, const void* bias, int relu, const int32_t* geom,
+              int dtype, void* stream);
 
 /* Transpose: out[c][r] = in[r][c] for in [rows][cols], out [cols][rows], both row-major, any dtype
  * (TF_DTYPE_F32, F16, BF16: the bits are moved, not converted). For the token-major <-> channel-major

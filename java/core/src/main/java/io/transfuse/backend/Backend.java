@@ -169,6 +169,17 @@ public interface Backend extends AutoCloseable {
      */
     void windowAttention(Tensor out, Tensor q, Tensor k, Tensor v, Tensor bias, Tensor logitScale, WindowGrid grid, int heads,
                          float scale);
+    // ---- convolution ----------------------------------------------------------------------------
+
+    /**
+     * 2-D convolution, NHWC ({@link Conv2d} gives the geometry): x [batch * height * width][inChannels],
+     * weight [outChannels][kernelH * kernelW * inChannels / groups] (PyTorch's OIHW weight permuted to OHWI:
+     * {@code io.transfuse.backend.Conv2dWeights}), bias [outChannels] or null, out [batch * outHeight * outWidth]
+     * [outChannels]: {@code out = relu?(conv(x, weight) + bias)} with ReLU when {@code relu}. Weight and bias of
+     * the activation type ({@link #upload}); out must not overlap x. A feature map is thus [pixels][channels],
+     * the rows and columns of every other op (DETR reads the backbone's output as tokens as it is).
+     */
+    void conv2d(Tensor out, Tensor x, Tensor weight, Tensor bias, Conv2d conv, boolean relu);
 
     // ---- state-space (Mamba) --------------------------------------------------------------------
 

@@ -137,6 +137,20 @@ public final class OpChecks {
         vector(op, "bias", bias, x.cols(), true);
     }
 
+    /** conv2d: x [inPixels][inChannels], weight [outChannels][patch], out [outPixels][outChannels], bias [outChannels] or null. */
+    public static void conv2d(String op, Tensor out, Tensor x, Tensor weight, Tensor bias, Conv2d conv) {
+        if (conv == null) throw new IllegalArgumentException(op + ": conv (the geometry) is null");
+        width(op, "x", x, conv.inPixels(), conv.inChannels());
+        width(op, "weight", weight, conv.outChannels(), conv.patch());
+        width(op, "out", out, conv.outPixels(), conv.outChannels());
+        vector(op, "bias", bias, conv.outChannels(), true);
+        contiguous(op, out, x, weight);
+        if (x.dtype() != out.dtype() || weight.dtype() != out.dtype() || (bias != null && bias.dtype() != out.dtype())) {
+            throw new IllegalArgumentException(op + ": x " + x.describe() + ", weight " + weight.describe() + ", bias "
+                    + (bias == null ? "null" : bias.describe()) + " and out " + out.describe() + " must have one element type");
+        }
+    }
+
     /** Selective scan: out, u, delta, z [n][dim]; B, C [n][dstate]; A and state [dim][dstate]; D, deltaBias [dim] or null. */
     public static void scan(String op, Tensor out, Tensor state, Tensor u, Tensor delta, Tensor a, Tensor b, Tensor c, Tensor d,
                             Tensor z, Tensor deltaBias) {

@@ -71,6 +71,7 @@ public final class OpConformance {
             c.windowAttention();
             c.stateSpace();
             c.ssd();
+            c.convolution();
         } finally {
             c.r.close();
             c.host.close();
@@ -132,6 +133,33 @@ public final class OpConformance {
         double limit = tol * (1 + scale);
         assertTrue(worst <= limit, name + " " + what + ": element " + at + " is " + (at >= 0 ? got[at] : 0) + ", the reference "
                 + (at >= 0 ? want[at] : 0) + " (|diff| " + worst + " > " + limit + ")");
+    }
+
+    // ---- convolution -----------------------------------------------------------------------------
+
+    /** conv2d over the geometries a ResNet and its relatives use, each with bias and ReLU off and on. */
+    private void convolution() {
+        List<Conv2d> shapes = List.of(
+                Conv2d.square(1, 9, 7, 5, 6, 3, 1, 1, 1, 1),      // 3x3 same, odd sizes
+                Conv2d.square(2, 11, 10, 3, 8, 7, 2, 3, 1, 1),    // the ResNet stem: 7x7 stride 2 pad 3
+                Conv2d.square(1, 8, 8, 16, 70, 1, 1, 0, 1, 1),    // 1x1 (plain GEMM), over one 64-channel tile
+                Conv2d.square(1, 9, 9, 12, 8, 1, 2, 0, 1, 1),     // 1x1 stride 2 (the downsample branch)
+                Conv2d.square(1, 10, 9, 6, 4, 3, 1, 2, 2, 1),     // dilation 2
+                Conv2d.square(1, 7, 6, 8, 6, 3, 2, 1, 1, 2),      // groups 2, stride 2
+                Conv2d.square(1, 6, 7, 6, 12, 3, 1, 1, 1, 6),     // depthwise, multiplier 2
+                new Conv2d(1, 7, 9, 4, 5, 3, 2, 1, 2, 0, 1, 2, 1, 1)); // rectangular, mixed stride/pad/dilation
+        for (Conv2d c : shapes) {
+            Pair x = act("x", 1, c.inPixels(), c.inChannels());
+            Pair w = act("weight", 1 / Math.sqrt(c.patch()), c.outChannels(), c.patch());
+            Pair bias = act("bias", 0.5, c.outChannels());
+            for (int flags = 0; flags < 4; flags++) {
+                boolean withBias = (flags & 1) != 0, relu = (flags & 2) != 0;
+                Pair out = zeros("out", b.activationType(), c.outPixels(), c.outChannels());
+                b.conv2d(out.b(), x.b(), w.b(), withBias ? bias.b() : null, c, relu);
+                r.conv2d(out.r(), x.r(), w.r(), withBias ? bias.r() : null, c, relu);
+                same("conv2d " + c + " bias=" + withBias + " relu=" + relu, out);
+            }
+        }
     }
 
     // ---- dense ops -------------------------------------------------------------------------------

@@ -330,6 +330,32 @@ public final class ReferenceBackend implements Backend {
         return c < size - window ? 0 : c < size - shift ? 1 : 2;
     }
 
+    /** Straight from the definition, in double (the test reference for conv2d on every backend). */
+    @Override
+    public void conv2d(Tensor out, Tensor x, Tensor weight, Tensor bias, Conv2d c, boolean relu) {
+        int cig = c.inChannels() / c.groups(), cog = c.outChannels() / c.groups();
+        for (int b = 0; b < c.batch(); b++)
+            for (int oy = 0; oy < c.outHeight(); oy++)
+                for (int ox = 0; ox < c.outWidth(); ox++) {
+                    long p = ((long) b * c.outHeight() + oy) * c.outWidth() + ox;
+                    for (int o = 0; o < c.outChannels(); o++) {
+                        int g = o / cog;
+                        double acc = bias == null ? 0 : at(bias, o);
+                        for (int ky = 0; ky < c.kernelH(); ky++)
+                            for (int kx = 0; kx < c.kernelW(); kx++) {
+                                int iy = oy * c.strideH() - c.padH() + ky * c.dilationH();
+                                int ix = ox * c.strideW() - c.padW() + kx * c.dilationW();
+                                if (iy < 0 || iy >= c.height() || ix < 0 || ix >= c.width()) continue;
+                                long pixel = ((long) b * c.height() + iy) * c.width() + ix;
+                                for (int i = 0; i < cig; i++) {
+                                    acc += at(x, pixel, (long) g * cig + i) * at(weight, o, ((long) ky * c.kernelW() + kx) * cig + i);
+                                }
+                            }
+                        put(out, p, o, relu ? Math.max(0, acc) : acc);
+                    }
+                }
+    }
+
     @Override
     public void causalConv1d(Tensor out, Tensor x, Tensor state, Tensor weight, Tensor bias, boolean silu, boolean freshState) {
         int width = (int) weight.cols(), h = width - 1, tokens = (int) x.rows();

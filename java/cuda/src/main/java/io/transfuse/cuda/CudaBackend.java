@@ -3,6 +3,7 @@ package io.transfuse.cuda;
 import io.transfuse.backend.Activation;
 import io.transfuse.backend.AttentionSpec;
 import io.transfuse.backend.Backend;
+import io.transfuse.backend.Conv2d;
 import io.transfuse.backend.DecoderBatch;
 import io.transfuse.backend.EncoderBatch;
 import io.transfuse.backend.Heads;
@@ -11,6 +12,11 @@ import io.transfuse.backend.OpChecks;
 import io.transfuse.backend.Rope;
 import io.transfuse.backend.WindowGrid;
 import io.transfuse.cuda.kernels.KernelLibrary;
+import io.transfuse.cuda.cudnn.CudnnConv2d;
+import io.transfuse.cuda.cudnn.CudnnException;
+import io.transfuse.cuda.cudnn.CudnnLibrary;
+import io.transfuse.cuda.cudnn.CudnnLocator;
+import io.transfuse.cuda.cudnn.CudnnNotSupportedException;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.cuda.memory.DeviceBuffer;
 import io.transfuse.cuda.runtime.Gemm;
@@ -61,6 +67,11 @@ public final class CudaBackend implements Backend {
     private MemorySegment staging;
     /** Inside {@link #replay}: the step's launches must not depend on the batch's host values (its first run included). */
     private boolean replaying, capturing, closed;
+    /** {@link CudnnConv2d#enabled()} when this backend was made (read once: a property changed later does not switch it). */
+    private final boolean cudnnWanted = CudnnConv2d.enabled();
+    private CudnnConv2d cudnn;
+    private boolean cudnnTried;
+    private String convEngine;
 
     /**
      * @param name     {@code cuda} or {@code cuda-emu}
@@ -197,6 +208,7 @@ public final class CudaBackend implements Backend {
         for (GpuGraph g : graphs.values()) g.close();
         graphs.clear();
         try {
+            if (cudnn != null) cudnn.close();
             arena.close();
         } finally {
             rt.close();
@@ -374,6 +386,49 @@ public final class CudaBackend implements Backend {
         kk.transpose(stream, xT, address(x), n, dim, act);
         kk.causalConv1d(stream, yT, st, xT, w, b, 1, dim, n, width, silu, act);
         kk.transpose(stream, address(out), yT, dim, n, act);
+    }
+
+    /**
+     * cuDNN's fused conv + bias + ReLU when it is enabled ({@value CudnnConv2d#ENABLE_PROPERTY}{@code =on}), found and
+     * supports the graph, outside graph capture (building a plan allocates its workspace); else the CUDA-dialect
+     * implicit-GEMM kernel (conv2d.cuh), which is also what cuda-emu runs.
+     */
+    @Override
+    public void conv2d(Tensor out, Tensor x, Tensor weight, Tensor bias, Conv2d conv, boolean relu) {
+        OpChecks.conv2d("conv2d", out, x, weight, bias, conv);
+        sameType("conv2d", out, x, weight, bias);
+        long b = bias == null ? 0 : address(bias);
+        CudnnConv2d c = capturing ? null : cudnn();
+        if (c != null) {
+            try {
+                c.run(stream.handle(), conv, out.dtype(), address(out), address(x), address(weight), b, relu);
+                convEngine = c.describe();
+                return;
+            } catch (CudnnNotSupportedException e) {
+                // no cuDNN engine for this shape or type here: the kernel below computes the same
+            }
+        }
+        kk.conv2d(stream, address(out), address(x), address(weight), b, conv, relu, out.dtype());
+        convEngine = "kernel";
+    }
+
+    /**
+     * What ran the last conv2d: {@code "cuDNN <version> (<library>)"} or {@code "kernel"} (the CUDA-dialect
+     * implicit GEMM); null before the first. For tests and reports.
+     */
+    public String convolutionEngine() { return convEngine; }
+
+    /** The cuDNN convolution on a real GPU when enabled, opened at the first conv; null otherwise (said once when missing). */
+    private CudnnConv2d cudnn() {
+        if (cudnnTried) return cudnn;
+        cudnnTried = true;
+        if (!"cuda".equals(name) || !cudnnWanted) return null;
+        try {
+            cudnn = new CudnnConv2d(CudnnLibrary.open(CudnnLocator.system()), arena);
+        } catch (CudnnException e) {
+            System.err.println("transfuse: " + e.getMessage());
+        }
+        return cudnn;
     }
 
     @Override

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Every downcall this module binds (kernels, emulated runtime, driver probe) is registered for
+ * Every downcall this module binds (kernels, emulated runtime, driver probe, cuBLAS, cuDNN) is registered for
  * GraalVM native-image in this module's metadata or in transfuse-core's.
  */
 class NativeImageMetadataTest {
@@ -22,8 +22,9 @@ class NativeImageMetadataTest {
     void everyDowncallIsRegistered() throws Exception {
         new EmulatedRuntime().close(); // binds the kernel launchers, tf_emu_gemm, and libc's allocator
         Set<FunctionDescriptor> bound = new java.util.HashSet<>(NativeLibrary.boundDescriptors());
-        bound.addAll(io.transfuse.cuda.cublas.PanamaCublas.DESCRIPTORS); // these two bind only on a GPU
+        bound.addAll(io.transfuse.cuda.cublas.PanamaCublas.DESCRIPTORS); // these three bind only on a GPU
         bound.addAll(io.transfuse.cuda.driver.DriverApiCheck.DESCRIPTORS);
+        bound.addAll(io.transfuse.cuda.cudnn.CudnnLibrary.DESCRIPTORS);
         Set<String> missing = NativeImageMetadata.missing(bound, merged());
         assertTrue(missing.isEmpty(), "add to java/cuda/src/main/resources/META-INF/native-image/io.transfuse/transfuse-cuda/"
                 + "reachability-metadata.json foreign.downcalls:\n" + String.join(",\n", missing));

@@ -3,6 +3,7 @@ package io.transfuse.backend.cpu;
 import io.transfuse.backend.Activation;
 import io.transfuse.backend.AttentionSpec;
 import io.transfuse.backend.Backend;
+import io.transfuse.backend.Conv2d;
 import io.transfuse.backend.DecoderBatch;
 import io.transfuse.backend.EncoderBatch;
 import io.transfuse.backend.Heads;
@@ -279,6 +280,14 @@ public final class CpuBackend implements Backend {
         if (freshState) s.fill((byte) 0);
         CpuOps.causalConv1d(host("causalConv1d", out), s, host("causalConv1d", x), host("causalConv1d", weight), orNull(bias),
                 rows(x), dim, width, silu);
+    }
+
+    @Override
+    public void conv2d(Tensor out, Tensor x, Tensor weight, Tensor bias, Conv2d conv, boolean relu) {
+        OpChecks.conv2d("conv2d", out, x, weight, bias, conv);
+        if (out.dtype() != DType.F32) throw new IllegalArgumentException("conv2d: the CPU convolves F32 tensors, not " + out.describe());
+        CpuOps.conv2d(host("conv2d", out), host("conv2d", x), host("conv2d", weight), bias == null ? null : host("conv2d", bias), conv,
+                relu);
     }
 
     @Override

@@ -1,10 +1,12 @@
 package io.transfuse.backend.cpu;
 
 import io.transfuse.backend.Activation;
+import io.transfuse.backend.Conv2d;
 import io.transfuse.backend.NativeLibrary;
 import io.transfuse.backend.RopeLayout;
 import io.transfuse.tensor.DType;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -95,6 +97,8 @@ public final class CpuOps {
                     JAVA_LONG, JAVA_FLOAT)),
             CAUSAL_CONV1D = handle("tf_cpu_causal_conv1d", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
+            CONV2D = handle("tf_cpu_conv2d", FunctionDescriptor.of(JAVA_INT,
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS)),
             SELECTIVE_SCAN = handle("tf_cpu_selective_scan", FunctionDescriptor.ofVoid(
                     ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                     JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT)),
@@ -686,6 +690,36 @@ public final class CpuOps {
         long rows = blockTable.byteSize() / rowBytes;
         return new PagedCache(span("kCache", kCache, cacheBytes), span("vCache", vCache, cacheBytes),
                 span("blockTable", blockTable, rows * rowBytes), blockTable, maxBlocksPerSeq, rows, blocks);
+    }
+
+    // ---- convolution ---------------------------------------------------------------------------
+
+    /**
+     * 2-D convolution, NHWC, F32 (transfuse.h, tf_cpu_conv2d): x [pixels][inChannels], weight
+     * [outChannels][kernelH][kernelW][inChannels / groups], bias [outChannels] or null, out [outPixels][outChannels],
+     * ReLU when {@code relu}. out overlaps none of the inputs.
+     */
+    public static void conv2d(MemorySegment out, MemorySegment x, MemorySegment weight, MemorySegment bias, Conv2d conv,
+                              boolean relu) {
+        if (conv == null) throw new IllegalArgumentException("conv (the geometry) is null");
+        long xBytes = conv.inPixels() * conv.inChannels() * 4, wBytes = conv.outChannels() * conv.patch() * 4;
+        long outBytes = conv.outPixels() * conv.outChannels() * 4, bBytes = (long) conv.outChannels() * 4;
+        writable("out", out, outBytes);
+        readable("x", x, xBytes);
+        readable("weight", weight, wBytes);
+        if (bias != null) readable("bias", bias, bBytes);
+        Span o = span("out", out, outBytes);
+        disjoint(o, span("x", x, xBytes), span("weight", weight, wBytes));
+        if (bias != null) disjoint(o, span("bias", bias, bBytes));
+        MemorySegment b = orNull(bias);
+        int r = relu ? 1 : 0;
+        int rc;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment geom = arena.allocateFrom(JAVA_INT, conv.geometry());
+            rc = NativeLibrary.callInt(() -> (int) CONV2D.invokeExact(out, x, weight, b, r, geom));
+        }
+        if (rc == -2) throw new OutOfMemoryError("conv2d " + conv + ": no memory for the im2col tile and packed weight");
+        if (rc != 0) throw new IllegalStateException("tf_cpu_conv2d refused " + conv + " (code " + rc + ")");
     }
 
     // ---- Mamba-1 ops ------------------------------------------------------------------------------

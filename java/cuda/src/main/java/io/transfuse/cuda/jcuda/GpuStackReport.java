@@ -1,5 +1,9 @@
 package io.transfuse.cuda.jcuda;
 
+import io.transfuse.cuda.cudnn.CudnnConv2d;
+import io.transfuse.cuda.cudnn.CudnnException;
+import io.transfuse.cuda.cudnn.CudnnLibrary;
+import io.transfuse.cuda.cudnn.CudnnLocator;
 import io.transfuse.backend.NativeLibrary;
 import io.transfuse.cuda.cublas.CublasLocator;
 import io.transfuse.cuda.driver.DriverApiCheck;
@@ -34,6 +38,17 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 public final class GpuStackReport {
     private GpuStackReport() {}
 
+    /** The cuDNN that would run convolutions (version and file), or the one line saying it is missing. Needs no GPU. */
+    static String cudnn() {
+        try {
+            CudnnLibrary lib = CudnnLibrary.open(CudnnLocator.system());
+            long v = lib.version();
+            return (v / 10000) + "." + (v / 100 % 100) + "." + (v % 100) + " (" + lib.library() + ")";
+        } catch (CudnnException e) {
+            return e.getMessage();
+        }
+    }
+
     public static void main(String[] args) {
         boolean ok = true;
         System.out.println("java: " + Runtime.version() + " (" + System.getProperty("java.vm.name") + ")");
@@ -43,6 +58,7 @@ public final class GpuStackReport {
         var candidates = CublasLocator.system().candidates();
         System.out.println("cuBLAS candidates: " + candidates.stream()
                 .map(c -> c.library() + (c.searchPath() ? " (loader path)" : "")).toList());
+        System.out.println("cuDNN (Panama, conv2d with -D" + CudnnConv2d.ENABLE_PROPERTY + "=on): " + cudnn());
         if (absent != null) {
             System.out.println("JCuda runtime / cuBLAS GEMMs: not tried (no GPU)");
             return;

@@ -2,14 +2,17 @@ package io.transfuse.cuda.kernels;
 
 import io.transfuse.backend.NativeLibrary;
 import io.transfuse.backend.Activation;
+import io.transfuse.backend.Conv2d;
 import io.transfuse.tensor.DType;
 import io.transfuse.cuda.runtime.GpuRuntime;
 import io.transfuse.cuda.runtime.GpuStream;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.SymbolLookup;
+import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
 import java.util.Arrays;
 
@@ -41,7 +44,7 @@ public final class KernelLibrary {
     private final GpuRuntime rt;
     private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
             decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen, selectiveScan, selectiveStateUpdate, causalConv1d,
-            causalConv1dUpdate, layernorm, biasAct, transpose, ssdScan, ssdStateUpdate, gatedRmsnorm, windowAttention;
+            causalConv1dUpdate, layernorm, biasAct, transpose, ssdScan, ssdStateUpdate, gatedRmsnorm, windowAttention, conv2d;
 
     public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
         this.rt = rt;
@@ -84,6 +87,22 @@ public final class KernelLibrary {
                 ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         gatedRmsnorm = b.bind("tf_gated_rmsnorm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT,
                 JAVA_INT, ADDRESS));
+        conv2d = b.bind("tf_conv2d", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+    }
+
+    /**
+     * 2-D convolution, NHWC, the implicit-GEMM kernel (tf_conv2d, conv2d.cuh): x [pixels][inChannels], weight
+     * [outChannels][kh * kw * inChannels / groups], bias (0 = none) [outChannels], out [outPixels][outChannels], all of
+     * {@code t}; ReLU fused when {@code relu}. The geometry travels as a host array read by the launcher.
+     */
+    public void conv2d(GpuStream s, long out, long x, long weight, long bias, Conv2d conv, boolean relu, DType t) {
+        nonNull("conv2d", out, x, weight);
+        if (conv == null) throw new IllegalArgumentException("conv2d: conv (the geometry) is null");
+        int r = relu ? 1 : 0;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment geom = arena.allocateFrom(ValueLayout.JAVA_INT, conv.geometry());
+            rt.launch(s, "tf_conv2d", st -> (int) conv2d.invokeExact(p(out), p(x), p(weight), p(bias), r, geom, t.tfCode(), st));
+        }
     }
 
     /** RMSNorm with optional fused residual (residual 0 = none): see tf_rmsnorm. out may be x, residual or both. */

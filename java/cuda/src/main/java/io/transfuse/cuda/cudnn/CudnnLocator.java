@@ -1,0 +1,146 @@
+package io.transfuse.cuda.cudnn;
+
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Where {@code libcudnn.so.9} may be, in the order it is tried: the file or folder named by
+ * {@code -Dtransfuse.cudnn.path} or {@code $TRANSFUSE_CUDNN} (nothing else then); the bare soname for the dynamic
+ * loader's own search ({@code LD_LIBRARY_PATH}, ldconfig); {@code $CUDA_HOME}/{@code $CUDA_PATH} lib64 and lib,
+ * /usr/local/cuda/lib64, /usr/lib/x86_64-linux-gnu (Debian/Ubuntu's libcudnn9 packages); then NVIDIA's pip wheel
+ * folder {@code nvidia/cudnn/lib} under each Python site-packages ({@code $PYTHONPATH}, {@code $VIRTUAL_ENV}, the
+ * system's, /opt/&#42;/.venv, ~/.local): a PyTorch install carries cuDNN 9 there. Pure file-system logic over a given
+ * environment and root, so tests run it on fake folders.
+ */
+public final class CudnnLocator {
+    /** System property naming libcudnn (a file, or a folder holding libcudnn.so.9). */
+    public static final String PATH_PROPERTY = "transfuse.cudnn.path";
+    /** Environment variable naming libcudnn (a file, or a folder holding libcudnn.so.9). */
+    public static final String PATH_ENV = "TRANSFUSE_CUDNN";
+    /** The one soname bound: the graph API used here is cuDNN 9's. */
+    public static final String SONAME = "libcudnn.so.9";
+
+    /** One place to try: a file to load, or the bare soname for the dynamic loader's search. */
+    public record Candidate(String library, boolean searchPath) {}
+
+    private final Map<String, String> env;
+    private final String property;
+    private final Path root;
+
+    /**
+     * @param env      environment variables (System.getenv() in production)
+     * @param property the value of {@link #PATH_PROPERTY}, or null
+     * @param root     the file-system root the fixed locations are taken under ("/" in production)
+     */
+    public CudnnLocator(Map<String, String> env, String property, Path root) {
+        this.env = env;
+        this.property = property;
+        this.root = root;
+    }
+
+    /** The locator for this process. */
+    public static CudnnLocator system() {
+        return new CudnnLocator(System.getenv(), System.getProperty(PATH_PROPERTY), Path.of("/"));
+    }
+
+    /** The explicit setting (property first, then environment), or null. */
+    public String explicit() {
+        if (property != null && !property.isBlank()) return property;
+        String e = env.get(PATH_ENV);
+        return e != null && !e.isBlank() ? e : null;
+    }
+
+    /** Candidates in the order to try them. An explicit path yields itself alone (or nothing when it holds no library). */
+    public List<Candidate> candidates() {
+        String explicit = explicit();
+        if (explicit != null) {
+            Path p = Path.of(explicit);
+            if (Files.isRegularFile(p)) return List.of(new Candidate(p.toString(), false));
+            Path f = p.resolve(SONAME);
+            return Files.isRegularFile(f) ? List.of(new Candidate(f.toString(), false)) : List.of();
+        }
+        List<Candidate> out = new ArrayList<>();
+        out.add(new Candidate(SONAME, true));
+        for (Path d : folders()) {
+            Path f = d.resolve(SONAME);
+            if (Files.isRegularFile(f)) out.add(new Candidate(f.toString(), false));
+        }
+        return out;
+    }
+
+    /** Where this locator looks, in words, for the one-line "not found" message. */
+    public String searched() {
+        String explicit = explicit();
+        if (explicit != null) return explicit + " (set by -D" + PATH_PROPERTY + " or $" + PATH_ENV + ")";
+        List<String> places = new ArrayList<>();
+        places.add("the loader path");
+        for (Path d : folders()) places.add(d.toString());
+        return String.join(", ", places);
+    }
+
+    /** The folders searched after the loader's own path, in order, without duplicates. */
+    List<Path> folders() {
+        Set<Path> dirs = new LinkedHashSet<>();
+        for (String var : List.of("CUDA_HOME", "CUDA_PATH")) {
+            String home = env.get(var);
+            if (home != null && !home.isBlank()) {
+                dirs.add(Path.of(home, "lib64"));
+                dirs.add(Path.of(home, "lib"));
+            }
+        }
+        dirs.add(root.resolve("usr/local/cuda/lib64"));
+        dirs.add(root.resolve("usr/lib/x86_64-linux-gnu"));
+        for (Path site : sitePackages()) dirs.add(site.resolve("nvidia/cudnn/lib"));
+        return new ArrayList<>(dirs);
+    }
+
+    private List<Path> sitePackages() {
+        Set<Path> sites = new LinkedHashSet<>();
+        String pythonPath = env.get("PYTHONPATH");
+        if (pythonPath != null) for (String p : pythonPath.split(":")) if (!p.isBlank()) sites.add(Path.of(p));
+        String venv = env.get("VIRTUAL_ENV");
+        if (venv != null && !venv.isBlank()) sites.addAll(pythonSites(Path.of(venv, "lib")));
+        sites.addAll(pythonSites(root.resolve("usr/local/lib")));
+        sites.addAll(pythonSites(root.resolve("usr/lib")));
+        for (Path opt : subfolders(root.resolve("opt"))) {
+            sites.addAll(pythonSites(opt.resolve(".venv/lib")));
+            sites.addAll(pythonSites(opt.resolve("venv/lib")));
+            sites.addAll(pythonSites(opt.resolve("lib")));
+        }
+        String home = env.get("HOME");
+        if (home != null && !home.isBlank()) sites.addAll(pythonSites(Path.of(home, ".local/lib")));
+        return new ArrayList<>(sites);
+    }
+
+    /** {@code python3.X/site-packages} and {@code dist-packages} under {@code lib}. */
+    private static List<Path> pythonSites(Path lib) {
+        List<Path> out = new ArrayList<>();
+        for (Path py : subfolders(lib)) {
+            if (!py.getFileName().toString().startsWith("python3")) continue;
+            for (String kind : List.of("site-packages", "dist-packages")) {
+                Path site = py.resolve(kind);
+                if (Files.isDirectory(site)) out.add(site);
+            }
+        }
+        return out;
+    }
+
+    private static List<Path> subfolders(Path dir) {
+        if (!Files.isDirectory(dir)) return List.of();
+        List<Path> out = new ArrayList<>();
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
+            for (Path p : s) if (Files.isDirectory(p)) out.add(p);
+        } catch (IOException e) {
+            return List.of();
+        }
+        out.sort(null); // deterministic order
+        return out;
+    }
+}
