@@ -4,7 +4,6 @@ import io.transfuse.Device;
 import io.transfuse.EmbeddingModel;
 import io.transfuse.EncoderOptions;
 import io.transfuse.ImageClassifier;
-import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.bench.EncoderBench;
 import io.transfuse.bench.EngineBench;
@@ -168,7 +167,7 @@ final class BenchCommand implements Callable<Integer> {
     private int classifier(Device d) {
         if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
         if (repetitions < 1 || warmup < 0) throw new IllegalArgumentException("--repetitions must be >= 1 and --warmup >= 0");
-        try (ImageClassifier clf = Transfuse.loadClassifier(model, LoadOptions.defaults().withThreads(threads).withDevice(d))) {
+        try (ImageClassifier clf = Transfuse.loadClassifier(model, where.loadOptions())) {
             int side = clf.inputSize();
             java.util.Random rnd = new java.util.Random(seed);
             java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(side, side, java.awt.image.BufferedImage.TYPE_INT_RGB);
@@ -183,7 +182,7 @@ final class BenchCommand implements Callable<Integer> {
             PrintWriter out = spec.commandLine().getOut();
             out.printf(Locale.ROOT, "model %s: image classifier, %d labels, %dx%d input%n", model, clf.labels().size(), side, side);
             out.printf(Locale.ROOT, "device %s, threads %s, %d repetitions of %d images (+%d warm-up)%n", d,
-                    threads == 0 ? "auto" : String.valueOf(threads), repetitions, batch, warmup);
+                    where.threads == 0 ? "auto" : String.valueOf(where.threads), repetitions, batch, warmup);
             out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
             row(out, "images/s", LlmBench.Stat.of(rates));
             out.flush();
