@@ -1,7 +1,7 @@
 package io.transfuse.cuda.cudnn;
 
-import java.io.IOException;
-import java.nio.file.DirectoryStream;
+import io.transfuse.cuda.PythonSites;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -97,50 +97,8 @@ public final class CudnnLocator {
         }
         dirs.add(root.resolve("usr/local/cuda/lib64"));
         dirs.add(root.resolve("usr/lib/x86_64-linux-gnu"));
-        for (Path site : sitePackages()) dirs.add(site.resolve("nvidia/cudnn/lib"));
+        for (Path site : PythonSites.of(env, root)) dirs.add(site.resolve("nvidia/cudnn/lib"));
         return new ArrayList<>(dirs);
     }
 
-    private List<Path> sitePackages() {
-        Set<Path> sites = new LinkedHashSet<>();
-        String pythonPath = env.get("PYTHONPATH");
-        if (pythonPath != null) for (String p : pythonPath.split(":")) if (!p.isBlank()) sites.add(Path.of(p));
-        String venv = env.get("VIRTUAL_ENV");
-        if (venv != null && !venv.isBlank()) sites.addAll(pythonSites(Path.of(venv, "lib")));
-        sites.addAll(pythonSites(root.resolve("usr/local/lib")));
-        sites.addAll(pythonSites(root.resolve("usr/lib")));
-        for (Path opt : subfolders(root.resolve("opt"))) {
-            sites.addAll(pythonSites(opt.resolve(".venv/lib")));
-            sites.addAll(pythonSites(opt.resolve("venv/lib")));
-            sites.addAll(pythonSites(opt.resolve("lib")));
-        }
-        String home = env.get("HOME");
-        if (home != null && !home.isBlank()) sites.addAll(pythonSites(Path.of(home, ".local/lib")));
-        return new ArrayList<>(sites);
-    }
-
-    /** {@code python3.X/site-packages} and {@code dist-packages} under {@code lib}. */
-    private static List<Path> pythonSites(Path lib) {
-        List<Path> out = new ArrayList<>();
-        for (Path py : subfolders(lib)) {
-            if (!py.getFileName().toString().startsWith("python3")) continue;
-            for (String kind : List.of("site-packages", "dist-packages")) {
-                Path site = py.resolve(kind);
-                if (Files.isDirectory(site)) out.add(site);
-            }
-        }
-        return out;
-    }
-
-    private static List<Path> subfolders(Path dir) {
-        if (!Files.isDirectory(dir)) return List.of();
-        List<Path> out = new ArrayList<>();
-        try (DirectoryStream<Path> s = Files.newDirectoryStream(dir)) {
-            for (Path p : s) if (Files.isDirectory(p)) out.add(p);
-        } catch (IOException e) {
-            return List.of();
-        }
-        out.sort(null); // deterministic order
-        return out;
-    }
 }
