@@ -59,7 +59,7 @@ static inline void tf_pack_panels(float* dst, const float* w, int in_dim, int ou
  * block b's 16 f16 scales at + qbytes * nb + 32 b. */
 enum { TF_Q8_0_R16 = 202, TF_Q4_0_R16 = 203, TF_R16 = 16 };
 static inline int tf_is_r16_type(int type) { return type == TF_Q8_0_R16 || type == TF_Q4_0_R16; }
-static inline long tf_r16_qbytes(int type) { return type == TF_Q8_0_R16 ? 512 : 256; }
+static constexpr long tf_r16_qbytes(int type) { return type == TF_Q8_0_R16 ? 512 : 256; }
 static inline long tf_r16_group_bytes(int type, int nb) { return ((long)nb * (tf_r16_qbytes(type) + 32) + 63) / 64 * 64; }
 static inline long tf_r16_bytes(int type, int in_dim, int out_dim) {
     return (long)((out_dim + TF_R16 - 1) / TF_R16) * tf_r16_group_bytes(type, in_dim / 32);

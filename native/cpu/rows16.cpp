@@ -68,7 +68,7 @@ __attribute__((always_inline)) inline __m512i xdword(const XBlock& x, int k) {
 template <int T, int R, int N>
 __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim,
                                                 long g0, int t0) {
-    constexpr long QB = T == TF_Q8_0_R16 ? 512 : 256;
+    constexpr long QB = tf_r16_qbytes(T);
     const long gbytes = tf_r16_group_bytes(T, nb);
     const uint8_t* grp[R];
 #pragma GCC unroll 4

@@ -213,13 +213,10 @@ public final class EngineBench {
                     long generated = 0;
                     double seconds = 0;
                     for (int r = 0; r < o.repetitions(); r++) {
-                        long t0 = System.nanoTime();
-                        List<GenerationResult> results = sharedRound(engine, random, prefix, conc, o.promptTokens(), o.genTokens(), vocab);
-                        seconds += (System.nanoTime() - t0) / 1e9;
-                        for (int i = 0; i < conc; i++) {
-                            ms[r * conc + i] = results.get(i).prefillNanos() / 1e6;
-                            generated += results.get(i).generatedTokens();
-                        }
+                        Round round = sharedRound(engine, random, prefix, conc, o.promptTokens(), o.genTokens(), vocab);
+                        seconds += round.seconds();
+                        generated += round.generated();
+                        for (int i = 0; i < conc; i++) ms[r * conc + i] = round.results().get(i).prefillNanos() / 1e6;
                     }
                     EngineStats after = engine.stats();
                     ttft[cached] = Millis.of(ms);
@@ -235,20 +232,15 @@ public final class EngineBench {
     }
 
     /** {@code conc} requests of the shared prefix plus their own {@code suffix} random ids, submitted at once. */
-    private static List<GenerationResult> sharedRound(Engine engine, SplittableRandom random, int[] prefix, int conc, int suffix,
-                                                      int gen, int vocab) {
+    private static Round sharedRound(Engine engine, SplittableRandom random, int[] prefix, int conc, int suffix, int gen, int vocab) {
         awaitIdle(engine);
-        GenerateOptions options = new GenerateOptions(gen, SamplingOptions.greedy());
-        List<Generation> gens = new ArrayList<>(conc);
+        int[][] p = new int[conc][];
         for (int i = 0; i < conc; i++) {
-            int[] p = Arrays.copyOf(prefix, prefix.length + suffix);
+            p[i] = Arrays.copyOf(prefix, prefix.length + suffix);
             int[] own = prompt(random, suffix + 1, vocab); // BOS dropped: only the prefix starts with it
-            System.arraycopy(own, 1, p, prefix.length, suffix);
-            gens.add(engine.submit(p, options, text -> {}));
+            System.arraycopy(own, 1, p[i], prefix.length, suffix);
         }
-        List<GenerationResult> results = new ArrayList<>(conc);
-        for (Generation g : gens) results.add(g.join());
-        return results;
+        return submitAll(engine, p, gen, () -> {});
     }
 
     private static Level level(Engine engine, StepClock clock, LanguageModel lm, SplittableRandom prompts, int conc, Options o) {
@@ -290,17 +282,22 @@ public final class EngineBench {
     private static Round round(Engine engine, StepClock clock, LanguageModel lm, SplittableRandom prompts, int conc, int promptTokens, int gen) {
         awaitIdle(engine);
         clock.reset();
-        GenerateOptions options = new GenerateOptions(gen, SamplingOptions.greedy());
         int[][] p = new int[conc][];
         for (int i = 0; i < conc; i++) p[i] = prompt(prompts, promptTokens, Internals.decoder(lm).vocabSize());
-        List<Generation> gens = new ArrayList<>(conc);
+        return submitAll(engine, p, gen, clock::requestEnded);
+    }
+
+    /** The prompts submitted at once, greedy, {@code gen} tokens each ({@code ended} told as each finishes); waits for all. */
+    private static Round submitAll(Engine engine, int[][] prompts, int gen, Runnable ended) {
+        GenerateOptions options = new GenerateOptions(gen, SamplingOptions.greedy());
+        List<Generation> gens = new ArrayList<>(prompts.length);
         long t0 = System.nanoTime();
-        for (int i = 0; i < conc; i++) {
-            Generation g = engine.submit(p[i], options, text -> {});
-            g.result().whenComplete((r, e) -> clock.requestEnded());
+        for (int[] p : prompts) {
+            Generation g = engine.submit(p, options, text -> {});
+            g.result().whenComplete((r, e) -> ended.run());
             gens.add(g);
         }
-        List<GenerationResult> results = new ArrayList<>(conc);
+        List<GenerationResult> results = new ArrayList<>(prompts.length);
         long generated = 0;
         for (Generation g : gens) {
             GenerationResult r = g.join();

@@ -70,8 +70,24 @@ public enum DType {
 
     public boolean quantized() { return blockSize > 1; }
 
+    /**
+     * The stored type a backend's load-time layout is made from (F32 for {@link #F32_PANELS} and {@link #F32_AMX},
+     * Q8_0 / Q4_0 for the 16-row groups), or null for a stored type.
+     */
+    public DType repackedFrom() {
+        return switch (this) {
+            case F32_PANELS, F32_AMX -> F32;
+            case Q8_0_R16 -> Q8_0;
+            case Q4_0_R16 -> Q4_0;
+            default -> null;
+        };
+    }
+
     /** A backend's load-time layout of a weight (whole row groups or panels): no row or column views of it. */
-    public boolean repacked() { return this == F32_PANELS || this == F32_AMX || this == Q8_0_R16 || this == Q4_0_R16; }
+    public boolean repacked() { return repackedFrom() != null; }
+
+    /** One of the 16-row-group layouts of block types ({@link #Q8_0_R16}, {@link #Q4_0_R16}). */
+    public boolean rows16() { return repacked() && repackedFrom().quantized(); }
 
     /** Bytes needed for {@code elements} elements; throws if they do not fill whole blocks. */
     public long bytesFor(long elements) {

@@ -205,7 +205,7 @@ public final class CpuOps {
         if (!panels && !amx) weightType("wType", wType, inDim, "inDim");
         long wBytes = panels ? packedF32Bytes(inDim, outDim)
                 : amx ? packedF32AmxBytes(inDim, outDim)
-                : wType.repacked() ? packedRows16Bytes(wType, inDim, outDim) : (long) outDim * wType.bytesFor(inDim);
+                : wType.rows16() ? packedRows16Bytes(wType, inDim, outDim) : (long) outDim * wType.bytesFor(inDim);
         long outBytes = (long) tokens * outDim * 4;
         writable("out", out, outBytes);
         readable("x", x, (long) tokens * inDim * 4);
@@ -278,7 +278,7 @@ public final class CpuOps {
 
     /** Bytes of an [outDim][inDim] weight in 16-row-group type {@code type} (inDim a multiple of 32; whole groups, 64-byte padded). */
     public static long packedRows16Bytes(DType type, int inDim, int outDim) {
-        if (type != DType.Q8_0_R16 && type != DType.Q4_0_R16) throw new IllegalArgumentException("type " + type + " is not a 16-row-group type");
+        if (!type.rows16()) throw new IllegalArgumentException("type " + type + " is not a 16-row-group type");
         weightType("16-row-group weights", type, inDim, "inDim");
         positive("outDim", outDim);
         int code = typeCode(type);
@@ -291,7 +291,7 @@ public final class CpuOps {
      */
     public static void packRows16(DType type, MemorySegment dst, MemorySegment w, int inDim, int outDim) {
         long bytes = packedRows16Bytes(type, inDim, outDim);
-        long wBytes = (long) outDim * (type == DType.Q8_0_R16 ? DType.Q8_0 : DType.Q4_0).bytesFor(inDim);
+        long wBytes = (long) outDim * type.repackedFrom().bytesFor(inDim);
         writable("dst", dst, bytes);
         readable("w", w, wBytes);
         disjoint(span("dst", dst, bytes), span("w", w, wBytes));
@@ -427,7 +427,7 @@ public final class CpuOps {
         writable("out", out, outBytes);
         readable("ids", ids, (long) tokens * 4);
         // 16-row-group types: whole groups of 16 rows (the rows padding the last group read as zeros)
-        boolean r16 = type == DType.Q8_0_R16 || type == DType.Q4_0_R16;
+        boolean r16 = type.rows16();
         long unitBytes = r16 ? packedRows16Bytes(type, dim, 16) : type.bytesFor(dim);
         readable("table", table, unitBytes);
         disjoint(span("out", out, outBytes), span("ids", ids, (long) tokens * 4), span("table", table, table.byteSize()));

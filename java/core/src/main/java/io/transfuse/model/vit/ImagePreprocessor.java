@@ -10,6 +10,8 @@ import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.List;
 
 /**
  * Turns an image into the model's input tensor as Hugging Face's image processors do
@@ -185,7 +187,7 @@ public record ImagePreprocessor(boolean resize, int resizeWidth, int resizeHeigh
      * [3][height][width] (the largest height and width in the batch), zeros to its right and below, and
      * {@code mask[i][y][x]} = 1 where image i has a pixel, 0 in the padding (HF's pixel_mask).
      */
-    public static Batch pad(java.util.List<Pixels> images) {
+    public static Batch pad(List<Pixels> images) {
         if (images.isEmpty()) throw new IllegalArgumentException("pad needs at least one image");
         int w = 0, h = 0;
         for (Pixels p : images) {
@@ -201,7 +203,7 @@ public record ImagePreprocessor(boolean resize, int resizeWidth, int resizeHeigh
                     System.arraycopy(p.data(), (ch * p.height() + y) * p.width(), data, ((i * 3 + ch) * h + y) * w, p.width());
                 }
             }
-            for (int y = 0; y < p.height(); y++) java.util.Arrays.fill(mask, (i * h + y) * w, (i * h + y) * w + p.width(), (byte) 1);
+            for (int y = 0; y < p.height(); y++) Arrays.fill(mask, (i * h + y) * w, (i * h + y) * w + p.width(), (byte) 1);
         }
         return new Batch(data, mask, images.size(), w, h);
     }

@@ -188,17 +188,12 @@ class CpuMatmulTest {
 
     /** The stored type a repacked type is made from. */
     private static DType stored(DType type) {
-        return switch (type) {
-            case F32_PANELS, F32_AMX -> DType.F32;
-            case Q8_0_R16 -> DType.Q8_0;
-            case Q4_0_R16 -> DType.Q4_0;
-            default -> type;
-        };
+        return type.repacked() ? type.repackedFrom() : type;
     }
 
     /** Weights (in ws, of {@link #stored}) repacked as {@code type} when it is a repacked type, else ws itself. */
     private static MemorySegment weights(Arena arena, DType type, MemorySegment ws, int outDim, int in) {
-        if (type == DType.Q8_0_R16 || type == DType.Q4_0_R16) {
+        if (type.rows16()) {
             MemorySegment p = arena.allocate(CpuOps.packedRows16Bytes(type, in, outDim), 64);
             CpuOps.packRows16(type, p, ws, in, outDim);
             return p;
