@@ -1,6 +1,6 @@
 package io.transfuse.cuda.cublas;
 
-import io.transfuse.cuda.PythonSites;
+import io.transfuse.cuda.LibraryFolders;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -80,16 +80,10 @@ public final class CublasLocator {
     /** The folders searched after the loader's own path, in order, without duplicates. */
     List<Path> folders() {
         Set<Path> dirs = new LinkedHashSet<>();
-        for (String var : List.of("CUDA_HOME", "CUDA_PATH")) {
-            String home = env.get(var);
-            if (home != null && !home.isBlank()) {
-                dirs.add(Path.of(home, "lib64"));
-                dirs.add(Path.of(home, "lib"));
-            }
-        }
+        dirs.addAll(LibraryFolders.cudaHomes(env));
         dirs.add(root.resolve("usr/local/cuda/lib64"));
         dirs.add(root.resolve("usr/local/cuda/targets/x86_64-linux/lib"));
-        for (Path site : PythonSites.of(env, root)) for (String w : WHEEL_FOLDERS) dirs.add(site.resolve(w));
+        for (Path site : LibraryFolders.pythonSites(env, root)) for (String w : WHEEL_FOLDERS) dirs.add(site.resolve(w));
         return new ArrayList<>(dirs);
     }
 

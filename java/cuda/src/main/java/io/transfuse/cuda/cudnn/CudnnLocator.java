@@ -1,6 +1,6 @@
 package io.transfuse.cuda.cudnn;
 
-import io.transfuse.cuda.PythonSites;
+import io.transfuse.cuda.LibraryFolders;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -88,16 +88,10 @@ public final class CudnnLocator {
     /** The folders searched after the loader's own path, in order, without duplicates. */
     List<Path> folders() {
         Set<Path> dirs = new LinkedHashSet<>();
-        for (String var : List.of("CUDA_HOME", "CUDA_PATH")) {
-            String home = env.get(var);
-            if (home != null && !home.isBlank()) {
-                dirs.add(Path.of(home, "lib64"));
-                dirs.add(Path.of(home, "lib"));
-            }
-        }
+        dirs.addAll(LibraryFolders.cudaHomes(env));
         dirs.add(root.resolve("usr/local/cuda/lib64"));
         dirs.add(root.resolve("usr/lib/x86_64-linux-gnu"));
-        for (Path site : PythonSites.of(env, root)) dirs.add(site.resolve("nvidia/cudnn/lib"));
+        for (Path site : LibraryFolders.pythonSites(env, root)) dirs.add(site.resolve("nvidia/cudnn/lib"));
         return new ArrayList<>(dirs);
     }
 

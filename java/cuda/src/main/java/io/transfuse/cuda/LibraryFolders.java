@@ -11,16 +11,32 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The Python site-packages folders where pip puts NVIDIA's library wheels (nvidia/cublas/lib, nvidia/cudnn/lib, ...):
- * PYTHONPATH, the active virtualenv, the system's /usr/local/lib and /usr/lib pythons, virtualenvs under /opt and
- * the user's ~/.local, in that order. The library locators (cuBLAS, cuDNN) search them after the usual paths, so a
- * machine that has PyTorch installed with pip needs no CUDA toolkit.
+ * Folders the NVIDIA library locators (cuBLAS, cuDNN) search after the loader's own path: a CUDA toolkit named by
+ * CUDA_HOME / CUDA_PATH, and the Python site-packages folders where pip puts NVIDIA's library wheels
+ * (nvidia/cublas/lib, nvidia/cudnn/lib, ...), so a machine that has PyTorch installed with pip needs no toolkit.
  */
-public final class PythonSites {
-    private PythonSites() {}
+public final class LibraryFolders {
+    private LibraryFolders() {}
 
-    /** Existing site-packages and dist-packages folders; {@code root} is "/" (tests pass a fake root). */
-    public static List<Path> of(Map<String, String> env, Path root) {
+    /** lib64 and lib of the toolkits CUDA_HOME and CUDA_PATH name, in that order. */
+    public static List<Path> cudaHomes(Map<String, String> env) {
+        List<Path> out = new ArrayList<>();
+        for (String var : List.of("CUDA_HOME", "CUDA_PATH")) {
+            String home = env.get(var);
+            if (home != null && !home.isBlank()) {
+                out.add(Path.of(home, "lib64"));
+                out.add(Path.of(home, "lib"));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Existing site-packages and dist-packages folders: PYTHONPATH, the active virtualenv, the system's
+     * /usr/local/lib and /usr/lib pythons, virtualenvs under /opt and the user's ~/.local, in that order;
+     * {@code root} is "/" (tests pass a fake root).
+     */
+    public static List<Path> pythonSites(Map<String, String> env, Path root) {
         Set<Path> sites = new LinkedHashSet<>();
         String pythonPath = env.get("PYTHONPATH");
         if (pythonPath != null) for (String p : pythonPath.split(":")) if (!p.isBlank()) sites.add(Path.of(p));
