@@ -309,10 +309,12 @@ static void matmul() {
 
 /* q8: the best ISA's Q8_0 and Q4_0 matmuls at the token counts of batched decode (one token per sequence) and
  * prefill, as stored and (where this CPU's kernels prefer it) repacked into 16-row groups, to see where the
- * integer tiles turn compute-bound. */
+ * integer tiles turn compute-bound (TRANSFUSE_BENCH_IN / _OUT: the shape; _COPIES: see below). */
 static void q8_batch() {
     const int in = getenv("TRANSFUSE_BENCH_IN") ? atoi(getenv("TRANSFUSE_BENCH_IN")) : 768;
     const int out = getenv("TRANSFUSE_BENCH_OUT") ? atoi(getenv("TRANSFUSE_BENCH_OUT")) : 2048;
+    /* TRANSFUSE_BENCH_COPIES=N cycles through N copies of each weight (64 x 1.6 MiB: from DRAM, as in a model) */
+    const int copies = getenv("TRANSFUSE_BENCH_COPIES") ? std::max(1, atoi(getenv("TRANSFUSE_BENCH_COPIES"))) : 1;
     std::vector<float> x((size_t)128 * in), y((size_t)128 * out);
     fill(x, 40503u);
     tf_cpu_set_isa(tf_cpu_best_isa());
@@ -326,15 +328,22 @@ static void q8_batch() {
         }
         std::vector<unsigned char> wr;
         const int r16_type = tf_cpu_rows16_type(type);
+        const size_t r16_bytes = r16_type >= 0 ? (size_t)tf_cpu_packed_rows16_bytes(r16_type, in, out) : 0;
         if (r16_type >= 0) {
-            wr.resize((size_t)tf_cpu_packed_rows16_bytes(r16_type, in, out));
-            tf_cpu_pack_rows16(r16_type, wr.data(), wq.data(), in, out);
+            wr.resize(r16_bytes * copies);
+            for (int c = 0; c < copies; c++) tf_cpu_pack_rows16(r16_type, wr.data() + c * r16_bytes, wq.data(), in, out);
         }
+        std::vector<unsigned char> wqs((size_t)copies * wq.size());
+        for (int c = 0; c < copies; c++) memcpy(wqs.data() + c * wq.size(), wq.data(), wq.size());
         for (int tokens : {1, 2, 4, 8, 16, 32, 64, 128})
             for (int r16 = 0; r16 <= (wr.empty() ? 0 : 1); r16++) {
-                const void* w = r16 ? (const void*)wr.data() : (const void*)wq.data();
-                double dt = best_time(tokens <= 16 ? 100 : 10,
-                                      [&] { tf_cpu_matmul(y.data(), x.data(), w, r16 ? r16_type : type, tokens, in, out); });
+                int next = 0;
+                double dt = best_time(tokens <= 16 ? 100 : 10, [&] {
+                    const int c = next;
+                    next = (next + 1) % copies;
+                    const void* w = r16 ? (const void*)(wr.data() + c * r16_bytes) : (const void*)(wqs.data() + c * wq.size());
+                    tf_cpu_matmul(y.data(), x.data(), w, r16 ? r16_type : type, tokens, in, out);
+                });
                 printf("best     %-4s%-4s tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n",
                        type == TF_CPU_Q8_0 ? "Q8_0" : "Q4_0", r16 ? "_R16" : "", tokens, dt * 1e6,
                        2.0 * tokens * in * out / dt / 1e9, wq.size() / dt / 1e9);
