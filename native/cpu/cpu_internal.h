@@ -98,6 +98,10 @@ enum { TF_MAX_HEAD_DIM = TF_CPU_MAX_HEAD_DIM };
 /* Work (multiply-adds) below which an op runs on the calling thread only. An OpenMP region
  * costs a few microseconds; stories260K's matrices (64 x 64) take about one. */
 enum { TF_PARALLEL_MIN_WORK = 1 << 16 };
+/* Elements of x below which a quantising matmul quantises x on the calling thread: a batch of decoding
+ * sequences (16 x 768 elements, a few microseconds of work) costs less there than a pool dispatch, which
+ * each layer's seven matmuls would otherwise pay twice. */
+enum { TF_QUANTIZE_PARALLEL_MIN = 1 << 15 };
 
 /* Channels per work item of the Mamba ops (ssm.inc, ssm_ops.cpp): one AVX-512 vector. */
 enum { TF_SSM_BLOCK = 16 };

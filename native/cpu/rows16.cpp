@@ -220,8 +220,8 @@ void matmul(float* out, const float* x, const uint8_t* w, int tokens_n, int in_d
         pairs<T>(out, xq, w, tokens_n, nb, out_dim, groups, 0, npairs);
         return;
     }
-    /* x first (one token: on the caller, not worth a dispatch), then the row groups */
-    tf_parallel_chunks(tokens_n > 1 ? threads : 1, tokens_n, [&](long a, long b, int) {
+    /* x first (few tokens: on the caller, TF_QUANTIZE_PARALLEL_MIN), then the row groups */
+    tf_parallel_chunks((long)tokens_n * in_dim >= TF_QUANTIZE_PARALLEL_MIN ? threads : 1, tokens_n, [&](long a, long b, int) {
         for (long t = a; t < b; t++) quantize_row<T>(x + t * in_dim, nb, xq + t * nb);
     });
     tf_parallel_chunks(threads, npairs,
