@@ -19,8 +19,10 @@ package io.transfuse.generate;
  *       each new row first copied its parent's cache, then appended its token.
  *       <ul>
  *         <li>Several new rows may name the same parent (a beam forks). A paged-KV decoder implements this by
- *             copying the parent's block table: the full blocks are shared (reference-counted) and only the
- *             partly filled last block is copied (or copied on the first write), so a fork costs one block.</li>
+ *             copying the parent's block table: the full blocks are shared (one more holder each, as
+ *             {@link io.transfuse.model.BlockPool} already counts holders for prefix caching) and only the
+ *             partly filled last block is copied (or copied on the first write), so a fork costs one block. A
+ *             recurrent state (Mamba, RWKV) is copied whole.</li>
  *         <li>A previous row that no new row names is finished with: its cache (its blocks' references) can be
  *             released.</li>
  *         <li>The rows descended from one input stay together and inputs keep their order: new rows of

@@ -39,7 +39,7 @@ public final class GreedySearch {
                 throw new IllegalArgumentException("input " + i + ": the prompt is " + length[i] + " tokens but max_length is "
                         + maxLength[i] + " (" + config.source() + "); raise max_length or set max_new_tokens");
             }
-            seq[i] = Arrays.copyOf(prompts[i], maxLength[i]);
+            seq[i] = Arrays.copyOf(prompts[i], Math.min(maxLength[i], 2 * length[i] + 16)); // grows: max_length may be huge
             row[i] = i;
         }
         try (model) {
@@ -62,6 +62,7 @@ public final class GreedySearch {
                     processors.apply(scores, seq[i], length[i], minLength[i], maxLength[i]);
                     int best = 0;
                     for (int t = 1; t < vocab; t++) if (scores[t] > scores[best]) best = t;
+                    if (length[i] == seq[i].length) seq[i] = Arrays.copyOf(seq[i], (int) Math.min(maxLength[i], 2L * length[i]));
                     seq[i][length[i]++] = best;
                     eos[i] = processors.isEos(best);
                     if (eos[i] || length[i] >= maxLength[i]) continue;

@@ -95,7 +95,7 @@ public final class LogitsProcessors {
         if (length < minLength) for (int e : eos) scores[e] = Float.NEGATIVE_INFINITY;
         if (config.forcedBosTokenId() >= 0 && length == 1) force(scores, new int[] {config.forcedBosTokenId()});
         if (forcedEos.length > 0 && length == maxLength - 1) force(scores, forcedEos);
-        if (config.renormalizeLogits()) logSoftmax(scores, scores);
+        if (config.renormalizeLogits() && anyAllowed(scores)) logSoftmax(scores, scores); // all banned: HF gets NaN; -inf here
     }
 
     /** {@code out = log_softmax(in)} (they may be the same array): -infinity stays -infinity. */
@@ -107,6 +107,11 @@ public final class LogitsProcessors {
         for (float x : in) sum += Math.exp(x - max);
         float logSum = (float) Math.log(sum);
         for (int i = 0; i < in.length; i++) out[i] = in[i] - max - logSum;
+    }
+
+    private static boolean anyAllowed(float[] scores) {
+        for (float s : scores) if (s != Float.NEGATIVE_INFINITY) return true;
+        return false;
     }
 
     private static void ban(float[] scores, int token) {

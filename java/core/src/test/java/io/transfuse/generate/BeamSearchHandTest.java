@@ -142,6 +142,8 @@ class BeamSearchHandTest {
         assertArrayEquals(new int[] {A, A, EOS}, greedy(model, g.toBuilder().minNewTokens(2).build()).tokens());
         assertArrayEquals(new int[] {A, A, EOS}, greedy(model, g.toBuilder().minLength(3).build()).tokens());
         assertArrayEquals(new int[] {A, EOS}, greedy(model, g.toBuilder().minLength(2).build()).tokens());
+        // A huge max_length allocates nothing up front.
+        assertArrayEquals(new int[] {EOS}, greedy(model, g.toBuilder().maxNewTokens(-1).maxLength(Integer.MAX_VALUE).build()).tokens());
         // min_new_tokens wins over min_length (HF's _prepare_generated_length).
         assertArrayEquals(new int[] {A, EOS}, greedy(model, g.toBuilder().minLength(5).minNewTokens(1).build()).tokens());
     }
