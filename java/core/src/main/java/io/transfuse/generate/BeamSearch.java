@@ -9,7 +9,7 @@ import java.util.List;
  * Beam search as transformers defines it ({@code GenerationMixin._beam_search} with its helpers
  * {@code _get_top_k_continuations}, {@code _get_running_beams_for_next_iteration},
  * {@code _update_finished_beams}, {@code _check_early_stop_heuristic}; read in transformers 5.18.0, the
- * vectorized form that replaced {@code BeamSearchScorer} in 4.50), for a batch of inputs, each with its own
+ * vectorized form that replaced {@code BeamSearchScorer}, transformers PR #35802), for a batch of inputs, each with its own
  * {@code num_beams} beams. Per input and step:
  * <ol>
  *   <li>Each running beam's logits become log-probabilities (log-softmax), pass the {@link LogitsProcessors}, and
@@ -20,11 +20,14 @@ import java.util.List;
  *   <li>The next running beams are the best num_beams unfinished candidates.</li>
  *   <li>Finished candidates ranked among the first num_beams of the K are offered to the input's kept
  *       hypotheses with score {@code sum_logprobs / generated_length ** length_penalty}, where generated_length
- *       counts the tokens after the prompt, the EOS included ({@code cur_len + 1 - decoder_prompt_len}; the
- *       decoder-only prompt and the encoder-decoder decoder start are both the "decoder prompt", so the same
- *       rule holds for both families; transformers before 4.36 divided by the whole length, prompt included, and
- *       without the EOS). The best num_beams are kept; an existing one wins a tie. Nothing is offered once the
- *       input is done (below).</li>
+ *       counts the tokens after the "decoder prompt", the EOS included ({@code cur_len + 1 - decoder_prompt_len} in
+ *       {@code _update_finished_beams}). The decoder prompt is HF's {@code input_ids} when the search starts: the
+ *       prompt for a decoder-only model, the one decoder start token for an encoder-decoder model, so both count
+ *       only what was generated. (The older {@code BeamHypotheses.add}, without {@code generated_len}, divided by
+ *       the hypothesis' whole length without the EOS: the same number for an encoder-decoder model, where the
+ *       start token stands in for the EOS, but prompt + generated - 1 for a decoder-only one; recalled from the
+ *       pre-5.0 sources, which the installed 5.18.0 no longer ships.) The best num_beams are kept; an existing one
+ *       wins a tie. Nothing is offered once the input is done (below).</li>
  *   <li>The input is done when the maximum length is reached, with early_stopping true once num_beams
  *       hypotheses are kept, and otherwise once num_beams are kept and the best running score divided by
  *       length ** length_penalty is no better than the worst kept one, where length is the current generated
@@ -34,6 +37,9 @@ import java.util.List;
  * The result per input is its best {@code num_return_sequences} hypotheses, best first. Scores are computed in
  * float32 as transformers computes them; ties between equal scores go to the lower (beam, token) index, which
  * {@code torch.topk} does not promise.
+ *
+ * <p>With num_beams 1 transformers does not run beam search but greedy decoding ({@link GreedySearch}); a
+ * one-beam search here would differ from it (it keeps a second candidate and can pass an EOS by).
  *
  * <p>Inputs are independent: each has its own prompt length and limits, as if HF ran it alone (HF pads a batch to
  * its longest prompt, which shifts the lengths and n-grams of the shorter ones). An input stops using rows of the
