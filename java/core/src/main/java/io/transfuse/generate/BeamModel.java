@@ -32,8 +32,8 @@ package io.transfuse.generate;
  *         <li>{@code parentRows} and {@code tokens} have the same length, at least 1; each parent is in
  *             {@code [0, rows of the previous call)}; the new row's position is its parent's length.</li>
  *       </ul></li>
- *   <li>{@link #close()} is called once when the search ends, normally or by an exception: every row's
- *       cache can be released.</li>
+ *   <li>{@link #close()} is called once when the search ends, normally or by an exception (also one thrown
+ *       before {@code start}, for a refused config or prompt): every row's cache can be released.</li>
  * </ol>
  * The logits are read before the next call, so the model may reuse the arrays it returns. Each row's array has
  * the vocabulary's length (the model's output rows), the same for every row and call.
@@ -45,7 +45,7 @@ public interface BeamModel extends AutoCloseable {
     /** Replaces the rows: new row {@code j} is row {@code parentRows[j]} plus {@code tokens[j]}; its logits. */
     float[][] step(int[] parentRows, int[] tokens);
 
-    /** Releases every row's cache; called once when the search ends (also after an exception). */
+    /** Releases every row's cache; called once when the search ends (also after an exception, even before start). */
     @Override
     default void close() {}
 }

@@ -57,30 +57,34 @@ public final class BeamSearch {
      * is closed when the search ends.
      */
     public static List<List<Hypothesis>> run(BeamModel model, int[][] prompts, GenerationConfig config) {
+        try (model) { // closed however the search ends, a refused config included
+            return search(model, prompts, config);
+        }
+    }
+
+    private static List<List<Hypothesis>> search(BeamModel model, int[][] prompts, GenerationConfig config) {
         config.requireSupported();
         if (prompts.length == 0) throw new IllegalArgumentException("no inputs to search for");
         Input[] inputs = new Input[prompts.length];
         for (int i = 0; i < prompts.length; i++) inputs[i] = new Input(i, prompts[i], config);
-        try (model) {
-            float[][] logits = model.start(prompts.clone());
-            checkRows(logits, prompts.length, -1);
-            int vocab = logits[0].length;
-            LogitsProcessors processors = new LogitsProcessors(config, vocab);
-            Step step = new Step(config, processors, vocab);
-            for (Input in : inputs) in.startBeams(config.numBeams());
-            List<int[]> rows = new ArrayList<>();
-            while (true) {
-                rows.clear();
-                for (Input in : inputs) if (!in.done) step.advance(in, logits, rows);
-                if (rows.isEmpty()) break;
-                int[] parents = new int[rows.size()], tokens = new int[rows.size()];
-                for (int r = 0; r < parents.length; r++) {
-                    parents[r] = rows.get(r)[0];
-                    tokens[r] = rows.get(r)[1];
-                }
-                logits = model.step(parents, tokens);
-                checkRows(logits, parents.length, vocab);
+        float[][] logits = model.start(prompts.clone());
+        checkRows(logits, prompts.length, -1);
+        int vocab = logits[0].length;
+        LogitsProcessors processors = new LogitsProcessors(config, vocab);
+        Step step = new Step(config, processors, vocab);
+        for (Input in : inputs) in.startBeams(config.numBeams());
+        List<int[]> rows = new ArrayList<>();
+        while (true) {
+            rows.clear();
+            for (Input in : inputs) if (!in.done) step.advance(in, logits, rows);
+            if (rows.isEmpty()) break;
+            int[] parents = new int[rows.size()], tokens = new int[rows.size()];
+            for (int r = 0; r < parents.length; r++) {
+                parents[r] = rows.get(r)[0];
+                tokens[r] = rows.get(r)[1];
             }
+            logits = model.step(parents, tokens);
+            checkRows(logits, parents.length, vocab);
         }
         List<List<Hypothesis>> out = new ArrayList<>();
         for (Input in : inputs) {

@@ -17,6 +17,12 @@ public final class GreedySearch {
 
     /** The generated tokens per input (the final EOS included when there is one; score NaN). The model is closed at the end. */
     public static List<Hypothesis> run(BeamModel model, int[][] prompts, GenerationConfig config) {
+        try (model) { // closed however the search ends, a refused config included
+            return search(model, prompts, config);
+        }
+    }
+
+    private static List<Hypothesis> search(BeamModel model, int[][] prompts, GenerationConfig config) {
         config.requireSupported();
         if (config.doSample()) {
             throw new IllegalArgumentException(config.source() + ": do_sample is true; greedy search takes the most likely token"
@@ -42,42 +48,40 @@ public final class GreedySearch {
             seq[i] = Arrays.copyOf(prompts[i], Math.min(maxLength[i], 2 * length[i] + 16)); // grows: max_length may be huge
             row[i] = i;
         }
-        try (model) {
-            float[][] logits = model.start(prompts.clone());
-            if (logits == null || logits.length != n) throw new IllegalStateException("the model returned logits for "
-                    + (logits == null ? 0 : logits.length) + " rows, expected " + n);
-            int vocab = logits[0].length;
-            LogitsProcessors processors = new LogitsProcessors(config, vocab);
-            float[] scores = new float[vocab];
-            List<Integer> live = new ArrayList<>();
-            for (int i = 0; i < n; i++) live.add(i);
-            while (!live.isEmpty()) {
-                List<Integer> next = new ArrayList<>();
-                List<int[]> rows = new ArrayList<>();
-                for (int i : live) {
-                    float[] l = logits[row[i]];
-                    if (l == null || l.length != vocab) throw new IllegalStateException("the model's logits for row " + row[i]
-                            + " hold " + (l == null ? "nothing" : l.length + " values") + ", expected " + vocab);
-                    System.arraycopy(l, 0, scores, 0, vocab);
-                    processors.apply(scores, seq[i], length[i], minLength[i], maxLength[i]);
-                    int best = 0;
-                    for (int t = 1; t < vocab; t++) if (scores[t] > scores[best]) best = t;
-                    if (length[i] == seq[i].length) seq[i] = Arrays.copyOf(seq[i], (int) Math.min(maxLength[i], 2L * length[i]));
-                    seq[i][length[i]++] = best;
-                    eos[i] = processors.isEos(best);
-                    if (eos[i] || length[i] >= maxLength[i]) continue;
-                    rows.add(new int[] {row[i], best});
-                    row[i] = rows.size() - 1;
-                    next.add(i);
-                }
-                live = next;
-                if (live.isEmpty()) break;
-                int[] parents = rows.stream().mapToInt(r -> r[0]).toArray();
-                int[] tokens = rows.stream().mapToInt(r -> r[1]).toArray();
-                logits = model.step(parents, tokens);
-                if (logits == null || logits.length != parents.length) throw new IllegalStateException("the model returned logits for "
-                        + (logits == null ? 0 : logits.length) + " rows, expected " + parents.length);
+        float[][] logits = model.start(prompts.clone());
+        if (logits == null || logits.length != n) throw new IllegalStateException("the model returned logits for "
+                + (logits == null ? 0 : logits.length) + " rows, expected " + n);
+        int vocab = logits[0].length;
+        LogitsProcessors processors = new LogitsProcessors(config, vocab);
+        float[] scores = new float[vocab];
+        List<Integer> live = new ArrayList<>();
+        for (int i = 0; i < n; i++) live.add(i);
+        while (!live.isEmpty()) {
+            List<Integer> next = new ArrayList<>();
+            List<int[]> rows = new ArrayList<>();
+            for (int i : live) {
+                float[] l = logits[row[i]];
+                if (l == null || l.length != vocab) throw new IllegalStateException("the model's logits for row " + row[i]
+                        + " hold " + (l == null ? "nothing" : l.length + " values") + ", expected " + vocab);
+                System.arraycopy(l, 0, scores, 0, vocab);
+                processors.apply(scores, seq[i], length[i], minLength[i], maxLength[i]);
+                int best = 0;
+                for (int t = 1; t < vocab; t++) if (scores[t] > scores[best]) best = t;
+                if (length[i] == seq[i].length) seq[i] = Arrays.copyOf(seq[i], (int) Math.min(maxLength[i], 2L * length[i]));
+                seq[i][length[i]++] = best;
+                eos[i] = processors.isEos(best);
+                if (eos[i] || length[i] >= maxLength[i]) continue;
+                rows.add(new int[] {row[i], best});
+                row[i] = rows.size() - 1;
+                next.add(i);
             }
+            live = next;
+            if (live.isEmpty()) break;
+            int[] parents = rows.stream().mapToInt(r -> r[0]).toArray();
+            int[] tokens = rows.stream().mapToInt(r -> r[1]).toArray();
+            logits = model.step(parents, tokens);
+            if (logits == null || logits.length != parents.length) throw new IllegalStateException("the model returned logits for "
+                    + (logits == null ? 0 : logits.length) + " rows, expected " + parents.length);
         }
         List<Hypothesis> out = new ArrayList<>();
         for (int i = 0; i < n; i++) {

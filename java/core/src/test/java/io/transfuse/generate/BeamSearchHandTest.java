@@ -188,9 +188,11 @@ class BeamSearchHandTest {
                 config.toBuilder().eosTokenId(99).build()));
         assertTrue(vocab.getMessage().contains("m/generation_config.json") && vocab.getMessage().contains("'eos_token_id'")
                 && vocab.getMessage().contains("99"), vocab.getMessage());
-        var sampled = assertThrows(ModelFormatException.class, () -> BeamSearch.run(new ToyBeamModel(model), new int[][] {{1}},
+        ToyBeamModel refused = new ToyBeamModel(model);
+        var sampled = assertThrows(ModelFormatException.class, () -> BeamSearch.run(refused, new int[][] {{1}},
                 config.toBuilder().doSample(true).build()));
         assertTrue(sampled.getMessage().contains("beam sampling"), sampled.getMessage());
+        assertTrue(refused.closed, "closed when the config is refused before start");
         var unsupported = assertThrows(ModelFormatException.class, () -> BeamSearch.run(new ToyBeamModel(model), new int[][] {{1}},
                 config.toBuilder().unsupported(List.of("num_beam_groups = 2")).build()));
         assertTrue(unsupported.getMessage().contains("num_beam_groups = 2"), unsupported.getMessage());
