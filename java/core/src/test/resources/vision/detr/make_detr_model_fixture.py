@@ -3,7 +3,10 @@
 torchvision and torch.nn in float64 on vision/test-image.png.
 
 Run from this folder with Debian's python3-torch 1.13, python3-torchvision 0.14, python3-pil and python3-numpy:
-    /usr/bin/python3 make_detr_model_fixture.py
+    /usr/bin/python3 make_detr_model_fixture.py             # the fixture
+    /usr/bin/python3 make_detr_model_fixture.py --r50 DIR   # DETR-R50's real shape (d_model 256, 6 + 6 layers, 8 heads,
+                                                            # FFN 2048, 100 queries, 91 labels), random F16 weights, no
+                                                            # reference: for measuring images/s (~83 MB, not committed)
 Output: detr-small.json (config, the weight manifest, preprocessor settings, logits, boxes, detections, and a
 padded-mask position embedding case).
 
@@ -27,6 +30,7 @@ score > threshold, cx cy w h -> x0 y0 x1 y1 scaled to the original image size).
 """
 import json
 import math
+import sys
 
 import numpy as np
 import torch
@@ -94,6 +98,76 @@ def hf_conv(tv):
     k = int(parts[2][-1]) - 1
     return base + f"layer.{k}." + ("convolution" if parts[2].startswith("conv") else "normalization")
 
+
+
+
+def write_r50(directory):
+    """DETR-R50's shapes with the generator's values (fan-in scaled), as F16 safetensors written by hand."""
+    import os
+    import struct
+    d, layers, heads, ffn, queries, labels = 256, 6, 8, 2048, 100, 91
+    shapes = []
+    for name, mod in resnet.named_modules():
+        if isinstance(mod, torch.nn.Conv2d):
+            shapes.append((PREFIX + name + ".weight", tuple(mod.weight.shape)))
+        elif isinstance(mod, torch.nn.BatchNorm2d):
+            for k in ("weight", "bias", "running_mean", "running_var"):
+                shapes.append((PREFIX + name + "." + k, (mod.num_features,)))
+    shapes += [("model.input_projection.weight", (d, 2048, 1, 1)), ("model.input_projection.bias", (d,)),
+               ("model.query_position_embeddings.weight", (queries, d))]
+    def lin(n, o, i):
+        shapes.extend([(n + ".weight", (o, i)), (n + ".bias", (o,))])
+    for part, count in (("encoder", layers), ("decoder", layers)):
+        for i in range(count):
+            p = f"model.{part}.layers.{i}."
+            attns = ["self_attn"] + (["encoder_attn"] if part == "decoder" else [])
+            for a in attns:
+                for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                    lin(p + a + "." + proj, d, d)
+            lin(p + "fc1", ffn, d)
+            lin(p + "fc2", d, ffn)
+            for norm in ["self_attn_layer_norm", "final_layer_norm"] + (["encoder_attn_layer_norm"] if part == "decoder" else []):
+                shapes.extend([(p + norm + ".weight", (d,)), (p + norm + ".bias", (d,))])
+    shapes.extend([("model.decoder.layernorm.weight", (d,)), ("model.decoder.layernorm.bias", (d,))])
+    lin("class_labels_classifier", labels + 1, d)
+    lin("bbox_predictor.layers.0", d, d)
+    lin("bbox_predictor.layers.1", d, d)
+    lin("bbox_predictor.layers.2", 4, d)
+    header, blobs, offset = {}, [], 0
+    for name, shape in shapes:
+        fan_in = int(np.prod(shape[1:])) if len(shape) > 1 else 1
+        if name.endswith("running_var") or (len(shape) == 1 and name.endswith("weight")):
+            v = generate(name, int(np.prod(shape)), 1.0, 0.3)
+        elif len(shape) == 1:
+            v = generate(name, int(np.prod(shape)), 0.0, 0.1)
+        else:
+            v = generate(name, int(np.prod(shape)), 0.0, math.sqrt(3.0 / fan_in))
+        b = v.astype(np.float16).tobytes()
+        header[name] = {"dtype": "F16", "shape": list(shape), "data_offsets": [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    os.makedirs(directory, exist_ok=True)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(os.path.join(directory, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    config = {"model_type": "detr", "architectures": ["DetrForObjectDetection"], "backbone": "resnet50", "use_timm_backbone": True,
+              "d_model": d, "encoder_layers": layers, "decoder_layers": layers, "encoder_attention_heads": heads,
+              "decoder_attention_heads": heads, "encoder_ffn_dim": ffn, "decoder_ffn_dim": ffn, "num_queries": queries,
+              "id2label": {str(i): f"class {i}" for i in range(labels)}}
+    with open(os.path.join(directory, "config.json"), "w") as f:
+        json.dump(config, f)
+    with open(os.path.join(directory, "preprocessor_config.json"), "w") as f:
+        json.dump({"do_resize": True, "size": {"shortest_edge": 800, "longest_edge": 1333}, "do_normalize": True,
+                   "image_mean": list(MEAN), "image_std": list(STD)}, f)
+
+
+if len(sys.argv) == 3 and sys.argv[1] == "--r50":
+    write_r50(sys.argv[2])
+    sys.exit(0)
 
 state = {}
 for mod_name, mod in resnet.named_modules():
