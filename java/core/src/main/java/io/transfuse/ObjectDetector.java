@@ -30,6 +30,12 @@ public final class ObjectDetector implements AutoCloseable {
      */
     public record Detection(int labelId, String label, double score, double x0, double y0, double x1, double y1) {}
 
+    /**
+     * The network's raw outputs for one image, per object query q: {@code logits[q * classes + c]} (classes = labels + 1,
+     * "no object" last) and {@code boxes[q * 4 ..]} = centre x, centre y, width, height relative to the image (0..1).
+     */
+    public record Outputs(float[] logits, float[] boxes, int queries, int classes) {}
+
     ObjectDetector(TrackedArena arena, DetectorGraph model, ImagePreprocessor preprocessor) {
         this.arena = arena;
         this.model = model;
@@ -51,15 +57,16 @@ public final class ObjectDetector implements AutoCloseable {
     }
 
     /** The network's raw outputs for an image (per query: class logits, "no object" last; box cx, cy, w, h in 0..1). */
-    public DetectorGraph.Outputs outputs(BufferedImage image) {
+    public Outputs outputs(BufferedImage image) {
         Objects.requireNonNull(image, "image");
         return outputs(ImagePreprocessor.Rgb.of(image));
     }
 
-    private synchronized DetectorGraph.Outputs outputs(ImagePreprocessor.Rgb rgb) {
+    private synchronized Outputs outputs(ImagePreprocessor.Rgb rgb) {
         if (closed) throw new IllegalStateException("the detector is closed");
         if (rgb.width() < 1 || rgb.height() < 1) throw new IllegalArgumentException("the image is empty (" + rgb.width() + "x" + rgb.height() + ")");
-        return model.detect(preprocessor.apply(rgb));
+        DetectorGraph.Outputs o = model.detect(preprocessor.apply(rgb));
+        return new Outputs(o.logits(), o.boxes(), o.queries(), o.classes());
     }
 
     private List<Detection> detect(ImagePreprocessor.Rgb rgb, double threshold) {
@@ -72,7 +79,7 @@ public final class ObjectDetector implements AutoCloseable {
      * the most probable real class (the last, "no object", left out), kept when its probability is above
      * {@code threshold}; (cx, cy, w, h) to (cx - w/2, cy - h/2, cx + w/2, cy + h/2) times the image size. Best first.
      */
-    public static List<Detection> postProcess(DetectorGraph.Outputs o, String[] labels, double threshold, int width, int height) {
+    public static List<Detection> postProcess(Outputs o, String[] labels, double threshold, int width, int height) {
         List<Detection> out = new ArrayList<>();
         int k = o.classes();
         for (int q = 0; q < o.queries(); q++) {

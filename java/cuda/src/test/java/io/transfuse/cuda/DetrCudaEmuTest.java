@@ -6,7 +6,6 @@ import io.transfuse.ObjectDetector;
 import io.transfuse.Transfuse;
 import io.transfuse.cuda.memory.DeviceArena;
 import io.transfuse.memory.TrackedArena;
-import io.transfuse.model.DetectorGraph;
 import io.transfuse.model.detr.DetrFixture;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -45,7 +44,7 @@ class DetrCudaEmuTest {
         long device = DeviceArena.bytesInUse(), host = TrackedArena.bytesInUse();
         try (ObjectDetector det = Transfuse.loadDetector(model, LoadOptions.defaults().withDevice(Device.CUDA_EMU))) {
             assertTrue(DeviceArena.bytesInUse() > device, "the model lives on the device");
-            DetectorGraph.Outputs o = det.outputs(img);
+            ObjectDetector.Outputs o = det.outputs(img);
             double[][] wantLogits = DetrFixture.logits(), wantBoxes = DetrFixture.boxes();
             double worstLogit = 0, worstBox = 0;
             for (int q = 0; q < o.queries(); q++) {

@@ -17,6 +17,7 @@ import io.transfuse.tensor.Dequantize;
 import io.transfuse.tensor.HostStorage;
 import io.transfuse.tensor.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -344,13 +345,13 @@ public final class CpuBackend implements Backend {
         }
         int maxQueries = 0;
         for (int b = 0; b < queries.sequences(); b++) maxQueries = Math.max(maxQueries, queries.length(b));
-        try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
-            MemorySegment table = arena.allocate(java.lang.foreign.ValueLayout.JAVA_INT, maxQueries); // zeros: block 0
-            MemorySegment lens = arena.allocate(java.lang.foreign.ValueLayout.JAVA_INT, maxQueries);
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment table = arena.allocate(ValueLayout.JAVA_INT, maxQueries); // zeros: block 0
+            MemorySegment lens = arena.allocate(ValueLayout.JAVA_INT, maxQueries);
             for (int b = 0; b < queries.sequences(); b++) {
                 int nq = queries.length(b), nk = keys.length(b), q0 = queries.start(b), k0 = keys.start(b);
                 lens.fill((byte) 0);
-                for (int i = 0; i < nq; i++) lens.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT, i, nk);
+                for (int i = 0; i < nq; i++) lens.setAtIndex(ValueLayout.JAVA_INT, i, nk);
                 CpuOps.attentionPaged(host(op, out.rows(q0, nq)), host(op, q.rows(q0, nq)), host(op, k.rows(k0, nk)),
                         host(op, v.rows(k0, nk)), DType.F32, table.asSlice(0, 4L * nq), lens.asSlice(0, 4L * nq), nq, heads.heads(),
                         heads.kvHeads(), heads.headDim(), nk, 1, scale, 0, 0f);

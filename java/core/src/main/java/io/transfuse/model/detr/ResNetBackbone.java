@@ -3,8 +3,11 @@ package io.transfuse.model.detr;
 import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Conv2d;
+import io.transfuse.backend.Conv2dWeights;
+import io.transfuse.loader.ModelFormatException;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.tensor.DType;
+import io.transfuse.tensor.Dequantize;
 import io.transfuse.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
@@ -113,7 +116,7 @@ final class ResNetBackbone {
 
     /** Folds the frozen batch norm into the conv: OHWI weights times a, bias beta - mean a. */
     private Conv fold(DetrWeights.ConvBn cb, int stride, int pad, TrackedArena staging) {
-        Tensor ohwi = io.transfuse.backend.Conv2dWeights.ohwi(cb.conv(), staging);
+        Tensor ohwi = Conv2dWeights.ohwi(cb.conv(), staging);
         int out = Math.toIntExact(cb.conv().dim(0)), in = Math.toIntExact(cb.conv().dim(1)), k = Math.toIntExact(cb.conv().dim(2));
         float[] gamma = floats(cb.weight()), beta = floats(cb.bias()), mean = floats(cb.mean()), var = floats(cb.variance());
         MemorySegment wseg = ohwi.data();
@@ -122,7 +125,7 @@ final class ResNetBackbone {
         for (int o = 0; o < out; o++) {
             double scale = gamma[o] / Math.sqrt(var[o] + DetrConfig.BATCH_NORM_EPS);
             if (!Double.isFinite(scale)) {
-                throw new io.transfuse.loader.ModelFormatException(cb.variance().name() + ": running_var " + var[o] + " at channel " + o
+                throw new ModelFormatException(cb.variance().name() + ": running_var " + var[o] + " at channel " + o
                         + " gives no finite batch-norm scale");
             }
             for (long i = 0; i < patch; i++) {
@@ -136,7 +139,7 @@ final class ResNetBackbone {
         return new Conv(ops.upload(ohwi, act), ops.upload(b, act), in, out, k, stride, pad);
     }
 
-    private static float[] floats(Tensor t) { return io.transfuse.tensor.Dequantize.toFloats(t); }
+    private static float[] floats(Tensor t) { return Dequantize.toFloats(t); }
 
     /**
      * Runs the backbone on {@code nhwc} (F32 [h * w][3], host) and returns the feature map's rows

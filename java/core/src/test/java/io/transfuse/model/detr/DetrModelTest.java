@@ -5,7 +5,6 @@ import io.transfuse.Device;
 import io.transfuse.LoadOptions;
 import io.transfuse.ObjectDetector;
 import io.transfuse.Transfuse;
-import io.transfuse.model.DetectorGraph;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -62,7 +61,7 @@ class DetrModelTest {
         BufferedImage img = image();
         try (ObjectDetector det = Transfuse.loadDetector(model, LoadOptions.defaults().withDevice(Device.CPU))) {
             assertEquals(List.of("cat", "dog", "bird"), det.labels());
-            DetectorGraph.Outputs o = det.outputs(img);
+            ObjectDetector.Outputs o = det.outputs(img);
             double[][] wantLogits = DetrFixture.logits(), wantBoxes = DetrFixture.boxes();
             assertEquals(wantLogits.length, o.queries());
             assertEquals(wantLogits[0].length, o.classes());
@@ -75,7 +74,7 @@ class DetrModelTest {
             assertTrue(worstLogit <= LOGIT_TOL, "logits off by " + worstLogit);
             assertTrue(worstBox <= BOX_TOL, "boxes off by " + worstBox);
             checkDetections(det.detect(img, DetrFixture.json().path("threshold").asDouble()), 1e-3, 0.05);
-            DetectorGraph.Outputs again = det.outputs(img); // the same workspace again
+            ObjectDetector.Outputs again = det.outputs(img); // the same workspace again
             assertArrayEquals(o.logits(), again.logits(), "repeated call");
         }
     }
