@@ -31,6 +31,7 @@ extern "C" {
 #define TF_ACT_GELU_TANH 1 /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
 #define TF_ACT_GELU_ERF 2  /* 0.5 x (1 + erf(x / sqrt(2))) */
 #define TF_ACT_IDENTITY 3  /* x */
+#define TF_ACT_RELU 4      /* max(x, 0) (NaN stays NaN) */
 /* Rotary-embedding pair layouts, the same for the CPU ops and the CUDA kernels
  * (io.transfuse.backend.RopeLayout, in this order). */
 #define TF_ROPE_ADJACENT 0   /* pairs (x[2i], x[2i+1]): GGUF / Meta / GPT-J */
@@ -560,6 +561,18 @@ int tf_gated_rmsnorm(void* out, const void* x, const void* z, const void* weight
  *  Post-LN (BERT): x = LN(x + y + b) is this with residual = out = x, then tf_layernorm in place. */
 int tf_bias_act(void* out, const void* x, const void* bias, const void* residual, int rows, int n, int group_rows,
                 int act, int dtype, void* stream);
+
+/* ==== DETR: max pooling (section 1 and 2 entries of one family, kept together) ============= */
+/* 2-D max pooling, NHWC (PyTorch's MaxPool2d: DETR's ResNet stem, 3x3 stride 2 padding 1). The geometry is
+ *  tf_cpu_conv2d's TF_CONV2D_GEOM_INTS ints with c_in == c_out (the channels) and groups ignored:
+ *  out[n][oy][ox][c] = max over ky < kh, kx < kw of x[n][oy sh - ph + ky dh][ox sw - pw + kx dw][c], taps in
+ *  the padding left out (PyTorch pads with -inf). pad_h <= kh / 2 and pad_w <= kw / 2 (PyTorch's rule), so
+ *  every window holds a pixel. NaN inputs propagate (as torch.max). out must not overlap x.
+ *  tf_cpu_max_pool2d (pool_ops.cpp): f32; returns 0, or -1 for a bad geometry.
+ *  tf_max_pool2d (kernels/max_pool2d.cu): x and out of dtype (2b codes), one thread per output element;
+ *  geom is a host array; returns 0, or kErrInvalidArgument for a bad geometry or dtype. */
+int tf_cpu_max_pool2d(float* out, const float* x, const int32_t* geom);
+int tf_max_pool2d(void* out, const void* x, const int32_t* geom, int dtype, void* stream);
 
 /* ==== 3. Emulated runtime (libtransfuse_emu only) ======================================== */
 /* What the Java cuda-emu runtime needs besides the kernels of section 2 (on a GPU, cuBLAS does it). */

@@ -13,6 +13,7 @@ int dispatch_act(int act, F&& f) {
     case tf_gated::kSilu: return f(std::integral_constant<int, tf_gated::kSilu>{});
     case tf_gated::kGeluTanh: return f(std::integral_constant<int, tf_gated::kGeluTanh>{});
     case tf_gated::kGeluErf: return f(std::integral_constant<int, tf_gated::kGeluErf>{});
+    case tf_gated::kRelu: return f(std::integral_constant<int, tf_gated::kRelu>{});
     default: return kErrInvalidArgument;
   }
 }

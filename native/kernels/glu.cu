@@ -13,6 +13,7 @@ int dispatch_act(int act, F&& f) {
     case kSilu: return f(std::integral_constant<int, kSilu>{});
     case kGeluTanh: return f(std::integral_constant<int, kGeluTanh>{});
     case kGeluErf: return f(std::integral_constant<int, kGeluErf>{});
+    case kRelu: return f(std::integral_constant<int, kRelu>{});
     case kIdentity:
       if constexpr (kWithIdentity) return f(std::integral_constant<int, kIdentity>{});
       return kErrInvalidArgument;

@@ -34,7 +34,7 @@ namespace tf_gated {
 
 using namespace tf_ew;
 
-enum Act : int { kSilu = 0, kGeluTanh = 1, kGeluErf = 2, kIdentity = 3 };
+enum Act : int { kSilu = 0, kGeluTanh = 1, kGeluErf = 2, kIdentity = 3, kRelu = 4 };
 
 template <int ACT>
 __device__ __forceinline__ float activate(float x) {
@@ -45,6 +45,8 @@ __device__ __forceinline__ float activate(float x) {
     return 0.5f * x * (1.f + tanhf(k0 * (x + k1 * x * x * x)));
   } else if constexpr (ACT == kGeluErf) {
     return 0.5f * x * (1.f + erff(x * 0.7071067811865476f));
+  } else if constexpr (ACT == kRelu) {
+    return x > 0.f || x != x ? x : 0.f;  // NaN stays NaN
   } else {
     static_assert(ACT == kIdentity, "unknown activation");
     return x;

@@ -48,6 +48,7 @@ double act_ref(int act, double x) {
     case TF_ACT_SILU: return x / (1 + std::exp(-x));
     case TF_ACT_GELU_TANH: return 0.5 * x * (1 + std::tanh(kSqrt2OverPi * (x + 0.044715 * x * x * x)));
     case TF_ACT_GELU_ERF: return 0.5 * x * (1 + erf_series(x / std::sqrt(2.0)));
+    case TF_ACT_RELU: return x > 0 ? x : 0.0;
     default: return x;
   }
 }
@@ -67,7 +68,8 @@ double act_bound(int act, double x, double ref) {
 }
 
 const char* act_name(int act) {
-  return act == TF_ACT_SILU ? "silu" : act == TF_ACT_GELU_TANH ? "gelu_tanh" : act == TF_ACT_GELU_ERF ? "gelu_erf" : "identity";
+  return act == TF_ACT_SILU ? "silu" : act == TF_ACT_GELU_TANH ? "gelu_tanh" : act == TF_ACT_GELU_ERF ? "gelu_erf"
+         : act == TF_ACT_RELU ? "relu" : "identity";
 }
 
 // rmsnorm (norm = 0) or layernorm (norm = 1) of h in double.
@@ -167,7 +169,7 @@ TF_TEST(bias_act) {
   uint64_t seed = 300;
   struct Shape { int rows, dim; };
   for (Shape sh : {Shape{1, 1}, Shape{3, 7}, Shape{9, 1536}, Shape{5, 4099}, Shape{700, 33}})
-    for (int act : {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY})
+    for (int act : {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY, TF_ACT_RELU})
       for (bool with_bias : {true, false}) {
         const size_t n = size_t(sh.rows) * sh.dim;
         const std::vector<float> x = activation_inputs(n, seed++);
@@ -194,7 +196,7 @@ TF_TEST(bias_act) {
 TF_TEST(glu) {
   uint64_t seed = 400;
   for (long n : {1L, 7L, 16L, 33L, 1000L, 70001L})
-    for (int act : {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY}) {
+    for (int act : {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY, TF_ACT_RELU}) {
       const std::vector<float> g = activation_inputs(size_t(n), seed++);
       const std::vector<float> u = random_uniform(size_t(n), seed++, -2.f, 2.f);
       std::vector<double> ref(n), bound(n);

@@ -25,12 +25,14 @@ double act_ref(int act, double v) {
     case TF_ACT_SILU: return v / (1 + std::exp(-v));
     case TF_ACT_GELU_TANH: return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
     case TF_ACT_GELU_ERF: return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+    case TF_ACT_RELU: return v > 0 ? v : 0.0;
     default: return v;
   }
 }
 
 const char* act_name(int act) {
-  return act == TF_ACT_SILU ? "silu" : act == TF_ACT_GELU_TANH ? "gelu_tanh" : act == TF_ACT_GELU_ERF ? "gelu_erf" : "identity";
+  return act == TF_ACT_SILU ? "silu" : act == TF_ACT_GELU_TANH ? "gelu_tanh" : act == TF_ACT_GELU_ERF ? "gelu_erf"
+         : act == TF_ACT_RELU ? "relu" : "identity";
 }
 
 struct Case {
@@ -76,7 +78,7 @@ void run_case(const Case& c, uint64_t seed) {
   expect_close(what, got.data(), ref.data(), n, 2 * u + 1e-5, 2 * u + 1e-5);
 }
 
-const int kActs[] = {TF_ACT_IDENTITY, TF_ACT_GELU_ERF, TF_ACT_GELU_TANH, TF_ACT_SILU};
+const int kActs[] = {TF_ACT_IDENTITY, TF_ACT_GELU_ERF, TF_ACT_GELU_TANH, TF_ACT_SILU, TF_ACT_RELU};
 
 }  // namespace
 

@@ -26,13 +26,15 @@ double act_ref(int act, double x) {
     case TF_ACT_SILU: return x / (1.0 + std::exp(-x));
     case TF_ACT_GELU_TANH: return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
     case TF_ACT_GELU_ERF: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case TF_ACT_RELU: return x > 0 ? x : 0.0;
     default: return x;
   }
 }
 const char* act_name(int act) {
-  return act == TF_ACT_SILU ? "silu" : act == TF_ACT_GELU_TANH ? "gelu_tanh" : act == TF_ACT_GELU_ERF ? "gelu_erf" : "identity";
+  return act == TF_ACT_SILU ? "silu" : act == TF_ACT_GELU_TANH ? "gelu_tanh" : act == TF_ACT_GELU_ERF ? "gelu_erf"
+         : act == TF_ACT_RELU ? "relu" : "identity";
 }
-constexpr int kAllActs[] = {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY};
+constexpr int kAllActs[] = {TF_ACT_SILU, TF_ACT_GELU_TANH, TF_ACT_GELU_ERF, TF_ACT_IDENTITY, TF_ACT_RELU};
 
 // How gate and up are laid out in memory for one tf_glu call.
 enum class GluLayout {
@@ -168,7 +170,7 @@ TF_TEST(glu_more_tokens_than_grid_y) {
 
 TF_TEST(glu_rejects_bad_arguments) {
   DBuf a(TF_DTYPE_F16, 64), b(TF_DTYPE_F16, 64);
-  EXPECT(tf_glu(a.data(), b.data(), b.data(), 1, 8, 8, 4, TF_DTYPE_F16, nullptr) != 0);             // unknown activation
+  EXPECT(tf_glu(a.data(), b.data(), b.data(), 1, 8, 8, 5, TF_DTYPE_F16, nullptr) != 0);             // unknown activation
   EXPECT(tf_glu(a.data(), b.data(), b.data(), 2, 8, 7, TF_ACT_SILU, TF_DTYPE_F16, nullptr) != 0);    // in_stride < ffn
   EXPECT(tf_glu(a.data(), b.data(), nullptr, 2, 8, 8, TF_ACT_SILU, TF_DTYPE_F16, nullptr) != 0);     // no up
   EXPECT(tf_glu(a.data(), b.data(), b.data(), 2, 8, 8, TF_ACT_SILU, 9, nullptr) != 0);               // unknown dtype

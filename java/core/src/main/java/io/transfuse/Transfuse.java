@@ -8,6 +8,7 @@ import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.ClassifierFamily;
 import io.transfuse.model.Decoder;
 import io.transfuse.model.DecoderFamily;
+import io.transfuse.model.DetectorFamily;
 import io.transfuse.model.EncoderFamily;
 import io.transfuse.model.Families;
 import io.transfuse.model.bert.BertFamily;
@@ -86,6 +87,19 @@ public final class Transfuse {
             ClassifierFamily family = Families.detect(source, ClassifierFamily.class);
             ClassifierFamily.Parts p = family.load(source, backend, opts);
             return new ImageClassifier(source.arena(), p.graph(), p.preprocessor());
+        });
+    }
+
+    /**
+     * An object detector (DETR with a ResNet-50 backbone) from a Hugging Face directory: config.json with id2label,
+     * safetensors weights, and preprocessor_config.json (DETR's defaults when absent). Preprocessing and the final
+     * post-processing run on the CPU, the network on the device.
+     */
+    public static ObjectDetector loadDetector(Path dir, LoadOptions options) {
+        return open(dir, options, null, (source, backend, opts) -> {
+            DetectorFamily family = Families.detect(source, DetectorFamily.class);
+            DetectorFamily.Parts p = family.load(source, backend, opts);
+            return new ObjectDetector(source.arena(), p.graph(), p.preprocessor());
         });
     }
 

@@ -9,6 +9,7 @@ import io.transfuse.bench.EncoderBench;
 import io.transfuse.bench.EngineBench;
 import io.transfuse.bench.LlmBench;
 import io.transfuse.model.ClassifierFamily;
+import io.transfuse.model.DetectorFamily;
 import io.transfuse.model.EncoderFamily;
 import io.transfuse.model.Families;
 import picocli.CommandLine.Command;
@@ -104,6 +105,10 @@ final class BenchCommand implements Callable<Integer> {
         if (Families.of(model) instanceof ClassifierFamily) {
             if (engine) throw new IllegalArgumentException("--engine measures decoders; " + model + " is an image classifier");
             return classifier(d);
+        }
+        if (Families.of(model) instanceof DetectorFamily) {
+            if (engine) throw new IllegalArgumentException("--engine measures decoders; " + model + " is an object detector");
+            return detector(d);
         }
         if (Families.of(model) instanceof EncoderFamily) {
             if (engine) throw new IllegalArgumentException("--engine measures decoders; " + model + " is a text encoder");
@@ -221,5 +226,37 @@ final class BenchCommand implements Callable<Integer> {
 
     private static void row(PrintWriter out, String name, LlmBench.Stat s) {
         out.printf(Locale.ROOT, "%-20s %10.2f %10.2f %10.2f%n", name, s.median(), s.min(), s.max());
+    }
+
+    // ---- DETR: object detectors --------------------------------------------------------------------
+
+    /**
+     * Images/s of an object detector (DETR): {@code --batch} detections per repetition of one random 1066x800 RGB image
+     * (a 4:3 photo as DETR's processor sizes it: 800 on the short side), preprocessing and post-processing included.
+     */
+    private int detector(Device d) {
+        if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        if (repetitions < 1 || warmup < 0) throw new IllegalArgumentException("--repetitions must be >= 1 and --warmup >= 0");
+        try (io.transfuse.ObjectDetector det = Transfuse.loadDetector(model, where.loadOptions())) {
+            int w = 1066, h = 800;
+            java.util.Random rnd = new java.util.Random(seed);
+            java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
+            for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) image.setRGB(x, y, rnd.nextInt(1 << 24));
+            double[] rates = new double[repetitions];
+            for (int r = -warmup; r < repetitions; r++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < batch; i++) det.detect(image, 0.5);
+                double seconds = (System.nanoTime() - t0) / 1e9;
+                if (r >= 0) rates[r] = batch / seconds;
+            }
+            PrintWriter out = spec.commandLine().getOut();
+            out.printf(Locale.ROOT, "model %s: object detector, %d labels, %dx%d input%n", model, det.labels().size(), w, h);
+            out.printf(Locale.ROOT, "device %s, threads %s, %d repetitions of %d images (+%d warm-up)%n", d,
+                    where.threads == 0 ? "auto" : String.valueOf(where.threads), repetitions, batch, warmup);
+            out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
+            row(out, "images/s", LlmBench.Stat.of(rates));
+            out.flush();
+        }
+        return 0;
     }
 }

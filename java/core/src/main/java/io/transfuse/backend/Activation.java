@@ -12,7 +12,9 @@ public enum Activation {
     /** 0.5 x (1 + erf(x / sqrt(2))): Hugging Face "gelu" (BERT, ViT). */
     GELU_ERF(2),
     /** x: no activation (a bias or residual add alone). */
-    IDENTITY(3);
+    IDENTITY(3),
+    /** max(x, 0) (DETR's feed-forward layers and box head; the ResNet backbone's residual sums). */
+    RELU(4);
 
     private final int code;
 

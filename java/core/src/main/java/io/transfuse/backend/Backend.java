@@ -221,4 +221,22 @@ public interface Backend extends AutoCloseable {
      * [n][dim] (dim a multiple of groupSize), weight [dim]. out may be x or z.
      */
     void gatedRmsNorm(Tensor out, Tensor x, Tensor z, Tensor weight, int groupSize, float eps);
+
+    // ---- DETR (object detection): max pooling, cross-attention -----------------------------------
+
+    /**
+     * 2-D max pooling, NHWC, PyTorch's {@code MaxPool2d} (DETR's ResNet stem: 3x3, stride 2, padding 1): {@code pool} is
+     * the geometry as for {@link #conv2d} with {@code inChannels == outChannels} (the channels; groups unused), padding at
+     * most half the kernel. x [batch * height * width][channels], out [batch * outHeight * outWidth][channels] of the
+     * activation type: each output the maximum of its window's taps inside the image. out must not overlap x.
+     */
+    void maxPool2d(Tensor out, Tensor x, Conv2d pool);
+
+    /**
+     * Cross-attention (DETR's decoder reading the encoder's memory): the queries of sequence b of {@code queries} attend
+     * to every key of sequence b of {@code keys}, {@code out = softmax(scale q k^T) v} per head, no mask. q and out
+     * [queries.tokens()][heads * headDim], k and v [keys.tokens()][kvHeads * headDim], all contiguous. Both batches hold
+     * the same number of sequences.
+     */
+    void crossAttention(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch queries, EncoderBatch keys, float scale);
 }

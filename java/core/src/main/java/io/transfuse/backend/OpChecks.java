@@ -205,4 +205,40 @@ public final class OpChecks {
     private static void present(String op, String name, Tensor t) {
         if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
     }
+
+    // ---- DETR: max pooling, cross-attention --------------------------------------------------------
+
+    /** Max pooling: x [inPixels][channels], out [outPixels][channels], one element type, contiguous; a pool's geometry. */
+    public static void maxPool2d(String op, Tensor out, Tensor x, Conv2d pool) {
+        if (pool == null) throw new IllegalArgumentException(op + ": pool (the geometry) is null");
+        if (pool.inChannels() != pool.outChannels()) {
+            throw new IllegalArgumentException(op + ": a pool keeps its channels, got " + pool.inChannels() + " in and "
+                    + pool.outChannels() + " out");
+        }
+        if (2 * pool.padH() > pool.kernelH() || 2 * pool.padW() > pool.kernelW()) {
+            throw new IllegalArgumentException(op + ": padding " + pool.padH() + "x" + pool.padW() + " is more than half the "
+                    + pool.kernelH() + "x" + pool.kernelW() + " window");
+        }
+        width(op, "x", x, pool.inPixels(), pool.inChannels());
+        width(op, "out", out, pool.outPixels(), pool.outChannels());
+        contiguous(op, out, x);
+        if (x.dtype() != out.dtype()) {
+            throw new IllegalArgumentException(op + ": x " + x.describe() + " and out " + out.describe() + " must have one element type");
+        }
+    }
+
+    /** Cross-attention: q, out [queries][qWidth], k, v [keys][kvWidth], all contiguous, as many sequences on both sides. */
+    public static void crossAttention(String op, Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch queries,
+                                      EncoderBatch keys) {
+        if (heads == null) throw new IllegalArgumentException(op + ": heads is null");
+        if (queries == null || keys == null) throw new IllegalArgumentException(op + ": the query and key batches must not be null");
+        if (queries.sequences() != keys.sequences()) {
+            throw new IllegalArgumentException(op + ": " + queries.sequences() + " query sequences but " + keys.sequences() + " key sequences");
+        }
+        width(op, "out", out, queries.tokens(), heads.qWidth());
+        width(op, "q", q, queries.tokens(), heads.qWidth());
+        width(op, "k", k, keys.tokens(), heads.kvWidth());
+        width(op, "v", v, keys.tokens(), heads.kvWidth());
+        contiguous(op, out, q, k, v);
+    }
 }

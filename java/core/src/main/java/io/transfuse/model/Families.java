@@ -4,6 +4,7 @@ import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.ModelSource;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.bert.BertFamily;
+import io.transfuse.model.detr.DetrFamily;
 import io.transfuse.model.gpt2.Gpt2Family;
 import io.transfuse.model.llama.LlamaFamily;
 import io.transfuse.model.mamba.Mamba2Family;
@@ -25,7 +26,8 @@ public final class Families {
             new Mamba2Family(),
             new BertFamily(),
             new ViTFamily(),
-            new SwinFamily());
+            new SwinFamily(),
+            new DetrFamily());
 
     private Families() {}
 
@@ -59,6 +61,7 @@ public final class Families {
             case DecoderFamily d -> "load it with Transfuse.load (CLI: transfuse generate, chat or serve)";
             case EncoderFamily e -> "load it with Transfuse.loadEncoder (CLI: transfuse embed)";
             case ClassifierFamily c -> "load it with Transfuse.loadClassifier (CLI: transfuse classify)";
+            case DetectorFamily d -> "load it with Transfuse.loadDetector (CLI: transfuse detect)";
         };
     }
 

@@ -72,6 +72,7 @@ public final class OpConformance {
             c.stateSpace();
             c.ssd();
             c.convolution();
+            c.detrOps();
         } finally {
             c.r.close();
             c.host.close();
@@ -462,5 +463,46 @@ public final class OpConformance {
         MemorySegment s = t.data();
         for (long i = 0; i < t.elementCount(); i++) s.setAtIndex(ValueLayout.JAVA_FLOAT, i, (float) -Math.exp(s.getAtIndex(ValueLayout.JAVA_FLOAT, i)));
         return t;
+    }
+
+    // ---- DETR: max pooling, cross-attention --------------------------------------------------------
+
+    /**
+     * maxPool2d at ResNet's stem geometry (odd and even sizes), 2x2 stride 2 and a dilated rectangular window; then
+     * crossAttention of two sequences whose query and key counts differ (DETR: 100 queries over the image's tokens),
+     * head dim 32 with two kv heads for four query heads.
+     */
+    private void detrOps() {
+        List<Conv2d> pools = List.of(
+                Conv2d.square(1, 9, 12, 8, 8, 3, 2, 1, 1, 1),
+                Conv2d.square(2, 8, 7, 5, 5, 3, 2, 1, 1, 1),
+                Conv2d.square(1, 8, 8, 3, 3, 2, 2, 0, 1, 1),
+                new Conv2d(1, 10, 9, 4, 4, 3, 2, 1, 2, 1, 1, 2, 1, 1));
+        for (Conv2d p : pools) {
+            Pair x = act("x", 1, p.inPixels(), p.inChannels());
+            Pair out = zeros("out", b.activationType(), p.outPixels(), p.outChannels());
+            b.maxPool2d(out.b(), x.b(), p);
+            r.maxPool2d(out.r(), x.r(), p);
+            same("maxPool2d " + p, out);
+        }
+        Heads heads = new Heads(4, 2, 32);
+        int[] queryLengths = {5, 12}, keyLengths = {17, 6};
+        EncoderBatch qb = new EncoderBatch(b, 32, 2, 0), kb = new EncoderBatch(b, 32, 2, 0);
+        EncoderBatch qr = new EncoderBatch(r, 32, 2, 0), kr = new EncoderBatch(r, 32, 2, 0);
+        for (EncoderBatch e : List.of(qb, kb, qr, kr)) e.clear();
+        for (int s = 0; s < 2; s++) {
+            qb.add(queryLengths[s]);
+            qr.add(queryLengths[s]);
+            kb.add(keyLengths[s]);
+            kr.add(keyLengths[s]);
+        }
+        for (EncoderBatch e : List.of(qb, kb, qr, kr)) e.commit();
+        Pair q = act("q", 1, qb.tokens(), heads.qWidth());
+        Pair k = act("k", 1, kb.tokens(), heads.kvWidth()), v = act("v", 1, kb.tokens(), heads.kvWidth());
+        Pair out = zeros("out", b.activationType(), qb.tokens(), heads.qWidth());
+        float scale = (float) (1 / Math.sqrt(32));
+        b.crossAttention(out.b(), q.b(), k.b(), v.b(), heads, qb, kb, scale);
+        r.crossAttention(out.r(), q.r(), k.r(), v.r(), heads, qr, kr, scale);
+        same("crossAttention", out);
     }
 }

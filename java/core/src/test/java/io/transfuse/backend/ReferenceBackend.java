@@ -118,6 +118,7 @@ public final class ReferenceBackend implements Backend {
             case SILU -> x / (1 + Math.exp(-x));
             case GELU_ERF -> ReferenceMath.gelu(x);
             case GELU_TANH -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
+            case RELU -> Math.max(x, 0);
         };
     }
 
@@ -436,6 +437,57 @@ public final class ReferenceBackend implements Backend {
                 }
                 double scale = 1 / Math.sqrt(ss / groupSize + eps);
                 for (int i = 0; i < groupSize; i++) put(out, r, g0 + i, v[i] * scale * at(weight, g0 + i));
+            }
+        }
+    }
+
+    // ---- DETR (object detection): max pooling, cross-attention -----------------------------------
+
+    /** Straight from PyTorch's MaxPool2d definition: the largest tap inside the image (padding is -inf). */
+    @Override
+    public void maxPool2d(Tensor out, Tensor x, Conv2d c) {
+        OpChecks.maxPool2d("maxPool2d", out, x, c);
+        for (int b = 0; b < c.batch(); b++)
+            for (int oy = 0; oy < c.outHeight(); oy++)
+                for (int ox = 0; ox < c.outWidth(); ox++)
+                    for (int ch = 0; ch < c.inChannels(); ch++) {
+                        double m = Double.NEGATIVE_INFINITY;
+                        for (int ky = 0; ky < c.kernelH(); ky++)
+                            for (int kx = 0; kx < c.kernelW(); kx++) {
+                                int iy = oy * c.strideH() - c.padH() + ky * c.dilationH();
+                                int ix = ox * c.strideW() - c.padW() + kx * c.dilationW();
+                                if (iy < 0 || iy >= c.height() || ix < 0 || ix >= c.width()) continue;
+                                m = Math.max(m, at(x, ((long) b * c.height() + iy) * c.width() + ix, ch));
+                            }
+                        put(out, ((long) b * c.outHeight() + oy) * c.outWidth() + ox, ch, m);
+                    }
+    }
+
+    /** Every query of a sequence over all keys of the same sequence of the key batch, in double. */
+    @Override
+    public void crossAttention(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch queries, EncoderBatch keys,
+                               float scale) {
+        OpChecks.crossAttention("crossAttention", out, q, k, v, heads, queries, keys);
+        int D = heads.headDim(), group = heads.heads() / heads.kvHeads();
+        for (int s = 0; s < queries.sequences(); s++) {
+            int q0 = queries.start(s), k0 = keys.start(s), nk = keys.length(s);
+            for (int i = 0; i < queries.length(s); i++) {
+                for (int h = 0; h < heads.heads(); h++) {
+                    int kvh = h / group;
+                    double[] p = new double[nk];
+                    double max = Double.NEGATIVE_INFINITY, sum = 0;
+                    for (int j = 0; j < nk; j++) {
+                        double dot = 0;
+                        for (int d = 0; d < D; d++) dot += at(q, q0 + i, h * D + d) * at(k, k0 + j, kvh * D + d);
+                        max = Math.max(max, p[j] = dot * scale);
+                    }
+                    for (int j = 0; j < nk; j++) sum += p[j] = Math.exp(p[j] - max);
+                    for (int d = 0; d < D; d++) {
+                        double acc = 0;
+                        for (int j = 0; j < nk; j++) acc += p[j] / sum * at(v, k0 + j, kvh * D + d);
+                        put(out, q0 + i, h * D + d, acc);
+                    }
+                }
             }
         }
     }

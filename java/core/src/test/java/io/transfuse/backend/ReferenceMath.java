@@ -32,6 +32,7 @@ public final class ReferenceMath {
             case GELU_TANH -> 0.5 * x * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (x + 0.044715 * x * x * x)));
             case GELU_ERF -> gelu(x);
             case IDENTITY -> x;
+            case RELU -> Math.max(x, 0);
         };
     }
 }

@@ -545,4 +545,23 @@ public final class CudaBackend implements Backend {
     private static int rows(Tensor t) { return Math.toIntExact(t.rows()); }
 
     private static int cols(Tensor t) { return Math.toIntExact(t.cols()); }
+
+    // ---- DETR (object detection): max pooling, cross-attention -----------------------------------
+
+    @Override
+    public void maxPool2d(Tensor out, Tensor x, Conv2d pool) {
+        OpChecks.maxPool2d("maxPool2d", out, x, pool);
+        kk.maxPool2d(stream, address(out), address(x), pool, out.dtype());
+    }
+
+    /** The prefill kernel with the query batch's and the key batch's own sequence offsets, bidirectional. */
+    @Override
+    public void crossAttention(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch queries, EncoderBatch keys,
+                               float scale) {
+        OpChecks.crossAttention("crossAttention", out, q, k, v, heads, queries, keys);
+        sameType("crossAttention", out, q, k, v);
+        kk.attentionPrefill(stream, address(q), address(k), address(v), address(out), address(queries.cuSeqlens()),
+                address(keys.cuSeqlens()), queries.sequences(), queries.maxLength(), heads.heads(), heads.kvHeads(), heads.headDim(),
+                heads.qWidth(), heads.kvWidth(), scale, false, act);
+    }
 }

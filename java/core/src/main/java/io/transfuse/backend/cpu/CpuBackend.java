@@ -17,6 +17,7 @@ import io.transfuse.tensor.Dequantize;
 import io.transfuse.tensor.HostStorage;
 import io.transfuse.tensor.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
@@ -318,6 +319,44 @@ public final class CpuBackend implements Backend {
         OpChecks.gatedNorm("gatedRmsNorm", out, x, z, weight, groupSize);
         CpuOps.gatedRmsNorm(host("gatedRmsNorm", out), host("gatedRmsNorm", x), host("gatedRmsNorm", z),
                 host("gatedRmsNorm", weight), rows(x), cols(x), groupSize, eps);
+    }
+
+    // ---- DETR (object detection): max pooling, cross-attention -----------------------------------
+
+    @Override
+    public void maxPool2d(Tensor out, Tensor x, Conv2d pool) {
+        OpChecks.maxPool2d("maxPool2d", out, x, pool);
+        if (out.dtype() != DType.F32) throw new IllegalArgumentException("maxPool2d: the CPU pools F32 tensors, not " + out.describe());
+        CpuOps.maxPool2d(host("maxPool2d", out), host("maxPool2d", x), pool);
+    }
+
+    /**
+     * Each sequence's queries over its keys through the paged-attention kernel: the sequence's keys and values are one
+     * F32 "cache block" of len_k rows (contiguous [len_k][kvHeads][headDim] is that layout), every query row's block
+     * table is that block and its context length len_k, so each query sees all keys and no others.
+     */
+    @Override
+    public void crossAttention(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch queries, EncoderBatch keys,
+                               float scale) {
+        String op = "crossAttention";
+        OpChecks.crossAttention(op, out, q, k, v, heads, queries, keys);
+        if (out.dtype() != DType.F32 || q.dtype() != DType.F32 || k.dtype() != DType.F32 || v.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + ": the CPU attends over F32 tensors, got q " + q.describe() + ", k " + k.describe());
+        }
+        int maxQueries = 0;
+        for (int b = 0; b < queries.sequences(); b++) maxQueries = Math.max(maxQueries, queries.length(b));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment table = arena.allocate(ValueLayout.JAVA_INT, maxQueries); // zeros: block 0
+            MemorySegment lens = arena.allocate(ValueLayout.JAVA_INT, maxQueries);
+            for (int b = 0; b < queries.sequences(); b++) {
+                int nq = queries.length(b), nk = keys.length(b), q0 = queries.start(b), k0 = keys.start(b);
+                lens.fill((byte) 0);
+                for (int i = 0; i < nq; i++) lens.setAtIndex(ValueLayout.JAVA_INT, i, nk);
+                CpuOps.attentionPaged(host(op, out.rows(q0, nq)), host(op, q.rows(q0, nq)), host(op, k.rows(k0, nk)),
+                        host(op, v.rows(k0, nk)), DType.F32, table.asSlice(0, 4L * nq), lens.asSlice(0, 4L * nq), nq, heads.heads(),
+                        heads.kvHeads(), heads.headDim(), nk, 1, scale, 0, 0f);
+            }
+        }
     }
 
     // ---- helpers --------------------------------------------------------------------------------

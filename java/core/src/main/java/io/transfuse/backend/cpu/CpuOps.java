@@ -941,4 +941,30 @@ public final class CpuOps {
     private static MemorySegment orNull(MemorySegment s) {
         return s == null ? MemorySegment.NULL : s;
     }
+
+    // ---- DETR: max pooling -------------------------------------------------------------------------
+
+    private static final MethodHandle MAX_POOL2D = handle("tf_cpu_max_pool2d", FunctionDescriptor.of(JAVA_INT,
+            ADDRESS, ADDRESS, ADDRESS));
+
+    /**
+     * 2-D max pooling, NHWC, F32 (transfuse.h, tf_cpu_max_pool2d): x [pixels][channels], out [outPixels][channels],
+     * {@code pool} the geometry with inChannels == outChannels and padding at most half the window. out overlaps no input.
+     */
+    public static void maxPool2d(MemorySegment out, MemorySegment x, Conv2d pool) {
+        if (pool == null) throw new IllegalArgumentException("pool (the geometry) is null");
+        if (pool.inChannels() != pool.outChannels() || 2 * pool.padH() > pool.kernelH() || 2 * pool.padW() > pool.kernelW()) {
+            throw new IllegalArgumentException("max pool " + pool + ": needs inChannels == outChannels and padding at most half the window");
+        }
+        long xBytes = pool.inPixels() * pool.inChannels() * 4, outBytes = pool.outPixels() * pool.outChannels() * 4;
+        writable("out", out, outBytes);
+        readable("x", x, xBytes);
+        disjoint(span("out", out, outBytes), span("x", x, xBytes));
+        int rc;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment geom = arena.allocateFrom(JAVA_INT, pool.geometry());
+            rc = NativeLibrary.callInt(() -> (int) MAX_POOL2D.invokeExact(out, x, geom));
+        }
+        if (rc != 0) throw new IllegalStateException("tf_cpu_max_pool2d refused " + pool + " (code " + rc + ")");
+    }
 }

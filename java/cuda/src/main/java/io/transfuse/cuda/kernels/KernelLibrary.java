@@ -88,6 +88,7 @@ public final class KernelLibrary {
         gatedRmsnorm = b.bind("tf_gated_rmsnorm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT,
                 JAVA_INT, ADDRESS));
         conv2d = b.bind("tf_conv2d", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
+        maxPool2d = b.bind("tf_max_pool2d", fd(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS)); // DETR
     }
 
     /**
@@ -490,6 +491,23 @@ public final class KernelLibrary {
     private static void checkHeads(int heads, int kvHeads) {
         if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
             throw new IllegalArgumentException("attention: " + heads + " heads must be a positive multiple of " + kvHeads + " kv heads");
+        }
+    }
+
+    // ---- DETR: max pooling --------------------------------------------------------------------------
+
+    private final MethodHandle maxPool2d;
+
+    /**
+     * 2-D max pooling, NHWC (tf_max_pool2d, max_pool2d.cuh): x [pixels][channels], out [outPixels][channels], both of
+     * {@code t}; {@code pool} the geometry with inChannels == outChannels, travelling as a host array.
+     */
+    public void maxPool2d(GpuStream s, long out, long x, Conv2d pool, DType t) {
+        nonNull("maxPool2d", out, x);
+        if (pool == null) throw new IllegalArgumentException("maxPool2d: pool (the geometry) is null");
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment geom = arena.allocateFrom(ValueLayout.JAVA_INT, pool.geometry());
+            rt.launch(s, "tf_max_pool2d", st -> (int) maxPool2d.invokeExact(p(out), p(x), geom, t.tfCode(), st));
         }
     }
 
