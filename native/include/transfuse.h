@@ -329,6 +329,31 @@ void tf_cpu_ssd_scan(float* out, float* state, const float* x, const float* dt_i
 void tf_cpu_gated_rmsnorm(float* out, const float* x, const float* z, const float* weight, int rows, int dim,
                           int group_size, float eps);
 
+/* -- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT): bert_variant_ops.cpp -- */
+
+/* MobileBERT's NoNorm with the residual contract of tf_cpu_layernorm: residual NULL: h = x; else
+ * h = residual + x, written back to residual. out[r][i] = h[r][i] * weight[i] + bias[i] (bias NULL: none).
+ * out may alias x or residual exactly. */
+void tf_cpu_no_norm(float* out, float* residual, const float* x, const float* weight, const float* bias, int rows,
+                    int dim);
+
+/* x[i] = max(x[i], 0) in place over n values (MobileBERT's hidden_act "relu"; NaN stays NaN). */
+void tf_cpu_relu(float* x, long n);
+
+/* Rotary embedding in place (tf_rope's semantics, section 2b): q [tokens][n_heads][head_dim] and k
+ * [tokens][n_kv_heads][head_dim], contiguous (either may be NULL); positions int32 [tokens]; inv_freq
+ * [rotary_dim / 2]; layout TF_ROPE_*; rotary_dim even, <= head_dim; elements past rotary_dim untouched. */
+void tf_cpu_rope(float* q, float* k, const int32_t* positions, const float* inv_freq, int tokens, int n_heads,
+                 int n_kv_heads, int head_dim, int rotary_dim, int layout, float mscale);
+
+/* Bidirectional packed attention (tf_cpu_attention_varlen's layout) with the encoder masks of
+ * tf_attention_prefill: window > 0 lets query i see key j only when |i - j| < window (ModernBERT's local
+ * layers: window = local_attention / 2 + 1), and alibi_slopes (f32 [n_heads] or NULL) adds
+ * -slope[h] * |i - j| to the scaled score (JinaBERT). out packed [rows][n_heads * head_dim], no overlap. */
+void tf_cpu_attention_varlen_masked(float* out, const float* q, const float* k, const float* v,
+                                    const int32_t* cu_seqlens, int batch, int n_heads, int n_kv_heads, int head_dim,
+                                    long q_stride, long kv_stride, float scale, int window, const float* alibi_slopes);
+
 
 /* ==== 2. CUDA kernel launchers =========================================================== */
 /* Every launcher takes a stream as void* (cudaStream_t on the GPU, ignored by the emulator)
@@ -561,6 +586,15 @@ int tf_gated_rmsnorm(void* out, const void* x, const void* z, const void* weight
  *  Post-LN (BERT): x = LN(x + y + b) is this with residual = out = x, then tf_layernorm in place. */
 int tf_bias_act(void* out, const void* x, const void* bias, const void* residual, int rows, int n, int group_rows,
                 int act, int dtype, void* stream);
+/* -- BERT variants: MobileBERT's NoNorm and ReLU (mobilebert_elementwise.cuh) -- */
+/* tf_cpu_no_norm's semantics (section 1) on the GPU: h = x, or h = round(residual + x) written back to
+ * residual; out = h * weight + bias (bias may be NULL), [rows][dim] of dtype, fp32 arithmetic. out may
+ * alias x or residual exactly. (RoPE in place is tf_rope; windowed / ALiBi encoder attention is
+ * tf_attention_prefill with causal 0.) */
+int tf_no_norm(void* out, void* residual, const void* x, const void* weight, const void* bias, int rows, int dim,
+               int dtype, void* stream);
+/* x[i] = max(x[i], 0) in place over n elements of dtype (MobileBERT's hidden_act "relu"). */
+int tf_relu(void* x, long n, int dtype, void* stream);
 
 /* ==== DETR: max pooling (section 1 and 2 entries of one family, kept together) ============= */
 /* 2-D max pooling, NHWC (PyTorch's MaxPool2d: DETR's ResNet stem, 3x3 stride 2 padding 1). The geometry is

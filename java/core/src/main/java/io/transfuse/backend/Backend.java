@@ -239,4 +239,33 @@ public interface Backend extends AutoCloseable {
      * the same number of sequences.
      */
     void crossAttention(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch queries, EncoderBatch keys, float scale);
+
+    // ---- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT) ------------------------------------
+
+    /**
+     * MobileBERT's NoNorm (Sun et al. 2020; HF {@code NoNorm}: {@code x * weight + bias}) with the residual contract of
+     * {@link #layerNorm}: with {@code residual} null {@code h = x}, else {@code residual += x} and h is the new residual;
+     * {@code out = h * weight + bias} elementwise per row (weight and bias [cols]; bias may be null). out may be x or residual.
+     */
+    void noNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias);
+
+    /** In place {@code x = max(x, 0)} over a contiguous tensor (MobileBERT's feed-forward activation, hidden_act "relu"). */
+    void relu(Tensor x);
+
+    /**
+     * Rotary position embedding in place on an encoder's q [n][heads * headDim] and k [n][kvHeads * headDim] (contiguous,
+     * {@code heads.headDim()} the head width they are laid out in), token t at position {@code positions[t]} (I32 [n], e.g.
+     * {@link EncoderBatch#positions()}): as {@link #ropeKv} rotates, without a cache. {@code rope} must rotate (rotary dim
+     * &gt; 0, at most the head dim); values past the rotary dim are left alone.
+     */
+    void rope(Tensor q, Tensor k, Tensor positions, Rope rope, Heads heads);
+
+    /**
+     * Bidirectional {@link #attentionVarlen} with the masks of the newer encoders: {@code window > 0} lets query i see key
+     * j of its sequence only when {@code |i - j| < window} (ModernBERT's local layers: {@code local_attention / 2 + 1}),
+     * and {@code alibiSlopes} (F32 [heads] from {@link #upload}, or null) adds {@code -slope[h] |i - j|} to the scaled
+     * score (ALiBi, Press et al. 2022, symmetric as JinaBERT uses it). Layout as {@link #attentionVarlen}.
+     */
+    void attentionVarlenMasked(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, int window,
+                               Tensor alibiSlopes);
 }

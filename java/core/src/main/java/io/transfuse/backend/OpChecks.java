@@ -202,6 +202,34 @@ public final class OpChecks {
         }
     }
 
+    // ---- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT) ----
+
+    /** In-place encoder RoPE: q [n][heads*D], k [n][kvHeads*D] contiguous, positions I32 [n], a rotating rope within D. */
+    public static void encoderRope(String op, Tensor q, Tensor k, Tensor positions, Rope rope, Heads heads) {
+        present(op, "q", q);
+        present(op, "k", k);
+        if (rope == null) throw new IllegalArgumentException(op + ": rope is null");
+        width(op, "q", q, -1, heads.qWidth());
+        width(op, "k", k, q.rows(), heads.kvWidth());
+        contiguous(op, q, k);
+        ints(op, "positions", positions, q.rows());
+        if (rope.rotaryDim() == 0 || rope.rotaryDim() > heads.headDim()) {
+            throw new IllegalArgumentException(op + ": rotary dim " + rope.rotaryDim() + " must be in (0, head dim " + heads.headDim() + "]");
+        }
+        if (rope.invFreq().dtype() != DType.F32) throw new IllegalArgumentException(op + ": inverse frequencies " + rope.invFreq().describe() + " must be F32");
+    }
+
+    /** Masked varlen attention: {@link #varlen}'s shapes, a window &gt;= 0 and ALiBi slopes null or F32 [heads]. */
+    public static void maskedVarlen(String op, Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, int window,
+                                    Tensor alibiSlopes) {
+        varlen(op, out, q, k, v, heads, batch);
+        if (window < 0) throw new IllegalArgumentException(op + ": window must be >= 0 (0: none), got " + window);
+        vector(op, "alibiSlopes", alibiSlopes, heads.heads(), true);
+        if (alibiSlopes != null && alibiSlopes.dtype() != DType.F32) {
+            throw new IllegalArgumentException(op + ": alibiSlopes " + alibiSlopes.describe() + " must be F32");
+        }
+    }
+
     private static void present(String op, String name, Tensor t) {
         if (t == null) throw new IllegalArgumentException(op + ": " + name + " is null");
     }

@@ -491,4 +491,77 @@ public final class ReferenceBackend implements Backend {
             }
         }
     }
+
+    // ---- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT) ----
+
+    @Override
+    public void noNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias) {
+        for (long r = 0; r < x.rows(); r++) {
+            for (int c = 0; c < x.cols(); c++) {
+                double h = residual == null ? at(x, r, c) : (float) (at(residual, r, c) + at(x, r, c));
+                if (residual != null) put(residual, r, c, h);
+                put(out, r, c, h * at(weight, c) + (bias == null ? 0 : at(bias, c)));
+            }
+        }
+    }
+
+    @Override
+    public void relu(Tensor x) {
+        for (long r = 0; r < x.rows(); r++) for (long c = 0; c < x.cols(); c++) put(x, r, c, Math.max(at(x, r, c), 0));
+    }
+
+    @Override
+    public void rope(Tensor q, Tensor k, Tensor positions, Rope rope, Heads heads) {
+        int half = rope.rotaryDim() / 2, D = heads.headDim();
+        boolean split = rope.layout() == RopeLayout.HALF_SPLIT;
+        for (long t = 0; t < q.rows(); t++) {
+            int pos = id(positions, t);
+            for (Tensor x : new Tensor[] {q, k}) {
+                for (int h = 0; h < x.cols() / D; h++) {
+                    for (int i = 0; i < half; i++) {
+                        int a = h * D + (split ? i : 2 * i), b = h * D + (split ? i + half : 2 * i + 1);
+                        double angle = (float) pos * (float) at(rope.invFreq(), i), c = Math.cos(angle) * rope.mscale(),
+                                s = Math.sin(angle) * rope.mscale();
+                        double xa = at(x, t, a), xb = at(x, t, b);
+                        put(x, t, a, xa * c - xb * s);
+                        put(x, t, b, xa * s + xb * c);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void attentionVarlenMasked(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch b, float scale, int window,
+                                      Tensor alibiSlopes) {
+        int D = heads.headDim(), group = heads.heads() / heads.kvHeads();
+        for (int s = 0; s < b.sequences(); s++) {
+            int start = b.start(s), len = b.length(s);
+            for (int i = 0; i < len; i++) {
+                for (int h = 0; h < heads.heads(); h++) {
+                    int kvh = h / group;
+                    double slope = alibiSlopes == null ? 0 : at(alibiSlopes, h);
+                    double[] p = new double[len];
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int j = 0; j < len; j++) {
+                        if (window > 0 && Math.abs(i - j) >= window) {
+                            p[j] = Double.NEGATIVE_INFINITY;
+                            continue;
+                        }
+                        double dot = 0;
+                        for (int d = 0; d < D; d++) dot += at(q, start + i, h * D + d) * at(k, start + j, kvh * D + d);
+                        p[j] = dot * scale - slope * Math.abs(i - j);
+                        max = Math.max(max, p[j]);
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < len; j++) sum += p[j] = Math.exp(p[j] - max);
+                    for (int d = 0; d < D; d++) {
+                        double acc = 0;
+                        for (int j = 0; j < len; j++) acc += p[j] / sum * at(v, start + j, kvh * D + d);
+                        put(out, start + i, h * D + d, acc);
+                    }
+                }
+            }
+        }
+    }
 }

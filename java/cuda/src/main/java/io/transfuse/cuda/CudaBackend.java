@@ -10,6 +10,7 @@ import io.transfuse.backend.Heads;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
 import io.transfuse.backend.Rope;
+import io.transfuse.backend.RopeLayout;
 import io.transfuse.backend.WindowGrid;
 import io.transfuse.cuda.kernels.KernelLibrary;
 import io.transfuse.cuda.cudnn.CudnnConv2d;
@@ -484,6 +485,40 @@ public final class CudaBackend implements Backend {
         OpChecks.gatedNorm("gatedRmsNorm", out, x, z, weight, groupSize);
         sameType("gatedRmsNorm", out, x, z, weight);
         kk.gatedRmsnorm(stream, address(out), address(x), address(z), address(weight), rows(x), cols(x), groupSize, eps, act);
+    }
+
+    // ---- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT) ----------------------------
+
+    @Override
+    public void noNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias) {
+        OpChecks.norm("noNorm", out, residual, x, weight, bias);
+        sameType("noNorm", out, x, weight, residual, bias);
+        kk.noNorm(stream, address(out), residual == null ? 0 : address(residual), address(x), address(weight),
+                bias == null ? 0 : address(bias), rows(x), cols(x), act);
+    }
+
+    @Override
+    public void relu(Tensor x) {
+        OpChecks.contiguous("relu", x);
+        kk.relu(stream, address(x), x.elementCount(), act);
+    }
+
+    @Override
+    public void rope(Tensor q, Tensor k, Tensor positions, Rope rope, Heads heads) {
+        OpChecks.encoderRope("rope", q, k, positions, rope, heads);
+        sameType("rope", q, k);
+        kk.rope(stream, address(q), address(k), address(positions), address(rope.invFreq()), rows(q), heads.heads(), heads.kvHeads(),
+                heads.headDim(), rope.rotaryDim(), rope.layout() == RopeLayout.HALF_SPLIT ? 1 : 0, rope.mscale(), act);
+    }
+
+    @Override
+    public void attentionVarlenMasked(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, int window,
+                                      Tensor alibiSlopes) {
+        OpChecks.maskedVarlen("attentionVarlenMasked", out, q, k, v, heads, batch, window, alibiSlopes);
+        sameType("attentionVarlenMasked", out, q, k, v);
+        kk.attentionPrefillMasked(stream, address(q), address(k), address(v), address(out), address(batch.cuSeqlens()), batch.sequences(),
+                batch.maxLength(), heads.heads(), heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, window,
+                alibiSlopes == null ? 0 : address(alibiSlopes), act);
     }
 
     // ---- helpers --------------------------------------------------------------------------------

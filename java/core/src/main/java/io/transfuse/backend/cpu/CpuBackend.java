@@ -10,6 +10,7 @@ import io.transfuse.backend.Heads;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
 import io.transfuse.backend.Rope;
+import io.transfuse.backend.RopeLayout;
 import io.transfuse.backend.WindowGrid;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.tensor.DType;
@@ -357,6 +358,43 @@ public final class CpuBackend implements Backend {
                         heads.kvHeads(), heads.headDim(), nk, 1, scale, 0, 0f);
             }
         }
+    }
+
+    // ---- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT) ----------------------------
+
+    @Override
+    public void noNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias) {
+        OpChecks.norm("noNorm", out, residual, x, weight, bias);
+        CpuOps.noNorm(host("noNorm", out), orNull(residual), host("noNorm", x), host("noNorm", weight), orNull(bias), rows(x), cols(x));
+    }
+
+    @Override
+    public void relu(Tensor x) {
+        OpChecks.contiguous("relu", x);
+        CpuOps.relu(host("relu", x), x.elementCount());
+    }
+
+    @Override
+    public void rope(Tensor q, Tensor k, Tensor positions, Rope rope, Heads heads) {
+        OpChecks.encoderRope("rope", q, k, positions, rope, heads);
+        CpuOps.rope(host("rope", q), host("rope", k), host("rope", positions), host("rope", rope.invFreq()), rows(q), heads.heads(),
+                heads.kvHeads(), heads.headDim(), rope.rotaryDim(), rope.layout() == RopeLayout.HALF_SPLIT ? 1 : 0, rope.mscale());
+    }
+
+    @Override
+    public void attentionVarlenMasked(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, int window,
+                                      Tensor alibiSlopes) {
+        String op = "attentionVarlenMasked";
+        OpChecks.maskedVarlen(op, out, q, k, v, heads, batch, window, alibiSlopes);
+        // Without a mask this is plain bidirectional attention: the tiled per-ISA kernel is several times faster than
+        // the masked loop (ModernBERT's global layers, nomic-bert).
+        if (window == 0 && alibiSlopes == null) {
+            attentionVarlen(out, q, k, v, heads, batch, scale, false);
+            return;
+        }
+        CpuOps.attentionVarlenMasked(host(op, out), host(op, q), host(op, k), host(op, v), host(op, batch.cuSeqlens()), batch.sequences(),
+                heads.heads(), heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, window,
+                alibiSlopes == null ? null : host(op, alibiSlopes));
     }
 
     // ---- helpers --------------------------------------------------------------------------------

@@ -577,6 +577,17 @@ public final class CpuOps {
     public static void attentionVarlen(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
                                        MemorySegment cuSeqlens, int batch, int heads, int kvHeads, int headDim,
                                        long qStride, long kvStride, float scale, boolean causal) {
+        checkVarlen(out, q, k, v, cuSeqlens, batch, heads, kvHeads, headDim, qStride, kvStride, scale);
+        long rows = intAt(cuSeqlens, batch);
+        if (rows == 0) return;
+        int c = causal ? 1 : 0;
+        NativeLibrary.call(() -> { ATTENTION_VARLEN.invokeExact(out, q, k, v, cuSeqlens, batch, heads, kvHeads, headDim,
+                qStride, kvStride, scale, c); });
+    }
+
+    /** The checks of {@link #attentionVarlen} (also {@code attentionVarlenMasked}'s): sizes, strides, offsets, overlaps. */
+    private static void checkVarlen(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment cuSeqlens,
+                                    int batch, int heads, int kvHeads, int headDim, long qStride, long kvStride, float scale) {
         positive("batch", batch);
         heads(heads, kvHeads);
         headDim(headDim);
@@ -605,10 +616,6 @@ public final class CpuOps {
         readable("v", v, kvBytes);
         disjoint(span("out", out, outBytes), span("q", q, qBytes), span("k", k, kvBytes), span("v", v, kvBytes),
                 span("cuSeqlens", cuSeqlens, cuBytes));
-        if (rows == 0) return;
-        int c = causal ? 1 : 0;
-        NativeLibrary.call(() -> { ATTENTION_VARLEN.invokeExact(out, q, k, v, cuSeqlens, batch, heads, kvHeads, headDim,
-                qStride, kvStride, scale, c); });
     }
 
     /**
@@ -853,6 +860,80 @@ public final class CpuOps {
         sameOrDisjoint(o, span("z", z, bytes));
         disjoint(o, span("weight", weight, (long) dim * 4));
         NativeLibrary.call(() -> { GATED_RMSNORM.invokeExact(out, x, z, weight, rows, dim, groupSize, eps); });
+    }
+
+    // ---- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT): bert_variant_ops.cpp ----------------
+
+    private static final MethodHandle
+            NO_NORM = handle("tf_cpu_no_norm", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT)),
+            RELU = handle("tf_cpu_relu", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG)),
+            ROPE = handle("tf_cpu_rope", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
+                    JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT)),
+            ATTENTION_VARLEN_MASKED = handle("tf_cpu_attention_varlen_masked", FunctionDescriptor.ofVoid(
+                    ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG,
+                    JAVA_FLOAT, JAVA_INT, ADDRESS));
+
+    /**
+     * MobileBERT's NoNorm with the residual contract of {@link #layerNorm} (tf_cpu_no_norm): h = x, or
+     * {@code residual += x} and h the new residual; {@code out = h * weight + bias} (bias may be null).
+     */
+    public static void noNorm(MemorySegment out, MemorySegment residual, MemorySegment x, MemorySegment weight, MemorySegment bias,
+                              int rows, int dim) {
+        checkNorm(out, residual, x, weight, bias, rows, dim, 0f);
+        MemorySegment res = orNull(residual), b = orNull(bias);
+        NativeLibrary.call(() -> { NO_NORM.invokeExact(out, res, x, weight, b, rows, dim); });
+    }
+
+    /** {@code x = max(x, 0)} in place over n floats (tf_cpu_relu). */
+    public static void relu(MemorySegment x, long n) {
+        positive("n", n);
+        writable("x", x, n * 4);
+        NativeLibrary.call(() -> { RELU.invokeExact(x, n); });
+    }
+
+    /**
+     * RoPE in place (tf_cpu_rope) on q [tokens][heads * headDim] and k [tokens][kvHeads * headDim] (either may be
+     * null) at {@code positions} (I32 [tokens]) with {@code invFreq} (F32 [rotaryDim / 2]); layout 0 adjacent pairs,
+     * 1 half split.
+     */
+    public static void rope(MemorySegment q, MemorySegment k, MemorySegment positions, MemorySegment invFreq, int tokens, int heads,
+                            int kvHeads, int headDim, int rotaryDim, int layout, float mscale) {
+        positive("tokens", tokens);
+        heads(heads, kvHeads);
+        headDim(headDim);
+        if (rotaryDim <= 0 || rotaryDim % 2 != 0 || rotaryDim > headDim) {
+            throw new IllegalArgumentException("rotaryDim must be even and in (0, headDim = " + headDim + "], got " + rotaryDim);
+        }
+        if (layout != 0 && layout != 1) throw new IllegalArgumentException("rope layout must be 0 or 1, got " + layout);
+        if (!(mscale > 0) || Float.isInfinite(mscale)) throw new IllegalArgumentException("mscale must be positive, got " + mscale);
+        long qBytes = (long) tokens * heads * headDim * 4, kBytes = (long) tokens * kvHeads * headDim * 4;
+        if (q != null) writable("q", q, qBytes);
+        if (k != null) writable("k", k, kBytes);
+        readable("positions", positions, (long) tokens * 4);
+        readable("invFreq", invFreq, (long) rotaryDim / 2 * 4);
+        disjoint(span("q", q, qBytes), span("k", k, kBytes), span("positions", positions, (long) tokens * 4),
+                span("invFreq", invFreq, (long) rotaryDim / 2 * 4));
+        disjoint(span("k", k, kBytes), span("positions", positions, (long) tokens * 4), span("invFreq", invFreq, (long) rotaryDim / 2 * 4));
+        MemorySegment qs = orNull(q), ks = orNull(k);
+        NativeLibrary.call(() -> { ROPE.invokeExact(qs, ks, positions, invFreq, tokens, heads, kvHeads, headDim, rotaryDim, layout, mscale); });
+    }
+
+    /**
+     * Bidirectional packed attention with the encoder masks (tf_cpu_attention_varlen_masked): the layout and
+     * checks of {@link #attentionVarlen}; {@code window > 0} lets query i see key j only when |i - j| &lt; window;
+     * {@code alibiSlopes} (F32 [heads] or null) adds {@code -slope[h] |i - j|} to the scaled score.
+     */
+    public static void attentionVarlenMasked(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v,
+                                             MemorySegment cuSeqlens, int batch, int heads, int kvHeads, int headDim, long qStride,
+                                             long kvStride, float scale, int window, MemorySegment alibiSlopes) {
+        if (window < 0) throw new IllegalArgumentException("window must be >= 0 (0: none), got " + window);
+        if (alibiSlopes != null) readable("alibiSlopes", alibiSlopes, (long) heads * 4);
+        // The shared checks (strides, sequence offsets, bounds, overlaps) are attentionVarlen's.
+        checkVarlen(out, q, k, v, cuSeqlens, batch, heads, kvHeads, headDim, qStride, kvStride, scale);
+        if (intAt(cuSeqlens, batch) == 0) return;
+        MemorySegment slopes = orNull(alibiSlopes);
+        NativeLibrary.call(() -> { ATTENTION_VARLEN_MASKED.invokeExact(out, q, k, v, cuSeqlens, batch, heads, kvHeads, headDim,
+                qStride, kvStride, scale, window, slopes); });
     }
 
     // ---- argument checks ---------------------------------------------------------------------

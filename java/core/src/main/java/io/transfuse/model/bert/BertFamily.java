@@ -9,6 +9,12 @@ import io.transfuse.loader.ModelSource;
 import io.transfuse.loader.WeightFile;
 import io.transfuse.loader.onnx.OnnxBert;
 import io.transfuse.model.EncoderFamily;
+import io.transfuse.model.mobilebert.MobileBertConfig;
+import io.transfuse.model.mobilebert.MobileBertModel;
+import io.transfuse.model.mobilebert.MobileBertWeights;
+import io.transfuse.model.modernbert.ModernEncoderConfig;
+import io.transfuse.model.modernbert.ModernEncoderModel;
+import io.transfuse.model.modernbert.ModernEncoderWeights;
 import io.transfuse.tokenizer.hf.HfTokenizer;
 
 import java.nio.file.Files;
@@ -29,11 +35,14 @@ public final class BertFamily implements EncoderFamily {
     @Override
     public boolean recognizes(ModelSource source) {
         return source.format() == ModelSource.Format.ONNX
-                || (source.format() == ModelSource.Format.HF_DIRECTORY && BertConfig.MODEL_TYPES.contains(source.architecture()));
+                || (source.format() == ModelSource.Format.HF_DIRECTORY && (BertConfig.MODEL_TYPES.contains(source.architecture())
+                        || VARIANT_TYPES.contains(source.architecture())));
     }
 
     @Override
     public Parts load(ModelSource source, Backend backend, LoadOptions options, EncoderOptions encoder) {
+        Parts variant = loadVariant(source, backend, encoder);
+        if (variant != null) return variant;
         BertConfig config;
         WeightFile weights;
         if (source.format() == ModelSource.Format.ONNX) {
@@ -85,5 +94,50 @@ public final class BertFamily implements EncoderFamily {
         }
         if (!Files.isRegularFile(t)) throw new ModelFormatException(path + ": no tokenizer.json " + (Files.isRegularFile(path) ? "beside it" : "in it"));
         return t;
+    }
+
+    // ---- BERT variants with graphs of their own (MobileBERT; ModernBERT, nomic-bert, JinaBERT) ----
+
+    /** model_type values read by {@link MobileBertModel} and {@link ModernEncoderModel} (JinaBERT is "bert" with ALiBi). */
+    public static final java.util.Set<String> VARIANT_TYPES = java.util.Set.of("mobilebert", "modernbert", "nomic_bert");
+
+    /** The graph of a MobileBERT, ModernBERT, nomic-bert or JinaBERT directory; null for the other BERTs. */
+    private static Parts loadVariant(ModelSource source, Backend backend, EncoderOptions encoder) {
+        if (source.format() != ModelSource.Format.HF_DIRECTORY) return null;
+        com.fasterxml.jackson.databind.JsonNode json = source.config();
+        String type = json.path("model_type").asText("");
+        if (!type.equals("mobilebert") && !ModernEncoderConfig.reads(json)) return null;
+        Path dir = source.directory();
+        HfTokenizer tokenizer = HfTokenizer.load(tokenizerPath(source.path(), dir));
+        WeightFile weights = source.safetensors();
+        Pooling pooling = Pooling.read(dir).resolve(encoder);
+        int maxSeq;
+        io.transfuse.model.EncoderGraph graph;
+        if (type.equals("mobilebert")) {
+            MobileBertConfig c = MobileBertConfig.read(json, source.configPath());
+            maxSeq = c.maxPositions();
+            graph = new MobileBertModel(c, MobileBertWeights.from(weights, c), backend, rows(maxSeq, encoder), encoder.batchSize(), source.arena());
+        } else {
+            ModernEncoderConfig c = ModernEncoderConfig.read(json, source.configPath());
+            // Long-context encoders (8192 positions) run texts up to the tokenizer's or sentence-transformers' limit per pass.
+            maxSeq = variantMaxTokens(dir, c.maxSequence(), tokenizer);
+            graph = new ModernEncoderModel(c, ModernEncoderWeights.from(weights, c, json, source.configPath()), backend, rows(maxSeq, encoder),
+                    encoder.batchSize(), source.arena());
+        }
+        return new Parts(graph, tokenizer, pooling, variantMaxTokens(dir, maxSeq, tokenizer));
+    }
+
+    private static int rows(int maxSeq, EncoderOptions encoder) {
+        return Math.max(maxSeq, Math.min(WORKSPACE_ROWS, encoder.batchSize() * maxSeq));
+    }
+
+    /** As {@link #maxTokens}, for a model whose longest input is {@code max}. */
+    private static int variantMaxTokens(Path dir, int max, HfTokenizer tokenizer) {
+        Path st = dir.resolve("sentence_bert_config.json");
+        if (Files.isRegularFile(st)) {
+            int m = Json.optionalInt(Json.read(st), "max_seq_length", 0, st);
+            if (m > 0) return Math.min(max, m);
+        }
+        return tokenizer.modelMaxLength() > 0 ? Math.min(max, tokenizer.modelMaxLength()) : max;
     }
 }

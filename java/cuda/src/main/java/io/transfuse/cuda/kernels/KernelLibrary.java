@@ -89,6 +89,9 @@ public final class KernelLibrary {
                 JAVA_INT, ADDRESS));
         conv2d = b.bind("tf_conv2d", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS));
         maxPool2d = b.bind("tf_max_pool2d", fd(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS)); // DETR
+        // BERT variants
+        noNorm = b.bind("tf_no_norm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        relu = b.bind("tf_relu", fd(ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS));
     }
 
     /**
@@ -509,6 +512,50 @@ public final class KernelLibrary {
             MemorySegment geom = arena.allocateFrom(ValueLayout.JAVA_INT, pool.geometry());
             rt.launch(s, "tf_max_pool2d", st -> (int) maxPool2d.invokeExact(p(out), p(x), geom, t.tfCode(), st));
         }
+    }
+
+    // ---- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT) ----
+
+    private final MethodHandle noNorm, relu;
+
+    /** {@code x = max(x, 0)} in place over n elements: see tf_relu. */
+    public void relu(GpuStream s, long x, long n, DType t) {
+        nonNull("relu", x);
+        if (n <= 0) throw new IllegalArgumentException("relu n must be positive, got " + n);
+        rt.launch(s, "tf_relu", st -> (int) relu.invokeExact(p(x), n, t.tfCode(), st));
+    }
+
+    /** MobileBERT's NoNorm with the residual contract of {@link #layernorm}: see tf_no_norm. bias and residual may be 0. */
+    public void noNorm(GpuStream s, long out, long residual, long x, long weight, long bias, int rows, int dim, DType t) {
+        nonNull("no_norm", out, x, weight);
+        positive("no_norm rows", rows);
+        positive("no_norm dim", dim);
+        rt.launch(s, "tf_no_norm", st -> (int) noNorm.invokeExact(p(out), p(residual), p(x), p(weight), p(bias), rows, dim, t.tfCode(), st));
+    }
+
+    /**
+     * Bidirectional varlen attention prefill with a symmetric window (0: none; key j visible from query i when
+     * |i - j| &lt; window) and ALiBi slopes (F32 [heads] on the device, or 0): tf_attention_prefill_* with causal 0.
+     * Head dims, strides and alignment as {@link #attentionPrefill}.
+     */
+    public void attentionPrefillMasked(GpuStream s, long q, long k, long v, long o, long cuSeqlens, int batch, int maxSeqlen, int heads,
+                                       int kvHeads, int headDim, long qStride, long kvStride, float scale, int window, long alibiSlopes,
+                                       DType t) {
+        nonNull("attention prefill", q, k, v, o, cuSeqlens);
+        checkHeads(heads, kvHeads);
+        if (!supportsPrefillHeadDim(headDim)) {
+            throw new IllegalArgumentException("attention prefill supports head dim " + Arrays.toString(PREFILL_HEAD_DIMS) + ", got " + headDim);
+        }
+        checkWindowSoftcap("attention prefill", window, 0f);
+        positive("attention prefill batch", batch);
+        positive("attention prefill max_seqlen_q", maxSeqlen);
+        checkRowStride("attention prefill q", qStride, (long) heads * headDim);
+        checkRowStride("attention prefill k/v", kvStride, (long) kvHeads * headDim);
+        aligned16("attention prefill", q, k, v, o);
+        MethodHandle h = half(t, prefillF16, prefillBf16);
+        rt.launch(s, "tf_attention_prefill_" + name(t), st -> (int) h.invokeExact(p(q), p(k), p(v), p(o), MemorySegment.NULL,
+                p(cuSeqlens), p(cuSeqlens), batch, maxSeqlen, heads, kvHeads, headDim, qStride, kvStride, scale,
+                0, window, 0f, p(alibiSlopes), st));
     }
 
     @FunctionalInterface
