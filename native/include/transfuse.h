@@ -329,6 +329,19 @@ void tf_cpu_gated_rmsnorm(float* out, const float* x, const float* z, const floa
                           int group_size, float eps);
 
 
+/* ---- encoder-decoder (seq2seq): attention with a relative-position bias ------------------------------------
+ * For each query token t and head h, over the keys j = 0 .. count-1 of its span (spans int32 [tokens][3]:
+ * first key row, key count, query position i):
+ *   out[t][h] = sum_j softmax_j(scale q[t][h] . k[first + j][kh] + B[h][clamp(j - i, -R, R) + R]) v[first + j][kh]
+ * with kh = h / (n_heads / n_kv_heads), B = bias f32 [n_heads][2R + 1] (R = bias_radius) or NULL for none (then
+ * R is unused). Causal or bidirectional is the caller's choice of count. q, out [tokens][n_heads * head_dim];
+ * k, v [rows][n_kv_heads * head_dim]; all contiguous f32. count 0 gives out = 0. out overlaps no input.
+ * (T5's relative attention bias is B with the bucket function applied by the caller: it is constant beyond
+ * max_distance, so R = max_distance is exact.) */
+void tf_cpu_attention_rel_bias(float* out, const float* q, const float* k, const float* v, const int32_t* spans,
+                               const float* bias, int bias_radius, int tokens, int n_heads, int n_kv_heads,
+                               int head_dim, float scale);
+
 /* ==== 2. CUDA kernel launchers =========================================================== */
 /* Every launcher takes a stream as void* (cudaStream_t on the GPU, ignored by the emulator)
  * and returns 0 or a CUDA error code. */
@@ -560,6 +573,13 @@ int tf_gated_rmsnorm(void* out, const void* x, const void* z, const void* weight
  *  Post-LN (BERT): x = LN(x + y + b) is this with residual = out = x, then tf_layernorm in place. */
 int tf_bias_act(void* out, const void* x, const void* bias, const void* residual, int rows, int n, int group_rows,
                 int act, int dtype, void* stream);
+
+/* ---- encoder-decoder (seq2seq): attention with a relative-position bias (rel_bias_attention.cuh) ----------
+ * tf_cpu_attention_rel_bias's semantics on the GPU: q, k, v, o of dtype (TF_DTYPE_F32/F16/BF16), scores, softmax
+ * and the weighted sum in fp32, o rounded once; bias f32 or NULL. head_dim <= 256. One warp per (token, head). */
+int tf_attention_rel_bias(const void* q, const void* k, const void* v, void* o, const int32_t* spans, const float* bias,
+                          int bias_radius, int tokens, int n_heads, int n_kv_heads, int head_dim, float scale, int dtype,
+                          void* stream);
 
 /* ==== 3. Emulated runtime (libtransfuse_emu only) ======================================== */
 /* What the Java cuda-emu runtime needs besides the kernels of section 2 (on a GPU, cuBLAS does it). */
