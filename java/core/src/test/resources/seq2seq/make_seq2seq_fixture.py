@@ -123,7 +123,9 @@ def make_t5(name, gated, tied, seed):
     def attn(prefix, bias):
         for p in "qkvo":
             shape = (d, inner) if p == "o" else (inner, d)
-            w[f"{prefix}.{p}.weight"] = draw(g, shape, 0.3)
+            # q and k smaller: T5 does not scale q.k by 1/sqrt(d), and scores of std ~1-3 (as trained T5s have)
+            # keep the softmax away from one-hot, where fp16 rounding of a score would flip the output
+            w[f"{prefix}.{p}.weight"] = draw(g, shape, 0.12 if p in "qk" else 0.3)
         if bias:
             w[f"{prefix}.relative_attention_bias.weight"] = draw(g, (cfg["relative_attention_num_buckets"], cfg["num_heads"]), 1.0)
 

@@ -84,10 +84,11 @@ public final class Seq2SeqFixture {
 
     /**
      * Checks model {@code name} on {@code device} against the reference, each source alone and all together (batched):
-     * encoder output and every step's logits within {@code tol} (absolute, on values of O(1-10)), the same greedy
-     * output; a fork (two rows continuing one parent) gives the parent's continuation twice. Returns the worst error.
+     * encoder output and every step's logits within {@code absTol + relTol * max|reference|} of each vector, the same
+     * greedy output; a fork (two rows continuing one parent) gives the parent's continuation twice. Returns the worst
+     * error relative to each vector's largest reference value.
      */
-    public static double check(Path model, String name, Device device, double tol) {
+    public static double check(Path model, String name, Device device, double absTol, double relTol) {
         List<Case> cases = cases(name);
         double worst = 0;
         try (Seq2SeqModel m = Seq2SeqModel.load(model, LoadOptions.defaults().withDevice(device), LIMITS)) {
@@ -97,12 +98,12 @@ public final class Seq2SeqFixture {
             for (int k = 0; k < cases.size(); k++) {
                 Case c = cases.get(k);
                 g.encode(List.of(c.source()));
-                worst = Math.max(worst, compare(name + " case " + k + " encoder output", read(g, g.encoderOutput(0)), c.encoderOutput(), tol));
+                worst = Math.max(worst, compare(name + " case " + k + " encoder output", read(g, g.encoderOutput(0)), c.encoderOutput(), absTol, relTol));
                 g.startRows(new int[] {0}, maxNew + 1);
                 int token = m.config().decoderStartId();
                 for (int s = 0; s < c.stepLogits().length; s++) {
                     float[] got = g.step(new int[] {0}, new int[] {0}, new int[] {token})[0];
-                    worst = Math.max(worst, compare(name + " case " + k + " step " + s, got, c.stepLogits()[s], tol));
+                    worst = Math.max(worst, compare(name + " case " + k + " step " + s, got, c.stepLogits()[s], absTol, relTol));
                     token = c.greedy()[s];
                 }
             }
@@ -120,7 +121,7 @@ public final class Seq2SeqFixture {
                 float[][] got = g.step(rs, rs, toks);
                 for (int i = 0; i < rs.length; i++) {
                     Case c = cases.get(rs[i]);
-                    worst = Math.max(worst, compare(name + " batched row " + rs[i] + " step " + s, got[i], c.stepLogits()[s], tol));
+                    worst = Math.max(worst, compare(name + " batched row " + rs[i] + " step " + s, got[i], c.stepLogits()[s], absTol, relTol));
                     last[rs[i]] = c.greedy()[s];
                 }
             }
@@ -131,10 +132,10 @@ public final class Seq2SeqFixture {
             g.step(new int[] {0}, new int[] {0}, new int[] {m.config().decoderStartId()});
             float[][] forked = g.step(new int[] {0, 1}, new int[] {0, 0}, new int[] {c0.greedy()[0], c0.greedy()[0]});
             float[][] again = g.step(new int[] {1, 0}, new int[] {1, 0}, new int[] {c0.greedy()[1], c0.greedy()[1]});
-            worst = Math.max(worst, compare(name + " forked row 0", forked[0], c0.stepLogits()[1], tol));
-            worst = Math.max(worst, compare(name + " forked row 1", forked[1], c0.stepLogits()[1], tol));
-            worst = Math.max(worst, compare(name + " forked row 1, next step", again[0], c0.stepLogits()[2], tol));
-            worst = Math.max(worst, compare(name + " forked row 0, next step", again[1], c0.stepLogits()[2], tol));
+            worst = Math.max(worst, compare(name + " forked row 0", forked[0], c0.stepLogits()[1], absTol, relTol));
+            worst = Math.max(worst, compare(name + " forked row 1", forked[1], c0.stepLogits()[1], absTol, relTol));
+            worst = Math.max(worst, compare(name + " forked row 1, next step", again[0], c0.stepLogits()[2], absTol, relTol));
+            worst = Math.max(worst, compare(name + " forked row 0, next step", again[1], c0.stepLogits()[2], absTol, relTol));
             // greedy generation, alone and batched
             List<int[]> batched = m.generateIds(sources, new Seq2SeqOptions(maxNew));
             for (int k = 0; k < cases.size(); k++) {
@@ -152,8 +153,11 @@ public final class Seq2SeqFixture {
         return v;
     }
 
-    private static double compare(String what, float[] got, float[] want, double tol) {
+    private static double compare(String what, float[] got, float[] want, double absTol, double relTol) {
         assertTrue(got.length == want.length, what + ": " + got.length + " values, want " + want.length);
+        double scale = 0;
+        for (float v : want) scale = Math.max(scale, Math.abs(v));
+        double tol = absTol + relTol * scale;
         double worst = 0;
         int at = 0;
         for (int i = 0; i < got.length; i++) {
@@ -162,7 +166,8 @@ public final class Seq2SeqFixture {
         }
         double w = worst;
         int a = at;
-        assertTrue(w <= tol, () -> what + ": worst error " + w + " at " + a + " (got " + got[a] + ", want " + want[a] + ")");
-        return worst;
+        assertTrue(w <= tol, () -> what + ": worst error " + w + " at " + a + " (got " + got[a] + ", want " + want[a] + "; tolerance "
+                + tol + ")");
+        return worst / scale;
     }
 }

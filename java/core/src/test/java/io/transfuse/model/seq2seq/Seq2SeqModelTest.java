@@ -21,7 +21,7 @@ class Seq2SeqModelTest {
     @ParameterizedTest
     @ValueSource(strings = {"t5-tiny", "t5-gated-tiny", "bart-tiny", "marian-tiny"})
     void cpuMatchesTorchReference(String name) {
-        double worst = Seq2SeqFixture.check(Seq2SeqFixture.copyModel(name, dir), name, Device.CPU, 2e-4);
-        System.out.printf("%s on cpu: worst error %.2e to the torch reference%n", name, worst);
+        double worst = Seq2SeqFixture.check(Seq2SeqFixture.copyModel(name, dir), name, Device.CPU, 2e-4, 0);
+        System.out.printf("%s on cpu: worst error %.2e of the largest logit to the torch reference%n", name, worst);
     }
 }
