@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes the encoder-decoder references for Seq2SeqModelTest / Seq2SeqCudaEmuTest: small random-weight T5, BART
-and Marian models in the Hugging Face layout, and what a plain float64 torch implementation of each computes on them.
+and Marian models in the Hugging Face layout, and what a plain float64 torch implementation of each computes on them; and t5-tokenizer/, a T5 of the vocabulary of
+../tokenizers/spm-t5-unigram-tokenizer.json.gz for the CLI tests (no reference: the CLI is checked against the API).
 
 Run with Debian's python3-torch (torch 1.13; transformers is not installed and not used), from this folder:
     /usr/bin/python3 make_seq2seq_fixture.py
@@ -110,9 +111,9 @@ def gelu_new(x):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-def make_t5(name, gated, tied, seed):
-    cfg = dict(architectures=["T5ForConditionalGeneration"], model_type="t5", d_model=32, d_kv=12, d_ff=64,
-               num_heads=4, num_layers=2, num_decoder_layers=3, vocab_size=96, relative_attention_num_buckets=8,
+def make_t5(name, gated, tied, seed, vocab=96, d_model=32):
+    cfg = dict(architectures=["T5ForConditionalGeneration"], model_type="t5", d_model=d_model, d_kv=12, d_ff=64,
+               num_heads=4, num_layers=2, num_decoder_layers=3, vocab_size=vocab, relative_attention_num_buckets=8,
                relative_attention_max_distance=16, layer_norm_epsilon=1e-6,
                feed_forward_proj="gated-gelu" if gated else "relu", tie_word_embeddings=tied, pad_token_id=0,
                eos_token_id=1, decoder_start_token_id=0, is_encoder_decoder=True)
@@ -344,6 +345,13 @@ def main():
         with open(os.path.join(here, name + "-reference.json"), "w") as f:
             json.dump(ref, f)
         print(name, [c["greedy"] for c in ref["cases"]])
+    # For the CLI tests: a T5 with the vocabulary of ../tokenizers/spm-t5-unigram-tokenizer.json.gz (8000 pieces and 100
+    # <extra_id_N>), which the tests place beside it as tokenizer.json; no reference (the CLI is checked against the API)
+    cfg, w = make_t5("t5-tokenizer", False, True, 5, vocab=8100, d_model=16)
+    os.makedirs(os.path.join(here, "t5-tokenizer"), exist_ok=True)
+    with open(os.path.join(here, "t5-tokenizer", "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    write_safetensors(os.path.join(here, "t5-tokenizer", "model.safetensors"), {k: v for k, v in w.items() if k != "encoder.embed_tokens.weight"})
 
 
 if __name__ == "__main__":
