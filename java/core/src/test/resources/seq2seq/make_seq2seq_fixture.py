@@ -5,6 +5,8 @@ and Marian models in the Hugging Face layout, and what a plain float64 torch imp
 
 Run with Debian's python3-torch (torch 1.13; transformers is not installed and not used), from this folder:
     /usr/bin/python3 make_seq2seq_fixture.py
+    /usr/bin/python3 make_seq2seq_fixture.py --t5-small DIR   # t5-small's shape, random weights (speed only; 240 MB)
+    /usr/bin/python3 make_seq2seq_fixture.py --opus-mt DIR    # opus-mt-en-de's shape likewise (300 MB)
 
 Writes, per model, <name>/config.json + <name>/model.safetensors (F32, written by hand below) and
 <name>-reference.json: for each source (token ids, lengths 5 .. 20) the encoder's last hidden state, the raw logits
@@ -111,9 +113,9 @@ def gelu_new(x):
     return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-def make_t5(name, gated, tied, seed, vocab=96, d_model=32):
+def make_t5(name, gated, tied, seed, vocab=96, d_model=32, layers=(2, 3)):
     cfg = dict(architectures=["T5ForConditionalGeneration"], model_type="t5", d_model=d_model, d_kv=12, d_ff=64,
-               num_heads=4, num_layers=2, num_decoder_layers=3, vocab_size=vocab, relative_attention_num_buckets=8,
+               num_heads=4, num_layers=layers[0], num_decoder_layers=layers[1], vocab_size=vocab, relative_attention_num_buckets=8,
                relative_attention_max_distance=16, layer_norm_epsilon=1e-6,
                feed_forward_proj="gated-gelu" if gated else "relu", tie_word_embeddings=tied, pad_token_id=0,
                eos_token_id=1, decoder_start_token_id=0, is_encoder_decoder=True)
@@ -214,10 +216,10 @@ def sinusoidal(n, d):
     return torch.tensor(np.concatenate([np.sin(ang), np.cos(ang)], axis=1))
 
 
-def make_bart(name, marian, seed):
+def make_bart(name, marian, seed, layers=(2, 3)):
     cfg = dict(architectures=["MarianMTModel" if marian else "BartForConditionalGeneration"],
                model_type="marian" if marian else "bart", d_model=32, encoder_attention_heads=4,
-               decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=48, encoder_layers=2, decoder_layers=3,
+               decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=48, encoder_layers=layers[0], decoder_layers=layers[1],
                vocab_size=96, max_position_embeddings=64, activation_function="swish" if marian else "gelu",
                scale_embedding=True, pad_token_id=95 if marian else 1, eos_token_id=0 if marian else 2,
                bos_token_id=0, decoder_start_token_id=95 if marian else 2, is_encoder_decoder=True,
@@ -354,5 +356,55 @@ def main():
     write_safetensors(os.path.join(here, "t5-tokenizer", "model.safetensors"), {k: v for k, v in w.items() if k != "encoder.embed_tokens.weight"})
 
 
+def real_shape(kind, out):
+    """Random weights in a real model's shape, for measuring speed (no reference; not committed):
+    t5-small (d 512, 8 heads x 64, d_ff 2048, 6 + 6 blocks, vocab 32128) or opus-mt (Marian en-de: d 512, 8 heads,
+    ffn 2048, 6 + 6 blocks, vocab 58101)."""
+    torch.manual_seed(0)
+    if kind == "t5-small":
+        cfg = dict(architectures=["T5ForConditionalGeneration"], model_type="t5", d_model=512, d_kv=64, d_ff=2048, num_heads=8,
+                   num_layers=6, num_decoder_layers=6, vocab_size=32128, relative_attention_num_buckets=32,
+                   relative_attention_max_distance=128, layer_norm_epsilon=1e-6, feed_forward_proj="relu",
+                   tie_word_embeddings=True, pad_token_id=0, eos_token_id=1, decoder_start_token_id=0)
+    else:
+        cfg = dict(architectures=["MarianMTModel"], model_type="marian", d_model=512, encoder_attention_heads=8,
+                   decoder_attention_heads=8, encoder_ffn_dim=2048, decoder_ffn_dim=2048, encoder_layers=6, decoder_layers=6,
+                   vocab_size=58101, max_position_embeddings=512, activation_function="swish", scale_embedding=True,
+                   pad_token_id=58100, eos_token_id=0, decoder_start_token_id=58100, forced_eos_token_id=0)
+    shapes = {}
+    if kind == "t5-small":
+        _, w = make_t5("x", False, True, 0, vocab=8, d_model=8, layers=(6, 6))  # names only
+        d, inner, ff, V = 512, 512, 2048, 32128
+        for k in w:
+            if k.endswith("relative_attention_bias.weight"): shapes[k] = (32, 8)
+            elif k.endswith("layer_norm.weight"): shapes[k] = (d,)
+            elif k in ("shared.weight", "encoder.embed_tokens.weight"): shapes[k] = (V, d)
+            elif ".wi." in k: shapes[k] = (ff, d)
+            elif ".wo." in k: shapes[k] = (d, ff)
+            else: shapes[k] = (d, d)
+    else:
+        _, w = make_bart("x", True, 0, layers=(6, 6))
+        d, ff, V = 512, 2048, 58101
+        for k in w:
+            if "embed_positions" in k: continue
+            if k == "model.shared.weight": shapes[k] = (V, d)
+            elif k == "final_logits_bias": shapes[k] = (1, V)
+            elif ".fc1.weight" in k: shapes[k] = (ff, d)
+            elif ".fc1.bias" in k: shapes[k] = (ff,)
+            elif ".fc2.weight" in k: shapes[k] = (d, ff)
+            elif k.endswith(".weight") and "layer_norm" not in k: shapes[k] = (d, d)
+            else: shapes[k] = (d,)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    write_safetensors(os.path.join(out, "model.safetensors"),
+                      {k: (torch.randn(*sh) * (0.05 if len(sh) == 2 else 0.02) + (1 if "norm" in k and len(sh) == 1 and "bias" not in k else 0))
+                       for k, sh in shapes.items()})
+
+
 if __name__ == "__main__":
-    main()
+    import sys
+    if len(sys.argv) == 3 and sys.argv[1] in ("--t5-small", "--opus-mt"):
+        real_shape(sys.argv[1][2:], sys.argv[2])
+    else:
+        main()

@@ -103,8 +103,18 @@ public final class Seq2SeqModel implements AutoCloseable {
         List<int[]> sources = new ArrayList<>();
         for (String t : texts) sources.add(tokenizer.encode(Objects.requireNonNull(t, "text"), true));
         List<String> out = new ArrayList<>();
-        for (int[] ids : generateIds(sources, options)) out.add(tokenizer.decode(ids));
+        for (int[] ids : generateIds(sources, options)) out.add(decode(ids));
         return out;
+    }
+
+    /**
+     * The text of generated ids. Ids past the tokenizer's vocabulary (T5's config rounds vocab_size up to 32128 over
+     * 32100 tokens) have no text and are left out, as are special tokens.
+     */
+    public String decode(int[] ids) {
+        if (tokenizer == null) throw new TransfuseException(config().source().getParent() + " has no tokenizer.json");
+        int v = tokenizer.vocabularySize();
+        return tokenizer.decode(Arrays.stream(ids).filter(id -> id < v).toArray());
     }
 
     /**

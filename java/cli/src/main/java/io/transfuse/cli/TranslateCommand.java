@@ -60,7 +60,7 @@ final class TranslateCommand implements Callable<Integer> {
             double seconds = (System.nanoTime() - t0) / 1e9;
             int tokens = 0;
             for (int[] ids : outputs) {
-                out.println(m.tokenizer().decode(ids));
+                out.println(m.decode(ids));
                 tokens += ids.length;
             }
             out.flush();
