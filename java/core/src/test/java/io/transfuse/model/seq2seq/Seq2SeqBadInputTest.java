@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.transfuse.Device;
 import io.transfuse.LoadOptions;
-import io.transfuse.Seq2SeqModel;
 import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.SafetensorsFile;
 import io.transfuse.loader.SafetensorsWriter;
@@ -42,7 +41,7 @@ class Seq2SeqBadInputTest {
     }
 
     private static void fails(Path model, String... expected) {
-        Exception e = assertThrows(RuntimeException.class, () -> Seq2SeqModel.load(model, CPU, Seq2SeqFixture.LIMITS).close());
+        Exception e = assertThrows(RuntimeException.class, () -> Seq2SeqRunner.load(model, CPU, Seq2SeqFixture.LIMITS).close());
         String msg = e.getMessage();
         assertFalse(msg.contains("\n"), "one line: " + msg);
         for (String x : expected) assertTrue(msg.contains(x), "'" + msg + "' should name " + x);
@@ -86,7 +85,7 @@ class Seq2SeqBadInputTest {
 
     @Test
     void badCallsAreNamed() {
-        try (Seq2SeqModel m = Seq2SeqModel.load(Seq2SeqFixture.copyModel("bart-tiny", dir), CPU, Seq2SeqFixture.LIMITS)) {
+        try (Seq2SeqRunner m = Seq2SeqRunner.load(Seq2SeqFixture.copyModel("bart-tiny", dir), CPU, Seq2SeqFixture.LIMITS)) {
             Seq2SeqGraph g = m.graph();
             assertThrows(IllegalStateException.class, () -> g.startRows(new int[] {0}, 4));
             String msg = assertThrows(IllegalArgumentException.class, () -> g.encode(List.of(new int[] {3, 96}))).getMessage();

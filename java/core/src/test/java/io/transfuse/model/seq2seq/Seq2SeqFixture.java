@@ -4,7 +4,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.transfuse.Device;
 import io.transfuse.LoadOptions;
-import io.transfuse.Seq2SeqModel;
 import io.transfuse.Seq2SeqOptions;
 import io.transfuse.tensor.Tensor;
 
@@ -91,7 +90,7 @@ public final class Seq2SeqFixture {
     public static double check(Path model, String name, Device device, double absTol, double relTol) {
         List<Case> cases = cases(name);
         double worst = 0;
-        try (Seq2SeqModel m = Seq2SeqModel.load(model, LoadOptions.defaults().withDevice(device), LIMITS)) {
+        try (Seq2SeqRunner m = Seq2SeqRunner.load(model, LoadOptions.defaults().withDevice(device), LIMITS)) {
             Seq2SeqGraph g = m.graph();
             int maxNew = cases.getFirst().stepLogits().length;
             // each source alone: encoder output, teacher-forced steps along the reference's greedy path
