@@ -56,6 +56,7 @@ public final class Seq2SeqRunner implements AutoCloseable {
             Seq2SeqConfig config = Seq2SeqConfig.read(source.configPath());
             Seq2SeqWeights weights = Seq2SeqWeights.from(source.safetensors(), config);
             Tokenizer tokenizer = HfTokenizer.forModel(source.directory(), config.vocab());
+            if (tokenizer == null) tokenizer = MarianTokenizer.forModel(source.directory(), config.vocab()); // opus-mt: *.spm + vocab.json
             backend = Backends.open(device, options.withDevice(device));
             Seq2SeqGraph graph = new Seq2SeqGraph(config, weights, backend, limits);
             return new Seq2SeqRunner(graph, tokenizer, arena);
@@ -81,7 +82,7 @@ public final class Seq2SeqRunner implements AutoCloseable {
 
     public Seq2SeqConfig config() { return graph.config(); }
 
-    /** The model's tokenizer, or null when its directory has no tokenizer.json (then use {@link #generateIds}). */
+    /** The model's tokenizer (tokenizer.json, or Marian's source.spm + vocab.json), or null when it has neither (use {@link #generateIds}). */
     public Tokenizer tokenizer() { return tokenizer; }
 
     /** The output text for {@code text}: greedy decoding as {@code options} says. */
