@@ -6,7 +6,6 @@ import io.transfuse.backend.Backend.WeightUse;
 import io.transfuse.backend.Conv2d;
 import io.transfuse.backend.Heads;
 import io.transfuse.backend.KeySpans;
-import io.transfuse.loader.ModelFormatException;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.seq2seq.Seq2SeqConfig.Flavour;
 import io.transfuse.tensor.DType;
@@ -123,7 +122,6 @@ public final class Seq2SeqGraph implements AutoCloseable {
             for (int l = 0; l < decoder.length; l++) decoder[l] = layer(w.decoder()[l], c.decoderFfn());
 
             int S = limits.maxSourceTokens(), R = limits.maxRows(), d = c.dim(), inner = c.inner();
-            int ffMax = Math.max(c.encoderFfn(), c.decoderFfn());
             srcIds = ops.allocate("source token ids", DType.I32, S, 1);
             srcPos = ops.allocate("source position ids", DType.I32, S, 1);
             ex = ops.allocate("encoder residual stream", act, S, d);
@@ -167,7 +165,6 @@ public final class Seq2SeqGraph implements AutoCloseable {
             srcLen = new int[limits.maxSources()];
             rowSource = new int[R];
             rowLen = new int[R];
-            if (ffMax <= 0) throw new ModelFormatException(c.source() + ": the FFN width must be positive");
         } catch (RuntimeException e) {
             close();
             throw e;
