@@ -355,6 +355,19 @@ void tf_cpu_attention_varlen_masked(float* out, const float* q, const float* k, 
                                     long q_stride, long kv_stride, float scale, int window, const float* alibi_slopes);
 
 
+/* ---- encoder-decoder (seq2seq): attention with a relative-position bias ------------------------------------
+ * For each query token t and head h, over the keys j = 0 .. count-1 of its span (spans int32 [tokens][3]:
+ * first key row, key count, query position i):
+ *   out[t][h] = sum_j softmax_j(scale q[t][h] . k[first + j][kh] + B[h][clamp(j - i, -R, R) + R]) v[first + j][kh]
+ * with kh = h / (n_heads / n_kv_heads), B = bias f32 [n_heads][2R + 1] (R = bias_radius) or NULL for none (then
+ * R is unused). Causal or bidirectional is the caller's choice of count. q, out [tokens][n_heads * head_dim];
+ * k, v [rows][n_kv_heads * head_dim]; all contiguous f32. count 0 gives out = 0. out overlaps no input.
+ * (T5's relative attention bias is B with the bucket function applied by the caller: it is constant beyond
+ * max_distance, so R = max_distance is exact.) */
+void tf_cpu_attention_rel_bias(float* out, const float* q, const float* k, const float* v, const int32_t* spans,
+                               const float* bias, int bias_radius, int tokens, int n_heads, int n_kv_heads,
+                               int head_dim, float scale);
+
 /* ==== 2. CUDA kernel launchers =========================================================== */
 /* Every launcher takes a stream as void* (cudaStream_t on the GPU, ignored by the emulator)
  * and returns 0 or a CUDA error code. */
@@ -607,6 +620,13 @@ int tf_relu(void* x, long n, int dtype, void* stream);
  *  geom is a host array; returns 0, or kErrInvalidArgument for a bad geometry or dtype. */
 int tf_cpu_max_pool2d(float* out, const float* x, const int32_t* geom);
 int tf_max_pool2d(void* out, const void* x, const int32_t* geom, int dtype, void* stream);
+
+/* ---- encoder-decoder (seq2seq): attention with a relative-position bias (rel_bias_attention.cuh) ----------
+ * tf_cpu_attention_rel_bias's semantics on the GPU: q, k, v, o of dtype (TF_DTYPE_F32/F16/BF16), scores, softmax
+ * and the weighted sum in fp32, o rounded once; bias f32 or NULL. head_dim <= 256. One warp per (token, head). */
+int tf_attention_rel_bias(const void* q, const void* k, const void* v, void* o, const int32_t* spans, const float* bias,
+                          int bias_radius, int tokens, int n_heads, int n_kv_heads, int head_dim, float scale, int dtype,
+                          void* stream);
 
 /* ==== 3. Emulated runtime (libtransfuse_emu only) ======================================== */
 /* What the Java cuda-emu runtime needs besides the kernels of section 2 (on a GPU, cuBLAS does it). */

@@ -4,6 +4,7 @@ import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
+import io.transfuse.Seq2SeqModel;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
 import picocli.CommandLine.Command;
@@ -15,6 +16,7 @@ import picocli.CommandLine.Model.CommandSpec;
 
 import java.io.PrintWriter;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -47,6 +49,10 @@ final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        if (model != null && Seq2SeqModel.recognizes(model)) { // T5 / BART / Marian: the prompt is the source text
+            TranslateCommand.run(model, List.of(prompt), maxTokens, where, spec.commandLine().getOut(), spec.commandLine().getErr());
+            return 0;
+        }
         GenerateOptions options = new GenerateOptions(maxTokens, sampling.options());
         if (context < 0) throw new IllegalArgumentException("--context must be >= 0, got " + context);
         LoadOptions load = where.loadOptions().withContextLength(context);

@@ -10,8 +10,8 @@ import java.io.PrintWriter;
 @Command(name = "transfuse", mixinStandardHelpOptions = true, versionProvider = Main.Version.class,
         description = "Runs transformer-family models on the CPU and on NVIDIA GPUs.",
         subcommands = {GenerateCommand.class, ChatCommand.class, ServeCommand.class, InfoCommand.class, EmbedCommand.class, ClassifyCommand.class, RerankCommand.class, ConvertCommand.class,
-                MakeModelCommand.class, QuantizeCommand.class, BenchCommand.class, CommandLine.HelpCommand.class,
-                DetectCommand.class})
+                MakeModelCommand.class, QuantizeCommand.class, BenchCommand.class, DetectCommand.class,
+                TranslateCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
     /** The writer over the process's stderr (null until {@link #main} runs): {@link Progress} draws in place only on it. */
     static volatile PrintWriter processErr;

@@ -268,4 +268,17 @@ public interface Backend extends AutoCloseable {
      */
     void attentionVarlenMasked(Tensor out, Tensor q, Tensor k, Tensor v, Heads heads, EncoderBatch batch, float scale, int window,
                                Tensor alibiSlopes);
+    // ---- encoder-decoder (seq2seq: T5, BART, Marian) ----------------------------------------------
+
+    /**
+     * Attention of each query token over its own span of key rows, with an optional additive per-head bias by
+     * relative position (T5's relative attention bias): for token t with span (first, count, i) = {@code spans}
+     * row t ({@link KeySpans}), {@code out[t][h] = sum_j softmax_j(scale q[t][h] . k[first+j] + B[h][clamp(j - i, -R, R) + R]) v[first+j]}
+     * over j = 0 .. count-1, with {@code B = bias} F32 [heads][2R + 1] (R = {@code biasRadius}) or no bias when null.
+     * Causal or bidirectional is the caller's choice of count; cross-attention points at the encoder output's rows,
+     * which any number of decoder rows (beam hypotheses) may share. q, out [n][heads * headDim]; k, v [rows][kvHeads *
+     * headDim], all contiguous, of the activation type; out overlaps no input. A span with count 0 gives zeros.
+     */
+    void attentionRelBias(Tensor out, Tensor q, Tensor k, Tensor v, KeySpans spans, Tensor bias, int biasRadius, Heads heads,
+                          float scale);
 }

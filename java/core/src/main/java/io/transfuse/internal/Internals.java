@@ -61,4 +61,23 @@ public final class Internals {
         Objects.requireNonNull(model, "model");
         return encoderTokenizers.apply(model);
     }
+
+    // ---- encoder-decoder (seq2seq) ------------------------------------------------------------
+
+    private static volatile Function<io.transfuse.Seq2SeqModel, io.transfuse.model.seq2seq.Seq2SeqRunner> seq2seqRunners;
+
+    /** Called once by {@link io.transfuse.Seq2SeqModel}'s class initialiser. */
+    public static void seq2seqAccessor(Function<io.transfuse.Seq2SeqModel, io.transfuse.model.seq2seq.Seq2SeqRunner> accessor) {
+        if (seq2seqRunners != null) throw new IllegalStateException("the seq2seq accessor is set already");
+        seq2seqRunners = accessor;
+    }
+
+    /**
+     * The runner behind an encoder-decoder model: its graph ({@code runner.graph()}: encode, startRows, step) is what a
+     * beam search drives.
+     */
+    public static io.transfuse.model.seq2seq.Seq2SeqRunner seq2seq(io.transfuse.Seq2SeqModel model) {
+        Objects.requireNonNull(model, "model");
+        return seq2seqRunners.apply(model);
+    }
 }

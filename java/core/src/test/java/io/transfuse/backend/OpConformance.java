@@ -73,6 +73,7 @@ public final class OpConformance {
             c.ssd();
             c.convolution();
             c.detrOps();
+            c.relBiasAttention();
         } finally {
             c.r.close();
             c.host.close();
@@ -504,5 +505,36 @@ public final class OpConformance {
         b.crossAttention(out.b(), q.b(), k.b(), v.b(), heads, qb, kb, scale);
         r.crossAttention(out.r(), q.r(), k.r(), v.r(), heads, qr, kr, scale);
         same("crossAttention", out);
+    }
+
+    // ---- encoder-decoder (seq2seq) ------------------------------------------------------------
+
+    /**
+     * Attention over key spans with a relative-position bias (T5): an encoder source of 9 seen whole, causal decoder rows
+     * in slots of 6, cross-attention queries sharing the source, a query with no keys; grouped KV heads; a bias table
+     * of std 1 and radius 3 (clamped relative positions) so a wrong index moves outputs by O(1); and no bias.
+     */
+    private void relBiasAttention() {
+        int heads = 4, kvHeads = 2, headDim = 32, rows = 21;
+        Heads h = new Heads(heads, kvHeads, headDim);
+        KeySpans sb = new KeySpans(b, "conformance", 32), sr = new KeySpans(r, "conformance", 32);
+        for (KeySpans s : new KeySpans[] {sb, sr}) {
+            s.clear();
+            for (int i = 0; i < 9; i++) s.add(0, 9, i);
+            for (int p = 0; p < 6; p++) s.add(9, p + 1, p);
+            for (int p = 0; p < 4; p++) s.add(15, p + 1, p);
+            s.add(0, 9, 0);
+            s.add(3, 0, 0);
+            s.commit();
+        }
+        int n = sb.tokens();
+        Pair q = act("q", 1, n, h.qWidth()), k = act("k", 1, rows, h.kvWidth()), v = act("v", 1, rows, h.kvWidth());
+        Pair bias = f32(random("relative bias", 1, heads, 7));
+        for (boolean withBias : new boolean[] {true, false}) {
+            Pair out = zeros("rel-bias attention", b.activationType(), n, h.qWidth());
+            b.attentionRelBias(out.b(), q.b(), k.b(), v.b(), sb, withBias ? bias.b() : null, 3, h, 0.3f);
+            r.attentionRelBias(out.r(), q.r(), k.r(), v.r(), sr, withBias ? bias.r() : null, 3, h, 0.3f);
+            same("attentionRelBias " + (withBias ? "with" : "without") + " a bias", out);
+        }
     }
 }

@@ -564,4 +564,36 @@ public final class ReferenceBackend implements Backend {
             }
         }
     }
+
+    // ---- encoder-decoder (seq2seq) ------------------------------------------------------------
+
+    @Override
+    public void attentionRelBias(Tensor out, Tensor q, Tensor k, Tensor v, KeySpans spans, Tensor bias, int biasRadius, Heads heads,
+                                 float scale) {
+        KeySpans.check("attentionRelBias", out, q, k, v, spans, bias, biasRadius, heads);
+        int D = heads.headDim(), group = heads.heads() / heads.kvHeads();
+        Tensor table = spans.table();
+        for (int t = 0; t < spans.tokens(); t++) {
+            int first = id(table, 3L * t), count = id(table, 3L * t + 1), pos = id(table, 3L * t + 2);
+            for (int h = 0; h < heads.heads(); h++) {
+                int kh = h / group;
+                double[] p = new double[count];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < count; j++) {
+                    double dot = 0;
+                    for (int d = 0; d < D; d++) dot += at(q, t, h * D + d) * at(k, first + j, kh * D + d);
+                    int rel = Math.clamp(j - pos, -biasRadius, biasRadius);
+                    p[j] = dot * scale + (bias == null ? 0 : at(bias, h, rel + biasRadius));
+                    max = Math.max(max, p[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < count; j++) sum += p[j] = Math.exp(p[j] - max);
+                for (int d = 0; d < D; d++) {
+                    double acc = 0;
+                    for (int j = 0; j < count; j++) acc += p[j] / sum * at(v, first + j, kh * D + d);
+                    put(out, t, h * D + d, count == 0 ? 0 : acc);
+                }
+            }
+        }
+    }
 }

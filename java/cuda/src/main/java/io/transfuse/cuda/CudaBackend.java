@@ -7,6 +7,7 @@ import io.transfuse.backend.Conv2d;
 import io.transfuse.backend.DecoderBatch;
 import io.transfuse.backend.EncoderBatch;
 import io.transfuse.backend.Heads;
+import io.transfuse.backend.KeySpans;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
 import io.transfuse.backend.Rope;
@@ -519,6 +520,18 @@ public final class CudaBackend implements Backend {
         kk.attentionPrefillMasked(stream, address(q), address(k), address(v), address(out), address(batch.cuSeqlens()), batch.sequences(),
                 batch.maxLength(), heads.heads(), heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, window,
                 alibiSlopes == null ? 0 : address(alibiSlopes), act);
+    }
+
+    // ---- encoder-decoder (seq2seq) ------------------------------------------------------------
+
+    @Override
+    public void attentionRelBias(Tensor out, Tensor q, Tensor k, Tensor v, KeySpans spans, Tensor bias, int biasRadius, Heads heads,
+                                 float scale) {
+        String op = "attentionRelBias";
+        KeySpans.check(op, out, q, k, v, spans, bias, biasRadius, heads);
+        sameType(op, out, q, k, v);
+        kk.attentionRelBias(stream, address(q), address(k), address(v), address(out), address(spans.table()),
+                bias == null ? 0 : address(bias), biasRadius, spans.tokens(), heads.heads(), heads.kvHeads(), heads.headDim(), scale, act);
     }
 
     // ---- helpers --------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import io.transfuse.backend.Conv2d;
 import io.transfuse.backend.DecoderBatch;
 import io.transfuse.backend.EncoderBatch;
 import io.transfuse.backend.Heads;
+import io.transfuse.backend.KeySpans;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
 import io.transfuse.backend.Rope;
@@ -439,4 +440,17 @@ public final class CpuBackend implements Backend {
     private static int rows(Tensor t) { return Math.toIntExact(t.rows()); }
 
     private static int cols(Tensor t) { return Math.toIntExact(t.cols()); }
+
+    // ---- encoder-decoder (seq2seq) ------------------------------------------------------------
+
+    @Override
+    public void attentionRelBias(Tensor out, Tensor q, Tensor k, Tensor v, KeySpans spans, Tensor bias, int biasRadius, Heads heads,
+                                 float scale) {
+        String op = "attentionRelBias";
+        KeySpans.check(op, out, q, k, v, spans, bias, biasRadius, heads);
+        for (Tensor t : new Tensor[] {out, q, k, v}) f32(op, t, t.elementCount());
+        CpuOps.attentionRelBias(host(op, out), host(op, q), host(op, k), host(op, v), host(op, spans.table()),
+                bias == null ? null : host(op, bias), biasRadius, spans.tokens(), k.rows(), heads.heads(), heads.kvHeads(),
+                heads.headDim(), scale);
+    }
 }

@@ -1048,4 +1048,48 @@ public final class CpuOps {
         }
         if (rc != 0) throw new IllegalStateException("tf_cpu_max_pool2d refused " + pool + " (code " + rc + ")");
     }
+
+    // ---- encoder-decoder (seq2seq) ------------------------------------------------------------
+
+    private static final MethodHandle ATTENTION_REL_BIAS = handle("tf_cpu_attention_rel_bias", FunctionDescriptor.ofVoid(
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT));
+
+    /**
+     * Attention over key spans with a relative-position bias (tf_cpu_attention_rel_bias): query token t attends to
+     * key rows spans[t][0] .. + spans[t][1] - 1, key j biased by {@code bias[h][clamp(j - spans[t][2], -R, R) + R]}
+     * (bias f32 [heads][2R + 1], or null). q, out [tokens][heads * headDim]; k, v [keyRows][kvHeads * headDim].
+     * The spans are checked here against keyRows, so the kernel never reads outside k and v.
+     */
+    public static void attentionRelBias(MemorySegment out, MemorySegment q, MemorySegment k, MemorySegment v, MemorySegment spans,
+                                        MemorySegment bias, int biasRadius, int tokens, long keyRows, int heads, int kvHeads,
+                                        int headDim, float scale) {
+        positive("tokens", tokens);
+        heads(heads, kvHeads);
+        headDim(headDim);
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
+        long qBytes = (long) tokens * heads * headDim * 4, kvBytes = keyRows * kvHeads * headDim * 4, spanBytes = (long) tokens * 12;
+        writable("out", out, qBytes);
+        readable("q", q, qBytes);
+        readable("k", k, kvBytes);
+        readable("v", v, kvBytes);
+        readable("spans", spans, spanBytes);
+        for (int t = 0; t < tokens; t++) {
+            long first = intAt(spans, 3L * t), count = intAt(spans, 3L * t + 1), pos = intAt(spans, 3L * t + 2);
+            if (first < 0 || count < 0 || pos < 0 || first + count > keyRows) {
+                throw new IllegalArgumentException("spans[" + t + "] = (" + first + ", " + count + ", " + pos + ") lies outside the "
+                        + keyRows + " key rows");
+            }
+        }
+        long biasBytes = 0;
+        if (bias != null) {
+            if (biasRadius < 0) throw new IllegalArgumentException("bias radius must be >= 0, got " + biasRadius);
+            biasBytes = (long) heads * (2L * biasRadius + 1) * 4;
+            readable("bias", bias, biasBytes);
+        }
+        disjoint(span("out", out, qBytes), span("q", q, qBytes), span("k", k, kvBytes), span("v", v, kvBytes),
+                span("spans", spans, spanBytes), bias == null ? null : span("bias", bias, biasBytes));
+        MemorySegment b = orNull(bias);
+        NativeLibrary.call(() -> { ATTENTION_REL_BIAS.invokeExact(out, q, k, v, spans, b, biasRadius, tokens, heads, kvHeads, headDim,
+                scale); });
+    }
 }

@@ -92,6 +92,9 @@ public final class KernelLibrary {
         // BERT variants
         noNorm = b.bind("tf_no_norm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
         relu = b.bind("tf_relu", fd(ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS));
+        // encoder-decoder (seq2seq)
+        attentionRelBias = b.bind("tf_attention_rel_bias", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
     }
 
     /**
@@ -556,6 +559,28 @@ public final class KernelLibrary {
         rt.launch(s, "tf_attention_prefill_" + name(t), st -> (int) h.invokeExact(p(q), p(k), p(v), p(o), MemorySegment.NULL,
                 p(cuSeqlens), p(cuSeqlens), batch, maxSeqlen, heads, kvHeads, headDim, qStride, kvStride, scale,
                 0, window, 0f, p(alibiSlopes), st));
+    }
+
+    // ---- encoder-decoder (seq2seq) ------------------------------------------------------------
+
+    /** Largest head dimension of {@link #attentionRelBias} (8 elements per lane of one warp). */
+    public static final int MAX_REL_BIAS_HEAD_DIM = 256;
+
+    private final MethodHandle attentionRelBias;
+
+    /**
+     * Attention over key spans with a relative-position bias (tf_attention_rel_bias, rel_bias_attention.cuh): q, out
+     * [tokens][heads * headDim], k, v [rows][kvHeads * headDim] of {@code t}; spans I32 [tokens][3] on the device
+     * (checked by the caller against k's rows); bias 0 (none) or F32 [heads][2 radius + 1].
+     */
+    public void attentionRelBias(GpuStream s, long q, long k, long v, long out, long spans, long bias, int radius, int tokens,
+                                 int heads, int kvHeads, int headDim, float scale, DType t) {
+        nonNull("relative-bias attention", q, k, v, out, spans);
+        if (headDim < 1 || headDim > MAX_REL_BIAS_HEAD_DIM) {
+            throw new IllegalArgumentException("relative-bias attention: head dim " + headDim + " outside 1.." + MAX_REL_BIAS_HEAD_DIM);
+        }
+        rt.launch(s, "tf_attention_rel_bias", st -> (int) attentionRelBias.invokeExact(p(q), p(k), p(v), p(out), p(spans), p(bias),
+                radius, tokens, heads, kvHeads, headDim, scale, t.tfCode(), st));
     }
 
     @FunctionalInterface

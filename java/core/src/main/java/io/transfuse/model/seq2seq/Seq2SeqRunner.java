@@ -1,0 +1,195 @@
+package io.transfuse.model.seq2seq;
+
+import io.transfuse.Device;
+import io.transfuse.LoadOptions;
+import io.transfuse.Seq2SeqOptions;
+import io.transfuse.TransfuseException;
+import io.transfuse.backend.Backend;
+import io.transfuse.backend.Backends;
+import io.transfuse.loader.ModelFormatException;
+import io.transfuse.loader.ModelSource;
+import io.transfuse.memory.TrackedArena;
+import io.transfuse.tokenizer.Tokenizer;
+import io.transfuse.tokenizer.hf.HfTokenizer;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * An encoder-decoder model loaded with its tokenizer: the graph ({@link Seq2SeqGraph}, which a beam search drives
+ * directly) and greedy decoding over it, many requests per forward pass: their sources are encoded in one packed
+ * pass and every decoder step advances all unfinished requests together. {@link io.transfuse.Seq2SeqModel} is the
+ * API over it. Not thread-safe: one caller at a time (generateIds serialises on the runner).
+ */
+public final class Seq2SeqRunner implements AutoCloseable {
+    private final Seq2SeqGraph graph;
+    private final Tokenizer tokenizer;
+    private final TrackedArena arena;
+
+    private Seq2SeqRunner(Seq2SeqGraph graph, Tokenizer tokenizer, TrackedArena arena) {
+        this.graph = graph;
+        this.tokenizer = tokenizer;
+        this.arena = arena;
+    }
+
+    /** Loads a Hugging Face directory (config.json, safetensors, tokenizer.json when present) with the default limits. */
+    public static Seq2SeqRunner load(Path path, LoadOptions options) {
+        return load(path, options, Seq2SeqLimits.defaults());
+    }
+
+    public static Seq2SeqRunner load(Path path, LoadOptions options, Seq2SeqLimits limits) {
+        Objects.requireNonNull(path, "path");
+        Objects.requireNonNull(options, "options");
+        Device device = Backends.resolve(options.device());
+        Backends.requireAvailable(device);
+        TrackedArena arena = new TrackedArena(path.toString());
+        Backend backend = null;
+        try {
+            ModelSource source = ModelSource.open(path, arena);
+            if (source.format() != ModelSource.Format.HF_DIRECTORY) {
+                throw new ModelFormatException(path + ": an encoder-decoder model is read from a Hugging Face directory (config.json + "
+                        + "safetensors), not " + source.format());
+            }
+            Seq2SeqConfig config = Seq2SeqConfig.read(source.configPath());
+            Seq2SeqWeights weights = Seq2SeqWeights.from(source.safetensors(), config);
+            Tokenizer tokenizer = HfTokenizer.forModel(source.directory(), config.vocab());
+            if (tokenizer == null) tokenizer = MarianTokenizer.forModel(source.directory(), config.vocab()); // opus-mt: *.spm + vocab.json
+            backend = Backends.open(device, options.withDevice(device));
+            Seq2SeqGraph graph = new Seq2SeqGraph(config, weights, backend, limits);
+            return new Seq2SeqRunner(graph, tokenizer, arena);
+        } catch (RuntimeException e) {
+            if (backend != null) backend.close();
+            arena.close();
+            throw e;
+        }
+    }
+
+    /** Whether {@code path} holds a model this class loads (config.json's model_type t5, mt5, bart or marian). */
+    public static boolean recognizes(Path path) {
+        try (TrackedArena a = new TrackedArena("probe " + path)) {
+            ModelSource s = ModelSource.open(path, a);
+            return s.format() == ModelSource.Format.HF_DIRECTORY && Seq2SeqConfig.handles(s.architecture());
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The graph, for drivers of their own (beam search: {@link Seq2SeqGraph#encode}, startRows, step). */
+    public Seq2SeqGraph graph() { return graph; }
+
+    public Seq2SeqConfig config() { return graph.config(); }
+
+    /** The model's tokenizer (tokenizer.json, or Marian's source.spm + vocab.json), or null when it has neither (use {@link #generateIds}). */
+    public Tokenizer tokenizer() { return tokenizer; }
+
+    /** The output text for {@code text}: greedy decoding as {@code options} says. */
+    public String generate(String text, Seq2SeqOptions options) {
+        return generate(List.of(text), options).getFirst();
+    }
+
+    /** The output texts for {@code texts}, decoded together (batched) and returned in order. */
+    public List<String> generate(List<String> texts, Seq2SeqOptions options) {
+        if (tokenizer == null) {
+            throw new TransfuseException(config().source().getParent() + " has no tokenizer.json: pass token ids to generateIds");
+        }
+        List<int[]> sources = new ArrayList<>();
+        for (String t : texts) sources.add(tokenizer.encode(Objects.requireNonNull(t, "text"), true));
+        List<String> out = new ArrayList<>();
+        for (int[] ids : generateIds(sources, options)) out.add(decode(ids));
+        return out;
+    }
+
+    /**
+     * The text of generated ids. Ids past the tokenizer's vocabulary (T5's config rounds vocab_size up to 32128 over
+     * 32100 tokens) have no text and are left out, as are special tokens.
+     */
+    public String decode(int[] ids) {
+        if (tokenizer == null) throw new TransfuseException(config().source().getParent() + " has no tokenizer.json");
+        int v = tokenizer.vocabularySize();
+        return tokenizer.decode(Arrays.stream(ids).filter(id -> id < v).toArray());
+    }
+
+    /**
+     * Greedy decoding of each source (token ids as the tokenizer gives them, eos included), as Hugging Face's
+     * {@code generate(do_sample=False, num_beams=1, max_new_tokens=N)} runs it: the decoder starts from
+     * decoder_start_token_id; forced BOS/EOS apply; a request ends after eos. The result holds the generated ids
+     * (eos included when reached, the decoder start token not).
+     */
+    public synchronized List<int[]> generateIds(List<int[]> sources, Seq2SeqOptions options) {
+        Seq2SeqLimits limits = graph.limits();
+        int maxNew = Math.min(options.maxNewTokens(), limits.maxTarget() - 1);
+        List<int[]> results = new ArrayList<>();
+        int i = 0;
+        while (i < sources.size()) {
+            // as many requests as one encode pass and the decoder rows hold
+            int n = 0, tokens = 0;
+            while (i + n < sources.size() && n < Math.min(limits.maxSources(), limits.maxRows())
+                    && tokens + sources.get(i + n).length <= limits.maxSourceTokens()) {
+                tokens += sources.get(i + n).length;
+                n++;
+            }
+            if (n == 0) {
+                throw new IllegalArgumentException("source " + i + " has " + sources.get(i).length + " tokens; one encode pass holds "
+                        + limits.maxSourceTokens() + " (Seq2SeqLimits.maxSourceTokens)");
+            }
+            results.addAll(greedy(sources.subList(i, i + n), maxNew));
+            i += n;
+        }
+        return results;
+    }
+
+    private List<int[]> greedy(List<int[]> sources, int maxNew) {
+        Seq2SeqConfig c = config();
+        int n = sources.size();
+        graph.encode(sources);
+        int[] rowSources = new int[n];
+        for (int r = 0; r < n; r++) rowSources[r] = r;
+        graph.startRows(rowSources, maxNew + 1);
+        int[][] out = new int[n][maxNew];
+        int[] produced = new int[n], last = new int[n];
+        Arrays.fill(last, c.decoderStartId());
+        boolean[] done = new boolean[n];
+        for (int step = 0; step < maxNew; step++) {
+            int active = 0;
+            for (int r = 0; r < n; r++) if (!done[r]) active++;
+            if (active == 0) break;
+            int[] rows = new int[active], tokens = new int[active];
+            for (int r = 0, a = 0; r < n; r++) {
+                if (done[r]) continue;
+                rows[a] = r;
+                tokens[a++] = last[r];
+            }
+            float[][] logits = graph.step(rows, rows, tokens);
+            for (int a = 0; a < active; a++) {
+                int r = rows[a], tok;
+                if (step == 0 && c.forcedBos() >= 0) tok = c.forcedBos();
+                else if (step == maxNew - 1 && c.forcedEos() >= 0) tok = c.forcedEos();
+                else tok = argmax(logits[a]);
+                out[r][produced[r]++] = tok;
+                last[r] = tok;
+                if (tok == c.eosId()) done[r] = true;
+            }
+        }
+        List<int[]> result = new ArrayList<>();
+        for (int r = 0; r < n; r++) result.add(Arrays.copyOf(out[r], produced[r]));
+        return result;
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+        return best;
+    }
+
+    @Override
+    public void close() {
+        try {
+            graph.close();
+        } finally {
+            arena.close();
+        }
+    }
+}
