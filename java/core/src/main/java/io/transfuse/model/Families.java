@@ -25,7 +25,9 @@ public final class Families {
             new Mamba2Family(),
             new BertFamily(),
             new ViTFamily(),
-            new SwinFamily());
+            new SwinFamily(),
+            // RWKV (issue 17)
+            new io.transfuse.model.rwkv.RwkvFamily());
 
     private Families() {}
 

@@ -486,6 +486,30 @@ public final class CudaBackend implements Backend {
         kk.gatedRmsnorm(stream, address(out), address(x), address(z), address(weight), rows(x), cols(x), groupSize, eps, act);
     }
 
+    // ---- RWKV (issue 17) ------------------------------------------------------------------------
+    // Not yet on the CUDA backend: the RWKV graphs run on cpu only for now; each op says so in one line.
+
+    private static UnsupportedOperationException rwkvMissing(String op) {
+        return new UnsupportedOperationException(op + ": the RWKV ops are not implemented on the CUDA backend yet (use --device cpu)");
+    }
+
+    @Override
+    public void tokenShift(Tensor out, Tensor x, Tensor state, boolean freshState) { throw rwkvMissing("tokenShift"); }
+
+    @Override
+    public void tokenMix(Tensor out, Tensor x, Tensor sx, Tensor mix, Tensor mixBias) { throw rwkvMissing("tokenMix"); }
+
+    @Override
+    public void pointwise(Tensor x, io.transfuse.backend.Pointwise fn) { throw rwkvMissing("pointwise"); }
+
+    @Override
+    public void wkv6(Tensor out, Tensor state, Tensor r, Tensor k, Tensor v, Tensor w, Tensor u, Tensor lnWeight, Tensor lnBias,
+                     float eps, boolean freshState) { throw rwkvMissing("wkv6"); }
+
+    @Override
+    public void wkv7(Tensor out, Tensor state, Tensor r, Tensor w, Tensor k, Tensor v, Tensor a, Tensor vFirst, Tensor vMix, Tensor kK,
+                     Tensor kA, Tensor rK, Tensor lnWeight, Tensor lnBias, float eps, boolean freshState) { throw rwkvMissing("wkv7"); }
+
     // ---- helpers --------------------------------------------------------------------------------
 
     /** Scratch buffer {@code slot} of at least {@code bytes}, grown outside recordings (only multi-token ops use scratch). */
