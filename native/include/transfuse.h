@@ -595,6 +595,20 @@ int tf_gated_rmsnorm(void* out, const void* x, const void* z, const void* weight
 int tf_bias_act(void* out, const void* x, const void* bias, const void* residual, int rows, int n, int group_rows,
                 int act, int dtype, void* stream);
 
+/* -- 2e. RWKV (rwkv.cuh): RWKV-6/7 token shift, token mix, pointwise, WKV with the head group norm fused --
+ * The layouts and equations of section 1's tf_cpu_rwkv_* (the same arguments), dtype codes as in 2b for the
+ * activations (and the token-shift state, ln_w, ln_b, k_k, k_a, r_k); the WKV state and wkv6's u fp32. The WKV
+ * launchers take head_size 32 or 64 (else 1): one block per head, the tokens in order (prefill and decode). */
+int tf_rwkv_token_shift(void* out, void* state, const void* x, int tokens, int dim, int fresh, int dtype, void* stream);
+int tf_rwkv_token_mix(void* out, const void* x, const void* sx, const void* mix, int mix_rows, const void* bias, int tokens,
+                      int dim, int dtype, void* stream);
+int tf_rwkv_pointwise(void* x, long n, int fn, int dtype, void* stream);
+int tf_rwkv_wkv6(void* out, float* state, const void* r, const void* k, const void* v, const void* w, const float* u,
+                 const void* ln_w, const void* ln_b, int tokens, int heads, int head_size, float eps, int dtype, void* stream);
+int tf_rwkv_wkv7(void* out, float* state, const void* r, const void* w, const void* k, const void* v, const void* a,
+                 const void* v_first, const void* v_mix, const void* k_k, const void* k_a, const void* r_k, const void* ln_w,
+                 const void* ln_b, int tokens, int heads, int head_size, float eps, int dtype, void* stream);
+
 /* ==== 3. Emulated runtime (libtransfuse_emu only) ======================================== */
 /* What the Java cuda-emu runtime needs besides the kernels of section 2 (on a GPU, cuBLAS does it). */
 /* GEMM with the semantics of cublasGemmStridedBatchedEx: column-major matrices, trans_* 0 = N,

@@ -8,8 +8,11 @@ import io.transfuse.tensor.Tensor;
  * backend so that a bad call is an {@link IllegalArgumentException} naming the argument before any native call.
  */
 public final class RwkvChecks {
-    /** Largest head size the WKV ops take on every backend (the CUDA kernel keeps a state row per thread in registers). */
-    public static final int MAX_HEAD_SIZE = 128;
+    /**
+     * Largest head size the WKV ops take on every backend: the CUDA kernels keep a head's state row per thread in
+     * registers, and RWKV-7's spills beyond 64 (rwkv.cuh). Every released RWKV-6/7 model has heads of 64.
+     */
+    public static final int MAX_HEAD_SIZE = 64;
 
     private RwkvChecks() {}
 
