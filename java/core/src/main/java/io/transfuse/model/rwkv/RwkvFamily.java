@@ -28,7 +28,7 @@ public final class RwkvFamily implements DecoderFamily {
         Tokenizer tokenizer = GgufTokenizers.load(gguf);
         int vocab = (int) gguf.tensor("token_embd.weight").dim(0);
         RwkvConfig config = RwkvConfig.read(gguf, vocab);
-        RwkvWeights weights = RwkvWeights.from(gguf, config);
+        RwkvWeights weights = RwkvWeights.from(gguf, config, source.arena());
         DecoderLimits limits = DecoderLimits.of(options, RwkvModel.DEFAULT_CONTEXT, BATCH_TOKENS);
         return new Parts(new RwkvModel(config, weights, backend, limits), tokenizer);
     }

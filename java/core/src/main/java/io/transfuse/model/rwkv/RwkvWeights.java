@@ -33,7 +33,8 @@ public record RwkvWeights(Tensor embedding, Tensor embNorm, Tensor embNormBias, 
                         Tensor w0, Tensor w1, Tensor w2, Tensor a0, Tensor a1, Tensor a2, Tensor v0, Tensor v1, Tensor v2, Tensor g1,
                         Tensor g2, Tensor kK, Tensor kA, Tensor rK) {}
 
-    public static RwkvWeights from(GgufFile f, RwkvConfig c) {
+    /** The weights of {@code f}; {@code arena} holds what is assembled at load (older RWKV-6 files' separate lerps). */
+    public static RwkvWeights from(GgufFile f, RwkvConfig c, io.transfuse.memory.TrackedArena arena) {
         int dm = c.dModel();
         Tensor emb = f.tensor("token_embd.weight");
         if (emb.rank() != 2 || emb.dim(1) != dm) {
@@ -42,16 +43,16 @@ public record RwkvWeights(Tensor embedding, Tensor embNorm, Tensor embNormBias, 
         }
         long vocab = emb.dim(0);
         Layer[] layers = new Layer[c.layers()];
-        for (int l = 0; l < layers.length; l++) layers[l] = c.version() == 6 ? layer6(f, c, l) : layer7(f, c, l);
+        for (int l = 0; l < layers.length; l++) layers[l] = c.version() == 6 ? layer6(f, c, l, arena) : layer7(f, c, l);
         return new RwkvWeights(emb, vec(f, "token_embd_norm.weight", dm), vec(f, "token_embd_norm.bias", dm), layers,
                 vec(f, "output_norm.weight", dm), vec(f, "output_norm.bias", dm), get(f, "output.weight", vocab, dm));
     }
 
-    private static Layer layer6(GgufFile f, RwkvConfig c, int l) {
+    private static Layer layer6(GgufFile f, RwkvConfig c, int l, io.transfuse.memory.TrackedArena arena) {
         int dm = c.dModel(), mr = c.mixRank(), dr = c.decayRank();
         String p = "blk." + l + ".";
         Tensor fused = f.tensors().containsKey(p + "time_mix_lerp_fused.weight") ? get(f, p + "time_mix_lerp_fused.weight", 5, dm)
-                : separateLerps(f, p, dm);
+                : separateLerps(f, p, dm, arena);
         return new Layer(vec(f, p + "attn_norm.weight", dm), vec(f, p + "attn_norm.bias", dm), vec(f, p + "attn_norm_2.weight", dm),
                 vec(f, p + "attn_norm_2.bias", dm), get(f, p + "time_mix_receptance.weight", dm, dm), get(f, p + "time_mix_key.weight", dm, dm),
                 get(f, p + "time_mix_value.weight", dm, dm), get(f, p + "time_mix_output.weight", dm, dm), vec(f, p + "time_mix_ln.weight", dm),
@@ -66,14 +67,15 @@ public record RwkvWeights(Tensor embedding, Tensor embNorm, Tensor embNormBias, 
     }
 
     /** Older RWKV-6 files keep the five lerps apart (time_mix_lerp_w/k/v/r/g): they are read as one [5][dModel] host copy. */
-    private static Tensor separateLerps(GgufFile f, String p, int dm) {
+    private static Tensor separateLerps(GgufFile f, String p, int dm, io.transfuse.memory.TrackedArena arena) {
         float[] all = new float[5 * dm];
         String[] names = {"w", "k", "v", "r", "g"};
         for (int i = 0; i < 5; i++) {
             float[] one = io.transfuse.tensor.Dequantize.toFloats(vec(f, p + "time_mix_lerp_" + names[i] + ".weight", dm));
             System.arraycopy(one, 0, all, i * dm, dm);
         }
-        java.lang.foreign.MemorySegment seg = java.lang.foreign.MemorySegment.ofArray(all);
+        java.lang.foreign.MemorySegment seg = arena.allocateFloats(all.length);
+        java.lang.foreign.MemorySegment.copy(all, 0, seg, java.lang.foreign.ValueLayout.JAVA_FLOAT, 0, all.length);
         return new Tensor(p + "time_mix_lerp_fused (from time_mix_lerp_w/k/v/r/g)", io.transfuse.tensor.DType.F32, new long[] {5, dm}, seg);
     }
 

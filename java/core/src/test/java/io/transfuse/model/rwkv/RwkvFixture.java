@@ -59,7 +59,7 @@ public record RwkvFixture(String preset, RandomRwkvModel.Shape shape, String[] t
     public static RwkvModel graph(Path file, TrackedArena arena, Backend backend, int passTokens) {
         GgufFile gguf = GgufFile.open(file, arena);
         RwkvConfig c = RwkvConfig.read(gguf, (int) gguf.tensor("token_embd.weight").dim(0));
-        return new RwkvModel(c, RwkvWeights.from(gguf, c), backend, new DecoderLimits(passTokens, 4, 256, 16));
+        return new RwkvModel(c, RwkvWeights.from(gguf, c, arena), backend, new DecoderLimits(passTokens, 4, 256, 16));
     }
 
     /** The largest |difference| between {@code got} and llama.cpp's logits after position {@code t}. */
