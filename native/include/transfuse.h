@@ -368,6 +368,40 @@ void tf_cpu_attention_rel_bias(float* out, const float* q, const float* k, const
                                const float* bias, int bias_radius, int tokens, int n_heads, int n_kv_heads,
                                int head_dim, float scale);
 
+/* -- RWKV ops (rwkv_ops.cpp): RWKV-6 "Finch" and RWKV-7 "Goose" (token shift, token mix, pointwise
+ * activations, the WKV recurrences with the per-head group norm fused). Token-major f32; the WKV state of a
+ * sequence is [heads][head_size][head_size], row i the value channel, column j the key channel. -- */
+#define TF_CPU_MAX_WKV_HEAD 256
+/* Token shift over one sequence: out[t] = prev[t] - x[t], prev[0] = state (zeros when fresh), prev[t] = x[t-1];
+ *  then state = x[tokens-1]. x, out [tokens][dim]; state [dim] in/out. out overlaps neither x nor state. */
+void tf_cpu_rwkv_token_shift(float* out, float* state, const float* x, int tokens, int dim, int fresh);
+/* Token mix (RWKV's lerp): out[t][c] = x[t][c] + sx[t][c] * (mix[mix_rows == 1 ? 0 : t][c] + bias[c]);
+ *  bias [dim] may be NULL. out may alias x, sx or mix exactly. */
+void tf_cpu_rwkv_token_mix(float* out, const float* x, const float* sx, const float* mix, int mix_rows, const float* bias,
+                           int tokens, int dim);
+/* In place x[i] = f(x[i]) over n values; fn: TF_RWKV_TANH, TF_RWKV_SIGMOID, TF_RWKV_RELU_SQUARED, TF_RWKV_HALVE. */
+#define TF_RWKV_TANH 0
+#define TF_RWKV_SIGMOID 1
+#define TF_RWKV_RELU_SQUARED 2
+#define TF_RWKV_HALVE 3
+void tf_cpu_rwkv_pointwise(float* x, long n, int fn);
+/* RWKV-6 WKV over one sequence, per head h, token t, value channel i, key channel j (head_size S):
+ *  decay d_j = exp(-exp(w[t][j]));  y_i = sum_j r_j (u[h][j] k_j v_i + S[i][j]);  S[i][j] = S[i][j] d_j + k_j v_i
+ *  out[t] = group_norm(y over the head, eps) * ln_w + ln_b. r, k, v, w, out [tokens][heads * S]; u [heads][S];
+ *  ln_w, ln_b [heads * S]; state [heads][S][S] in/out (zeros at a sequence's start). out overlaps nothing. */
+void tf_cpu_rwkv_wkv6(float* out, float* state, const float* r, const float* k, const float* v, const float* w,
+                      const float* u, const float* ln_w, const float* ln_b, int tokens, int heads, int head_size, float eps);
+/* RWKV-7 WKV over one sequence (the generalised delta rule), per head, token, value channel i, key channel j:
+ *  d_j = exp(-0.606531 sigmoid(w_j)); a_j = sigmoid(a_raw_j); v'_i = v_i + (v_first_i - v_i) sigmoid(v_mix_i) (v_i
+ *  when v_first is NULL); kk = normalize(k o k_k) over the head (L2, at least 1e-12); k'_j = k_j (1 + (a_j - 1) k_a_j);
+ *  sa_i = -sum_j kk_j S[i][j];  S[i][j] = S[i][j] d_j + k'_j v'_i + sa_i kk_j a_j;  y_i = sum_j S[i][j] r_j;
+ *  out[t] = group_norm(y, eps) * ln_w + ln_b + (sum_j r_j k'_j r_k_j) v'_i.
+ *  r, w, k, v, a, v_first, v_mix, out [tokens][heads * S]; k_k, k_a, r_k, ln_w, ln_b [heads * S]; v_first and
+ *  v_mix both NULL or both given. out overlaps nothing. */
+void tf_cpu_rwkv_wkv7(float* out, float* state, const float* r, const float* w, const float* k, const float* v,
+                      const float* a, const float* v_first, const float* v_mix, const float* k_k, const float* k_a,
+                      const float* r_k, const float* ln_w, const float* ln_b, int tokens, int heads, int head_size, float eps);
+
 /* ==== 2. CUDA kernel launchers =========================================================== */
 /* Every launcher takes a stream as void* (cudaStream_t on the GPU, ignored by the emulator)
  * and returns 0 or a CUDA error code. */
@@ -627,6 +661,20 @@ int tf_max_pool2d(void* out, const void* x, const int32_t* geom, int dtype, void
 int tf_attention_rel_bias(const void* q, const void* k, const void* v, void* o, const int32_t* spans, const float* bias,
                           int bias_radius, int tokens, int n_heads, int n_kv_heads, int head_dim, float scale, int dtype,
                           void* stream);
+
+/* -- 2e. RWKV (rwkv.cuh): RWKV-6/7 token shift, token mix, pointwise, WKV with the head group norm fused --
+ * The layouts and equations of section 1's tf_cpu_rwkv_* (the same arguments), dtype codes as in 2b for the
+ * activations (and the token-shift state, ln_w, ln_b, k_k, k_a, r_k); the WKV state and wkv6's u fp32. The WKV
+ * launchers take head_size 32 or 64 (else 1): one block per head, the tokens in order (prefill and decode). */
+int tf_rwkv_token_shift(void* out, void* state, const void* x, int tokens, int dim, int fresh, int dtype, void* stream);
+int tf_rwkv_token_mix(void* out, const void* x, const void* sx, const void* mix, int mix_rows, const void* bias, int tokens,
+                      int dim, int dtype, void* stream);
+int tf_rwkv_pointwise(void* x, long n, int fn, int dtype, void* stream);
+int tf_rwkv_wkv6(void* out, float* state, const void* r, const void* k, const void* v, const void* w, const float* u,
+                 const void* ln_w, const void* ln_b, int tokens, int heads, int head_size, float eps, int dtype, void* stream);
+int tf_rwkv_wkv7(void* out, float* state, const void* r, const void* w, const void* k, const void* v, const void* a,
+                 const void* v_first, const void* v_mix, const void* k_k, const void* k_a, const void* r_k, const void* ln_w,
+                 const void* ln_b, int tokens, int heads, int head_size, float eps, int dtype, void* stream);
 
 /* ==== 3. Emulated runtime (libtransfuse_emu only) ======================================== */
 /* What the Java cuda-emu runtime needs besides the kernels of section 2 (on a GPU, cuBLAS does it). */

@@ -35,7 +35,7 @@ final class MakeModelCommand implements Callable<Integer> {
             description = "stories15M (dim 288, 6 layers, 6 heads, hidden 768, vocab 32000, context 256), "
                     + "stories110M (dim 768, 12 layers, 12 heads, hidden 2048, vocab 32000, context 1024), "
                     + "kquant-tiny (dim 256, 4 layers, 8 heads, 2 kv-heads, hidden 768, vocab 512, context 128), "
-                    + "mamba-tiny, mamba-130m (Mamba-1 HF directories), mamba2-tiny, mamba2-130m (Mamba-2 HF directories), gpt2-tiny (GPT-2: GGUF, or an HF directory with --format safetensors) "
+                    + "mamba-tiny, mamba-130m (Mamba-1 HF directories), mamba2-tiny, mamba2-130m (Mamba-2 HF directories), rwkv6-tiny, rwkv7-tiny, rwkv6-0.1b, rwkv7-0.1b, rwkv7-0.4b (RWKV GGUF), gpt2-tiny (GPT-2: GGUF, or an HF directory with --format safetensors) "
                     + "vit-tiny (a ViT classifier HF directory), or a tiny model of a Llama-family architecture: "
                     + "llama3-tiny, mistral-tiny, qwen2-tiny, qwen3-tiny, gemma-tiny, gemma2-tiny, gemma3-tiny, phi3-tiny, "
                     + "or the one-layer llama3-micro, gemma2-micro (dim 256, hidden 256, vocab 260) "
@@ -65,6 +65,7 @@ final class MakeModelCommand implements Callable<Integer> {
         PrintWriter err = spec.commandLine().getErr();
         if (preset.toLowerCase(Locale.ROOT).startsWith("mamba-")) return makeMamba(err); // mamba-tiny, mamba-130m: an HF directory
         if (preset.toLowerCase(Locale.ROOT).startsWith("mamba2-")) return makeMamba2(err); // mamba2-tiny, mamba2-130m: likewise
+        if (preset.toLowerCase(Locale.ROOT).startsWith("rwkv")) return makeRwkv(err); // rwkv6-*, rwkv7-*: GGUF (issue 17)
         if (preset.equalsIgnoreCase("vit-tiny")) return makeVit(err);
         if (preset.equalsIgnoreCase("gpt2-tiny")) return makeGpt2(err);
         if (RandomVariantModel.PRESETS.stream().anyMatch(v -> v.name().equalsIgnoreCase(preset))) return makeVariant(err);
@@ -156,6 +157,24 @@ final class MakeModelCommand implements Callable<Integer> {
         RandomMamba2Model.write(output, s, type, seed, msg -> { });
         err.printf(Locale.ROOT, "make-model: wrote Mamba-2 %s (d_model %d, %d layers, %d heads of %d, d_state %d) to %s in %.1f s%n",
                 preset, s.dModel(), s.layers(), s.heads(), s.headDim(), s.dState(), output, (System.nanoTime() - t0) / 1e9);
+        return 0;
+    }
+
+    /** A random-weight RWKV-6 or RWKV-7 model (GGUF in llama.cpp's layout, with a small world vocabulary) of a preset shape. */
+    private int makeRwkv(PrintWriter err) {
+        io.transfuse.loader.RandomRwkvModel.Shape s = io.transfuse.loader.RandomRwkvModel.Shape.preset(preset);
+        requireNoShapeOverrides("RWKV presets take no shape overrides (--dim, --layers, --heads, --kv-heads, --hidden, --vocab, --context)");
+        DType type = switch (dtype.toLowerCase(Locale.ROOT)) {
+            case "f32" -> DType.F32;
+            case "f16" -> DType.F16;
+            case "q8_0" -> DType.Q8_0;
+            default -> throw new IllegalArgumentException("RWKV presets support --dtype f32, f16 and q8_0, not '" + dtype + "'");
+        };
+        long t0 = System.nanoTime();
+        io.transfuse.loader.RandomRwkvModel.writeGguf(output, s, type, seed, msg -> { });
+        err.printf(Locale.ROOT, "make-model: wrote RWKV-%d %s (d_model %d, %d layers, %d heads of %d, vocab %d) to %s in %.1f s%n",
+                s.version(), preset, s.dModel(), s.layers(), s.dModel() / s.headSize(), s.headSize(), s.vocab(), output,
+                (System.nanoTime() - t0) / 1e9);
         return 0;
     }
 

@@ -281,4 +281,45 @@ public interface Backend extends AutoCloseable {
      */
     void attentionRelBias(Tensor out, Tensor q, Tensor k, Tensor v, KeySpans spans, Tensor bias, int biasRadius, Heads heads,
                           float scale);
+    // ---- RWKV (issue 17: RWKV-6 "Finch", RWKV-7 "Goose"; RwkvChecks checks the arguments) --------------
+
+    /**
+     * RWKV's token shift over one sequence's x [n][dim]: {@code out[t] = prev[t] - x[t]} with {@code prev[0] = state}
+     * (zeros when {@code freshState}) and {@code prev[t] = x[t-1]}; then {@code state = x[n-1]}. state [1][dim] of
+     * the activation type. out overlaps neither x nor state.
+     */
+    void tokenShift(Tensor out, Tensor x, Tensor state, boolean freshState);
+
+    /**
+     * RWKV's token mix (lerp): {@code out[t] = x[t] + sx[t] * (mix[t] + mixBias)} over [n][dim]; mix [n][dim], or
+     * [1][dim] for every row; mixBias [dim] or null. out may be x, sx or mix.
+     */
+    void tokenMix(Tensor out, Tensor x, Tensor sx, Tensor mix, Tensor mixBias);
+
+    /** In place {@code x = fn(x)} elementwise over a contiguous [n][cols] ({@link Pointwise}). */
+    void pointwise(Tensor x, Pointwise fn);
+
+    /**
+     * The RWKV-6 WKV recurrence over one sequence with the head group norm (ln_x) fused. Heads of S = u's cols
+     * channels; state [heads * S][S] (F32; head h's rows h*S.., row i the value channel, column j the key channel).
+     * Per token and head: {@code d_j = exp(-exp(w_j))}, {@code y_i = sum_j r_j (u_j k_j v_i + S[i][j])},
+     * {@code S[i][j] = S[i][j] d_j + k_j v_i}, {@code out = groupnorm(y) * lnWeight + lnBias} (mean and biased variance
+     * over the head, eps). r, k, v, w, out [n][heads * S]; u [heads][S] F32; lnWeight, lnBias [heads * S]. out
+     * overlaps nothing. {@code freshState}: the state is zeros (a new sequence).
+     */
+    void wkv6(Tensor out, Tensor state, Tensor r, Tensor k, Tensor v, Tensor w, Tensor u, Tensor lnWeight, Tensor lnBias,
+              float eps, boolean freshState);
+
+    /**
+     * The RWKV-7 WKV recurrence (the generalised delta rule) over one sequence, with what surrounds it per head
+     * fused: {@code d_j = exp(-0.606531 sigmoid(w_j))}, {@code a_j = sigmoid(a_j)}, the value residual
+     * {@code v_i += (vFirst_i - v_i) sigmoid(vMix_i)} (vFirst and vMix both null in layer 0),
+     * {@code kk = l2normalize(k * kK)}, {@code k_j *= 1 + (a_j - 1) kA_j}; then {@code sa_i = -sum_j kk_j S[i][j]},
+     * {@code S[i][j] = S[i][j] d_j + k_j v_i + sa_i kk_j a_j}, {@code y_i = sum_j S[i][j] r_j} and
+     * {@code out = groupnorm(y) * lnWeight + lnBias + (sum_j r_j k_j rK_j) v}. Heads of S = state's cols; state
+     * [heads * S][S] F32 as for {@link #wkv6}; r, w, k, v, a, vFirst, vMix, out [n][heads * S]; kK, kA, rK,
+     * lnWeight, lnBias [heads * S]. out overlaps nothing.
+     */
+    void wkv7(Tensor out, Tensor state, Tensor r, Tensor w, Tensor k, Tensor v, Tensor a, Tensor vFirst, Tensor vMix, Tensor kK,
+              Tensor kA, Tensor rK, Tensor lnWeight, Tensor lnBias, float eps, boolean freshState);
 }

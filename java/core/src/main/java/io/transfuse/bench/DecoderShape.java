@@ -25,6 +25,9 @@ public record DecoderShape(String architecture, int dim, int layers, int heads, 
                     m.config().vocabSize());
             case Mamba2Model m -> new DecoderShape("mamba2", m.config().dModel(), m.config().layers(), 0, 0, m.config().dInner(),
                     m.config().vocabSize());
+            // RWKV (issue 17): WKV heads stand where attention heads stand, the channel mix where the FFN does
+            case io.transfuse.model.rwkv.RwkvModel m -> new DecoderShape("rwkv" + m.config().version(), m.config().dModel(),
+                    m.config().layers(), m.config().heads(), m.config().heads(), m.config().ffn(), m.config().vocabSize());
             default -> throw new IllegalArgumentException("no benchmark shape for " + d.getClass().getSimpleName() + " (" + d.source() + ")");
         };
     }

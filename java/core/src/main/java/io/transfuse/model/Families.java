@@ -27,7 +27,9 @@ public final class Families {
             new BertFamily(),
             new ViTFamily(),
             new SwinFamily(),
-            new DetrFamily());
+            new DetrFamily(),
+            // RWKV (issue 17)
+            new io.transfuse.model.rwkv.RwkvFamily());
 
     private Families() {}
 

@@ -29,8 +29,9 @@ public final class GgufTokenizers {
             case "llama" -> SentencePieceBpe.fromGguf(gguf);
             case "gpt2" -> ByteLevelBpeGguf.load(gguf);
             case "t5" -> GgufUnigram.fromGguf(gguf);
+            case "rwkv" -> RwkvWorldTokenizer.fromGguf(gguf);
             default -> throw new ModelFormatException(gguf.path() + ": tokenizer.ggml.model '" + model
-                    + "' is not supported (supported: llama, gpt2, t5)");
+                    + "' is not supported (supported: llama, gpt2, t5, rwkv)");
         };
     }
 }

@@ -26,6 +26,7 @@ class NativeImageMetadataTest {
     @Test
     void everyCpuDowncallIsRegistered() throws Exception {
         CpuOps.getThreads(); // binds every CPU op
+        io.transfuse.backend.cpu.CpuRwkvOps.bind(); // and the RWKV ops (issue 17)
         try (TrackedArena a = new TrackedArena("metadata test")) {
             a.allocateLazily(TrackedArena.LAZY_THRESHOLD); // binds mmap and munmap (address space only)
         }

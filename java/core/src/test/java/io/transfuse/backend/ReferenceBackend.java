@@ -505,6 +505,31 @@ public final class ReferenceBackend implements Backend {
         }
     }
 
+    // ---- RWKV (issue 17), from Backend's definitions ------------------------------------------------
+
+    @Override
+    public void tokenShift(Tensor out, Tensor x, Tensor state, boolean freshState) {
+        for (long c = 0; c < x.cols(); c++) {
+            double prev = freshState ? 0 : at(state, c);
+            for (long t = 0; t < x.rows(); t++) {
+                double xt = at(x, t, c);
+                put(out, t, c, prev - xt);
+                prev = xt;
+            }
+            state.data().setAtIndex(F, c, (float) prev);
+        }
+    }
+
+    @Override
+    public void tokenMix(Tensor out, Tensor x, Tensor sx, Tensor mix, Tensor mixBias) {
+        for (long t = 0; t < x.rows(); t++) {
+            for (long c = 0; c < x.cols(); c++) {
+                double m = at(mix, mix.rows() == 1 ? 0 : t, c) + (mixBias == null ? 0 : at(mixBias, c));
+                put(out, t, c, at(x, t, c) + at(sx, t, c) * m);
+            }
+        }
+    }
+
     @Override
     public void relu(Tensor x) {
         for (long r = 0; r < x.rows(); r++) for (long c = 0; c < x.cols(); c++) put(x, r, c, Math.max(at(x, r, c), 0));
@@ -527,6 +552,56 @@ public final class ReferenceBackend implements Backend {
                         put(x, t, b, xa * s + xb * c);
                     }
                 }
+            }
+        }
+    }
+
+    public void pointwise(Tensor x, Pointwise fn) {
+        for (long i = 0; i < x.elementCount(); i++) {
+            double v = at(x, i);
+            double y = switch (fn) {
+                case TANH -> Math.tanh(v);
+                case SIGMOID -> 1 / (1 + Math.exp(-v));
+                case RELU_SQUARED -> v > 0 ? v * v : 0;
+                case HALVE -> v / 2;
+            };
+            x.data().setAtIndex(F, i, (float) y);
+        }
+    }
+
+    private static double sigmoid(double x) { return 1 / (1 + Math.exp(-x)); }
+
+    /** out[t][h*S + i] = (y_i - mean) / sqrt(var + eps) * w + b over the head's S values y. */
+    private static void groupNorm(Tensor out, long t, int h, double[] y, Tensor w, Tensor b, float eps) {
+        int s = y.length;
+        double mean = 0, var = 0;
+        for (double v : y) mean += v;
+        mean /= s;
+        for (double v : y) var += (v - mean) * (v - mean);
+        double scale = 1 / Math.sqrt(var / s + eps);
+        for (int i = 0; i < s; i++) put(out, t, (long) h * s + i, (y[i] - mean) * scale * at(w, (long) h * s + i) + at(b, (long) h * s + i));
+    }
+
+    @Override
+    public void wkv6(Tensor out, Tensor state, Tensor r, Tensor k, Tensor v, Tensor w, Tensor u, Tensor lnWeight, Tensor lnBias,
+                     float eps, boolean freshState) {
+        int s = (int) state.cols(), heads = (int) (out.cols() / s);
+        if (freshState) state.data().fill((byte) 0);
+        double[] y = new double[s];
+        for (long t = 0; t < out.rows(); t++) {
+            for (int h = 0; h < heads; h++) {
+                for (int i = 0; i < s; i++) {
+                    long c = (long) h * s;
+                    double vi = at(v, t, c + i), acc = 0;
+                    for (int j = 0; j < s; j++) {
+                        long si = (c + i) * s + j;
+                        double st = at(state, si), kj = at(k, t, c + j);
+                        acc += at(r, t, c + j) * (at(u, c + j) * kj * vi + st);
+                        state.data().setAtIndex(F, si, (float) (st * Math.exp(-Math.exp(at(w, t, c + j))) + kj * vi));
+                    }
+                    y[i] = acc;
+                }
+                groupNorm(out, t, h, y, lnWeight, lnBias, eps);
             }
         }
     }
@@ -593,6 +668,47 @@ public final class ReferenceBackend implements Backend {
                     for (int j = 0; j < count; j++) acc += p[j] / sum * at(v, first + j, kh * D + d);
                     put(out, t, h * D + d, count == 0 ? 0 : acc);
                 }
+            }
+        }
+    }
+
+    public void wkv7(Tensor out, Tensor state, Tensor r, Tensor w, Tensor k, Tensor v, Tensor a, Tensor vFirst, Tensor vMix, Tensor kK,
+                     Tensor kA, Tensor rK, Tensor lnWeight, Tensor lnBias, float eps, boolean freshState) {
+        int s = (int) state.cols(), heads = (int) (out.cols() / s);
+        if (freshState) state.data().fill((byte) 0);
+        double[] y = new double[s], kk = new double[s], kp = new double[s], av = new double[s], vv = new double[s];
+        for (long t = 0; t < out.rows(); t++) {
+            for (int h = 0; h < heads; h++) {
+                long c = (long) h * s;
+                double norm = 0, bonus = 0;
+                for (int j = 0; j < s; j++) {
+                    kk[j] = at(k, t, c + j) * at(kK, c + j);
+                    norm += kk[j] * kk[j];
+                }
+                norm = Math.max(Math.sqrt(norm), 1e-12);
+                for (int j = 0; j < s; j++) {
+                    kk[j] /= norm;
+                    av[j] = sigmoid(at(a, t, c + j));
+                    kp[j] = at(k, t, c + j) * (1 + (av[j] - 1) * at(kA, c + j));
+                    bonus += at(r, t, c + j) * kp[j] * at(rK, c + j);
+                    double vi = at(v, t, c + j);
+                    vv[j] = vFirst == null ? vi : vi + (at(vFirst, t, c + j) - vi) * sigmoid(at(vMix, t, c + j));
+                }
+                for (int i = 0; i < s; i++) {
+                    double sa = 0;
+                    for (int j = 0; j < s; j++) sa -= kk[j] * at(state, (c + i) * s + j);
+                    double acc = 0;
+                    for (int j = 0; j < s; j++) {
+                        long si = (c + i) * s + j;
+                        double decay = Math.exp(-0.606531 * sigmoid(at(w, t, c + j)));
+                        double st = at(state, si) * decay + kp[j] * vv[i] + sa * kk[j] * av[j];
+                        state.data().setAtIndex(F, si, (float) st);
+                        acc += st * at(r, t, c + j);
+                    }
+                    y[i] = acc;
+                }
+                groupNorm(out, t, h, y, lnWeight, lnBias, eps);
+                for (int i = 0; i < s; i++) put(out, t, c + i, at(out, t, c + i) + bonus * vv[i]);
             }
         }
     }

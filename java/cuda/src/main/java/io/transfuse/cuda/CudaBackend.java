@@ -10,6 +10,7 @@ import io.transfuse.backend.Heads;
 import io.transfuse.backend.KeySpans;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
+import io.transfuse.backend.RwkvChecks;
 import io.transfuse.backend.Rope;
 import io.transfuse.backend.RopeLayout;
 import io.transfuse.backend.WindowGrid;
@@ -532,6 +533,53 @@ public final class CudaBackend implements Backend {
         sameType(op, out, q, k, v);
         kk.attentionRelBias(stream, address(q), address(k), address(v), address(out), address(spans.table()),
                 bias == null ? 0 : address(bias), biasRadius, spans.tokens(), heads.heads(), heads.kvHeads(), heads.headDim(), scale, act);
+    }
+
+    // ---- RWKV (issue 17) ------------------------------------------------------------------------
+
+    @Override
+    public void tokenShift(Tensor out, Tensor x, Tensor state, boolean freshState) {
+        RwkvChecks.tokenShift("tokenShift", out, x, state);
+        sameType("tokenShift", out, x, state);
+        kk.rwkvTokenShift(stream, address(out), address(state), address(x), rows(x), cols(x), freshState, act);
+    }
+
+    @Override
+    public void tokenMix(Tensor out, Tensor x, Tensor sx, Tensor mix, Tensor mixBias) {
+        RwkvChecks.tokenMix("tokenMix", out, x, sx, mix, mixBias);
+        sameType("tokenMix", out, x, sx, mix, mixBias);
+        kk.rwkvTokenMix(stream, address(out), address(x), address(sx), address(mix), rows(mix), mixBias == null ? 0 : address(mixBias),
+                rows(x), cols(x), act);
+    }
+
+    @Override
+    public void pointwise(Tensor x, io.transfuse.backend.Pointwise fn) {
+        RwkvChecks.pointwise("pointwise", x, fn);
+        sameType("pointwise", x);
+        kk.rwkvPointwise(stream, address(x), x.elementCount(), fn.code(), act);
+    }
+
+    @Override
+    public void wkv6(Tensor out, Tensor state, Tensor r, Tensor k, Tensor v, Tensor w, Tensor u, Tensor lnWeight, Tensor lnBias,
+                     float eps, boolean freshState) {
+        RwkvChecks.wkv6("wkv6", out, state, r, k, v, w, u, lnWeight, lnBias);
+        sameType("wkv6", out, r, k, v, w, lnWeight, lnBias);
+        int s = cols(state);
+        if (freshState) rt.memset(stream, address(state), 0, state.spanBytes());
+        kk.rwkvWkv6(stream, address(out), address(state), address(r), address(k), address(v), address(w), address(u), address(lnWeight),
+                address(lnBias), rows(out), cols(out) / s, s, eps, act);
+    }
+
+    @Override
+    public void wkv7(Tensor out, Tensor state, Tensor r, Tensor w, Tensor k, Tensor v, Tensor a, Tensor vFirst, Tensor vMix, Tensor kK,
+                     Tensor kA, Tensor rK, Tensor lnWeight, Tensor lnBias, float eps, boolean freshState) {
+        RwkvChecks.wkv7("wkv7", out, state, r, w, k, v, a, vFirst, vMix, kK, kA, rK, lnWeight, lnBias);
+        sameType("wkv7", out, r, w, k, v, a, vFirst, vMix, kK, kA, rK, lnWeight, lnBias);
+        int s = cols(state);
+        if (freshState) rt.memset(stream, address(state), 0, state.spanBytes());
+        kk.rwkvWkv7(stream, address(out), address(state), address(r), address(w), address(k), address(v), address(a),
+                vFirst == null ? 0 : address(vFirst), vMix == null ? 0 : address(vMix), address(kK), address(kA), address(rK),
+                address(lnWeight), address(lnBias), rows(out), cols(out) / s, s, eps, act);
     }
 
     // ---- helpers --------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import io.transfuse.backend.Heads;
 import io.transfuse.backend.KeySpans;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
+import io.transfuse.backend.Pointwise;
+import io.transfuse.backend.RwkvChecks;
 import io.transfuse.backend.Rope;
 import io.transfuse.backend.RopeLayout;
 import io.transfuse.backend.WindowGrid;
@@ -396,6 +398,50 @@ public final class CpuBackend implements Backend {
         CpuOps.attentionVarlenMasked(host(op, out), host(op, q), host(op, k), host(op, v), host(op, batch.cuSeqlens()), batch.sequences(),
                 heads.heads(), heads.kvHeads(), heads.headDim(), q.rowStride(), k.rowStride(), scale, window,
                 alibiSlopes == null ? null : host(op, alibiSlopes));
+    }
+
+    // ---- RWKV (issue 17) ------------------------------------------------------------------------
+
+    @Override
+    public void tokenShift(Tensor out, Tensor x, Tensor state, boolean freshState) {
+        RwkvChecks.tokenShift("tokenShift", out, x, state);
+        CpuRwkvOps.tokenShift(host("tokenShift", out), host("tokenShift", state), host("tokenShift", x), rows(x), cols(x), freshState);
+    }
+
+    @Override
+    public void tokenMix(Tensor out, Tensor x, Tensor sx, Tensor mix, Tensor mixBias) {
+        RwkvChecks.tokenMix("tokenMix", out, x, sx, mix, mixBias);
+        CpuRwkvOps.tokenMix(host("tokenMix", out), host("tokenMix", x), host("tokenMix", sx), host("tokenMix", mix), rows(mix),
+                orNull(mixBias), rows(x), cols(x));
+    }
+
+    @Override
+    public void pointwise(Tensor x, Pointwise fn) {
+        RwkvChecks.pointwise("pointwise", x, fn);
+        CpuRwkvOps.pointwise(host("pointwise", x), x.elementCount(), fn.code());
+    }
+
+    @Override
+    public void wkv6(Tensor out, Tensor state, Tensor r, Tensor k, Tensor v, Tensor w, Tensor u, Tensor lnWeight, Tensor lnBias,
+                     float eps, boolean freshState) {
+        RwkvChecks.wkv6("wkv6", out, state, r, k, v, w, u, lnWeight, lnBias);
+        int s = cols(state);
+        MemorySegment st = host("wkv6", state);
+        if (freshState) st.fill((byte) 0);
+        CpuRwkvOps.wkv6(host("wkv6", out), st, host("wkv6", r), host("wkv6", k), host("wkv6", v), host("wkv6", w), host("wkv6", u),
+                host("wkv6", lnWeight), host("wkv6", lnBias), rows(out), cols(out) / s, s, eps);
+    }
+
+    @Override
+    public void wkv7(Tensor out, Tensor state, Tensor r, Tensor w, Tensor k, Tensor v, Tensor a, Tensor vFirst, Tensor vMix, Tensor kK,
+                     Tensor kA, Tensor rK, Tensor lnWeight, Tensor lnBias, float eps, boolean freshState) {
+        RwkvChecks.wkv7("wkv7", out, state, r, w, k, v, a, vFirst, vMix, kK, kA, rK, lnWeight, lnBias);
+        int s = cols(state);
+        MemorySegment st = host("wkv7", state);
+        if (freshState) st.fill((byte) 0);
+        CpuRwkvOps.wkv7(host("wkv7", out), st, host("wkv7", r), host("wkv7", w), host("wkv7", k), host("wkv7", v), host("wkv7", a),
+                orNull(vFirst), orNull(vMix), host("wkv7", kK), host("wkv7", kA), host("wkv7", rK), host("wkv7", lnWeight),
+                host("wkv7", lnBias), rows(out), cols(out) / s, s, eps);
     }
 
     // ---- helpers --------------------------------------------------------------------------------

@@ -45,6 +45,8 @@ public final class KernelLibrary {
     private final MethodHandle rmsnorm, embedding, rope, ropeKvCache, glu, prefillF16, prefillBf16,
             decodeF16, decodeBf16, decodeWorkspace, decodeSplitLen, selectiveScan, selectiveStateUpdate, causalConv1d,
             causalConv1dUpdate, layernorm, biasAct, transpose, ssdScan, ssdStateUpdate, gatedRmsnorm, windowAttention, conv2d;
+    // RWKV (issue 17)
+    private final MethodHandle rwkvTokenShift, rwkvTokenMix, rwkvPointwise, rwkvWkv6, rwkvWkv7;
 
     public KernelLibrary(SymbolLookup lib, String libraryName, GpuRuntime rt) {
         this.rt = rt;
@@ -95,6 +97,15 @@ public final class KernelLibrary {
         // encoder-decoder (seq2seq)
         attentionRelBias = b.bind("tf_attention_rel_bias", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
+        // RWKV (issue 17)
+        rwkvTokenShift = b.bind("tf_rwkv_token_shift", fd(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
+        rwkvTokenMix = b.bind("tf_rwkv_token_mix", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
+                ADDRESS));
+        rwkvPointwise = b.bind("tf_rwkv_pointwise", fd(ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, ADDRESS));
+        rwkvWkv6 = b.bind("tf_rwkv_wkv6", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
+        rwkvWkv7 = b.bind("tf_rwkv_wkv7", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
     }
 
     /**
@@ -581,6 +592,65 @@ public final class KernelLibrary {
         }
         rt.launch(s, "tf_attention_rel_bias", st -> (int) attentionRelBias.invokeExact(p(q), p(k), p(v), p(out), p(spans), p(bias),
                 radius, tokens, heads, kvHeads, headDim, scale, t.tfCode(), st));
+    }
+
+    // ---- RWKV (issue 17): tf_rwkv_* of transfuse.h section 2e ------------------------------------------
+
+    /** Head sizes of the WKV kernels (one block of that many threads per head). */
+    public static final int[] WKV_HEAD_SIZES = {32, 64};
+
+    /** RWKV token shift over one sequence [tokens][dim]; the state [dim] of {@code t} is advanced. */
+    public void rwkvTokenShift(GpuStream s, long out, long state, long x, int tokens, int dim, boolean fresh, DType t) {
+        nonNull("rwkv_token_shift", out, state, x);
+        positive("rwkv_token_shift tokens", tokens);
+        positive("rwkv_token_shift dim", dim);
+        rt.launch(s, "tf_rwkv_token_shift", st -> (int) rwkvTokenShift.invokeExact(p(out), p(state), p(x), tokens, dim, fresh ? 1 : 0,
+                t.tfCode(), st));
+    }
+
+    /** out = x + sx * (mix + bias): mix of 1 or {@code tokens} rows, bias 0 for none. */
+    public void rwkvTokenMix(GpuStream s, long out, long x, long sx, long mix, int mixRows, long bias, int tokens, int dim, DType t) {
+        nonNull("rwkv_token_mix", out, x, sx, mix);
+        positive("rwkv_token_mix tokens", tokens);
+        positive("rwkv_token_mix dim", dim);
+        if (mixRows != 1 && mixRows != tokens) throw new IllegalArgumentException("rwkv_token_mix: mix has " + mixRows + " rows, not 1 or " + tokens);
+        rt.launch(s, "tf_rwkv_token_mix", st -> (int) rwkvTokenMix.invokeExact(p(out), p(x), p(sx), p(mix), mixRows, p(bias), tokens, dim,
+                t.tfCode(), st));
+    }
+
+    /** In place x = fn(x) over n values (fn a TF_RWKV_* code). */
+    public void rwkvPointwise(GpuStream s, long x, long n, int fn, DType t) {
+        nonNull("rwkv_pointwise", x);
+        if (n <= 0) throw new IllegalArgumentException("rwkv_pointwise: n must be positive, got " + n);
+        if (fn < 0 || fn > 3) throw new IllegalArgumentException("rwkv_pointwise: unknown function code " + fn);
+        rt.launch(s, "tf_rwkv_pointwise", st -> (int) rwkvPointwise.invokeExact(p(x), n, fn, t.tfCode(), st));
+    }
+
+    /** RWKV-6 WKV with the head group norm over one sequence: see tf_rwkv_wkv6. state and u fp32. */
+    public void rwkvWkv6(GpuStream s, long out, long state, long r, long k, long v, long w, long u, long lnW, long lnB, int tokens,
+                         int heads, int headSize, float eps, DType t) {
+        nonNull("rwkv_wkv6", out, state, r, k, v, w, u, lnW, lnB);
+        checkWkv("rwkv_wkv6", tokens, heads, headSize);
+        rt.launch(s, "tf_rwkv_wkv6", st -> (int) rwkvWkv6.invokeExact(p(out), p(state), p(r), p(k), p(v), p(w), p(u), p(lnW), p(lnB),
+                tokens, heads, headSize, eps, t.tfCode(), st));
+    }
+
+    /** RWKV-7 WKV with the head group norm and bonus over one sequence: see tf_rwkv_wkv7. vFirst and vMix both 0 or both set. */
+    public void rwkvWkv7(GpuStream s, long out, long state, long r, long w, long k, long v, long a, long vFirst, long vMix, long kK,
+                         long kA, long rK, long lnW, long lnB, int tokens, int heads, int headSize, float eps, DType t) {
+        nonNull("rwkv_wkv7", out, state, r, w, k, v, a, kK, kA, rK, lnW, lnB);
+        if ((vFirst == 0) != (vMix == 0)) throw new IllegalArgumentException("rwkv_wkv7: vFirst and vMix must both be given or both be 0");
+        checkWkv("rwkv_wkv7", tokens, heads, headSize);
+        rt.launch(s, "tf_rwkv_wkv7", st -> (int) rwkvWkv7.invokeExact(p(out), p(state), p(r), p(w), p(k), p(v), p(a), p(vFirst), p(vMix),
+                p(kK), p(kA), p(rK), p(lnW), p(lnB), tokens, heads, headSize, eps, t.tfCode(), st));
+    }
+
+    private static void checkWkv(String op, int tokens, int heads, int headSize) {
+        positive(op + " tokens", tokens);
+        positive(op + " heads", heads);
+        if (Arrays.stream(WKV_HEAD_SIZES).noneMatch(h -> h == headSize)) {
+            throw new IllegalArgumentException(op + ": head size " + headSize + " is not one of " + Arrays.toString(WKV_HEAD_SIZES));
+        }
     }
 
     @FunctionalInterface
