@@ -36,7 +36,8 @@ abstract class PartitionRunner implements MapPartitionsFunction<Row, Row> {
          * Checks one row's input and says what it costs.
          *
          * @param input the input column's value (may be null)
-         * @return its cost in tokens (at least 1), or a failed {@link Outcome} (as a {@code String} error) via {@link BadRow}
+         * @return its cost in tokens (at least 1)
+         * @throws BadRow when the row is not to be run, with the reason for its error column
          */
         int cost(Object input) throws BadRow;
 
