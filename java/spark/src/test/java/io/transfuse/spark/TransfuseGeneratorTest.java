@@ -91,4 +91,15 @@ class TransfuseGeneratorTest {
         assertTrue(got.get(2).isNullAt(2) && got.get(2).getString(3).contains("empty"), got.get(2).toString());
         assertTrue(got.get(3).isNullAt(2) && got.get(3).getString(3).contains("context"), got.get(3).toString());
     }
+
+    @Test
+    void aModelShippedWithAddFileIsFoundInSparkFiles() {
+        // What spark-submit --files does on a cluster: the executors fetch the file into their SparkFiles folder, and
+        // a relative modelPath names it there.
+        LocalSpark.session().sparkContext().addFile(TestModels.storiesGguf().toString());
+        String name = TestModels.storiesGguf().getFileName().toString();
+        Row row = generator().setModelPath(name).transform(frame(List.of(OPENINGS[1]), 1)).collectAsList().getFirst();
+        assertTrue(row.isNullAt(3), String.valueOf(row.get(3)));
+        assertEquals(reference.generate(OPENINGS[1], GenerateOptions.defaults().withMaxTokens(24), t -> {}).text(), row.getString(2));
+    }
 }
