@@ -3,7 +3,11 @@ package io.transfuse.spark;
 import io.transfuse.EmbeddingModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Transfuse;
+import org.apache.spark.ml.Pipeline;
+import org.apache.spark.ml.PipelineModel;
+import org.apache.spark.ml.PipelineStage;
 import org.apache.spark.ml.linalg.Vector;
+import org.apache.spark.ml.param.ParamMap;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.RowFactory;
@@ -142,9 +146,28 @@ class TransfuseEmbedderTest {
         float[] want = reference.embed("Vectors for Spark ML");
         assertEquals(want.length, v.size());
         for (int d = 0; d < want.length; d++) assertEquals(want[d], v.apply(d), 2e-5, "dim " + d);
-        TransfuseEmbedder copy = embedder.copy(new org.apache.spark.ml.param.ParamMap());
+        TransfuseEmbedder copy = embedder.copy(new ParamMap().put(embedder.outputCol(), "other"));
         assertEquals(embedder.uid(), copy.uid());
-        assertEquals(embedder.getOutputCol(), copy.getOutputCol());
+        assertEquals("other", copy.getOutputCol(), "extra params apply to the copy");
+        assertEquals("features", embedder.getOutputCol(), "and not to the original");
+        assertTrue(copy.getVectorOutput());
+        String explained = embedder.explainParams();
+        for (String name : List.of("modelPath", "device", "threads", "maxBatchTokens", "strict", "errorCol", "truncate", "vectorOutput")) {
+            assertTrue(explained.contains(name + ":"), name + " missing from explainParams(): " + explained);
+        }
+    }
+
+    @Test
+    void inAPipelineSavedAndLoaded(@TempDir Path dir) throws Exception {
+        LocalSpark.session();
+        Pipeline pipeline = new Pipeline().setStages(new PipelineStage[] {
+                new TransfuseEmbedder().setModelPath(model.toString()).setThreads(2).setErrorCol("")});
+        PipelineModel fitted = pipeline.fit(frame(List.of("x"), 1));
+        String saved = dir.resolve("pipeline").toString();
+        fitted.save(saved);
+        Row row = PipelineModel.load(saved).transform(frame(List.of("Pipelines too"), 1)).collectAsList().getFirst();
+        assertEquals(List.of("id", "text", "embedding"), Arrays.asList(row.schema().fieldNames()), "errorCol \"\": no error column");
+        assertClose(reference.embed("Pipelines too"), floats(row, 2), "pipeline row");
     }
 
     @Test
