@@ -30,6 +30,10 @@
 #    alternating in one JVM (java/bench io.transfuse.encoders.EncoderVsOnnxRuntime); and "minilm 32
 #    concurrent callers": 32 threads each embedding one text at a time through EmbeddingEngine (which
 #    joins them into packed batches) beside ONNX Runtime at its best batch size (of 8, 16, 32, 64);
+# 6c. Spark row (issue 20): all-MiniLM-L6-v2 embeddings (32-token texts) through TransfuseEmbedder on Spark
+#    local[2] beside the same texts through EmbeddingModel.embed directly, alternating in one JVM
+#    (java/spark io.transfuse.spark.SparkEmbeddingBench, test classes): "minilm via Spark local[2]", rows/s,
+#    the ratio is Spark's overhead; --smoke: 128 rows, one repetition;
 # 7. ci/BenchReport.java merges everything into build/bench/bench-results.json, prints a Markdown
 #    table (figure, ratio to llama.cpp, decode as % of the measured bandwidth, prefill as % of the
 #    measured peak FLOP/s) and flags regressions against ci/bench-baseline.json that exceed the
@@ -82,7 +86,7 @@ java=("$JAVA_HOME/bin/java" --enable-native-access=ALL-UNNAMED)
 transfuse() { "${java[@]}" -cp "java/cli/target/transfuse-cli.jar:java/cli/target/lib/*" io.transfuse.cli.Main "$@"; }
 
 say "build (log: $out/build.log)"
-if ! mvn -B -DskipTests -Dmaven.source.skip=true -Dmaven.javadoc.skip=true -pl java/cli,java/bench -am package >"$out/build.log" 2>&1; then
+if ! mvn -B -DskipTests -Dmaven.source.skip=true -Dmaven.javadoc.skip=true -pl java/cli,java/bench,java/spark -am package >"$out/build.log" 2>&1; then
   grep -E '^\[ERROR\]|transfuse:' "$out/build.log" | head -n 20 >&2
   echo "ci/bench.sh: build failed; full log in $out/build.log" >&2
   exit 1
@@ -222,6 +226,19 @@ enc_args=("$raw" --threads "$threads" --reps "$reps")
 "${java[@]}" -cp "java/bench/target/transfuse-bench.jar:java/bench/target/lib/*" io.transfuse.encoders.EncoderVsOnnxRuntime \
   "${enc_args[@]}" 2>"$out/encoder.log" || { tail -n 20 "$out/encoder.log" >&2; echo "ci/bench.sh: encoder benchmark failed (log: $out/encoder.log)" >&2; exit 1; }
 grep -E '^minilm' "$out/encoder.log" >&2 || true
+
+# Spark row: the same model file the encoder rows extracted; Spark's JDK 25 options as the module's tests use them
+# (java/spark/pom.xml spark.jdk25.options, filtered into the test classes); Spark on the loopback address only.
+if [ "$engine_only" = 0 ]; then
+say "Spark: MiniLM through TransfuseEmbedder on local[2] beside the model directly"
+spark_cp="java/spark/target/test-classes:java/spark/target/classes:$(cat java/spark/target/test-classpath.txt)"
+read -r -a spark_opts <java/spark/target/test-classes/spark-jvm-options.txt
+spark_args=("$raw" --model build/bench/encoders/all-minilm-l6-v2/model.onnx --threads "$threads" --reps "$reps")
+[ "$smoke" = 1 ] && spark_args+=(--smoke)
+SPARK_LOCAL_IP=127.0.0.1 "${java[@]}" "${spark_opts[@]}" -cp "$spark_cp" io.transfuse.spark.SparkEmbeddingBench "${spark_args[@]}" \
+  2>"$out/spark.log" || { tail -n 20 "$out/spark.log" >&2; echo "ci/bench.sh: Spark benchmark failed (log: $out/spark.log)" >&2; exit 1; }
+grep -E '^minilm spark' "$out/spark.log" >&2 || true
+fi
 
 say "report"
 # A smoke run (one short repetition, tiny models) is not comparable with the baseline: no regression check.

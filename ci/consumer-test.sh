@@ -46,7 +46,7 @@ bom_version=$(sed -n 's|^  <version>\(.*\)</version>|\1|p' java/bom/pom.xml | he
 base=$repo/io/transfuse
 [ -f "$base/transfuse-parent/$version/transfuse-parent-$version.pom" ] || fail "transfuse-parent's pom was not installed"
 [ -f "$base/transfuse-bom/$version/transfuse-bom-$version.pom" ] || fail "transfuse-bom was not installed"
-for module in core:core cuda:cuda cli:cli server:server langchain4j:langchain4j spring-ai:springai; do
+for module in core:core cuda:cuda cli:cli server:server langchain4j:langchain4j spring-ai:springai spark:spark; do
   artifact=transfuse-${module%%:*} name=io.transfuse.${module#*:}
   dir=$base/$artifact/$version
   for suffix in .pom .jar -sources.jar -javadoc.jar; do

@@ -27,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ReadmeExamplesTest {
     /** Blocks that need another module's or library's classes. */
     private static final List<String> OTHER_MODULES = List.of("OpenAIClient", "TransfuseChatModel", "TransfuseEmbeddingModel",
-            "ChatClient", "@Configuration");
+            "ChatClient", "@Configuration",
+            "SparkSession");
 
     @Test
     void coreExamplesCompile() throws IOException {
