@@ -66,10 +66,10 @@ __attribute__((always_inline)) inline __m512i xdword(const XBlock& x, int k) {
 
 /* out rows of groups g0 .. g0 + R - 1, tokens t0 .. t0 + N - 1 (xq: nb blocks per token). With pf, block b
  * also prefetches the b-th of nb equal parts of the pf_bytes at pf into L2 (the next row groups' weights). */
-template <int T, int R, int N>
+template <int T, int R, int N, bool PF>
 __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim,
                                                 long g0, int t0, const uint8_t* pf, long pf_bytes) {
-    const long pf_step = pf ? (pf_bytes + nb - 1) / nb : 0;
+    const long pf_step = PF ? (pf_bytes + nb - 1) / nb : 0;
     constexpr long QB = tf_r16_qbytes(T);
     const long gbytes = tf_r16_group_bytes(T, nb);
     const uint8_t* grp[R];
@@ -82,7 +82,7 @@ __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, co
 #pragma GCC unroll 8
         for (int t = 0; t < N; t++) acc[r][t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        if (pf) {
+        if constexpr (PF) {
             const long lo = b * pf_step, hi = lo + pf_step < pf_bytes ? lo + pf_step : pf_bytes;
             for (long o = lo; o < hi; o += 64) _mm_prefetch((const char*)pf + o, _MM_HINT_T1);
         }
@@ -148,10 +148,11 @@ __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, co
     }
 }
 
-template <int T, int R, int N>
+/* PF: the variant that prefetches (its own instantiation: the one without keeps the plain loop that one token runs) */
+template <int T, int R, int N, bool PF>
 void tile_fn(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim, long g0, int t0, const uint8_t* pf,
              long pf_bytes) {
-    tile<T, R, N>(out, xq, w, nb, out_dim, g0, t0, pf, pf_bytes);
+    tile<T, R, N, PF>(out, xq, w, nb, out_dim, g0, t0, pf, pf_bytes);
 }
 
 /* Tokens [t0, t1) of groups g0 .. g0 + R - 1; the tiles share the prefetch of pf_bytes at pf (see pairs). */
@@ -159,16 +160,18 @@ template <int T, int R>
 void tokens(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim, long g0, int t0, int t1,
             const uint8_t* pf, long pf_bytes) {
     typedef void (*fn)(float*, const XBlock*, const uint8_t*, int, int, long, int, const uint8_t*, long);
-    static constexpr fn fns[NT] = {tile_fn<T, R, 1>, tile_fn<T, R, 2>, tile_fn<T, R, 3>,
-                                   tile_fn<T, R, 4>, tile_fn<T, R, 5>, tile_fn<T, R, 6>};
+    static constexpr fn fns[NT] = {tile_fn<T, R, 1, false>, tile_fn<T, R, 2, false>, tile_fn<T, R, 3, false>,
+                                   tile_fn<T, R, 4, false>, tile_fn<T, R, 5, false>, tile_fn<T, R, 6, false>};
+    static constexpr fn fnp[NT] = {tile_fn<T, R, 1, true>, tile_fn<T, R, 2, true>, tile_fn<T, R, 3, true>,
+                                   tile_fn<T, R, 4, true>, tile_fn<T, R, 5, true>, tile_fn<T, R, 6, true>};
     const int tiles = (t1 - t0 + NT - 1) / NT;
     const long part = pf ? (pf_bytes / tiles + 63) / 64 * 64 : 0;
     long at = 0;
     for (; t0 + NT <= t1; t0 += NT, at += part) {
         const long n = at + part < pf_bytes ? part : pf_bytes - at;
-        fns[NT - 1](out, xq, w, nb, out_dim, g0, t0, pf && n > 0 ? pf + at : nullptr, n);
+        (pf && n > 0 ? fnp : fns)[NT - 1](out, xq, w, nb, out_dim, g0, t0, pf + at, n);
     }
-    if (t0 < t1) fns[t1 - t0 - 1](out, xq, w, nb, out_dim, g0, t0, pf && at < pf_bytes ? pf + at : nullptr, pf_bytes - at);
+    if (t0 < t1) (pf && at < pf_bytes ? fnp : fns)[t1 - t0 - 1](out, xq, w, nb, out_dim, g0, t0, pf + at, pf_bytes - at);
 }
 
 /* Row-group pairs [p0, p1) (the last may be a single group), all tokens. */
