@@ -5,6 +5,7 @@ import io.transfuse.GenerationResult;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
 import io.transfuse.Seq2SeqModel;
+import io.transfuse.Seq2SeqOptions;
 import io.transfuse.Transfuse;
 import io.transfuse.TransfuseException;
 import picocli.CommandLine.Command;
@@ -50,7 +51,9 @@ final class GenerateCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         if (model != null && Seq2SeqModel.recognizes(model)) { // T5 / BART / Marian: the prompt is the source text
-            TranslateCommand.run(model, List.of(prompt), maxTokens, where, spec.commandLine().getOut(), spec.commandLine().getErr());
+            if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
+            TranslateCommand.run(model, List.of(prompt), new Seq2SeqOptions(maxTokens), where, spec.commandLine().getOut(),
+                    spec.commandLine().getErr());
             return 0;
         }
         GenerateOptions options = new GenerateOptions(maxTokens, sampling.options());

@@ -1,5 +1,6 @@
 package io.transfuse.cli;
 
+import io.transfuse.LoadOptions;
 import io.transfuse.Seq2SeqModel;
 import io.transfuse.Seq2SeqOptions;
 import io.transfuse.TransfuseException;
@@ -18,7 +19,8 @@ import java.util.concurrent.Callable;
 
 /**
  * {@code transfuse translate}: an encoder-decoder model's output for each text (translation with Marian / opus-mt,
- * T5's "translate English to German: ..." prompts, BART summaries), one line each, decoded greedily and batched;
+ * T5's "translate English to German: ..." prompts, BART summaries), one line each, decoded greedily (or with
+ * {@code --beams N}, beam search) and batched;
  * timing goes to stderr. {@code transfuse generate} on such a model runs this too.
  */
 @Command(name = "translate", mixinStandardHelpOptions = true,
@@ -40,23 +42,31 @@ final class TranslateCommand implements Callable<Integer> {
     @Option(names = "--max-tokens", paramLabel = "N", defaultValue = "128", description = "New tokens per text at most (default: ${DEFAULT-VALUE}).")
     int maxTokens;
 
+    @Option(names = "--beams", paramLabel = "N", defaultValue = "1",
+            description = "Beam search with N beams (the model's generation_config.json gives length penalty, early stopping, "
+                    + "no-repeat n-gram size); 1 decodes greedily (default: ${DEFAULT-VALUE}).")
+    int beams;
+
     @Override
     public Integer call() {
-        run(model, texts, maxTokens, where, spec.commandLine().getOut(), spec.commandLine().getErr());
+        if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
+        if (beams < 1) throw new IllegalArgumentException("--beams must be >= 1, got " + beams);
+        run(model, texts, new Seq2SeqOptions(maxTokens, beams), where, spec.commandLine().getOut(), spec.commandLine().getErr());
         return 0;
     }
 
     /** Loads {@code model}, prints the output of each text on its own line and the speed on {@code err}. */
-    static void run(Path model, List<String> texts, int maxTokens, DeviceFlags where, PrintWriter out, PrintWriter err) {
-        if (maxTokens < 1) throw new IllegalArgumentException("--max-tokens must be >= 1, got " + maxTokens);
-        try (Seq2SeqModel m = Seq2SeqModel.load(model, where.loadOptions())) {
+    static void run(Path model, List<String> texts, Seq2SeqOptions options, DeviceFlags where, PrintWriter out, PrintWriter err) {
+        LoadOptions load = where.loadOptions();
+        // every text's beams share a decoder step: enough rows for them
+        try (Seq2SeqModel m = Seq2SeqModel.load(model, load.withMaxSequences(Math.max(load.maxSequences(), options.numBeams())))) {
             if (m.tokenizer() == null) {
                 throw new TransfuseException(model + " has no tokenizer.json (a Marian folder with only source.spm/target.spm is not yet "
                         + "supported)");
             }
             List<int[]> sources = texts.stream().map(t -> m.tokenizer().encode(t, true)).toList();
             long t0 = System.nanoTime();
-            List<int[]> outputs = m.generateIds(sources, new Seq2SeqOptions(maxTokens));
+            List<int[]> outputs = m.generateIds(sources, options);
             double seconds = (System.nanoTime() - t0) / 1e9;
             int tokens = 0;
             for (int[] ids : outputs) {

@@ -54,6 +54,23 @@ class TranslateCommandTest {
     }
 
     @Test
+    void beamsOptionPrintsTheApiBeamSearchOutput() throws IOException {
+        Path dir = model();
+        List<String> texts = List.of("translate English to German: The house is wonderful.", "summarize: a short text");
+        MainTest.Run r = MainTest.run("translate", "--model", dir.toString(), "--device", "cpu", "--max-tokens", "6", "--beams", "3",
+                texts.get(0), texts.get(1));
+        assertEquals(0, r.code(), r.err());
+        List<String> want;
+        try (Seq2SeqModel m = Seq2SeqModel.load(dir, LoadOptions.defaults().withDevice(Device.CPU).withMaxSequences(6))) {
+            want = m.generate(texts, new Seq2SeqOptions(6, 3));
+        }
+        assertEquals(want.get(0) + "\n" + want.get(1) + "\n", r.out());
+        MainTest.Run bad = MainTest.run("translate", "--model", dir.toString(), "--device", "cpu", "--beams", "0", "hello");
+        assertEquals(2, bad.code(), "a bad argument is a usage error");
+        assertTrue(bad.err().contains("--beams must be >= 1"), bad.err());
+    }
+
+    @Test
     void aModelWithoutTokenizerIsNamed() {
         Path dir = Seq2SeqFixture.copyModel("t5-tiny", tmp);
         MainTest.Run r = MainTest.run("translate", "--model", dir.toString(), "--device", "cpu", "hello");

@@ -6,6 +6,11 @@ import io.transfuse.Seq2SeqOptions;
 import io.transfuse.TransfuseException;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backends;
+import io.transfuse.generate.BeamModel;
+import io.transfuse.generate.BeamSearch;
+import io.transfuse.generate.GenerationConfig;
+import io.transfuse.generate.GenerationConfigFiles;
+import io.transfuse.generate.Hypothesis;
 import io.transfuse.loader.ModelFormatException;
 import io.transfuse.loader.ModelSource;
 import io.transfuse.memory.TrackedArena;
@@ -28,6 +33,7 @@ public final class Seq2SeqRunner implements AutoCloseable {
     private final Seq2SeqGraph graph;
     private final Tokenizer tokenizer;
     private final TrackedArena arena;
+    private GenerationConfig generation;
 
     private Seq2SeqRunner(Seq2SeqGraph graph, Tokenizer tokenizer, TrackedArena arena) {
         this.graph = graph;
@@ -113,20 +119,27 @@ public final class Seq2SeqRunner implements AutoCloseable {
     }
 
     /**
-     * Greedy decoding of each source (token ids as the tokenizer gives them, eos included), as Hugging Face's
-     * {@code generate(do_sample=False, num_beams=1, max_new_tokens=N)} runs it: the decoder starts from
-     * decoder_start_token_id; forced BOS/EOS apply; a request ends after eos. The result holds the generated ids
-     * (eos included when reached, the decoder start token not).
+     * Greedy decoding (or beam search, {@link Seq2SeqOptions#numBeams}) of each source (token ids as the tokenizer
+     * gives them, eos included), as Hugging Face's {@code generate(do_sample=False, num_beams=B, max_new_tokens=N)}
+     * runs it: the decoder starts from decoder_start_token_id; forced BOS/EOS apply; a request ends after eos. The
+     * result holds the generated ids (eos included when reached, the decoder start token not); for beam search the
+     * best hypothesis.
      */
     public synchronized List<int[]> generateIds(List<int[]> sources, Seq2SeqOptions options) {
         Seq2SeqLimits limits = graph.limits();
-        int maxNew = Math.min(options.maxNewTokens(), limits.maxTarget() - 1);
+        int maxNew = Math.min(options.maxNewTokens(), limits.maxTarget() - 1), beams = options.numBeams();
+        if (beams > limits.maxRows()) {
+            throw new IllegalArgumentException(beams + " beams exceed the " + limits.maxRows() + " decoder rows this model was loaded "
+                    + "for (LoadOptions.maxSequences)");
+        }
+        GenerationConfig search = beams > 1 ? generationConfig().toBuilder().numBeams(beams).numReturnSequences(1)
+                .maxLength(-1).maxNewTokens(maxNew).build() : null;
         List<int[]> results = new ArrayList<>();
         int i = 0;
         while (i < sources.size()) {
-            // as many requests as one encode pass and the decoder rows hold
+            // as many requests as one encode pass and the decoder rows (beams rows each) hold
             int n = 0, tokens = 0;
-            while (i + n < sources.size() && n < Math.min(limits.maxSources(), limits.maxRows())
+            while (i + n < sources.size() && n < Math.min(limits.maxSources(), limits.maxRows() / beams)
                     && tokens + sources.get(i + n).length <= limits.maxSourceTokens()) {
                 tokens += sources.get(i + n).length;
                 n++;
@@ -135,10 +148,79 @@ public final class Seq2SeqRunner implements AutoCloseable {
                 throw new IllegalArgumentException("source " + i + " has " + sources.get(i).length + " tokens; one encode pass holds "
                         + limits.maxSourceTokens() + " (Seq2SeqLimits.maxSourceTokens)");
             }
-            results.addAll(greedy(sources.subList(i, i + n), maxNew));
+            List<int[]> chunk = sources.subList(i, i + n);
+            results.addAll(search == null ? greedy(chunk, maxNew) : beamSearch(chunk, search, beams, maxNew));
             i += n;
         }
         return results;
+    }
+
+    /** The model directory's generation settings (generation_config.json, else config.json's generation keys), read once. */
+    private synchronized GenerationConfig generationConfig() {
+        if (generation == null) generation = GenerationConfigFiles.load(config().source().getParent());
+        return generation;
+    }
+
+    private List<int[]> beamSearch(List<int[]> sources, GenerationConfig search, int beams, int maxNew) {
+        graph.encode(sources);
+        int[][] starts = new int[sources.size()][];
+        for (int s = 0; s < starts.length; s++) starts[s] = new int[] {config().decoderStartId()};
+        List<int[]> out = new ArrayList<>();
+        for (List<Hypothesis> best : BeamSearch.run(new GraphBeams(beams, maxNew + 1), starts, search)) {
+            int[] t = best.getFirst().tokens();
+            out.add(Arrays.copyOfRange(t, 1, t.length)); // without the decoder start token
+        }
+        return out;
+    }
+
+    /**
+     * The graph as a {@link BeamModel} over the sources of the last {@link Seq2SeqGraph#encode}: input s owns decoder
+     * rows [s * beams, (s + 1) * beams), and a search row is one of its input's rows. A step puts the k-th new row of
+     * input s on that input's k-th decoder row, its parent's cache copied there by {@link Seq2SeqGraph#step} (which
+     * reads every parent as it was before the step, so rows may trade places).
+     */
+    private final class GraphBeams implements BeamModel {
+        private final int beams, capacity;
+        private int[] rowOf = new int[0], inputOf = new int[0]; // per search row: its decoder row and input
+
+        GraphBeams(int beams, int capacity) {
+            this.beams = beams;
+            this.capacity = capacity;
+        }
+
+        @Override
+        public float[][] start(int[][] prompts) {
+            int n = prompts.length;
+            int[] sourceOfRow = new int[n * beams], rows = new int[n], tokens = new int[n];
+            for (int r = 0; r < sourceOfRow.length; r++) sourceOfRow[r] = r / beams;
+            graph.startRows(sourceOfRow, capacity);
+            for (int s = 0; s < n; s++) {
+                if (prompts[s].length != 1) throw new IllegalArgumentException("an encoder-decoder search starts from the decoder start token alone");
+                rows[s] = s * beams;
+                tokens[s] = prompts[s][0];
+            }
+            rowOf = rows;
+            inputOf = new int[n];
+            for (int s = 0; s < n; s++) inputOf[s] = s;
+            return graph.step(rows, rows, tokens);
+        }
+
+        @Override
+        public float[][] step(int[] parents, int[] tokens) {
+            int k = parents.length;
+            int[] rows = new int[k], parentRows = new int[k], inputs = new int[k];
+            int[] used = new int[graph.rows() / beams + 1];
+            for (int j = 0; j < k; j++) {
+                int in = inputOf[parents[j]];
+                if (used[in] == beams) throw new IllegalStateException("beam search asked for more than " + beams + " rows of input " + in);
+                inputs[j] = in;
+                rows[j] = in * beams + used[in]++;
+                parentRows[j] = rowOf[parents[j]];
+            }
+            rowOf = rows;
+            inputOf = inputs;
+            return graph.step(rows, parentRows, tokens);
+        }
     }
 
     private List<int[]> greedy(List<int[]> sources, int maxNew) {
