@@ -1,14 +1,10 @@
 package io.transfuse.model.mamba;
 
 import io.transfuse.backend.Backend;
-import io.transfuse.model.Decoder;
 import io.transfuse.model.MemoryBudget;
-import io.transfuse.model.SequenceStateExhaustedException;
-import io.transfuse.model.SequenceStore;
+import io.transfuse.model.StateSlots;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
-
-import java.util.BitSet;
 
 /**
  * What Mamba sequences carry between forward passes, in slots allocated once at load: per layer the
@@ -19,13 +15,11 @@ import java.util.BitSet;
  * recurrent state cannot rewind: a pass continues where the sequence stopped or restarts it at position 0.
  * Thread-safe.
  */
-final class MambaStates implements SequenceStore {
+final class MambaStates extends StateSlots {
     private final Tensor[][] conv;
     private final Tensor[] ssm;
     private final int[] convChannels;
     private final int ssmRows;
-    private final int slots;
-    private final BitSet used = new BitSet();
 
     /** Mamba-1's slots: one conv over dInner channels, a [dInner][dState] SSM state. */
     MambaStates(Backend ops, MambaConfig c, int slots) {
@@ -38,7 +32,7 @@ final class MambaStates implements SequenceStore {
      */
     MambaStates(Backend ops, String source, String model, int layers, int slots, int[] convChannels, int convWidth, int ssmRows,
                 int ssmCols) {
-        this.slots = slots;
+        super(model, slots);
         this.convChannels = convChannels.clone();
         this.ssmRows = ssmRows;
         long perSlot = DType.F32.bytesFor((long) ssmRows * ssmCols);
@@ -64,61 +58,4 @@ final class MambaStates implements SequenceStore {
 
     /** The SSM state of layer l in a slot. */
     Tensor ssm(int layer, int slot) { return ssm[layer].rows((long) slot * ssmRows, ssmRows); }
-
-    @Override
-    public synchronized Slot newSequence(int capacity) {
-        int slot = used.nextClearBit(0);
-        if (slot >= slots) {
-            throw new SequenceStateExhaustedException("all " + slots + " Mamba state slots are in use (close unused sessions, or load with more sequences)");
-        }
-        used.set(slot);
-        return new Slot(slot, capacity);
-    }
-
-    @Override
-    public int maxBlocks() { return 0; }
-
-    @Override
-    public int[] admit(Decoder.Sequence sequence, int startPos, int count) {
-        if (!(sequence instanceof Slot s) || s.owner() != this) throw new IllegalArgumentException("the sequence does not belong to this Mamba model");
-        if (s.closed) throw new IllegalStateException("the sequence was closed (its state slot was released)");
-        if (startPos != 0 && startPos != s.position) {
-            throw new IllegalArgumentException("a Mamba state continues at position " + s.position + " or restarts at 0; cannot run from position " + startPos);
-        }
-        return null;
-    }
-
-    @Override
-    public void advance(Decoder.Sequence sequence, int startPos, int count) {
-        ((Slot) sequence).position = startPos + count;
-    }
-
-    private synchronized void release(int slot) { used.clear(slot); }
-
-    /** One sequence's slot and how far it has run. */
-    final class Slot implements Decoder.Sequence {
-        final int slot;
-        private final int capacity;
-        private int position;
-        private boolean closed;
-
-        private Slot(int slot, int capacity) {
-            this.slot = slot;
-            this.capacity = capacity;
-        }
-
-        MambaStates owner() { return MambaStates.this; }
-
-        @Override public int capacity() { return capacity; }
-
-        /** Tokens seen since the sequence (re)started. */
-        int position() { return position; }
-
-        @Override
-        public void close() {
-            if (closed) return;
-            closed = true;
-            release(slot);
-        }
-    }
 }

@@ -4,6 +4,7 @@ import io.transfuse.backend.Backend;
 import io.transfuse.backend.DecoderBatch;
 import io.transfuse.model.DecoderGraph;
 import io.transfuse.model.DecoderLimits;
+import io.transfuse.model.StateSlots;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Dequantize;
 import io.transfuse.tensor.Tensor;
@@ -44,6 +45,6 @@ abstract class StateSpaceGraph extends DecoderGraph {
 
     @Override
     protected final void admitted(int s, Sequence sequence) {
-        slots[s] = ((MambaStates.Slot) sequence).slot;
+        slots[s] = ((StateSlots.Slot) sequence).slot;
     }
 }

@@ -7,6 +7,7 @@ import io.transfuse.backend.DecoderBatch;
 import io.transfuse.backend.Pointwise;
 import io.transfuse.model.DecoderGraph;
 import io.transfuse.model.DecoderLimits;
+import io.transfuse.model.StateSlots;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
 
@@ -261,6 +262,6 @@ public final class RwkvModel extends DecoderGraph {
 
     @Override
     protected void admitted(int s, Sequence sequence) {
-        slots[s] = ((RwkvStates.Slot) sequence).slot;
+        slots[s] = ((StateSlots.Slot) sequence).slot;
     }
 }

@@ -1,14 +1,10 @@
 package io.transfuse.model.rwkv;
 
 import io.transfuse.backend.Backend;
-import io.transfuse.model.Decoder;
 import io.transfuse.model.MemoryBudget;
-import io.transfuse.model.SequenceStateExhaustedException;
-import io.transfuse.model.SequenceStore;
+import io.transfuse.model.StateSlots;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
-
-import java.util.BitSet;
 
 /**
  * What RWKV sequences carry between forward passes, in slots allocated once at load: per layer the two token-shift
@@ -17,13 +13,12 @@ import java.util.BitSet;
  * close; its size does not grow with its length. A recurrent state cannot rewind: a pass continues where the
  * sequence stopped or restarts it at position 0. Thread-safe.
  */
-final class RwkvStates implements SequenceStore {
+final class RwkvStates extends StateSlots {
     private final Tensor[] shift, wkv;
-    private final int slots, dModel;
-    private final BitSet used = new BitSet();
+    private final int dModel;
 
     RwkvStates(Backend ops, RwkvConfig c, int slots) {
-        this.slots = slots;
+        super("RWKV", slots);
         this.dModel = c.dModel();
         long perSlot = ops.activationType().bytesFor(2L * dModel) + DType.F32.bytesFor((long) dModel * c.headSize());
         MemoryBudget.require(ops, c.source(), "the RWKV state slots (" + slots + " sequences x " + c.layers()
@@ -41,58 +36,4 @@ final class RwkvStates implements SequenceStore {
 
     /** The WKV state [dModel][headSize] of layer l in a slot. */
     Tensor wkv(int layer, int slot) { return wkv[layer].rows((long) slot * dModel, dModel); }
-
-    @Override
-    public synchronized Slot newSequence(int capacity) {
-        int slot = used.nextClearBit(0);
-        if (slot >= slots) {
-            throw new SequenceStateExhaustedException("all " + slots + " RWKV state slots are in use (close unused sessions, or load with more sequences)");
-        }
-        used.set(slot);
-        return new Slot(slot, capacity);
-    }
-
-    @Override
-    public int maxBlocks() { return 0; }
-
-    @Override
-    public int[] admit(Decoder.Sequence sequence, int startPos, int count) {
-        if (!(sequence instanceof Slot s) || s.owner() != this) throw new IllegalArgumentException("the sequence does not belong to this RWKV model");
-        if (s.closed) throw new IllegalStateException("the sequence was closed (its state slot was released)");
-        if (startPos != 0 && startPos != s.position) {
-            throw new IllegalArgumentException("an RWKV state continues at position " + s.position + " or restarts at 0; cannot run from position " + startPos);
-        }
-        return null;
-    }
-
-    @Override
-    public void advance(Decoder.Sequence sequence, int startPos, int count) {
-        ((Slot) sequence).position = startPos + count;
-    }
-
-    private synchronized void release(int slot) { used.clear(slot); }
-
-    /** One sequence's slot and how far it has run. */
-    final class Slot implements Decoder.Sequence {
-        final int slot;
-        private final int capacity;
-        private int position;
-        private boolean closed;
-
-        private Slot(int slot, int capacity) {
-            this.slot = slot;
-            this.capacity = capacity;
-        }
-
-        RwkvStates owner() { return RwkvStates.this; }
-
-        @Override public int capacity() { return capacity; }
-
-        @Override
-        public void close() {
-            if (closed) return;
-            closed = true;
-            release(slot);
-        }
-    }
 }

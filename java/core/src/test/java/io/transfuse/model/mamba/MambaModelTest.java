@@ -9,6 +9,7 @@ import io.transfuse.loader.ShardedSafetensors;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Decoder;
 import io.transfuse.model.DecoderLimits;
+import io.transfuse.model.StateSlots;
 import io.transfuse.tensor.DType;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -76,7 +77,7 @@ class MambaModelTest {
                 expected = ref.step(next);
                 graph.forward(state, new int[] {next}, 0, 1, pos++, logits);
             }
-            assertEquals(pos, ((MambaStates.Slot) state).position());
+            assertEquals(pos, ((StateSlots.Slot) state).position());
         }
         System.out.printf("mamba %s %s on %s, chunk %d: max |logit diff| %.3g (max |logit| %.3g)%n",
                 shape, type, backend.name(), chunk, maxDiff, maxLogit);
