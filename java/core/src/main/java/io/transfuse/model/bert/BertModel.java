@@ -6,6 +6,7 @@ import io.transfuse.backend.Backend.WeightUse;
 import io.transfuse.backend.EncoderBatch;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.EncoderGraph;
+import io.transfuse.model.EncoderInputs;
 import io.transfuse.model.EncoderStack;
 import io.transfuse.tensor.DType;
 import io.transfuse.tensor.Tensor;
@@ -93,30 +94,7 @@ public final class BertModel implements EncoderGraph {
     @Override
     public float[] forward(int[][] tokenIds, int[][] typeIds) {
         if (closed) throw new IllegalStateException("encoder " + c.source() + " was closed");
-        if (typeIds != null && typeIds.length != tokenIds.length) {
-            throw new IllegalArgumentException(typeIds.length + " token type arrays for " + tokenIds.length + " sequences");
-        }
-        batch.clear();
-        int n = 0;
-        for (int b = 0; b < tokenIds.length; b++) {
-            int[] t = tokenIds[b], ty = typeIds == null ? null : typeIds[b];
-            if (t.length > c.maxSequence()) throw new IllegalArgumentException("sequence " + b + " has " + t.length + " tokens; the model takes " + c.maxSequence());
-            if (ty != null && ty.length != t.length) throw new IllegalArgumentException("sequence " + b + " has " + t.length + " tokens but " + ty.length + " token types");
-            // An empty sequence still runs one (padding) token: attention needs a key; pooling reads none of it.
-            int len = Math.max(1, t.length);
-            batch.add(len);
-            for (int i = 0; i < len; i++) {
-                int id = i < t.length ? t[i] : 0, type = ty != null && i < t.length ? ty[i] : 0;
-                if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + c.vocabSize() + ")");
-                if (type < 0 || type >= Math.max(1, c.typeVocabSize())) {
-                    throw new IllegalArgumentException("token type " + type + " is outside [0, " + Math.max(1, c.typeVocabSize()) + ")");
-                }
-                hostIds[n + i] = id;
-                hostTypes[n + i] = type;
-            }
-            n += len;
-        }
-        batch.commit();
+        int n = EncoderInputs.pack(batch, tokenIds, typeIds, c.maxSequence(), c.vocabSize(), Math.max(1, c.typeVocabSize()), hostIds, hostTypes);
         ops.write(ids, hostIds, 0, n);
         ops.write(types, hostTypes, 0, n);
         Tensor x = this.x.rows(0, n), e = this.emb.rows(0, n), tmp = this.tmp.rows(0, n);

@@ -7,6 +7,7 @@ import io.transfuse.backend.EncoderBatch;
 import io.transfuse.backend.Heads;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.EncoderGraph;
+import io.transfuse.model.EncoderInputs;
 import io.transfuse.model.HeadPadding;
 import io.transfuse.model.mobilebert.MobileBertWeights.Pair;
 import io.transfuse.tensor.DType;
@@ -140,32 +141,15 @@ public final class MobileBertModel implements EncoderGraph {
     @Override
     public float[] forward(int[][] tokenIds, int[][] typeIds) {
         if (closed) throw new IllegalStateException("encoder " + c.source() + " was closed");
-        if (typeIds != null && typeIds.length != tokenIds.length) {
-            throw new IllegalArgumentException(typeIds.length + " token type arrays for " + tokenIds.length + " sequences");
-        }
-        batch.clear();
-        int n = 0;
-        for (int b = 0; b < tokenIds.length; b++) {
-            int[] tk = tokenIds[b], ty = typeIds == null ? null : typeIds[b];
-            if (tk.length > c.maxPositions()) throw new IllegalArgumentException("sequence " + b + " has " + tk.length + " tokens; the model takes " + c.maxPositions());
-            if (ty != null && ty.length != tk.length) throw new IllegalArgumentException("sequence " + b + " has " + tk.length + " tokens but " + ty.length + " token types");
-            int len = Math.max(1, tk.length); // an empty text runs one padding token (attention needs a key; pooling reads none)
-            batch.add(len);
+        int n = EncoderInputs.pack(batch, tokenIds, typeIds, c.maxPositions(), c.vocabSize(), c.typeVocabSize(), hostIds, hostTypes);
+        // The trigram's neighbours stay inside the sequence: ids at the ends are placeholders whose rows are zeroed below.
+        for (int b = 0; b < batch.sequences(); b++) {
+            int s0 = batch.start(b), len = batch.length(b);
             for (int i = 0; i < len; i++) {
-                int id = i < tk.length ? tk[i] : 0, type = ty != null && i < tk.length ? ty[i] : 0;
-                if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + c.vocabSize() + ")");
-                if (type < 0 || type >= c.typeVocabSize()) throw new IllegalArgumentException("token type " + type + " is outside [0, " + c.typeVocabSize() + ")");
-                hostIds[n + i] = id;
-                hostTypes[n + i] = type;
+                hostNext[s0 + i] = i + 1 < len ? hostIds[s0 + i + 1] : 0;
+                hostPrev[s0 + i] = i > 0 ? hostIds[s0 + i - 1] : 0;
             }
-            // The trigram's neighbours stay inside the sequence: ids at the ends are placeholders whose rows are zeroed below.
-            for (int i = 0; i < len; i++) {
-                hostNext[n + i] = i + 1 < len ? hostIds[n + i + 1] : 0;
-                hostPrev[n + i] = i > 0 ? hostIds[n + i - 1] : 0;
-            }
-            n += len;
         }
-        batch.commit();
         embed(n);
         for (Layer L : layers) layer(L, n);
         ops.read(x.rows(0, n), hidden, 0, n * c.hidden());

@@ -8,6 +8,7 @@ import io.transfuse.backend.Heads;
 import io.transfuse.backend.Rope;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.EncoderGraph;
+import io.transfuse.model.EncoderInputs;
 import io.transfuse.model.HeadPadding;
 import io.transfuse.model.modernbert.ModernEncoderConfig.Layout;
 import io.transfuse.model.modernbert.ModernEncoderWeights.Pair;
@@ -110,28 +111,7 @@ public final class ModernEncoderModel implements EncoderGraph {
     @Override
     public float[] forward(int[][] tokenIds, int[][] typeIds) {
         if (closed) throw new IllegalStateException("encoder " + c.source() + " was closed");
-        if (typeIds != null && typeIds.length != tokenIds.length) {
-            throw new IllegalArgumentException(typeIds.length + " token type arrays for " + tokenIds.length + " sequences");
-        }
-        int typeRows = Math.max(1, c.typeVocabSize());
-        batch.clear();
-        int n = 0;
-        for (int b = 0; b < tokenIds.length; b++) {
-            int[] t = tokenIds[b], ty = typeIds == null ? null : typeIds[b];
-            if (t.length > c.maxSequence()) throw new IllegalArgumentException("sequence " + b + " has " + t.length + " tokens; the model takes " + c.maxSequence());
-            if (ty != null && ty.length != t.length) throw new IllegalArgumentException("sequence " + b + " has " + t.length + " tokens but " + ty.length + " token types");
-            int len = Math.max(1, t.length); // an empty text runs one padding token (attention needs a key; pooling reads none)
-            batch.add(len);
-            for (int i = 0; i < len; i++) {
-                int id = i < t.length ? t[i] : 0, type = ty != null && i < t.length ? ty[i] : 0;
-                if (id < 0 || id >= c.vocabSize()) throw new IllegalArgumentException("token id " + id + " is outside the vocabulary [0, " + c.vocabSize() + ")");
-                if (type < 0 || type >= typeRows) throw new IllegalArgumentException("token type " + type + " is outside [0, " + typeRows + ")");
-                hostIds[n + i] = id;
-                hostTypes[n + i] = type;
-            }
-            n += len;
-        }
-        batch.commit();
+        int n = EncoderInputs.pack(batch, tokenIds, typeIds, c.maxSequence(), c.vocabSize(), Math.max(1, c.typeVocabSize()), hostIds, hostTypes);
         ops.write(ids, hostIds, 0, n);
         Tensor x = this.x.rows(0, n), h = this.h.rows(0, n), delta = this.delta.rows(0, n);
         ops.gatherRows(x, word, ids.rows(0, n).reshape(n));
