@@ -37,12 +37,6 @@ TF_API void tf_cpu_no_norm(float* out, float* residual, const float* x, const fl
     });
 }
 
-TF_API void tf_cpu_relu(float* x, long n) {
-    tf_parallel_ranges(n, n, [&](long i0, long i1) {
-#pragma omp simd
-        for (long i = i0; i < i1; i++) x[i] = x[i] < 0.f ? 0.f : x[i];
-    });
-}
 
 TF_API void tf_cpu_rope(float* q, float* k, const int32_t* positions, const float* inv_freq, int tokens, int n_heads,
                         int n_kv_heads, int head_dim, int rotary_dim, int layout, float mscale) {

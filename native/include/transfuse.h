@@ -337,8 +337,6 @@ void tf_cpu_gated_rmsnorm(float* out, const float* x, const float* z, const floa
 void tf_cpu_no_norm(float* out, float* residual, const float* x, const float* weight, const float* bias, int rows,
                     int dim);
 
-/* x[i] = max(x[i], 0) in place over n values (MobileBERT's hidden_act "relu"; NaN stays NaN). */
-void tf_cpu_relu(float* x, long n);
 
 /* Rotary embedding in place (tf_rope's semantics, section 2b): q [tokens][n_heads][head_dim] and k
  * [tokens][n_kv_heads][head_dim], contiguous (either may be NULL); positions int32 [tokens]; inv_freq
@@ -640,8 +638,6 @@ int tf_bias_act(void* out, const void* x, const void* bias, const void* residual
  * tf_attention_prefill with causal 0.) */
 int tf_no_norm(void* out, void* residual, const void* x, const void* weight, const void* bias, int rows, int dim,
                int dtype, void* stream);
-/* x[i] = max(x[i], 0) in place over n elements of dtype (MobileBERT's hidden_act "relu"). */
-int tf_relu(void* x, long n, int dtype, void* stream);
 
 /* ==== DETR: max pooling (section 1 and 2 entries of one family, kept together) ============= */
 /* 2-D max pooling, NHWC (PyTorch's MaxPool2d: DETR's ResNet stem, 3x3 stride 2 padding 1). The geometry is

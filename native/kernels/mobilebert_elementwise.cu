@@ -15,14 +15,3 @@ extern "C" int tf_no_norm(void* out, void* residual, const void* x, const void* 
                      static_cast<const T*>(bias), rows, dim);
   });
 }
-
-extern "C" int tf_relu(void* x, long n, int dtype, void* stream) {
-  if (n < 0 || !x) return tf_ew::kErrInvalidArgument;
-  if (n == 0) return 0;
-  return tf_ew::dispatch_dtype(dtype, [&](auto t) {
-    using T = decltype(t);
-    const long blocks = (n + tf_nonorm::kThreads - 1) / tf_nonorm::kThreads;
-    return TF_LAUNCH((tf_nonorm::relu_kernel<T>), dim3(blocks < 4096 ? blocks : 4096), tf_nonorm::kThreads, 0, stream,
-                     static_cast<T*>(x), size_t(n));
-  });
-}

@@ -1,15 +1,14 @@
-// mobilebert_elementwise.cuh: MobileBERT's two elementwise ops: NoNorm (with the residual contract of
-// tf_layernorm) and the ReLU of its feed-forward blocks (hidden_act "relu"), in place.
+// mobilebert_elementwise.cuh: MobileBERT's NoNorm (with the residual contract of tf_layernorm). Its feed-forward
+// ReLU is the RELU activation of the linear epilogue (Activation.RELU), not an op of its own.
 //
 // What it computes
 //   h = x (residual NULL) or h = round(residual + x), written back to residual (the new residual stream);
 //   out[r][i] = h[r][i] * weight[i] + bias[i] (bias optional), over [rows][dim] of one dtype, in fp32, rounded
 //   once on the store. MobileBERT (Sun et al. 2020, "MobileBERT", section 3.4) replaces every LayerNorm by this
 //   elementwise affine map: its "normalization" is a learned per-channel scale and shift.
-//   relu_kernel: x[i] = max(x[i], 0) over n elements (NaN stays NaN, as torch.relu).
 // Tiling
 //   no_norm: blockIdx.y = row (looping past 65535 rows), x-blocks stride over the row, one element per
-//   thread; relu: a 1-D grid-stride loop. Consecutive threads touch consecutive elements (coalesced).
+//   thread. Consecutive threads touch consecutive elements (coalesced).
 //   Registers only, no shared memory.
 // Bytes per FLOP
 //   Reads x, residual, weight and bias (the last two L1/L2-resident: every row reads the same dim values),
@@ -41,14 +40,6 @@ __global__ void __launch_bounds__(kThreads) no_norm_kernel(T* out, T* residual, 
       }
       out[o] = from_f32<T>(h * to_f32(w[i]) + (bias ? to_f32(bias[i]) : 0.f));
     }
-  }
-}
-
-template <typename T>
-__global__ void __launch_bounds__(kThreads) relu_kernel(T* x, size_t n) {
-  for (size_t i = size_t(blockIdx.x) * kThreads + threadIdx.x; i < n; i += size_t(gridDim.x) * kThreads) {
-    const float v = to_f32(x[i]);
-    if (v < 0.f) x[i] = from_f32<T>(0.f);
   }
 }
 

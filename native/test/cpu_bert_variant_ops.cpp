@@ -160,10 +160,3 @@ TF_TEST(masked_attention_window_alibi_packed_and_fused) {
   }
 }
 
-TF_TEST(relu_in_place) {
-  std::vector<float> x = tf_test::random_uniform(1000, 3, -2.f, 2.f);
-  std::vector<double> ref(x.begin(), x.end());
-  for (double& v : ref) v = v < 0 ? 0 : v;
-  tf_cpu_relu(x.data(), long(x.size()));
-  expect_close("relu n=1000", x.data(), ref.data(), ref.size(), 0.0, 0.0);
-}

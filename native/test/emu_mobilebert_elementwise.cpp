@@ -1,4 +1,4 @@
-// emu_mobilebert_elementwise.cpp: MobileBERT's ReLU (tf_relu) and NoNorm (tf_no_norm, mobilebert_elementwise.cuh) on the emulator, every dtype, with and without
+// emu_mobilebert_elementwise.cpp: MobileBERT's NoNorm (tf_no_norm, mobilebert_elementwise.cuh) on the emulator, every dtype, with and without
 // the fused residual add and the bias, out separate / aliasing x / aliasing the residual (MobileBERT's post-norm
 // update in place), against a double-precision reference written here.
 //
@@ -79,16 +79,3 @@ TF_TEST(no_norm_rejects_bad_arguments) {
   EXPECT_EQ(tf_no_norm(x.data(), nullptr, x.data(), w.data(), nullptr, 1, 8, 7, nullptr), 1);
 }
 
-TF_TEST(relu_all_dtypes_in_place) {
-  uint64_t seed = 77;
-  for (int dt : kDtypes)
-    for (long n : {1L, 255L, 256L, 5000L}) {
-      DBuf x(dt, static_cast<size_t>(n));
-      fill(x, seed += 3, -3.f, 3.f);
-      std::vector<double> ref(static_cast<size_t>(n));
-      for (long i = 0; i < n; i++) ref[size_t(i)] = x.get(size_t(i)) < 0 ? 0.0 : x.get(size_t(i));
-      EXPECT_EQ(tf_relu(x.data(), n, dt, nullptr), 0);
-      const std::vector<float> got = x.values();
-      expect_close(std::string("relu ") + dtype_name(dt) + " n=" + std::to_string(n), got.data(), ref.data(), size_t(n), 0.0, 0.0);
-    }
-}

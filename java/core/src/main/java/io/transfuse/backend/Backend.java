@@ -249,9 +249,6 @@ public interface Backend extends AutoCloseable {
      */
     void noNorm(Tensor out, Tensor residual, Tensor x, Tensor weight, Tensor bias);
 
-    /** In place {@code x = max(x, 0)} over a contiguous tensor (MobileBERT's feed-forward activation, hidden_act "relu"). */
-    void relu(Tensor x);
-
     /**
      * Rotary position embedding in place on an encoder's q [n][heads * headDim] and k [n][kvHeads * headDim] (contiguous,
      * {@code heads.headDim()} the head width they are laid out in), token t at position {@code positions[t]} (I32 [n], e.g.

@@ -531,11 +531,6 @@ public final class ReferenceBackend implements Backend {
     }
 
     @Override
-    public void relu(Tensor x) {
-        for (long r = 0; r < x.rows(); r++) for (long c = 0; c < x.cols(); c++) put(x, r, c, Math.max(at(x, r, c), 0));
-    }
-
-    @Override
     public void rope(Tensor q, Tensor k, Tensor positions, Rope rope, Heads heads) {
         int half = rope.rotaryDim() / 2, D = heads.headDim();
         boolean split = rope.layout() == RopeLayout.HALF_SPLIT;

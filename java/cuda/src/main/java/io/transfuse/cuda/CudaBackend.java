@@ -500,12 +500,6 @@ public final class CudaBackend implements Backend {
     }
 
     @Override
-    public void relu(Tensor x) {
-        OpChecks.contiguous("relu", x);
-        kk.relu(stream, address(x), x.elementCount(), act);
-    }
-
-    @Override
     public void rope(Tensor q, Tensor k, Tensor positions, Rope rope, Heads heads) {
         OpChecks.encoderRope("rope", q, k, positions, rope, heads);
         sameType("rope", q, k);

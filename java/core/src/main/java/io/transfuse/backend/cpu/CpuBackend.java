@@ -372,12 +372,6 @@ public final class CpuBackend implements Backend {
     }
 
     @Override
-    public void relu(Tensor x) {
-        OpChecks.contiguous("relu", x);
-        CpuOps.relu(host("relu", x), x.elementCount());
-    }
-
-    @Override
     public void rope(Tensor q, Tensor k, Tensor positions, Rope rope, Heads heads) {
         OpChecks.encoderRope("rope", q, k, positions, rope, heads);
         CpuOps.rope(host("rope", q), host("rope", k), host("rope", positions), host("rope", rope.invFreq()), rows(q), heads.heads(),

@@ -866,7 +866,6 @@ public final class CpuOps {
 
     private static final MethodHandle
             NO_NORM = handle("tf_cpu_no_norm", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT)),
-            RELU = handle("tf_cpu_relu", FunctionDescriptor.ofVoid(ADDRESS, JAVA_LONG)),
             ROPE = handle("tf_cpu_rope", FunctionDescriptor.ofVoid(ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT,
                     JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT)),
             ATTENTION_VARLEN_MASKED = handle("tf_cpu_attention_varlen_masked", FunctionDescriptor.ofVoid(
@@ -884,12 +883,6 @@ public final class CpuOps {
         NativeLibrary.call(() -> { NO_NORM.invokeExact(out, res, x, weight, b, rows, dim); });
     }
 
-    /** {@code x = max(x, 0)} in place over n floats (tf_cpu_relu). */
-    public static void relu(MemorySegment x, long n) {
-        positive("n", n);
-        writable("x", x, n * 4);
-        NativeLibrary.call(() -> { RELU.invokeExact(x, n); });
-    }
 
     /**
      * RoPE in place (tf_cpu_rope) on q [tokens][heads * headDim] and k [tokens][kvHeads * headDim] (either may be

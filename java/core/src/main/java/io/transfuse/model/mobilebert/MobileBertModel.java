@@ -213,8 +213,7 @@ public final class MobileBertModel implements EncoderGraph {
         Tensor inter = this.inter.rows(0, n);
         int last = L.ffnIn.length - 1;
         for (int i = 0; i <= last; i++) {
-            ops.linear(inter, a, L.ffnIn[i].w, L.ffnIn[i].b, c.relu() ? Activation.IDENTITY : Activation.GELU_ERF);
-            if (c.relu()) ops.relu(inter);
+            ops.linear(inter, a, L.ffnIn[i].w, L.ffnIn[i].b, c.relu() ? Activation.RELU : Activation.GELU_ERF);
             ops.linear(tmpT, inter, L.ffnOut[i].w, L.ffnOut[i].b, Activation.IDENTITY);
             if (i < last) {
                 ops.noNorm(a, tmpT, a, L.ffnNorm[i].w, L.ffnNorm[i].b);

@@ -163,8 +163,7 @@ public final class ModernEncoderModel implements EncoderGraph {
         Tensor g = gate.rows(0, n), u = up.rows(0, n);
         ops.linear(g, in, L.gate.w, L.gate.b, Activation.IDENTITY);
         ops.linear(u, in, L.up.w, L.up.b, Activation.IDENTITY);
-        if (c.relu()) ops.relu(g); // ReGLU: relu(gate) * up, the product below then plain
-        ops.glu(g, g, u, c.gluActivation());
+        ops.glu(g, g, u, c.relu() ? Activation.RELU : c.gluActivation()); // ReGLU: relu(gate) * up
         ops.linear(out, g, L.down.w, L.down.b, Activation.IDENTITY);
     }
 

@@ -16,7 +16,7 @@ import java.nio.file.Path;
  * @param dim            d_model
  * @param heads          attention heads (the same in encoder and decoder)
  * @param headDim        T5's d_kv; BART/Marian d_model / heads
- * @param ffnAct         the feed-forward activation; {@code relu} true for ReLU (which runs as a 1x1 convolution's epilogue)
+ * @param ffnAct         the feed-forward activation; {@code relu} true for ReLU (T5's plain feed-forward)
  * @param gated          T5 v1.1's gated FFN: {@code act(x wi_0) * (x wi_1)}
  * @param buckets        T5 relative_attention_num_buckets (0 for BART/Marian)
  * @param maxDistance    T5 relative_attention_max_distance
@@ -59,7 +59,7 @@ public record Seq2SeqConfig(Path source, Flavour flavour, int dim, int heads, in
         Activation act;
         boolean relu = false;
         switch (actName) {
-            case "relu" -> { act = Activation.IDENTITY; relu = true; }
+            case "relu" -> { act = Activation.RELU; relu = true; }
             case "gelu" -> act = gated ? Activation.GELU_TANH : Activation.GELU_ERF; // T5's "gated-gelu" means gelu_new
             case "gelu_new" -> act = Activation.GELU_TANH;
             case "silu", "swish" -> act = Activation.SILU;
@@ -105,7 +105,7 @@ public record Seq2SeqConfig(Path source, Flavour flavour, int dim, int heads, in
             case "gelu" -> act = Activation.GELU_ERF;
             case "gelu_new", "gelu_pytorch_tanh" -> act = Activation.GELU_TANH;
             case "swish", "silu" -> act = Activation.SILU;
-            case "relu" -> { act = Activation.IDENTITY; relu = true; }
+            case "relu" -> { act = Activation.RELU; relu = true; }
             default -> throw new ModelFormatException(f + ": activation_function '" + actName + "' is not supported (gelu, gelu_new, swish, relu)");
         }
         int vocab = Json.requireInt(n, "vocab_size", f);

@@ -3,7 +3,6 @@ package io.transfuse.model.seq2seq;
 import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backend.WeightUse;
-import io.transfuse.backend.Conv2d;
 import io.transfuse.backend.Heads;
 import io.transfuse.backend.KeySpans;
 import io.transfuse.memory.TrackedArena;
@@ -74,7 +73,6 @@ public final class Seq2SeqGraph implements AutoCloseable {
 
     private record Attention(Tensor wq, Tensor bq, Tensor wk, Tensor bk, Tensor wv, Tensor bv, Tensor wo, Tensor bo) {}
 
-    /** {@code up}: the 1x1 convolution weight (activation type) when {@code relu}, else a matmul weight. */
     private record Ffn(Tensor up, Tensor upBias, Tensor gate, Tensor down, Tensor downBias, int width) {}
 
     private record Layer(Attention self, Norm selfNorm, Attention cross, Norm crossNorm, Ffn ffn, Norm ffnNorm) {}
@@ -428,11 +426,7 @@ public final class Seq2SeqGraph implements AutoCloseable {
 
     /** out = FFN(x); ff (and gate, T5 v1.1) are scratch of the FFN width. */
     private void ffn(Tensor out, Tensor ff, Tensor gate, Tensor x, Ffn f) {
-        int n = Math.toIntExact(x.rows());
-        if (c.relu()) {
-            // ReLU is no Activation of the op set; a 1x1 convolution over n "pixels" is the linear layer with a ReLU epilogue
-            ops.conv2d(ff, x, f.up, f.upBias, Conv2d.square(1, n, 1, c.dim(), f.width, 1, 1, 0, 1, 1), true);
-        } else if (f.gate != null) {
+        if (f.gate != null) {
             ops.linear(ff, x, f.up, null, Activation.IDENTITY);
             ops.linear(gate, x, f.gate, null, Activation.IDENTITY);
             ops.glu(ff, ff, gate, c.ffnAct());
@@ -443,7 +437,7 @@ public final class Seq2SeqGraph implements AutoCloseable {
     }
 
     private Layer layer(Seq2SeqWeights.Layer w, int ffnWidth) {
-        Ffn ffn = new Ffn(c.relu() ? ops.upload(w.ffn().up(), act) : weight(w.ffn().up()), vector(w.ffn().upBias()),
+        Ffn ffn = new Ffn(weight(w.ffn().up()), vector(w.ffn().upBias()),
                 w.ffn().gate() == null ? null : weight(w.ffn().gate()), weight(w.ffn().down()), vector(w.ffn().downBias()), ffnWidth);
         return new Layer(attention(w.self()), norm(w.selfNorm(), 1f), w.cross() == null ? null : attention(w.cross()),
                 w.crossNorm() == null ? null : norm(w.crossNorm(), 1f), ffn, norm(w.ffnNorm(), 1f));

@@ -93,7 +93,6 @@ public final class KernelLibrary {
         maxPool2d = b.bind("tf_max_pool2d", fd(ADDRESS, ADDRESS, ADDRESS, JAVA_INT, ADDRESS)); // DETR
         // BERT variants
         noNorm = b.bind("tf_no_norm", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-        relu = b.bind("tf_relu", fd(ADDRESS, JAVA_LONG, JAVA_INT, ADDRESS));
         // encoder-decoder (seq2seq)
         attentionRelBias = b.bind("tf_attention_rel_bias", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
@@ -530,14 +529,8 @@ public final class KernelLibrary {
 
     // ---- BERT variants (MobileBERT, ModernBERT, nomic-bert, JinaBERT) ----
 
-    private final MethodHandle noNorm, relu;
+    private final MethodHandle noNorm;
 
-    /** {@code x = max(x, 0)} in place over n elements: see tf_relu. */
-    public void relu(GpuStream s, long x, long n, DType t) {
-        nonNull("relu", x);
-        if (n <= 0) throw new IllegalArgumentException("relu n must be positive, got " + n);
-        rt.launch(s, "tf_relu", st -> (int) relu.invokeExact(p(x), n, t.tfCode(), st));
-    }
 
     /** MobileBERT's NoNorm with the residual contract of {@link #layernorm}: see tf_no_norm. bias and residual may be 0. */
     public void noNorm(GpuStream s, long out, long residual, long x, long weight, long bias, int rows, int dim, DType t) {
