@@ -103,6 +103,19 @@ enum { TF_PARALLEL_MIN_WORK = 1 << 16 };
  * each layer's seven matmuls would otherwise pay twice. */
 enum { TF_QUANTIZE_PARALLEL_MIN = 1 << 15 };
 
+/* The threads a quantising matmul quantises its x with: the caller alone below TF_QUANTIZE_PARALLEL_MIN. */
+static inline int tf_quantize_threads(long tokens, int in_dim, int threads) {
+    return tokens * in_dim >= TF_QUANTIZE_PARALLEL_MIN ? threads : 1;
+}
+
+/* Prefetches part `part` of `parts` equal parts of [p, p + bytes) into L2, in whole 64-byte lines. A matmul tile
+ * spreads the next tile's weights over its blocks this way (rows16.cpp, matmul.inc), so that their DRAM reads
+ * overlap its arithmetic. */
+static inline void tf_prefetch_part_l2(const uint8_t* p, long bytes, long part, long parts) {
+    const long lo = bytes * part / parts / 64 * 64, hi = bytes * (part + 1) / parts;
+    for (long o = lo; o < hi; o += 64) __builtin_prefetch(p + o, 0, 2);
+}
+
 /* Channels per work item of the Mamba ops (ssm.inc, ssm_ops.cpp): one AVX-512 vector. */
 enum { TF_SSM_BLOCK = 16 };
 

@@ -64,12 +64,12 @@ __attribute__((always_inline)) inline __m512i xdword(const XBlock& x, int k) {
     return _mm512_set1_epi32(q4);
 }
 
-/* out rows of groups g0 .. g0 + R - 1, tokens t0 .. t0 + N - 1 (xq: nb blocks per token). With pf, block b
- * also prefetches the b-th of nb equal parts of the pf_bytes at pf into L2 (the next row groups' weights). */
+/* out rows of groups g0 .. g0 + R - 1, tokens t0 .. t0 + N - 1 (xq: nb blocks per token). With PF, this is tile
+ * `tile_at` of `tiles` sharing the prefetch of the pf_bytes at pf (the next row groups' weights): block b
+ * prefetches part tile_at * nb + b of tiles * nb. */
 template <int T, int R, int N, bool PF>
 __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim,
-                                                long g0, int t0, const uint8_t* pf, long pf_bytes) {
-    const long pf_step = PF ? (pf_bytes + nb - 1) / nb : 0;
+                                                long g0, int t0, const uint8_t* pf, long pf_bytes, int tile_at, int tiles) {
     constexpr long QB = tf_r16_qbytes(T);
     const long gbytes = tf_r16_group_bytes(T, nb);
     const uint8_t* grp[R];
@@ -82,10 +82,7 @@ __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, co
 #pragma GCC unroll 8
         for (int t = 0; t < N; t++) acc[r][t] = _mm512_setzero_ps();
     for (int b = 0; b < nb; b++) {
-        if constexpr (PF) {
-            const long lo = b * pf_step, hi = lo + pf_step < pf_bytes ? lo + pf_step : pf_bytes;
-            for (long o = lo; o < hi; o += 64) _mm_prefetch((const char*)pf + o, _MM_HINT_T1);
-        }
+        if constexpr (PF) tf_prefetch_part_l2(pf, pf_bytes, (long)tile_at * nb + b, (long)tiles * nb);
         __m512i ai[R][N];
 #pragma GCC unroll 8
         for (int t = 0; t < N; t++) {
@@ -151,27 +148,25 @@ __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, co
 /* PF: the variant that prefetches (its own instantiation: the one without keeps the plain loop that one token runs) */
 template <int T, int R, int N, bool PF>
 void tile_fn(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim, long g0, int t0, const uint8_t* pf,
-             long pf_bytes) {
-    tile<T, R, N, PF>(out, xq, w, nb, out_dim, g0, t0, pf, pf_bytes);
+             long pf_bytes, int tile_at, int tiles) {
+    tile<T, R, N, PF>(out, xq, w, nb, out_dim, g0, t0, pf, pf_bytes, tile_at, tiles);
 }
 
-/* Tokens [t0, t1) of groups g0 .. g0 + R - 1; the tiles share the prefetch of pf_bytes at pf (see pairs). */
+/* Tokens [t0, t1) of groups g0 .. g0 + R - 1; the tiles share the prefetch of pf_bytes at pf (nullptr: none; see
+ * pairs). */
 template <int T, int R>
 void tokens(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim, long g0, int t0, int t1,
             const uint8_t* pf, long pf_bytes) {
-    typedef void (*fn)(float*, const XBlock*, const uint8_t*, int, int, long, int, const uint8_t*, long);
+    typedef void (*fn)(float*, const XBlock*, const uint8_t*, int, int, long, int, const uint8_t*, long, int, int);
     static constexpr fn fns[NT] = {tile_fn<T, R, 1, false>, tile_fn<T, R, 2, false>, tile_fn<T, R, 3, false>,
                                    tile_fn<T, R, 4, false>, tile_fn<T, R, 5, false>, tile_fn<T, R, 6, false>};
     static constexpr fn fnp[NT] = {tile_fn<T, R, 1, true>, tile_fn<T, R, 2, true>, tile_fn<T, R, 3, true>,
                                    tile_fn<T, R, 4, true>, tile_fn<T, R, 5, true>, tile_fn<T, R, 6, true>};
     const int tiles = (t1 - t0 + NT - 1) / NT;
-    const long part = pf ? (pf_bytes / tiles + 63) / 64 * 64 : 0;
-    long at = 0;
-    for (; t0 + NT <= t1; t0 += NT, at += part) {
-        const long n = at + part < pf_bytes ? part : pf_bytes - at;
-        (pf && n > 0 ? fnp : fns)[NT - 1](out, xq, w, nb, out_dim, g0, t0, pf + at, n);
+    for (int j = 0; t0 < t1; t0 += NT, j++) {
+        const int n = t1 - t0 < NT ? t1 - t0 : NT;
+        (pf ? fnp : fns)[n - 1](out, xq, w, nb, out_dim, g0, t0, pf, pf_bytes, j, tiles);
     }
-    if (t0 < t1) (pf && at < pf_bytes ? fnp : fns)[t1 - t0 - 1](out, xq, w, nb, out_dim, g0, t0, pf + at, pf_bytes - at);
 }
 
 /* Row-group pairs [p0, p1) (the last may be a single group), all tokens. */
@@ -224,7 +219,7 @@ void matmul(float* out, const float* x, const uint8_t* w, int tokens_n, int in_d
         return;
     }
     /* x first (few tokens: on the caller, TF_QUANTIZE_PARALLEL_MIN), then the row groups */
-    tf_parallel_chunks((long)tokens_n * in_dim >= TF_QUANTIZE_PARALLEL_MIN ? threads : 1, tokens_n, [&](long a, long b, int) {
+    tf_parallel_chunks(tf_quantize_threads(tokens_n, in_dim, threads), tokens_n, [&](long a, long b, int) {
         for (long t = a; t < b; t++) quantize_row<T>(x + t * in_dim, nb, xq + t * nb);
     });
     tf_parallel_chunks(threads, npairs,
