@@ -1,8 +1,10 @@
-/* Op timings (not a test): transfuse_cpu_bench [threads] [matmul|ops|q8]. matmul: GFLOP/s and weight GB/s
+/* Op timings (not a test): transfuse_cpu_bench [threads] [matmul|ops|q8|f32|attn]. matmul: GFLOP/s and weight GB/s
  * for a 2048x768 matvec (decode) and a 128-token 2048x768 matmul (prefill), F32 and Q8_0, then the
  * all-MiniLM-L6-v2 encoder matmuls (panel-packed F32) at batch 1 and 32 of 32-token texts. ops: the
  * attention ops (MiniLM-shaped varlen attention; paged attention for a decode step of 16 sequences at
- * 256 positions and a 128-token prefill), norms, activations and the Mamba ops, per instruction set. */
+ * 256 positions and a 128-token prefill), norms, activations and the Mamba ops, per instruction set.
+ * q8, f32: the best ISA's quantised / F32 matmuls at batched decode's token counts, as stored and repacked;
+ * attn: one batched decode step's paged attention in stories110M's shape (both from DRAM; see each below). */
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -351,6 +353,67 @@ static void q8_batch() {
     }
 }
 
+/* attn: one batched decode step's paged attention in stories110M's shape (12 heads of 64, f16 cache, 16-position
+ * blocks in shuffled order) for TRANSFUSE_BENCH_SEQS sequences (16) of TRANSFUSE_BENCH_CTX positions (64),
+ * cycling through TRANSFUSE_BENCH_COPIES caches (12: one per layer, so from DRAM as in a model). */
+static void attn_decode() {
+    const int seqs = getenv("TRANSFUSE_BENCH_SEQS") ? atoi(getenv("TRANSFUSE_BENCH_SEQS")) : 16;
+    const int ctx = getenv("TRANSFUSE_BENCH_CTX") ? atoi(getenv("TRANSFUSE_BENCH_CTX")) : 64;
+    const int copies = getenv("TRANSFUSE_BENCH_COPIES") ? std::max(1, atoi(getenv("TRANSFUSE_BENCH_COPIES"))) : 12;
+    const int heads = 12, head_dim = 64, bs = 16, per_seq = (ctx + bs - 1) / bs, slot = heads * head_dim;
+    const size_t cache = (size_t)seqs * per_seq * bs * slot;
+    std::vector<uint16_t> k(cache * copies), v(cache * copies);
+    for (size_t i = 0; i < k.size(); i++) {
+        k[i] = tf_bench_f16((float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f);
+        v[i] = tf_bench_f16((float)((i * 40503u) % 1000) / 1000.0f - 0.5f);
+    }
+    std::vector<float> q((size_t)seqs * slot), out(q.size());
+    fill(q, 7919u);
+    std::vector<int32_t> table((size_t)seqs * per_seq), lens(seqs, ctx);
+    for (size_t i = 0; i < table.size(); i++) table[i] = (int32_t)((i * 37) % table.size());
+    tf_cpu_set_isa(tf_cpu_best_isa());
+    int next = 0;
+    const double dt = best_time(50, [&] {
+        const size_t c = next;
+        next = (next + 1) % copies;
+        tf_cpu_attention_paged(out.data(), q.data(), k.data() + c * cache, v.data() + c * cache, TF_CPU_F16, table.data(),
+                               lens.data(), seqs, heads, heads, head_dim, bs, per_seq, 0.125f, 0, 0.0f);
+    });
+    const double bytes = 2.0 * seqs * ctx * slot * 2;
+    printf("best     paged attention decode f16 %d seqs x %d  %8.1f us  %6.1f GB/s (cache read)\n", seqs, ctx, dt * 1e6,
+           bytes / dt / 1e9);
+}
+
+/* f32: the best ISA's F32 matmul (768 x 2048 unless TRANSFUSE_BENCH_IN / _OUT) at decode's token counts, rows as
+ * stored (the dot-product tile) and packed in column panels, cycling through TRANSFUSE_BENCH_COPIES copies (16). */
+static void f32_batch() {
+    const int in = getenv("TRANSFUSE_BENCH_IN") ? atoi(getenv("TRANSFUSE_BENCH_IN")) : 768;
+    const int out = getenv("TRANSFUSE_BENCH_OUT") ? atoi(getenv("TRANSFUSE_BENCH_OUT")) : 2048;
+    const int copies = getenv("TRANSFUSE_BENCH_COPIES") ? std::max(1, atoi(getenv("TRANSFUSE_BENCH_COPIES"))) : 16;
+    tf_cpu_set_isa(tf_cpu_best_isa());
+    std::vector<float> x((size_t)64 * in), y((size_t)64 * out), w((size_t)in * out);
+    fill(x, 40503u);
+    fill(w, 2654435761u);
+    const size_t pbytes = (size_t)tf_cpu_packed_f32_bytes(in, out);
+    std::vector<float> plain(w.size() * copies), panels(pbytes / 4 * copies);
+    for (int c = 0; c < copies; c++) {
+        std::copy(w.begin(), w.end(), plain.begin() + (size_t)c * w.size());
+        tf_cpu_pack_f32(panels.data() + c * (pbytes / 4), w.data(), in, out);
+    }
+    for (int tokens : {1, 2, 4, 8, 16, 32})
+        for (int packed = 0; packed <= 1; packed++) {
+            int next = 0;
+            const double dt = best_time(tokens <= 16 ? 20 : 5, [&] {
+                const int c = next;
+                next = (next + 1) % copies;
+                const void* wc = packed ? (const void*)(panels.data() + c * (pbytes / 4)) : (const void*)(plain.data() + (size_t)c * w.size());
+                tf_cpu_matmul(y.data(), x.data(), wc, packed ? TF_CPU_F32_PANELS : TF_CPU_F32, tokens, in, out);
+            });
+            printf("best     F32%-7s tokens=%3d  %8.1f us  %7.1f GFLOP/s  %6.1f GB/s (weights)\n", packed ? "_PANELS" : "",
+                   tokens, dt * 1e6, 2.0 * tokens * in * out / dt / 1e9, 4.0 * in * out / dt / 1e9);
+        }
+}
+
 int main(int argc, char** argv) {
     const int threads = argc > 1 ? atoi(argv[1]) : 2;
     const char* what = argc > 2 ? argv[2] : "all";
@@ -358,6 +421,14 @@ int main(int argc, char** argv) {
     tf_cpu_set_threads(threads);
     if (strcmp(what, "q8") == 0) {
         q8_batch();
+        return 0;
+    }
+    if (strcmp(what, "f32") == 0) {
+        f32_batch();
+        return 0;
+    }
+    if (strcmp(what, "attn") == 0) {
+        attn_decode();
         return 0;
     }
     if (strcmp(what, "ops") != 0) matmul();

@@ -84,14 +84,16 @@ class LlamaReferenceTest {
             System.clearProperty(CpuBackend.KV_CACHE_PROPERTY);
         }
         try (gguf32; hf32; Session sa = gguf32.newSession(); Session sb = hf32.newSession()) {
-            // a prefill chunk, then single-token decode steps: both paths of the graph
+            // a prefill chunk, then single-token decode steps: both paths of the graph. 2e-5 (logits ~5-10): the
+            // two files' weights may reach different F32 kernels (a head tied to the embedding table is read as
+            // plain rows, a separate one from column panels), which round the same sums differently
             sa.feed(tokens, 0, 30, a);
             sb.feed(tokens, 0, 30, b);
-            assertClose(toDouble(a), b, 1e-5);
+            assertClose(toDouble(a), b, 2e-5);
             for (int i = 30; i < tokens.length; i++) {
                 sa.feed(tokens, i, 1, a);
                 sb.feed(tokens, i, 1, b);
-                assertClose(toDouble(a), b, 1e-5);
+                assertClose(toDouble(a), b, 2e-5);
             }
         }
     }

@@ -60,7 +60,7 @@ public final class Gpt2Model extends DecoderGraph {
         this.scale = (float) (1.0 / Math.sqrt(hd));
         DType act = ops.activationType();
         wte = ops.weight(w.tokenEmbedding(), WeightUse.STREAMED);
-        output = w.output() == w.tokenEmbedding() ? wte : ops.weight(w.output(), WeightUse.STREAMED);
+        output = w.output() == w.tokenEmbedding() ? wte : ops.weight(w.output(), WeightUse.DECODE);
         wpe = ops.upload(w.positionEmbedding(), act);
         normF = ops.upload(w.normF(), act);
         normFBias = ops.upload(w.normFBias(), act);
@@ -97,7 +97,7 @@ public final class Gpt2Model extends DecoderGraph {
         mlp = ops.allocate("MLP hidden", act, n, c.ffn());
     }
 
-    private Tensor weight(Tensor t) { return ops.weight(t, WeightUse.STREAMED); }
+    private Tensor weight(Tensor t) { return ops.weight(t, WeightUse.DECODE); }
 
     public Gpt2Config config() { return c; }
 

@@ -76,7 +76,7 @@ public final class LlamaModel extends DecoderGraph {
         this.qkNormEps = c.rmsEps() * hd / D;
         DType act = ops.activationType();
         embedding = ops.weight(w.tokenEmbedding(), WeightUse.STREAMED);
-        output = w.output() == w.tokenEmbedding() ? embedding : ops.weight(w.output(), WeightUse.STREAMED);
+        output = w.output() == w.tokenEmbedding() ? embedding : ops.weight(w.output(), WeightUse.DECODE);
         outputNorm = ops.upload(w.outputNorm(), act);
         layers = new Layer[c.layers()];
         try (TrackedArena padding = new TrackedArena("head padding of " + c.source())) {
@@ -133,7 +133,7 @@ public final class LlamaModel extends DecoderGraph {
         else ops.linear(out, x, w, bias, Activation.IDENTITY);
     }
 
-    private Tensor weight(Tensor w) { return ops.weight(w, WeightUse.STREAMED); }
+    private Tensor weight(Tensor w) { return ops.weight(w, WeightUse.DECODE); }
 
     private Tensor upload(Tensor t) { return t == null ? null : ops.upload(t, ops.activationType()); }
 

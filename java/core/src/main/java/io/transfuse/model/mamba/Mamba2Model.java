@@ -61,7 +61,7 @@ public final class Mamba2Model extends StateSpaceGraph {
         int di = c.dInner(), gn = c.bcWidth(), nh = c.heads(), dm = c.dModel();
         DType act = ops.activationType();
         embedding = ops.weight(w.embedding(), WeightUse.STREAMED);
-        output = w.head() == w.embedding() ? embedding : ops.weight(w.head(), WeightUse.STREAMED);
+        output = w.head() == w.embedding() ? embedding : ops.weight(w.head(), WeightUse.DECODE);
         normF = ops.upload(w.normF(), act);
         // in_proj rows: z, x, B, C, dt; conv channels: x, B, C
         long[] inRows = {0, di, 2L * di, 2L * di + gn, 2L * di + 2L * gn, c.inProjRows()};
@@ -73,7 +73,7 @@ public final class Mamba2Model extends StateSpaceGraph {
             Tensor convW = L.convWeight().reshape(c.convDim(), c.dConv());
             for (int k = 0; k < 5; k++) {
                 long r0 = inRows[k], n = inRows[k + 1] - r0;
-                in[k] = ops.weight(L.inProj().rows(r0, n), WeightUse.STREAMED);
+                in[k] = ops.weight(L.inProj().rows(r0, n), WeightUse.DECODE);
                 if (L.inProjBias() != null) inBias[k] = ops.upload(L.inProjBias().reshape(c.inProjRows(), 1).rows(r0, n), act);
             }
             for (int k = 0; k < 3; k++) {
@@ -83,7 +83,7 @@ public final class Mamba2Model extends StateSpaceGraph {
             }
             layers[l] = new Layer(ops.upload(L.norm(), act), in, inBias, conv, convBias, ops.upload(L.dtBias(), DType.F32),
                     minusExp(L.aLog(), c.heads()), ops.upload(L.d(), DType.F32), ops.upload(L.gateNorm(), act),
-                    ops.weight(L.outProj(), WeightUse.STREAMED), L.outProjBias() == null ? null : ops.upload(L.outProjBias(), act));
+                    ops.weight(L.outProj(), WeightUse.DECODE), L.outProjBias() == null ? null : ops.upload(L.outProjBias(), act));
         }
         int n = limits.maxTokens();
         res = ops.allocate("residual stream", act, n, dm);

@@ -60,7 +60,7 @@ public final class MambaModel extends StateSpaceGraph {
         int di = c.dInner(), ds = c.dState(), r = c.dtRank(), dm = c.dModel();
         DType act = ops.activationType();
         embedding = ops.weight(w.embedding(), WeightUse.STREAMED);
-        output = w.head() == w.embedding() ? embedding : ops.weight(w.head(), WeightUse.STREAMED);
+        output = w.head() == w.embedding() ? embedding : ops.weight(w.head(), WeightUse.DECODE);
         normF = ops.upload(w.normF(), act);
         layers = new Layer[c.layers()];
         for (int l = 0; l < layers.length; l++) {
@@ -88,7 +88,7 @@ public final class MambaModel extends StateSpaceGraph {
         cm = ops.allocate("SSM output matrix C", act, n, ds);
     }
 
-    private Tensor weight(Tensor w) { return ops.weight(w, WeightUse.STREAMED); }
+    private Tensor weight(Tensor w) { return ops.weight(w, WeightUse.DECODE); }
 
     public MambaConfig config() { return c; }
 
