@@ -56,7 +56,7 @@ public final class TextClassifier implements AutoCloseable {
     public float[] logits(String text) {
         float[][] out = new float[1][];
         runner.run(new Encoding[] {runner.tokenizer.encode(Objects.requireNonNull(text, "text"), true, runner.maxTokens)},
-                (i, hidden, row, len) -> out[0] = runner.head.logits(hidden, row));
+                (i, hidden, row, len) -> out[0] = runner.head.logits(hidden, row, len));
         return out[0];
     }
 
@@ -64,8 +64,8 @@ public final class TextClassifier implements AutoCloseable {
         List<List<Prediction>> out = new ArrayList<>(java.util.Collections.nCopies(enc.length, null));
         String[] labels = runner.head.labels();
         runner.run(enc, (i, hidden, row, len) -> {
-            // The head reads the first token's state ([CLS] / <s>).
-            double[] p = runner.head.scores(runner.head.logits(hidden, row));
+            // The head reads the first token's state ([CLS] / <s>), or the mean of the text's rows (ModernBERT's mean pooling).
+            double[] p = runner.head.scores(runner.head.logits(hidden, row, len));
             out.set(i, IntStream.range(0, p.length).boxed()
                     .sorted(Comparator.comparingDouble((Integer k) -> -p[k]).thenComparingInt(k -> k))
                     .map(k -> new Prediction(labels[k], k, p[k])).toList());
