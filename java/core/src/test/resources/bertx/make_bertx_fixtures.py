@@ -6,6 +6,8 @@
 
 Command (from the repository root; Debian's python3 with python3-torch 1.13 and numpy, nothing else):
     /usr/bin/python3 java/core/src/test/resources/bertx/make_bertx_fixtures.py java/core/src/test/resources/bertx
+A real-size model for a throughput measurement (BENCH below; weights only, no reference):
+    /usr/bin/python3 java/core/src/test/resources/bertx/make_bertx_fixtures.py --bench modernbert-base-rerank build/modernbert-base-rerank
 
 The reference is written here from each model's definition (Hugging Face modeling_mobilebert.py and modeling_modernbert.py,
 nomic-ai's modeling_hf_nomic_bert.py, jinaai's jina-bert-implementation modeling_bert.py: module structure, tensor names,
@@ -486,5 +488,28 @@ def main(root):
         write(os.path.join(root, name), cfg, W, ids, types, "logits", values)
         print(name, spec["architecture"], "logits", [np.asarray(v).shape for v in values])
 
+# Real-size shapes for throughput measurements (random weights, no reference): --bench NAME DIR.
+BENCH = {
+    # ModernBERT-base's shape (answerdotai/ModernBERT-base config.json) as a one-logit ModernBertForSequenceClassification
+    # reranker; the vocabulary stays at the fixtures' 2100 rows (the cut tokenizer).
+    "modernbert-base-rerank": dict(HEADS["modernbert-rerank"], seed=51, config=dict(
+        hidden_size=768, intermediate_size=1152, num_hidden_layers=22, num_attention_heads=12, max_position_embeddings=8192,
+        local_attention=128, global_attn_every_n_layers=3, classifier_pooling="cls", classifier_activation="gelu")),
+}
+
+
+def bench(name, out):
+    W, cfg, _ = with_head(name, BENCH[name])
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    write_safetensors(os.path.join(out, "model.safetensors"), W.t, W.f16)
+    print(name, "params", sum(int(np.prod(a.shape)) for a in W.t.values()))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+    if len(sys.argv) == 4 and sys.argv[1] == "--bench":
+        bench(sys.argv[2], sys.argv[3])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
