@@ -12,7 +12,8 @@ import java.util.stream.IntStream;
 /**
  * A loaded text classifier: a BERT-family {@code *ForSequenceClassification} checkpoint (sentiment, topic,
  * natural-language inference on text pairs). Labels come from config.json {@code id2label}; scores are a
- * softmax over the labels, or independent sigmoids for multi-label models and single-logit heads.
+ * softmax over the labels, or independent sigmoids for multi-label models and single-logit heads. The head reads the
+ * first token's state, or the mean of all of them (ModernBERT's classifier_pooling "mean").
  * Texts are truncated to the model's maximum length. Closing it releases its native memory. Thread-safe:
  * calls run one at a time.
  */

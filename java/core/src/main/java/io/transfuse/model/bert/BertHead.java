@@ -219,6 +219,11 @@ public final class BertHead {
         String[] labels = new String[n];
         JsonNode map = config.get("id2label");
         if (kind == Kind.REPLACED_TOKEN) return new String[] {"replaced"};
+        // num_labels is rarely stored (transformers derives it from id2label), but when it is, it must match the classifier.
+        JsonNode count = config.get("num_labels");
+        if (count != null && !count.isNull() && (!count.canConvertToInt() || count.asInt() != n)) {
+            throw new ModelFormatException(configPath + ": num_labels is " + count + " but the classifier has " + n + " outputs");
+        }
         if (map == null || !map.isObject() || map.isEmpty()) {
             for (int i = 0; i < n; i++) labels[i] = "LABEL_" + i;
             return labels;

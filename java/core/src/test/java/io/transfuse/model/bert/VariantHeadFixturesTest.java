@@ -155,6 +155,10 @@ class VariantHeadFixturesTest {
         e = assertThrows(ModelFormatException.class, () -> Transfuse.loadTextClassifier(fewer, CPU).close());
         assertTrue(e.getMessage().contains("id2label has 1 labels but the classifier has 2 outputs") && e.getMessage().contains("config.json"), e.getMessage());
 
+        Path count = config("jina-ner", "count", c -> c.put("num_labels", 9));
+        e = assertThrows(ModelFormatException.class, () -> Transfuse.loadTokenClassifier(count, CPU).close());
+        assertTrue(e.getMessage().contains("num_labels is 9 but the classifier has 5 outputs"), e.getMessage());
+
         Path pooling = config("modernbert-rerank", "pooling", c -> c.put("classifier_pooling", "max"));
         e = assertThrows(ModelFormatException.class, () -> Transfuse.loadReranker(pooling, CPU).close());
         assertTrue(e.getMessage().contains("classifier_pooling 'max' is not supported (cls, mean)"), e.getMessage());
