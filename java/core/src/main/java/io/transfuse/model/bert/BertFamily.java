@@ -2,6 +2,7 @@ package io.transfuse.model.bert;
 
 import io.transfuse.EncoderOptions;
 import io.transfuse.LoadOptions;
+import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.loader.Json;
 import io.transfuse.loader.ModelFormatException;
@@ -140,7 +141,7 @@ public final class BertFamily implements EncoderFamily {
         WeightFile weights = source.safetensors();
         if (type.equals("mobilebert")) {
             MobileBertConfig c = MobileBertConfig.read(json, source.configPath());
-            io.transfuse.backend.Activation act = c.relu() ? io.transfuse.backend.Activation.RELU : io.transfuse.backend.Activation.GELU_ERF;
+            Activation act = c.relu() ? Activation.RELU : Activation.GELU_ERF;
             return BertHead.read(json, source.configPath(), weights, type, c.hidden(), act, MobileBertWeights.from(weights, c).prefix());
         }
         ModernEncoderConfig c = ModernEncoderConfig.read(json, source.configPath());
