@@ -1,10 +1,13 @@
 #!/usr/bin/python3
 """Writes small random-weight MobileBERT, ModernBERT, nomic-bert and JinaBERT v2 models in their checkpoints' layouts
 (config.json, model.safetensors) and the last hidden states a plain PyTorch reference computes for a few token sequences
-(reference.json), for BertVariantFixturesTest.
+(reference.json), for BertVariantFixturesTest; and the same encoders with the task heads of their *ForSequenceClassification /
+*ForTokenClassification classes (HEADS below) and the logits they compute, for VariantHeadFixturesTest.
 
 Command (from the repository root; Debian's python3 with python3-torch 1.13 and numpy, nothing else):
     /usr/bin/python3 java/core/src/test/resources/bertx/make_bertx_fixtures.py java/core/src/test/resources/bertx
+A real-size model for a throughput measurement (BENCH below; weights only, no reference):
+    /usr/bin/python3 java/core/src/test/resources/bertx/make_bertx_fixtures.py --bench modernbert-base-rerank build/modernbert-base-rerank
 
 The reference is written here from each model's definition (Hugging Face modeling_mobilebert.py and modeling_modernbert.py,
 nomic-ai's modeling_hf_nomic_bert.py, jinaai's jina-bert-implementation modeling_bert.py: module structure, tensor names,
@@ -136,9 +139,14 @@ def mobilebert(cfg, seed):
         et_w = W.normal("embeddings.embedding_transformation.weight", (h, (3 if tri else 1) * e), 0.3)
         et_b = W.normal("embeddings.embedding_transformation.bias", (h,), 0.1)
 
-    def nonorm(name, width):  # NoNorm: x * weight + bias
+    def nonorm(name, width, eps=None):
+        # NoNorm: x * weight + bias. normalization_type "layer_norm" (the teacher): nn.LayerNorm, with layer_norm_eps where
+        # HF passes it and torch's default 1e-5 where it does not (embeddings.LayerNorm, the layer's output.LayerNorm).
         w = W.around(name + ".weight", (width,), 1.0, 0.3)
         b = W.normal(name + ".bias", (width,), 0.1)
+        if cfg.get("normalization_type", "no_norm") == "layer_norm":
+            e = cfg["layer_norm_eps"] if eps is None else eps
+            return lambda x: layer_norm(x, w, b, e)
         return lambda x: x * w + b
 
     def dense(name, out, inp, std=0.25):
@@ -147,7 +155,7 @@ def mobilebert(cfg, seed):
         return lambda x: x @ w.T + b
 
     act = (lambda x: torch.relu(x)) if cfg["hidden_act"] == "relu" else gelu
-    emb_norm = nonorm("embeddings.LayerNorm", h)
+    emb_norm = nonorm("embeddings.LayerNorm", h, 1e-5)
     layers = []
     for l in range(cfg["num_hidden_layers"]):
         n = f"encoder.layer.{l}."
@@ -160,7 +168,7 @@ def mobilebert(cfg, seed):
         L["o"], L["on"] = dense(n + "attention.output.dense", t, t), nonorm(n + "attention.output.LayerNorm", t)
         L["ffn"] = [(dense(f"{n}ffn.{i}.intermediate.dense", inter, t), dense(f"{n}ffn.{i}.output.dense", t, inter),
                      nonorm(f"{n}ffn.{i}.output.LayerNorm", t)) for i in range(cfg["num_feedforward_networks"] - 1)]
-        L["i"], L["out"], L["outn"] = dense(n + "intermediate.dense", inter, t), dense(n + "output.dense", t, inter), nonorm(n + "output.LayerNorm", t)
+        L["i"], L["out"], L["outn"] = dense(n + "intermediate.dense", inter, t), dense(n + "output.dense", t, inter), nonorm(n + "output.LayerNorm", t, 1e-5)
         if cfg["use_bottleneck"]:
             L["ob"] = (dense(n + "output.bottleneck.dense", h, t), nonorm(n + "output.bottleneck.LayerNorm", h))
         layers.append(L)
@@ -207,35 +215,41 @@ def modernbert(cfg, seed):
     h, f, H, L_ = cfg["hidden_size"], cfg["intermediate_size"], cfg["num_attention_heads"], cfg["num_hidden_layers"]
     eps = cfg["norm_eps"]
     tok = W.normal("embeddings.tok_embeddings.weight", (VOCAB, h), 0.5, f16=True)
-    en = W.around("embeddings.norm.weight", (h,), 1.0, 0.3)
+    nbias = cfg.get("norm_bias", False)  # every LayerNorm's shift (none in the released checkpoints)
+
+    def norm(name):
+        w = W.around(name + ".weight", (h,), 1.0, 0.3)
+        return w, W.normal(name + ".bias", (h,), 0.1) if nbias else None
+
+    en = norm("embeddings.norm")
     layers = []
     for l in range(L_):
         n = f"layers.{l}."
         layers.append(dict(
-            an=None if l == 0 else W.around(n + "attn_norm.weight", (h,), 1.0, 0.3),
+            an=None if l == 0 else norm(n + "attn_norm"),
             qkv=W.normal(n + "attn.Wqkv.weight", (3 * h, h), 0.25),
             wo=W.normal(n + "attn.Wo.weight", (h, h), 0.25),
-            mn=W.around(n + "mlp_norm.weight", (h,), 1.0, 0.3),
+            mn=norm(n + "mlp_norm"),
             wi=W.normal(n + "mlp.Wi.weight", (2 * f, h), 0.25),
             wo2=W.normal(n + "mlp.Wo.weight", (h, f), 0.25)))
-    fn = W.around("final_norm.weight", (h,), 1.0, 0.3)
+    fn = norm("final_norm")
 
     def forward(ids, types):
         n = len(ids)
-        x = layer_norm(tok[torch.tensor(ids)], en, None, eps)
+        x = layer_norm(tok[torch.tensor(ids)], *en, eps)
         r = torch.arange(n)
         dist = (r[:, None] - r[None, :]).abs()
         window = torch.where(dist <= cfg["local_attention"] // 2, 0.0, -math.inf)
         for l, L in enumerate(layers):
             local = l % cfg["global_attn_every_n_layers"] != 0
-            hn = x if L["an"] is None else layer_norm(x, L["an"], None, eps)
+            hn = x if L["an"] is None else layer_norm(x, *L["an"], eps)
             q, k, v = (hn @ L["qkv"].T).split(h, dim=1)
             theta = cfg["local_rope_theta"] if local else cfg["global_rope_theta"]
             q, k = rotate(q, H, h // H, theta), rotate(k, H, h // H, theta)
             x = x + attention(q, k, v, H, window if local else None) @ L["wo"].T
-            inp, gate = (layer_norm(x, L["mn"], None, eps) @ L["wi"].T).chunk(2, dim=-1)
+            inp, gate = (layer_norm(x, *L["mn"], eps) @ L["wi"].T).chunk(2, dim=-1)
             x = x + (gelu(inp) * gate) @ L["wo2"].T
-        return layer_norm(x, fn, None, eps)
+        return layer_norm(x, *fn, eps)
 
     return W, forward
 
@@ -353,6 +367,101 @@ MODELS = {
 }
 
 
+# ---- Task heads (Hugging Face *ForSequenceClassification / *ForTokenClassification) ----
+#
+# Each head fixture is one of the encoders above with fresh weights under the task model's prefix (MobileBertFor*:
+# "mobilebert.", ModernBertFor*: "model.", NomicBertFor* and JinaBertFor*: "bert.") plus the head's tensors, as the modeling
+# code names them:
+#   pooler   BertPooler / MobileBertPooler / NomicBertPooler: tanh(<prefix>pooler.dense([CLS])) (MobileBERT: only with
+#            classifier_activation, else [CLS] itself), then classifier
+#   modern   ModernBertPredictionHead on [CLS] or the mean of the rows (classifier_pooling): norm(act(head.dense(x)))
+#            (head.dense bias: classifier_bias; head.norm: LayerNorm, bias norm_bias, eps norm_eps), then classifier;
+#            token classification runs the same head on every row
+#   token    classifier on every row
+# The logits (float64) are stored per sequence ([labels]) or per token ([tokens][labels]).
+
+NER = ["O", "B-PER", "I-PER", "B-LOC", "I-LOC"]
+
+HEADS = {
+    "mobilebert-classify": dict(base="mobilebert", seed=41, prefix="mobilebert.", head="pooler",
+                                architecture="MobileBertForSequenceClassification", labels=["negative", "neutral", "positive"]),
+    # The teacher's normalization_type with a large layer_norm_eps, so that an epsilon in the wrong place shows.
+    "mobilebert-ln-ner": dict(base="mobilebert", seed=42, prefix="mobilebert.", head="token",
+                              architecture="MobileBertForTokenClassification", labels=NER,
+                              config=dict(normalization_type="layer_norm", layer_norm_eps=0.05, classifier_activation=False)),
+    "modernbert-mean-multilabel": dict(base="modernbert", seed=43, prefix="model.", head="modern",
+                                       architecture="ModernBertForSequenceClassification", labels=["toxic", "obscene", "insult"],
+                                       config=dict(classifier_pooling="mean", classifier_bias=True, classifier_activation="gelu",
+                                                   problem_type="multi_label_classification")),
+    "modernbert-rerank": dict(base="modernbert", seed=44, prefix="model.", head="modern",
+                              architecture="ModernBertForSequenceClassification", labels=["LABEL_0"],
+                              config=dict(classifier_pooling="cls", classifier_activation="gelu")),
+    "modernbert-ner": dict(base="modernbert", seed=45, prefix="model.", head="modern", architecture="ModernBertForTokenClassification",
+                           labels=NER, config=dict(classifier_activation="silu", classifier_bias=True, norm_bias=True)),
+    "nomic-classify": dict(base="nomic", seed=46, prefix="bert.", head="pooler", architecture="NomicBertForSequenceClassification",
+                           labels=["negative", "positive"]),
+    "jina-rerank": dict(base="jina", seed=47, prefix="bert.", head="pooler", architecture="JinaBertForSequenceClassification",
+                        labels=["LABEL_0"]),
+    "jina-ner": dict(base="jina", seed=48, prefix="bert.", head="token", architecture="JinaBertForTokenClassification", labels=NER),
+}
+
+
+def with_head(name, spec):
+    build, _, base_cfg = MODELS[spec["base"]]
+    cfg = dict(base_cfg)
+    cfg.update(spec.get("config", {}))
+    cfg["architectures"] = [spec["architecture"]]
+    labels = spec["labels"]
+    cfg["id2label"] = {str(i): l for i, l in enumerate(labels)}
+    cfg["label2id"] = {l: i for i, l in enumerate(labels)}
+    W, forward = build(cfg, spec["seed"])
+    W.t = {spec["prefix"] + k: v for k, v in W.t.items()}
+    W.f16 = {spec["prefix"] + k for k in W.f16}
+    h = cfg.get("hidden_size", cfg.get("n_embd"))
+    n = len(labels)
+    kind = spec["head"]
+    cls_w, cls_b = W.normal("classifier.weight", (n, h), 0.4), W.normal("classifier.bias", (n,), 0.1)
+    classifier = lambda x: x @ cls_w.T + cls_b
+    if kind == "pooler":
+        if cfg.get("classifier_activation", True):
+            pw, pb = W.normal(spec["prefix"] + "pooler.dense.weight", (h, h), 0.3), W.normal(spec["prefix"] + "pooler.dense.bias", (h,), 0.1)
+            pool = lambda hs: torch.tanh(hs[0] @ pw.T + pb)
+        else:
+            pool = lambda hs: hs[0]
+        head = lambda hs: classifier(pool(hs))
+    elif kind == "token":
+        head = lambda hs: classifier(hs)
+    else:
+        dw = W.normal("head.dense.weight", (h, h), 0.3)
+        db = W.normal("head.dense.bias", (h,), 0.1) if cfg.get("classifier_bias", False) else None
+        nw = W.around("head.norm.weight", (h,), 1.0, 0.3)
+        nb = W.normal("head.norm.bias", (h,), 0.1) if cfg.get("norm_bias", False) else None
+        act = {"gelu": gelu, "silu": torch.nn.functional.silu}[cfg.get("classifier_activation", "gelu")]
+
+        def transform(x):
+            y = x @ dw.T + (0 if db is None else db)
+            return layer_norm(act(y), nw, nb, cfg.get("norm_eps", 1e-5))
+
+        if spec["architecture"].endswith("ForTokenClassification"):
+            head = lambda hs: classifier(transform(hs))
+        elif cfg.get("classifier_pooling", "cls") == "mean":
+            head = lambda hs: classifier(transform(hs.mean(0)))
+        else:
+            head = lambda hs: classifier(transform(hs[0]))
+    return W, cfg, lambda ids, types: head(forward(ids, types))
+
+
+def write(out, cfg, W, ids, types, key, values):
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    write_safetensors(os.path.join(out, "model.safetensors"), W.t, W.f16)
+    fmt = lambda v: [fmt(x) for x in v] if isinstance(v, list) else float("%.7g" % v)
+    with open(os.path.join(out, "reference.json"), "w") as f:
+        json.dump({"ids": ids, "type_ids": types, key: [fmt(v) for v in values]}, f, separators=(",", ":"))
+
+
 def main(root):
     for name, (build, seed, cfg) in MODELS.items():
         out = os.path.join(root, name)
@@ -370,7 +479,37 @@ def main(root):
             json.dump({"ids": ids, "type_ids": types,
                        "hidden": [[[float("%.7g" % v) for v in row] for row in seq] for seq in hidden]}, f, separators=(",", ":"))
         print(name, "hidden", [len(s) for s in hidden], "params", sum(int(np.prod(a.shape)) for a in W.t.values()))
+    for name, spec in HEADS.items():
+        W, cfg, logits = with_head(name, spec)
+        ids, types = sequences(np.random.default_rng(spec["seed"] + 100))
+        if spec["base"] == "modernbert":
+            types = [[0] * len(t) for t in types]
+        values = [logits(i, t).tolist() for i, t in zip(ids, types)]
+        write(os.path.join(root, name), cfg, W, ids, types, "logits", values)
+        print(name, spec["architecture"], "logits", [np.asarray(v).shape for v in values])
+
+# Real-size shapes for throughput measurements (random weights, no reference): --bench NAME DIR.
+BENCH = {
+    # ModernBERT-base's shape (answerdotai/ModernBERT-base config.json) as a one-logit ModernBertForSequenceClassification
+    # reranker; the vocabulary stays at the fixtures' 2100 rows (the cut tokenizer).
+    "modernbert-base-rerank": dict(HEADS["modernbert-rerank"], seed=51, config=dict(
+        hidden_size=768, intermediate_size=1152, num_hidden_layers=22, num_attention_heads=12, max_position_embeddings=8192,
+        local_attention=128, global_attn_every_n_layers=3, classifier_pooling="cls", classifier_activation="gelu")),
+}
+
+
+def bench(name, out):
+    W, cfg, _ = with_head(name, BENCH[name])
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    write_safetensors(os.path.join(out, "model.safetensors"), W.t, W.f16)
+    print(name, "params", sum(int(np.prod(a.shape)) for a in W.t.values()))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))
+    if len(sys.argv) == 4 and sys.argv[1] == "--bench":
+        bench(sys.argv[2], sys.argv[3])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__)))

@@ -35,7 +35,7 @@ public final class Reranker implements AutoCloseable {
             enc[i] = runner.tokenizer.encodePair(query, Objects.requireNonNull(documents.get(i), "document " + i), runner.maxTokens);
         }
         float[] scores = new float[enc.length];
-        runner.run(enc, (i, hidden, row, len) -> scores[i] = runner.head.logits(hidden, row)[0]);
+        runner.run(enc, (i, hidden, row, len) -> scores[i] = runner.head.logits(hidden, row, len)[0]);
         return scores;
     }
 

@@ -12,7 +12,8 @@ import java.util.stream.IntStream;
 /**
  * A loaded text classifier: a BERT-family {@code *ForSequenceClassification} checkpoint (sentiment, topic,
  * natural-language inference on text pairs). Labels come from config.json {@code id2label}; scores are a
- * softmax over the labels, or independent sigmoids for multi-label models and single-logit heads.
+ * softmax over the labels, or independent sigmoids for multi-label models and single-logit heads. The head reads the
+ * first token's state, or the mean of all of them (ModernBERT's classifier_pooling "mean").
  * Texts are truncated to the model's maximum length. Closing it releases its native memory. Thread-safe:
  * calls run one at a time.
  */
@@ -56,7 +57,7 @@ public final class TextClassifier implements AutoCloseable {
     public float[] logits(String text) {
         float[][] out = new float[1][];
         runner.run(new Encoding[] {runner.tokenizer.encode(Objects.requireNonNull(text, "text"), true, runner.maxTokens)},
-                (i, hidden, row, len) -> out[0] = runner.head.logits(hidden, row));
+                (i, hidden, row, len) -> out[0] = runner.head.logits(hidden, row, len));
         return out[0];
     }
 
@@ -64,8 +65,8 @@ public final class TextClassifier implements AutoCloseable {
         List<List<Prediction>> out = new ArrayList<>(java.util.Collections.nCopies(enc.length, null));
         String[] labels = runner.head.labels();
         runner.run(enc, (i, hidden, row, len) -> {
-            // The head reads the first token's state ([CLS] / <s>).
-            double[] p = runner.head.scores(runner.head.logits(hidden, row));
+            // The head reads the first token's state ([CLS] / <s>), or the mean of the text's rows (ModernBERT's mean pooling).
+            double[] p = runner.head.scores(runner.head.logits(hidden, row, len));
             out.set(i, IntStream.range(0, p.length).boxed()
                     .sorted(Comparator.comparingDouble((Integer k) -> -p[k]).thenComparingInt(k -> k))
                     .map(k -> new Prediction(labels[k], k, p[k])).toList());

@@ -105,7 +105,8 @@ public final class Transfuse {
 
     /**
      * A text classifier (sentiment, topic, NLI): a Hugging Face directory of a BERT-family
-     * {@code *ForSequenceClassification} model (BERT, RoBERTa, XLM-R, DistilBERT, ALBERT, ELECTRA) with
+     * {@code *ForSequenceClassification} model (BERT, RoBERTa, XLM-R, DistilBERT, ALBERT, ELECTRA, MobileBERT, ModernBERT,
+     * nomic-bert, JinaBERT) with
      * tokenizer.json; labels from config.json {@code id2label}.
      */
     public static TextClassifier loadTextClassifier(Path dir, LoadOptions options) {

@@ -2,6 +2,7 @@ package io.transfuse.model.bert;
 
 import io.transfuse.EncoderOptions;
 import io.transfuse.LoadOptions;
+import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.loader.Json;
 import io.transfuse.loader.ModelFormatException;
@@ -65,6 +66,8 @@ public final class BertFamily implements EncoderFamily {
 
     /** The task head of a Hugging Face directory's model (config.json architectures), read from its weights. */
     public BertHead head(ModelSource source) {
+        BertHead variant = variantHead(source);
+        if (variant != null) return variant;
         BertConfig config = BertConfig.read(source.config(), source.configPath());
         WeightFile weights = source.safetensors();
         return BertHead.read(source.config(), source.configPath(), weights, config, BertWeights.from(weights, config).prefix());
@@ -125,6 +128,25 @@ public final class BertFamily implements EncoderFamily {
                     encoder.batchSize(), source.arena());
         }
         return new Parts(graph, tokenizer, pooling, variantMaxTokens(dir, maxSeq, tokenizer));
+    }
+
+    /**
+     * The task head of a MobileBERT, ModernBERT, nomic-bert or JinaBERT directory (the encoder's tensor prefix found as its
+     * graph finds it; the weights are views, nothing is copied); null for the other BERTs.
+     */
+    private static BertHead variantHead(ModelSource source) {
+        com.fasterxml.jackson.databind.JsonNode json = source.config();
+        String type = json.path("model_type").asText("");
+        if (!type.equals("mobilebert") && !ModernEncoderConfig.reads(json)) return null;
+        WeightFile weights = source.safetensors();
+        if (type.equals("mobilebert")) {
+            MobileBertConfig c = MobileBertConfig.read(json, source.configPath());
+            Activation act = c.relu() ? Activation.RELU : Activation.GELU_ERF;
+            return BertHead.read(json, source.configPath(), weights, type, c.hidden(), act, MobileBertWeights.from(weights, c).prefix());
+        }
+        ModernEncoderConfig c = ModernEncoderConfig.read(json, source.configPath());
+        String prefix = ModernEncoderWeights.from(weights, c, json, source.configPath()).prefix();
+        return BertHead.read(json, source.configPath(), weights, type, c.hidden(), c.gluActivation(), prefix);
     }
 
     private static int rows(int maxSeq, EncoderOptions encoder) {

@@ -10,18 +10,21 @@ import java.nio.file.Path;
  * Hyper-parameters of MobileBERT (Sun et al. 2020; Hugging Face {@code MobileBertConfig}, model_type "mobilebert").
  * Defaults are {@code MobileBertConfig}'s (google/mobilebert-uncased): hidden 512, 24 layers, 4 heads, intermediate 512,
  * relu, embedding_size 128 with trigram input, bottlenecks of 128, key/query sharing one bottleneck, 4 stacked
- * feed-forward networks, NoNorm everywhere.
+ * feed-forward networks, NoNorm everywhere ({@code normalization_type} "no_norm"; "layer_norm", the teacher's, puts
+ * LayerNorms in the same places).
  *
  * @param trueHidden       width of a layer's attention and feed-forward blocks: intra_bottleneck_size with use_bottleneck,
  *                         else hidden_size (HF's {@code true_hidden_size})
  * @param relu             hidden_act "relu" (the default); false: "gelu" (erf form)
+ * @param layerNorm        normalization_type "layer_norm": LayerNorm where the students have NoNorm
+ * @param layerNormEps     layer_norm_eps, the epsilon of the LayerNorms HF builds with it (the others use torch's 1e-5)
  * @param ffnCount         num_feedforward_networks: feed-forward blocks per layer (the last is the layer's own intermediate/output)
  * @param source           where the config came from, named in errors
  */
 public record MobileBertConfig(int vocabSize, int hidden, int layers, int heads, int intermediate, int maxPositions, int typeVocabSize,
                                int embeddingSize, boolean trigramInput, boolean useBottleneck, int trueHidden,
                                boolean useBottleneckAttention, boolean keyQuerySharedBottleneck, int ffnCount, boolean relu,
-                               boolean classifierActivation, String source) {
+                               boolean classifierActivation, boolean layerNorm, float layerNormEps, String source) {
 
     public MobileBertConfig {
         ModelFormatException.requirePositive(source, "'vocab_size'", vocabSize);
@@ -34,6 +37,7 @@ public record MobileBertConfig(int vocabSize, int hidden, int layers, int heads,
         ModelFormatException.requirePositive(source, "'embedding_size'", embeddingSize);
         ModelFormatException.requirePositive(source, "'intra_bottleneck_size'", trueHidden);
         ModelFormatException.requirePositive(source, "'num_feedforward_networks'", ffnCount);
+        if (!(layerNormEps > 0)) throw new ModelFormatException(source + ": 'layer_norm_eps' must be a positive number, got " + layerNormEps);
         if (trueHidden % heads != 0) {
             throw new ModelFormatException(source + ": the attention width " + trueHidden + " (true_hidden_size) is not a multiple of "
                     + heads + " num_attention_heads");
@@ -55,9 +59,9 @@ public record MobileBertConfig(int vocabSize, int hidden, int layers, int heads,
     /** Reads a config.json of model_type "mobilebert". */
     public static MobileBertConfig read(JsonNode c, Path file) {
         String norm = c.path("normalization_type").asText("no_norm");
-        if (!norm.equals("no_norm")) {
+        if (!norm.equals("no_norm") && !norm.equals("layer_norm")) {
             throw new ModelFormatException(file + ": normalization_type '" + norm + "' is not supported (no_norm: MobileBERT's"
-                    + " published student models; 'layer_norm' is the teacher's)");
+                    + " published student models; layer_norm: the teacher's)");
         }
         String act = c.path("hidden_act").asText("relu");
         if (!act.equals("relu") && !act.equals("gelu")) {
@@ -80,6 +84,7 @@ public record MobileBertConfig(int vocabSize, int hidden, int layers, int heads,
                 Json.optionalInt(c, "num_feedforward_networks", 4, file),
                 act.equals("relu"),
                 bool(c, "classifier_activation", true, file),
+                norm.equals("layer_norm"), (float) Json.optionalNumber(c, "layer_norm_eps", 1e-12, file),
                 file.toString());
     }
 

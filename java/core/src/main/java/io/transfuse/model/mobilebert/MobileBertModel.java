@@ -31,9 +31,14 @@ import java.lang.foreign.MemorySegment;
  * Embeddings: the trigram input {@code [e(t+1), e(t), e(t-1)]} (zero past either end of the sequence) projected by
  * embedding_transformation to the hidden width, plus position and token-type rows, then N. Sequences are packed
  * without padding (a token's neighbours are its own sequence's), so a batch agrees with each text alone.
+ * With normalization_type "layer_norm" (the teacher) every N is a LayerNorm: HF builds the embeddings' and the layer's last
+ * output norm with torch's default epsilon 1e-5 and the others with layer_norm_eps ({@link #norm}).
  */
 public final class MobileBertModel implements EncoderGraph {
     private record Dense(Tensor w, Tensor b) {}
+
+    /** nn.LayerNorm's default epsilon: HF's MobileBertEmbeddings and MobileBertOutput build their norms without layer_norm_eps. */
+    private static final float TORCH_DEFAULT_EPS = 1e-5f;
 
     private record Layer(Dense bottleneckIn, Dense bottleneckInNorm, Dense shared, Dense sharedNorm, Dense q, Dense k, Dense v, Dense o,
                          Dense attentionNorm, Dense[] ffnIn, Dense[] ffnOut, Dense[] ffnNorm, Dense outBottleneck, Dense outBottleneckNorm) {}
@@ -126,7 +131,7 @@ public final class MobileBertModel implements EncoderGraph {
     @Override
     public String describe() {
         return "hidden " + c.hidden() + ", " + c.layers() + " layers, " + c.heads() + " heads, bottleneck " + c.trueHidden() + ", "
-                + c.ffnCount() + " FFNs per layer, embeddings " + c.embeddingSize() + (c.trigramInput() ? " (trigram)" : "")
+                + c.ffnCount() + " FFNs per layer, embeddings " + c.embeddingSize() + (c.trigramInput() ? " (trigram)" : "") + (c.layerNorm() ? ", LayerNorm" : "")
                 + " (mobilebert, on " + ops.name() + ")";
     }
 
@@ -185,7 +190,7 @@ public final class MobileBertModel implements EncoderGraph {
         ops.add(out, out, tmp);
         ops.gatherRows(tmp, tokenType, types.rows(0, n).reshape(n));
         ops.add(out, out, tmp);
-        ops.noNorm(x.rows(0, n), null, out, embeddingNorm.w, embeddingNorm.b);
+        norm(x.rows(0, n), null, out, embeddingNorm, TORCH_DEFAULT_EPS);
     }
 
     private void layer(Layer L, int n) {
@@ -194,13 +199,13 @@ public final class MobileBertModel implements EncoderGraph {
         if (c.useBottleneck()) {
             input = layerIn.rows(0, n);
             ops.linear(input, x, L.bottleneckIn.w, L.bottleneckIn.b, Activation.IDENTITY);
-            ops.noNorm(input, null, input, L.bottleneckInNorm.w, L.bottleneckInNorm.b);
+            norm(input, null, input, L.bottleneckInNorm, c.layerNormEps());
             if (c.useBottleneckAttention()) {
                 qk = vIn = input;
             } else if (c.keyQuerySharedBottleneck()) {
                 qk = shared.rows(0, n);
                 ops.linear(qk, x, L.shared.w, L.shared.b, Activation.IDENTITY);
-                ops.noNorm(qk, null, qk, L.sharedNorm.w, L.sharedNorm.b);
+                norm(qk, null, qk, L.sharedNorm, c.layerNormEps());
             }
         }
         Tensor q = this.q.rows(0, n), k = this.k.rows(0, n), v = this.v.rows(0, n), att = this.att.rows(0, n);
@@ -209,22 +214,28 @@ public final class MobileBertModel implements EncoderGraph {
         ops.linear(v, vIn, L.v.w, L.v.b, Activation.IDENTITY);
         ops.attentionVarlen(att, q, k, v, heads, batch, scale, false);
         ops.linear(tmpT, att, L.o.w, L.o.b, Activation.IDENTITY);
-        ops.noNorm(a, tmpT, input, L.attentionNorm.w, L.attentionNorm.b); // a = N(attention + layer input)
+        norm(a, tmpT, input, L.attentionNorm, c.layerNormEps()); // a = N(attention + layer input)
         Tensor inter = this.inter.rows(0, n);
         int last = L.ffnIn.length - 1;
         for (int i = 0; i <= last; i++) {
             ops.linear(inter, a, L.ffnIn[i].w, L.ffnIn[i].b, c.relu() ? Activation.RELU : Activation.GELU_ERF);
             ops.linear(tmpT, inter, L.ffnOut[i].w, L.ffnOut[i].b, Activation.IDENTITY);
             if (i < last) {
-                ops.noNorm(a, tmpT, a, L.ffnNorm[i].w, L.ffnNorm[i].b);
+                norm(a, tmpT, a, L.ffnNorm[i], c.layerNormEps());
             } else if (c.useBottleneck()) {
-                ops.noNorm(tmpT, tmpT, a, L.ffnNorm[i].w, L.ffnNorm[i].b);
+                norm(tmpT, tmpT, a, L.ffnNorm[i], TORCH_DEFAULT_EPS);
                 ops.linear(tmpH, tmpT, L.outBottleneck.w, L.outBottleneck.b, Activation.IDENTITY);
-                ops.noNorm(x, x, tmpH, L.outBottleneckNorm.w, L.outBottleneckNorm.b);
+                norm(x, x, tmpH, L.outBottleneckNorm, c.layerNormEps());
             } else {
-                ops.noNorm(x, tmpT, a, L.ffnNorm[i].w, L.ffnNorm[i].b);
+                norm(x, tmpT, a, L.ffnNorm[i], TORCH_DEFAULT_EPS);
             }
         }
+    }
+
+    /** N: NoNorm ({@code x * w + b}), or a LayerNorm with {@code eps} for normalization_type "layer_norm"; the residual contract of both ops. */
+    private void norm(Tensor out, Tensor residual, Tensor x, Dense n, float eps) {
+        if (c.layerNorm()) ops.layerNorm(out, residual, x, n.w, n.b, eps);
+        else ops.noNorm(out, residual, x, n.w, n.b);
     }
 
     private Dense linear(Pair p) {

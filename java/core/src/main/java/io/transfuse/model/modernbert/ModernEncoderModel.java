@@ -111,7 +111,9 @@ public final class ModernEncoderModel implements EncoderGraph {
     @Override
     public float[] forward(int[][] tokenIds, int[][] typeIds) {
         if (closed) throw new IllegalStateException("encoder " + c.source() + " was closed");
-        int n = EncoderInputs.pack(batch, tokenIds, typeIds, c.maxSequence(), c.vocabSize(), Math.max(1, c.typeVocabSize()), hostIds, hostTypes);
+        // ModernBERT has no token types (ModernBertModel takes no token_type_ids): a pair's type ids from the tokenizer are dropped.
+        int[][] typeRows = tokenType == null ? null : typeIds;
+        int n = EncoderInputs.pack(batch, tokenIds, typeRows, c.maxSequence(), c.vocabSize(), Math.max(1, c.typeVocabSize()), hostIds, hostTypes);
         ops.write(ids, hostIds, 0, n);
         Tensor x = this.x.rows(0, n), h = this.h.rows(0, n), delta = this.delta.rows(0, n);
         ops.gatherRows(x, word, ids.rows(0, n).reshape(n));
