@@ -20,6 +20,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.fail;
@@ -79,6 +81,15 @@ final class TestServer implements AutoCloseable {
             Thread.sleep(10);
         }
         return fail("the engine did not return to idle: " + s);
+    }
+
+    private static final Pattern DISCONNECTS = Pattern.compile("(?m)^transfuse_client_disconnects_total (\\S+)$");
+
+    /** The server's count of clients that left before their answer, from /metrics. */
+    double clientDisconnects() throws IOException, InterruptedException {
+        Matcher m = DISCONNECTS.matcher(Http.get(base() + "/metrics").body());
+        if (!m.find()) fail("/metrics has no transfuse_client_disconnects_total");
+        return Double.parseDouble(m.group(1));
     }
 
     @Override
