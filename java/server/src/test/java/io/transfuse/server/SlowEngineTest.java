@@ -8,7 +8,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -84,12 +83,7 @@ class SlowEngineTest {
         double before = ts.clientDisconnects();
         // 400 tokens at >= 20 ms a pass: 8 s if it ran to the end; the client leaves after the first event.
         byte[] body = request("Once upon a time", 400, true).getBytes(StandardCharsets.UTF_8);
-        try (Socket s = new Socket("127.0.0.1", ts.server.port())) {
-            OutputStream out = s.getOutputStream();
-            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
-                    + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.write(body);
-            out.flush();
+        try (Socket s = Http.rawPost(ts.server.port(), "/v1/completions", body)) {
             BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
             boolean sawData = false;
             for (String line; !sawData && (line = in.readLine()) != null; ) sawData = line.contains("data: {");

@@ -1,16 +1,13 @@
 package io.transfuse.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.transfuse.CancellationToken;
 import io.transfuse.GenerateOptions;
-import io.transfuse.Session;
-import io.transfuse.generate.Generator;
+import io.transfuse.SingleSessionGeneration;
 import io.transfuse.engine.EngineOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.io.OutputStream;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -23,7 +20,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Non-streamed requests ({@code stream: false}) on an engine made slow on purpose ({@link SlowPasses}) and with no
  * request timeout: a client that closes its connection before the answer has its generation cancelled and its KV
  * blocks freed (it would otherwise decode on to max_tokens), and an answer that outlives many connection probes is
- * still one JSON body, the same as the single-session greedy generation ({@link Generator}).
+ * still one JSON body, the same as the single-session greedy generation ({@link SingleSessionGeneration}).
  */
 class WholeAnswerDisconnectTest {
     static TestServer ts;
@@ -48,12 +45,7 @@ class WholeAnswerDisconnectTest {
         double before = ts.clientDisconnects();
         // 400 tokens at >= 20 ms a pass: 8 s if it ran to the end.
         byte[] body = request("Once upon a time", 400).getBytes(StandardCharsets.UTF_8);
-        try (Socket s = new Socket("127.0.0.1", ts.server.port())) {
-            OutputStream out = s.getOutputStream();
-            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
-                    + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.write(body);
-            out.flush();
+        try (Socket s = Http.rawPost(ts.server.port(), "/v1/completions", body)) {
             long deadline = System.nanoTime() + 30_000_000_000L;
             while (ts.server.engine().stats().running() < 1) {
                 assertTrue(System.nanoTime() < deadline, "the request started within 30 s");
@@ -85,11 +77,7 @@ class WholeAnswerDisconnectTest {
         JsonNode body = Http.json(r);
         assertEquals(60, body.get("usage").get("completion_tokens").asInt());
         assertEquals("length", body.get("choices").get(0).get("finish_reason").asText());
-        String expected;
-        try (Session s = ts.model.newSession()) { // closed here: a session left open would hold KV blocks
-            expected = Generator.run(s, ts.model.tokenizer(), ts.model.tokenizer().encode("Once upon a time", true),
-                    GenerateOptions.defaults().withMaxTokens(60), piece -> { }, new CancellationToken()).text();
-        }
+        String expected = SingleSessionGeneration.run(ts.model, "Once upon a time", GenerateOptions.defaults().withMaxTokens(60)).text();
         assertEquals(expected, body.get("choices").get(0).get("text").asText(), "the same text as a single session's greedy generation");
         ts.awaitIdle(0);
     }
