@@ -6,9 +6,10 @@ package io.transfuse;
  * java.util.function.Consumer, CancellationToken) chat} call: {@link #cancel()} from any thread (a UI's stop
  * button, a closed connection) or from the text callback itself. Generation ends before its next token with
  * {@link GenerationResult.StopReason#CANCELLED}; the result keeps the text so far. A token cancelled before
- * the call starts makes it return at once, after the prompt only. (An {@link io.transfuse.engine.Engine}
- * request has its own handle: {@link io.transfuse.engine.Generation#cancel()}.) Thread-safe; one token may
- * serve several calls, which all stop.
+ * the call starts makes it return at once, with nothing computed. (An {@link io.transfuse.engine.Engine}
+ * request takes one too, {@link io.transfuse.engine.Engine#submit(int[], GenerateOptions, java.util.function.Consumer,
+ * CancellationToken)}, and has its own handle besides: {@link io.transfuse.engine.Generation#cancel()}.) Thread-safe;
+ * one token may serve several calls, which all stop.
  */
 public final class CancellationToken {
     private volatile boolean cancelled;

@@ -1,7 +1,11 @@
 package io.transfuse;
 
 import io.transfuse.chat.ChatTemplate;
-import io.transfuse.generate.Generator;
+import io.transfuse.engine.Engine;
+import io.transfuse.engine.EngineOptions;
+import io.transfuse.engine.EngineStats;
+import io.transfuse.engine.Generation;
+import io.transfuse.generate.Decoding;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.Decoder;
 import io.transfuse.model.SequenceStateExhaustedException;
@@ -12,6 +16,8 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -21,10 +27,15 @@ import java.util.function.Supplier;
 /**
  * A loaded decoder language model ({@link Transfuse#load}). Closing it releases all native memory it took: the
  * mapped weights, the backend's memory (workspace, KV cache) and every session. Methods are thread-safe;
- * forward passes of one model run one at a time (many requests at once: {@link io.transfuse.engine.Engine}).
+ * forward passes of one model run one at a time.
  *
  * <p>{@link #generate} and {@link #chat} stream text to a callback and return the whole result; the options'
- * default ({@link GenerateOptions#defaults()}) is greedy. A {@link CancellationToken} stops a call early.
+ * default ({@link GenerateOptions#defaults()}) is greedy. A {@link CancellationToken} stops a call early. Calls from
+ * several threads at once are batched: they go to one {@link io.transfuse.engine.Engine} the model starts on first
+ * use, so each forward pass carries a token of every running call (up to {@link LoadOptions#maxSequences()} of them;
+ * more wait their turn), and a greedy call gives the same output alone or beside others. Text callbacks therefore
+ * run on the engine's thread: keep them short, and do not call this model's generate or chat from one (that is an
+ * error). For futures, streaming to queues, deadlines and load statistics, start an {@code Engine} of your own.
  */
 public final class LanguageModel implements AutoCloseable {
     static {
@@ -39,7 +50,8 @@ public final class LanguageModel implements AutoCloseable {
     private final Set<Session.Release> openSessions = ConcurrentHashMap.newKeySet();
     /** Sessions the collector found dropped without close() and whose state went back. */
     private final AtomicLong reclaimedSessions = new AtomicLong();
-    private Session generationSession;
+    /** Runs generate and chat (started on first use; closed with the model). */
+    private Engine engine;
     private boolean closed;
 
     LanguageModel(TrackedArena arena, Decoder model, io.transfuse.tokenizer.Tokenizer tokenizer, ChatTemplate chatTemplate) {
@@ -153,12 +165,11 @@ public final class LanguageModel implements AutoCloseable {
      * @param cancel  stops the generation when cancelled
      * @return the result
      */
-    public synchronized GenerationResult generate(String prompt, GenerateOptions options, Consumer<String> onText,
-                                                  CancellationToken cancel) {
+    public GenerationResult generate(String prompt, GenerateOptions options, Consumer<String> onText,
+                                     CancellationToken cancel) {
         Objects.requireNonNull(prompt, "prompt");
         checkArguments(options, onText, cancel);
-        checkOpen();
-        return Generator.run(generationSession(), tokenizer(), tokenizer().encode(prompt, true), options, onText, cancel);
+        return run(tokenizer().encode(prompt, true), options, onText, cancel);
     }
 
     /**
@@ -185,12 +196,11 @@ public final class LanguageModel implements AutoCloseable {
      * @param cancel       stops the generation when cancelled
      * @return the result
      */
-    public synchronized GenerationResult generate(int[] promptTokens, GenerateOptions options, Consumer<String> onText,
-                                                  CancellationToken cancel) {
+    public GenerationResult generate(int[] promptTokens, GenerateOptions options, Consumer<String> onText,
+                                     CancellationToken cancel) {
         Objects.requireNonNull(promptTokens, "promptTokens");
         checkArguments(options, onText, cancel);
-        checkOpen();
-        return Generator.run(generationSession(), tokenizer(), promptTokens.clone(), options, onText, cancel);
+        return run(promptTokens.clone(), options, onText, cancel);
     }
 
     /**
@@ -261,12 +271,10 @@ public final class LanguageModel implements AutoCloseable {
      * @param cancel   stops the generation when cancelled
      * @return the result
      */
-    public synchronized GenerationResult chat(ChatTemplate template, List<ChatMessage> messages, GenerateOptions options,
-                                              Consumer<String> onText, CancellationToken cancel) {
+    public GenerationResult chat(ChatTemplate template, List<ChatMessage> messages, GenerateOptions options,
+                                 Consumer<String> onText, CancellationToken cancel) {
         checkArguments(options, onText, cancel);
-        checkOpen();
-        int[] prompt = chatPrompt(template, messages);
-        return Generator.run(generationSession(), tokenizer(), prompt, options, onText, cancel);
+        return run(chatPrompt(template, messages), options, onText, cancel);
     }
 
     /**
@@ -291,10 +299,42 @@ public final class LanguageModel implements AutoCloseable {
         Objects.requireNonNull(cancel, "cancel");
     }
 
-    /** The session generate and chat reuse (made on first use). */
-    private Session generationSession() {
-        if (generationSession == null) generationSession = newSession();
-        return generationSession;
+    /**
+     * One generate or chat call: a request to the model's engine, waited for. A token cancelled beforehand ends it
+     * before anything runs; cancelled later, the engine ends it before its next token with the text so far.
+     */
+    private GenerationResult run(int[] prompt, GenerateOptions options, Consumer<String> onText, CancellationToken cancel) {
+        if (cancel.isCancelled()) {
+            checkOpen();
+            Decoding d = new Decoding(tokenizer(), prompt, model.contextLength(), model.vocabSize(), options, onText);
+            d.finish(GenerationResult.StopReason.CANCELLED);
+            return d.result(0, 0, 0);
+        }
+        Generation g = engine().submit(prompt, options, onText, cancel);
+        try {
+            return g.join();
+        } catch (CancellationException e) { // the engine was closed under the call
+            throw new IllegalStateException("model " + source() + " was closed during generation", e);
+        } catch (CompletionException e) { // the text callback threw, or the forward pass failed: as if it ran here
+            if (e.getCause() instanceof RuntimeException r) throw r;
+            if (e.getCause() instanceof Error err) throw err;
+            throw e;
+        }
+    }
+
+    /** The engine generate and chat run on (started on first use). */
+    private synchronized Engine engine() {
+        checkOpen();
+        if (engine == null) {
+            // No bound on waiting callers: generate blocks its caller until its turn, as it always did.
+            engine = Engine.start(this, EngineOptions.defaults().withMaxQueued(Integer.MAX_VALUE));
+        }
+        return engine;
+    }
+
+    /** The statistics of the engine behind generate and chat (all zero before the first call); for tests. */
+    synchronized EngineStats generationStats() {
+        return engine == null ? new EngineStats(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0) : engine.stats();
     }
 
     synchronized Decoder model() {
@@ -302,25 +342,33 @@ public final class LanguageModel implements AutoCloseable {
         return model;
     }
 
-    synchronized void forget(Session s) {
-        if (s == generationSession) generationSession = null;
-    }
 
     private void checkOpen() {
         if (closed) throw new IllegalStateException("model " + source() + " is closed");
     }
 
-    /** Closes every session and frees all native memory of the model; later calls fail. Closing twice does nothing. */
+    /**
+     * Closes every session and frees all native memory of the model; later calls fail, and generate or chat calls still
+     * running fail with an IllegalStateException. Closing twice does nothing.
+     */
     @Override
-    public synchronized void close() {
-        if (closed) return;
-        for (Session.Release r : openSessions.toArray(Session.Release[]::new)) r.release(false);
-        generationSession = null;
-        closed = true;
-        try {
-            model.close();
-        } finally {
-            arena.close();
+    public void close() {
+        Engine running;
+        synchronized (this) {
+            if (closed) return;
+            closed = true; // from here new calls fail; this thread alone goes on to free the memory
+            running = engine;
+            engine = null;
+        }
+        // Outside the model's lock: the engine's pass in flight takes it, and close waits for that pass.
+        if (running != null) running.close();
+        synchronized (this) { // a session's forward pass holds this lock: none is under way from here
+            for (Session.Release r : openSessions.toArray(Session.Release[]::new)) r.release(false);
+            try {
+                model.close();
+            } finally {
+                arena.close();
+            }
         }
     }
 }

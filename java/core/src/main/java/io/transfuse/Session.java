@@ -110,7 +110,6 @@ public final class Session implements AutoCloseable {
     public void close() {
         release.release(false);
         cleanable.clean(); // deregisters from the cleaner (the release has run and will not run again)
-        owner.forget(this);
     }
 
     /**

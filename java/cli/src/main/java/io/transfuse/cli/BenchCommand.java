@@ -170,27 +170,10 @@ final class BenchCommand implements Callable<Integer> {
      * the model's input size per repetition (preprocessing included: it is a rescale and normalise at that size).
      */
     private int classifier(Device d) {
-        if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
-        if (repetitions < 1 || warmup < 0) throw new IllegalArgumentException("--repetitions must be >= 1 and --warmup >= 0");
+        checkImageRuns();
         try (ImageClassifier clf = Transfuse.loadClassifier(model, where.loadOptions())) {
             int side = clf.inputSize();
-            java.util.Random rnd = new java.util.Random(seed);
-            java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(side, side, java.awt.image.BufferedImage.TYPE_INT_RGB);
-            for (int y = 0; y < side; y++) for (int x = 0; x < side; x++) image.setRGB(x, y, rnd.nextInt(1 << 24));
-            double[] rates = new double[repetitions];
-            for (int r = -warmup; r < repetitions; r++) {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < batch; i++) clf.logits(image);
-                double seconds = (System.nanoTime() - t0) / 1e9;
-                if (r >= 0) rates[r] = batch / seconds;
-            }
-            PrintWriter out = spec.commandLine().getOut();
-            out.printf(Locale.ROOT, "model %s: image classifier, %d labels, %dx%d input%n", model, clf.labels().size(), side, side);
-            out.printf(Locale.ROOT, "device %s, threads %s, %d repetitions of %d images (+%d warm-up)%n", d,
-                    where.threads == 0 ? "auto" : String.valueOf(where.threads), repetitions, batch, warmup);
-            out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
-            row(out, "images/s", LlmBench.Stat.of(rates));
-            out.flush();
+            imagesPerSecond(d, "image classifier", clf.labels().size(), side, side, image -> clf.logits(image));
         }
         return 0;
     }
@@ -235,28 +218,42 @@ final class BenchCommand implements Callable<Integer> {
      * (a 4:3 photo as DETR's processor sizes it: 800 on the short side), preprocessing and post-processing included.
      */
     private int detector(Device d) {
-        if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
-        if (repetitions < 1 || warmup < 0) throw new IllegalArgumentException("--repetitions must be >= 1 and --warmup >= 0");
+        checkImageRuns();
         try (io.transfuse.ObjectDetector det = Transfuse.loadDetector(model, where.loadOptions())) {
-            int w = 1066, h = 800;
-            java.util.Random rnd = new java.util.Random(seed);
-            java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(w, h, java.awt.image.BufferedImage.TYPE_INT_RGB);
-            for (int y = 0; y < h; y++) for (int x = 0; x < w; x++) image.setRGB(x, y, rnd.nextInt(1 << 24));
-            double[] rates = new double[repetitions];
-            for (int r = -warmup; r < repetitions; r++) {
-                long t0 = System.nanoTime();
-                for (int i = 0; i < batch; i++) det.detect(image, 0.5);
-                double seconds = (System.nanoTime() - t0) / 1e9;
-                if (r >= 0) rates[r] = batch / seconds;
-            }
-            PrintWriter out = spec.commandLine().getOut();
-            out.printf(Locale.ROOT, "model %s: object detector, %d labels, %dx%d input%n", model, det.labels().size(), w, h);
-            out.printf(Locale.ROOT, "device %s, threads %s, %d repetitions of %d images (+%d warm-up)%n", d,
-                    where.threads == 0 ? "auto" : String.valueOf(where.threads), repetitions, batch, warmup);
-            out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
-            row(out, "images/s", LlmBench.Stat.of(rates));
-            out.flush();
+            imagesPerSecond(d, "object detector", det.labels().size(), 1066, 800, image -> det.detect(image, 0.5));
         }
         return 0;
+    }
+
+    // ---- images: one timing for the classifiers and the detectors ----------------------------------
+
+    private void checkImageRuns() {
+        if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
+        if (repetitions < 1 || warmup < 0) throw new IllegalArgumentException("--repetitions must be >= 1 and --warmup >= 0");
+    }
+
+    /**
+     * Times {@code --batch} calls of {@code run} on one random {@code width x height} RGB image (from {@code --seed}) per
+     * repetition, after the warm-up ones, and prints images/s (median, min, max) under a header naming the model.
+     */
+    private void imagesPerSecond(Device d, String kind, int labels, int width, int height,
+                                 java.util.function.Consumer<java.awt.image.BufferedImage> run) {
+        java.util.Random rnd = new java.util.Random(seed);
+        java.awt.image.BufferedImage image = new java.awt.image.BufferedImage(width, height, java.awt.image.BufferedImage.TYPE_INT_RGB);
+        for (int y = 0; y < height; y++) for (int x = 0; x < width; x++) image.setRGB(x, y, rnd.nextInt(1 << 24));
+        double[] rates = new double[repetitions];
+        for (int r = -warmup; r < repetitions; r++) {
+            long t0 = System.nanoTime();
+            for (int i = 0; i < batch; i++) run.accept(image);
+            double seconds = (System.nanoTime() - t0) / 1e9;
+            if (r >= 0) rates[r] = batch / seconds;
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.printf(Locale.ROOT, "model %s: %s, %d labels, %dx%d input%n", model, kind, labels, width, height);
+        out.printf(Locale.ROOT, "device %s, threads %s, %d repetitions of %d images (+%d warm-up)%n", d,
+                where.threads == 0 ? "auto" : String.valueOf(where.threads), repetitions, batch, warmup);
+        out.printf(Locale.ROOT, "%-20s %10s %10s %10s%n", "", "median", "min", "max");
+        row(out, "images/s", LlmBench.Stat.of(rates));
+        out.flush();
     }
 }

@@ -1,5 +1,6 @@
 package io.transfuse.engine;
 
+import io.transfuse.CancellationToken;
 import io.transfuse.ChatMessage;
 import io.transfuse.GenerateOptions;
 import io.transfuse.GenerationResult;
@@ -11,6 +12,7 @@ import io.transfuse.generate.Decoding;
 import io.transfuse.internal.Internals;
 import io.transfuse.model.BlockPool;
 import io.transfuse.model.Decoder;
+import io.transfuse.model.SequenceStateExhaustedException;
 import io.transfuse.Tokenizer;
 
 import java.util.ArrayList;
@@ -53,6 +55,9 @@ public final class Engine implements AutoCloseable {
     // Written by the engine thread only, read by stats().
     private volatile int running;
     private volatile long promptTokens, generatedTokens, steps;
+    /** When the engine found itself idle with a request it cannot start (0: not so); engine thread only. */
+    private long noRoomSince;
+    private static final long NO_ROOM_NANOS = 1_000_000_000L;
 
     private Engine(LanguageModel model, Decoder decoder, Tokenizer tokenizer, Object lock, EngineOptions options) {
         this.model = model;
@@ -110,17 +115,40 @@ public final class Engine implements AutoCloseable {
 
     /**
      * A continuation of the given prompt tokens. Fails at once (nothing queued) when the prompt leaves no room
-     * in the context, or with {@link EngineOverloadedException} when the queue is full.
+     * in the context or has an id outside the vocabulary, or with {@link EngineOverloadedException} when the
+     * queue is full.
      */
     public Generation submit(int[] promptTokens, GenerateOptions options, Consumer<String> onText) {
+        return submit(promptTokens, options, onText, null);
+    }
+
+    /**
+     * As {@link #submit(int[], GenerateOptions, Consumer)}; once {@code stop} is cancelled (from any thread, or from
+     * {@code onText}) the request ends before its next token and its result completes normally with
+     * {@link StopReason#CANCELLED} and the text so far ({@link Generation#cancel()} instead completes it as cancelled).
+     *
+     * @param stop a token that ends the request early, or null
+     */
+    public Generation submit(int[] promptTokens, GenerateOptions options, Consumer<String> onText, CancellationToken stop) {
         Objects.requireNonNull(promptTokens, "promptTokens");
         Objects.requireNonNull(options, "options");
         Objects.requireNonNull(onText, "onText");
         if (closed) throw new IllegalStateException("the engine is closed");
+        if (Thread.currentThread() == loop) {
+            throw new IllegalStateException("a request submitted from the engine's own thread (a text callback) would wait for itself;"
+                    + " hand the work to another thread");
+        }
+        // Checked here: a bad id found in a forward pass would fail every request of that pass.
+        for (int i = 0; i < promptTokens.length; i++) {
+            int id = promptTokens[i];
+            if (id < 0 || id >= decoder.vocabSize()) {
+                throw new IllegalArgumentException("token id " + id + " at index " + i + " is outside the vocabulary of " + decoder.vocabSize());
+            }
+        }
         long now = System.nanoTime();
         Decoding d = new Decoding(tokenizer, promptTokens, decoder.contextLength(), decoder.vocabSize(), options, onText);
         long deadline = options.timeout() == null ? Long.MAX_VALUE : now + options.timeout().toNanos();
-        Job job = new Job(ids.incrementAndGet(), this::wake, d, now, deadline);
+        Job job = new Job(ids.incrementAndGet(), this::wake, d, now, deadline, stop);
         if (unfinished.incrementAndGet() - running > this.options.maxQueued()) {
             unfinished.decrementAndGet();
             rejected.incrementAndGet();
@@ -145,7 +173,7 @@ public final class Engine implements AutoCloseable {
         inbox.offer(WAKE);
     }
 
-    private static final Job WAKE = new Job(0, () -> {}, null, 0, 0);
+    private static final Job WAKE = new Job(0, () -> {}, null, 0, 0, null);
 
     private void run() {
         try {
@@ -192,10 +220,34 @@ public final class Engine implements AutoCloseable {
                     scheduler.remove(job);
                     unfinished.decrementAndGet();
                 }
+                else if (job.stopAsked()) finish(job, StopReason.CANCELLED);
                 else if (now >= job.deadline) finish(job, StopReason.TIMEOUT);
             }
             List<Scheduler.Work> plan = scheduler.schedule();
+            if (plan.isEmpty() && scheduler.running.isEmpty() && !scheduler.waiting.isEmpty()) noRoom(now);
+            else noRoomSince = 0;
             if (!plan.isEmpty() || !idle) return plan;
+        }
+    }
+
+    /**
+     * Nothing runs and the oldest waiting request cannot start: the KV blocks or state slots it needs are held outside
+     * the engine (sessions of the model), or its first chunk needs more blocks than the pool has. Nothing the engine
+     * does will free them, so rather than wait for ever: a garbage collection first (sessions dropped without close()
+     * give theirs back), and if it still cannot start a second later, it fails with the reason.
+     */
+    private void noRoom(long now) {
+        if (noRoomSince == 0) {
+            noRoomSince = now;
+            if (model != null && model.openSessions() > 0) System.gc();
+        } else if (now - noRoomSince > NO_ROOM_NANOS) {
+            noRoomSince = 0;
+            Job head = scheduler.waiting.peekFirst();
+            BlockPool pool = decoder.blockPool();
+            fail(head, new SequenceStateExhaustedException(decoder.source() + ": no room to start " + head + " (nothing else runs in the engine): "
+                    + (pool == null ? "every state slot" : pool.held() + " of " + pool.blocks() + " KV blocks")
+                    + " held outside the engine" + (model == null ? "" : " by " + model.openSessions() + " open session(s)")
+                    + "; close unused sessions, or load with LoadOptions.withMaxSequences for more"));
         }
     }
 

@@ -1,5 +1,6 @@
 package io.transfuse.engine;
 
+import io.transfuse.CancellationToken;
 import io.transfuse.GenerationResult;
 import io.transfuse.generate.Decoding;
 import io.transfuse.model.Decoder;
@@ -13,6 +14,8 @@ final class Job {
     final Decoding decoding;
     final CompletableFuture<GenerationResult> future = new CompletableFuture<>();
     final long submitted, deadline;
+    /** Ends the request with StopReason.CANCELLED (a normal result, the text so far) once cancelled; null if none. */
+    final CancellationToken stop;
     /** The model's state for this request while it runs (null while it waits). */
     Decoder.Sequence sequence;
     /** Positions whose state the sequence holds: tokens [computed, length) are still to be fed. */
@@ -21,8 +24,9 @@ final class Job {
     long firstToken, lastToken;
     int preemptions;
 
-    Job(long id, Runnable wake, Decoding decoding, long submitted, long deadline) {
+    Job(long id, Runnable wake, Decoding decoding, long submitted, long deadline, CancellationToken stop) {
         this.id = id;
+        this.stop = stop;
         this.wake = wake;
         this.decoding = decoding;
         this.submitted = submitted;
@@ -30,6 +34,8 @@ final class Job {
     }
 
     int length() { return decoding.length(); }
+
+    boolean stopAsked() { return stop != null && stop.isCancelled(); }
 
     /** Tokens still to be fed before the next logits. */
     int pending() { return decoding.length() - computed; }

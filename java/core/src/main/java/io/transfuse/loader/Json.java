@@ -47,4 +47,18 @@ public final class Json {
         if (!v.isNumber()) throw new ModelFormatException(file + ": '" + key + "' must be a number, got " + v);
         return v.doubleValue();
     }
+
+    /** The integer {@code key}, or when it is absent its other name {@code alias} (mamba_ssm's d_model for hidden_size, say). */
+    public static int requireInt(JsonNode node, String key, String alias, Path file) {
+        if (!node.hasNonNull(key) && node.hasNonNull(alias)) return requireInt(node, alias, file);
+        if (!node.hasNonNull(key)) throw new ModelFormatException(file + ": '" + key + "' is missing (nor is '" + alias + "' given)");
+        return requireInt(node, key, file);
+    }
+
+    public static boolean optionalBoolean(JsonNode node, String key, boolean fallback, Path file) {
+        JsonNode v = node.get(key);
+        if (v == null || v.isNull()) return fallback;
+        if (!v.isBoolean()) throw new ModelFormatException(file + ": '" + key + "' must be true or false, got " + v);
+        return v.booleanValue();
+    }
 }

@@ -4,6 +4,7 @@ import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
 import io.transfuse.LanguageModel;
 import io.transfuse.LoadOptions;
+import io.transfuse.SingleSessionGeneration;
 import io.transfuse.Transfuse;
 import io.transfuse.loader.RandomGpt2Model;
 import io.transfuse.loader.RandomMamba2Model;
@@ -31,8 +32,10 @@ class EngineFamiliesTest {
         String[] prompts = {"the cat", "a dog and the", "one day", "hello hello", "once upon", "we went", "it is", "so"};
         try (LanguageModel lm = Transfuse.load(model, LoadOptions.defaults().withDevice(Device.CPU).withMaxSequences(slots))) {
             List<String> serial = new ArrayList<>();
-            for (int i = 0; i < prompts.length; i++) serial.add(lm.generate(prompts[i], GenerateOptions.defaults().withMaxTokens(6 + i), s -> {}).text());
-            try (Engine engine = Engine.start(lm, EngineOptions.defaults().withMaxSequences(slots - 1))) { // one slot stays with generate's session
+            for (int i = 0; i < prompts.length; i++) {
+                serial.add(SingleSessionGeneration.run(lm, prompts[i], GenerateOptions.defaults().withMaxTokens(6 + i)).text());
+            }
+            try (Engine engine = Engine.start(lm, EngineOptions.defaults().withMaxSequences(slots))) {
                 List<Generation> gens = new ArrayList<>();
                 for (int i = 0; i < prompts.length; i++) gens.add(engine.generate(prompts[i], GenerateOptions.defaults().withMaxTokens(6 + i), s -> {}));
                 for (int i = 0; i < prompts.length; i++) assertEquals(serial.get(i), gens.get(i).join().text(), model + ": " + prompts[i]);

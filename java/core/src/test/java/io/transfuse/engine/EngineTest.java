@@ -1,5 +1,6 @@
 package io.transfuse.engine;
 
+import io.transfuse.SingleSessionGeneration;
 import io.transfuse.internal.Internals;
 import io.transfuse.Device;
 import io.transfuse.GenerateOptions;
@@ -50,9 +51,9 @@ class EngineTest {
     void concurrentGreedyEqualsSerial() {
         List<GenerationResult> serial = new ArrayList<>();
         for (int i = 0; i < 64; i++) {
-            serial.add(model.generate(PROMPTS[i % PROMPTS.length], options(i), s -> {}));
+            serial.add(SingleSessionGeneration.run(model, PROMPTS[i % PROMPTS.length], options(i)));
         }
-        int before = Internals.decoder(model).blockPool().held(); // the model's own generate session keeps its blocks
+        int before = Internals.decoder(model).blockPool().held();
         try (Engine engine = Engine.start(model, EngineOptions.defaults())) {
             engine.generate(SHARED, options(0), t -> {}).join(); // its blocks stay cached for the others
             // Submitted from 64 threads at once.
@@ -108,7 +109,7 @@ class EngineTest {
             Generation good = engine.generate("The cat", GenerateOptions.defaults().withMaxTokens(20), s -> {});
             CompletionException e = assertThrows(CompletionException.class, bad::join);
             assertEquals("client gone", e.getCause().getMessage());
-            assertEquals(model.generate("The cat", GenerateOptions.defaults().withMaxTokens(20), s -> {}).text(), good.join().text());
+            assertEquals(SingleSessionGeneration.run(model, "The cat", GenerateOptions.defaults().withMaxTokens(20)).text(), good.join().text());
         }
     }
 

@@ -15,7 +15,8 @@ import java.util.concurrent.ExecutionException;
 /**
  * Runs one generation request on the engine and answers it, whole or streamed. Streaming never blocks the
  * engine: its text goes to a {@link TextQueue} that this (virtual) request thread drains into SSE events;
- * when a write fails the client is gone and the generation is cancelled, which frees its KV blocks.
+ * when a write fails the client is gone and the generation is cancelled, which frees its KV blocks. A whole
+ * answer probes its connection while it waits ({@link WholeAnswer}), so a client that leaves it is noticed too.
  */
 final class GenerationEndpoint {
     private final Engine engine;
@@ -50,8 +51,7 @@ final class GenerationEndpoint {
         String id = shape.idPrefix() + g.id();
         long created = System.currentTimeMillis() / 1000;
         if (!request.stream()) {
-            GenerationResult r = await(g);
-            Responses.json(res, 200, shape.whole(id, created, modelId, r));
+            whole(res, g, shape, id, created);
             return;
         }
         g.result().whenComplete((r, e) -> queue.end()); // on the engine's thread: only a non-blocking add
@@ -80,7 +80,7 @@ final class GenerationEndpoint {
             sse.event(shape.finish(id, created, modelId, FinishReason.of(r.stopReason())));
             if (request.includeUsage()) sse.event(shape.usageChunk(id, created, modelId, r));
             sse.done();
-        } catch (SseWriter.ClientGone gone) {
+        } catch (ClientGone gone) {
             g.cancel();
             metrics.clientDisconnected();
         } catch (InterruptedException e) { // the server is stopping
@@ -91,15 +91,24 @@ final class GenerationEndpoint {
         }
     }
 
-    private static GenerationResult await(Generation g) {
+    /** Answers with the whole result; a client that leaves before it is ready has its generation cancelled. */
+    private void whole(ServerResponse res, Generation g, ResponseShape shape, String id, long created) {
+        WholeAnswer answer = new WholeAnswer(res);
         try {
-            return g.result().get();
-        } catch (InterruptedException e) {
+            try {
+                GenerationResult r = answer.await(g);
+                answer.send(200, shape.whole(id, created, modelId, r));
+            } catch (InterruptedException e) { // the server is stopping
+                g.cancel();
+                Thread.currentThread().interrupt();
+                answer.sendError(ApiError.internal("the server is stopping"));
+            } catch (ExecutionException | CancellationException e) {
+                answer.sendError(failure(e));
+            }
+        } catch (ClientGone gone) {
             g.cancel();
-            Thread.currentThread().interrupt();
-            throw ApiError.internal("the server is stopping");
-        } catch (ExecutionException | CancellationException e) {
-            throw failure(e);
+            answer.abandon();
+            metrics.clientDisconnected();
         }
     }
 

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 
 import java.io.IOException;
 import java.io.OutputStream;
-import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 
 /**
@@ -14,13 +13,6 @@ import java.nio.charset.StandardCharsets;
  * as {@link ClientGone} so the caller can cancel the generation behind the stream.
  */
 final class SseWriter {
-    /** The client closed the connection: nothing more can be written. */
-    static final class ClientGone extends Exception {
-        ClientGone(Throwable cause) {
-            super("the client closed the connection", cause);
-        }
-    }
-
     private final OutputStream out;
 
     SseWriter(OutputStream out) {
@@ -40,14 +32,10 @@ final class SseWriter {
     }
 
     private void write(String frame) throws ClientGone {
-        try {
+        ClientGone.writing(() -> {
             out.write(frame.getBytes(StandardCharsets.UTF_8));
             out.flush();
-        } catch (IOException | UncheckedIOException e) {
-            throw new ClientGone(e);
-        } catch (RuntimeException e) { // Helidon reports a closed socket with its own unchecked exceptions
-            throw new ClientGone(e);
-        }
+        });
     }
 
     void close() {

@@ -1,7 +1,6 @@
 package io.transfuse.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.transfuse.engine.EngineListener;
 import io.transfuse.engine.EngineOptions;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -9,7 +8,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
-import java.io.OutputStream;
 import java.net.Socket;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
@@ -20,15 +18,13 @@ import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Overload and disconnects, on an engine made slow on purpose (its listener sleeps 20 ms after every forward pass,
- * on the engine's thread) and with room for one waiting request: a burst gets 429s with Retry-After while the
+ * Overload and disconnects, on an engine made slow on purpose ({@link SlowPasses}: 20 ms after every forward pass)
+ * and with room for one waiting request: a burst gets 429s with Retry-After while the
  * admitted requests complete; a streaming client that goes away has its generation cancelled and its KV blocks freed.
  */
 class SlowEngineTest {
@@ -36,17 +32,7 @@ class SlowEngineTest {
 
     @BeforeAll
     static void start() {
-        EngineListener slow = new EngineListener() {
-            @Override
-            public void step(int sequences, int tokens, long nanos) {
-                try {
-                    Thread.sleep(20);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        };
-        ts = new TestServer(EngineOptions.defaults().withMaxQueued(1).withListener(slow), false, Duration.ofMillis(1500));
+        ts = new TestServer(EngineOptions.defaults().withMaxQueued(1).withListener(new SlowPasses()), false, Duration.ofMillis(1500));
     }
 
     @AfterAll
@@ -94,26 +80,17 @@ class SlowEngineTest {
     @Test
     void aClientThatDisconnectsMidStreamFreesItsSequence() throws Exception {
         ts.awaitIdle(0);
-        double before = disconnects();
+        double before = ts.clientDisconnects();
         // 400 tokens at >= 20 ms a pass: 8 s if it ran to the end; the client leaves after the first event.
         byte[] body = request("Once upon a time", 400, true).getBytes(StandardCharsets.UTF_8);
-        try (Socket s = new Socket("127.0.0.1", ts.server.port())) {
-            OutputStream out = s.getOutputStream();
-            out.write(("POST /v1/completions HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: "
-                    + body.length + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            out.write(body);
-            out.flush();
+        try (Socket s = Http.rawPost(ts.server.port(), "/v1/completions", body)) {
             BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.UTF_8));
             boolean sawData = false;
             for (String line; !sawData && (line = in.readLine()) != null; ) sawData = line.contains("data: {");
             assertTrue(sawData, "the stream started");
             assertEquals(1, ts.server.engine().stats().running(), "the request runs while the client reads");
         } // the client goes away here
-        long t0 = System.nanoTime();
-        ts.awaitIdle(0);
-        assertTrue(System.nanoTime() - t0 < 4_000_000_000L, "cancelled well before its 400 tokens were done");
-        assertEquals(0, ts.server.engine().stats().kvBlocksUsed(), "its KV blocks went back to the pool");
-        assertEquals(before + 1, disconnects(), 0, "counted as a client disconnect");
+        ts.assertFreedAfterDisconnect(before, 4); // well before its 400 tokens (8 s) were done
     }
 
     @Test
@@ -129,13 +106,5 @@ class SlowEngineTest {
         assertEquals("length", body.get("choices").get(0).get("finish_reason").asText());
         assertTrue(seconds > 1.4 && seconds < 4, "answered at the deadline: " + seconds + " s");
         ts.awaitIdle(0);
-    }
-
-    static final Pattern DISCONNECTS = Pattern.compile("(?m)^transfuse_client_disconnects_total (\\S+)$");
-
-    static double disconnects() throws Exception {
-        Matcher m = DISCONNECTS.matcher(Http.get(ts.base() + "/metrics").body());
-        assertTrue(m.find());
-        return Double.parseDouble(m.group(1));
     }
 }

@@ -20,8 +20,12 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Comparator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 /**
@@ -79,6 +83,28 @@ final class TestServer implements AutoCloseable {
             Thread.sleep(10);
         }
         return fail("the engine did not return to idle: " + s);
+    }
+
+    private static final Pattern DISCONNECTS = Pattern.compile("(?m)^transfuse_client_disconnects_total (\\S+)$");
+
+    /** The server's count of clients that left before their answer, from /metrics. */
+    double clientDisconnects() throws IOException, InterruptedException {
+        Matcher m = DISCONNECTS.matcher(Http.get(base() + "/metrics").body());
+        if (!m.find()) fail("/metrics has no transfuse_client_disconnects_total");
+        return Double.parseDouble(m.group(1));
+    }
+
+    /**
+     * After a client left: the engine is idle with no KV block held within {@code seconds}, and the server counted one
+     * more disconnect than {@code disconnectsBefore}.
+     */
+    void assertFreedAfterDisconnect(double disconnectsBefore, double seconds) throws IOException, InterruptedException {
+        long t0 = System.nanoTime();
+        awaitIdle(0);
+        double took = (System.nanoTime() - t0) / 1e9;
+        assertTrue(took < seconds, "the generation was cancelled: idle after " + took + " s (at most " + seconds + " s)");
+        assertEquals(0, server.engine().stats().kvBlocksUsed(), "its KV blocks went back to the pool");
+        assertEquals(disconnectsBefore + 1, clientDisconnects(), 0, "counted as a client disconnect");
     }
 
     @Override

@@ -45,14 +45,10 @@ public record Mamba2Config(
     public static final int MAX_STATE_SIZE = 128;
 
     public Mamba2Config {
-        ModelFormatException.requirePositive(source, "'hidden_size'", dModel);
-        ModelFormatException.requirePositive(source, "'num_hidden_layers'", layers);
-        ModelFormatException.requirePositive(source, "'vocab_size'", vocabSize);
+        StateSpaceConfigChecks.check(source, dModel, layers, vocabSize, dState, MAX_STATE_SIZE, dConv, eps);
         ModelFormatException.requirePositive(source, "'num_heads'", heads);
         ModelFormatException.requirePositive(source, "'head_dim'", headDim);
         ModelFormatException.requirePositive(source, "'n_groups'", groups);
-        ModelFormatException.requirePositive(source, "'state_size'", dState);
-        ModelFormatException.requirePositive(source, "'conv_kernel'", dConv);
         ModelFormatException.requirePositive(source, "'chunk_size'", chunkSize);
         if ((long) heads * headDim != dInner) {
             throw new ModelFormatException(source + ": num_heads * head_dim = " + heads + " * " + headDim + " = " + (long) heads * headDim
@@ -60,15 +56,6 @@ public record Mamba2Config(
         }
         if (heads % groups != 0) {
             throw new ModelFormatException(source + ": num_heads = " + heads + " must be a multiple of n_groups = " + groups);
-        }
-        if (dConv > MambaConfig.MAX_CONV_KERNEL) {
-            throw new ModelFormatException(source + ": 'conv_kernel' = " + dConv + " is not supported (at most " + MambaConfig.MAX_CONV_KERNEL + ")");
-        }
-        if (dState > MAX_STATE_SIZE) {
-            throw new ModelFormatException(source + ": 'state_size' = " + dState + " is not supported (at most " + MAX_STATE_SIZE + ")");
-        }
-        if (!(eps > 0) || Float.isInfinite(eps)) {
-            throw new ModelFormatException(source + ": 'layer_norm_epsilon' must be a positive number, got " + eps);
         }
     }
 
@@ -83,9 +70,7 @@ public record Mamba2Config(
 
     /** True when config.json describes a Mamba-2 causal LM (model_type mamba2 or architectures Mamba2ForCausalLM). */
     public static boolean isMamba2(JsonNode config) {
-        if ("mamba2".equals(config.path("model_type").asText(""))) return true;
-        for (JsonNode a : config.path("architectures")) if ("Mamba2ForCausalLM".equals(a.asText())) return true;
-        return false;
+        return StateSpaceConfigChecks.describes(config, "mamba2", "Mamba2ForCausalLM");
     }
 
     public static Mamba2Config read(Path configJson) {
@@ -96,8 +81,7 @@ public record Mamba2Config(
         if (!isMamba2(c)) {
             throw new ModelFormatException(file + ": not a Mamba-2 config (expected model_type 'mamba2' or architectures [\"Mamba2ForCausalLM\"])");
         }
-        String act = c.path("hidden_act").asText("silu");
-        if (!act.equals("silu")) throw new ModelFormatException(file + ": 'hidden_act' = '" + act + "' is not supported (silu)");
+        StateSpaceConfigChecks.requireSilu(c, file);
         if (c.has("norm_before_gate") && c.get("norm_before_gate").asBoolean(false)) {
             throw new ModelFormatException(file + ": 'norm_before_gate' = true is not supported (Mamba-2 gates before the norm)");
         }
@@ -105,8 +89,8 @@ public record Mamba2Config(
         if (limit.isArray() && limit.size() == 2 && (limit.get(0).asDouble() > 0 || !isInfinite(limit.get(1)))) {
             throw new ModelFormatException(file + ": 'time_step_limit' = " + limit + " is not supported (only the default [0.0, inf]: no clamp)");
         }
-        int dModel = intOf(c, file, "hidden_size", "d_model", -1);
-        int layers = intOf(c, file, "num_hidden_layers", "n_layer", -1);
+        int dModel = Json.requireInt(c, "hidden_size", "d_model", file);
+        int layers = Json.requireInt(c, "num_hidden_layers", "n_layer", file);
         int vocab = Json.requireInt(c, "vocab_size", file);
         int expand = Json.optionalInt(c, "expand", 2, file);
         ModelFormatException.requirePositive(file.toString(), "'expand'", expand);
@@ -120,9 +104,9 @@ public record Mamba2Config(
                 Json.optionalInt(c, "conv_kernel", 4, file),
                 Json.optionalInt(c, "chunk_size", 256, file),
                 (float) Json.optionalNumber(c, "layer_norm_epsilon", 1e-5, file),
-                bool(c, file, "use_bias", false),
-                bool(c, file, "use_conv_bias", true),
-                bool(c, file, "tie_word_embeddings", false),
+                Json.optionalBoolean(c, "use_bias", false, file),
+                Json.optionalBoolean(c, "use_conv_bias", true, file),
+                Json.optionalBoolean(c, "tie_word_embeddings", false, file),
                 Json.optionalInt(c, "bos_token_id", 0, file),
                 Json.optionalInt(c, "eos_token_id", 0, file));
     }
@@ -130,19 +114,5 @@ public record Mamba2Config(
     /** The upper time-step limit: Python's float("inf") is written as Infinity (or a string) in config.json. */
     private static boolean isInfinite(JsonNode v) {
         return v.isNumber() ? Double.isInfinite(v.doubleValue()) : v.asText("").toLowerCase(java.util.Locale.ROOT).contains("inf");
-    }
-
-    private static int intOf(JsonNode c, Path file, String name, String alias, int fallback) {
-        if (c.hasNonNull(name)) return Json.requireInt(c, name, file);
-        if (alias != null && c.hasNonNull(alias)) return Json.requireInt(c, alias, file);
-        if (fallback == -1) throw new ModelFormatException(file + ": '" + name + "' is missing" + (alias == null ? "" : " (nor is '" + alias + "' given)"));
-        return fallback;
-    }
-
-    private static boolean bool(JsonNode c, Path file, String name, boolean fallback) {
-        JsonNode v = c.get(name);
-        if (v == null || v.isNull()) return fallback;
-        if (!v.isBoolean()) throw new ModelFormatException(file + ": '" + name + "' must be true or false, got " + v);
-        return v.booleanValue();
     }
 }

@@ -1,5 +1,6 @@
 package io.transfuse.cuda.cublas;
 
+import io.transfuse.cuda.LibraryCandidates;
 import io.transfuse.cuda.LibraryFolders;
 
 import java.nio.file.Files;
@@ -63,18 +64,9 @@ public final class CublasLocator {
         return new CublasLocator(System.getenv(), System.getProperty(PATH_PROPERTY), Path.of("/"));
     }
 
-    /** Candidates in the order to try them. An explicit path yields itself alone (or nothing when absent). */
+    /** Candidates in the order to try them ({@link LibraryCandidates}). An explicit path yields itself alone (or nothing when absent). */
     public List<Candidate> candidates() {
-        String explicit = property != null && !property.isBlank() ? property : env.get(PATH_ENV);
-        if (explicit != null && !explicit.isBlank()) {
-            Path p = Path.of(explicit);
-            if (Files.isRegularFile(p)) return List.of(new Candidate(p.toString(), false));
-            return filesIn(List.of(p)).stream().map(f -> new Candidate(f.toString(), false)).toList();
-        }
-        List<Candidate> out = new ArrayList<>();
-        for (String soname : SONAMES) out.add(new Candidate(soname, true));
-        for (Path f : filesIn(folders())) out.add(new Candidate(f.toString(), false));
-        return out;
+        return LibraryCandidates.of(LibraryCandidates.explicit(property, env, PATH_ENV), SONAMES, folders(), Candidate::new);
     }
 
     /** The folders searched after the loader's own path, in order, without duplicates. */
@@ -85,17 +77,6 @@ public final class CublasLocator {
         dirs.add(root.resolve("usr/local/cuda/targets/x86_64-linux/lib"));
         for (Path site : LibraryFolders.pythonSites(env, root)) for (String w : WHEEL_FOLDERS) dirs.add(site.resolve(w));
         return new ArrayList<>(dirs);
-    }
-
-    private static List<Path> filesIn(List<Path> dirs) {
-        List<Path> out = new ArrayList<>();
-        for (Path d : dirs) {
-            for (String soname : SONAMES) {
-                Path f = d.resolve(soname);
-                if (Files.isRegularFile(f)) out.add(f);
-            }
-        }
-        return out;
     }
 
 }

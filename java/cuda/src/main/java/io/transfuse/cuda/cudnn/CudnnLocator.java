@@ -1,8 +1,8 @@
 package io.transfuse.cuda.cudnn;
 
+import io.transfuse.cuda.LibraryCandidates;
 import io.transfuse.cuda.LibraryFolders;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
@@ -52,27 +52,12 @@ public final class CudnnLocator {
 
     /** The explicit setting (property first, then environment), or null. */
     public String explicit() {
-        if (property != null && !property.isBlank()) return property;
-        String e = env.get(PATH_ENV);
-        return e != null && !e.isBlank() ? e : null;
+        return LibraryCandidates.explicit(property, env, PATH_ENV);
     }
 
-    /** Candidates in the order to try them. An explicit path yields itself alone (or nothing when it holds no library). */
+    /** Candidates in the order to try them ({@link LibraryCandidates}). An explicit path yields itself alone (or nothing when it holds no library). */
     public List<Candidate> candidates() {
-        String explicit = explicit();
-        if (explicit != null) {
-            Path p = Path.of(explicit);
-            if (Files.isRegularFile(p)) return List.of(new Candidate(p.toString(), false));
-            Path f = p.resolve(SONAME);
-            return Files.isRegularFile(f) ? List.of(new Candidate(f.toString(), false)) : List.of();
-        }
-        List<Candidate> out = new ArrayList<>();
-        out.add(new Candidate(SONAME, true));
-        for (Path d : folders()) {
-            Path f = d.resolve(SONAME);
-            if (Files.isRegularFile(f)) out.add(new Candidate(f.toString(), false));
-        }
-        return out;
+        return LibraryCandidates.of(explicit(), List.of(SONAME), folders(), Candidate::new);
     }
 
     /** Where this locator looks, in words, for the one-line "not found" message. */
