@@ -64,14 +64,12 @@ __attribute__((always_inline)) inline __m512i xdword(const XBlock& x, int k) {
     return _mm512_set1_epi32(q4);
 }
 
-/* out rows of groups g0 .. g0 + R - 1, tokens t0 .. t0 + N - 1 (xq: nb blocks per token), blocks [b0, b1): the
- * sums start from out's values when b0 > 0 (an exact f32 store and load: the order of the additions is that of one
- * pass over all blocks). With PF, this is tile `tile_at` of `tiles` sharing the prefetch of the pf_bytes at pf (the
- * next row groups' weights): block b prefetches part b * tiles + tile_at of nb * tiles. */
+/* out rows of groups g0 .. g0 + R - 1, tokens t0 .. t0 + N - 1 (xq: nb blocks per token). With PF, this is tile
+ * `tile_at` of `tiles` sharing the prefetch of the pf_bytes at pf (the next row groups' weights): block b
+ * prefetches part tile_at * nb + b of tiles * nb. */
 template <int T, int R, int N, bool PF>
 __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim,
-                                                long g0, int t0, int b0, int b1, const uint8_t* pf, long pf_bytes,
-                                                int tile_at, int tiles) {
+                                                long g0, int t0, const uint8_t* pf, long pf_bytes, int tile_at, int tiles) {
     constexpr long QB = tf_r16_qbytes(T);
     const long gbytes = tf_r16_group_bytes(T, nb);
     const uint8_t* grp[R];
@@ -79,20 +77,12 @@ __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, co
     for (int r = 0; r < R; r++) grp[r] = w + (g0 + r) * gbytes;
     const XBlock* xt = xq + (long)t0 * nb;
     __m512 acc[R][N];
-    __mmask16 mask[R];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++) {
-        const long row0 = (g0 + r) * TF_R16;
-        mask[r] = (__mmask16)((1u << (out_dim - row0 < TF_R16 ? (int)(out_dim - row0) : TF_R16)) - 1);
-    }
 #pragma GCC unroll 8
     for (int r = 0; r < R; r++)
 #pragma GCC unroll 8
-        for (int t = 0; t < N; t++)
-            acc[r][t] = b0 == 0 ? _mm512_setzero_ps()
-                                : _mm512_maskz_loadu_ps(mask[r], out + (long)(t0 + t) * out_dim + (g0 + r) * TF_R16);
-    for (int b = b0; b < b1; b++) {
-        if constexpr (PF) tf_prefetch_part_l2(pf, pf_bytes, (long)b * tiles + tile_at, (long)nb * tiles);
+        for (int t = 0; t < N; t++) acc[r][t] = _mm512_setzero_ps();
+    for (int b = 0; b < nb; b++) {
+        if constexpr (PF) tf_prefetch_part_l2(pf, pf_bytes, (long)tile_at * nb + b, (long)tiles * nb);
         __m512i ai[R][N];
 #pragma GCC unroll 8
         for (int t = 0; t < N; t++) {
@@ -146,45 +136,36 @@ __attribute__((always_inline)) inline void tile(float* out, const XBlock* xq, co
         }
     }
 #pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
+    for (int r = 0; r < R; r++) {
+        const long row0 = (g0 + r) * TF_R16;
+        const int rows = out_dim - row0 < TF_R16 ? (int)(out_dim - row0) : TF_R16;
+        const __mmask16 m = (__mmask16)((1u << rows) - 1);
 #pragma GCC unroll 8
-        for (int t = 0; t < N; t++)
-            _mm512_mask_storeu_ps(out + (long)(t0 + t) * out_dim + (g0 + r) * TF_R16, mask[r], acc[r][t]);
+        for (int t = 0; t < N; t++) _mm512_mask_storeu_ps(out + (long)(t0 + t) * out_dim + row0, m, acc[r][t]);
+    }
 }
 
 /* PF: the variant that prefetches (its own instantiation: the one without keeps the plain loop that one token runs) */
 template <int T, int R, int N, bool PF>
-void tile_fn(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim, long g0, int t0, int b0, int b1,
-             const uint8_t* pf, long pf_bytes, int tile_at, int tiles) {
-    tile<T, R, N, PF>(out, xq, w, nb, out_dim, g0, t0, b0, b1, pf, pf_bytes, tile_at, tiles);
+void tile_fn(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim, long g0, int t0, const uint8_t* pf,
+             long pf_bytes, int tile_at, int tiles) {
+    tile<T, R, N, PF>(out, xq, w, nb, out_dim, g0, t0, pf, pf_bytes, tile_at, tiles);
 }
-
-/* Batched decode (2 to KB_TILES token tiles: memory-bound, the weights read once per step) walks a row-group pair
- * KB blocks at a time (8: ~9 KiB of Q8_0 weights, which stay in L1 while the other tiles reuse them), so that the
- * pair's weights come from memory in one forward stream, which the hardware prefetcher follows, rather than the
- * later tiles going back over the whole pair: 16 tokens of 768 x 2048 from DRAM ~10% faster (transfuse_cpu_bench
- * q8, TRANSFUSE_BENCH_COPIES=64, one thread). More tokens are compute-bound and lose by the tiles' extra stores and
- * loads of their sums (64 tokens in cache ~10% slower), so they keep one pass per tile. */
-enum { KB = 8, KB_TILES = 4 };
 
 /* Tokens [t0, t1) of groups g0 .. g0 + R - 1; the tiles share the prefetch of pf_bytes at pf (nullptr: none; see
  * pairs). */
 template <int T, int R>
 void tokens(float* out, const XBlock* xq, const uint8_t* w, int nb, int out_dim, long g0, int t0, int t1,
             const uint8_t* pf, long pf_bytes) {
-    typedef void (*fn)(float*, const XBlock*, const uint8_t*, int, int, long, int, int, int, const uint8_t*, long, int,
-                       int);
+    typedef void (*fn)(float*, const XBlock*, const uint8_t*, int, int, long, int, const uint8_t*, long, int, int);
     static constexpr fn fns[NT] = {tile_fn<T, R, 1, false>, tile_fn<T, R, 2, false>, tile_fn<T, R, 3, false>,
                                    tile_fn<T, R, 4, false>, tile_fn<T, R, 5, false>, tile_fn<T, R, 6, false>};
     static constexpr fn fnp[NT] = {tile_fn<T, R, 1, true>, tile_fn<T, R, 2, true>, tile_fn<T, R, 3, true>,
                                    tile_fn<T, R, 4, true>, tile_fn<T, R, 5, true>, tile_fn<T, R, 6, true>};
-    const int tiles = (t1 - t0 + NT - 1) / NT, kb = tiles > 1 && tiles <= KB_TILES ? KB : nb;
-    for (int b0 = 0; b0 < nb; b0 += kb) {
-        const int b1 = b0 + kb < nb ? b0 + kb : nb;
-        for (int j = 0, t = t0; t < t1; t += NT, j++) {
-            const int n = t1 - t < NT ? t1 - t : NT;
-            (pf ? fnp : fns)[n - 1](out, xq, w, nb, out_dim, g0, t, b0, b1, pf, pf_bytes, j, tiles);
-        }
+    const int tiles = (t1 - t0 + NT - 1) / NT;
+    for (int j = 0; t0 < t1; t0 += NT, j++) {
+        const int n = t1 - t0 < NT ? t1 - t0 : NT;
+        (pf ? fnp : fns)[n - 1](out, xq, w, nb, out_dim, g0, t0, pf, pf_bytes, j, tiles);
     }
 }
 
