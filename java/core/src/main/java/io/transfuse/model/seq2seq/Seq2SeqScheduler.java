@@ -1,0 +1,356 @@
+package io.transfuse.model.seq2seq;
+
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.CancellationException;
+
+/**
+ * Continuous batching for an encoder-decoder graph: many callers, each driving its own search (greedy decoding, a beam
+ * search) from its own thread, share the graph's encoder passes and decoder steps. A caller {@link #join}s with its
+ * sources (they wait in arrival order until source slots, cross-attention rows and decoder rows are free; the sources
+ * of every caller waiting then are encoded in one pass), then posts one step at a time ({@link #step}) and gets its
+ * rows' logits; the scheduler's thread runs a decoder step as soon as every member has posted, with all their rows in
+ * one {@link Seq2SeqGraph#step}. A new member thus joins at the next step after its encoder pass, and a member that
+ * {@link #leave}s (done, failed or cancelled) gives its rows, KV blocks and source slots back before the next step.
+ *
+ * <p>Why a barrier rather than a timer: members compute their next tokens in microseconds (an argmax, a beam update),
+ * so waiting for all of them costs nothing and every step carries every member; a timer would split steps under load.
+ *
+ * <p>Guarantees: thread-safe; every posted step is answered exactly once (logits or the step's exception); a caller
+ * interrupted while waiting withdraws its request if it was not taken yet, else waits for the step in flight, and gets
+ * a {@link CancellationException}; the graph is touched only by the scheduler's thread (or, when idle, by tests that
+ * drive it directly).
+ */
+final class Seq2SeqScheduler implements AutoCloseable {
+    private final Seq2SeqGraph graph;
+    private final ArrayDeque<Member> waiting = new ArrayDeque<>();
+    private final List<Member> members = new ArrayList<>();
+    private final List<Member> leaving = new ArrayList<>();
+    private Thread driver;
+    private boolean closed;
+    private long steps, stepRows, encoderPasses;
+
+    /** One caller's share: its source slots and decoder rows ({@code rowsPerSource} per source, in source order). */
+    final class Member {
+        private final List<int[]> sourceIds;
+        private final int rowsPerSource, maxTokens;
+        private int[] sources, rows;
+        private RuntimeException failure;
+        // the posted step: rows, parents, tokens; taken by the driver; its answer
+        private int[] postRows, postParents, postTokens;
+        private boolean taken, answered, left, released;
+        private float[][] logits;
+
+        private Member(List<int[]> sourceIds, int rowsPerSource, int maxTokens) {
+            this.sourceIds = sourceIds;
+            this.rowsPerSource = rowsPerSource;
+            this.maxTokens = maxTokens;
+        }
+
+        /** The decoder rows: source s's rows are {@code rows()[s * rowsPerSource ..]}. */
+        int[] rows() { return rows.clone(); }
+
+        private boolean posted() { return postRows != null && !taken; }
+    }
+
+    Seq2SeqScheduler(Seq2SeqGraph graph) {
+        this.graph = graph;
+    }
+
+    /**
+     * Waits until the sources are encoded and {@code rowsPerSource} empty decoder rows of {@code maxTokens} tokens each
+     * are bound to each of them. Fails at once for sources that could never fit the graph's limits.
+     */
+    Member join(List<int[]> sourceIds, int rowsPerSource, int maxTokens) {
+        Seq2SeqLimits l = graph.limits();
+        int tokens = 0;
+        for (int[] s : sourceIds) tokens += s.length;
+        if (sourceIds.isEmpty() || sourceIds.size() > l.maxSources() || (long) sourceIds.size() * rowsPerSource > l.maxRows()
+                || tokens > l.maxSourceTokens()) {
+            throw new IllegalArgumentException(sourceIds.size() + " sources of " + tokens + " tokens with " + rowsPerSource
+                    + " rows each exceed what the model was loaded for (" + l.maxSources() + " sources, " + l.maxSourceTokens()
+                    + " source tokens, " + l.maxRows() + " decoder rows)");
+        }
+        Member m = new Member(List.copyOf(sourceIds), rowsPerSource, maxTokens);
+        synchronized (this) {
+            if (closed) throw new IllegalStateException("the model is closed");
+            if (driver == null) {
+                driver = Thread.ofPlatform().name("transfuse-seq2seq").daemon().start(this::run);
+            }
+            waiting.addLast(m);
+            notifyAll();
+            try {
+                while (m.rows == null && m.failure == null) wait();
+            } catch (InterruptedException e) {
+                if (m.rows == null && m.failure == null) {
+                    waiting.remove(m);
+                    Thread.currentThread().interrupt();
+                    throw new CancellationException("interrupted while waiting for room in the running batch");
+                }
+                Thread.currentThread().interrupt();
+            }
+            if (m.failure != null) throw m.failure;
+            if (Thread.currentThread().isInterrupted()) {
+                leaveLocked(m);
+                throw new CancellationException("interrupted while joining the running batch");
+            }
+            return m;
+        }
+    }
+
+    /**
+     * One decoder step of member {@code m}'s rows ({@link Seq2SeqGraph#step}'s arguments, rows and parents among
+     * {@link Member#rows()}), run together with every other member's; returns the logits of m's rows.
+     */
+    float[][] step(Member m, int[] rows, int[] parents, int[] tokens) {
+        for (int[] a : new int[][] {rows, parents}) {
+            for (int r : a) {
+                if (Arrays.stream(m.rows).noneMatch(x -> x == r)) throw new IllegalArgumentException("row " + r + " is not one of this request's rows");
+            }
+        }
+        synchronized (this) {
+            if (m.left) throw new IllegalStateException("the request has left the batch");
+            if (m.failure != null) throw m.failure;
+            m.postRows = rows.clone();
+            m.postParents = parents.clone();
+            m.postTokens = tokens.clone();
+            m.taken = m.answered = false;
+            m.logits = null;
+            notifyAll();
+            boolean interrupted = false;
+            while (!m.answered) {
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                    if (!m.taken) { // withdraw: the driver never saw it
+                        m.postRows = m.postParents = m.postTokens = null;
+                        notifyAll();
+                        break;
+                    }
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("interrupted while waiting for a decoder step");
+            }
+            m.postRows = m.postParents = m.postTokens = null;
+            if (m.failure != null) throw m.failure;
+            float[][] out = m.logits;
+            m.logits = null;
+            return out;
+        }
+    }
+
+    /** Ends member m: its rows, their KV blocks and its source slots are released before the next step. Idempotent. */
+    void leave(Member m) {
+        synchronized (this) {
+            leaveLocked(m);
+            boolean interrupted = false;
+            while (!m.released && driver != null && !closed) {
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) Thread.currentThread().interrupt();
+        }
+    }
+
+    private void leaveLocked(Member m) {
+        if (m.left) return;
+        m.left = true;
+        m.postRows = m.postParents = m.postTokens = null;
+        leaving.add(m);
+        notifyAll();
+    }
+
+    /** Decoder steps run so far (each carrying every member's rows). */
+    synchronized long steps() { return steps; }
+
+    /** Rows stepped so far, summed over steps. */
+    synchronized long stepRows() { return stepRows; }
+
+    /** Encoder passes run so far. */
+    synchronized long encoderPasses() { return encoderPasses; }
+
+    // ---- the driver ----------------------------------------------------------------------------
+
+    private void run() {
+        try {
+            drive();
+        } catch (RuntimeException | Error e) { // a bug in the driver: nobody may wait for it
+            synchronized (this) {
+                closed = true;
+                failAll(new IllegalStateException("the seq2seq scheduler failed", e));
+            }
+            throw e;
+        }
+    }
+
+    private void drive() {
+        while (true) {
+            List<Member> admit;
+            List<Member> stepping;
+            synchronized (this) {
+                while (true) {
+                    releaseLeaving();
+                    if (closed) {
+                        failAll(new IllegalStateException("the model was closed"));
+                        return;
+                    }
+                    admit = admissible();
+                    stepping = admit.isEmpty() ? ready() : List.of();
+                    if (!admit.isEmpty() || !stepping.isEmpty()) break;
+                    try {
+                        wait();
+                    } catch (InterruptedException e) {
+                        closed = true;
+                    }
+                }
+                for (Member m : stepping) m.taken = true;
+            }
+            if (!admit.isEmpty()) encode(admit);
+            else step(stepping);
+        }
+    }
+
+    /** Releases what leaving members hold (rows first, then the sources they read). Holds the lock. */
+    private void releaseLeaving() {
+        if (leaving.isEmpty()) return;
+        for (Member m : leaving) {
+            if (m.rows != null) {
+                for (int r : m.rows) graph.releaseRow(r);
+                for (int s : m.sources) graph.releaseSource(s);
+            }
+            members.remove(m);
+            m.released = true;
+        }
+        leaving.clear();
+        notifyAll();
+    }
+
+    /** The waiting members, from the front, that fit the graph together now (one encoder pass). Holds the lock. */
+    private List<Member> admissible() {
+        List<Member> out = new ArrayList<>();
+        if (waiting.isEmpty()) return out;
+        // With no member running, whatever the graph holds was left by a direct driver (a test): the batch owns it now.
+        if (members.isEmpty()) graph.releaseAll();
+        int sources = 0, tokens = 0, rows = 0;
+        for (Member m : waiting) {
+            int t = 0;
+            for (int[] s : m.sourceIds) t += s.length;
+            int n = m.sourceIds.size(), r = n * m.rowsPerSource;
+            if (!graph.fits(sources + n, tokens + t) || rows + r > graph.freeRows()) break;
+            out.add(m);
+            sources += n;
+            tokens += t;
+            rows += r;
+        }
+        waiting.removeAll(out);
+        return out;
+    }
+
+    /** Every member has posted a step (and at least one exists): they all run now. Holds the lock. */
+    private List<Member> ready() {
+        if (members.isEmpty()) return List.of();
+        for (Member m : members) if (!m.posted()) return List.of();
+        return List.copyOf(members);
+    }
+
+    private void encode(List<Member> admit) {
+        List<int[]> all = new ArrayList<>();
+        for (Member m : admit) all.addAll(m.sourceIds);
+        RuntimeException failure = null;
+        int[] slots = null;
+        try {
+            slots = graph.addSources(all);
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        synchronized (this) {
+            encoderPasses++;
+            int at = 0;
+            for (Member m : admit) {
+                if (failure != null) {
+                    m.failure = failure;
+                    continue;
+                }
+                int n = m.sourceIds.size();
+                m.sources = Arrays.copyOfRange(slots, at, at + n);
+                at += n;
+                int[] rows = new int[n * m.rowsPerSource];
+                for (int s = 0; s < n; s++) {
+                    for (int k = 0; k < m.rowsPerSource; k++) rows[s * m.rowsPerSource + k] = graph.addRow(m.sources[s], m.maxTokens);
+                }
+                m.rows = rows;
+                members.add(m);
+            }
+            notifyAll();
+        }
+    }
+
+    private void step(List<Member> stepping) {
+        int n = 0;
+        for (Member m : stepping) n += m.postRows.length;
+        int[] rows = new int[n], parents = new int[n], tokens = new int[n];
+        int at = 0;
+        for (Member m : stepping) {
+            System.arraycopy(m.postRows, 0, rows, at, m.postRows.length);
+            System.arraycopy(m.postParents, 0, parents, at, m.postRows.length);
+            System.arraycopy(m.postTokens, 0, tokens, at, m.postRows.length);
+            at += m.postRows.length;
+        }
+        float[][] logits = null;
+        RuntimeException failure = null;
+        try {
+            logits = graph.step(rows, parents, tokens);
+        } catch (RuntimeException e) {
+            failure = e;
+        }
+        synchronized (this) {
+            steps++;
+            stepRows += n;
+            at = 0;
+            for (Member m : stepping) {
+                int k = m.postRows.length;
+                if (failure != null) m.failure = failure;
+                else m.logits = Arrays.copyOfRange(logits, at, at + k);
+                at += k;
+                m.answered = true;
+            }
+            notifyAll();
+        }
+    }
+
+    private void failAll(RuntimeException e) {
+        for (Member m : waiting) m.failure = e;
+        waiting.clear();
+        for (Member m : members) {
+            m.failure = e;
+            m.answered = true;
+        }
+        notifyAll();
+    }
+
+    /** Stops the driver; waiting and running callers fail. The graph is not closed here. */
+    @Override
+    public void close() {
+        Thread d;
+        synchronized (this) {
+            closed = true;
+            notifyAll();
+            d = driver;
+        }
+        if (d != null && d != Thread.currentThread()) {
+            try {
+                d.join();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+}
