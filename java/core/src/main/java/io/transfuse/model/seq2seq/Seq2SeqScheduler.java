@@ -11,24 +11,30 @@ import java.util.concurrent.CancellationException;
  * search) from its own thread, share the graph's encoder passes and decoder steps. A caller {@link #join}s with its
  * sources (they wait in arrival order until source slots, cross-attention rows and decoder rows are free; the sources
  * of every caller waiting then are encoded in one pass), then posts one step at a time ({@link #step}) and gets its
- * rows' logits; the scheduler's thread runs a decoder step as soon as every member has posted, with all their rows in
- * one {@link Seq2SeqGraph#step}. A new member thus joins at the next step after its encoder pass, and a member that
+ * rows' logits; a decoder step runs as soon as every member has posted, with all their rows in one
+ * {@link Seq2SeqGraph#step}. A new member thus joins at the next step after its encoder pass, and a member that
  * {@link #leave}s (done, failed or cancelled) gives its rows, KV blocks and source slots back before the next step.
+ *
+ * <p>No thread of its own: the callers run the work (leader/follower). Whichever waiting caller finds work ready (the
+ * last member to post completes the barrier; a joiner finds its sources admissible) runs it, one piece at a time,
+ * holding the lock (the other callers are waiting for that work anyway); a lone caller thus runs its own steps without
+ * any thread hand-off (a hand-off costs a scheduler wake-up per step, milliseconds on a loaded machine).
  *
  * <p>Why a barrier rather than a timer: members compute their next tokens in microseconds (an argmax, a beam update),
  * so waiting for all of them costs nothing and every step carries every member; a timer would split steps under load.
  *
  * <p>Guarantees: thread-safe; every posted step is answered exactly once (logits or the step's exception); a caller
  * interrupted while waiting withdraws its request if it was not taken yet, else waits for the step in flight, and gets
- * a {@link CancellationException}; the graph is touched only by the scheduler's thread (or, when idle, by tests that
- * drive it directly).
+ * a {@link CancellationException}; one piece of work touches the graph at a time (or, when idle, a test driving it
+ * directly).
  */
 final class Seq2SeqScheduler implements AutoCloseable {
     private final Seq2SeqGraph graph;
     private final ArrayDeque<Member> waiting = new ArrayDeque<>();
     private final List<Member> members = new ArrayList<>();
     private final List<Member> leaving = new ArrayList<>();
-    private Thread driver;
+    /** A caller is running a piece of work (an encoder pass or a decoder step). */
+    private boolean working;
     private boolean closed;
     private long steps, stepRows, encoderPasses;
 
@@ -76,23 +82,24 @@ final class Seq2SeqScheduler implements AutoCloseable {
         Member m = new Member(List.copyOf(sourceIds), rowsPerSource, maxTokens);
         synchronized (this) {
             if (closed) throw new IllegalStateException("the model is closed");
-            if (driver == null) {
-                driver = Thread.ofPlatform().name("transfuse-seq2seq").daemon().start(this::run);
-            }
             waiting.addLast(m);
-            notifyAll();
-            try {
-                while (m.rows == null && m.failure == null) wait();
-            } catch (InterruptedException e) {
-                if (m.rows == null && m.failure == null) {
-                    waiting.remove(m);
-                    Thread.currentThread().interrupt();
-                    throw new CancellationException("interrupted while waiting for room in the running batch");
+            boolean interrupted = false;
+            while (m.rows == null && m.failure == null) {
+                drive(() -> m.rows != null || m.failure != null);
+                if (m.rows != null || m.failure != null) break;
+                try {
+                    wait();
+                } catch (InterruptedException e) {
+                    if (m.rows == null && m.failure == null && waiting.remove(m)) {
+                        Thread.currentThread().interrupt();
+                        throw new CancellationException("interrupted while waiting for room in the running batch");
+                    }
+                    interrupted = true;
                 }
-                Thread.currentThread().interrupt();
             }
             if (m.failure != null) throw m.failure;
-            if (Thread.currentThread().isInterrupted()) {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
                 leaveLocked(m);
                 throw new CancellationException("interrupted while joining the running batch");
             }
@@ -118,14 +125,15 @@ final class Seq2SeqScheduler implements AutoCloseable {
             m.postTokens = tokens.clone();
             m.taken = m.answered = false;
             m.logits = null;
-            notifyAll();
             boolean interrupted = false;
             while (!m.answered) {
+                drive(() -> m.answered);
+                if (m.answered) break;
                 try {
                     wait();
                 } catch (InterruptedException e) {
                     interrupted = true;
-                    if (!m.taken) { // withdraw: the driver never saw it
+                    if (!m.taken) { // withdraw: no step took it
                         m.postRows = m.postParents = m.postTokens = null;
                         notifyAll();
                         break;
@@ -149,7 +157,9 @@ final class Seq2SeqScheduler implements AutoCloseable {
         synchronized (this) {
             leaveLocked(m);
             boolean interrupted = false;
-            while (!m.released && driver != null && !closed) {
+            while (!m.released && !closed) {
+                drive(() -> m.released);
+                if (m.released) break;
                 try {
                     wait();
                 } catch (InterruptedException e) {
@@ -177,44 +187,32 @@ final class Seq2SeqScheduler implements AutoCloseable {
     /** Encoder passes run so far. */
     synchronized long encoderPasses() { return encoderPasses; }
 
-    // ---- the driver ----------------------------------------------------------------------------
+    // ---- the work, run by the callers ---------------------------------------------------------------
 
-    private void run() {
-        try {
-            drive();
-        } catch (RuntimeException | Error e) { // a bug in the driver: nobody may wait for it
-            synchronized (this) {
-                closed = true;
-                failAll(new IllegalStateException("the seq2seq scheduler failed", e));
+    /**
+     * Runs ready work (releases of leaving members, an encoder pass, a decoder step) until there is none or
+     * {@code done} holds for the calling thread. Holds the lock throughout ({@link #working} guards against re-entry).
+     */
+    private void drive(java.util.function.BooleanSupplier done) {
+        while (!working && !done.getAsBoolean()) {
+            releaseLeaving();
+            if (done.getAsBoolean()) return;
+            if (closed) {
+                failAll(new IllegalStateException("the model was closed"));
+                return;
             }
-            throw e;
-        }
-    }
-
-    private void drive() {
-        while (true) {
-            List<Member> admit;
-            List<Member> stepping;
-            synchronized (this) {
-                while (true) {
-                    releaseLeaving();
-                    if (closed) {
-                        failAll(new IllegalStateException("the model was closed"));
-                        return;
-                    }
-                    admit = admissible();
-                    stepping = admit.isEmpty() ? ready() : List.of();
-                    if (!admit.isEmpty() || !stepping.isEmpty()) break;
-                    try {
-                        wait();
-                    } catch (InterruptedException e) {
-                        closed = true;
-                    }
-                }
-                for (Member m : stepping) m.taken = true;
+            List<Member> admit = admissible();
+            List<Member> stepping = admit.isEmpty() ? ready() : List.of();
+            if (admit.isEmpty() && stepping.isEmpty()) return;
+            for (Member m : stepping) m.taken = true;
+            working = true;
+            try {
+                if (!admit.isEmpty()) encode(admit);
+                else step(stepping);
+            } finally {
+                working = false;
+                notifyAll();
             }
-            if (!admit.isEmpty()) encode(admit);
-            else step(stepping);
         }
     }
 
@@ -261,6 +259,7 @@ final class Seq2SeqScheduler implements AutoCloseable {
         return List.copyOf(members);
     }
 
+    /** One encoder pass for the admitted members; binds their rows. Holds the lock. */
     private void encode(List<Member> admit) {
         List<int[]> all = new ArrayList<>();
         for (Member m : admit) all.addAll(m.sourceIds);
@@ -271,28 +270,26 @@ final class Seq2SeqScheduler implements AutoCloseable {
         } catch (RuntimeException e) {
             failure = e;
         }
-        synchronized (this) {
-            encoderPasses++;
-            int at = 0;
-            for (Member m : admit) {
-                if (failure != null) {
-                    m.failure = failure;
-                    continue;
-                }
-                int n = m.sourceIds.size();
-                m.sources = Arrays.copyOfRange(slots, at, at + n);
-                at += n;
-                int[] rows = new int[n * m.rowsPerSource];
-                for (int s = 0; s < n; s++) {
-                    for (int k = 0; k < m.rowsPerSource; k++) rows[s * m.rowsPerSource + k] = graph.addRow(m.sources[s], m.maxTokens);
-                }
-                m.rows = rows;
-                members.add(m);
+        encoderPasses++;
+        int at = 0;
+        for (Member m : admit) {
+            if (failure != null) {
+                m.failure = failure;
+                continue;
             }
-            notifyAll();
+            int n = m.sourceIds.size();
+            m.sources = Arrays.copyOfRange(slots, at, at + n);
+            at += n;
+            int[] rows = new int[n * m.rowsPerSource];
+            for (int s = 0; s < n; s++) {
+                for (int k = 0; k < m.rowsPerSource; k++) rows[s * m.rowsPerSource + k] = graph.addRow(m.sources[s], m.maxTokens);
+            }
+            m.rows = rows;
+            members.add(m);
         }
     }
 
+    /** One decoder step of every member's posted rows. Holds the lock. */
     private void step(List<Member> stepping) {
         int n = 0;
         for (Member m : stepping) n += m.postRows.length;
@@ -311,18 +308,15 @@ final class Seq2SeqScheduler implements AutoCloseable {
         } catch (RuntimeException e) {
             failure = e;
         }
-        synchronized (this) {
-            steps++;
-            stepRows += n;
-            at = 0;
-            for (Member m : stepping) {
-                int k = m.postRows.length;
-                if (failure != null) m.failure = failure;
-                else m.logits = Arrays.copyOfRange(logits, at, at + k);
-                at += k;
-                m.answered = true;
-            }
-            notifyAll();
+        steps++;
+        stepRows += n;
+        at = 0;
+        for (Member m : stepping) {
+            int k = m.postRows.length;
+            if (failure != null) m.failure = failure;
+            else m.logits = Arrays.copyOfRange(logits, at, at + k);
+            at += k;
+            m.answered = true;
         }
     }
 
@@ -336,21 +330,12 @@ final class Seq2SeqScheduler implements AutoCloseable {
         notifyAll();
     }
 
-    /** Stops the driver; waiting and running callers fail. The graph is not closed here. */
+    /** Waiting and running callers fail; the graph is not closed here. */
     @Override
     public void close() {
-        Thread d;
         synchronized (this) {
             closed = true;
-            notifyAll();
-            d = driver;
-        }
-        if (d != null && d != Thread.currentThread()) {
-            try {
-                d.join();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
+            failAll(new IllegalStateException("the model was closed"));
         }
     }
 }
