@@ -26,7 +26,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *
  * <p>Tolerance 1e-4 of the largest logit: both sides run the same F32 kernels; only the batch composition differs.
  */
-class Seq2SeqPagedForkTest {
+public class Seq2SeqPagedForkTest {
     @TempDir
     Path dir;
 
@@ -35,10 +35,14 @@ class Seq2SeqPagedForkTest {
     @ParameterizedTest
     @ValueSource(strings = {"t5-tiny", "bart-tiny"})
     void forkedPagedRowsEqualReplayedHistories(String name) {
-        Path model = Seq2SeqFixture.copyModel(name, dir);
+        check(Seq2SeqFixture.copyModel(name, dir), name, Device.CPU, 1e-4);
+    }
+
+    /** The random walk on {@code device}, logits within {@code relTol} of the largest replayed logit. */
+    public static void check(Path model, String name, Device device, double relTol) {
         List<int[]> sources = Seq2SeqFixture.cases(name).stream().map(Seq2SeqFixture.Case::source).toList().subList(0, 2);
-        try (Seq2SeqRunner m = Seq2SeqRunner.load(model, LoadOptions.defaults().withDevice(Device.CPU), LIMITS);
-             Seq2SeqRunner replay = Seq2SeqRunner.load(model, LoadOptions.defaults().withDevice(Device.CPU), LIMITS)) {
+        try (Seq2SeqRunner m = Seq2SeqRunner.load(model, LoadOptions.defaults().withDevice(device), LIMITS);
+             Seq2SeqRunner replay = Seq2SeqRunner.load(model, LoadOptions.defaults().withDevice(device), LIMITS)) {
             Seq2SeqGraph g = m.graph();
             int steps = 44, width = 4, vocab = m.config().vocab(), start = m.config().decoderStartId();
             g.encode(sources);
@@ -95,7 +99,7 @@ class Seq2SeqPagedForkTest {
                 if (s % 7 == 0 || s == steps - 1) {
                     for (int i = 0; i < width; i++) {
                         float[] want = replayed(replay.graph(), sources.get(sourceOf[newRows[i]]), hist.get(newRows[i]));
-                        compare(name + " step " + s + " row " + newRows[i], logits[i], want);
+                        compare(name + " step " + s + " row " + newRows[i], logits[i], want, relTol);
                     }
                 }
             }
@@ -114,10 +118,10 @@ class Seq2SeqPagedForkTest {
         return logits;
     }
 
-    private static void compare(String what, float[] got, float[] want) {
+    private static void compare(String what, float[] got, float[] want, double relTol) {
         double scale = 0, worst = 0;
         for (float v : want) scale = Math.max(scale, Math.abs(v));
         for (int i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
-        assertTrue(worst <= 1e-4 * scale, what + ": worst logit difference " + worst + " of " + scale);
+        assertTrue(worst <= relTol * scale, what + ": worst logit difference " + worst + " of " + scale);
     }
 }
