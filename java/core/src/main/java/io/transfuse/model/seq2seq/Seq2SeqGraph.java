@@ -33,8 +33,9 @@ import java.util.List;
  *      when scale_embedding)
  *   FFN: act(x W1 + b1) W2 + b2, or T5 v1.1's act(x wi_0) * (x wi_1) wo; ReLU runs as a 1x1 convolution's epilogue.
  * </pre>
- * Every attention is {@link Backend#attentionRelBias} over key spans ({@link KeySpans}): the encoder's tokens see their
- * own source, a decoder row's token its own row's keys up to itself, cross-attention its request's encoder rows.
+ * The encoder's self-attention and the cross-attention are {@link Backend#attentionRelBias} over key spans
+ * ({@link KeySpans}): the encoder's tokens see their own source, cross-attention its request's encoder rows; the
+ * decoder's self-attention is {@link Backend#attentionRelBiasPaged} over the row's own KV pages (keys up to itself).
  *
  * <p>Use: {@link #addSources} encodes a batch of requests' sources in one pass (their cross-attention K/V are computed
  * once, here, and kept in source slots until {@link #releaseSource}), {@link #addRow} binds a decoder row to a source,
@@ -47,7 +48,7 @@ import java.util.List;
  * {@link Backend#attentionRelBiasPaged}); a fork shares the parent's blocks and copies at most the partly filled last
  * one, so forking or reordering hypotheses no longer moves any row's history.
  *
- * <p>Not thread-safe: one caller drives one graph (the scheduler's thread, or a test).
+ * <p>Not thread-safe: one caller drives one graph at a time (the scheduler's running caller, or a test).
  */
 public final class Seq2SeqGraph implements AutoCloseable {
     private final Backend ops;
@@ -400,27 +401,7 @@ public final class Seq2SeqGraph implements AutoCloseable {
      */
     public float[][] step(int[] rows, int[] parents, int[] tokens) {
         int n = rows.length;
-        if (n == 0 || parents.length != n || tokens.length != n) {
-            throw new IllegalArgumentException("step: rows, parents and tokens must be non-empty and of one length, got " + n + ", "
-                    + parents.length + ", " + tokens.length);
-        }
-        boolean[] seen = new boolean[rowBound.length];
-        int[] pos = new int[n];
-        for (int i = 0; i < n; i++) {
-            int r = checkRow(rows[i]), p = checkRow(parents[i]);
-            if (seen[r]) throw new IllegalArgumentException("step: row " + r + " appears twice");
-            seen[r] = true;
-            checkToken("step token", i, tokens[i]);
-            pos[i] = rowLen[p];
-            if (pos[i] + 1 > rowCap[r]) {
-                throw new IllegalArgumentException("step: row " + p + " already holds " + pos[i] + " tokens, the most row " + r
-                        + " holds (" + rowCap[r] + ", as addRow or startRows asked)");
-            }
-            if (pos[i] + 1 > c.positionLimit()) {
-                throw new IllegalArgumentException("step: position " + pos[i] + " is beyond " + c.source() + "'s " + c.positionLimit()
-                        + " positions (max_position_embeddings)");
-            }
-        }
+        int[] pos = checkStep(rows, parents, tokens);
         // block tables: each stepped row shares its parent's blocks, copying a shared partial last block
         DecoderRowBlocks.Copy[] copies = selfKv.step(rows, parents, pos);
         int[] newSource = new int[n], posIds = new int[n];
@@ -444,6 +425,36 @@ public final class Seq2SeqGraph implements AutoCloseable {
         float[][] out = new float[n][c.vocab()];
         for (int i = 0; i < n; i++) ops.read(logits.row(i), out[i], 0, c.vocab());
         return out;
+    }
+
+    /**
+     * Checks {@link #step}'s arguments against the rows' state (lengths, limits, vocabulary) without running anything;
+     * returns each new token's position. Throws IllegalArgumentException naming the fault.
+     */
+    public int[] checkStep(int[] rows, int[] parents, int[] tokens) {
+        int n = rows.length;
+        if (n == 0 || parents.length != n || tokens.length != n) {
+            throw new IllegalArgumentException("step: rows, parents and tokens must be non-empty and of one length, got " + n + ", "
+                    + parents.length + ", " + tokens.length);
+        }
+        boolean[] seen = new boolean[rowBound.length];
+        int[] pos = new int[n];
+        for (int i = 0; i < n; i++) {
+            int r = checkRow(rows[i]), p = checkRow(parents[i]);
+            if (seen[r]) throw new IllegalArgumentException("step: row " + r + " appears twice");
+            seen[r] = true;
+            checkToken("step token", i, tokens[i]);
+            pos[i] = rowLen[p];
+            if (pos[i] + 1 > rowCap[r]) {
+                throw new IllegalArgumentException("step: row " + p + " already holds " + pos[i] + " tokens, the most row " + r
+                        + " holds (" + rowCap[r] + ", as addRow or startRows asked)");
+            }
+            if (pos[i] + 1 > c.positionLimit()) {
+                throw new IllegalArgumentException("step: position " + pos[i] + " is beyond " + c.source() + "'s " + c.positionLimit()
+                        + " positions (max_position_embeddings)");
+            }
+        }
+        return pos;
     }
 
     /**

@@ -120,6 +120,7 @@ final class Seq2SeqScheduler implements AutoCloseable {
         synchronized (this) {
             if (m.left) throw new IllegalStateException("the request has left the batch");
             if (m.failure != null) throw m.failure;
+            graph.checkStep(rows, parents, tokens); // a bad request fails alone, not the shared step (no step runs now)
             m.postRows = rows.clone();
             m.postParents = parents.clone();
             m.postTokens = tokens.clone();
