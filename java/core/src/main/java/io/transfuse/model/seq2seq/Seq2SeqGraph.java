@@ -366,6 +366,13 @@ public final class Seq2SeqGraph implements AutoCloseable {
         rowLen[r] = 0;
     }
 
+    /** Empties row r (its search ended, its request goes on): its KV blocks go back to the pool; it stays bound. */
+    public void emptyRow(int r) {
+        checkRow(r);
+        selfKv.release(r);
+        rowLen[r] = 0;
+    }
+
     /** Decoder rows not bound. */
     public int freeRows() {
         int n = 0;

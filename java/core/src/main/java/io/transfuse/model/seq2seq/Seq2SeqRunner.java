@@ -200,12 +200,14 @@ public final class Seq2SeqRunner implements AutoCloseable {
         private final Seq2SeqScheduler.Member member;
         private final int[] decoderRows;
         private final int beams;
+        private final boolean[] finished;
         private int[] rowOf = new int[0], inputOf = new int[0]; // per search row: its decoder row and input
 
         MemberBeams(Seq2SeqScheduler.Member member, int beams) {
             this.member = member;
             this.decoderRows = member.rows();
             this.beams = beams;
+            this.finished = new boolean[decoderRows.length / beams];
         }
 
         @Override
@@ -237,6 +239,12 @@ public final class Seq2SeqRunner implements AutoCloseable {
             }
             rowOf = rows;
             inputOf = inputs;
+            for (int in = 0; in < used.length; in++) { // an input whose search ended: its rows' blocks go back now
+                if (used[in] == 0 && !finished[in]) {
+                    finished[in] = true;
+                    scheduler.finishRows(member, Arrays.copyOfRange(decoderRows, in * beams, (in + 1) * beams));
+                }
+            }
             return scheduler.step(member, rows, parentRows, tokens);
         }
     }
@@ -270,7 +278,10 @@ public final class Seq2SeqRunner implements AutoCloseable {
                     else tok = argmax(logits[a]);
                     out[r][produced[r]++] = tok;
                     last[r] = tok;
-                    if (tok == c.eosId()) done[r] = true;
+                    if (tok == c.eosId()) {
+                        done[r] = true;
+                        scheduler.finishRows(member, new int[] {rowOf[r]}); // its blocks back now, not when the call ends
+                    }
                 }
             }
             List<int[]> result = new ArrayList<>();

@@ -5,6 +5,8 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Continuous batching for an encoder-decoder graph: many callers, each driving its own search (greedy decoding, a beam
@@ -16,9 +18,10 @@ import java.util.concurrent.CancellationException;
  * {@link #leave}s (done, failed or cancelled) gives its rows, KV blocks and source slots back before the next step.
  *
  * <p>No thread of its own: the callers run the work (leader/follower). Whichever waiting caller finds work ready (the
- * last member to post completes the barrier; a joiner finds its sources admissible) runs it, one piece at a time,
- * holding the lock (the other callers are waiting for that work anyway); a lone caller thus runs its own steps without
- * any thread hand-off (a hand-off costs a scheduler wake-up per step, milliseconds on a loaded machine).
+ * last member to post completes the barrier; a joiner finds its sources admissible) runs it, one piece at a time, with
+ * the lock released (so callers arriving meanwhile queue up and are admitted before the next step); a lone caller
+ * thus runs its own steps without any thread hand-off (a hand-off costs a scheduler wake-up per step, milliseconds on
+ * a loaded machine).
  *
  * <p>Why a barrier rather than a timer: members compute their next tokens in microseconds (an argmax, a beam update),
  * so waiting for all of them costs nothing and every step carries every member; a timer would split steps under load.
@@ -33,7 +36,9 @@ final class Seq2SeqScheduler implements AutoCloseable {
     private final ArrayDeque<Member> waiting = new ArrayDeque<>();
     private final List<Member> members = new ArrayList<>();
     private final List<Member> leaving = new ArrayList<>();
-    /** A caller is running a piece of work (an encoder pass or a decoder step). */
+    private final ReentrantLock lock = new ReentrantLock();
+    private final Condition changed = lock.newCondition();
+    /** A caller is running a piece of work (an encoder pass or a decoder step) on the graph, with the lock released. */
     private boolean working;
     private boolean closed;
     private long steps, stepRows, encoderPasses;
@@ -80,7 +85,10 @@ final class Seq2SeqScheduler implements AutoCloseable {
                     + " source tokens, " + l.maxRows() + " decoder rows)");
         }
         Member m = new Member(List.copyOf(sourceIds), rowsPerSource, maxTokens);
-        synchronized (this) {
+        // a caller that runs the work itself may never wait: look at its interrupt status at every call
+        if (Thread.currentThread().isInterrupted()) throw new CancellationException("interrupted before joining the running batch");
+        lock.lock();
+        try {
             if (closed) throw new IllegalStateException("the model is closed");
             waiting.addLast(m);
             boolean interrupted = false;
@@ -88,7 +96,7 @@ final class Seq2SeqScheduler implements AutoCloseable {
                 drive(() -> m.rows != null || m.failure != null);
                 if (m.rows != null || m.failure != null) break;
                 try {
-                    wait();
+                    changed.await();
                 } catch (InterruptedException e) {
                     if (m.rows == null && m.failure == null && waiting.remove(m)) {
                         Thread.currentThread().interrupt();
@@ -104,6 +112,8 @@ final class Seq2SeqScheduler implements AutoCloseable {
                 throw new CancellationException("interrupted while joining the running batch");
             }
             return m;
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -117,10 +127,13 @@ final class Seq2SeqScheduler implements AutoCloseable {
                 if (Arrays.stream(m.rows).noneMatch(x -> x == r)) throw new IllegalArgumentException("row " + r + " is not one of this request's rows");
             }
         }
-        synchronized (this) {
+        if (Thread.currentThread().isInterrupted()) throw new CancellationException("interrupted between decoder steps");
+        lock.lock();
+        try {
             if (m.left) throw new IllegalStateException("the request has left the batch");
             if (m.failure != null) throw m.failure;
-            graph.checkStep(rows, parents, tokens); // a bad request fails alone, not the shared step (no step runs now)
+            awaitIdleGraph();
+            graph.checkStep(rows, parents, tokens); // a bad request fails alone, not the shared step
             m.postRows = rows.clone();
             m.postParents = parents.clone();
             m.postTokens = tokens.clone();
@@ -131,12 +144,12 @@ final class Seq2SeqScheduler implements AutoCloseable {
                 drive(() -> m.answered);
                 if (m.answered) break;
                 try {
-                    wait();
+                    changed.await();
                 } catch (InterruptedException e) {
                     interrupted = true;
                     if (!m.taken) { // withdraw: no step took it
                         m.postRows = m.postParents = m.postTokens = null;
-                        notifyAll();
+                        changed.signalAll();
                         break;
                     }
                 }
@@ -150,24 +163,47 @@ final class Seq2SeqScheduler implements AutoCloseable {
             float[][] out = m.logits;
             m.logits = null;
             return out;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /**
+     * Member m's {@code rows} are finished (their sources' searches ended while the member goes on): their KV blocks go
+     * back to the pool now rather than when the member leaves.
+     */
+    void finishRows(Member m, int[] rows) {
+        for (int r : rows) {
+            if (Arrays.stream(m.rows).noneMatch(x -> x == r)) throw new IllegalArgumentException("row " + r + " is not one of this request's rows");
+        }
+        lock.lock();
+        try {
+            awaitIdleGraph();
+            if (m.left) return;
+            for (int r : rows) graph.emptyRow(r);
+        } finally {
+            lock.unlock();
         }
     }
 
     /** Ends member m: its rows, their KV blocks and its source slots are released before the next step. Idempotent. */
     void leave(Member m) {
-        synchronized (this) {
+        lock.lock();
+        try {
             leaveLocked(m);
             boolean interrupted = false;
             while (!m.released && !closed) {
                 drive(() -> m.released);
                 if (m.released) break;
                 try {
-                    wait();
+                    changed.await();
                 } catch (InterruptedException e) {
                     interrupted = true;
                 }
             }
             if (interrupted) Thread.currentThread().interrupt();
+        } finally {
+            lock.unlock();
         }
     }
 
@@ -176,23 +212,45 @@ final class Seq2SeqScheduler implements AutoCloseable {
         m.left = true;
         m.postRows = m.postParents = m.postTokens = null;
         leaving.add(m);
-        notifyAll();
+        changed.signalAll();
     }
 
     /** Decoder steps run so far (each carrying every member's rows). */
-    synchronized long steps() { return steps; }
+    long steps() {
+        lock.lock();
+        try {
+            return steps;
+        } finally {
+            lock.unlock();
+        }
+    }
 
     /** Rows stepped so far, summed over steps. */
-    synchronized long stepRows() { return stepRows; }
+    long stepRows() {
+        lock.lock();
+        try {
+            return stepRows;
+        } finally {
+            lock.unlock();
+        }
+    }
 
     /** Encoder passes run so far. */
-    synchronized long encoderPasses() { return encoderPasses; }
+    long encoderPasses() {
+        lock.lock();
+        try {
+            return encoderPasses;
+        } finally {
+            lock.unlock();
+        }
+    }
 
     // ---- the work, run by the callers ---------------------------------------------------------------
 
     /**
      * Runs ready work (releases of leaving members, an encoder pass, a decoder step) until there is none or
-     * {@code done} holds for the calling thread. Holds the lock throughout ({@link #working} guards against re-entry).
+     * {@code done} holds for the calling thread, unless another caller is running work. Holds the lock, except while the
+     * graph computes ({@link #unlocked}).
      */
     private void drive(java.util.function.BooleanSupplier done) {
         while (!working && !done.getAsBoolean()) {
@@ -212,7 +270,7 @@ final class Seq2SeqScheduler implements AutoCloseable {
                 else step(stepping);
             } finally {
                 working = false;
-                notifyAll();
+                changed.signalAll();
             }
         }
     }
@@ -229,7 +287,7 @@ final class Seq2SeqScheduler implements AutoCloseable {
             m.released = true;
         }
         leaving.clear();
-        notifyAll();
+        changed.signalAll();
     }
 
     /** The waiting members, from the front, that fit the graph together now (one encoder pass). Holds the lock. */
@@ -260,14 +318,14 @@ final class Seq2SeqScheduler implements AutoCloseable {
         return List.copyOf(members);
     }
 
-    /** One encoder pass for the admitted members; binds their rows. Holds the lock. */
+    /** One encoder pass for the admitted members; binds their rows. Holds the lock except while the encoder runs. */
     private void encode(List<Member> admit) {
         List<int[]> all = new ArrayList<>();
         for (Member m : admit) all.addAll(m.sourceIds);
         RuntimeException failure = null;
         int[] slots = null;
         try {
-            slots = graph.addSources(all);
+            slots = unlocked(() -> graph.addSources(all));
         } catch (RuntimeException e) {
             failure = e;
         }
@@ -290,7 +348,7 @@ final class Seq2SeqScheduler implements AutoCloseable {
         }
     }
 
-    /** One decoder step of every member's posted rows. Holds the lock. */
+    /** One decoder step of every member's posted rows. Holds the lock except while the decoder runs. */
     private void step(List<Member> stepping) {
         int n = 0;
         for (Member m : stepping) n += m.postRows.length;
@@ -305,7 +363,7 @@ final class Seq2SeqScheduler implements AutoCloseable {
         float[][] logits = null;
         RuntimeException failure = null;
         try {
-            logits = graph.step(rows, parents, tokens);
+            logits = unlocked(() -> graph.step(rows, parents, tokens));
         } catch (RuntimeException e) {
             failure = e;
         }
@@ -321,6 +379,24 @@ final class Seq2SeqScheduler implements AutoCloseable {
         }
     }
 
+    /**
+     * Runs graph work with the lock released (callers arriving meanwhile join the queue, so they are admitted before
+     * the next step rather than racing the running caller for the lock), {@link #working} keeping others off the graph.
+     */
+    private <T> T unlocked(java.util.function.Supplier<T> work) {
+        lock.unlock();
+        try {
+            return work.get();
+        } finally {
+            lock.lock();
+        }
+    }
+
+    /** Waits (uninterruptibly) until no work runs on the graph. Holds the lock. */
+    private void awaitIdleGraph() {
+        while (working) changed.awaitUninterruptibly();
+    }
+
     private void failAll(RuntimeException e) {
         for (Member m : waiting) m.failure = e;
         waiting.clear();
@@ -328,15 +404,19 @@ final class Seq2SeqScheduler implements AutoCloseable {
             m.failure = e;
             m.answered = true;
         }
-        notifyAll();
+        changed.signalAll();
     }
 
-    /** Waiting and running callers fail; the graph is not closed here. */
+    /** Waits for the work running on the graph; then waiting and running callers fail. The graph is not closed here. */
     @Override
     public void close() {
-        synchronized (this) {
+        lock.lock();
+        try {
             closed = true;
+            awaitIdleGraph(); // the graph is closed after this returns: let the running work end first
             failAll(new IllegalStateException("the model was closed"));
+        } finally {
+            lock.unlock();
         }
     }
 }
