@@ -366,6 +366,18 @@ void tf_cpu_attention_rel_bias(float* out, const float* q, const float* k, const
                                const float* bias, int bias_radius, int tokens, int n_heads, int n_kv_heads,
                                int head_dim, float scale);
 
+/* The same attention for a seq2seq decoder's self-attention over its paged KV cache: query token t at position
+ * p = positions[t] attends to keys j = 0 .. p of its own row, key j at row block_tables[t][j / block_size] *
+ * block_size + j % block_size of k_cache / v_cache ([blocks * block_size][n_kv_heads * head_dim] f32, the layout of
+ * the decoders' paged cache), relative position j - p (causal):
+ *   out[t][h] = sum_j softmax_j(scale q[t][h] . k_j[kh] + B[h][clamp(j - p, -R, R) + R]) v_j[kh]
+ * block_tables int32 [tokens][max_blocks] (each token's own row, as DecoderBatch.tokenBlockTables lays them out),
+ * positions int32 [tokens]; bias as above or NULL. The caller guarantees p < max_blocks * block_size and valid blocks. */
+void tf_cpu_attention_rel_bias_paged(float* out, const float* q, const float* k_cache, const float* v_cache,
+                                     const int32_t* block_tables, const int32_t* positions, const float* bias,
+                                     int bias_radius, int tokens, int n_heads, int n_kv_heads, int head_dim, int block_size,
+                                     int max_blocks, float scale);
+
 /* -- RWKV ops (rwkv_ops.cpp): RWKV-6 "Finch" and RWKV-7 "Goose" (token shift, token mix, pointwise
  * activations, the WKV recurrences with the per-head group norm fused). Token-major f32; the WKV state of a
  * sequence is [heads][head_size][head_size], row i the value channel, column j the key channel. -- */
@@ -657,6 +669,12 @@ int tf_max_pool2d(void* out, const void* x, const int32_t* geom, int dtype, void
 int tf_attention_rel_bias(const void* q, const void* k, const void* v, void* o, const int32_t* spans, const float* bias,
                           int bias_radius, int tokens, int n_heads, int n_kv_heads, int head_dim, float scale, int dtype,
                           void* stream);
+/* tf_cpu_attention_rel_bias_paged's semantics on the GPU (a seq2seq decoder's self-attention over its paged KV
+ * cache): q, o, k_cache, v_cache of dtype, block_tables int32 [tokens][max_blocks], positions int32 [tokens]. */
+int tf_attention_rel_bias_paged(const void* q, const void* k_cache, const void* v_cache, void* o, const int32_t* block_tables,
+                                const int32_t* positions, const float* bias, int bias_radius, int tokens, int n_heads,
+                                int n_kv_heads, int head_dim, int block_size, int max_blocks, float scale, int dtype,
+                                void* stream);
 
 /* -- 2e. RWKV (rwkv.cuh): RWKV-6/7 token shift, token mix, pointwise, WKV with the head group norm fused --
  * The layouts and equations of section 1's tf_cpu_rwkv_* (the same arguments), dtype codes as in 2b for the

@@ -35,7 +35,50 @@ void run(int dt, int heads, int kv_heads, int head_dim, int radius, bool with_bi
   expect_close(what, o.values().data(), ref.data(), ref.size(), tol, tol);
 }
 
+// The paged form over PagedCase (scattered blocks, one shared by two rows, causal prefill and decode queries).
+void run_paged(int dt, int heads, int kv_heads, int head_dim, int radius, bool with_bias, uint64_t seed) {
+  const rel_bias_ref::PagedCase c;
+  const int width = kv_heads * head_dim, rows = c.kBlocks * c.kBlockSize;
+  DBuf q(dt, size_t(c.tokens) * heads * head_dim), k(dt, size_t(rows) * width), v(dt, size_t(rows) * width);
+  DBuf o(dt, size_t(c.tokens) * heads * head_dim);
+  fill(q, seed, -1.f, 1.f);
+  fill(k, seed + 1, -1.f, 1.f);
+  fill(v, seed + 2, -1.f, 1.f);
+  fill(o, seed + 4, 5.f, 6.f);
+  const std::vector<float> bias = tf_test::random_uniform(size_t(heads) * (2 * radius + 1), seed + 3, -3.f, 3.f);
+  const float scale = 0.37f;
+  const int err = tf_attention_rel_bias_paged(q.data(), k.data(), v.data(), o.data(), c.token_tables.data(), c.positions.data(),
+                                              with_bias ? bias.data() : nullptr, radius, c.tokens, heads, kv_heads, head_dim,
+                                              c.kBlockSize, c.kMaxBlocks, scale, dt, nullptr);
+  const std::string what = std::string("paged rel-bias attention ") + dtype_name(dt) + " heads " + std::to_string(heads) + "/" +
+                           std::to_string(kv_heads) + " head_dim " + std::to_string(head_dim) + (with_bias ? " bias" : " no bias");
+  if (err) { tf_test::fail(__FILE__, __LINE__, what + ": launch error"); return; }
+  const std::vector<double> ref = rel_bias_ref::attention(q.values(), c.to_dense(k.values(), width), c.to_dense(v.values(), width),
+                                                          c.dense_spans, with_bias ? bias.data() : nullptr, radius, c.tokens,
+                                                          heads, kv_heads, head_dim, scale);
+  const double tol = 4 * unit_roundoff(dt) + 1e-5;
+  expect_close(what, o.values().data(), ref.data(), ref.size(), tol, tol);
+}
+
 }  // namespace
+
+TF_TEST(rel_bias_attention_paged_matches_reference) {
+  for (int dt : kDtypes) {
+    run_paged(dt, 4, 4, 64, 12, true, 51);
+    run_paged(dt, 4, 2, 7, 3, true, 61);
+    run_paged(dt, 2, 1, 256, 8, false, 71);
+  }
+}
+
+TF_TEST(rel_bias_attention_paged_rejects_bad_arguments) {
+  DBuf a(TF_DTYPE_F16, 1024);
+  int32_t table[1] = {0}, pos[1] = {0};
+  EXPECT(tf_attention_rel_bias_paged(a.data(), a.data(), a.data(), a.data(), table, pos, nullptr, 0, 1, 3, 2, 16, 4, 1, 1.f, TF_DTYPE_F16, nullptr) != 0);
+  EXPECT(tf_attention_rel_bias_paged(a.data(), a.data(), a.data(), a.data(), table, pos, nullptr, 0, 1, 2, 2, 257, 4, 1, 1.f, TF_DTYPE_F16, nullptr) != 0);
+  EXPECT(tf_attention_rel_bias_paged(a.data(), a.data(), a.data(), a.data(), table, pos, nullptr, 0, 1, 2, 2, 16, 0, 1, 1.f, TF_DTYPE_F16, nullptr) != 0);
+  EXPECT(tf_attention_rel_bias_paged(a.data(), a.data(), a.data(), a.data(), nullptr, pos, nullptr, 0, 1, 2, 2, 16, 4, 1, 1.f, TF_DTYPE_F16, nullptr) != 0);
+  EXPECT_EQ(tf_attention_rel_bias_paged(a.data(), a.data(), a.data(), a.data(), table, pos, nullptr, 0, 0, 2, 2, 16, 4, 1, 1.f, TF_DTYPE_F16, nullptr), 0);
+}
 
 TF_TEST(rel_bias_attention_matches_reference) {
   for (int dt : kDtypes) {

@@ -52,4 +52,42 @@ inline std::vector<int32_t> case_spans(int* tokens, int* key_rows) {
   return s;
 }
 
+// A paged case (tf_*_attention_rel_bias_paged): three decoder rows over a cache of kBlocks blocks of kBlockSize
+// positions, their blocks scattered out of order; rows 0 and 1 share their first block (a forked beam hypothesis),
+// and row 2 is one position into its second block. Queries: every position of row 0 (a causal prefill), the last
+// position of rows 1 and 2 (decode steps). Unused table entries hold block 0. Returns per token its table row
+// (max_blocks wide) and position; *dense_spans gets the same queries as spans over the rows of the logical
+// layout that to_dense gathers (row r's positions at r * kMaxPositions ..), for the dense reference above.
+struct PagedCase {
+  static constexpr int kBlockSize = 4, kBlocks = 9, kMaxBlocks = 4, kMaxPositions = kMaxBlocks * kBlockSize;
+  std::vector<std::vector<int32_t>> tables = {{5, 2, 7, 0}, {5, 8, 0, 0}, {3, 1, 0, 0}};
+  std::vector<int> lengths = {11, 7, 5};
+  std::vector<int32_t> token_tables, positions, dense_spans;
+  int tokens = 0;
+
+  PagedCase() {
+    auto add = [&](int row, int p) {
+      token_tables.insert(token_tables.end(), tables[row].begin(), tables[row].end());
+      positions.push_back(p);
+      dense_spans.insert(dense_spans.end(), {row * kMaxPositions, p + 1, p});
+      ++tokens;
+    };
+    for (int p = 0; p < lengths[0]; ++p) add(0, p);
+    add(1, lengths[1] - 1);
+    add(2, lengths[2] - 1);
+  }
+
+  // The cache rows of each decoder row's positions laid out densely: [rows * kMaxPositions][width]; positions a row
+  // does not hold stay 0. Row 1's first block is row 0's (shared), so its positions 0..3 equal row 0's.
+  std::vector<float> to_dense(const std::vector<float>& cache, int width) const {
+    std::vector<float> d(tables.size() * kMaxPositions * size_t(width), 0.f);
+    for (size_t r = 0; r < tables.size(); ++r)
+      for (int p = 0; p < lengths[r]; ++p) {
+        const size_t from = (size_t(tables[r][p / kBlockSize]) * kBlockSize + p % kBlockSize) * width;
+        std::copy(cache.begin() + from, cache.begin() + from + width, d.begin() + (r * kMaxPositions + p) * width);
+      }
+    return d;
+  }
+};
+
 }  // namespace rel_bias_ref

@@ -11,7 +11,8 @@ import java.util.Objects;
 /**
  * An encoder-decoder model (T5, Flan-T5, BART, Marian) loaded for text-to-text generation: translation,
  * summarisation. {@link #generate} decodes greedily, many requests per forward pass: their sources are encoded in
- * one packed pass and every decoder step advances all unfinished requests together.
+ * one packed pass and every decoder step advances all unfinished requests together, those of other threads' calls
+ * included.
  *
  * <pre>
  *   try (Seq2SeqModel m = Seq2SeqModel.load(Path.of("t5-small"), LoadOptions.defaults())) {
@@ -19,7 +20,8 @@ import java.util.Objects;
  *   }
  * </pre>
  * Up to {@link LoadOptions#maxSequences()} requests (or beam hypotheses) share a decoder step. Thread-safe: calls
- * are serialised.
+ * from many threads at once share the decoder steps (continuous batching: a call joins the running batch after its
+ * encoder pass and leaves it when done); interrupting a caller cancels its call.
  */
 public final class Seq2SeqModel implements AutoCloseable {
     static {

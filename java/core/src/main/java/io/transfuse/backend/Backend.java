@@ -326,4 +326,18 @@ public interface Backend extends AutoCloseable {
      */
     void wkv7(Tensor out, Tensor state, Tensor r, Tensor w, Tensor k, Tensor v, Tensor a, Tensor vFirst, Tensor vMix, Tensor kK,
               Tensor kA, Tensor rK, Tensor lnWeight, Tensor lnBias, float eps, boolean freshState);
+    // ---- seq2seq decoder on the paged KV cache (issue 17: T5/BART/Marian self-attention over KV blocks) ---------
+
+    /**
+     * {@link #attentionRelBias} for a seq2seq decoder's self-attention over its paged KV cache: token t of {@code batch}
+     * at position p (its {@link DecoderBatch#positions()} entry) attends causally to keys j = 0 .. p of its own
+     * sequence, key j at block {@code batch.tokenBlockTables()[t][j / blockSize]}, slot {@code j % blockSize} of
+     * {@code cache} (written there by {@link #ropeKv} with {@link Rope#NONE}):
+     * {@code out[t][h] = sum_j softmax_j(scale q[t][h] . k_j + B[h][clamp(j - p, -R, R) + R]) v_j}, B = {@code bias}
+     * F32 [heads][2R + 1] (R = {@code biasRadius}) or no bias when null. q, out [n][heads * headDim] contiguous; the
+     * cache of q's element type (the activation type), not the decoders' {@link #kvCacheType()}. Sequences may share
+     * blocks (forked beam hypotheses): the op only reads the cache.
+     */
+    void attentionRelBiasPaged(Tensor out, Tensor q, KvLayer cache, DecoderBatch batch, Tensor bias, int biasRadius, Heads heads,
+                               float scale);
 }

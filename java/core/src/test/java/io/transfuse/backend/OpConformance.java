@@ -74,6 +74,7 @@ public final class OpConformance {
             c.convolution();
             c.detrOps();
             c.relBiasAttention();
+            c.relBiasAttentionPaged();
         } finally {
             c.r.close();
             c.host.close();
@@ -535,6 +536,38 @@ public final class OpConformance {
             b.attentionRelBias(out.b(), q.b(), k.b(), v.b(), sb, withBias ? bias.b() : null, 3, h, 0.3f);
             r.attentionRelBias(out.r(), q.r(), k.r(), v.r(), sr, withBias ? bias.r() : null, 3, h, 0.3f);
             same("attentionRelBias " + (withBias ? "with" : "without") + " a bias", out);
+        }
+    }
+
+    // ---- seq2seq decoder on the paged KV cache (issue 17) ---------------------------------------
+
+    /**
+     * The paged relative-bias attention over a cache of the activation type (blocks of 4): three decoder rows with
+     * scattered tables, rows 0 and 1 sharing their first block (a forked hypothesis); one pass with a prefill chunk of
+     * row 0 (positions 0-9), and decode steps of rows 1 (position 6) and 2 (position 4, the first slot of its second
+     * block); unused table entries point at block 0. Bias radius 3 (clamped), and no bias.
+     */
+    private void relBiasAttentionPaged() {
+        int heads = 4, kvHeads = 2, headDim = 32, blockSize = 4, blocks = 9, maxBlocks = 4;
+        Heads h = new Heads(heads, kvHeads, headDim);
+        Pair keys = act("paged keys", 1, (long) blocks * blockSize, h.kvWidth()), values = act("paged values", 1, (long) blocks * blockSize, h.kvWidth());
+        KvLayer lb = new KvLayer(keys.b(), values.b(), blockSize), lr = new KvLayer(keys.r(), values.r(), blockSize);
+        int[][] tables = {{5, 2, 7}, {5, 8}, {3, 1}};
+        int[][] chunks = {{0, 10}, {6, 1}, {4, 1}}; // (first position, tokens) per row
+        DecoderBatch bb = new DecoderBatch(b, 16, 3, maxBlocks), br = new DecoderBatch(r, 16, 3, maxBlocks);
+        for (DecoderBatch d : new DecoderBatch[] {bb, br}) {
+            d.clear();
+            for (int s = 0; s < 3; s++) d.add(new int[chunks[s][1]], 0, chunks[s][1], chunks[s][0], tables[s]);
+            d.commit();
+        }
+        int n = bb.tokens();
+        Pair q = act("q", 1, n, h.qWidth());
+        Pair bias = f32(random("relative bias", 1, heads, 7));
+        for (boolean withBias : new boolean[] {true, false}) {
+            Pair out = zeros("paged rel-bias attention", b.activationType(), n, h.qWidth());
+            b.attentionRelBiasPaged(out.b(), q.b(), lb, bb, withBias ? bias.b() : null, 3, h, 0.3f);
+            r.attentionRelBiasPaged(out.r(), q.r(), lr, br, withBias ? bias.r() : null, 3, h, 0.3f);
+            same("attentionRelBiasPaged " + (withBias ? "with" : "without") + " a bias", out);
         }
     }
 }

@@ -707,4 +707,38 @@ public final class ReferenceBackend implements Backend {
             }
         }
     }
+
+    // ---- seq2seq decoder on the paged KV cache (issue 17) ---------------------------------------
+
+    /** The definition as Backend states it: all scores of keys 0 .. p (through the block table), their max, exponentials, sum. */
+    @Override
+    public void attentionRelBiasPaged(Tensor out, Tensor q, KvLayer cache, DecoderBatch b, Tensor bias, int biasRadius, Heads heads,
+                                      float scale) {
+        RelBiasPagedChecks.check("attentionRelBiasPaged", out, q, cache, b, bias, biasRadius, heads);
+        int D = heads.headDim(), group = heads.heads() / heads.kvHeads();
+        for (int t = 0; t < b.tokens(); t++) {
+            int pos = id(b.positions(), t);
+            long seq = id(b.seqIds(), t);
+            for (int h = 0; h < heads.heads(); h++) {
+                int kh = h / group;
+                double[] p = new double[pos + 1];
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j <= pos; j++) {
+                    long row = cacheRow(b.blockTables(), seq, j, cache.blockSize());
+                    double dot = 0;
+                    for (int d = 0; d < D; d++) dot += at(q, t, h * D + d) * at(cache.keys(), row, kh * D + d);
+                    int rel = Math.clamp(j - pos, -biasRadius, biasRadius);
+                    p[j] = dot * scale + (bias == null ? 0 : at(bias, h, rel + biasRadius));
+                    max = Math.max(max, p[j]);
+                }
+                double sum = 0;
+                for (int j = 0; j <= pos; j++) sum += p[j] = Math.exp(p[j] - max);
+                for (int d = 0; d < D; d++) {
+                    double acc = 0;
+                    for (int j = 0; j <= pos; j++) acc += p[j] / sum * at(cache.values(), cacheRow(b.blockTables(), seq, j, cache.blockSize()), kh * D + d);
+                    put(out, t, h * D + d, acc);
+                }
+            }
+        }
+    }
 }

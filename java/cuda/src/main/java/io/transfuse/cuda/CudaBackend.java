@@ -10,6 +10,7 @@ import io.transfuse.backend.Heads;
 import io.transfuse.backend.KeySpans;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
+import io.transfuse.backend.RelBiasPagedChecks;
 import io.transfuse.backend.RwkvChecks;
 import io.transfuse.backend.Rope;
 import io.transfuse.backend.RopeLayout;
@@ -653,5 +654,18 @@ public final class CudaBackend implements Backend {
         kk.attentionPrefill(stream, address(q), address(k), address(v), address(out), address(queries.cuSeqlens()),
                 address(keys.cuSeqlens()), queries.sequences(), queries.maxLength(), heads.heads(), heads.kvHeads(), heads.headDim(),
                 heads.qWidth(), heads.kvWidth(), scale, false, act);
+    }
+
+    // ---- seq2seq decoder on the paged KV cache (issue 17) ---------------------------------------
+
+    @Override
+    public void attentionRelBiasPaged(Tensor out, Tensor q, KvLayer cache, DecoderBatch batch, Tensor bias, int biasRadius, Heads heads,
+                                      float scale) {
+        String op = "attentionRelBiasPaged";
+        RelBiasPagedChecks.check(op, out, q, cache, batch, bias, biasRadius, heads);
+        sameType(op, out, q, cache.keys(), cache.values());
+        kk.attentionRelBiasPaged(stream, address(q), address(cache.keys()), address(cache.values()), address(out),
+                address(batch.tokenBlockTables()), address(batch.positions()), bias == null ? 0 : address(bias), biasRadius,
+                batch.tokens(), heads.heads(), heads.kvHeads(), heads.headDim(), cache.blockSize(), batch.maxBlocks(), scale, act);
     }
 }

@@ -11,6 +11,7 @@ import io.transfuse.backend.KeySpans;
 import io.transfuse.backend.KvLayer;
 import io.transfuse.backend.OpChecks;
 import io.transfuse.backend.Pointwise;
+import io.transfuse.backend.RelBiasPagedChecks;
 import io.transfuse.backend.RwkvChecks;
 import io.transfuse.backend.Rope;
 import io.transfuse.backend.RopeLayout;
@@ -494,5 +495,18 @@ public final class CpuBackend implements Backend {
         CpuOps.attentionRelBias(host(op, out), host(op, q), host(op, k), host(op, v), host(op, spans.table()),
                 bias == null ? null : host(op, bias), biasRadius, spans.tokens(), k.rows(), heads.heads(), heads.kvHeads(),
                 heads.headDim(), scale);
+    }
+
+    // ---- seq2seq decoder on the paged KV cache (issue 17) ---------------------------------------
+
+    @Override
+    public void attentionRelBiasPaged(Tensor out, Tensor q, KvLayer cache, DecoderBatch batch, Tensor bias, int biasRadius, Heads heads,
+                                      float scale) {
+        String op = "attentionRelBiasPaged";
+        RelBiasPagedChecks.check(op, out, q, cache, batch, bias, biasRadius, heads);
+        f32(op, q, q.elementCount());
+        CpuOps.attentionRelBiasPaged(host(op, out), host(op, q), host(op, cache.keys()), host(op, cache.values()),
+                host(op, batch.tokenBlockTables()), host(op, batch.positions()), bias == null ? null : host(op, bias), biasRadius,
+                batch.tokens(), heads.heads(), heads.kvHeads(), heads.headDim(), cache.blockSize(), batch.maxBlocks(), scale);
     }
 }

@@ -1085,4 +1085,55 @@ public final class CpuOps {
         NativeLibrary.call(() -> { ATTENTION_REL_BIAS.invokeExact(out, q, k, v, spans, b, biasRadius, tokens, heads, kvHeads, headDim,
                 scale); });
     }
+
+    // ---- seq2seq decoder on the paged KV cache (issue 17) ---------------------------------------
+
+    private static final MethodHandle ATTENTION_REL_BIAS_PAGED = handle("tf_cpu_attention_rel_bias_paged", FunctionDescriptor.ofVoid(
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+            JAVA_INT, JAVA_FLOAT));
+
+    /**
+     * A seq2seq decoder's causal self-attention over its paged KV cache with a relative-position bias
+     * (tf_cpu_attention_rel_bias_paged): query token t at position p = positions[t] attends to keys 0 .. p of block-table
+     * row t (blockTable int32 [tokens][maxBlocksPerSeq]), key j biased by {@code bias[h][clamp(j - p, -R, R) + R]}
+     * (bias f32 [heads][2R + 1], or null). q, out [tokens][heads * headDim]; the cache F32. Every block a query reads
+     * is checked here, so the kernel never reads outside the cache.
+     */
+    public static void attentionRelBiasPaged(MemorySegment out, MemorySegment q, MemorySegment kCache, MemorySegment vCache,
+                                             MemorySegment blockTable, MemorySegment positions, MemorySegment bias, int biasRadius,
+                                             int tokens, int heads, int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq,
+                                             float scale) {
+        positive("tokens", tokens);
+        heads(heads, kvHeads);
+        headDim(headDim);
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
+        PagedCache cache = pagedCache(kCache, vCache, DType.F32, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, false);
+        if (cache.rows < tokens) {
+            throw new IllegalArgumentException("blockTable holds " + cache.rows + " rows of maxBlocksPerSeq " + maxBlocksPerSeq
+                    + " entries, needs one per token (" + tokens + ")");
+        }
+        long qBytes = (long) tokens * heads * headDim * 4;
+        writable("out", out, qBytes);
+        readable("q", q, qBytes);
+        readable("positions", positions, (long) tokens * 4);
+        long biasBytes = 0;
+        if (bias != null) {
+            if (biasRadius < 0) throw new IllegalArgumentException("bias radius must be >= 0, got " + biasRadius);
+            biasBytes = (long) heads * (2L * biasRadius + 1) * 4;
+            readable("bias", bias, biasBytes);
+        }
+        disjoint(span("out", out, qBytes), span("q", q, qBytes), cache.k, cache.v, cache.table,
+                span("positions", positions, (long) tokens * 4), bias == null ? null : span("bias", bias, biasBytes));
+        for (int t = 0; t < tokens; t++) {
+            int p = intAt(positions, t);
+            if (p < 0 || p >= (long) maxBlocksPerSeq * blockSize) {
+                throw new IllegalArgumentException("positions[" + t + "] = " + p + " is outside [0, maxBlocksPerSeq * blockSize = "
+                        + (long) maxBlocksPerSeq * blockSize + ")");
+            }
+            for (int i = 0; i <= p / blockSize; i++) cache.block(t, i);
+        }
+        MemorySegment b = orNull(bias);
+        NativeLibrary.call(() -> { ATTENTION_REL_BIAS_PAGED.invokeExact(out, q, kCache, vCache, blockTable, positions, b, biasRadius,
+                tokens, heads, kvHeads, headDim, blockSize, maxBlocksPerSeq, scale); });
+    }
 }

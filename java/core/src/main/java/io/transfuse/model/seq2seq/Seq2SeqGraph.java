@@ -3,8 +3,11 @@ package io.transfuse.model.seq2seq;
 import io.transfuse.backend.Activation;
 import io.transfuse.backend.Backend;
 import io.transfuse.backend.Backend.WeightUse;
+import io.transfuse.backend.DecoderBatch;
 import io.transfuse.backend.Heads;
 import io.transfuse.backend.KeySpans;
+import io.transfuse.backend.KvLayer;
+import io.transfuse.backend.Rope;
 import io.transfuse.memory.TrackedArena;
 import io.transfuse.model.seq2seq.Seq2SeqConfig.Flavour;
 import io.transfuse.tensor.DType;
@@ -30,19 +33,22 @@ import java.util.List;
  *      when scale_embedding)
  *   FFN: act(x W1 + b1) W2 + b2, or T5 v1.1's act(x wi_0) * (x wi_1) wo; ReLU runs as a 1x1 convolution's epilogue.
  * </pre>
- * Every attention is {@link Backend#attentionRelBias} over key spans ({@link KeySpans}): the encoder's tokens see their
- * own source, a decoder row's token its own row's keys up to itself, cross-attention its request's encoder rows.
+ * The encoder's self-attention and the cross-attention are {@link Backend#attentionRelBias} over key spans
+ * ({@link KeySpans}): the encoder's tokens see their own source, cross-attention its request's encoder rows; the
+ * decoder's self-attention is {@link Backend#attentionRelBiasPaged} over the row's own KV pages (keys up to itself).
  *
- * <p>Use: {@link #encode} a batch of sources (their cross-attention K/V are computed once, here, and kept), {@link #startRows}
- * to bind decoder rows to sources, then {@link #step} appends one token to each of any set of rows, each continuing
- * the history of a parent row (itself for greedy decoding; the hypothesis it extends for beam search), and returns
- * their logits. A row's self-attention K/V live in its slot of a per-layer cache [rows][maxTarget]; a step writes the
- * new K/V to staging rows and one row gather per layer builds the next cache from the previous one, copying each
- * stepped row's parent's keys and placing its new key (double-buffered: the gather reads one buffer and writes the
- * other). That copy is what forking or reordering hypotheses costs, and the price of having no scatter op: the cache
- * rows in use are moved once per layer per step.
+ * <p>Use: {@link #addSources} encodes a batch of requests' sources in one pass (their cross-attention K/V are computed
+ * once, here, and kept in source slots until {@link #releaseSource}), {@link #addRow} binds a decoder row to a source,
+ * then {@link #step} appends one token to each of any set of rows, each continuing the history of a parent row (itself
+ * for greedy decoding; the hypothesis it extends for beam search), and returns their logits; {@link #releaseRow} ends a
+ * row. Sources and rows come and go between steps, so requests join and leave a running batch (continuous batching,
+ * {@link Seq2SeqScheduler}). {@link #encode} and {@link #startRows} are the one-batch form (they release everything
+ * first). A row's self-attention K/V live in the paged KV cache ({@link DecoderRowBlocks}: blocks of 16 positions, one
+ * block table per row, written by {@link Backend#ropeKv} without rotation and read by
+ * {@link Backend#attentionRelBiasPaged}); a fork shares the parent's blocks and copies at most the partly filled last
+ * one, so forking or reordering hypotheses no longer moves any row's history.
  *
- * <p>Not thread-safe: one caller drives one graph (the engine or a beam search serialises steps).
+ * <p>Not thread-safe: one caller drives one graph at a time (the scheduler's running caller, or a test).
  */
 public final class Seq2SeqGraph implements AutoCloseable {
     private final Backend ops;
@@ -60,14 +66,14 @@ public final class Seq2SeqGraph implements AutoCloseable {
     private final Tensor srcIds, srcPos, ex, eh, edelta, eq, ek, ev, eatt, eff, effGate, encOut;
     private final Tensor[] crossK, crossV;
     // decoder workspace [maxRows][..]
-    private final Tensor tgtIds, tgtPos, dx, dh, ddelta, dq, datt, dff, dffGate, logits, gatherIndex;
-    private final Tensor[][] selfK, selfV; // [layer][buffer]
-    private final KeySpans encSpans, selfSpans, crossSpans;
-    private final int staging; // first staging row of every self cache: maxRows * maxTarget
-    private int current;       // which buffer of selfK/selfV holds the rows' keys
-    // host state of the current batch
-    private int sources, rowsInUse, cap;
-    private final int[] srcStart, srcLen, rowSource, rowLen;
+    private final Tensor tgtPos, dx, dh, ddelta, dq, dk, dv, datt, dff, dffGate, logits, copyIndex;
+    private final KeySpans encSpans, crossSpans;
+    private final DecoderRowBlocks selfKv;
+    private final DecoderBatch batch;
+    private final RowRanges crossRows;
+    // host state: source slots (their cross-attention rows) and decoder rows
+    private final boolean[] sourceBound, rowBound;
+    private final int[] srcStart, srcLen, passStart, rowSource, rowLen, rowCap;
 
     private record Norm(Tensor weight, Tensor bias) {}
 
@@ -134,35 +140,38 @@ public final class Seq2SeqGraph implements AutoCloseable {
             encOut = ops.allocate("encoder output", act, S, d);
             crossK = new Tensor[decoder.length];
             crossV = new Tensor[decoder.length];
-            selfK = new Tensor[decoder.length][2];
-            selfV = new Tensor[decoder.length][2];
-            staging = Math.multiplyExact(R, limits.maxTarget());
             for (int l = 0; l < decoder.length; l++) {
                 crossK[l] = ops.allocate("cross-attention keys " + l, act, S, inner);
                 crossV[l] = ops.allocate("cross-attention values " + l, act, S, inner);
-                for (int b = 0; b < 2; b++) {
-                    selfK[l][b] = ops.allocate("self-attention key cache " + l + "." + b, act, staging + R, inner);
-                    selfV[l][b] = ops.allocate("self-attention value cache " + l + "." + b, act, staging + R, inner);
-                }
             }
-            tgtIds = ops.allocate("target token ids", DType.I32, R, 1);
+            selfKv = new DecoderRowBlocks(ops, c.source().toString(), decoder.length, inner, act, R, limits.maxTarget());
+            batch = new DecoderBatch(ops, R, R, selfKv.maxBlocks());
             tgtPos = ops.allocate("target position ids", DType.I32, R, 1);
             dx = ops.allocate("decoder residual stream", act, R, d);
             dh = ops.allocate("decoder normed activations", act, R, d);
             ddelta = ops.allocate("decoder block outputs", act, R, d);
             dq = ops.allocate("decoder queries", act, R, inner);
+            dk = ops.allocate("decoder new keys", act, R, inner);
+            dv = ops.allocate("decoder new values", act, R, inner);
             datt = ops.allocate("decoder attention outputs", act, R, inner);
             dff = ops.allocate("decoder FFN hidden", act, R, c.decoderFfn());
             dffGate = c.gated() ? ops.allocate("decoder FFN gate", act, R, c.decoderFfn()) : null;
             logits = ops.allocate("logits", DType.F32, R, c.vocab());
-            gatherIndex = ops.allocate("self-attention cache gather", DType.I32, staging, 1);
+            copyIndex = ops.allocate("KV block slots 0..15 (copy on write)", DType.I32, DecoderRowBlocks.BLOCK_SIZE, 1);
+            int[] identity = new int[DecoderRowBlocks.BLOCK_SIZE];
+            for (int i = 0; i < identity.length; i++) identity[i] = i;
+            ops.write(copyIndex, identity, 0, identity.length);
             encSpans = new KeySpans(ops, "encoder self-attention", S);
-            selfSpans = new KeySpans(ops, "decoder self-attention", R);
             crossSpans = new KeySpans(ops, "cross-attention", R);
+            crossRows = new RowRanges(S);
+            sourceBound = new boolean[limits.maxSources()];
             srcStart = new int[limits.maxSources()];
             srcLen = new int[limits.maxSources()];
+            passStart = new int[limits.maxSources()];
+            rowBound = new boolean[R];
             rowSource = new int[R];
             rowLen = new int[R];
+            rowCap = new int[R];
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -178,11 +187,34 @@ public final class Seq2SeqGraph implements AutoCloseable {
     // ---- encoder ----------------------------------------------------------------------------------
 
     /**
-     * Runs the encoder over {@code sourceIds} (each a request's token ids, eos included as the tokenizer adds it) packed
-     * into one pass, and computes every decoder layer's cross-attention keys and values from its output. Rows bound
-     * earlier are released.
+     * The one-batch form: releases every row and source, then {@link #addSources} (the sources take slots 0 .. n-1).
+     * Not while a scheduler serves requests on this graph.
      */
     public void encode(List<int[]> sourceIds) {
+        releaseAll();
+        addSources(sourceIds);
+    }
+
+    /** Releases every decoder row and source slot (the KV block pool is empty afterwards). */
+    public void releaseAll() {
+        for (int r = 0; r < rowBound.length; r++) if (rowBound[r]) releaseRow(r);
+        for (int s = 0; s < sourceBound.length; s++) if (sourceBound[s]) releaseSource(s);
+    }
+
+    /** Whether {@link #addSources} of {@code count} sources of {@code tokens} tokens in all would find room now. */
+    public boolean fits(int count, int tokens) {
+        int free = 0;
+        for (boolean b : sourceBound) if (!b) free++;
+        return count <= free && tokens <= limits.maxSourceTokens() && crossRows.fits(tokens);
+    }
+
+    /**
+     * Runs the encoder over {@code sourceIds} (each a request's token ids, eos included as the tokenizer adds it) packed
+     * into one pass, and computes every decoder layer's cross-attention keys and values from its output, kept until
+     * {@link #releaseSource}. Returns the sources' slots (lowest free first). Fails without side effects when the
+     * sources are bad or there is no room ({@link #fits}).
+     */
+    public int[] addSources(List<int[]> sourceIds) {
         int n = sourceIds.size();
         if (n == 0 || n > limits.maxSources()) {
             throw new IllegalArgumentException("encode takes 1.." + limits.maxSources() + " sources at once, got " + n);
@@ -202,13 +234,23 @@ public final class Seq2SeqGraph implements AutoCloseable {
                         + "holds (Seq2SeqLimits.maxSourceTokens)");
             }
         }
-        int[] ids = new int[total], pos = new int[total];
+        if (!fits(n, total)) {
+            throw new IllegalStateException("no room for " + n + " more sources of " + total + " tokens: source slots or cross-attention rows "
+                    + "are held by unfinished requests (" + crossRows.used() + " of " + limits.maxSourceTokens() + " rows in use)");
+        }
+        int base = crossRows.take(total);
+        int[] ids = new int[total], pos = new int[total], slots = new int[n];
         encSpans.clear();
+        for (int s = 0; s < passStart.length; s++) passStart[s] = -1;
         int at = 0;
-        for (int s = 0; s < n; s++) {
+        for (int s = 0, slot = 0; s < n; s++, slot++) {
+            while (sourceBound[slot]) slot++;
             int[] src = sourceIds.get(s);
-            srcStart[s] = at;
-            srcLen[s] = src.length;
+            slots[s] = slot;
+            sourceBound[slot] = true;
+            srcStart[slot] = base + at;
+            srcLen[slot] = src.length;
+            passStart[slot] = at;
             for (int i = 0; i < src.length; i++) {
                 ids[at + i] = src[i];
                 pos[at + i] = i + (c.flavour() == Flavour.BART ? 2 : 0);
@@ -216,21 +258,38 @@ public final class Seq2SeqGraph implements AutoCloseable {
             }
             at += src.length;
         }
-        sources = n;
-        rowsInUse = 0;
         ops.write(srcIds, ids, 0, total);
         ops.write(srcPos, pos, 0, total);
-        encSpans.commit();
-        runEncoder(total);
+        try {
+            encSpans.commit();
+            runEncoder(total, base);
+        } catch (RuntimeException e) { // the slots stay free
+            for (int slot : slots) releaseSource(slot);
+            throw e;
+        }
+        return slots;
     }
 
-    /** Encoder output rows of source s (for tests: d_model wide, the activation type). */
+    /** Releases source slot s and its cross-attention rows; no bound row may read it. */
+    public void releaseSource(int s) {
+        checkSource(s);
+        for (int r = 0; r < rowBound.length; r++) {
+            if (rowBound[r] && rowSource[r] == s) throw new IllegalStateException("source " + s + " is still read by decoder row " + r);
+        }
+        sourceBound[s] = false;
+        crossRows.give(srcStart[s], srcLen[s]);
+        passStart[s] = -1;
+    }
+
+    /** Encoder output rows of source s, which the last encoder pass encoded (for tests: d_model wide, the activation type). */
     public Tensor encoderOutput(int s) {
         checkSource(s);
-        return encOut.rows(srcStart[s], srcLen[s]);
+        if (passStart[s] < 0) throw new IllegalArgumentException("source " + s + " was not encoded by the last encoder pass");
+        return encOut.rows(passStart[s], srcLen[s]);
     }
 
-    private void runEncoder(int n) {
+    /** The encoder over the pass's n tokens; cross-attention K/V into rows [base, base + n). */
+    private void runEncoder(int n, int base) {
         Tensor x = ex.rows(0, n), h = eh.rows(0, n), delta = edelta.rows(0, n), q = eq.rows(0, n), k = ek.rows(0, n), v = ev.rows(0, n),
                 att = eatt.rows(0, n), ff = eff.rows(0, n), gate = effGate == null ? null : effGate.rows(0, n), out = encOut.rows(0, n);
         Tensor ids = srcIds.rows(0, n).reshape(n), pos = srcPos.rows(0, n).reshape(n);
@@ -256,55 +315,136 @@ public final class Seq2SeqGraph implements AutoCloseable {
         if (c.flavour() == Flavour.T5) ops.rmsNorm(out, x, delta, encFinal.weight, c.eps());
         for (int l = 0; l < decoder.length; l++) {
             Attention A = decoder[l].cross;
-            ops.linear(crossK[l].rows(0, n), out, A.wk, A.bk, Activation.IDENTITY);
-            ops.linear(crossV[l].rows(0, n), out, A.wv, A.bv, Activation.IDENTITY);
+            ops.linear(crossK[l].rows(base, n), out, A.wk, A.bk, Activation.IDENTITY);
+            ops.linear(crossV[l].rows(base, n), out, A.wv, A.bv, Activation.IDENTITY);
         }
     }
 
     // ---- decoder ----------------------------------------------------------------------------------
 
     /**
-     * Binds decoder rows 0 .. rowSources.length-1 to the sources of the last {@link #encode} (row r reads source
-     * {@code rowSources[r]}), each empty, holding at most {@code maxTokens} tokens (the decoder start token included;
-     * at most {@link Seq2SeqLimits#maxTarget}).
+     * The one-batch form: releases every row, then binds rows 0 .. rowSources.length-1 ({@link #addRow}) to the given
+     * sources, each holding at most {@code maxTokens} tokens.
      */
     public void startRows(int[] rowSources, int maxTokens) {
-        if (sources == 0) throw new IllegalStateException("startRows before encode");
+        boolean any = false;
+        for (boolean b : sourceBound) any |= b;
+        if (!any) throw new IllegalStateException("startRows before encode");
         if (rowSources.length == 0 || rowSources.length > limits.maxRows()) {
             throw new IllegalArgumentException("startRows takes 1.." + limits.maxRows() + " rows, got " + rowSources.length);
         }
-        if (maxTokens < 1 || maxTokens > limits.maxTarget()) {
-            throw new IllegalArgumentException("a row holds 1.." + limits.maxTarget() + " tokens (Seq2SeqLimits.maxTarget), asked for " + maxTokens);
-        }
-        for (int r = 0; r < rowSources.length; r++) {
-            checkSource(rowSources[r]);
-            rowSource[r] = rowSources[r];
-            rowLen[r] = 0;
-        }
-        rowsInUse = rowSources.length;
-        cap = maxTokens;
+        checkCapacity(maxTokens);
+        for (int s : rowSources) checkSource(s);
+        for (int r = 0; r < rowBound.length; r++) if (rowBound[r]) releaseRow(r);
+        for (int s : rowSources) addRow(s, maxTokens);
     }
 
-    /** Rows bound by {@link #startRows}. */
-    public int rows() { return rowsInUse; }
+    /**
+     * Binds a free decoder row (the lowest) to source slot {@code source}: empty, holding at most {@code maxTokens}
+     * tokens (the decoder start token included; at most {@link Seq2SeqLimits#maxTarget}). Returns the row.
+     */
+    public int addRow(int source, int maxTokens) {
+        checkSource(source);
+        checkCapacity(maxTokens);
+        for (int r = 0; r < rowBound.length; r++) {
+            if (!rowBound[r]) {
+                rowBound[r] = true;
+                rowSource[r] = source;
+                rowLen[r] = 0;
+                rowCap[r] = maxTokens;
+                return r;
+            }
+        }
+        throw new IllegalStateException("all " + rowBound.length + " decoder rows are bound (Seq2SeqLimits.maxRows)");
+    }
+
+    /** Ends row r: its KV blocks go back to the pool (those no other row shares). */
+    public void releaseRow(int r) {
+        checkRow(r);
+        selfKv.release(r);
+        rowBound[r] = false;
+        rowLen[r] = 0;
+    }
+
+    /** Empties row r (its search ended, its request goes on): its KV blocks go back to the pool; it stays bound. */
+    public void emptyRow(int r) {
+        checkRow(r);
+        selfKv.release(r);
+        rowLen[r] = 0;
+    }
+
+    /** Decoder rows not bound. */
+    public int freeRows() {
+        int n = 0;
+        for (boolean b : rowBound) if (!b) n++;
+        return n;
+    }
+
+    /** Source slots not bound. */
+    public int freeSources() {
+        int n = 0;
+        for (boolean b : sourceBound) if (!b) n++;
+        return n;
+    }
+
+    /** Self-attention KV blocks held by rows (0 once every row is released). */
+    public int heldKvBlocks() { return selfKv.heldBlocks(); }
+
+    /** Row r's KV block table (for tests). */
+    public int[] kvBlockTable(int row) { return selfKv.table(checkRow(row)); }
 
     /** Tokens row r holds. */
     public int length(int row) { return rowLen[checkRow(row)]; }
+
+    /** The source slot row r reads. */
+    public int source(int row) { return rowSource[checkRow(row)]; }
 
     /**
      * One decoder step: row {@code rows[i]} becomes row {@code parents[i]}'s history (as it was before this step) plus
      * {@code tokens[i]}, for every i at once; rows not named keep theirs. Returns the logits of each named row's new
      * token, [rows.length][vocab]. Greedy decoding passes rows as their own parents; a beam search passes the
      * hypotheses it keeps as parents (a parent may appear several times: a fork), and its first step is every row
-     * with parent row 0 of an empty history.
+     * with parent row 0 of an empty history. Rows and parents must be bound and read the same source.
      */
     public float[][] step(int[] rows, int[] parents, int[] tokens) {
+        int n = rows.length;
+        int[] pos = checkStep(rows, parents, tokens);
+        // block tables: each stepped row shares its parent's blocks, copying a shared partial last block
+        DecoderRowBlocks.Copy[] copies = selfKv.step(rows, parents, pos);
+        int[] newSource = new int[n], posIds = new int[n];
+        for (int i = 0; i < n; i++) newSource[i] = rowSource[parents[i]];
+        batch.clear();
+        crossSpans.clear();
+        for (int i = 0; i < n; i++) {
+            batch.add(tokens, i, 1, pos[i], selfKv.table(rows[i]));
+            posIds[i] = pos[i] + (c.flavour() == Flavour.BART ? 2 : 0);
+            crossSpans.add(srcStart[newSource[i]], srcLen[newSource[i]], 0);
+        }
+        batch.commit();
+        crossSpans.commit();
+        ops.write(tgtPos, posIds, 0, n);
+        copyBlocks(copies);
+        for (int i = 0; i < n; i++) {
+            rowLen[rows[i]] = pos[i] + 1;
+            rowSource[rows[i]] = newSource[i];
+        }
+        runDecoder(n);
+        float[][] out = new float[n][c.vocab()];
+        for (int i = 0; i < n; i++) ops.read(logits.row(i), out[i], 0, c.vocab());
+        return out;
+    }
+
+    /**
+     * Checks {@link #step}'s arguments against the rows' state (lengths, limits, vocabulary) without running anything;
+     * returns each new token's position. Throws IllegalArgumentException naming the fault.
+     */
+    public int[] checkStep(int[] rows, int[] parents, int[] tokens) {
         int n = rows.length;
         if (n == 0 || parents.length != n || tokens.length != n) {
             throw new IllegalArgumentException("step: rows, parents and tokens must be non-empty and of one length, got " + n + ", "
                     + parents.length + ", " + tokens.length);
         }
-        boolean[] seen = new boolean[rowsInUse];
+        boolean[] seen = new boolean[rowBound.length];
         int[] pos = new int[n];
         for (int i = 0; i < n; i++) {
             int r = checkRow(rows[i]), p = checkRow(parents[i]);
@@ -312,56 +452,41 @@ public final class Seq2SeqGraph implements AutoCloseable {
             seen[r] = true;
             checkToken("step token", i, tokens[i]);
             pos[i] = rowLen[p];
-            if (pos[i] + 1 > cap) {
-                throw new IllegalArgumentException("step: row " + p + " already holds " + pos[i] + " tokens, the most a row holds ("
-                        + cap + ", as startRows asked)");
+            if (pos[i] + 1 > rowCap[r]) {
+                throw new IllegalArgumentException("step: row " + p + " already holds " + pos[i] + " tokens, the most row " + r
+                        + " holds (" + rowCap[r] + ", as addRow or startRows asked)");
             }
             if (pos[i] + 1 > c.positionLimit()) {
                 throw new IllegalArgumentException("step: position " + pos[i] + " is beyond " + c.source() + "'s " + c.positionLimit()
                         + " positions (max_position_embeddings)");
             }
         }
-        // the next cache: identity for untouched rows; a stepped row takes its parent's keys and its new key
-        int used = rowsInUse * cap;
-        int[] index = new int[used];
-        for (int j = 0; j < used; j++) index[j] = j;
-        int[] posIds = new int[n];
-        selfSpans.clear();
-        crossSpans.clear();
-        for (int i = 0; i < n; i++) {
-            int r = rows[i], p = parents[i];
-            for (int j = 0; j < pos[i]; j++) index[r * cap + j] = p * cap + j;
-            index[r * cap + pos[i]] = staging + i;
-            posIds[i] = pos[i] + (c.flavour() == Flavour.BART ? 2 : 0);
-            selfSpans.add(r * cap, pos[i] + 1, pos[i]);
-            int s = rowSource[p];
-            crossSpans.add(srcStart[s], srcLen[s], 0);
-        }
-        ops.write(gatherIndex, index, 0, used);
-        ops.write(tgtIds, tokens, 0, n);
-        ops.write(tgtPos, posIds, 0, n);
-        selfSpans.commit();
-        crossSpans.commit();
-        runDecoder(n, used);
-        current ^= 1;
-        int[] newSource = new int[n];
-        for (int i = 0; i < n; i++) newSource[i] = rowSource[parents[i]];
-        for (int i = 0; i < n; i++) {
-            rowLen[rows[i]] = pos[i] + 1;
-            rowSource[rows[i]] = newSource[i];
-        }
-        float[][] out = new float[n][c.vocab()];
-        for (int i = 0; i < n; i++) ops.read(logits.row(i), out[i], 0, c.vocab());
-        return out;
+        return pos;
     }
 
-    private void runDecoder(int n, int used) {
-        Tensor x = dx.rows(0, n), h = dh.rows(0, n), delta = ddelta.rows(0, n), q = dq.rows(0, n), att = datt.rows(0, n),
-                ff = dff.rows(0, n), gate = dffGate == null ? null : dffGate.rows(0, n);
-        Tensor ids = tgtIds.rows(0, n).reshape(n), pos = tgtPos.rows(0, n).reshape(n), index = gatherIndex.rows(0, used).reshape(used);
-        int cur = current, next = current ^ 1;
+    /**
+     * Copy on write: the filled slots of each shared partial block into the stepping row's own block, every layer. Each
+     * copy is a row gather from the source block's view with the identity index (source and destination are distinct
+     * blocks, so the views do not overlap).
+     */
+    private void copyBlocks(DecoderRowBlocks.Copy[] copies) {
+        int bs = DecoderRowBlocks.BLOCK_SIZE;
+        for (int l = 0; l < decoder.length; l++) {
+            KvLayer kv = selfKv.layer(l);
+            for (DecoderRowBlocks.Copy cp : copies) {
+                Tensor slots = copyIndex.rows(0, cp.count()).reshape(cp.count());
+                ops.gatherRows(kv.keys().rows((long) cp.to() * bs, cp.count()), kv.keys().rows((long) cp.from() * bs, cp.count()), slots);
+                ops.gatherRows(kv.values().rows((long) cp.to() * bs, cp.count()), kv.values().rows((long) cp.from() * bs, cp.count()), slots);
+            }
+        }
+    }
+
+    private void runDecoder(int n) {
+        Tensor x = dx.rows(0, n), h = dh.rows(0, n), delta = ddelta.rows(0, n), q = dq.rows(0, n), k = dk.rows(0, n), v = dv.rows(0, n),
+                att = datt.rows(0, n), ff = dff.rows(0, n), gate = dffGate == null ? null : dffGate.rows(0, n);
+        Tensor pos = tgtPos.rows(0, n).reshape(n);
         boolean t5 = c.flavour() == Flavour.T5;
-        embed(x, h, ids, pos, decPositions, decEmbNorm);
+        embed(x, h, batch.ids(), pos, decPositions, decEmbNorm);
         for (int l = 0; l < decoder.length; l++) {
             Layer L = decoder[l];
             Tensor in;
@@ -371,12 +496,10 @@ public final class Seq2SeqGraph implements AutoCloseable {
             } else {
                 in = x;
             }
-            Tensor kStage = selfK[l][cur].rows(staging, n), vStage = selfV[l][cur].rows(staging, n);
-            project(q, kStage, vStage, in, in, L.self);
-            Tensor keys = selfK[l][next].rows(0, used), values = selfV[l][next].rows(0, used);
-            ops.gatherRows(keys, selfK[l][cur], index);
-            ops.gatherRows(values, selfV[l][cur], index);
-            ops.attentionRelBias(att, q, keys, values, selfSpans, decBias, radius, heads, scale);
+            project(q, k, v, in, in, L.self);
+            KvLayer kv = selfKv.layer(l);
+            ops.ropeKv(q, k, v, kv, Rope.NONE, heads, batch); // no rotation: stores the new K/V at each row's position
+            ops.attentionRelBiasPaged(att, q, kv, batch, decBias, radius, heads, scale);
             ops.linear(delta, att, L.self.wo, L.self.bo, Activation.IDENTITY);
             if (t5) {
                 ops.rmsNorm(h, x, delta, L.crossNorm.weight, c.eps());
@@ -497,11 +620,21 @@ public final class Seq2SeqGraph implements AutoCloseable {
     }
 
     private void checkSource(int s) {
-        if (s < 0 || s >= sources) throw new IllegalArgumentException("source " + s + " of the " + sources + " encoded");
+        if (s < 0 || s >= sourceBound.length || !sourceBound[s]) {
+            throw new IllegalArgumentException("source " + s + " is not one of the encoded sources (slots 0.." + (sourceBound.length - 1) + ")");
+        }
+    }
+
+    private void checkCapacity(int maxTokens) {
+        if (maxTokens < 1 || maxTokens > limits.maxTarget()) {
+            throw new IllegalArgumentException("a row holds 1.." + limits.maxTarget() + " tokens (Seq2SeqLimits.maxTarget), asked for " + maxTokens);
+        }
     }
 
     private int checkRow(int r) {
-        if (r < 0 || r >= rowsInUse) throw new IllegalArgumentException("row " + r + " of the " + rowsInUse + " rows bound by startRows");
+        if (r < 0 || r >= rowBound.length || !rowBound[r]) {
+            throw new IllegalArgumentException("row " + r + " is not a bound decoder row (rows 0.." + (rowBound.length - 1) + ")");
+        }
         return r;
     }
 

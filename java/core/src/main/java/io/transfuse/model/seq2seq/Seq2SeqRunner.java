@@ -24,19 +24,23 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * An encoder-decoder model loaded with its tokenizer: the graph ({@link Seq2SeqGraph}, which a beam search drives
- * directly) and greedy decoding over it, many requests per forward pass: their sources are encoded in one packed
- * pass and every decoder step advances all unfinished requests together. {@link io.transfuse.Seq2SeqModel} is the
- * API over it. Not thread-safe: one caller at a time (generateIds serialises on the runner).
+ * An encoder-decoder model loaded with its tokenizer: the graph ({@link Seq2SeqGraph}) and greedy decoding or beam
+ * search over it, many requests per forward pass. Each call's searches run in the calling thread, and the calls of
+ * all threads share the graph's encoder passes and decoder steps through one {@link Seq2SeqScheduler} (continuous
+ * batching: a call joins the running batch at the next step after its encoder pass, and leaves it when its search
+ * ends). {@link io.transfuse.Seq2SeqModel} is the API over it. Thread-safe; interrupting a calling thread cancels its
+ * call ({@link java.util.concurrent.CancellationException}).
  */
 public final class Seq2SeqRunner implements AutoCloseable {
     private final Seq2SeqGraph graph;
+    private final Seq2SeqScheduler scheduler;
     private final Tokenizer tokenizer;
     private final TrackedArena arena;
     private GenerationConfig generation;
 
     private Seq2SeqRunner(Seq2SeqGraph graph, Tokenizer tokenizer, TrackedArena arena) {
         this.graph = graph;
+        this.scheduler = new Seq2SeqScheduler(graph);
         this.tokenizer = tokenizer;
         this.arena = arena;
     }
@@ -83,8 +87,17 @@ public final class Seq2SeqRunner implements AutoCloseable {
         }
     }
 
-    /** The graph, for drivers of their own (beam search: {@link Seq2SeqGraph#encode}, startRows, step). */
+    /**
+     * The graph, for drivers of their own (tests: {@link Seq2SeqGraph#encode}, startRows, step), only while no call of
+     * this runner is in flight (the scheduler's thread drives it then).
+     */
     public Seq2SeqGraph graph() { return graph; }
+
+    /** Decoder steps run so far, every caller's rows together in each (for tests and statistics). */
+    public long decoderSteps() { return scheduler.steps(); }
+
+    /** Encoder passes run so far. */
+    public long encoderPasses() { return scheduler.encoderPasses(); }
 
     public Seq2SeqConfig config() { return graph.config(); }
 
@@ -125,7 +138,7 @@ public final class Seq2SeqRunner implements AutoCloseable {
      * result holds the generated ids (eos included when reached, the decoder start token not); for beam search the
      * best hypothesis.
      */
-    public synchronized List<int[]> generateIds(List<int[]> sources, Seq2SeqOptions options) {
+    public List<int[]> generateIds(List<int[]> sources, Seq2SeqOptions options) {
         Seq2SeqLimits limits = graph.limits();
         int maxNew = Math.min(options.maxNewTokens(), limits.maxTarget() - 1), beams = options.numBeams();
         if (beams > limits.maxRows()) {
@@ -162,102 +175,121 @@ public final class Seq2SeqRunner implements AutoCloseable {
     }
 
     private List<int[]> beamSearch(List<int[]> sources, GenerationConfig search, int beams, int maxNew) {
-        graph.encode(sources);
-        int[][] starts = new int[sources.size()][];
-        for (int s = 0; s < starts.length; s++) starts[s] = new int[] {config().decoderStartId()};
-        List<int[]> out = new ArrayList<>();
-        for (List<Hypothesis> best : BeamSearch.run(new GraphBeams(beams, maxNew + 1), starts, search)) {
-            int[] t = best.getFirst().tokens();
-            out.add(Arrays.copyOfRange(t, 1, t.length)); // without the decoder start token
+        Seq2SeqScheduler.Member member = scheduler.join(sources, beams, maxNew + 1);
+        try {
+            int[][] starts = new int[sources.size()][];
+            for (int s = 0; s < starts.length; s++) starts[s] = new int[] {config().decoderStartId()};
+            List<int[]> out = new ArrayList<>();
+            for (List<Hypothesis> best : BeamSearch.run(new MemberBeams(member, beams), starts, search)) {
+                int[] t = best.getFirst().tokens();
+                out.add(Arrays.copyOfRange(t, 1, t.length)); // without the decoder start token
+            }
+            return out;
+        } finally {
+            scheduler.leave(member);
         }
-        return out;
     }
 
     /**
-     * The graph as a {@link BeamModel} over the sources of the last {@link Seq2SeqGraph#encode}: input s owns decoder
-     * rows [s * beams, (s + 1) * beams), and a search row is one of its input's rows. A step puts the k-th new row of
-     * input s on that input's k-th decoder row, its parent's cache copied there by {@link Seq2SeqGraph#step} (which
-     * reads every parent as it was before the step, so rows may trade places).
+     * One call's rows as a {@link BeamModel}: input s owns the member's decoder rows [s * beams, (s + 1) * beams), and a
+     * search row is one of its input's rows. A step puts the k-th new row of input s on that input's k-th decoder row,
+     * its parent's history shared with it by {@link Seq2SeqGraph#step} (which reads every parent as it was before the
+     * step, so rows may trade places).
      */
-    private final class GraphBeams implements BeamModel {
-        private final int beams, capacity;
+    private final class MemberBeams implements BeamModel {
+        private final Seq2SeqScheduler.Member member;
+        private final int[] decoderRows;
+        private final int beams;
+        private final boolean[] finished;
         private int[] rowOf = new int[0], inputOf = new int[0]; // per search row: its decoder row and input
 
-        GraphBeams(int beams, int capacity) {
+        MemberBeams(Seq2SeqScheduler.Member member, int beams) {
+            this.member = member;
+            this.decoderRows = member.rows();
             this.beams = beams;
-            this.capacity = capacity;
+            this.finished = new boolean[decoderRows.length / beams];
         }
 
         @Override
         public float[][] start(int[][] prompts) {
             int n = prompts.length;
-            int[] sourceOfRow = new int[n * beams], rows = new int[n], tokens = new int[n];
-            for (int r = 0; r < sourceOfRow.length; r++) sourceOfRow[r] = r / beams;
-            graph.startRows(sourceOfRow, capacity);
+            int[] rows = new int[n], tokens = new int[n];
             for (int s = 0; s < n; s++) {
                 if (prompts[s].length != 1) throw new IllegalArgumentException("an encoder-decoder search starts from the decoder start token alone");
-                rows[s] = s * beams;
+                rows[s] = decoderRows[s * beams];
                 tokens[s] = prompts[s][0];
             }
             rowOf = rows;
             inputOf = new int[n];
             for (int s = 0; s < n; s++) inputOf[s] = s;
-            return graph.step(rows, rows, tokens);
+            return scheduler.step(member, rows, rows, tokens);
         }
 
         @Override
         public float[][] step(int[] parents, int[] tokens) {
             int k = parents.length;
             int[] rows = new int[k], parentRows = new int[k], inputs = new int[k];
-            int[] used = new int[graph.rows() / beams + 1];
+            int[] used = new int[decoderRows.length / beams];
             for (int j = 0; j < k; j++) {
                 int in = inputOf[parents[j]];
                 if (used[in] == beams) throw new IllegalStateException("beam search asked for more than " + beams + " rows of input " + in);
                 inputs[j] = in;
-                rows[j] = in * beams + used[in]++;
+                rows[j] = decoderRows[in * beams + used[in]++];
                 parentRows[j] = rowOf[parents[j]];
             }
             rowOf = rows;
             inputOf = inputs;
-            return graph.step(rows, parentRows, tokens);
+            for (int in = 0; in < used.length; in++) { // an input whose search ended: its rows' blocks go back now
+                if (used[in] == 0 && !finished[in]) {
+                    finished[in] = true;
+                    scheduler.finishRows(member, Arrays.copyOfRange(decoderRows, in * beams, (in + 1) * beams));
+                }
+            }
+            return scheduler.step(member, rows, parentRows, tokens);
         }
     }
 
     private List<int[]> greedy(List<int[]> sources, int maxNew) {
         Seq2SeqConfig c = config();
         int n = sources.size();
-        graph.encode(sources);
-        int[] rowSources = new int[n];
-        for (int r = 0; r < n; r++) rowSources[r] = r;
-        graph.startRows(rowSources, maxNew + 1);
-        int[][] out = new int[n][maxNew];
-        int[] produced = new int[n], last = new int[n];
-        Arrays.fill(last, c.decoderStartId());
-        boolean[] done = new boolean[n];
-        for (int step = 0; step < maxNew; step++) {
-            int active = 0;
-            for (int r = 0; r < n; r++) if (!done[r]) active++;
-            if (active == 0) break;
-            int[] rows = new int[active], tokens = new int[active];
-            for (int r = 0, a = 0; r < n; r++) {
-                if (done[r]) continue;
-                rows[a] = r;
-                tokens[a++] = last[r];
+        Seq2SeqScheduler.Member member = scheduler.join(sources, 1, maxNew + 1);
+        try {
+            int[] rowOf = member.rows();
+            int[][] out = new int[n][maxNew];
+            int[] produced = new int[n], last = new int[n];
+            Arrays.fill(last, c.decoderStartId());
+            boolean[] done = new boolean[n];
+            for (int step = 0; step < maxNew; step++) {
+                int active = 0;
+                for (int r = 0; r < n; r++) if (!done[r]) active++;
+                if (active == 0) break;
+                int[] which = new int[active], rows = new int[active], tokens = new int[active];
+                for (int r = 0, a = 0; r < n; r++) {
+                    if (done[r]) continue;
+                    which[a] = r;
+                    rows[a] = rowOf[r];
+                    tokens[a++] = last[r];
+                }
+                float[][] logits = scheduler.step(member, rows, rows, tokens);
+                for (int a = 0; a < active; a++) {
+                    int r = which[a], tok;
+                    if (step == 0 && c.forcedBos() >= 0) tok = c.forcedBos();
+                    else if (step == maxNew - 1 && c.forcedEos() >= 0) tok = c.forcedEos();
+                    else tok = argmax(logits[a]);
+                    out[r][produced[r]++] = tok;
+                    last[r] = tok;
+                    if (tok == c.eosId()) {
+                        done[r] = true;
+                        scheduler.finishRows(member, new int[] {rowOf[r]}); // its blocks back now, not when the call ends
+                    }
+                }
             }
-            float[][] logits = graph.step(rows, rows, tokens);
-            for (int a = 0; a < active; a++) {
-                int r = rows[a], tok;
-                if (step == 0 && c.forcedBos() >= 0) tok = c.forcedBos();
-                else if (step == maxNew - 1 && c.forcedEos() >= 0) tok = c.forcedEos();
-                else tok = argmax(logits[a]);
-                out[r][produced[r]++] = tok;
-                last[r] = tok;
-                if (tok == c.eosId()) done[r] = true;
-            }
+            List<int[]> result = new ArrayList<>();
+            for (int r = 0; r < n; r++) result.add(Arrays.copyOf(out[r], produced[r]));
+            return result;
+        } finally {
+            scheduler.leave(member);
         }
-        List<int[]> result = new ArrayList<>();
-        for (int r = 0; r < n; r++) result.add(Arrays.copyOf(out[r], produced[r]));
-        return result;
     }
 
     private static int argmax(float[] v) {
@@ -269,6 +301,7 @@ public final class Seq2SeqRunner implements AutoCloseable {
     @Override
     public void close() {
         try {
+            scheduler.close();
             graph.close();
         } finally {
             arena.close();

@@ -105,6 +105,9 @@ public final class KernelLibrary {
                 JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
         rwkvWkv7 = b.bind("tf_rwkv_wkv7", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
                 ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
+        // seq2seq decoder on the paged KV cache (issue 17)
+        attentionRelBiasPaged = b.bind("tf_attention_rel_bias_paged", fd(ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_FLOAT, JAVA_INT, ADDRESS));
     }
 
     /**
@@ -644,6 +647,30 @@ public final class KernelLibrary {
         if (Arrays.stream(WKV_HEAD_SIZES).noneMatch(h -> h == headSize)) {
             throw new IllegalArgumentException(op + ": head size " + headSize + " is not one of " + Arrays.toString(WKV_HEAD_SIZES));
         }
+    }
+
+    // ---- seq2seq decoder on the paged KV cache (issue 17) ---------------------------------------
+
+    private final MethodHandle attentionRelBiasPaged;
+
+    /**
+     * A seq2seq decoder's causal self-attention over its paged KV cache with a relative-position bias
+     * (tf_attention_rel_bias_paged, rel_bias_attention.cuh): q, out [tokens][heads * headDim] and the caches of
+     * {@code t}; blockTables I32 [tokens][maxBlocks] and positions I32 [tokens] on the device (checked by the caller:
+     * each position inside its table); bias 0 (none) or F32 [heads][2 radius + 1].
+     */
+    public void attentionRelBiasPaged(GpuStream s, long q, long kCache, long vCache, long out, long blockTables, long positions, long bias,
+                                      int radius, int tokens, int heads, int kvHeads, int headDim, int blockSize, int maxBlocks,
+                                      float scale, DType t) {
+        nonNull("paged relative-bias attention", q, kCache, vCache, out, blockTables, positions);
+        if (headDim < 1 || headDim > MAX_REL_BIAS_HEAD_DIM) {
+            throw new IllegalArgumentException("paged relative-bias attention: head dim " + headDim + " outside 1.." + MAX_REL_BIAS_HEAD_DIM);
+        }
+        positive("paged relative-bias attention block size", blockSize);
+        positive("paged relative-bias attention max blocks", maxBlocks);
+        rt.launch(s, "tf_attention_rel_bias_paged", st -> (int) attentionRelBiasPaged.invokeExact(p(q), p(kCache), p(vCache), p(out),
+                p(blockTables), p(positions), p(bias), radius, tokens, heads, kvHeads, headDim, blockSize, maxBlocks, scale,
+                t.tfCode(), st));
     }
 
     @FunctionalInterface
