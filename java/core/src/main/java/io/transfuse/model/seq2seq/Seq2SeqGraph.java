@@ -98,7 +98,7 @@ public final class Seq2SeqGraph implements AutoCloseable {
             float embScale = c.scaleEmbedding() ? (float) Math.sqrt(c.dim()) : 1f;
             embedding = embScale == 1f ? ops.weight(w.embedding(), WeightUse.STREAMED)
                     : ops.upload(scaled(w.embedding(), embScale), act);
-            lmHead = ops.weight(w.lmHead(), WeightUse.STREAMED);
+            lmHead = ops.weight(w.lmHead(), WeightUse.DECODE);
             finalBias = w.finalLogitsBias() == null ? null : ops.upload(w.finalLogitsBias().reshape(c.vocab()), DType.F32);
             int posRows = c.flavour() == Flavour.BART ? c.maxPositions() + 2 : c.maxPositions();
             encPositions = switch (c.flavour()) {
@@ -571,7 +571,7 @@ public final class Seq2SeqGraph implements AutoCloseable {
                 weight(a.wo()), vector(a.bo()));
     }
 
-    private Tensor weight(Tensor t) { return ops.weight(t, WeightUse.STREAMED); }
+    private Tensor weight(Tensor t) { return ops.weight(t, WeightUse.DECODE); }
 
     private Tensor vector(Tensor t) { return t == null ? null : ops.upload(t, act); }
 
