@@ -182,6 +182,22 @@ struct tf_ssd_args {
     int tokens, heads, head_dim, groups, dstate;
 };
 
+/* RWKV: the arguments of tf_cpu_rwkv_wkv6 / tf_cpu_rwkv_wkv7 (transfuse.h), handed to the per-ISA loop of a range of heads. */
+struct tf_wkv6_args {
+    float* out;
+    float* state;
+    const float *r, *k, *v, *w, *u, *ln_w, *ln_b;
+    int tokens, heads, head_size;
+    float eps;
+};
+struct tf_wkv7_args {
+    float* out;
+    float* state;
+    const float *r, *w, *k, *v, *a, *v_first, *v_mix, *k_k, *k_a, *r_k, *ln_w, *ln_b;
+    int tokens, heads, head_size;
+    float eps;
+};
+
 struct tf_kernels {
     const char* name;
     /* matmul.inc. epi: null, or (w_type TF_F32_PANELS only) applied to every output block as it is written */
@@ -212,6 +228,9 @@ struct tf_kernels {
     void (*ssd_heads)(const tf_ssd_args* a, int h0, int h1);
     void (*gated_rmsnorm)(float* out, const float* x, const float* z, const float* weight, long r0, long r1, int dim,
                           int group_size, float eps);
+    /* RWKV (rwkv.inc): heads [h0, h1) of tf_cpu_rwkv_wkv6 / tf_cpu_rwkv_wkv7 */
+    void (*wkv6_heads)(const tf_wkv6_args* a, int h0, int h1);
+    void (*wkv7_heads)(const tf_wkv7_args* a, int h0, int h1);
 };
 
 extern const tf_kernels tf_kernels_generic;

@@ -4,12 +4,10 @@
  * group norm (ln_x) fused, as llama.cpp's rwkv6/rwkv7 graphs compute them (src/models/rwkv6-base.cpp,
  * rwkv7-base.cpp; ggml_rwkv_wkv6/wkv7).
  *
- * Work split: the WKV heads are independent (each owns its [S][S] state), so the recurrences hand out ranges of
- * heads; within a head the tokens run in order (the recurrence form for prefill and decode alike: a head's state,
- * 64 x 64 floats = 16 KB, stays in L1 across tokens). Each value row i of the state is contiguous over the key
- * channels j, so the inner loops are unit-stride and vectorise at baseline flags (#pragma omp simd).
- * The elementwise ops hand out rows. Baseline flags: these ops move a few bytes per FLOP and are far from
- * the matmuls in cost (RWKV-7 169M decode: 12 layers x 12 heads x 4096 state values).
+ * Work split: the WKV heads are independent (each owns its [S][S] state), so the WKV ops hand out ranges of heads to
+ * the per-ISA loops of rwkv.inc (decode: the one-step recurrence; RWKV-6 prefill: the chunked form; RWKV-7: the
+ * recurrence, token by token). The elementwise ops hand out rows; they move a few bytes per FLOP and stay at
+ * baseline flags.
  */
 #include "cpu_internal.h"
 #include "parallel.h"
@@ -21,16 +19,6 @@
 namespace {
 
 float sigmoid(float x) { return 1.0f / (1.0f + std::exp(-x)); }
-
-/* The group norm of one head's outputs y[0..S) into out, with ln_w/ln_b of that head (ggml_norm: biased variance). */
-void head_group_norm(float* out, const float* y, const float* ln_w, const float* ln_b, int S, float eps) {
-    float mean = 0, var = 0;
-    for (int i = 0; i < S; i++) mean += y[i];
-    mean /= (float)S;
-    for (int i = 0; i < S; i++) var += (y[i] - mean) * (y[i] - mean);
-    const float scale = 1.0f / std::sqrt(var / (float)S + eps);
-    for (int i = 0; i < S; i++) out[i] = (y[i] - mean) * scale * ln_w[i] + ln_b[i];
-}
 
 }  // namespace
 
@@ -94,34 +82,10 @@ TF_API void tf_cpu_rwkv_pointwise(float* x, long n, int fn) {
 TF_API void tf_cpu_rwkv_wkv6(float* out, float* state, const float* r, const float* k, const float* v, const float* w,
                              const float* u, const float* ln_w, const float* ln_b, int tokens, int heads, int head_size,
                              float eps) {
-    const int S = head_size;
-    const long C = (long)heads * S;
-    tf_parallel_ranges(heads, (long)tokens * C * S * 4, [&](long h0, long h1) {
-        float d[TF_CPU_MAX_WKV_HEAD], y[TF_CPU_MAX_WKV_HEAD];
-        for (long h = h0; h < h1; h++) {
-            float* st = state + h * S * S;
-            const float* uh = u + h * S;
-            for (int t = 0; t < tokens; t++) {
-                const long o = t * C + h * S;
-                const float *rt = r + o, *kt = k + o, *vt = v + o, *wt = w + o;
-                for (int j = 0; j < S; j++) d[j] = std::exp(-std::exp(wt[j]));
-                // the bonus u of the current token is the same for every value row: sum_j r_j u_j k_j
-                float ruk = 0;
-                for (int j = 0; j < S; j++) ruk += rt[j] * uh[j] * kt[j];
-                for (int i = 0; i < S; i++) {
-                    float* row = st + (long)i * S;
-                    const float vi = vt[i];
-                    float acc = 0;
-#pragma omp simd reduction(+ : acc)
-                    for (int j = 0; j < S; j++) {
-                        acc += rt[j] * row[j];
-                        row[j] = row[j] * d[j] + kt[j] * vi;
-                    }
-                    y[i] = acc + ruk * vi;
-                }
-                head_group_norm(out + o, y, ln_w + h * S, ln_b + h * S, S, eps);
-            }
-        }
+    const tf_kernels& kern = tf_kernels_active();
+    const tf_wkv6_args a{out, state, r, k, v, w, u, ln_w, ln_b, tokens, heads, head_size, eps};
+    tf_parallel_ranges(heads, (long)tokens * heads * head_size * head_size * 4, [&](long h0, long h1) {
+        kern.wkv6_heads(&a, (int)h0, (int)h1);
     });
 }
 
@@ -129,53 +93,9 @@ TF_API void tf_cpu_rwkv_wkv7(float* out, float* state, const float* r, const flo
                              const float* a, const float* v_first, const float* v_mix, const float* k_k, const float* k_a,
                              const float* r_k, const float* ln_w, const float* ln_b, int tokens, int heads, int head_size,
                              float eps) {
-    const int S = head_size;
-    const long C = (long)heads * S;
-    tf_parallel_ranges(heads, (long)tokens * C * S * 6, [&](long h0, long h1) {
-        float d[TF_CPU_MAX_WKV_HEAD], kk[TF_CPU_MAX_WKV_HEAD], kka[TF_CPU_MAX_WKV_HEAD], kp[TF_CPU_MAX_WKV_HEAD],
-                vv[TF_CPU_MAX_WKV_HEAD], y[TF_CPU_MAX_WKV_HEAD];
-        for (long h = h0; h < h1; h++) {
-            float* st = state + h * S * S;
-            const long p = h * S;  // the head's offset into the per-channel parameters
-            for (int t = 0; t < tokens; t++) {
-                const long o = t * C + p;
-                const float *rt = r + o, *kt = k + o;
-                float norm = 0;
-                for (int j = 0; j < S; j++) {
-                    d[j] = std::exp(-0.606531f * sigmoid(w[o + j]));
-                    kk[j] = kt[j] * k_k[p + j];
-                    norm += kk[j] * kk[j];
-                }
-                const float inv = 1.0f / std::fmax(std::sqrt(norm), 1e-12f);
-                float bonus = 0;
-                for (int j = 0; j < S; j++) {
-                    const float aj = sigmoid(a[o + j]);
-                    kk[j] *= inv;
-                    kka[j] = kk[j] * aj;
-                    kp[j] = kt[j] * (1.0f + (aj - 1.0f) * k_a[p + j]);
-                    bonus += rt[j] * kp[j] * r_k[p + j];
-                }
-                for (int i = 0; i < S; i++) {
-                    const float vi = v[o + i];
-                    vv[i] = v_first ? vi + (v_first[o + i] - vi) * sigmoid(v_mix[o + i]) : vi;
-                }
-                for (int i = 0; i < S; i++) {
-                    float* row = st + (long)i * S;
-                    float sa = 0;
-#pragma omp simd reduction(+ : sa)
-                    for (int j = 0; j < S; j++) sa -= kk[j] * row[j];
-                    const float vi = vv[i];
-                    float acc = 0;
-#pragma omp simd reduction(+ : acc)
-                    for (int j = 0; j < S; j++) {
-                        row[j] = row[j] * d[j] + kp[j] * vi + sa * kka[j];
-                        acc += row[j] * rt[j];
-                    }
-                    y[i] = acc;
-                }
-                head_group_norm(out + o, y, ln_w + p, ln_b + p, S, eps);
-                for (int i = 0; i < S; i++) out[o + i] += bonus * vv[i];
-            }
-        }
+    const tf_kernels& kern = tf_kernels_active();
+    const tf_wkv7_args args{out, state, r, w, k, v, a, v_first, v_mix, k_k, k_a, r_k, ln_w, ln_b, tokens, heads, head_size, eps};
+    tf_parallel_ranges(heads, (long)tokens * heads * head_size * head_size * 6, [&](long h0, long h1) {
+        kern.wkv7_heads(&args, (int)h0, (int)h1);
     });
 }

@@ -679,7 +679,8 @@ int tf_attention_rel_bias_paged(const void* q, const void* k_cache, const void* 
 /* -- 2e. RWKV (rwkv.cuh): RWKV-6/7 token shift, token mix, pointwise, WKV with the head group norm fused --
  * The layouts and equations of section 1's tf_cpu_rwkv_* (the same arguments), dtype codes as in 2b for the
  * activations (and the token-shift state, ln_w, ln_b, k_k, k_a, r_k); the WKV state and wkv6's u fp32. The WKV
- * launchers take head_size 32 or 64 (else 1): one block per head, the tokens in order (prefill and decode). */
+ * launchers take head_size 32 or 64 (else 1): one block per head, the tokens in order (decode, RWKV-7, and RWKV-6
+ * under 16 tokens), or RWKV-6's chunked form from 16 tokens on (rwkv_chunked.cuh; the same result). */
 int tf_rwkv_token_shift(void* out, void* state, const void* x, int tokens, int dim, int fresh, int dtype, void* stream);
 int tf_rwkv_token_mix(void* out, const void* x, const void* sx, const void* mix, int mix_rows, const void* bias, int tokens,
                       int dim, int dtype, void* stream);

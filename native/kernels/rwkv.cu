@@ -1,5 +1,6 @@
-// rwkv.cu: launchers for the RWKV kernels (design in rwkv.cuh).
+// rwkv.cu: launchers for the RWKV kernels (design in rwkv.cuh; the chunked WKV-6 for prefill in rwkv_chunked.cuh).
 #include "rwkv.cuh"
+#include "rwkv_chunked.cuh"
 #include "transfuse.h"
 
 #include <type_traits>
@@ -54,6 +55,11 @@ extern "C" int tf_rwkv_wkv6(void* out, float* state, const void* r, const void* 
     using T = decltype(t);
     auto go = [&](auto s) {
       constexpr int S = decltype(s)::value;
+      // prefill of a chunk or more: the chunked form (same result, a few barriers per chunk instead of per token)
+      if (tokens >= tf_rwkv::kWkvChunk)
+        return TF_LAUNCH((tf_rwkv::wkv6_chunked_kernel<S, T>), dim3(heads), S, 0, stream, static_cast<T*>(out), state,
+                         static_cast<const T*>(r), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(w), u,
+                         static_cast<const T*>(ln_w), static_cast<const T*>(ln_b), tokens, heads, eps);
       return TF_LAUNCH((tf_rwkv::wkv6_kernel<S, T>), dim3(heads), S, 0, stream, static_cast<T*>(out), state,
                        static_cast<const T*>(r), static_cast<const T*>(k), static_cast<const T*>(v), static_cast<const T*>(w), u,
                        static_cast<const T*>(ln_w), static_cast<const T*>(ln_b), tokens, heads, eps);

@@ -18,7 +18,8 @@
 // of shared memory). This is the recurrent form for prefill and decode alike: per token it reads 5-7 S values of
 // T and writes S, against 2-3 S^2 FMAs (registers at S = 64, sm_90: wkv6 128, wkv7 190, no spills; at S = 128
 // wkv7 needs 255 and spills, so 64, every released RWKV-6/7's head size, is the limit), so a head is compute bound on its state sweep; heads and sequences are the
-// parallelism (a chunked prefill form is future work). The elementwise kernels are grid-stride loops, bandwidth
+// parallelism. RWKV-6 prefill of 16 tokens or more runs the chunked form instead (rwkv_chunked.cuh); RWKV-7 prefill
+// stays on this recurrence (its chunked form needs the WY/UT representation: not done). The elementwise kernels are grid-stride loops, bandwidth
 // bound (token shift: one thread per channel walks the tokens, carrying the previous value in a register).
 #pragma once
 #include "norm_elementwise_io.cuh"

@@ -21,7 +21,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * heads of 32, value residual from layer 0, distinct low ranks) models, logits after every position of an 18-token
  * prompt: token by token, the whole prompt in one pass, in passes of 5 (the state carried between passes), on the
  * CPU and on the plain-Java double reference backend (the graph apart from the native kernels). Then prefill-all
- * against token-by-token, and batched against alone.
+ * against token-by-token (the fixture's prompt and a 61-token one: the chunked WKV-6 / transposed WKV-7 prefill paths
+ * of 16 tokens or more against the one-step decode path), and batched against alone.
  */
 class RwkvLlamaCppTest {
     @TempDir
@@ -85,6 +86,12 @@ class RwkvLlamaCppTest {
             for (int i = 0; i < all.length; i++) worst = Math.max(worst, Math.abs(all[i] - step[i]));
             // a restart at position 0 forgets the earlier state
             graph.forward(a, p, 0, p.length, 0, step);
+            for (int i = 0; i < all.length; i++) worst = Math.max(worst, Math.abs(all[i] - step[i]));
+            // a longer prompt, the fixture's cycled: several WKV chunks and a partial one (61 = 3 x 16 + 13)
+            int[] longPrompt = new int[61];
+            for (int t = 0; t < longPrompt.length; t++) longPrompt[t] = p[t % p.length];
+            graph.forward(a, longPrompt, 0, longPrompt.length, 0, all);
+            for (int t = 0; t < longPrompt.length; t++) graph.forward(b, longPrompt, t, 1, t, step);
             for (int i = 0; i < all.length; i++) worst = Math.max(worst, Math.abs(all[i] - step[i]));
         }
         System.out.printf("%s prefill-all vs token-by-token: max |diff| %.3g%n", preset, worst);
