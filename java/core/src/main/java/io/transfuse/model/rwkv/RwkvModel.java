@@ -68,7 +68,7 @@ public final class RwkvModel extends DecoderGraph {
         DType act = ops.activationType();
         int dm = c.dModel();
         embedding = ops.weight(wts.embedding(), WeightUse.STREAMED);
-        output = ops.weight(wts.head(), WeightUse.STREAMED);
+        output = ops.weight(wts.head(), WeightUse.DECODE);
         embNorm = ops.upload(wts.embNorm(), act);
         embNormBias = ops.upload(wts.embNormBias(), act);
         outNorm = ops.upload(wts.outNorm(), act);
@@ -114,7 +114,7 @@ public final class RwkvModel extends DecoderGraph {
         ffn = ops.allocate("channel-mix keys", act, n, c.ffn());
     }
 
-    private Tensor weight(Tensor t) { return t == null ? null : ops.weight(t, WeightUse.STREAMED); }
+    private Tensor weight(Tensor t) { return t == null ? null : ops.weight(t, WeightUse.DECODE); }
 
     private Tensor up(Tensor t) { return t == null ? null : ops.upload(t, ops.activationType()); }
 
