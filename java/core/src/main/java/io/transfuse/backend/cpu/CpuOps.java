@@ -531,22 +531,13 @@ public final class CpuOps {
                                       DType kvType, MemorySegment blockTable, MemorySegment contextLens, int tokens, int heads,
                                       int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq, float scale,
                                       int window, float softcap) {
-        positive("tokens", tokens);
-        heads(heads, kvHeads);
-        headDim(headDim);
-        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
         nonNegative("window", window);
         if (!(softcap >= 0) || !Float.isFinite(softcap)) {
             throw new IllegalArgumentException("softcap must be finite and >= 0 (0: none), got " + softcap);
         }
-        PagedCache cache = pagedCache(kCache, vCache, kvType, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, false);
-        if (cache.rows < tokens) {
-            throw new IllegalArgumentException("blockTable holds " + cache.rows + " rows of maxBlocksPerSeq " + maxBlocksPerSeq
-                    + " entries, needs one per token (" + tokens + ")");
-        }
+        PagedCache cache = pagedQueries(out, q, kCache, vCache, kvType, blockTable, tokens, heads, kvHeads, headDim, blockSize,
+                maxBlocksPerSeq, scale);
         long qBytes = (long) tokens * heads * headDim * 4;
-        writable("out", out, qBytes);
-        readable("q", q, qBytes);
         readable("contextLens", contextLens, (long) tokens * 4);
         disjoint(span("out", out, qBytes), span("q", q, qBytes), cache.k, cache.v, cache.table,
                 span("contextLens", contextLens, (long) tokens * 4));
@@ -679,6 +670,28 @@ public final class CpuOps {
     }
 
     /** Checks the cache's element type, its segments (writable for a cache write) and the block table's shape. */
+    /**
+     * The checks every attention over the paged cache shares: the shapes, a finite scale, the cache and a block-table
+     * row per token, and q / out [tokens][heads * headDim] f32.
+     */
+    private static PagedCache pagedQueries(MemorySegment out, MemorySegment q, MemorySegment kCache, MemorySegment vCache,
+                                           DType kvType, MemorySegment blockTable, int tokens, int heads, int kvHeads, int headDim,
+                                           int blockSize, int maxBlocksPerSeq, float scale) {
+        positive("tokens", tokens);
+        heads(heads, kvHeads);
+        headDim(headDim);
+        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
+        PagedCache cache = pagedCache(kCache, vCache, kvType, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, false);
+        if (cache.rows < tokens) {
+            throw new IllegalArgumentException("blockTable holds " + cache.rows + " rows of maxBlocksPerSeq " + maxBlocksPerSeq
+                    + " entries, needs one per token (" + tokens + ")");
+        }
+        long qBytes = (long) tokens * heads * headDim * 4;
+        writable("out", out, qBytes);
+        readable("q", q, qBytes);
+        return cache;
+    }
+
     private static PagedCache pagedCache(MemorySegment kCache, MemorySegment vCache, DType kvType, MemorySegment blockTable,
                                          int blockSize, int maxBlocksPerSeq, int kvHeads, int headDim, boolean write) {
         if (kvType != DType.F32 && kvType != DType.F16) {
@@ -1103,18 +1116,9 @@ public final class CpuOps {
                                              MemorySegment blockTable, MemorySegment positions, MemorySegment bias, int biasRadius,
                                              int tokens, int heads, int kvHeads, int headDim, int blockSize, int maxBlocksPerSeq,
                                              float scale) {
-        positive("tokens", tokens);
-        heads(heads, kvHeads);
-        headDim(headDim);
-        if (!Float.isFinite(scale)) throw new IllegalArgumentException("scale must be finite, got " + scale);
-        PagedCache cache = pagedCache(kCache, vCache, DType.F32, blockTable, blockSize, maxBlocksPerSeq, kvHeads, headDim, false);
-        if (cache.rows < tokens) {
-            throw new IllegalArgumentException("blockTable holds " + cache.rows + " rows of maxBlocksPerSeq " + maxBlocksPerSeq
-                    + " entries, needs one per token (" + tokens + ")");
-        }
+        PagedCache cache = pagedQueries(out, q, kCache, vCache, DType.F32, blockTable, tokens, heads, kvHeads, headDim, blockSize,
+                maxBlocksPerSeq, scale);
         long qBytes = (long) tokens * heads * headDim * 4;
-        writable("out", out, qBytes);
-        readable("q", q, qBytes);
         readable("positions", positions, (long) tokens * 4);
         long biasBytes = 0;
         if (bias != null) {
