@@ -31,7 +31,8 @@ import java.util.List;
  *               y = LN3(y + FFN(y));  logits = y W_head^T + final_logits_bias
  *     (BART: learned P at position + 2 and the LNe layernorm_embedding; Marian: sinusoidal P, no LNe; s = sqrt(d)
  *      when scale_embedding)
- *   FFN: act(x W1 + b1) W2 + b2, or T5 v1.1's act(x wi_0) * (x wi_1) wo; ReLU runs as a 1x1 convolution's epilogue.
+ *   FFN: act(x W1 + b1) W2 + b2, or T5 v1.1's act(x wi_0) * (x wi_1) wo; act (ReLU, GELU, ...) is
+ *        the linear epilogue or the GLU's.
  * </pre>
  * The encoder's self-attention and the cross-attention are {@link Backend#attentionRelBias} over key spans
  * ({@link KeySpans}): the encoder's tokens see their own source, cross-attention its request's encoder rows; the
