@@ -379,12 +379,16 @@ static void q8_batch() {
 
 /* attn: one batched decode step's paged attention in stories110M's shape (12 heads of 64, f16 cache, 16-position
  * blocks in shuffled order) for TRANSFUSE_BENCH_SEQS sequences (16) of TRANSFUSE_BENCH_CTX positions (64),
- * cycling through TRANSFUSE_BENCH_COPIES caches (12: one per layer, so from DRAM as in a model). */
+ * cycling through TRANSFUSE_BENCH_COPIES caches (12: one per layer, so from DRAM as in a model).
+ * TRANSFUSE_BENCH_HEADS (12) changes the heads per cache slot: 1 head and 192 sequences read the same bytes as
+ * contiguous 2 KiB pieces per block instead of 128-byte pieces 1536 bytes apart (measured the same: the scattered
+ * layout is not what limits a decode step's attention). */
 static void attn_decode() {
     const int seqs = getenv("TRANSFUSE_BENCH_SEQS") ? atoi(getenv("TRANSFUSE_BENCH_SEQS")) : 16;
     const int ctx = getenv("TRANSFUSE_BENCH_CTX") ? atoi(getenv("TRANSFUSE_BENCH_CTX")) : 64;
     const int copies = getenv("TRANSFUSE_BENCH_COPIES") ? std::max(1, atoi(getenv("TRANSFUSE_BENCH_COPIES"))) : 12;
-    const int heads = 12, head_dim = 64, bs = 16, per_seq = (ctx + bs - 1) / bs, slot = heads * head_dim;
+    const int heads = getenv("TRANSFUSE_BENCH_HEADS") ? atoi(getenv("TRANSFUSE_BENCH_HEADS")) : 12, head_dim = 64, bs = 16;
+    const int per_seq = (ctx + bs - 1) / bs, slot = heads * head_dim;
     const size_t cache = (size_t)seqs * per_seq * bs * slot;
     Aligned<uint16_t> k(cache * copies), v(cache * copies);
     for (size_t i = 0; i < k.size(); i++) {
