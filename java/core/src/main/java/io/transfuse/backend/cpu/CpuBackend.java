@@ -111,7 +111,7 @@ public final class CpuBackend implements Backend {
      * plain F32 needs for the outer-product kernel. DECODE F32 weights go into panels too, never AMX tiles:
      * decode is bandwidth-bound and would read 1.5x the bytes from the AMX layout, while the panels hold the
      * same bytes and their kernel reads one token's weights as fast as plain rows and runs batched decode
-     * ~1.8x faster (transfuse_cpu_bench f32: 16 tokens of 768 x 2048 from DRAM 375 vs 684 us, 1 token 271 vs 273).
+     * ~1.8x faster (transfuse_cpu_bench f32: 16 tokens of 768 x 2048 from DRAM 342 vs 635 us, 1 token 184 vs 202).
      */
     @Override
     public Tensor weight(Tensor w, WeightUse use) {
